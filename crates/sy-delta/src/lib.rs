@@ -1,0 +1,1 @@
+//! Streaming rolling-hash delta engine (skeleton; filled by the sy-delta issue).

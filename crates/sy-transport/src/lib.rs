@@ -1,0 +1,1 @@
+//! Where files live: the `Transport` trait and its backends (skeleton; filled by the local-sync issue).

@@ -1,0 +1,5 @@
+//! `cargo xtask`: project automation (skeleton; filled by the bench issue).
+
+fn main() {
+    eprintln!("xtask: no tasks yet");
+}
