@@ -1,1 +1,127 @@
-//! The sans-IO wire protocol between `sy` and `sy-remote` (skeleton; filled by the protocol issue).
+//! The wire protocol between `sy` and `sy-remote`, without I/O.
+//!
+//! This crate turns [`Message`]s into bytes and bytes into messages; it never touches a socket,
+//! a pipe or a runtime. The transport (`sy-transport`'s `Agent`, `sy-remote`'s main loop) moves
+//! the bytes; everything about their shape, limits, handshake and compression lives here, so the
+//! same code is tested in memory, fuzzed, and run over SSH.
+//!
+//! - [`Endpoint`]: one side of a connection. Queues the handshake, negotiates a [`Session`],
+//!   (de)compresses, frames. Most callers need only this.
+//! - [`Decoder`] / [`Encoder`]: the framing alone (`u32` length, `u8` kind, body), shaped like
+//!   `tokio_util::codec`. See the frame layout in their module docs and the handshake layout on
+//!   [`Hello`].
+//! - [`Compressor`] / [`Decompressor`] / [`worth_compressing`]: streaming zstd, one context per
+//!   direction, flushed at batch boundaries.
+//!
+//! # Message flow
+//!
+//! Requests carry a [`RequestId`]; many are in flight at once and their answers come back in any
+//! order. A batch of requests ends with [`Message::Flush`]; the peer answers the batch and
+//! flushes in turn. So a whole tree costs a handful of round trips, not one per file.
+//!
+//! A push (`sy src/ host:dst/`), client on the left, agent on the right:
+//!
+//! ```text
+//!  Hello ───────────────────────────────▶ ◀─────────────────────────────── Hello
+//!  ScanRequest #1 "", Flush ────────────▶
+//!                                       ◀── ScanEntries #1 […] … ScanDone #1, Flush
+//!  (plan: compare with the local scan)
+//!  Mkdir #2 [dirs…]                     ─▶
+//!  FileBegin #3 new.txt, FileChunk #3 …,
+//!  FileEnd #3 digest                    ─▶   (whole new files, no waiting)
+//!  SignatureRequest #4 big.db,
+//!  SignatureRequest #5 …, Flush         ─▶
+//!                                       ◀── Ok #2, Ok #3, SignatureChunk #4 … SignatureEnd #4,
+//!                                           SignatureChunk #5 … SignatureEnd #5, Flush
+//!  DeltaBegin #6 big.db, DeltaChunk #6 …,
+//!  DeltaEnd #6 digest, …                ─▶   (applied into a temp file as chunks arrive)
+//!  SetMetadata #8 [dir times…],
+//!  Remove #9 [extraneous…], Flush       ─▶
+//!                                       ◀── Ok #6, …, Ok #8, Error #9 item 0 …, Ok #9, Flush
+//!  Goodbye ─────────────────────────────▶ ◀────────────────────────────── Goodbye
+//! ```
+//!
+//! A pull (`sy host:src/ dst/`): the agent sends, the client writes locally.
+//!
+//! ```text
+//!  Hello ───────────────────────────────▶ ◀─────────────────────────────── Hello
+//!  ScanRequest #1 "", Flush ────────────▶
+//!                                       ◀── ScanEntries #1 […] … ScanDone #1, Flush
+//!  ReadRequest #2 new.txt (whole),
+//!  ReadRequest #3 big.db (delta),
+//!  SignatureChunk #3 … SignatureEnd #3
+//!  (signature of the local copy), Flush ─▶
+//!                                       ◀── FileBegin #2, FileChunk #2 …, FileEnd #2 digest,
+//!                                           DeltaBegin #3, DeltaChunk #3 …, DeltaEnd #3 digest,
+//!                                           Flush
+//!  Goodbye ─────────────────────────────▶ ◀────────────────────────────── Goodbye
+//! ```
+//!
+//! # Example
+//!
+//! Two endpoints in memory: the handshake (with compression), then a request and its answer.
+//!
+//! ```
+//! use sy_protocol::{Endpoint, Hello, Message, RequestId, Role};
+//!
+//! let mut client = Endpoint::new(Role::Client, Hello::new(0x5eed).with_compression(3));
+//! let mut agent = Endpoint::new(Role::Agent, Hello::new(0xa9e7));
+//!
+//! // The client need not wait for the handshake: this is held until the agent's Hello arrives.
+//! client.send(&Message::ScanRequest {
+//!     id: RequestId(1),
+//!     path: Vec::new(),
+//!     recursive: true,
+//!     checksum: false,
+//! })?;
+//! client.flush()?;
+//!
+//! // Each side writes its Hello at once; the "wire" here is just a copy.
+//! agent.receive(&client.take_output());
+//! client.receive(&agent.take_output());
+//!
+//! assert_eq!(client.poll_message()?, None); // handshake done, nothing else arrived yet
+//! let session = *client.session().expect("handshake complete");
+//! assert_eq!(session.compression.map(|c| c.level), Some(3));
+//! agent.receive(&client.take_output()); // the held request, now compressed
+//!
+//! assert!(matches!(agent.poll_message()?, Some(Message::ScanRequest { id: RequestId(1), .. })));
+//! assert_eq!(agent.poll_message()?, Some(Message::Flush));
+//! assert_eq!(agent.session(), Some(&session)); // both sides agree
+//!
+//! agent.send(&Message::ScanDone { id: RequestId(1), entries: 0 })?;
+//! agent.flush()?;
+//! client.receive(&agent.take_output());
+//! assert_eq!(client.poll_message()?, Some(Message::ScanDone { id: RequestId(1), entries: 0 }));
+//! # Ok::<(), sy_protocol::ProtocolError>(())
+//! ```
+#![deny(missing_docs)]
+
+mod body;
+mod compress;
+mod endpoint;
+mod error;
+mod frame;
+mod handshake;
+mod kind;
+mod message;
+mod stream;
+mod wire;
+
+pub use compress::{Compressor, Decompressor, Progress, SAMPLE_LEN, worth_compressing};
+pub use endpoint::Endpoint;
+pub use error::{ProtocolError, Result};
+pub use frame::{
+    CHUNK_LEN, DEFAULT_MAX_FRAME, Decoder, Encoder, HEADER_LEN, Limits, MAX_BLOCK_SIZE,
+    MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME,
+};
+pub use handshake::{
+    Compression, CompressionKind, CompressionSupport, DEFAULT_ZSTD_LEVEL, HashSupport, Hello,
+    MAGIC, PROTOCOL_VERSIONS, Role, Session, StrongHash, VersionRange, ZSTD_LEVELS, negotiate,
+};
+pub use kind::FrameKind;
+pub use message::{
+    DIGEST_LEN, Digest, Entry, EntryKind, ErrorKind, ErrorReply, FileHeader, Message,
+    MetadataUpdate, NewDir, NewLink, RequestId, Timestamp,
+};
+pub use stream::{BLOCK_TARGET, MAX_BLOCK, Traffic, TrafficStats};

@@ -1,0 +1,225 @@
+//! One side of a connection, as a state machine: bytes in, messages out; messages in, bytes out.
+
+use bytes::BytesMut;
+
+use crate::compress::{Compressor, Decompressor};
+use crate::error::{ProtocolError, Result};
+use crate::frame::{Decoder, Encoder};
+use crate::handshake::{Hello, Role, Session, negotiate};
+use crate::message::Message;
+use crate::stream::{BlockReader, BlockWriter, TrafficStats};
+
+/// Plain bytes decoded from compressed blocks per step while a frame is incomplete.
+const FILL_STEP: usize = 256 << 10;
+
+/// A protocol endpoint without I/O: the caller moves bytes between it and a pipe or socket.
+///
+/// Driving it:
+/// 1. [`Endpoint::new`] queues this side's [`Hello`]; write [`Endpoint::take_output`] to the peer
+///    right away, without waiting to hear from it.
+/// 2. Feed everything read from the peer to [`Endpoint::receive`] (and [`Endpoint::receive_eof`]
+///    when the stream ends), then call [`Endpoint::poll_message`] until it returns `Ok(None)`.
+///    The first call that sees the peer's Hello completes the handshake
+///    ([`Endpoint::session`] becomes `Some`). Read more only after `Ok(None)`: that keeps the
+///    receive buffer to about one read plus one frame.
+/// 3. [`Endpoint::send`] encodes messages (allowed before the handshake completes: they are
+///    held, then encoded with the agreed limits and compression). Write
+///    [`Endpoint::take_output`] whenever it is non-empty. With compression, bytes appear in
+///    128 KiB blocks or at [`Endpoint::flush`], which ends a batch: call it whenever this side
+///    is about to wait for answers.
+///
+/// Any error is final for the connection.
+#[derive(Debug)]
+pub struct Endpoint {
+    role: Role,
+    hello: Hello,
+    session: Option<Session>,
+    decoder: Decoder,
+    encoder: Encoder,
+    /// Bytes as received, not yet decoded.
+    inbound: BytesMut,
+    /// Plain stream bytes out of the block layer (compressed sessions only).
+    plain: BytesMut,
+    reader: Option<BlockReader>,
+    writer: Option<BlockWriter>,
+    outbound: BytesMut,
+    /// Messages sent before the handshake completed, with their `store` flag.
+    held: Vec<(Message, bool)>,
+    frame: BytesMut,
+    eof: bool,
+    stats: TrafficStats,
+}
+
+impl Endpoint {
+    /// An endpoint playing `role`, announcing `hello`, whose bytes are ready in
+    /// [`Endpoint::take_output`].
+    pub fn new(role: Role, hello: Hello) -> Self {
+        let mut outbound = BytesMut::new();
+        hello.encode(&mut outbound);
+        let mut stats = TrafficStats::default();
+        stats.sent.logical = outbound.len() as u64;
+        stats.sent.wire = outbound.len() as u64;
+        Self {
+            role,
+            hello,
+            session: None,
+            decoder: Decoder::default(),
+            encoder: Encoder::default(),
+            inbound: BytesMut::new(),
+            plain: BytesMut::new(),
+            reader: None,
+            writer: None,
+            outbound,
+            held: Vec::new(),
+            frame: BytesMut::new(),
+            eof: false,
+            stats,
+        }
+    }
+
+    /// The agreed parameters, once the peer's Hello has been decoded.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// Bytes counted so far in each direction, for `--stats`.
+    pub fn stats(&self) -> TrafficStats {
+        self.stats
+    }
+
+    /// Hands over bytes read from the peer.
+    pub fn receive(&mut self, bytes: &[u8]) {
+        self.inbound.extend_from_slice(bytes);
+        self.stats.received.wire += bytes.len() as u64;
+    }
+
+    /// Says the peer closed its side: leftover bytes become an error naming what was cut off.
+    pub fn receive_eof(&mut self) {
+        self.eof = true;
+    }
+
+    /// The next complete message from the peer, or `Ok(None)` when more bytes are needed
+    /// (or, after [`Endpoint::receive_eof`], when the stream ended cleanly).
+    pub fn poll_message(&mut self) -> Result<Option<Message>> {
+        if self.session.is_none() && !self.complete_handshake()? {
+            return Ok(None);
+        }
+        loop {
+            let buffer = match self.reader {
+                Some(_) => &mut self.plain,
+                None => &mut self.inbound,
+            };
+            let before = buffer.len();
+            if let Some(message) = self.decoder.decode(buffer)? {
+                self.stats.received.logical += (before - buffer.len()) as u64;
+                return Ok(Some(message));
+            }
+            let produced = match &mut self.reader {
+                Some(reader) => reader.fill(&mut self.inbound, &mut self.plain, FILL_STEP)?,
+                None => 0,
+            };
+            if produced == 0 {
+                return self.end_of_input();
+            }
+        }
+    }
+
+    /// Encodes `message` for the peer (compressed, if the session compresses).
+    ///
+    /// Errors when the message breaks the agreed limits (a frame over the limit, a strong hash
+    /// over the maximum); nothing is sent then. Messages sent before the handshake completed
+    /// are checked when it does, and such an error comes out of [`Endpoint::poll_message`].
+    pub fn send(&mut self, message: &Message) -> Result<()> {
+        self.send_frame(message, false)
+    }
+
+    /// Like [`Endpoint::send`] for data not worth compressing (see
+    /// [`crate::worth_compressing`]): it travels in a stored block, costing no CPU.
+    pub fn send_stored(&mut self, message: &Message) -> Result<()> {
+        self.send_frame(message, true)
+    }
+
+    /// Ends a batch: sends [`Message::Flush`] and flushes the compressor, so the peer can decode
+    /// everything sent so far. Same as `send(&Message::Flush)`.
+    pub fn flush(&mut self) -> Result<()> {
+        self.send(&Message::Flush)
+    }
+
+    /// Bytes to write to the peer, taken out of the endpoint.
+    pub fn take_output(&mut self) -> BytesMut {
+        self.outbound.split()
+    }
+
+    /// Whether [`Endpoint::take_output`] would return bytes.
+    pub fn has_output(&self) -> bool {
+        !self.outbound.is_empty()
+    }
+
+    fn complete_handshake(&mut self) -> Result<bool> {
+        let before = self.inbound.len();
+        let Some(peer) = Hello::decode(&mut self.inbound, self.eof, self.hello.versions)? else {
+            return Ok(false);
+        };
+        self.stats.received.logical += (before - self.inbound.len()) as u64;
+        let session = negotiate(self.role, &self.hello, &peer)?;
+        self.decoder.set_limits(session.limits());
+        self.encoder.set_limits(session.limits());
+        if let Some(compression) = session.compression {
+            let level = i32::from(compression.level);
+            self.writer = Some(BlockWriter::new(Compressor::new(level)?));
+            self.reader = Some(BlockReader::new(Decompressor::new()?));
+        }
+        self.session = Some(session);
+        for (message, store) in std::mem::take(&mut self.held) {
+            self.send_frame(&message, store)?;
+        }
+        Ok(true)
+    }
+
+    fn send_frame(&mut self, message: &Message, store: bool) -> Result<()> {
+        if self.session.is_none() {
+            self.held.push((message.clone(), store));
+            return Ok(());
+        }
+        let wire_before = self.outbound.len();
+        match &mut self.writer {
+            None => {
+                self.encoder.encode(message, &mut self.outbound)?;
+                self.stats.sent.logical += (self.outbound.len() - wire_before) as u64;
+            }
+            Some(writer) => {
+                self.frame.clear();
+                self.encoder.encode(message, &mut self.frame)?;
+                self.stats.sent.logical += self.frame.len() as u64;
+                writer.push(&self.frame, store, &mut self.outbound)?;
+                if matches!(message, Message::Flush | Message::Goodbye) {
+                    writer.flush(&mut self.outbound)?;
+                }
+            }
+        }
+        self.stats.sent.wire += (self.outbound.len() - wire_before) as u64;
+        Ok(())
+    }
+
+    fn end_of_input(&mut self) -> Result<Option<Message>> {
+        if !self.eof {
+            return Ok(None);
+        }
+        let buffer = match self.reader {
+            Some(_) => &mut self.plain,
+            None => &mut self.inbound,
+        };
+        if let Some(message) = self.decoder.decode_eof(buffer)? {
+            return Ok(Some(message));
+        }
+        if self.reader.is_some() && !self.inbound.is_empty() {
+            return Err(ProtocolError::CorruptBlock {
+                reason: format!(
+                    "stream ended inside a compressed block ({} bytes left over)",
+                    self.inbound.len()
+                ),
+            });
+        }
+        Ok(None)
+    }
+}
