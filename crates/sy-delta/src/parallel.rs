@@ -1,0 +1,133 @@
+//! Signature hashing on several threads, byte-identical to the single-threaded result.
+//!
+//! The calling thread owns the reader (it need not be `Send`): it reads block-aligned
+//! chunks into a small pool of buffers and hands them to scoped worker threads; results
+//! come back tagged with their chunk number and are appended in order. At most two
+//! buffers per worker exist at once, so memory stays bounded whatever the file size.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Mutex, mpsc};
+use std::thread;
+
+use crate::error::Result;
+use crate::signature::{BlockSum, READ_CONTEXT, StrongHasher, read_full};
+
+struct Job {
+    seq: u64,
+    buf: Vec<u8>,
+    len: usize,
+}
+
+struct Done {
+    seq: u64,
+    sums: Vec<BlockSum>,
+    buf: Vec<u8>,
+}
+
+pub(crate) fn sum_stream<R: Read>(
+    reader: &mut R,
+    hasher: StrongHasher,
+    block_size: usize,
+    chunk_len: usize,
+    threads: usize,
+) -> Result<(u64, Vec<BlockSum>)> {
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Done>();
+    thread::scope(|scope| {
+        for _ in 0..threads {
+            let done_tx = done_tx.clone();
+            let job_rx = &job_rx;
+            scope.spawn(move || {
+                loop {
+                    // A poisoned lock means a sibling panicked; stop and let the scope report it.
+                    let Ok(next) = job_rx.lock().map(|rx| rx.recv()) else {
+                        break;
+                    };
+                    let Ok(job) = next else { break };
+                    let mut sums = Vec::with_capacity(job.len.div_ceil(block_size));
+                    hasher.sum_blocks(&job.buf[..job.len], block_size, &mut sums);
+                    let done = Done {
+                        seq: job.seq,
+                        sums,
+                        buf: job.buf,
+                    };
+                    if done_tx.send(done).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        // Moving the sender in means every return path (an error included) closes the
+        // job queue, so the workers finish and the scope can join them.
+        read_and_collect(reader, job_tx, &done_rx, chunk_len, 2 * threads)
+    })
+}
+
+fn read_and_collect<R: Read>(
+    reader: &mut R,
+    job_tx: mpsc::SyncSender<Job>,
+    done_rx: &mpsc::Receiver<Done>,
+    chunk_len: usize,
+    max_buffers: usize,
+) -> Result<(u64, Vec<BlockSum>)> {
+    let mut ordered = InOrder::default();
+    let mut free: Vec<Vec<u8>> = Vec::new();
+    let mut allocated = 0;
+    let mut file_len = 0u64;
+    let mut seq = 0u64;
+    loop {
+        let mut buf = if let Some(buf) = free.pop() {
+            buf
+        } else if allocated < max_buffers {
+            allocated += 1;
+            vec![0u8; chunk_len]
+        } else {
+            match done_rx.recv() {
+                Ok(done) => ordered.accept(done),
+                // Every worker is gone; only a panic does that, and the scope re-raises it.
+                Err(_) => break,
+            }
+        };
+        let len = read_full(reader, &mut buf, READ_CONTEXT)?;
+        file_len += len as u64;
+        let at_end = len < chunk_len;
+        if len > 0 && job_tx.send(Job { seq, buf, len }).is_err() {
+            break;
+        }
+        seq += 1;
+        while let Ok(done) = done_rx.try_recv() {
+            free.push(ordered.accept(done));
+        }
+        if at_end {
+            break;
+        }
+    }
+    drop(job_tx);
+    for done in done_rx {
+        ordered.accept(done);
+    }
+    Ok((file_len, ordered.sums))
+}
+
+/// Appends chunk results in chunk order, holding back those that arrive early.
+#[derive(Default)]
+struct InOrder {
+    next: u64,
+    early: BTreeMap<u64, Vec<BlockSum>>,
+    sums: Vec<BlockSum>,
+}
+
+impl InOrder {
+    /// Takes one result and returns its buffer for reuse.
+    fn accept(&mut self, done: Done) -> Vec<u8> {
+        self.early.insert(done.seq, done.sums);
+        while let Some(sums) = self.early.remove(&self.next) {
+            self.sums.extend_from_slice(&sums);
+            self.next += 1;
+        }
+        done.buf
+    }
+}
