@@ -212,13 +212,11 @@ impl Endpoint {
         if let Some(message) = self.decoder.decode_eof(buffer)? {
             return Ok(Some(message));
         }
-        if self.reader.is_some() && !self.inbound.is_empty() {
-            return Err(ProtocolError::CorruptBlock {
-                reason: format!(
-                    "stream ended inside a compressed block ({} bytes left over)",
-                    self.inbound.len()
-                ),
-            });
+        if let Some(reader) = &self.reader {
+            let missing = reader.missing(self.inbound.len());
+            if missing > 0 {
+                return Err(ProtocolError::TruncatedBlock { missing });
+            }
         }
         Ok(None)
     }

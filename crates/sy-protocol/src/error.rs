@@ -144,6 +144,13 @@ pub enum ProtocolError {
         reason: String,
     },
 
+    /// The byte stream ended inside a block of a compressed session.
+    #[error("stream ended inside a compressed block, {missing} bytes short")]
+    TruncatedBlock {
+        /// Bytes of the block (header or payload) that never arrived.
+        missing: usize,
+    },
+
     /// zstd itself failed (corrupt data, or out of memory while creating a context).
     #[error("zstd {operation} failed: {source}")]
     Zstd {

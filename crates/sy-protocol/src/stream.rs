@@ -162,6 +162,18 @@ impl BlockReader {
         }
     }
 
+    /// Bytes still needed to finish the current block when `buffered` bytes are waiting:
+    /// non-zero at the end of the stream means it was cut inside a block.
+    pub(crate) fn missing(&self, buffered: usize) -> usize {
+        match self.state {
+            ReadState::Header if buffered == 0 => 0,
+            ReadState::Header => BLOCK_HEADER_LEN.saturating_sub(buffered),
+            ReadState::Stored { remaining } | ReadState::Zstd { remaining } => {
+                remaining.saturating_sub(buffered)
+            }
+        }
+    }
+
     /// Moves plain bytes from `wire` to `plain` until about `want` were produced or `wire` runs
     /// dry. Returns how many plain bytes were produced.
     pub(crate) fn fill(

@@ -1,0 +1,9 @@
+//! Integration tests of sy-protocol's public API, as one test binary.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod compression;
+mod framing;
+mod handshake;
+mod hostile;
+mod roundtrip;
+mod util;
