@@ -7,7 +7,7 @@
 use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, Result};
-use crate::frame::{Limits, MAX_BLOCK_SIZE};
+use crate::frame::{Limits, MAX_BLOCK_SIZE, MIN_STRONG_LEN};
 use crate::kind::FrameKind;
 use crate::message::{
     DIGEST_LEN, Entry, EntryKind, ErrorKind, ErrorReply, FileHeader, Message, MetadataUpdate,
@@ -466,8 +466,11 @@ fn check_signature_params(
             format!("block size {block_size} outside 1..={MAX_BLOCK_SIZE}"),
         ));
     }
-    if strong_len == 0 {
-        return Err(ProtocolError::malformed(kind, "strong hash length 0"));
+    if strong_len < MIN_STRONG_LEN {
+        return Err(ProtocolError::malformed(
+            kind,
+            format!("strong hash length {strong_len} below the minimum of {MIN_STRONG_LEN}"),
+        ));
     }
     if strong_len > limits.max_strong_len {
         return Err(ProtocolError::StrongHashTooLong {

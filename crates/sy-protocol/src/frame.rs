@@ -37,11 +37,14 @@ pub const MIN_MAX_FRAME: u32 = 64 << 10;
 /// Largest frame limit this side accepts from a handshake, whatever the peer offers.
 pub const MAX_MAX_FRAME: u32 = 64 << 20;
 
-/// Largest block size a signature request may name.
-pub const MAX_BLOCK_SIZE: u32 = 16 << 20;
+/// Largest block size a signature request may name (sy-delta's bound on its window).
+pub const MAX_BLOCK_SIZE: u32 = sy_delta::MAX_BLOCK_SIZE;
 
-/// Longest strong hash per block this version computes (XXH3-128).
-pub const MAX_STRONG_LEN: u8 = 16;
+/// Longest strong hash per block this version computes (a whole XXH3-128).
+pub const MAX_STRONG_LEN: u8 = sy_delta::MAX_STRONG_LEN;
+
+/// Shortest strong hash per block that sy-delta accepts; shorter offers are unusable.
+pub const MIN_STRONG_LEN: u8 = sy_delta::MIN_STRONG_LEN;
 
 /// Data bytes per chunk frame that senders should use: large enough that the 5-byte header and
 /// varints vanish, small enough that many files interleave and memory stays flat.

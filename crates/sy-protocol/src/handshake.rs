@@ -30,6 +30,7 @@ use bytes::{Buf, BufMut, BytesMut};
 use crate::error::{ProtocolError, Result};
 use crate::frame::{
     DEFAULT_MAX_FRAME, HEADER_LEN, Limits, MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME,
+    MIN_STRONG_LEN,
 };
 use crate::kind::FrameKind;
 
@@ -382,8 +383,9 @@ impl Session {
 ///
 /// Version: the newest in both ranges. Frame limit: the smaller of the two (each at least
 /// [`MIN_MAX_FRAME`], at most [`MAX_MAX_FRAME`]). Strong hash: the client's first choice the agent
-/// also offers, truncated to the shorter maximum. Compression: what the client wants if the agent
-/// can decode that kind, with the level clamped to the agent's range; otherwise none.
+/// also offers, truncated to the shorter maximum, which must reach [`MIN_STRONG_LEN`].
+/// Compression: what the client wants if the agent can decode that kind, with the level clamped
+/// to the agent's range; otherwise none.
 pub fn negotiate(role: Role, local: &Hello, remote: &Hello) -> Result<Session> {
     let version = check_versions(local.versions, remote.versions)?;
     for (side, hello) in [("this side", local), ("the peer", remote)] {
@@ -413,7 +415,7 @@ pub fn negotiate(role: Role, local: &Hello, remote: &Hello) -> Result<Session> {
                 ours.max_len.min(theirs.max_len).min(MAX_STRONG_LEN),
             ))
         })
-        .filter(|(_, len)| *len > 0)
+        .filter(|(_, len)| *len >= MIN_STRONG_LEN)
         .ok_or_else(|| ProtocolError::NoCommonHash {
             local: hash_names(local),
             remote: hash_names(remote),

@@ -113,7 +113,7 @@ pub use endpoint::Endpoint;
 pub use error::{ProtocolError, Result};
 pub use frame::{
     CHUNK_LEN, DEFAULT_MAX_FRAME, Decoder, Encoder, HEADER_LEN, Limits, MAX_BLOCK_SIZE,
-    MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME,
+    MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME, MIN_STRONG_LEN,
 };
 pub use handshake::{
     Compression, CompressionKind, CompressionSupport, DEFAULT_ZSTD_LEVEL, HashSupport, Hello,

@@ -207,3 +207,17 @@ fn held_message_over_the_agreed_limit_fails_when_the_handshake_completes() {
          maximum of 8 bytes"
     );
 }
+
+#[test]
+fn strong_hash_shorter_than_sy_delta_accepts_is_no_common_hash() {
+    let mut agent = Hello::new(2);
+    agent.hashes[0].max_len = sy_protocol::MIN_STRONG_LEN - 1;
+    let mut client = Endpoint::new(Role::Client, Hello::new(1));
+    let mut agent = Endpoint::new(Role::Agent, agent);
+    deliver(&mut agent, &mut client);
+    let err = client.poll_message().unwrap_err().to_string();
+    assert!(
+        err.contains("the peer offers xxh3-128 up to 7 bytes"),
+        "{err}"
+    );
+}

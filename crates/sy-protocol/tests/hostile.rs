@@ -181,7 +181,7 @@ fn strong_hash_over_the_negotiated_maximum_is_refused_both_ways() {
 }
 
 #[test]
-fn signature_request_with_zero_or_huge_block_size_is_refused() {
+fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
     for block_size in [0, sy_protocol::MAX_BLOCK_SIZE + 1] {
         let request = Message::SignatureRequest {
             id: RequestId(7),
@@ -198,6 +198,20 @@ fn signature_request_with_zero_or_huge_block_size_is_refused() {
             "{err}"
         );
     }
+    let request = Message::SignatureRequest {
+        id: RequestId(7),
+        path: Vec::new(),
+        block_size: 4096,
+        strong_len: sy_protocol::MIN_STRONG_LEN - 1,
+    };
+    let err = Encoder::new(Limits::default())
+        .encode(&request, &mut BytesMut::new())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("strong hash length 7 below the minimum of 8"),
+        "{err}"
+    );
 }
 
 #[test]

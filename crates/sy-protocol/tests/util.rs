@@ -200,7 +200,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             id(),
             path(),
             1..=sy_protocol::MAX_BLOCK_SIZE,
-            1..=sy_protocol::MAX_STRONG_LEN
+            sy_protocol::MIN_STRONG_LEN..=sy_protocol::MAX_STRONG_LEN
         )
             .prop_map(
                 |(id, path, block_size, strong_len)| Message::SignatureRequest {
