@@ -1,22 +1,7 @@
-//! Framing: how a [`Message`] becomes bytes and back.
+//! Framing: how a [`Message`] becomes bytes and back (layout in the crate docs, "Wire format").
 //!
-//! ```text
-//!  0                   4       5                                  5 + len
-//!  +-------------------+-------+----------------------------------+
-//!  | body length (u32, | kind  | body: fields of `kind`           |
-//!  | big-endian)       | (u8)  | (varints, length-prefixed bytes) |
-//!  +-------------------+-------+----------------------------------+
-//! ```
-//!
-//! The length counts the body only. It is compared with the frame limit (8 MiB unless the
-//! handshake agreed on another) as soon as the five header bytes are in, before any buffer grows
-//! for the body; an unknown kind byte is refused just as early. Inside the body every length and
-//! count is checked against the bytes that are left (see `body.rs` for the per-kind layout), so
-//! a hostile peer can make the decoder allocate at most one frame limit's worth.
-//!
-//! [`Decoder`] and [`Encoder`] have the shape of `tokio_util::codec`'s traits (`decode`,
-//! `decode_eof`, `encode` on a `BytesMut`), so an adapter is a few lines; they work on the plain
-//! (uncompressed) byte stream. [`crate::Endpoint`] puts the handshake and compression around them.
+//! The per-kind body layouts are in `body.rs`. [`Decoder`] and [`Encoder`] work on the plain
+//! (uncompressed) stream; [`crate::Endpoint`] puts the handshake and compression around them.
 
 use bytes::{Buf, BufMut, BytesMut};
 

@@ -1,24 +1,7 @@
-//! The handshake: both sides send a [`Hello`] at once, then each computes the same [`Session`].
+//! The handshake: both sides send a [`Hello`] at once, then each computes the same [`Session`]
+//! (layout in the crate docs, "Wire format").
 //!
-//! ```text
-//!  +----------------------+---------------+-----------+---------------------------------+
-//!  | magic (8 bytes)      | length (u32)  | kind 0x01 | Hello body (fixed-width fields) |
-//!  | 89 'SYWIRE' 0a       | big-endian    | Hello     |                                 |
-//!  +----------------------+---------------+-----------+---------------------------------+
-//!
-//!  Hello body:  u16 version_min | u16 version_max | u64 seed | u32 max_frame
-//!               u8 n, n x (u8 compression kind, i8 min level, i8 max level)
-//!               u8 wanted compression kind (0 = none) | i8 wanted level
-//!               u8 n, n x (u8 strong hash kind, u8 max length)
-//!               [later versions append fields here; they are ignored]
-//! ```
-//!
-//! The magic's first byte has the high bit set and its last is a newline, so text printed by a
-//! remote shell (banner, motd, `.bashrc` echo), a 7-bit channel or a newline translation shows up
-//! at once as [`ProtocolError::JunkBeforeHandshake`], quoting what was received. The versions
-//! come first and are checked before anything else, so a peer of another version gets an error
-//! naming both ranges even if the rest of its Hello has a different layout. Unknown compression
-//! or hash kinds in a peer's lists are skipped: a newer peer may offer more.
+//! Unknown compression or hash kinds in a peer's lists are skipped: a newer peer may offer more.
 //!
 //! Neither side waits for the other before sending its Hello, and messages sent before the peer's
 //! Hello arrived are queued (see [`crate::Endpoint`]), so the handshake costs no round trip.

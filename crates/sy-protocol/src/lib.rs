@@ -8,10 +8,57 @@
 //! - [`Endpoint`]: one side of a connection. Queues the handshake, negotiates a [`Session`],
 //!   (de)compresses, frames. Most callers need only this.
 //! - [`Decoder`] / [`Encoder`]: the framing alone (`u32` length, `u8` kind, body), shaped like
-//!   `tokio_util::codec`. See the frame layout in their module docs and the handshake layout on
-//!   [`Hello`].
+//!   `tokio_util::codec` (`decode`, `decode_eof`, `encode` on a `BytesMut`) so an adapter is a
+//!   few lines. They see the plain stream: with compression, use [`Endpoint`].
 //! - [`Compressor`] / [`Decompressor`] / [`worth_compressing`]: streaming zstd, one context per
 //!   direction, flushed at batch boundaries.
+//!
+//! # Wire format
+//!
+//! Each direction is one byte stream: the sender's Hello, then frames. When the session is
+//! compressed, the frames after the Hello travel inside blocks.
+//!
+//! ```text
+//!  stream:  magic | Hello frame | frame | frame | …             (no compression)
+//!           magic | Hello frame | block | block | …             (compression agreed)
+//!
+//!  frame:   +--------------------+-----------+----------------------------------+
+//!           | body length        | kind (u8) | body: the fields of `kind`       |
+//!           | (u32, big-endian)  |           | (varints, length-prefixed bytes) |
+//!           +--------------------+-----------+----------------------------------+
+//!
+//!  magic:   89 'S' 'Y' 'W' 'I' 'R' 'E' 0a   (8 bytes)
+//!
+//!  Hello:   a frame of kind 0x01 whose body has fixed-width big-endian fields:
+//!           u16 version_min | u16 version_max | u64 seed half | u32 max_frame
+//!           u8 n, n x (u8 compression kind, i8 min level, i8 max level)
+//!           u8 wanted compression kind (0 = none) | i8 wanted level
+//!           u8 n, n x (u8 strong hash kind, u8 max length)
+//!           [fields a later version appends; ignored]
+//!
+//!  block:   +-----------+--------------------+------------------------------------+
+//!           | mode (u8) | length             | payload (at most 1 MiB)            |
+//!           |           | (u32, big-endian)  |                                    |
+//!           +-----------+--------------------+------------------------------------+
+//!           mode 0x00 stored: payload is plain frame bytes
+//!           mode 0x01 zstd:   payload is the next piece of this direction's one zstd stream
+//! ```
+//!
+//! - A frame's length counts the body only and is checked against the frame limit (8 MiB unless
+//!   the handshake agreed on another) as soon as the five header bytes are in, before any buffer
+//!   grows; an unknown kind is refused as early. Inside a body every length and count is checked
+//!   against the bytes left, so a peer can make a decoder allocate at most one frame limit.
+//! - The magic's first byte has the high bit set and its last is a newline, so text printed by a
+//!   remote shell (banner, motd, `.bashrc` output), a 7-bit channel or newline translation is
+//!   caught at once and quoted in [`ProtocolError::JunkBeforeHandshake`]. Versions come first in
+//!   the Hello and are checked before the rest, so a peer of another version gets an error
+//!   naming both ranges even if the rest of its Hello has another layout.
+//! - Blocks are pieces of a stream, not frames: a frame may span blocks, and zstd blocks continue
+//!   the single zstd context of their direction, so each small file compresses against the ones
+//!   before it. A block ends at 128 KiB, at a switch between modes (zstd is flushed first, so
+//!   order holds) and at every [`Message::Flush`]. Data the sender judged not worth compressing
+//!   ([`worth_compressing`], [`Endpoint::send_stored`]) goes in stored blocks and costs no CPU on
+//!   either side; small frames right after it stay stored rather than pay for a zstd flush.
 //!
 //! # Message flow
 //!

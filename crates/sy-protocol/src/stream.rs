@@ -1,23 +1,9 @@
-//! The block layer that carries a compressed session's byte stream.
+//! The block layer that carries a compressed session's byte stream (layout in the crate docs,
+//! "Wire format").
 //!
-//! With compression agreed, each direction after the handshake is a sequence of blocks:
-//!
-//! ```text
-//!  +-----------+----------------+---------------------------------------------+
-//!  | mode (u8) | length (u32,   | payload                                     |
-//!  |           | big-endian)    |                                             |
-//!  +-----------+----------------+---------------------------------------------+
-//!  mode 0x00 stored: the payload is plain frame bytes
-//!  mode 0x01 zstd:   the payload is the next piece of this direction's one zstd stream
-//! ```
-//!
-//! Blocks are pieces of a stream, not frames: a frame may span blocks, and zstd blocks simply
-//! continue the single zstd context of the direction, so small files compress against the ones
-//! before them. The sender emits a block when its payload reaches [`BLOCK_TARGET`], when the
-//! mode switches (flushing zstd first, so order is kept) and at every batch flush. Frames the
-//! caller marks as not worth compressing (already-compressed file data) go in stored blocks and
-//! cost no CPU; small frames that follow them stay stored rather than paying for a zstd flush.
-//! The receiver decodes blocks in order, a bounded amount at a time.
+//! The writer keeps one zstd context for the whole direction and cuts blocks at
+//! [`BLOCK_TARGET`], mode switches and flushes; the reader decodes them in order, a bounded
+//! amount at a time, so a small block that inflates hugely cannot fill memory.
 
 use bytes::{Buf, BufMut, BytesMut};
 

@@ -5,5 +5,6 @@ mod compression;
 mod framing;
 mod handshake;
 mod hostile;
+mod pipelining;
 mod roundtrip;
 mod util;
