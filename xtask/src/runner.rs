@@ -1,0 +1,372 @@
+//! Running the cases: probe each tool, one warm-up run (not with --quick), then measured rounds with the tools
+//! alternating (A B C, B C A, C A B …), each run from the same starting state.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+
+use crate::digest::{copy_tree, pre_read, remove_tree, tree_digest};
+use crate::relay::Relay;
+use crate::report::{Record, Summary};
+use crate::rusage::{Finished, run_measured};
+use crate::scenarios::{Basis, Scenario, Target, Tool};
+use crate::sshd::Sshd;
+use crate::tools::{Binaries, Invocation, Remote, invocation};
+use crate::workloads::{Ready, WorkloadSet};
+
+/// How each run finds the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Sources (and the destination's basis) read just before the run: the same warm state for all.
+    Warm,
+    /// `echo 3 > /proc/sys/vm/drop_caches` before every run (needs root).
+    Cold,
+}
+
+/// The far side of the `ssh` and `wan` targets: a relay in front of the shared sshd.
+pub struct Side {
+    pub relay: Relay,
+    pub remote: Remote,
+}
+
+/// How many runs of which tools, and in what conditions.
+pub struct Plan {
+    pub tools: Vec<Tool>,
+    /// Measured runs per tool and case.
+    pub runs: usize,
+    /// One unrecorded-in-medians run per tool before the measured ones.
+    pub warmup: bool,
+    pub cache: CacheMode,
+    pub timeout: Duration,
+}
+
+pub struct Runner<'a> {
+    pub workloads: WorkloadSet,
+    pub scratch: PathBuf,
+    pub bins: &'a Binaries,
+    pub sshd: Option<&'a Sshd>,
+    /// Per remote target, its side or why it could not be set up.
+    pub sides: HashMap<Target, Result<Side, String>>,
+    pub plan: Plan,
+    pub records: Vec<Record>,
+    pub summaries: Vec<Summary>,
+    probes: HashMap<(Tool, Target, bool, bool), Result<(), String>>,
+    tty: bool,
+}
+
+/// What one run produced, before it becomes a record.
+struct Outcome {
+    finished: Finished,
+    error: Option<String>,
+    wire: Option<(u64, u64)>,
+    remote_cpu: Option<Duration>,
+    remote_rss_kib: Option<u64>,
+}
+
+impl<'a> Runner<'a> {
+    pub fn new(
+        workloads: WorkloadSet,
+        scratch: PathBuf,
+        bins: &'a Binaries,
+        sshd: Option<&'a Sshd>,
+        sides: HashMap<Target, Result<Side, String>>,
+        plan: Plan,
+    ) -> Self {
+        Self {
+            workloads,
+            scratch,
+            bins,
+            sshd,
+            sides,
+            plan,
+            records: Vec::new(),
+            summaries: Vec::new(),
+            probes: HashMap::new(),
+            tty: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn progress(&self, text: &str) {
+        if self.tty {
+            eprint!("\r\x1b[K{text}");
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    /// Runs every tool on one scenario and target, recording runs and summaries.
+    pub fn run_case(
+        &mut self,
+        scenario: &Scenario,
+        target: Target,
+        case: (usize, usize),
+    ) -> Result<()> {
+        let prefix = format!(
+            "[case {}/{}] {} {:?}",
+            case.0,
+            case.1,
+            target.name(),
+            scenario.id
+        );
+        self.progress(&format!("{prefix}: preparing data"));
+        let src = self.workloads.get(scenario.source)?;
+        let basis = match scenario.basis {
+            Basis::Empty => None,
+            Basis::CopyOf(workload) => Some(self.workloads.get(workload)?),
+        };
+        let dst = self.scratch.join("dst");
+        let side_error = match self.sides.get(&target) {
+            Some(Err(reason)) => Some(reason.clone()),
+            _ => None,
+        };
+        let mut runnable: Vec<(Tool, Invocation)> = Vec::new();
+        for tool in self.plan.tools.clone() {
+            let remote = self.side(target).map(|s| &s.remote);
+            let checked = match (
+                &side_error,
+                invocation(tool, scenario, &src.tree, &dst, remote, self.bins),
+            ) {
+                (Some(reason), _) => Err(format!("no ssh target: {reason}")),
+                (None, Err(reason)) => Err(reason),
+                (None, Ok(inv)) if tool == Tool::Cp => Ok(inv),
+                (None, Ok(inv)) => self.probe(tool, scenario, target).map(|()| inv),
+            };
+            match checked {
+                Ok(inv) => runnable.push((tool, inv)),
+                Err(reason) => {
+                    self.summaries
+                        .push(Summary::unsupported(scenario.id, target, tool, reason))
+                }
+            }
+        }
+        let mut case_records = Vec::new();
+        let n = runnable.len();
+        let first_round = if self.plan.warmup { 0 } else { 1 };
+        for round in first_round..=self.plan.runs {
+            for position in 0..n {
+                let (tool, inv) = &runnable[(position + round) % n];
+                let what = if round == 0 {
+                    "warm-up".to_string()
+                } else {
+                    format!("run {round}/{}", self.plan.runs)
+                };
+                self.progress(&format!("{prefix}: {} {what}", tool.name()));
+                let outcome = self.measure(inv, target, &src, basis.as_ref(), &dst)?;
+                case_records.push(record(
+                    scenario, target, *tool, inv, round, position, outcome,
+                ));
+            }
+        }
+        remove_tree(&dst)?;
+        for (tool, inv) in &runnable {
+            let mine: Vec<&Record> = case_records.iter().filter(|r| r.tool == *tool).collect();
+            self.summaries
+                .push(Summary::of(scenario.id, target, *tool, &inv.label, &mine));
+        }
+        self.records.extend(case_records);
+        if self.tty {
+            eprint!("\r\x1b[K");
+        }
+        Ok(())
+    }
+
+    fn side(&self, target: Target) -> Option<&Side> {
+        self.sides.get(&target).and_then(|s| s.as_ref().ok())
+    }
+
+    /// One run from a fresh destination, with the page cache in the chosen state.
+    fn measure(
+        &self,
+        inv: &Invocation,
+        target: Target,
+        src: &Ready,
+        basis: Option<&Ready>,
+        dst: &Path,
+    ) -> Result<Outcome> {
+        remove_tree(dst)?;
+        match basis {
+            Some(basis) => copy_tree(&basis.tree, dst)?,
+            None => {
+                fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?
+            }
+        }
+        // Flush what preparation wrote, so no tool pays for another's write-back.
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        match self.plan.cache {
+            CacheMode::Warm => {
+                pre_read(&src.tree)?;
+                if basis.is_some() {
+                    pre_read(dst)?;
+                }
+            }
+            CacheMode::Cold => drop_caches()?,
+        }
+        let side = self.side(target);
+        let before = match (side, self.sshd) {
+            (Some(side), Some(sshd)) => {
+                sshd.take_remote_usage()?;
+                Some((side.relay.wire(), sshd.reaped_cpu()?))
+            }
+            _ => None,
+        };
+        let finished = self.run(inv)?;
+        let mut outcome = Outcome {
+            error: None,
+            wire: None,
+            remote_cpu: None,
+            remote_rss_kib: None,
+            finished,
+        };
+        if let (Some(side), Some(sshd), Some((wire0, cpu0))) = (side, self.sshd, before) {
+            side.relay.wait_idle(Duration::from_secs(10));
+            sshd.wait_sessions_reaped(Duration::from_secs(5));
+            let wire = side.relay.wire();
+            outcome.wire = Some((wire.up - wire0.up, wire.down - wire0.down));
+            outcome.remote_cpu = Some(sshd.reaped_cpu()?.saturating_sub(cpu0));
+            outcome.remote_rss_kib = sshd.take_remote_usage()?.map(|u| u.max_rss_kib);
+        }
+        outcome.error = self.check(&outcome.finished, src, dst);
+        Ok(outcome)
+    }
+
+    fn stderr_path(&self) -> PathBuf {
+        self.scratch.join("stderr.txt")
+    }
+
+    fn run(&self, inv: &Invocation) -> Result<Finished> {
+        let stderr = File::create(self.stderr_path()).context("creating the stderr capture")?;
+        let mut cmd = Command::new(&inv.program);
+        cmd.args(&inv.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr);
+        run_measured(&mut cmd, Some(self.plan.timeout))
+    }
+
+    /// Why the run counts as failed, if it does: exit status, timeout, or a result unlike the source.
+    fn check(&self, finished: &Finished, src: &Ready, dst: &Path) -> Option<String> {
+        if finished.timed_out {
+            return Some(format!("timed out after {} s", self.plan.timeout.as_secs()));
+        }
+        if !finished.status.success() {
+            return Some(format!("{}: {}", finished.status, self.stderr_tail()));
+        }
+        match tree_digest(dst) {
+            Ok(digest) if digest == src.digest => None,
+            Ok(digest) => Some(format!(
+                "wrong result: {} files / {} bytes, source has {} / {}",
+                digest.files, digest.bytes, src.digest.files, src.digest.bytes
+            )),
+            Err(e) => Some(format!("wrong result: {e:#}")),
+        }
+    }
+
+    /// The last non-empty lines the tool wrote to stderr, for the table.
+    fn stderr_tail(&self) -> String {
+        let text = fs::read_to_string(self.stderr_path()).unwrap_or_default();
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        let tail = lines[lines.len().saturating_sub(2)..].join(" / ");
+        if tail.is_empty() {
+            "(no output)".into()
+        } else {
+            tail
+        }
+    }
+
+    /// Whether `tool` can do this kind of case at all, tried once on a two-file tree (with the
+    /// scenario's flags); a tool that cannot is shown as unsupported instead of failing every run.
+    fn probe(&mut self, tool: Tool, scenario: &Scenario, target: Target) -> Result<(), String> {
+        let key = (tool, target, scenario.compress, scenario.sparse);
+        if let Some(known) = self.probes.get(&key) {
+            return known.clone();
+        }
+        self.progress(&format!("probing {} on {} …", tool.name(), target.name()));
+        let result = self
+            .try_probe(tool, scenario, target)
+            .unwrap_or_else(|e| Err(format!("{e:#}")));
+        self.probes.insert(key, result.clone());
+        result
+    }
+
+    fn try_probe(
+        &self,
+        tool: Tool,
+        scenario: &Scenario,
+        target: Target,
+    ) -> Result<Result<(), String>> {
+        let src = self.scratch.join("probe-src");
+        let dst = self.scratch.join("probe-dst");
+        if !src.exists() {
+            fs::create_dir_all(src.join("sub")).context("creating the probe tree")?;
+            fs::write(src.join("a.txt"), "probe\n").context("creating the probe tree")?;
+            fs::write(src.join("sub/b.txt"), "two\n").context("creating the probe tree")?;
+        }
+        remove_tree(&dst)?;
+        fs::create_dir_all(&dst).with_context(|| format!("creating {}", dst.display()))?;
+        let remote = self.side(target).map(|s| &s.remote);
+        let inv = match invocation(tool, scenario, &src, &dst, remote, self.bins) {
+            Ok(inv) => inv,
+            Err(reason) => return Ok(Err(reason)),
+        };
+        let finished = self.run(&inv)?;
+        if let Some(side) = self.side(target) {
+            side.relay.wait_idle(Duration::from_secs(10));
+        }
+        let verdict = if finished.timed_out {
+            Err("probe timed out".to_string())
+        } else if !finished.status.success() {
+            Err(self.stderr_tail())
+        } else if tree_digest(&dst).ok() != tree_digest(&src).ok() {
+            Err("wrong result on a two-file probe".to_string())
+        } else {
+            Ok(())
+        };
+        remove_tree(&dst)?;
+        Ok(verdict)
+    }
+}
+
+fn record(
+    scenario: &Scenario,
+    target: Target,
+    tool: Tool,
+    inv: &Invocation,
+    round: usize,
+    position: usize,
+    o: Outcome,
+) -> Record {
+    Record {
+        scenario: scenario.id,
+        target,
+        tool,
+        label: inv.label.clone(),
+        warmup: round == 0,
+        round,
+        position,
+        ok: o.error.is_none(),
+        error: o.error,
+        wall_s: o.finished.wall.as_secs_f64(),
+        cpu_user_s: o.finished.usage.user.as_secs_f64(),
+        cpu_sys_s: o.finished.usage.sys.as_secs_f64(),
+        max_rss_kib: o.finished.usage.max_rss_kib,
+        remote_cpu_s: o.remote_cpu.map(|d| d.as_secs_f64()),
+        remote_max_rss_kib: o.remote_rss_kib,
+        wire_up: o.wire.map(|w| w.0),
+        wire_down: o.wire.map(|w| w.1),
+    }
+}
+
+pub fn drop_caches() -> Result<()> {
+    fs::write("/proc/sys/vm/drop_caches", "3")
+        .context("writing /proc/sys/vm/drop_caches (needs root)")
+}

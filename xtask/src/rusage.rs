@@ -1,0 +1,201 @@
+//! Running a measured process tree: wall time, and `wait4` rusage (user and system CPU of the process
+//! and every descendant it waited for; `ru_maxrss` is the peak RSS of the largest of them).
+
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, ExitCode, ExitStatus};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+
+/// CPU and memory of a finished process tree.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Usage {
+    pub user: Duration,
+    pub sys: Duration,
+    pub max_rss_kib: u64,
+}
+
+impl Usage {
+    /// Usage of several process trees one after another: CPU adds up, memory is the largest peak.
+    pub fn combine(self, other: Self) -> Self {
+        Self {
+            user: self.user + other.user,
+            sys: self.sys + other.sys,
+            max_rss_kib: self.max_rss_kib.max(other.max_rss_kib),
+        }
+    }
+}
+
+pub struct Finished {
+    pub status: ExitStatus,
+    pub usage: Usage,
+    pub wall: Duration,
+    pub timed_out: bool,
+}
+
+/// Spawns `cmd` in a process group of its own and reaps it with `wait4`. After `timeout` the whole
+/// group is killed, so a hung tool ends as a failed run instead of hanging the benchmark.
+pub fn run_measured(cmd: &mut Command, timeout: Option<Duration>) -> Result<Finished> {
+    if timeout.is_some() {
+        cmd.process_group(0);
+    }
+    let start = Instant::now();
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("starting {:?}", cmd.get_program()))?;
+    let pid = libc::pid_t::try_from(child.id()).context("child pid out of range")?;
+    let (done, finished) = mpsc::channel::<()>();
+    let watchdog = timeout.map(|timeout| {
+        thread::spawn(move || {
+            let expired = matches!(
+                finished.recv_timeout(timeout),
+                Err(RecvTimeoutError::Timeout)
+            );
+            if expired {
+                // SAFETY: kill(2) with a negative pid signals that process group; no memory involved.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+            }
+            expired
+        })
+    });
+    let reaped = wait4(pid);
+    let wall = start.elapsed();
+    drop(done);
+    let timed_out = watchdog.is_some_and(|w| w.join().unwrap_or(false));
+    let (status, usage) = reaped?;
+    Ok(Finished {
+        status,
+        usage,
+        wall,
+        timed_out,
+    })
+}
+
+fn wait4(pid: libc::pid_t) -> Result<(ExitStatus, Usage)> {
+    let mut status = 0;
+    // SAFETY: rusage is a plain C struct of integers, for which all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers refer to live locals that wait4 may write for the call's duration.
+        let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        if reaped == pid {
+            break;
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err).with_context(|| format!("wait4 for pid {pid}"));
+        }
+    }
+    let time = |tv: libc::timeval| {
+        Duration::from_secs(u64::try_from(tv.tv_sec).unwrap_or(0))
+            + Duration::from_micros(u64::try_from(tv.tv_usec).unwrap_or(0))
+    };
+    Ok((
+        ExitStatus::from_raw(status),
+        Usage {
+            user: time(usage.ru_utime),
+            sys: time(usage.ru_stime),
+            // Linux reports ru_maxrss in KiB.
+            max_rss_kib: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+        },
+    ))
+}
+
+/// The sshd `ForceCommand`: runs `$SSH_ORIGINAL_COMMAND` as sshd would, then appends one line of
+/// rusage to `stats`, so the remote side of every tool is measured the same way as the local one.
+pub fn remote_wrap(stats: &Path) -> Result<ExitCode> {
+    let command = std::env::var_os("SSH_ORIGINAL_COMMAND")
+        .context("the benchmark sshd serves commands only; no SSH_ORIGINAL_COMMAND was given")?;
+    let finished = run_measured(Command::new("/bin/sh").arg("-c").arg(command), None)?;
+    let line = format!(
+        "{} {} {}\n",
+        finished.usage.user.as_micros(),
+        finished.usage.sys.as_micros(),
+        finished.usage.max_rss_kib
+    );
+    OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(stats)
+        .and_then(|mut file| file.write_all(line.as_bytes()))
+        .with_context(|| format!("appending to {}", stats.display()))?;
+    let code = match (finished.status.code(), finished.status.signal()) {
+        (Some(code), _) => code,
+        (None, Some(signal)) => 128 + signal,
+        (None, None) => 1,
+    };
+    Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Sums the lines `remote_wrap` appended (one per remote command of a run).
+pub fn parse_remote_stats(text: &str) -> Result<Option<Usage>> {
+    let mut total: Option<Usage> = None;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("remote stats line {line:?}"))?;
+        let [user, sys, rss] = fields[..] else {
+            anyhow::bail!("remote stats line {line:?}: expected three numbers");
+        };
+        let usage = Usage {
+            user: Duration::from_micros(user),
+            sys: Duration::from_micros(sys),
+            max_rss_kib: rss,
+        };
+        total = Some(total.map_or(usage, |t| t.combine(usage)));
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn measures_the_whole_tree_and_its_exit() {
+        // A forked subshell holds a 32 MiB string; the shell that is our direct child stays small, so
+        // the peak can only come from the descendant.
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args([
+            "-c",
+            "(x=$(head -c 33554432 /dev/zero | tr '\\0' a); echo ${#x} >/dev/null); exit 3",
+        ]);
+        let finished = run_measured(&mut cmd, Some(Duration::from_secs(60))).unwrap();
+        assert_eq!(finished.status.code(), Some(3));
+        assert!(!finished.timed_out);
+        assert!(
+            finished.usage.max_rss_kib >= 32 * 1024,
+            "{:?}",
+            finished.usage
+        );
+        assert!(finished.usage.user + finished.usage.sys > Duration::ZERO);
+    }
+
+    #[test]
+    fn a_hung_command_is_killed_at_the_timeout() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "sleep 30"]);
+        let finished = run_measured(&mut cmd, Some(Duration::from_millis(200))).unwrap();
+        assert!(finished.timed_out);
+        assert_eq!(finished.status.signal(), Some(libc::SIGKILL));
+    }
+
+    #[test]
+    fn remote_stats_add_cpu_and_keep_the_largest_peak() {
+        let total = parse_remote_stats("1000 500 2048\n\n3000 0 1024\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(total.user, Duration::from_millis(4));
+        assert_eq!(total.sys, Duration::from_micros(500));
+        assert_eq!(total.max_rss_kib, 2048);
+        assert_eq!(parse_remote_stats("").unwrap(), None);
+        assert!(parse_remote_stats("1 2\n").is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! What is measured: scenarios (a workload plus what the destination holds first), targets (where
+//! the destination is) and tools (what does the copying).
+
+use clap::ValueEnum;
+use serde::{Deserialize, Serialize};
+
+use crate::workloads::Workload;
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
+)]
+pub enum ScenarioId {
+    W1,
+    W2,
+    W3,
+    W4,
+    W4z,
+    W5,
+    W6,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Target {
+    /// Both trees on this machine.
+    Local,
+    /// Through our sshd on 127.0.0.1, via the counting relay.
+    Ssh,
+    /// As `ssh`, with the relay emulating a link (`--link`, default 100 Mbit/s and 20 ms RTT).
+    Wan,
+}
+
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Tool {
+    Sy,
+    Rsync,
+    /// The ceiling: `cp -a` locally, `ssh … cat > f` (or `tar | ssh tar`, `ssh true`) remotely.
+    Cp,
+}
+
+impl Tool {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sy => "sy",
+            Self::Rsync => "rsync",
+            Self::Cp => "cp",
+        }
+    }
+}
+
+impl Target {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Local => "local",
+            Self::Ssh => "ssh",
+            Self::Wan => "wan",
+        }
+    }
+
+    /// `wan` runs W2–W5 only (a 1 GiB new file or a 4 GiB sparse file at 100 Mbit/s says nothing
+    /// new and takes minutes); `-z` means nothing without a wire, so W4z is not run locally.
+    pub fn runs(self, scenario: ScenarioId) -> bool {
+        match self {
+            Self::Local => scenario != ScenarioId::W4z,
+            Self::Ssh => true,
+            Self::Wan => !matches!(scenario, ScenarioId::W1 | ScenarioId::W6),
+        }
+    }
+}
+
+/// What the destination holds before a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Basis {
+    /// Nothing: a new copy.
+    Empty,
+    /// A copy (times kept) of this workload: the old version for a delta, or the source itself.
+    CopyOf(Workload),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    pub id: ScenarioId,
+    pub title: &'static str,
+    pub source: Workload,
+    pub basis: Basis,
+    /// Tools are asked to compress on the wire (`-z`).
+    pub compress: bool,
+    /// Tools are asked to keep holes (`--sparse`), which also spares the disk.
+    pub sparse: bool,
+}
+
+impl Scenario {
+    pub fn get(id: ScenarioId) -> Self {
+        let (title, source, basis, compress, sparse) = match id {
+            ScenarioId::W1 => (
+                "1 GiB incompressible file, new copy",
+                Workload::Random,
+                Basis::Empty,
+                false,
+                false,
+            ),
+            ScenarioId::W2 => (
+                "W1 with 1% changed in 100 places + 1 MiB inserted, onto the old copy",
+                Workload::RandomEdited,
+                Basis::CopyOf(Workload::Random),
+                false,
+                false,
+            ),
+            ScenarioId::W3 => (
+                "10,000 small text files in 200 dirs, new copy",
+                Workload::SmallFiles,
+                Basis::Empty,
+                false,
+                false,
+            ),
+            ScenarioId::W4 => (
+                "256 MiB text log, new copy",
+                Workload::TextLog,
+                Basis::Empty,
+                false,
+                false,
+            ),
+            ScenarioId::W4z => (
+                "256 MiB text log, new copy, with -z",
+                Workload::TextLog,
+                Basis::Empty,
+                true,
+                false,
+            ),
+            ScenarioId::W5 => (
+                "re-sync of W3 with nothing changed",
+                Workload::SmallFiles,
+                Basis::CopyOf(Workload::SmallFiles),
+                false,
+                false,
+            ),
+            ScenarioId::W6 => (
+                "4 GiB sparse-ish file, 1% changed + 4 MiB inserted, onto the old copy",
+                Workload::SparseEdited,
+                Basis::CopyOf(Workload::Sparse),
+                false,
+                true,
+            ),
+        };
+        Self {
+            id,
+            title,
+            source,
+            basis,
+            compress,
+            sparse,
+        }
+    }
+
+    /// Nothing to transfer: the destination already equals the source.
+    pub fn no_change(&self) -> bool {
+        self.basis == Basis::CopyOf(self.source)
+    }
+}

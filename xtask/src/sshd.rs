@@ -1,0 +1,324 @@
+//! A private OpenSSH server for the `ssh` and `wan` targets: a random 127.0.0.1 port (never 22),
+//! host and user keys generated in a temporary directory, root login by key only, and every command
+//! run through the rusage wrapper (`xtask remote-wrap`). The server dies with its guard, and with
+//! this process even if it is killed (`PR_SET_PDEATHSIG`).
+
+use std::fs;
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::rusage::{Usage, parse_remote_stats};
+
+pub const SSHD: &str = "/usr/sbin/sshd";
+/// The same cipher for every tool and for the `ssh … cat` ceiling.
+pub const CIPHER: &str = "aes128-gcm@openssh.com";
+
+pub struct Sshd {
+    child: Child,
+    dir: tempfile::TempDir,
+    addr: SocketAddr,
+    host_public_key: String,
+    user: String,
+}
+
+impl Sshd {
+    /// Starts sshd with `wrapper` (this xtask binary) as its ForceCommand.
+    pub fn start(wrapper: &Path) -> Result<Self> {
+        if !Path::new(SSHD).exists() {
+            bail!("{SSHD} not found (apt-get install openssh-server)");
+        }
+        // sshd refuses to start without its privilege-separation directory.
+        fs::create_dir_all("/run/sshd")
+            .context("creating /run/sshd (the ssh target needs root)")?;
+        let dir = tempfile::Builder::new()
+            .prefix("sy-bench-sshd")
+            .tempdir()
+            .context("creating a temp dir for sshd")?;
+        let host_key = dir.path().join("host_ed25519");
+        let user_key = dir.path().join("user_ed25519");
+        keygen(&host_key)?;
+        keygen(&user_key)?;
+        let host_public_key = read_trimmed(&host_key.with_extension("pub"))?;
+        fs::copy(
+            user_key.with_extension("pub"),
+            dir.path().join("authorized_keys"),
+        )
+        .context("writing authorized_keys")?;
+        fs::write(dir.path().join("known_hosts"), "").context("writing known_hosts")?;
+        let user = std::env::var("USER").unwrap_or_else(|_| "root".to_string());
+
+        let mut last_error = None;
+        // The port is free when we pick it, but another process may take it before sshd binds it.
+        for _ in 0..3 {
+            let port = free_port()?;
+            let config = dir.path().join("sshd_config");
+            fs::write(&config, sshd_config(dir.path(), port, wrapper))
+                .context("writing sshd_config")?;
+            let log = fs::File::create(dir.path().join("sshd.log")).context("creating sshd.log")?;
+            let mut cmd = Command::new(SSHD);
+            cmd.arg("-D")
+                .arg("-e")
+                .arg("-f")
+                .arg(&config)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(log);
+            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+            unsafe {
+                cmd.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let mut child = cmd.spawn().with_context(|| format!("starting {SSHD}"))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], port));
+            match wait_listening(&mut child, addr, dir.path()) {
+                Ok(()) => {
+                    return Ok(Self {
+                        child,
+                        dir,
+                        addr,
+                        host_public_key,
+                        user,
+                    });
+                }
+                Err(e) => {
+                    last_error = Some(e);
+                    stop(&mut child);
+                }
+            }
+        }
+        Err(last_error.unwrap_or_else(|| anyhow::anyhow!("sshd did not start")))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `user@127.0.0.1`, the destination host for every tool.
+    pub fn login(&self) -> String {
+        format!("{}@127.0.0.1", self.user)
+    }
+
+    /// Records the host key for connections that reach sshd through a relay on `port`.
+    pub fn trust_port(&self, port: u16) -> Result<()> {
+        let line = format!("[127.0.0.1]:{port} {}\n", self.host_public_key);
+        fs::OpenOptions::new()
+            .append(true)
+            .open(self.known_hosts())
+            .and_then(|mut f| f.write_all(line.as_bytes()))
+            .context("appending to known_hosts")
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.dir.path().join("known_hosts")
+    }
+
+    /// The `ssh` command line (for rsync's and sy's `-e`) that reaches sshd through the relay on
+    /// `port`: no user config, strict host-key checking against our known_hosts, our cipher.
+    pub fn rsh(&self, port: u16) -> Vec<String> {
+        let key = self.dir.path().join("user_ed25519");
+        [
+            "ssh",
+            "-F",
+            "/dev/null",
+            "-p",
+            &port.to_string(),
+            "-i",
+            &key.display().to_string(),
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            &format!("UserKnownHostsFile={}", self.known_hosts().display()),
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "Compression=no",
+            "-o",
+            "LogLevel=ERROR",
+            "-c",
+            CIPHER,
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn stats_file(&self) -> PathBuf {
+        self.dir.path().join("remote-stats")
+    }
+
+    /// CPU of every finished session sshd has reaped (`cutime` + `cstime` in /proc: key exchange,
+    /// encryption and the remote command), in clock ticks converted to time.
+    pub fn reaped_cpu(&self) -> Result<Duration> {
+        let stat_path = format!("/proc/{}/stat", self.child.id());
+        let stat =
+            fs::read_to_string(&stat_path).with_context(|| format!("reading {stat_path}"))?;
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let after = stat
+            .rsplit_once(") ")
+            .map(|(_, rest)| rest)
+            .unwrap_or_default();
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // cutime and cstime are fields 16 and 17 of stat(5), i.e. 14 and 15 after the name.
+        let ticks = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        // SAFETY: sysconf reads a constant.
+        let hz = u64::try_from(unsafe { libc::sysconf(libc::_SC_CLK_TCK) })
+            .unwrap_or(100)
+            .max(1);
+        Ok(Duration::from_micros(
+            (ticks(13) + ticks(14)) * 1_000_000 / hz,
+        ))
+    }
+
+    /// Waits until sshd has reaped every session, so `reaped_cpu` is complete for a finished run.
+    pub fn wait_sessions_reaped(&self, timeout: Duration) -> bool {
+        let pid = self.child.id();
+        let children = format!("/proc/{pid}/task/{pid}/children");
+        let deadline = Instant::now() + timeout;
+        while fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty()) {
+            if Instant::now() > deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(2));
+        }
+        true
+    }
+
+    /// The rusage lines of remote commands since the last call (summed), and resets them.
+    pub fn take_remote_usage(&self) -> Result<Option<Usage>> {
+        let path = self.stats_file();
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        };
+        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        parse_remote_stats(&text)
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        stop(&mut self.child);
+    }
+}
+
+fn stop(child: &mut Child) {
+    // SAFETY: kill(2) on our own child's pid; no memory involved.
+    unsafe {
+        libc::kill(
+            libc::pid_t::try_from(child.id()).unwrap_or(0),
+            libc::SIGTERM,
+        )
+    };
+    let _ = child.wait();
+}
+
+fn wait_listening(child: &mut Child, addr: SocketAddr, dir: &Path) -> Result<()> {
+    let log = || {
+        fs::read_to_string(dir.join("sshd.log"))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().context("waiting for sshd")? {
+            bail!("sshd exited at startup ({status}): {}", log());
+        }
+        if TcpStream::connect(addr).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("sshd did not listen on {addr} within 10 s: {}", log());
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn sshd_config(dir: &Path, port: u16, wrapper: &Path) -> String {
+    let d = dir.display();
+    let stats = dir.join("remote-stats");
+    format!(
+        "ListenAddress 127.0.0.1:{port}\n\
+         HostKey {d}/host_ed25519\n\
+         PidFile {d}/sshd.pid\n\
+         AuthorizedKeysFile {d}/authorized_keys\n\
+         PermitRootLogin prohibit-password\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         UsePAM no\n\
+         StrictModes no\n\
+         PrintMotd no\n\
+         PrintLastLog no\n\
+         UseDNS no\n\
+         MaxStartups 100\n\
+         MaxSessions 64\n\
+         LogLevel ERROR\n\
+         Subsystem sftp /usr/lib/openssh/sftp-server\n\
+         ForceCommand {} remote-wrap {}\n",
+        shell_quote(&wrapper.display().to_string()),
+        shell_quote(&stats.display().to_string()),
+    )
+}
+
+/// Quotes `s` as one word for a POSIX shell.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn keygen(path: &Path) -> Result<()> {
+    let output = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "sy-bench", "-f"])
+        .arg(path)
+        .output()
+        .context("running ssh-keygen (apt-get install openssh-client)")?;
+    if !output.status.success() {
+        bail!(
+            "ssh-keygen failed for {}: {}",
+            path.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+fn read_trimmed(path: &Path) -> Result<String> {
+    Ok(fs::read_to_string(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .trim()
+        .to_string())
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr().context("finding a free port")?.port())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_shell_words() {
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+    }
+}

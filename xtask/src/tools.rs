@@ -1,0 +1,276 @@
+//! The command line each tool runs for a scenario and target.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use crate::scenarios::{Scenario, Tool};
+use crate::sshd::shell_quote;
+
+/// The binaries found (or the reason one is missing, shown in the table as "unsupported").
+pub struct Binaries {
+    pub sy: Result<PathBuf, String>,
+    pub sy_remote: Result<PathBuf, String>,
+    pub rsync: Result<PathBuf, String>,
+    /// `zstd` on PATH, for the compressed ceiling of W4z.
+    pub zstd: bool,
+}
+
+/// How to reach the far side: the `ssh` words for `-e` and `user@host`.
+pub struct Remote {
+    pub rsh: Vec<String>,
+    pub login: String,
+}
+
+/// One command to run, and its short name in the table.
+#[derive(Clone, Debug)]
+pub struct Invocation {
+    pub label: String,
+    pub program: OsString,
+    pub args: Vec<OsString>,
+}
+
+impl Invocation {
+    fn new(label: &str, program: impl Into<OsString>, args: Vec<OsString>) -> Self {
+        Self {
+            label: label.to_string(),
+            program: program.into(),
+            args,
+        }
+    }
+
+    fn shell(label: &str, script: String) -> Self {
+        Self::new(label, "/bin/sh", vec!["-c".into(), script.into()])
+    }
+}
+
+/// Joins words into one shell command line, quoting only the words that need it.
+pub fn join_words(words: &[String]) -> String {
+    let plain = |w: &String| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_./=:@,+".contains(&b))
+    };
+    words
+        .iter()
+        .map(|w| if plain(w) { w.clone() } else { shell_quote(w) })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `dir/`: the contents of `dir`, rsync-style.
+fn contents(dir: &Path) -> OsString {
+    let mut s = dir.as_os_str().to_os_string();
+    s.push("/");
+    s
+}
+
+fn quoted(path: &Path) -> String {
+    shell_quote(&path.display().to_string())
+}
+
+/// The command for `tool` copying `src` into `dst` (local) or into `login:dst` (remote).
+/// `Err` names why this tool cannot run this case.
+pub fn invocation(
+    tool: Tool,
+    scenario: &Scenario,
+    src: &Path,
+    dst: &Path,
+    remote: Option<&Remote>,
+    bins: &Binaries,
+) -> Result<Invocation, String> {
+    let destination = |remote: Option<&Remote>| match remote {
+        Some(r) => {
+            let mut s = OsString::from(format!("{}:", r.login));
+            s.push(contents(dst));
+            s
+        }
+        None => contents(dst),
+    };
+    match tool {
+        Tool::Rsync => {
+            let rsync = bins.rsync.clone()?;
+            let mut args: Vec<OsString> = vec!["-a".into()];
+            if scenario.compress {
+                args.extend(["-z".into(), "--compress-choice=zstd".into()]);
+            }
+            if scenario.sparse {
+                args.push("--sparse".into());
+            }
+            if let Some(r) = remote {
+                args.extend(["-e".into(), join_words(&r.rsh).into()]);
+            }
+            args.extend([contents(src), destination(remote)]);
+            Ok(Invocation::new("rsync -a", rsync, args))
+        }
+        Tool::Sy => {
+            let sy = bins.sy.clone()?;
+            let mut args: Vec<OsString> = Vec::new();
+            if scenario.compress {
+                args.push("-z".into());
+            }
+            if scenario.sparse {
+                args.push("--sparse".into());
+            }
+            if let Some(r) = remote {
+                let agent = bins.sy_remote.clone()?;
+                args.extend([
+                    "-e".into(),
+                    join_words(&r.rsh).into(),
+                    "--remote-path".into(),
+                    agent.into(),
+                ]);
+            }
+            args.extend([contents(src), destination(remote)]);
+            Ok(Invocation::new("sy", sy, args))
+        }
+        Tool::Cp => Ok(ceiling(scenario, src, dst, remote, bins)),
+    }
+}
+
+/// The fastest plain way to get the same result: what a sync tool should approach.
+fn ceiling(
+    scenario: &Scenario,
+    src: &Path,
+    dst: &Path,
+    remote: Option<&Remote>,
+    bins: &Binaries,
+) -> Invocation {
+    let file = scenario.source.file_name();
+    match remote {
+        None if scenario.no_change() => Invocation::shell(
+            "find -ls (stat both trees)",
+            format!(
+                "find {} -ls >/dev/null && find {} -ls >/dev/null",
+                quoted(src),
+                quoted(dst)
+            ),
+        ),
+        None => {
+            let mut args: Vec<OsString> = vec!["-a".into()];
+            if scenario.sparse {
+                args.push("--sparse=always".into());
+            }
+            let mut from = src.as_os_str().to_os_string();
+            from.push("/.");
+            args.extend([from, dst.as_os_str().to_os_string()]);
+            Invocation::new("cp -a", "cp", args)
+        }
+        Some(r) => {
+            let ssh = |command: String| {
+                let mut words = r.rsh.clone();
+                words.push(r.login.clone());
+                words.push(command);
+                join_words(&words)
+            };
+            match file {
+                _ if scenario.no_change() => Invocation::shell("ssh true", ssh("true".into())),
+                None => Invocation::shell(
+                    "tar | ssh tar",
+                    format!(
+                        "tar -C {} -cf - . | {}",
+                        quoted(src),
+                        ssh(format!("tar -C {} -xf -", quoted(dst)))
+                    ),
+                ),
+                Some(name) => {
+                    let (from, to) = (quoted(&src.join(name)), quoted(&dst.join(name)));
+                    if scenario.compress && bins.zstd {
+                        Invocation::shell(
+                            "zstd | ssh zstd -d",
+                            format!(
+                                "zstd -q -c {from} | {}",
+                                ssh(format!("zstd -q -d -c > {to}"))
+                            ),
+                        )
+                    } else if scenario.sparse {
+                        Invocation::shell(
+                            "ssh cp --sparse",
+                            format!(
+                                "{} < {from}",
+                                ssh(format!("cp --sparse=always /dev/stdin {to}"))
+                            ),
+                        )
+                    } else {
+                        Invocation::shell(
+                            "ssh cat",
+                            format!("{} < {from}", ssh(format!("cat > {to}"))),
+                        )
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenarios::ScenarioId;
+
+    #[test]
+    fn quotes_only_words_that_need_it() {
+        let words = ["ssh", "-o", "UserKnownHostsFile=/tmp/k h", "it's"].map(String::from);
+        assert_eq!(
+            join_words(&words),
+            r"ssh -o 'UserKnownHostsFile=/tmp/k h' 'it'\''s'"
+        );
+    }
+
+    #[test]
+    fn rsync_over_ssh_gets_compression_and_the_remote_destination() {
+        let bins = Binaries {
+            sy: Err("not built".into()),
+            sy_remote: Err("not built".into()),
+            rsync: Ok("/usr/bin/rsync".into()),
+            zstd: true,
+        };
+        let remote = Remote {
+            rsh: vec!["ssh".into(), "-p".into(), "2222".into()],
+            login: "root@127.0.0.1".into(),
+        };
+        let scenario = Scenario::get(ScenarioId::W4z);
+        let inv = invocation(
+            Tool::Rsync,
+            &scenario,
+            Path::new("/s"),
+            Path::new("/d"),
+            Some(&remote),
+            &bins,
+        )
+        .unwrap();
+        assert_eq!(
+            inv.args,
+            [
+                "-a",
+                "-z",
+                "--compress-choice=zstd",
+                "-e",
+                "ssh -p 2222",
+                "/s/",
+                "root@127.0.0.1:/d/"
+            ]
+        );
+        assert_eq!(
+            invocation(
+                Tool::Sy,
+                &scenario,
+                Path::new("/s"),
+                Path::new("/d"),
+                None,
+                &bins
+            )
+            .unwrap_err(),
+            "not built"
+        );
+        let ceiling = invocation(
+            Tool::Cp,
+            &scenario,
+            Path::new("/s"),
+            Path::new("/d"),
+            Some(&remote),
+            &bins,
+        )
+        .unwrap();
+        assert_eq!(ceiling.label, "zstd | ssh zstd -d");
+    }
+}
