@@ -7,6 +7,7 @@
 mod baseline;
 mod bench;
 mod digest;
+mod generate;
 mod relay;
 mod report;
 mod rng;
