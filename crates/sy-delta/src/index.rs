@@ -8,7 +8,7 @@
 //! 3. within a group (blocks sharing a weak checksum), the strong hashes, sorted, so even a
 //!    file of identical blocks costs a binary search, never a scan.
 
-use crate::signature::{BlockSum, Signature, StrongHasher};
+use crate::signature::{BlockSum, Signature, StrongHasher, StrongSum};
 
 const MIN_TAG_BITS_LOG2: u32 = 16;
 const MAX_TAG_BITS_LOG2: u32 = 30;
@@ -162,7 +162,7 @@ impl SignatureIndex {
     }
 
     /// The block in `group` whose strong hash is `strong`.
-    pub(crate) fn find_strong(&self, group: &[u32], strong: u128) -> Option<u32> {
+    pub(crate) fn find_strong(&self, group: &[u32], strong: StrongSum) -> Option<u32> {
         group
             .binary_search_by_key(&strong, |&b| self.sig.blocks[b as usize].strong)
             .ok()

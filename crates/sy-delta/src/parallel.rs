@@ -1,13 +1,16 @@
 //! Signature hashing on several threads, byte-identical to the single-threaded result.
 //!
 //! The calling thread owns the reader (it need not be `Send`): it reads block-aligned
-//! chunks into a small pool of buffers and hands them to scoped worker threads; results
-//! come back tagged with their chunk number and are appended in order. At most two
-//! buffers per worker exist at once, so memory stays bounded whatever the file size.
+//! chunks into a small pool of buffers and hands each to an idle scoped worker thread —
+//! or, when all `threads − 1` workers are busy and one chunk is already queued, hashes it
+//! itself, so every thread hashes. Results come back tagged with their chunk number and
+//! are appended in order. At most `threads + 1` buffers exist at once, so memory stays
+//! bounded whatever the file size.
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, TrySendError};
 use std::thread;
 
 use crate::error::Result;
@@ -32,11 +35,12 @@ pub(crate) fn sum_stream<R: Read>(
     chunk_len: usize,
     threads: usize,
 ) -> Result<(u64, Vec<BlockSum>)> {
-    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(threads);
+    let workers = threads - 1;
+    let (job_tx, job_rx) = mpsc::sync_channel::<Job>(1);
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<Done>();
     thread::scope(|scope| {
-        for _ in 0..threads {
+        for _ in 0..workers {
             let done_tx = done_tx.clone();
             let job_rx = &job_rx;
             scope.spawn(move || {
@@ -46,14 +50,7 @@ pub(crate) fn sum_stream<R: Read>(
                         break;
                     };
                     let Ok(job) = next else { break };
-                    let mut sums = Vec::with_capacity(job.len.div_ceil(block_size));
-                    hasher.sum_blocks(&job.buf[..job.len], block_size, &mut sums);
-                    let done = Done {
-                        seq: job.seq,
-                        sums,
-                        buf: job.buf,
-                    };
-                    if done_tx.send(done).is_err() {
+                    if done_tx.send(job.run(&hasher, block_size)).is_err() {
                         break;
                     }
                 }
@@ -62,14 +59,28 @@ pub(crate) fn sum_stream<R: Read>(
         drop(done_tx);
         // Moving the sender in means every return path (an error included) closes the
         // job queue, so the workers finish and the scope can join them.
-        read_and_collect(reader, job_tx, &done_rx, chunk_len, 2 * threads)
+        let hash_here = |job: Job| job.run(&hasher, block_size);
+        read_and_collect(reader, job_tx, &done_rx, hash_here, chunk_len, workers + 2)
     })
+}
+
+impl Job {
+    fn run(self, hasher: &StrongHasher, block_size: usize) -> Done {
+        let mut sums = Vec::with_capacity(self.len.div_ceil(block_size));
+        hasher.sum_blocks(&self.buf[..self.len], block_size, &mut sums);
+        Done {
+            seq: self.seq,
+            sums,
+            buf: self.buf,
+        }
+    }
 }
 
 fn read_and_collect<R: Read>(
     reader: &mut R,
     job_tx: mpsc::SyncSender<Job>,
     done_rx: &mpsc::Receiver<Done>,
+    hash_here: impl Fn(Job) -> Done,
     chunk_len: usize,
     max_buffers: usize,
 ) -> Result<(u64, Vec<BlockSum>)> {
@@ -94,8 +105,12 @@ fn read_and_collect<R: Read>(
         let len = read_full(reader, &mut buf, READ_CONTEXT)?;
         file_len += len as u64;
         let at_end = len < chunk_len;
-        if len > 0 && job_tx.send(Job { seq, buf, len }).is_err() {
-            break;
+        if len > 0 {
+            match job_tx.try_send(Job { seq, buf, len }) {
+                Ok(()) => {}
+                Err(TrySendError::Full(job)) => free.push(ordered.accept(hash_here(job))),
+                Err(TrySendError::Disconnected(_)) => break,
+            }
         }
         seq += 1;
         while let Ok(done) = done_rx.try_recv() {

@@ -5,8 +5,10 @@
 //! `b' = b − n·out + a'`. Unlike rsync's 16-bit halves, both sums keep 32 bits and are
 //! folded into one 32-bit [`digest`](Rolling::digest) that the index looks up.
 
-/// Bytes summed per step of the vectorisable loop; 32 lanes of `u32` fill 8 SSE registers.
-const LANES: usize = 32;
+/// Bytes summed per step of the vectorisable loop: 16 lanes of `u16`, two SSE registers.
+const LANES: usize = 16;
+/// Bytes per run of steps: a `u16` lane then holds at most 255 · 255 < 2¹⁶.
+const RUN: usize = LANES * 255;
 
 /// The rolling state of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,37 +22,26 @@ pub(crate) struct Rolling {
 impl Rolling {
     /// Sums of a whole window, in large steps the compiler turns into SIMD.
     pub(crate) fn of(window: &[u8]) -> Rolling {
-        // Lane j collects the bytes at j, j+32, j+64, ...; `prefix[j]` adds up the lane
-        // before each step, which weights earlier bytes by the number of later steps.
-        // Then b = 32·Σprefix + Σ(32 − j)·lane[j] (see the module docs for b).
-        let mut lane = [0u32; LANES];
-        let mut prefix = [0u32; LANES];
-        let chunks = window.chunks_exact(LANES);
-        let tail = chunks.remainder();
-        for chunk in chunks {
-            for j in 0..LANES {
-                prefix[j] = prefix[j].wrapping_add(lane[j]);
-                lane[j] = lane[j].wrapping_add(u32::from(chunk[j]));
-            }
-        }
-        let mut a = 0u32;
-        let mut b = 0u32;
-        for (j, (&l, &p)) in lane.iter().zip(&prefix).enumerate() {
-            a = a.wrapping_add(l);
-            let weight = (LANES - j) as u32;
-            b = b
-                .wrapping_add(p.wrapping_mul(LANES as u32))
-                .wrapping_add(l.wrapping_mul(weight));
+        let (body, tail) = window.split_at(window.len() / LANES * LANES);
+        let mut sums = Rolling {
+            a: 0,
+            b: 0,
+            len: window.len() as u32,
+        };
+        for run in body.chunks(RUN) {
+            let (a, b) = run_sums(run);
+            // Appending `run` weights every earlier byte by the run's length more.
+            sums.b = sums
+                .b
+                .wrapping_add(sums.a.wrapping_mul(run.len() as u32))
+                .wrapping_add(b);
+            sums.a = sums.a.wrapping_add(a);
         }
         for &x in tail {
-            a = a.wrapping_add(u32::from(x));
-            b = b.wrapping_add(a);
+            sums.a = sums.a.wrapping_add(u32::from(x));
+            sums.b = sums.b.wrapping_add(sums.a);
         }
-        Rolling {
-            a,
-            b,
-            len: window.len() as u32,
-        }
+        sums
     }
 
     /// Slides the window one byte: `out` leaves at the front, `into` enters at the back.
@@ -72,6 +63,31 @@ impl Rolling {
     pub(crate) fn digest(&self) -> u32 {
         self.a ^ self.b.rotate_left(16)
     }
+}
+
+/// `(a, b)` of a run of at most [`RUN`] bytes, a multiple of [`LANES`].
+#[inline]
+fn run_sums(run: &[u8]) -> (u32, u32) {
+    // Lane j collects the bytes at j, j+16, j+32, ...; `prefix[j]` adds up the lane before
+    // each step, which weights earlier bytes by the number of later steps. Then
+    // b = 16·Σprefix + Σ(16 − j)·lane[j] (see the module docs for b).
+    let mut lane = [0u16; LANES];
+    let mut prefix = [0u32; LANES];
+    for step in run.chunks_exact(LANES) {
+        for j in 0..LANES {
+            prefix[j] = prefix[j].wrapping_add(u32::from(lane[j]));
+            lane[j] += u16::from(step[j]);
+        }
+    }
+    let mut a = 0u32;
+    let mut b = 0u32;
+    for (j, (&l, &p)) in lane.iter().zip(&prefix).enumerate() {
+        a = a.wrapping_add(u32::from(l));
+        b = b
+            .wrapping_add(p.wrapping_mul(LANES as u32))
+            .wrapping_add(u32::from(l) * (LANES - j) as u32);
+    }
+    (a, b)
 }
 
 /// The weak checksum of a whole block.
@@ -112,6 +128,11 @@ mod tests {
         for len in 0..data.len() {
             let r = Rolling::of(&data[..len]);
             assert_eq!((r.a, r.b), naive(&data[..len]), "len {len}");
+        }
+        let long = pseudo_random(3 * RUN + 77);
+        for len in [RUN - 1, RUN, RUN + 1, 2 * RUN + 5, long.len()] {
+            let r = Rolling::of(&long[..len]);
+            assert_eq!((r.a, r.b), naive(&long[..len]), "len {len}");
         }
         let ones = vec![0xffu8; 1 << 20];
         let r = Rolling::of(&ones);

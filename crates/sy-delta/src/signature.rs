@@ -21,10 +21,13 @@ pub(crate) const READ_CONTEXT: &str = "reading the file to sign";
 pub(crate) struct BlockSum {
     /// [`Rolling::digest`](crate::rolling::Rolling::digest) of the block.
     pub(crate) weak: u32,
-    /// XXH3-128 of the block, seeded, truncated to the signature's strong length
-    /// (the bytes beyond it are zero).
-    pub(crate) strong: u128,
+    /// XXH3-128 of the block, seeded, little-endian, truncated to the signature's strong
+    /// length (the bytes beyond it are zero). Bytes, not `u128`, so a sum takes 20 bytes.
+    pub(crate) strong: StrongSum,
 }
+
+/// A block's strong hash as stored and compared.
+pub(crate) type StrongSum = [u8; 16];
 
 /// Hashes a block the way signatures and `diff` both do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,8 +46,8 @@ impl StrongHasher {
     }
 
     #[inline]
-    pub(crate) fn hash(&self, block: &[u8]) -> u128 {
-        xxh3_128_with_seed(block, self.seed) & self.mask
+    pub(crate) fn hash(&self, block: &[u8]) -> StrongSum {
+        (xxh3_128_with_seed(block, self.seed) & self.mask).to_le_bytes()
     }
 
     pub(crate) fn block_sum(&self, block: &[u8]) -> BlockSum {
@@ -79,7 +82,7 @@ impl Signature {
     /// Reads `reader` to its end and computes its signature, on
     /// [`opts.threads()`](SignatureOptions::threads) threads.
     ///
-    /// Memory: the block sums plus a 4 MiB read buffer (two per thread when threaded).
+    /// Memory: the block sums plus a 4 MiB read buffer (`threads + 1` of them when threaded).
     pub fn calculate<R: Read>(mut reader: R, opts: SignatureOptions) -> Result<Signature> {
         opts.validate()?;
         let threads = opts.effective_threads();

@@ -106,7 +106,7 @@ fn decode_sums(bytes: &[u8], entry_len: usize, out: &mut Vec<BlockSum>) {
         strong[..entry_len - 4].copy_from_slice(&entry[4..]);
         BlockSum {
             weak: u32::from_le_bytes([entry[0], entry[1], entry[2], entry[3]]),
-            strong: u128::from_le_bytes(strong),
+            strong,
         }
     }));
 }
@@ -205,6 +205,6 @@ impl Signature {
 
     fn push_sum(&self, sum: &BlockSum, out: &mut Vec<u8>) {
         out.extend_from_slice(&sum.weak.to_le_bytes());
-        out.extend_from_slice(&sum.strong.to_le_bytes()[..usize::from(self.strong_len)]);
+        out.extend_from_slice(&sum.strong[..usize::from(self.strong_len)]);
     }
 }
