@@ -155,6 +155,9 @@ mod message;
 mod stream;
 mod wire;
 
+/// The `bytes` crate whose `BytesMut` and `Bytes` this API takes and returns, re-exported so
+/// callers (fuzz targets, benches, transports) use the same version.
+pub use bytes;
 pub use compress::{Compressor, Decompressor, Progress, SAMPLE_LEN, worth_compressing};
 pub use endpoint::Endpoint;
 pub use error::{ProtocolError, Result};
