@@ -1,6 +1,6 @@
 //! sy-delta against fast_rsync (SIMD librsync) on the same data: signature, diff over an
-//! unchanged file, diff with 1% scattered changes, apply — speed (criterion, bytes/s) and
-//! delta size (printed once per data set).
+//! unchanged file, with 1% scattered changes and with all-new content (the rolling worst
+//! case), apply — speed (criterion, bytes/s) and delta size (printed once per data set).
 //!
 //! `SY_BENCH_MIB` sets the file size (default 256). Sample counts and times are small so
 //! a full run fits a shared 2-core machine: `cargo bench -p sy-benches --bench delta`.
@@ -11,8 +11,8 @@ use std::hint::black_box;
 use std::io::Cursor;
 use std::time::Duration;
 
-use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use sy_delta::{DeltaWriter, Signature, SignatureOptions, apply, diff};
 
 /// Strong hash bytes for both engines, so signatures carry the same information.
@@ -50,7 +50,11 @@ fn scattered_changes(old: &[u8]) -> Vec<u8> {
         let at = piece.len() / 2;
         new.extend_from_slice(&piece[..at]);
         new.extend_from_slice(&fresh);
-        let resume = if i % 2 == 0 { (at + fresh.len()).min(piece.len()) } else { at };
+        let resume = if i % 2 == 0 {
+            (at + fresh.len()).min(piece.len())
+        } else {
+            at
+        };
         new.extend_from_slice(&piece[resume..]);
     }
     new
@@ -60,6 +64,7 @@ struct DataSet {
     old: Vec<u8>,
     unchanged: Vec<u8>,
     changed: Vec<u8>,
+    all_new: Vec<u8>,
     opts: SignatureOptions,
 }
 
@@ -74,6 +79,7 @@ impl DataSet {
             unchanged: old.clone(),
             old,
             changed,
+            all_new: random_bytes(7, file_len()),
             opts,
         }
     }
@@ -117,7 +123,9 @@ fn benches(c: &mut Criterion) {
         b.iter(|| Signature::calculate(black_box(&data.old[..]), data.opts).unwrap())
     });
     g.bench_function("sy-delta/2-threads", |b| {
-        b.iter(|| Signature::calculate(black_box(&data.old[..]), data.opts.with_threads(2)).unwrap())
+        b.iter(|| {
+            Signature::calculate(black_box(&data.old[..]), data.opts.with_threads(2)).unwrap()
+        })
     });
     g.bench_function("fast_rsync", |b| {
         b.iter(|| fast_rsync::Signature::calculate(black_box(&data.old), data.fast_rsync_options()))
@@ -136,7 +144,11 @@ fn benches(c: &mut Criterion) {
         fr_sig.serialized().len()
     );
 
-    for (name, new) in [("diff-unchanged", &data.unchanged), ("diff-1pct-changed", &data.changed)] {
+    for (name, new) in [
+        ("diff-unchanged", &data.unchanged),
+        ("diff-1pct-changed", &data.changed),
+        ("diff-all-new", &data.all_new),
+    ] {
         let sy_delta = sy_delta_of(&index, new);
         let fr_delta = fast_rsync_delta_of(&fr_index, new);
         eprintln!(
@@ -145,8 +157,12 @@ fn benches(c: &mut Criterion) {
             fr_delta.len()
         );
         let mut g = group(c, name, new.len());
-        g.bench_function("sy-delta", |b| b.iter(|| sy_delta_of(&index, black_box(new))));
-        g.bench_function("fast_rsync", |b| b.iter(|| fast_rsync_delta_of(&fr_index, black_box(new))));
+        g.bench_function("sy-delta", |b| {
+            b.iter(|| sy_delta_of(&index, black_box(new)))
+        });
+        g.bench_function("fast_rsync", |b| {
+            b.iter(|| fast_rsync_delta_of(&fr_index, black_box(new)))
+        });
         g.finish();
     }
 

@@ -11,9 +11,9 @@ const LIMIT: u64 = 1 << 20;
 fuzz_target!(|data: &[u8]| {
     let basis: Vec<u8> = (0..4096u32).map(|i| (i * 7 + i / 251) as u8).collect();
     // Give the fuzzer a head start: most inputs get the valid header prepended.
-    let mut delta = Vec::with_capacity(data.len() + 5);
+    let mut delta = Vec::with_capacity(data.len() + 4);
     if data.first().is_some_and(|&b| b & 1 == 0) {
-        delta.extend_from_slice(b"SYDL\x01");
+        delta.extend_from_slice(b"SYD\x01");
     }
     delta.extend_from_slice(data.get(1..).unwrap_or_default());
     let mut out = Vec::new();

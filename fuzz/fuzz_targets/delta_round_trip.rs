@@ -12,7 +12,8 @@ fuzz_target!(|data: &[u8]| {
     };
     let split = (usize::from(split_hi) << 8 | usize::from(split_lo)).min(rest.len());
     let (old, new) = rest.split_at(split);
-    let opts = SignatureOptions::for_len(old.len() as u64).with_block_size(u32::from(block % 64) + 1);
+    let opts =
+        SignatureOptions::for_len(old.len() as u64).with_block_size(u32::from(block % 64) + 1);
     let sig = Signature::calculate(old, opts).expect("valid options");
     let mut writer = DeltaWriter::new(Vec::new());
     diff(&sig.index(), new, &mut writer).expect("diff into memory cannot fail");

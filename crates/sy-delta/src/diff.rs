@@ -91,7 +91,9 @@ pub fn diff<R: Read, S: DeltaSink + ?Sized>(
             }
             continue;
         }
-        let Some(sums) = rolling.as_mut() else {
+        let Some(sums) = rolling.as_mut().filter(|_| !index.has_no_full_blocks()) else {
+            // Nothing to roll towards: the basis has no full block.
+            input.pos = limit;
             continue;
         };
         let outgoing = &input.buf[input.pos..limit];

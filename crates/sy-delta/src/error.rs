@@ -43,7 +43,7 @@ pub enum Error {
     BadMagic {
         /// "signature" or "delta".
         what: &'static str,
-        /// The four bytes found instead.
+        /// The first four bytes found.
         found: [u8; 4],
     },
 
@@ -67,7 +67,7 @@ pub enum Error {
         reading: &'static str,
     },
 
-    /// A structurally invalid field (bad reserved bits, oversized varint, zero-length op, ...).
+    /// A structurally invalid field (bad reserved bits, oversized varint, ...).
     #[error("malformed {what}: {reason}")]
     Malformed {
         /// "signature" or "delta".
@@ -119,15 +119,6 @@ pub enum Error {
     OutputLimit {
         /// The limit in bytes.
         limit: u64,
-    },
-
-    /// The delta's end marker declares a different output length than its ops produced.
-    #[error("delta declares {declared} output bytes but its ops produce {actual}")]
-    OutputLength {
-        /// Length declared by the end marker.
-        declared: u64,
-        /// Bytes actually produced.
-        actual: u64,
     },
 }
 

@@ -119,6 +119,11 @@ impl SignatureIndex {
         (Some(block) != self.tail).then_some(*sum)
     }
 
+    /// True when no full-size block exists, so no window can ever match.
+    pub(crate) fn has_no_full_blocks(&self) -> bool {
+        self.order.is_empty()
+    }
+
     /// The short last block and its length, if the basis ends with one.
     pub(crate) fn tail(&self) -> Option<(u32, usize, BlockSum)> {
         let block = self.tail?;

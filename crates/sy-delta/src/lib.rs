@@ -60,19 +60,25 @@
 //! What [`DeltaWriter`] writes and [`DeltaReader`] / [`apply`] read:
 //!
 //! ```text
-//! +--------+---------+=================================+------+--------------+
-//! | "SYDL" | version | op op op ...                    | 0x00 | total:varint |
-//! | 4 B    | 1 B (1) |                                 | end  | output bytes |
-//! +--------+---------+=================================+------+--------------+
+//! +-----+---------+=======================================+------+
+//! | SYD | version | op op op ...                          | 0x00 |
+//! | 3 B | 1 B (1) |                                       | end  |
+//! +-----+---------+=======================================+------+
 //!
-//! op: +------+----------------+-------------+
-//!     | 0x01 | offset:varint  | len:varint  |   Copy len bytes of the basis at offset
-//!     +------+----------------+-------------+
-//!     +------+----------------+-------------+
-//!     | 0x02 | len:varint     | len bytes   |   Literal
-//!     +------+----------------+-------------+
-//! varint: unsigned LEB128 (7 bits per byte, low first), at most 10 bytes; len > 0.
+//! op: +------+----------------+-------------------+
+//!     | 0x01 | shift: varint  | len − 1: varint   |   Copy len bytes of the basis from
+//!     +------+----------------+-------------------+   offset = previous copy's end + shift
+//!     +------+----------------+-------------------+
+//!     | 0x02 | len − 1: varint| len bytes         |   Literal
+//!     +------+----------------+-------------------+
+//!
+//! varint: unsigned LEB128 (7 bits per byte, low bits first), at most 10 bytes.
+//! shift:  signed, zigzag-encoded (0, −1, 1, −2 … → 0, 1, 2, 3 …); before the first
+//!         copy the "previous copy's end" is 0.
 //! ```
+//!
+//! An unchanged file is one Copy op: 11 bytes in all for 256 MiB. A delta that stops
+//! before its end byte is rejected as truncated.
 //!
 //! # The signature encoding
 //!

@@ -63,12 +63,12 @@ fn deltas_declaring_huge_lengths_allocate_little() {
     let basis = vec![7u8; 4096];
     for len in [1u64 << 32, u64::MAX >> 1, u64::MAX] {
         for tag in [0x01u8, 0x02] {
-            let mut delta = b"SYDL\x01".to_vec();
+            let mut delta = b"SYD\x01".to_vec();
             delta.push(tag);
             if tag == 0x01 {
                 delta.extend(varint(0));
             }
-            delta.extend(varint(len));
+            delta.extend(varint(len - 1));
             delta.extend_from_slice(&[0u8; 64]);
             let largest = largest_allocation(|| {
                 assert!(apply(Cursor::new(&basis), &delta[..], &mut Vec::new()).is_err());
