@@ -1,1 +1,177 @@
-//! The library half of the `sy` command (skeleton; filled by the local-sync issue).
+//! The library half of the `sy` command: `sy SRC... DST` makes DST a copy of SRC.
+//!
+//! The flow is `args` (clap) → [`Config`] (validated) → scan both sides → [`plan`] (compare)
+//! → [`execute`] (bounded parallel workers over a pair of [`sy_transport::Transport`]s) →
+//! [`report`]. [`run`] ties them together and returns the process [`Exit`] code.
+//!
+//! ```
+//! let src = tempfile::tempdir()?;
+//! let dst = tempfile::tempdir()?;
+//! std::fs::write(src.path().join("a.txt"), "hello")?;
+//! let exit = sy_cli::run([
+//!     "sy".into(),
+//!     format!("{}/", src.path().display()).into(),
+//!     dst.path().as_os_str().to_owned(),
+//! ])?;
+//! assert_eq!(exit, sy_cli::Exit::Ok);
+//! assert_eq!(std::fs::read(dst.path().join("a.txt"))?, b"hello");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+pub mod args;
+pub mod config;
+pub mod execute;
+pub mod exit;
+pub mod observer;
+pub mod plan;
+pub mod report;
+
+use std::ffi::OsString;
+use std::io;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use sy_transport::{Cancel, Local};
+
+pub use config::Config;
+pub use exit::Exit;
+
+use crate::config::UsageError;
+use crate::execute::{Totals, sync_job};
+use crate::observer::Observer;
+use crate::report::Reporter;
+
+/// Runs `sy` with these arguments (the first is the program name).
+pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
+    let parsed = match args::parse(argv) {
+        Ok(parsed) => parsed,
+        Err(e) => {
+            let exit = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    Exit::Ok
+                }
+                _ => Exit::Usage,
+            };
+            e.print()?;
+            return Ok(exit);
+        }
+    };
+    init_logging(parsed.args.verbose);
+    let config = match Config::from_args(parsed) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("sy: error: {e:#}");
+            return Ok(if e.is::<UsageError>() {
+                Exit::Usage
+            } else {
+                Exit::Fatal
+            });
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(config.sync.jobs * 2 + 4)
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    runtime.block_on(run_config(config))
+}
+
+fn init_logging(verbose: u8) {
+    let default = if verbose >= 2 { "debug" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .without_time()
+        .try_init();
+}
+
+const NOT_SIGNALLED: u8 = 0;
+const SIGINT: u8 = 1;
+const SIGTERM: u8 = 2;
+
+/// Stops the run at the next safe point on Ctrl-C or SIGTERM; records which one came.
+fn watch_signals(cancel: Cancel) -> Arc<AtomicU8> {
+    let signalled = Arc::new(AtomicU8::new(NOT_SIGNALLED));
+    let seen = Arc::clone(&signalled);
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let which = tokio::select! {
+            _ = tokio::signal::ctrl_c() => SIGINT,
+            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => SIGTERM,
+        };
+        seen.store(which, Ordering::SeqCst);
+        cancel.cancel();
+    });
+    signalled
+}
+
+async fn run_config(config: Config) -> Result<Exit> {
+    let reporter = Arc::new(Reporter::new(config.output, config.sync.dry_run));
+    let cancel = Cancel::default();
+    let signalled = watch_signals(cancel.clone());
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let mut fatal = false;
+    for job in &config.jobs {
+        if cancel.is_cancelled() {
+            break;
+        }
+        if job.same {
+            reporter.warning(&format!(
+                "source {} and destination are the same directory; nothing to do",
+                job.shown
+            ));
+            continue;
+        }
+        match run_job(job, &config, &reporter, &cancel).await {
+            Ok(t) => totals.add(&t),
+            Err(e) => {
+                reporter.failed(None, &format!("{e:#}"));
+                fatal = true;
+            }
+        }
+    }
+    let exit = match signalled.load(Ordering::SeqCst) {
+        SIGINT => Exit::Interrupted,
+        SIGTERM => Exit::Terminated,
+        _ if fatal => Exit::Fatal,
+        _ if totals.failed > 0 => Exit::Partial,
+        _ => Exit::Ok,
+    };
+    reporter
+        .finish(&totals, started.elapsed(), exit)
+        .context("writing to stdout")?;
+    Ok(exit)
+}
+
+async fn run_job(
+    job: &config::Job,
+    config: &Config,
+    reporter: &Arc<Reporter>,
+    cancel: &Cancel,
+) -> Result<Totals> {
+    if !config.sync.dry_run {
+        std::fs::create_dir_all(&job.dst.root)
+            .with_context(|| format!("creating destination {}", job.dst.root.display()))?;
+    }
+    let src = Arc::new(Local::open(&job.src.root)?);
+    let dst = Arc::new(Local::open(&job.dst.root)?);
+    sync_job(src, dst, job, &config.sync, Arc::clone(reporter), cancel).await
+}
+
+/// True when `error` is a closed output pipe (`sy … | head`): not worth a message.
+pub fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause
+            .downcast_ref::<io::Error>()
+            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+    })
+}

@@ -1,8 +1,16 @@
-//! `sy SRC DST`: make DST a copy of SRC.
+//! `sy SRC... DST`: make DST a copy of SRC. All logic lives in the library half.
 
 use std::process::ExitCode;
 
+use sy_cli::Exit;
+
 fn main() -> ExitCode {
-    eprintln!("sy: not built yet");
-    ExitCode::FAILURE
+    match sy_cli::run(std::env::args_os()) {
+        Ok(exit) => exit.into(),
+        Err(e) if sy_cli::is_broken_pipe(&e) => Exit::Ok.into(),
+        Err(e) => {
+            eprintln!("sy: error: {e:#}");
+            Exit::Fatal.into()
+        }
+    }
 }

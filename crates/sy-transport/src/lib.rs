@@ -1,1 +1,43 @@
-//! Where files live: the `Transport` trait and its backends (skeleton; filled by the local-sync issue).
+//! Where files live: the [`Transport`] trait that the sync engine drives, and its [`Local`]
+//! backend (a directory on this machine). Remote backends implement the same trait.
+//!
+//! Everything a peer can name is a [`RelPath`], checked when it is made: relative, no `..`, no
+//! empty components, no NUL. Writes go to a temporary beside the target and are renamed into
+//! place, and every path is resolved beneath the root without following symbolic links.
+//!
+//! ```
+//! use sy_transport::{Local, RelPath, ScanOptions, Transport};
+//!
+//! assert!(RelPath::new("../etc/passwd").is_err());
+//!
+//! let dir = tempfile::tempdir()?;
+//! std::fs::create_dir(dir.path().join("docs"))?;
+//! std::fs::write(dir.path().join("docs/a.txt"), b"hello")?;
+//!
+//! let local = Local::open(dir.path())?;
+//! let runtime = tokio::runtime::Builder::new_current_thread().build()?;
+//! let scan = runtime.block_on(local.scan(ScanOptions::default()))?;
+//! let paths: Vec<String> = scan.entries.iter().map(|e| e.path.to_string()).collect();
+//! assert_eq!(paths, [".", "docs", "docs/a.txt"]);
+//! assert_eq!(scan.entries[2].size, 5);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+#![deny(missing_docs)]
+
+mod entry;
+mod error;
+mod filter;
+mod local;
+mod relpath;
+mod transport;
+
+pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
+pub use error::{Error, Result};
+pub use filter::{Filter, FilterRules, RuleKind};
+pub use local::Local;
+pub use relpath::RelPath;
+pub use transport::{
+    Cancel, FileData, FileWrite, Leftover, LeftoverKind, MetaTarget, NoProgress, Progress,
+    ReadOptions, Scan, ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
+};

@@ -1,0 +1,187 @@
+//! The command line as typed (clap), before validation into a [`crate::Config`].
+
+use std::ffi::OsString;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
+
+/// sy: make DST a copy of SRC — files, directories, symlinks, permissions, times — sending as
+/// little as possible and never leaving a file half-written.
+#[derive(Debug, Parser)]
+#[command(name = "sy", version, max_term_width = 100)]
+#[command(
+    after_help = "A trailing slash on SRC copies its contents; without it, SRC itself \
+    is created inside DST (as rsync does).\n\nExit codes: 0 ok, 1 usage, 2 some files failed, \
+    3 fatal, 130 interrupted, 143 terminated."
+)]
+pub struct Args {
+    /// Sources, then the destination (created if missing).
+    #[arg(value_name = "SRC... DST", num_args = 2.., required = true)]
+    pub paths: Vec<OsString>,
+
+    /// Archive mode: also keep owner and group (when run as root) and hard links.
+    #[arg(short = 'a', long)]
+    pub archive: bool,
+    /// Keep hard links between files in the source as hard links.
+    #[arg(short = 'H', long)]
+    pub hard_links: bool,
+    /// Copy what symbolic links point to instead of the links.
+    #[arg(short = 'L', long = "copy-links")]
+    pub copy_links: bool,
+    /// Compare file contents (BLAKE3) instead of size and modification time.
+    #[arg(short = 'c', long, conflicts_with = "size_only")]
+    pub checksum: bool,
+    /// Treat files of equal size as unchanged, whatever their times.
+    #[arg(long)]
+    pub size_only: bool,
+    /// Skip files that are newer in DST.
+    #[arg(short = 'u', long)]
+    pub update: bool,
+    /// Skip files that already exist in DST.
+    #[arg(long)]
+    pub ignore_existing: bool,
+    /// Delete files in DST that are not in SRC (after the transfer succeeded; never outside DST).
+    #[arg(long)]
+    pub delete: bool,
+    /// Show what would be done, change nothing.
+    #[arg(short = 'n', long)]
+    pub dry_run: bool,
+    /// Skip files matching PATTERN (rsync-style: `/` anchors, trailing `/` = directories, `**`).
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Do not skip files matching PATTERN (rules apply in order; the first match wins).
+    #[arg(long, value_name = "PATTERN")]
+    pub include: Vec<String>,
+    /// Read exclude patterns from FILE (`+ PAT` includes, `- PAT` excludes, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
+    /// Honour .gitignore files in SRC.
+    #[arg(long)]
+    pub gitignore: bool,
+    /// Turn runs of zeros into holes in DST (holes in SRC are always kept).
+    #[arg(short = 'S', long)]
+    pub sparse: bool,
+    /// Always copy whole files (the default when both sides are local).
+    #[arg(short = 'W', long, conflicts_with = "no_whole_file")]
+    pub whole_file: bool,
+    /// Update changed files by delta even when both sides are local.
+    #[arg(long)]
+    pub no_whole_file: bool,
+    /// Files transferred in parallel [default: number of cores, at least 2].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub jobs: Option<NonZeroUsize>,
+    /// List each file changed (-vv adds debug logging).
+    #[arg(short = 'v', long, action = ArgAction::Count)]
+    pub verbose: u8,
+    /// Print nothing but errors.
+    #[arg(short = 'q', long, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Print a summary at the end.
+    #[arg(long)]
+    pub stats: bool,
+    /// Show a progress bar (only on a terminal).
+    #[arg(short = 'P', long)]
+    pub progress: bool,
+    /// Print one JSON object per event on stdout (see docs/json.md).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A filter rule as typed, in command-line order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterArg {
+    /// `--exclude PATTERN`
+    Exclude(String),
+    /// `--include PATTERN`
+    Include(String),
+    /// `--exclude-from FILE`
+    ExcludeFrom(PathBuf),
+}
+
+/// Parsed arguments plus the filter rules in the order they were given.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The flags.
+    pub args: Args,
+    /// `--exclude`, `--include`, `--exclude-from` interleaved as typed.
+    pub filters: Vec<FilterArg>,
+}
+
+/// Parses `argv` (including the program name).
+pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
+    let matches = Args::command().try_get_matches_from(argv)?;
+    let args = Args::from_arg_matches(&matches)?;
+    let filters = ordered_filters(&matches, &args);
+    Ok(Parsed { args, filters })
+}
+
+fn ordered_filters(matches: &ArgMatches, args: &Args) -> Vec<FilterArg> {
+    let mut indexed: Vec<(usize, FilterArg)> = Vec::new();
+    let positions = |id: &str| -> Vec<usize> {
+        matches
+            .indices_of(id)
+            .map(Iterator::collect)
+            .unwrap_or_default()
+    };
+    for (i, p) in positions("exclude").into_iter().zip(&args.exclude) {
+        indexed.push((i, FilterArg::Exclude(p.clone())));
+    }
+    for (i, p) in positions("include").into_iter().zip(&args.include) {
+        indexed.push((i, FilterArg::Include(p.clone())));
+    }
+    for (i, p) in positions("exclude_from")
+        .into_iter()
+        .zip(&args.exclude_from)
+    {
+        indexed.push((i, FilterArg::ExcludeFrom(p.clone())));
+    }
+    indexed.sort_by_key(|(i, _)| *i);
+    indexed.into_iter().map(|(_, f)| f).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(args: &[&str]) -> Parsed {
+        parse(args.iter().map(OsString::from)).unwrap()
+    }
+
+    #[test]
+    fn filters_keep_command_line_order() {
+        let p = parse_str(&[
+            "sy",
+            "--include",
+            "a",
+            "--exclude",
+            "b",
+            "--exclude-from",
+            "f",
+            "--include",
+            "c",
+            "src/",
+            "dst",
+        ]);
+        assert_eq!(
+            p.filters,
+            vec![
+                FilterArg::Include("a".into()),
+                FilterArg::Exclude("b".into()),
+                FilterArg::ExcludeFrom("f".into()),
+                FilterArg::Include("c".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn needs_a_source_and_a_destination() {
+        assert!(parse(["sy", "only"].map(OsString::from)).is_err());
+        assert!(parse(["sy", "-c", "--size-only", "a", "b"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Args::command().debug_assert();
+    }
+}

@@ -1,0 +1,306 @@
+//! The validated configuration the rest of the program reads: endpoints resolved, flags
+//! combined, filters compiled once to check them.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use sy_transport::{FilterRules, RelPath, RuleKind};
+
+use crate::args::{FilterArg, Parsed};
+
+/// A request that cannot be carried out as typed (exit 1); nothing was changed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// How files are judged unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compare {
+    /// Same size and modification time (the default; reads nothing).
+    SizeAndTime,
+    /// Same size and the same BLAKE3 digest (`-c`).
+    Checksum,
+    /// Same size (`--size-only`).
+    SizeOnly,
+}
+
+/// What to synchronize and how.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    /// Include/exclude rules and `--gitignore`.
+    pub filter: FilterRules,
+    /// `-L`.
+    pub follow_links: bool,
+    /// `-H` (or `-a`).
+    pub hard_links: bool,
+    /// Set owner and group (`-a` when run as root).
+    pub owner: bool,
+    /// How unchanged files are recognised.
+    pub compare: Compare,
+    /// `-u`.
+    pub update: bool,
+    /// `--ignore-existing`.
+    pub ignore_existing: bool,
+    /// `--delete`.
+    pub delete: bool,
+    /// `-n`.
+    pub dry_run: bool,
+    /// `--sparse`.
+    pub sparse: bool,
+    /// `Some(true)` with `-W`, `Some(false)` with `--no-whole-file`, else decided per pair.
+    pub whole_file: Option<bool>,
+    /// Parallel file workers.
+    pub jobs: usize,
+}
+
+/// What to print.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutputOptions {
+    /// `-v` count.
+    pub verbose: u8,
+    /// `-q`.
+    pub quiet: bool,
+    /// `--stats`.
+    pub stats: bool,
+    /// `-P` (drawn only on a terminal).
+    pub progress: bool,
+    /// `--json`.
+    pub json: bool,
+}
+
+/// One side of one transfer: a directory and the subtree in it that takes part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// The directory the transport opens.
+    pub root: PathBuf,
+    /// The subtree (the root itself when empty).
+    pub base: RelPath,
+}
+
+/// One `SRC → DST` transfer.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The source as typed, for messages.
+    pub shown: String,
+    /// Where it is read.
+    pub src: Endpoint,
+    /// Where it is written.
+    pub dst: Endpoint,
+    /// Source and destination are the same directory: nothing to do.
+    pub same: bool,
+}
+
+/// Everything the run needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Transfers in order (one per SRC).
+    pub jobs: Vec<Job>,
+    /// Behaviour.
+    pub sync: SyncOptions,
+    /// Output.
+    pub output: OutputOptions,
+}
+
+impl Config {
+    /// Validates parsed arguments against the file system.
+    pub fn from_args(parsed: Parsed) -> Result<Config> {
+        let Parsed { args, filters } = parsed;
+        let mut rules = FilterRules {
+            rules: Vec::new(),
+            gitignore: args.gitignore,
+        };
+        for f in filters {
+            match f {
+                FilterArg::Exclude(p) => rules.rules.push((RuleKind::Exclude, p)),
+                FilterArg::Include(p) => rules.rules.push((RuleKind::Include, p)),
+                FilterArg::ExcludeFrom(file) => {
+                    let text = fs::read_to_string(&file)
+                        .with_context(|| format!("reading exclude file {}", file.display()))?;
+                    rules.add_rules_file(&text);
+                }
+            }
+        }
+        rules.compile().map_err(|e| UsageError(e.to_string()))?;
+        let jobs = args.jobs.map_or_else(
+            || std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            |n| n.get(),
+        );
+        let sync = SyncOptions {
+            filter: rules,
+            follow_links: args.copy_links,
+            hard_links: args.hard_links || args.archive,
+            owner: args.archive && rustix::process::geteuid().is_root(),
+            compare: if args.checksum {
+                Compare::Checksum
+            } else if args.size_only {
+                Compare::SizeOnly
+            } else {
+                Compare::SizeAndTime
+            },
+            update: args.update,
+            ignore_existing: args.ignore_existing,
+            delete: args.delete,
+            dry_run: args.dry_run,
+            sparse: args.sparse,
+            whole_file: if args.whole_file {
+                Some(true)
+            } else if args.no_whole_file {
+                Some(false)
+            } else {
+                None
+            },
+            jobs,
+        };
+        let output = OutputOptions {
+            verbose: args.verbose,
+            quiet: args.quiet,
+            stats: args.stats,
+            progress: args.progress,
+            json: args.json,
+        };
+        let Some((dst, sources)) = args.paths.split_last() else {
+            bail!(UsageError("need SRC and DST".into()));
+        };
+        let single = sources.len() == 1;
+        let jobs = sources
+            .iter()
+            .map(|src| resolve(src, dst, single, &sync))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Config { jobs, sync, output })
+    }
+}
+
+fn has_trailing_slash(path: &OsStr) -> bool {
+    let b = path.as_bytes();
+    b.ends_with(b"/") || b.ends_with(b"/.") || b == b"."
+}
+
+fn split_name(path: &Path) -> Option<(PathBuf, RelPath)> {
+    let name = path.file_name()?;
+    let base = RelPath::new(name.as_bytes()).ok()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Some((parent, base))
+}
+
+/// Works out which directories the transports open and which subtrees take part.
+fn resolve(src: &OsStr, dst: &OsStr, single: bool, sync: &SyncOptions) -> Result<Job> {
+    let src_path = PathBuf::from(src);
+    let shown = src_path.display().to_string();
+    let meta = if sync.follow_links {
+        fs::metadata(&src_path)
+    } else {
+        fs::symlink_metadata(&src_path)
+    }
+    .with_context(|| format!("reading source {shown}"))?;
+    let contents = has_trailing_slash(src);
+    let (src_root, src_base) = match split_name(&src_path) {
+        Some(split) if !contents => split,
+        _ => (src_path.clone(), RelPath::root()),
+    };
+    let dst_path = PathBuf::from(dst);
+    let dst_is_dir = has_trailing_slash(dst) || dst_path.is_dir();
+    let dst_end = if !meta.is_dir() && single && !dst_is_dir {
+        // `sy file.txt new-name`: the copy takes DST's name.
+        split_name(&dst_path)
+            .map(|(root, base)| Endpoint { root, base })
+            .ok_or_else(|| {
+                UsageError(format!("{} is not a usable file name", dst_path.display()))
+            })?
+    } else {
+        Endpoint {
+            root: dst_path.clone(),
+            base: src_base.clone(),
+        }
+    };
+    let src_end = Endpoint {
+        root: src_root,
+        base: src_base,
+    };
+    let mut same = false;
+    if meta.is_dir() {
+        let src_real = fs::canonicalize(src_end.root.join(src_end.base.as_path()))
+            .with_context(|| format!("reading source {shown}"))?;
+        let dst_real = canonical_prefix(&dst_end.root.join(dst_end.base.as_path()));
+        if dst_real == src_real {
+            same = true;
+        } else if dst_real.starts_with(&src_real) {
+            bail!(UsageError(format!(
+                "destination {} is inside source {shown}; refusing to copy a tree into itself",
+                dst_path.display()
+            )));
+        } else if sync.delete && src_real.starts_with(&dst_real) {
+            bail!(UsageError(format!(
+                "source {shown} is inside destination {}; --delete would remove it",
+                dst_path.display()
+            )));
+        }
+    }
+    Ok(Job {
+        shown,
+        src: src_end,
+        dst: dst_end,
+        same,
+    })
+}
+
+/// `path` with its longest existing ancestor canonicalized (the rest may not exist yet).
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut missing = Vec::new();
+    let mut cursor = absolute.as_path();
+    loop {
+        if let Ok(real) = fs::canonicalize(cursor) {
+            let mut out = real;
+            for name in missing.iter().rev() {
+                out.push(name);
+            }
+            return out;
+        }
+        match (cursor.parent(), cursor.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                cursor = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_slash_means_contents() {
+        assert!(has_trailing_slash(OsStr::new("a/")));
+        assert!(has_trailing_slash(OsStr::new("a/.")));
+        assert!(has_trailing_slash(OsStr::new(".")));
+        assert!(!has_trailing_slash(OsStr::new("a")));
+    }
+
+    #[test]
+    fn name_splits_into_parent_and_base() {
+        let (parent, base) = split_name(Path::new("x/y")).unwrap();
+        assert_eq!(parent, Path::new("x"));
+        assert_eq!(base.as_bytes(), b"y");
+        let (parent, _) = split_name(Path::new("y")).unwrap();
+        assert_eq!(parent, Path::new("."));
+        assert!(split_name(Path::new("/")).is_none());
+    }
+
+    #[test]
+    fn canonical_prefix_keeps_missing_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(
+            canonical_prefix(&dir.path().join("a/b")),
+            real.join("a").join("b")
+        );
+    }
+}

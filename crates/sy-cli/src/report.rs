@@ -1,0 +1,221 @@
+//! Output: `-v` lines, `--json` events, the `-P` bar, `--stats`. Only this module draws.
+
+use std::io::{self, IsTerminal, Write};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::{Value, json};
+use sy_transport::{Progress, RelPath};
+
+use crate::config::OutputOptions;
+use crate::execute::Totals;
+use crate::exit::Exit;
+use crate::observer::{Action, Done, Observer};
+
+/// Turns engine events into output.
+pub struct Reporter {
+    out: OutputOptions,
+    dry_run: bool,
+    bar: Option<ProgressBar>,
+    stdout: Mutex<StdoutState>,
+}
+
+struct StdoutState {
+    /// The first write error (a closed pipe): later output is dropped, the error is reported.
+    error: Option<io::Error>,
+}
+
+impl Reporter {
+    /// A reporter for these options; the bar only when stderr is a terminal.
+    pub fn new(out: OutputOptions, dry_run: bool) -> Reporter {
+        let bar =
+            (out.progress && !out.quiet && !out.json && io::stderr().is_terminal()).then(|| {
+                let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+                if let Ok(style) = ProgressStyle::with_template(
+                    "{bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {wide_msg}",
+                ) {
+                    bar.set_style(style);
+                }
+                bar
+            });
+        Reporter {
+            out,
+            dry_run,
+            bar,
+            stdout: Mutex::new(StdoutState { error: None }),
+        }
+    }
+
+    fn print(&self, line: &str) {
+        let Ok(mut state) = self.stdout.lock() else {
+            return;
+        };
+        if state.error.is_some() {
+            return;
+        }
+        let write = || {
+            let mut stdout = io::stdout().lock();
+            stdout.write_all(line.as_bytes())?;
+            stdout.write_all(b"\n")
+        };
+        let result = match &self.bar {
+            Some(bar) => bar.suspend(write),
+            None => write(),
+        };
+        if let Err(e) = result {
+            state.error = Some(e);
+        }
+    }
+
+    fn eprint(&self, line: &str) {
+        match &self.bar {
+            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+            None => eprintln!("{line}"),
+        }
+    }
+
+    fn json(&self, value: Value) {
+        self.print(&value.to_string());
+    }
+
+    /// Ends the output: clears the bar, prints `--stats` or the JSON summary. Returns the first
+    /// error writing to stdout (a closed pipe), if any.
+    pub fn finish(&self, totals: &Totals, elapsed: Duration, exit: Exit) -> io::Result<()> {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        let written = totals.literal + totals.matched;
+        let secs = elapsed.as_secs_f64();
+        let rate = if secs > 0.0 {
+            written as f64 / secs
+        } else {
+            0.0
+        };
+        if self.out.json {
+            self.json(json!({
+                "event": "summary",
+                "dry_run": self.dry_run,
+                "scanned": totals.scanned,
+                "created": totals.created,
+                "updated": totals.updated,
+                "dirs": totals.dirs,
+                "links": totals.links,
+                "meta": totals.meta,
+                "deleted": totals.deleted,
+                "unchanged": totals.unchanged,
+                "skipped": totals.skipped,
+                "failed": totals.failed,
+                "bytes_literal": totals.literal,
+                "bytes_matched": totals.matched,
+                "bytes_written": written,
+                "elapsed_ms": elapsed.as_millis() as u64,
+                "rate_bytes_per_sec": rate.round() as u64,
+                "exit_code": exit.code(),
+            }));
+        } else if self.out.stats && !self.out.quiet {
+            let dry = if self.dry_run { " (dry run)" } else { "" };
+            self.print(&format!(
+                "files: {} scanned, {} created, {} updated, {} deleted, {} unchanged, {} skipped, {} failed{dry}\n\
+                 other: {} directories created, {} links, {} attribute fixes\n\
+                 bytes: {} literal, {} matched, {} written\n\
+                 time:  {:.3} s, {}/s",
+                totals.scanned,
+                totals.created,
+                totals.updated,
+                totals.deleted,
+                totals.unchanged,
+                totals.skipped,
+                totals.failed,
+                totals.dirs,
+                totals.links,
+                totals.meta,
+                totals.literal,
+                totals.matched,
+                written,
+                secs,
+                human_bytes(rate),
+            ));
+        }
+        match self.stdout.lock() {
+            Ok(mut state) => state.error.take().map_or(Ok(()), Err),
+            Err(_) => Ok(()),
+        }
+    }
+}
+
+/// `path` for JSON: lossy UTF-8, plus the exact bytes in hex when they are not UTF-8.
+fn json_path(value: &mut Value, path: &RelPath) {
+    let bytes = path.as_bytes();
+    value["path"] = Value::String(String::from_utf8_lossy(bytes).into_owned());
+    if std::str::from_utf8(bytes).is_err() {
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        value["path_hex"] = Value::String(hex);
+    }
+}
+
+fn human_bytes(n: f64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut n = n;
+    let mut unit = 0;
+    while n >= 1024.0 && unit < UNITS.len() - 1 {
+        n /= 1024.0;
+        unit += 1;
+    }
+    format!("{n:.1} {}", UNITS[unit])
+}
+
+impl Progress for Reporter {
+    fn advance(&self, _path: &RelPath, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc(bytes);
+        }
+    }
+}
+
+impl Observer for Reporter {
+    fn planned(&self, files: u64, bytes: u64) {
+        if let Some(bar) = &self.bar {
+            bar.inc_length(bytes);
+            bar.set_message(format!("{files} files"));
+        }
+    }
+
+    fn done(&self, action: Action, path: &RelPath, done: &Done) {
+        if self.out.json {
+            let mut event = json!({
+                "event": "file",
+                "action": action.word(),
+                "dry_run": self.dry_run,
+                "bytes_literal": done.literal,
+                "bytes_matched": done.matched,
+                "duration_ms": done.elapsed.as_secs_f64() * 1000.0,
+            });
+            json_path(&mut event, path);
+            self.json(event);
+        } else if (self.out.verbose > 0 || self.dry_run) && !self.out.quiet {
+            let suffix = if action == Action::Mkdir { "/" } else { "" };
+            self.print(&format!("{:<8} {path}{suffix}", action.word()));
+        }
+    }
+
+    fn failed(&self, path: Option<&RelPath>, message: &str) {
+        if self.out.json {
+            let mut event = json!({"event": "error", "message": message});
+            if let Some(path) = path {
+                json_path(&mut event, path);
+            }
+            self.json(event);
+        }
+        self.eprint(&format!("sy: error: {message}"));
+    }
+
+    fn warning(&self, message: &str) {
+        if self.out.json {
+            self.json(json!({"event": "warning", "message": message}));
+        }
+        if !self.out.quiet {
+            self.eprint(&format!("sy: warning: {message}"));
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! Failures: unreadable sources, impossible requests, files changing underfoot.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::util::{Fixture, assert_same_tree, is_root, leftovers, snapshot, stderr};
+
+/// Root reads everything whatever the mode bits say, so as root the run drops to `nobody`
+/// (setpriv, util-linux) for permission bits to apply; otherwise `chmod 000` is enough.
+#[test]
+fn unreadable_source_is_named_the_rest_completes_exit_2() {
+    let f = Fixture::new();
+    f.write("src/ok.txt", "fine");
+    f.write("src/sub/also-ok", "fine too");
+    f.write("src/secret", "no");
+    f.write("src/locked/hidden", "no");
+    fs::set_permissions(f.path("src/secret"), fs::Permissions::from_mode(0o000)).unwrap();
+    fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    f.mkdir("dst");
+    let mut cmd = if is_root() {
+        rustix::fs::chown(
+            f.dst(),
+            Some(rustix::fs::Uid::from_raw(65534)),
+            Some(rustix::fs::Gid::from_raw(65534)),
+        )
+        .unwrap();
+        let mut cmd = assert_cmd::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_sy"))
+            .current_dir(f.root());
+        cmd
+    } else {
+        f.sy()
+    };
+    let out = cmd.arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("secret") && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert!(err.contains("locked"), "{err}");
+    assert_eq!(fs::read(f.path("dst/ok.txt")).unwrap(), b"fine");
+    assert_eq!(fs::read(f.path("dst/sub/also-ok")).unwrap(), b"fine too");
+    assert!(!f.path("dst/secret").exists());
+    assert!(leftovers(&f.dst()).is_empty());
+    fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn destination_inside_source_is_refused() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let out = f.sy().args(["src/", "src/backup"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("inside source"), "{}", stderr(&out));
+    assert!(!f.path("src/backup").exists());
+    // `sy src src` would create src/src: also inside.
+    let out = f.sy().args(["src", "src"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn source_inside_destination_with_delete_is_refused() {
+    let f = Fixture::new();
+    f.write("top/src/a", "a");
+    f.write("top/other", "keep");
+    let out = f
+        .sy()
+        .args(["--delete", "top/src/", "top"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(fs::read(f.path("top/other")).unwrap(), b"keep");
+}
+
+#[test]
+fn source_equal_to_destination_is_a_no_op() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    f.write("src/d/b", "b");
+    let before = snapshot(&f.src());
+    let out = f.sy().args(["--delete", "src/", "src"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out2 = f.sy().args(["src/", "src/d/.."]).output().unwrap();
+    assert_eq!(out2.status.code(), Some(0), "{}", stderr(&out2));
+    assert_eq!(snapshot(&f.src()), before);
+}
+
+#[test]
+fn a_file_growing_while_copied_is_never_copied_torn() {
+    let f = Fixture::new();
+    f.write("src/steady", "steady");
+    let growing = f.write("src/growing", vec![b'x'; 8 << 20]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut file = OpenOptions::new().append(true).open(growing).unwrap();
+            let mut written = 0usize;
+            while !stop.load(Ordering::Relaxed) && written < 256 << 20 {
+                file.write_all(&[b'y'; 4096]).unwrap();
+                written += 4096;
+            }
+        })
+    };
+    let out = f.sy().arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    stop.store(true, Ordering::Relaxed);
+    writer.join().unwrap();
+    let err = stderr(&out);
+    assert_eq!(fs::read(f.path("dst/steady")).unwrap(), b"steady");
+    assert!(leftovers(&f.dst()).is_empty());
+    match out.status.code() {
+        Some(2) => {
+            assert!(err.contains("growing changed while being copied"), "{err}");
+            assert!(!f.path("dst/growing").exists());
+        }
+        // The retry happened to see a quiet moment: then the copy must be a true snapshot.
+        Some(0) => {
+            let copy = fs::read(f.path("dst/growing")).unwrap();
+            let now = fs::read(f.path("src/growing")).unwrap();
+            assert!(now.starts_with(&copy), "copy is not a prefix of the source");
+        }
+        other => panic!("unexpected exit {other:?}: {err}"),
+    }
+    // Once it stops changing, the next run copies it.
+    f.sync(&[]);
+    assert_same_tree(&f.src(), &f.dst());
+}

@@ -1,0 +1,133 @@
+//! --exclude / --include / --exclude-from / --gitignore.
+
+use std::fs;
+
+use crate::util::{Fixture, snapshot};
+
+fn names(f: &Fixture, dir: &str) -> Vec<String> {
+    snapshot(&f.path(dir))
+        .into_keys()
+        .map(|k| String::from_utf8_lossy(&k).into_owned())
+        .filter(|k| !k.is_empty())
+        .collect()
+}
+
+fn tree(f: &Fixture) {
+    for p in [
+        "src/keep.txt",
+        "src/drop.o",
+        "src/sub/keep.c",
+        "src/sub/drop.o",
+        "src/build/out",
+        "src/sub/build/out",
+        "src/logs/a.log",
+        "src/logs/important.log",
+    ] {
+        f.write(p, p);
+    }
+}
+
+#[test]
+fn exclude_patterns_rsync_style() {
+    let f = Fixture::new();
+    tree(&f);
+    f.sync(&[
+        "--exclude",
+        "*.o",
+        "--exclude",
+        "/build/",
+        "--exclude",
+        "logs/*.log",
+    ]);
+    assert_eq!(
+        names(&f, "dst"),
+        [
+            "keep.txt",
+            "logs",
+            "sub",
+            "sub/build",
+            "sub/build/out",
+            "sub/keep.c"
+        ]
+    );
+}
+
+#[test]
+fn include_before_exclude_wins() {
+    let f = Fixture::new();
+    tree(&f);
+    f.sync(&[
+        "--include",
+        "important.log",
+        "--exclude",
+        "*.log",
+        "--exclude",
+        "build",
+    ]);
+    assert_eq!(
+        names(&f, "dst"),
+        [
+            "drop.o",
+            "keep.txt",
+            "logs",
+            "logs/important.log",
+            "sub",
+            "sub/drop.o",
+            "sub/keep.c"
+        ]
+    );
+}
+
+#[test]
+fn exclude_from_file() {
+    let f = Fixture::new();
+    tree(&f);
+    f.write(
+        "rules",
+        "# comment\n+ important.log\n- *.log\n*.o\nbuild/\n",
+    );
+    f.sync(&["--exclude-from", "rules"]);
+    assert_eq!(
+        names(&f, "dst"),
+        [
+            "keep.txt",
+            "logs",
+            "logs/important.log",
+            "sub",
+            "sub/keep.c"
+        ]
+    );
+}
+
+#[test]
+fn gitignore_files_are_honoured() {
+    let f = Fixture::new();
+    tree(&f);
+    f.write("src/.gitignore", "*.o\nbuild/\n");
+    f.write("src/logs/.gitignore", "*.log\n!important.log\n");
+    f.sync(&["--gitignore"]);
+    assert_eq!(
+        names(&f, "dst"),
+        [
+            ".gitignore",
+            "keep.txt",
+            "logs",
+            "logs/.gitignore",
+            "logs/important.log",
+            "sub",
+            "sub/keep.c"
+        ]
+    );
+}
+
+#[test]
+fn excluded_destination_files_survive_delete() {
+    let f = Fixture::new();
+    tree(&f);
+    f.write("dst/local.o", "kept: excluded");
+    f.write("dst/stale.txt", "removed");
+    f.sync(&["--delete", "--exclude", "*.o"]);
+    assert!(f.path("dst/local.o").exists());
+    assert!(!f.path("dst/stale.txt").exists());
+    assert_eq!(fs::read(f.path("dst/keep.txt")).unwrap(), b"src/keep.txt");
+}

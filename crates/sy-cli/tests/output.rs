@@ -1,0 +1,137 @@
+//! What sy prints: nothing by default, -v lines, --stats, --json (docs/json.md), -q.
+
+use crate::util::{Fixture, json_events, stderr, stdout};
+
+#[test]
+fn silent_on_success_by_default_and_progress_is_not_drawn_when_piped() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let out = f.sync(&["-P"]);
+    assert_eq!(stdout(&out), "");
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn stats_summarise_the_run() {
+    let f = Fixture::new();
+    f.write("src/a", "12345");
+    f.write("src/d/b", "67890");
+    let text = stdout(&f.sync(&["--stats"]));
+    assert!(
+        text.contains("files: 4 scanned, 2 created, 0 updated, 0 deleted"),
+        "{text}"
+    );
+    assert!(
+        text.contains("bytes: 10 literal, 0 matched, 10 written"),
+        "{text}"
+    );
+    assert!(text.contains("1 directories created"), "{text}");
+}
+
+#[test]
+fn json_events_follow_the_documented_schema() {
+    let f = Fixture::new();
+    f.write("src/a", "abc");
+    f.mkdir("src/d");
+    f.symlink("a", "src/l");
+    let events = json_events(&f.sync(&["--json"]));
+    let file = events
+        .iter()
+        .find(|e| e["event"] == "file" && e["action"] == "create")
+        .unwrap();
+    for key in [
+        "path",
+        "action",
+        "bytes_literal",
+        "bytes_matched",
+        "duration_ms",
+        "dry_run",
+    ] {
+        assert!(file.get(key).is_some(), "file event lacks {key}: {file}");
+    }
+    assert_eq!(file["path"], "a");
+    assert_eq!(file["bytes_literal"], 3);
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "mkdir" && e["path"] == "d")
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["action"] == "symlink" && e["path"] == "l")
+    );
+    let summary = events.last().unwrap();
+    assert_eq!(summary["event"], "summary");
+    for key in [
+        "scanned",
+        "created",
+        "updated",
+        "dirs",
+        "links",
+        "meta",
+        "deleted",
+        "unchanged",
+        "skipped",
+        "failed",
+        "bytes_literal",
+        "bytes_matched",
+        "bytes_written",
+        "elapsed_ms",
+        "rate_bytes_per_sec",
+        "exit_code",
+        "dry_run",
+    ] {
+        assert!(summary.get(key).is_some(), "summary lacks {key}: {summary}");
+    }
+    assert_eq!(summary["created"], 1);
+    assert_eq!(summary["exit_code"], 0);
+}
+
+#[test]
+fn json_reports_errors_and_warnings_as_events() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        f.path("src/p"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let events = json_events(&f.sync(&["--json"]));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "warning" && e["message"].as_str().unwrap().contains("FIFO"))
+    );
+}
+
+#[test]
+fn quiet_silences_warnings() {
+    let f = Fixture::new();
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        f.path("src/p"),
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .unwrap();
+    let out = f.sync(&["-q"]);
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn verbose_lists_changes_only() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    f.write("src/b", "b");
+    assert_eq!(stdout(&f.sync(&["-v"])), "create   a\ncreate   b\n");
+    f.write("src/b", "bb");
+    assert_eq!(stdout(&f.sync(&["-v"])), "update   b\n");
+}
+
+#[test]
+fn help_and_version_exit_0() {
+    let f = Fixture::new();
+    f.sy().arg("--help").assert().success();
+    f.sy().arg("--version").assert().success();
+}

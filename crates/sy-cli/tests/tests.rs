@@ -1,0 +1,15 @@
+//! Integration tests: run the built `sy` on temporary trees and check the result byte for byte.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod util;
+
+mod basics;
+mod compare;
+mod errors;
+mod filters;
+mod kinds;
+mod large;
+mod names;
+mod output;
+mod resume;
+mod rsync;

@@ -1,0 +1,291 @@
+//! Fixtures for the integration tests: temporary trees, running the built `sy`, comparing trees.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// Files larger than this are compared by streaming, not kept in a snapshot.
+const SNAPSHOT_CONTENT_LIMIT: u64 = 64 << 20;
+
+/// A temporary directory holding `src/` and `dst/` (and whatever a test adds).
+pub struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    pub fn new() -> Fixture {
+        let dir = tempfile::Builder::new()
+            .prefix("sy-test-")
+            .tempdir()
+            .unwrap();
+        // Traversable by others, so tests can run sy as an unprivileged user.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::create_dir(dir.path().join("src")).unwrap();
+        Fixture { dir }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn src(&self) -> PathBuf {
+        self.path("src")
+    }
+
+    pub fn dst(&self) -> PathBuf {
+        self.path("dst")
+    }
+
+    /// `src/` with the trailing slash, as a string argument.
+    pub fn src_slash(&self) -> String {
+        format!("{}/", self.src().display())
+    }
+
+    /// Writes a file (parents created) under the fixture root.
+    pub fn write(&self, rel: impl AsRef<Path>, content: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, content).unwrap();
+        path
+    }
+
+    pub fn mkdir(&self, rel: impl AsRef<Path>) -> PathBuf {
+        let path = self.path(rel);
+        fs::create_dir_all(&path).unwrap();
+        path
+    }
+
+    pub fn symlink(&self, target: impl AsRef<Path>, rel: impl AsRef<Path>) -> PathBuf {
+        let path = self.path(rel);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        symlink(target, &path).unwrap();
+        path
+    }
+
+    /// A `sy` command run in the fixture root.
+    pub fn sy(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sy"));
+        cmd.current_dir(self.root());
+        cmd
+    }
+
+    /// Runs `sy SRC/ DST` plus `args`, expecting success.
+    pub fn sync(&self, args: &[&str]) -> Output {
+        let out = self
+            .sy()
+            .args(args)
+            .arg(self.src_slash())
+            .arg(self.dst())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "sy failed: {}", stderr(&out));
+        out
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// What a test compares about one entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Node {
+    File {
+        content: Content,
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Dir {
+        mode: u32,
+        mtime: (i64, i64),
+    },
+    Symlink {
+        target: Vec<u8>,
+    },
+    Other,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub enum Content {
+    Bytes(Vec<u8>),
+    /// Too big to hold; compare with [`files_equal`].
+    Large(u64),
+}
+
+impl std::fmt::Debug for Content {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Content::Bytes(b) if b.len() <= 32 => write!(f, "{:?}", String::from_utf8_lossy(b)),
+            Content::Bytes(b) => write!(f, "{} bytes starting {:?}", b.len(), &b[..16]),
+            Content::Large(n) => write!(f, "{n} bytes (large)"),
+        }
+    }
+}
+
+/// Every entry beneath `root` (the root itself as ""), by relative path bytes.
+pub fn snapshot(root: &Path) -> BTreeMap<Vec<u8>, Node> {
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+fn walk(root: &Path, path: &Path, out: &mut BTreeMap<Vec<u8>, Node>) {
+    let meta = fs::symlink_metadata(path).unwrap();
+    let rel = path
+        .strip_prefix(root)
+        .unwrap()
+        .as_os_str()
+        .as_bytes()
+        .to_vec();
+    let mode = meta.mode() & 0o7777;
+    let mtime = (meta.mtime(), meta.mtime_nsec());
+    let node = if meta.is_dir() {
+        let mut children: Vec<_> = fs::read_dir(path)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        children.sort();
+        for child in children {
+            walk(root, &child, out);
+        }
+        Node::Dir { mode, mtime }
+    } else if meta.is_symlink() {
+        Node::Symlink {
+            target: fs::read_link(path).unwrap().as_os_str().as_bytes().to_vec(),
+        }
+    } else if meta.is_file() {
+        let content = if meta.len() > SNAPSHOT_CONTENT_LIMIT {
+            Content::Large(meta.len())
+        } else {
+            Content::Bytes(fs::read(path).unwrap())
+        };
+        Node::File {
+            content,
+            mode,
+            mtime,
+        }
+    } else {
+        Node::Other
+    };
+    out.insert(rel, node);
+}
+
+/// Asserts that two trees hold the same names, kinds, contents, modes, times and link targets.
+/// FIFOs and sockets in `src` are expected to be absent from `dst`.
+pub fn assert_same_tree(src: &Path, dst: &Path) {
+    let mut a = snapshot(src);
+    a.retain(|_, n| *n != Node::Other);
+    let b = snapshot(dst);
+    let a_keys: Vec<_> = a
+        .keys()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    let b_keys: Vec<_> = b
+        .keys()
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert_eq!(a_keys, b_keys, "different entries");
+    for (key, node) in &a {
+        assert_eq!(
+            Some(node),
+            b.get(key),
+            "entry {:?} differs",
+            String::from_utf8_lossy(key)
+        );
+        if let Node::File {
+            content: Content::Large(_),
+            ..
+        } = node
+        {
+            let p = OsStr::from_bytes(key);
+            assert!(files_equal(&src.join(p), &dst.join(p)));
+        }
+    }
+}
+
+/// Streams both files and compares them.
+pub fn files_equal(a: &Path, b: &Path) -> bool {
+    let (mut fa, mut fb) = (fs::File::open(a).unwrap(), fs::File::open(b).unwrap());
+    if fa.metadata().unwrap().len() != fb.metadata().unwrap().len() {
+        return false;
+    }
+    let (mut ba, mut bb) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = read_full(&mut fa, &mut ba);
+        let m = read_full(&mut fb, &mut bb);
+        if n != m || ba[..n] != bb[..m] {
+            return false;
+        }
+        if n == 0 {
+            return true;
+        }
+    }
+}
+
+fn read_full(f: &mut fs::File, buf: &mut [u8]) -> usize {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = f.read(&mut buf[filled..]).unwrap();
+        if n == 0 {
+            break;
+        }
+        filled += n;
+    }
+    filled
+}
+
+/// Entries in `dir` whose names mark them as sy's temporaries or partials.
+pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
+    snapshot(dir)
+        .into_keys()
+        .map(|k| PathBuf::from(OsStr::from_bytes(&k)))
+        .filter(|p| {
+            let name = p
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            name.contains(".sy-tmp.") || name.ends_with(".sy-partial")
+        })
+        .collect()
+}
+
+/// Parses `--json` output into its events.
+pub fn json_events(out: &Output) -> Vec<serde_json::Value> {
+    stdout(out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+/// The `summary` event of `--json` output.
+pub fn summary(out: &Output) -> serde_json::Value {
+    json_events(out)
+        .into_iter()
+        .find(|e| e["event"] == "summary")
+        .expect("no summary event")
+}
+
+pub fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Allocated bytes of a file (to tell holes from written zeros).
+pub fn allocated(path: &Path) -> u64 {
+    fs::metadata(path).unwrap().blocks() * 512
+}

@@ -1,0 +1,106 @@
+//! What a scan reports about each file: kind, size, times, permissions, identity.
+
+use crate::RelPath;
+
+/// A modification time: seconds and nanoseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp {
+    /// Whole seconds since 1970-01-01T00:00:00Z (negative before it).
+    pub secs: i64,
+    /// Nanoseconds within the second, `0..1_000_000_000`.
+    pub nanos: u32,
+}
+
+/// The kind of a file-system object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link, with its target exactly as stored (never followed unless asked).
+    Symlink {
+        /// The link's target bytes.
+        target: Vec<u8>,
+    },
+    /// Something sy does not copy (FIFO, socket, device); reported and skipped.
+    Special(SpecialKind),
+}
+
+/// The objects sy skips with a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SpecialKind {
+    /// A named pipe.
+    Fifo,
+    /// A Unix-domain socket.
+    Socket,
+    /// A character device.
+    CharDevice,
+    /// A block device.
+    BlockDevice,
+}
+
+impl SpecialKind {
+    /// A word for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            SpecialKind::Fifo => "FIFO",
+            SpecialKind::Socket => "socket",
+            SpecialKind::CharDevice => "character device",
+            SpecialKind::BlockDevice => "block device",
+        }
+    }
+}
+
+/// The attributes sy carries from source to destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Meta {
+    /// Permission bits (`st_mode & 0o7777`).
+    pub mode: u32,
+    /// Last modification time.
+    pub mtime: Timestamp,
+    /// Owning user id.
+    pub uid: u32,
+    /// Owning group id.
+    pub gid: u32,
+}
+
+/// One object found by a scan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Where it is, relative to the transport's root.
+    pub path: RelPath,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Length in bytes (files; 0 for the rest).
+    pub size: u64,
+    /// Attributes to carry over.
+    pub meta: Meta,
+    /// Device and inode, to find hard links (`-H`) and to compare two roots.
+    pub dev: u64,
+    /// Inode number on `dev`.
+    pub ino: u64,
+    /// Link count; a file with more than one may be a hard link of another entry.
+    pub nlink: u64,
+}
+
+impl Entry {
+    /// True for a regular file.
+    pub fn is_file(&self) -> bool {
+        self.kind == EntryKind::File
+    }
+
+    /// True for a directory.
+    pub fn is_dir(&self) -> bool {
+        self.kind == EntryKind::Dir
+    }
+}
+
+/// Which attributes to apply when writing, beyond permission bits (always kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MetaOptions {
+    /// Set modification times.
+    pub times: bool,
+    /// Set owner and group (only meaningful with the privilege to do so).
+    pub owner: bool,
+}

@@ -1,0 +1,257 @@
+//! rsync-style include/exclude rules, applied while scanning so excluded trees are never read.
+//!
+//! Rules are checked in the order given; the first that matches decides. A pattern with a
+//! leading `/` is anchored at the transfer root; one ending in `/` matches only directories;
+//! one with no other `/` matches the last component at any depth; otherwise it matches the
+//! whole relative path (at any depth). `*` and `?` stop at `/`, `**` crosses it.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use globset::{Candidate, GlobBuilder, GlobMatcher};
+
+use crate::{Error, RelPath};
+
+/// Whether a rule keeps or drops what it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleKind {
+    /// `--include`: keep (and stop checking further rules).
+    Include,
+    /// `--exclude`: drop; a dropped directory is not descended into.
+    Exclude,
+}
+
+/// Filter rules as data, so they can be sent to a remote scanner and compiled there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FilterRules {
+    /// `(kind, pattern)` in command-line order.
+    pub rules: Vec<(RuleKind, String)>,
+    /// Also honour `.gitignore` files found while scanning.
+    pub gitignore: bool,
+}
+
+impl FilterRules {
+    /// Adds the rules of an `--exclude-from` file: one pattern a line, blank lines and lines
+    /// starting with `#` or `;` skipped, `+ PATTERN` includes and `- PATTERN` excludes.
+    pub fn add_rules_file(&mut self, text: &str) {
+        for line in text.lines() {
+            let line = line.trim_end_matches('\r');
+            if line.trim().is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            let rule = if let Some(p) = line.strip_prefix("+ ") {
+                (RuleKind::Include, p.to_owned())
+            } else if let Some(p) = line.strip_prefix("- ") {
+                (RuleKind::Exclude, p.to_owned())
+            } else {
+                (RuleKind::Exclude, line.to_owned())
+            };
+            self.rules.push(rule);
+        }
+    }
+
+    /// Compiles the patterns; a bad pattern is an error naming it.
+    pub fn compile(&self) -> Result<Filter, Error> {
+        let rules = self
+            .rules
+            .iter()
+            .map(|(kind, pattern)| Rule::compile(*kind, pattern))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Filter {
+            rules,
+            gitignore: self.gitignore,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Rule {
+    kind: RuleKind,
+    dir_only: bool,
+    whole_path: bool,
+    matcher: GlobMatcher,
+}
+
+impl Rule {
+    fn compile(kind: RuleKind, pattern: &str) -> Result<Rule, Error> {
+        let mut glob = pattern;
+        let dir_only = glob.len() > 1 && glob.ends_with('/');
+        if dir_only {
+            glob = &glob[..glob.len() - 1];
+        }
+        let anchored = glob.starts_with('/');
+        if anchored {
+            glob = &glob[1..];
+        }
+        if glob.is_empty() {
+            return Err(Error::Filter {
+                pattern: pattern.to_owned(),
+                reason: "empty pattern".to_owned(),
+            });
+        }
+        let whole_path = anchored || glob.contains('/') || glob.contains("**");
+        let full = if whole_path && !anchored && !glob.starts_with("**/") {
+            format!("**/{glob}")
+        } else {
+            glob.to_owned()
+        };
+        let matcher = GlobBuilder::new(&full)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| Error::Filter {
+                pattern: pattern.to_owned(),
+                reason: e.kind().to_string(),
+            })?
+            .compile_matcher();
+        Ok(Rule {
+            kind,
+            dir_only,
+            whole_path,
+            matcher,
+        })
+    }
+
+    fn matches(&self, path: &RelPath, is_dir: bool) -> bool {
+        if self.dir_only && !is_dir {
+            return false;
+        }
+        let subject = if self.whole_path {
+            path.as_bytes()
+        } else {
+            path.file_name().unwrap_or_default()
+        };
+        self.matcher
+            .is_match_candidate(&Candidate::new(OsStr::from_bytes(subject)))
+    }
+}
+
+/// Compiled [`FilterRules`].
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    rules: Vec<Rule>,
+    gitignore: bool,
+}
+
+impl Filter {
+    /// A filter that keeps everything.
+    pub fn keep_all() -> Filter {
+        Filter::default()
+    }
+
+    /// What the first matching rule says about `path`, or `None` when no rule matches.
+    pub fn decide(&self, path: &RelPath, is_dir: bool) -> Option<RuleKind> {
+        self.rules
+            .iter()
+            .find(|r| r.matches(path, is_dir))
+            .map(|r| r.kind)
+    }
+
+    /// True when the rules drop `path`.
+    pub fn excludes(&self, path: &RelPath, is_dir: bool) -> bool {
+        self.decide(path, is_dir) == Some(RuleKind::Exclude)
+    }
+
+    /// True when `.gitignore` files are to be honoured.
+    pub fn uses_gitignore(&self) -> bool {
+        self.gitignore
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(rules: &[(RuleKind, &str)]) -> Filter {
+        FilterRules {
+            rules: rules.iter().map(|(k, p)| (*k, (*p).to_owned())).collect(),
+            gitignore: false,
+        }
+        .compile()
+        .unwrap()
+    }
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    use RuleKind::{Exclude, Include};
+
+    #[test]
+    fn bare_name_matches_at_any_depth() {
+        let f = filter(&[(Exclude, "*.o")]);
+        assert!(f.excludes(&p("a.o"), false));
+        assert!(f.excludes(&p("x/y/a.o"), false));
+        assert!(!f.excludes(&p("a.c"), false));
+        assert!(!f.excludes(&p("a.o/x.c"), false));
+    }
+
+    #[test]
+    fn leading_slash_anchors_at_root() {
+        let f = filter(&[(Exclude, "/build")]);
+        assert!(f.excludes(&p("build"), true));
+        assert!(!f.excludes(&p("src/build"), true));
+    }
+
+    #[test]
+    fn trailing_slash_matches_directories_only() {
+        let f = filter(&[(Exclude, "cache/")]);
+        assert!(f.excludes(&p("a/cache"), true));
+        assert!(!f.excludes(&p("a/cache"), false));
+    }
+
+    #[test]
+    fn star_stops_at_slash_double_star_crosses() {
+        let f = filter(&[(Exclude, "/a/*.txt")]);
+        assert!(f.excludes(&p("a/x.txt"), false));
+        assert!(!f.excludes(&p("a/b/x.txt"), false));
+        let f = filter(&[(Exclude, "/a/**/x.txt")]);
+        assert!(f.excludes(&p("a/b/c/x.txt"), false));
+        assert!(f.excludes(&p("a/x.txt"), false));
+    }
+
+    #[test]
+    fn path_pattern_matches_at_any_depth() {
+        let f = filter(&[(Exclude, "sub/foo")]);
+        assert!(f.excludes(&p("sub/foo"), false));
+        assert!(f.excludes(&p("x/sub/foo"), false));
+        assert!(!f.excludes(&p("xsub/foo"), false));
+    }
+
+    #[test]
+    fn first_matching_rule_wins() {
+        let f = filter(&[(Include, "keep.log"), (Exclude, "*.log")]);
+        assert!(!f.excludes(&p("keep.log"), false));
+        assert!(f.excludes(&p("other.log"), false));
+        assert_eq!(f.decide(&p("keep.log"), false), Some(Include));
+        assert_eq!(f.decide(&p("a.c"), false), None);
+    }
+
+    #[test]
+    fn non_utf8_names_match() {
+        let f = filter(&[(Exclude, "*.bin")]);
+        assert!(f.excludes(&RelPath::new(&b"\xff.bin"[..]).unwrap(), false));
+    }
+
+    #[test]
+    fn rules_file_syntax() {
+        let mut rules = FilterRules::default();
+        rules.add_rules_file("# comment\n\n; also\n+ keep.tmp\n- *.tmp\nlogs/\n");
+        let f = rules.compile().unwrap();
+        assert!(!f.excludes(&p("keep.tmp"), false));
+        assert!(f.excludes(&p("a.tmp"), false));
+        assert!(f.excludes(&p("logs"), true));
+        assert_eq!(rules.rules.len(), 3);
+    }
+
+    #[test]
+    fn bad_pattern_is_an_error_naming_it() {
+        let err = FilterRules {
+            rules: vec![(Exclude, "a[".to_owned())],
+            gitignore: false,
+        }
+        .compile()
+        .unwrap_err();
+        assert!(err.to_string().contains("a["), "{err}");
+    }
+}

@@ -1,0 +1,233 @@
+//! `Local`: a directory tree on this machine.
+
+mod names;
+mod ops;
+mod read;
+mod root;
+mod scan;
+mod write;
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustix::fs::{FileType, Mode, OFlags, Stat};
+use rustix::io::Errno;
+
+use crate::{
+    Entry, EntryKind, Error, FileWrite, Meta, MetaOptions, ReadOptions, RelPath, Result, Scan,
+    ScanOptions, SourceFile, SpecialKind, Timestamp, Transport, TreeOp, WriteOptions, Written,
+};
+
+/// A directory on the local file system. Cheap to clone; all blocking work runs on tokio's
+/// blocking pool, one task per batch.
+#[derive(Clone)]
+pub struct Local {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// `None` when the root does not exist (yet): it scans as empty.
+    root: Option<OwnedFd>,
+    root_path: PathBuf,
+    location: String,
+}
+
+impl std::fmt::Debug for Local {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Local")
+            .field("root", &self.inner.root_path)
+            .finish()
+    }
+}
+
+impl Local {
+    /// Opens `root`, which must be a directory (symbolic links to one are followed here, once,
+    /// as the user named it). A missing root is allowed: it scans as empty and refuses writes.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Local> {
+        let root_path = root.into();
+        let location = root_path.display().to_string();
+        let fd = match rustix::fs::open(
+            &root_path,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Some(fd),
+            Err(Errno::NOENT) => None,
+            Err(e) => {
+                return Err(Error::Io {
+                    action: "opening directory",
+                    path: location,
+                    source: e.into(),
+                });
+            }
+        };
+        Ok(Local {
+            inner: Arc::new(Inner {
+                root: fd,
+                root_path,
+                location,
+            }),
+        })
+    }
+
+    /// The root directory as given.
+    pub fn root_path(&self) -> &Path {
+        &self.inner.root_path
+    }
+
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&Inner) -> T + Send + 'static,
+    ) -> Result<T> {
+        let inner = Arc::clone(&self.inner);
+        match tokio::task::spawn_blocking(move || work(&inner)).await {
+            Ok(value) => Ok(value),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => Err(Error::Interrupted),
+        }
+    }
+
+    async fn blocking_batch<T: Send + 'static>(
+        &self,
+        len: usize,
+        work: impl FnOnce(&Inner) -> Vec<Result<T>> + Send + 'static,
+    ) -> Vec<Result<T>> {
+        match self.blocking(work).await {
+            Ok(results) => results,
+            Err(_) => (0..len).map(|_| Err(Error::Interrupted)).collect(),
+        }
+    }
+}
+
+impl Inner {
+    fn root(&self) -> io::Result<BorrowedFd<'_>> {
+        self.root.as_ref().map(AsFd::as_fd).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "the destination directory does not exist",
+            )
+        })
+    }
+
+    /// An `Error::Io` for `path`, phrased as "`action` `path` on `location`: cause".
+    fn shown(&self, path: &RelPath) -> String {
+        if path.is_root() {
+            self.location.clone()
+        } else {
+            format!("{}/{path}", self.root_path.display())
+        }
+    }
+
+    fn err(&self, action: &'static str, path: &RelPath, source: io::Error) -> Error {
+        let shown = self.shown(path);
+        if source.raw_os_error() == Some(Errno::LOOP.raw_os_error())
+            || source.raw_os_error() == Some(Errno::XDEV.raw_os_error())
+        {
+            return Error::ThroughSymlink { path: shown };
+        }
+        Error::Io {
+            action,
+            path: shown,
+            source,
+        }
+    }
+}
+
+/// Builds an `Entry` from `stat`; the symlink target is filled in by the caller.
+pub(crate) fn entry_from_stat(path: RelPath, st: &Stat, kind: EntryKind) -> Entry {
+    Entry {
+        path,
+        size: if kind == EntryKind::File {
+            st.st_size as u64
+        } else {
+            0
+        },
+        kind,
+        meta: Meta {
+            mode: st.st_mode & 0o7777,
+            mtime: Timestamp {
+                secs: st.st_mtime,
+                nanos: st.st_mtime_nsec as u32,
+            },
+            uid: st.st_uid,
+            gid: st.st_gid,
+        },
+        dev: st.st_dev,
+        ino: st.st_ino,
+        nlink: st.st_nlink,
+    }
+}
+
+/// The entry kind for a stat's file type (symlink targets are read separately).
+pub(crate) fn kind_of(st: &Stat) -> EntryKind {
+    match FileType::from_raw_mode(st.st_mode) {
+        FileType::RegularFile => EntryKind::File,
+        FileType::Directory => EntryKind::Dir,
+        FileType::Symlink => EntryKind::Symlink { target: Vec::new() },
+        FileType::Fifo => EntryKind::Special(SpecialKind::Fifo),
+        FileType::Socket => EntryKind::Special(SpecialKind::Socket),
+        FileType::CharacterDevice => EntryKind::Special(SpecialKind::CharDevice),
+        _ => EntryKind::Special(SpecialKind::BlockDevice),
+    }
+}
+
+impl Transport for Local {
+    fn location(&self) -> &str {
+        &self.inner.location
+    }
+
+    fn prefers_whole_file(&self) -> bool {
+        true
+    }
+
+    async fn scan(&self, options: ScanOptions) -> Result<Scan> {
+        self.blocking(move |inner| inner.scan(&options)).await?
+    }
+
+    async fn read_files(&self, files: Vec<Entry>, options: ReadOptions) -> Vec<Result<SourceFile>> {
+        let len = files.len();
+        self.blocking_batch(len, move |inner| {
+            files
+                .into_iter()
+                .map(|entry| inner.read_file(entry, &options))
+                .collect()
+        })
+        .await
+    }
+
+    async fn write_files(
+        &self,
+        files: Vec<FileWrite>,
+        options: WriteOptions,
+    ) -> Vec<Result<Written>> {
+        let len = files.len();
+        self.blocking_batch(len, move |inner| {
+            files
+                .into_iter()
+                .map(|file| inner.write_file(file, &options))
+                .collect()
+        })
+        .await
+    }
+
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+        let len = paths.len();
+        self.blocking_batch(len, move |inner| {
+            paths
+                .iter()
+                .map(|path| inner.checksum(path, follow_links))
+                .collect()
+        })
+        .await
+    }
+
+    async fn apply(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
+        let len = ops.len();
+        self.blocking_batch(len, move |inner| {
+            ops.into_iter().map(|op| inner.apply(op, meta)).collect()
+        })
+        .await
+    }
+}

@@ -1,0 +1,288 @@
+//! Tree operations that move no content: directories, links, attributes, removal, tidying.
+
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+use rustix::fs::{
+    AtFlags, Dir, FileType, Gid, Mode, OFlags, Uid, chmodat, chownat, linkat, mkdirat, openat,
+    renameat, statat, symlinkat, unlinkat, utimensat,
+};
+use rustix::io::Errno;
+
+use super::Inner;
+use super::names::{partial_name, temp_name};
+use super::root::{DirFd, open_beneath, parent_of};
+use super::write::timestamps;
+use crate::{Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result, TreeOp};
+
+impl Inner {
+    pub(super) fn apply(&self, op: TreeOp, options: MetaOptions) -> Result<()> {
+        match op {
+            TreeOp::Mkdir { path } => self
+                .mkdir(&path)
+                .map_err(|e| self.err("creating directory", &path, e)),
+            TreeOp::Symlink { path, target, meta } => self
+                .symlink(&path, &target, &meta, options)
+                .map_err(|e| self.err("creating symbolic link", &path, e)),
+            TreeOp::HardLink { path, target } => self
+                .hard_link(&path, &target)
+                .map_err(|e| self.err("creating hard link", &path, e)),
+            TreeOp::SetMeta { path, target, meta } => self
+                .set_meta(&path, target, &meta, options)
+                .map_err(|e| self.err("setting attributes of", &path, e)),
+            TreeOp::MakeWritable { path } => self
+                .make_writable(&path)
+                .map_err(|e| self.err("making writable", &path, e)),
+            TreeOp::Remove { path } => self
+                .remove(&path)
+                .map_err(|e| self.err("removing", &path, e)),
+            TreeOp::DropPartial { file } => self
+                .drop_partial(&file)
+                .map_err(|e| self.err("removing the partial of", &file, e)),
+            TreeOp::Tidy(leftover) => self
+                .tidy(&leftover)
+                .map_err(|e| self.err("tidying", &leftover.path, e)),
+        }
+    }
+
+    fn mkdir(&self, path: &RelPath) -> io::Result<()> {
+        let root = self.root()?;
+        if path.is_root() {
+            return Ok(());
+        }
+        let (dir, name) = parent_of(root, path)?;
+        match mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+            Err(Errno::EXIST) => {
+                let st = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
+                if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+                    Ok(())
+                } else {
+                    Err(Errno::EXIST.into())
+                }
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn symlink(
+        &self,
+        path: &RelPath,
+        target: &[u8],
+        meta: &Meta,
+        options: MetaOptions,
+    ) -> io::Result<()> {
+        let root = self.root()?;
+        let (dir, name) = parent_of(root, path)?;
+        let tmp = temp_name(name);
+        symlinkat(target, &dir, tmp.as_slice())?;
+        let placed = set_link_meta(&dir, &tmp, meta, options)
+            .and_then(|()| Ok(renameat(&dir, tmp.as_slice(), &dir, name)?));
+        if placed.is_err() {
+            let _ = unlinkat(&dir, tmp.as_slice(), AtFlags::empty());
+        }
+        placed
+    }
+
+    fn hard_link(&self, path: &RelPath, target: &RelPath) -> io::Result<()> {
+        let root = self.root()?;
+        let (tdir, tname) = parent_of(root, target)?;
+        let (dir, name) = parent_of(root, path)?;
+        let existing = statat(&tdir, tname, AtFlags::SYMLINK_NOFOLLOW)?;
+        if let Ok(current) = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            // rename() between two names of one inode does nothing and would leave the temp.
+            if current.st_ino == existing.st_ino && current.st_dev == existing.st_dev {
+                return Ok(());
+            }
+        }
+        let tmp = temp_name(name);
+        linkat(&tdir, tname, &dir, tmp.as_slice(), AtFlags::empty())?;
+        let placed = renameat(&dir, tmp.as_slice(), &dir, name);
+        if placed.is_err() {
+            let _ = unlinkat(&dir, tmp.as_slice(), AtFlags::empty());
+        }
+        Ok(placed?)
+    }
+
+    fn set_meta(
+        &self,
+        path: &RelPath,
+        target: MetaTarget,
+        meta: &Meta,
+        options: MetaOptions,
+    ) -> io::Result<()> {
+        let root = self.root()?;
+        if target == MetaTarget::Symlink {
+            let (dir, name) = parent_of(root, path)?;
+            return set_link_meta(&dir, name, meta, options);
+        }
+        // O_PATH|O_NOFOLLOW pins the object itself; the attributes are then set through
+        // /proc/self/fd, so a symlink swapped in meanwhile cannot redirect them.
+        let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), false)?;
+        let st = rustix::fs::fstat(&fd)?;
+        let expected = if target == MetaTarget::Dir {
+            FileType::Directory
+        } else {
+            FileType::RegularFile
+        };
+        if FileType::from_raw_mode(st.st_mode) != expected {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "changed kind during the run",
+            ));
+        }
+        set_meta_by_fd(&fd, meta, options)
+    }
+
+    fn make_writable(&self, path: &RelPath) -> io::Result<()> {
+        let root = self.root()?;
+        let fd = open_beneath(
+            root,
+            path,
+            OFlags::PATH | OFlags::DIRECTORY,
+            Mode::empty(),
+            false,
+        )?;
+        let st = rustix::fs::fstat(&fd)?;
+        if st.st_mode & 0o700 == 0o700 {
+            return Ok(());
+        }
+        let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
+        Ok(chmodat(
+            rustix::fs::CWD,
+            proc_path.as_str(),
+            Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700),
+            AtFlags::empty(),
+        )?)
+    }
+
+    fn remove(&self, path: &RelPath) -> io::Result<()> {
+        let root = self.root()?;
+        let (dir, name) = parent_of(root, path)?;
+        remove_at(&dir, name)
+    }
+
+    fn drop_partial(&self, file: &RelPath) -> io::Result<()> {
+        let root = self.root()?;
+        let (dir, name) = parent_of(root, file)?;
+        let Some(partial) = partial_name(name) else {
+            return Ok(());
+        };
+        match unlinkat(&dir, partial.as_slice(), AtFlags::empty()) {
+            Err(Errno::NOENT) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+
+    fn tidy(&self, leftover: &Leftover) -> io::Result<()> {
+        let root = self.root()?;
+        let (dir, name) = parent_of(root, &leftover.path)?;
+        if leftover.kind == LeftoverKind::Temp
+            && let Some(partial) = leftover
+                .file
+                .as_ref()
+                .and_then(|f| f.file_name())
+                .and_then(partial_name)
+        {
+            let temp_len = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?.st_size;
+            let partial_len = match statat(&dir, partial.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => Some(st.st_size),
+                Err(Errno::NOENT) => None,
+                Err(e) => return Err(e.into()),
+            };
+            if temp_len > 0 && partial_len.is_none_or(|p| p < temp_len) {
+                return Ok(renameat(&dir, name, &dir, partial.as_slice())?);
+            }
+        }
+        match unlinkat(&dir, name, AtFlags::empty()) {
+            Err(Errno::NOENT) => Ok(()),
+            other => Ok(other?),
+        }
+    }
+}
+
+fn set_link_meta(
+    dir: &DirFd<'_>,
+    name: &[u8],
+    meta: &Meta,
+    options: MetaOptions,
+) -> io::Result<()> {
+    if options.owner {
+        chownat(
+            dir,
+            name,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+            AtFlags::SYMLINK_NOFOLLOW,
+        )?;
+    }
+    if options.times {
+        utimensat(dir, name, &timestamps(meta), AtFlags::SYMLINK_NOFOLLOW)?;
+    }
+    Ok(())
+}
+
+fn set_meta_by_fd(fd: &OwnedFd, meta: &Meta, options: MetaOptions) -> io::Result<()> {
+    let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+    if options.owner {
+        chownat(
+            rustix::fs::CWD,
+            proc_path.as_str(),
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+            AtFlags::empty(),
+        )?;
+    }
+    chmodat(
+        rustix::fs::CWD,
+        proc_path.as_str(),
+        Mode::from_raw_mode(meta.mode),
+        AtFlags::empty(),
+    )?;
+    if options.times {
+        utimensat(
+            rustix::fs::CWD,
+            proc_path.as_str(),
+            &timestamps(meta),
+            AtFlags::empty(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Removes `name` in `dir`; a directory with everything in it, never following a link.
+fn remove_at(dir: &impl AsFd, name: &[u8]) -> io::Result<()> {
+    let st = match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(st) => st,
+        Err(Errno::NOENT) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
+        return Ok(unlinkat(dir, name, AtFlags::empty())?);
+    }
+    let fd = openat(
+        dir,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    // A read-only directory must become writable before its entries can go.
+    if st.st_mode & 0o300 != 0o300 {
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700))?;
+    }
+    let mut names = Vec::new();
+    let mut entries = Dir::read_from(&fd)?;
+    while let Some(item) = entries.read() {
+        let item = item?;
+        let child = item.file_name().to_bytes();
+        if child != b"." && child != b".." {
+            names.push(child.to_vec());
+        }
+    }
+    for child in names {
+        remove_at(&fd, &child)?;
+    }
+    match unlinkat(dir, name, AtFlags::REMOVEDIR) {
+        Err(Errno::NOENT) => Ok(()),
+        other => Ok(other?),
+    }
+}

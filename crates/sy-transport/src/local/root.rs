@@ -1,0 +1,115 @@
+//! Resolving paths beneath the root without following symbolic links.
+//!
+//! Every path is opened relative to the root's directory descriptor with `openat2` and
+//! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so neither `..` nor a symlink planted in the tree can
+//! lead a write elsewhere (the rsync CVE-2024-12087/12088 class). On kernels without `openat2`
+//! the same rule is applied one component at a time with `O_NOFOLLOW`.
+
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rustix::fs::{Mode, OFlags, ResolveFlags, openat, openat2};
+use rustix::io::Errno;
+
+use crate::RelPath;
+
+static NO_OPENAT2: AtomicBool = AtomicBool::new(false);
+
+/// A directory descriptor: the root itself (borrowed) or one opened beneath it.
+pub(crate) enum DirFd<'a> {
+    Root(BorrowedFd<'a>),
+    Sub(OwnedFd),
+}
+
+impl AsFd for DirFd<'_> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match self {
+            DirFd::Root(fd) => *fd,
+            DirFd::Sub(fd) => fd.as_fd(),
+        }
+    }
+}
+
+/// Opens `path` beneath `root`. With `follow`, symbolic links are followed wherever they lead
+/// (only for reading a source with `-L`); otherwise any link on the way is an `ELOOP` error.
+pub(crate) fn open_beneath(
+    root: BorrowedFd<'_>,
+    path: &RelPath,
+    flags: OFlags,
+    mode: Mode,
+    follow: bool,
+) -> io::Result<OwnedFd> {
+    let flags = flags | OFlags::CLOEXEC;
+    if path.is_root() {
+        return Ok(openat(root, c".", flags, mode)?);
+    }
+    if follow {
+        return Ok(openat(root, path.as_path(), flags, mode)?);
+    }
+    if !NO_OPENAT2.load(Ordering::Relaxed) {
+        let resolve =
+            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+        match openat2(
+            root,
+            path.as_path(),
+            flags | OFlags::NOFOLLOW,
+            mode,
+            resolve,
+        ) {
+            Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
+            // openat2 asks callers to retry on EAGAIN (a rename raced the lookup).
+            Err(Errno::AGAIN) => return open_by_components(root, path, flags, mode),
+            other => return Ok(other?),
+        }
+    }
+    open_by_components(root, path, flags, mode)
+}
+
+fn open_by_components(
+    root: BorrowedFd<'_>,
+    path: &RelPath,
+    flags: OFlags,
+    mode: Mode,
+) -> io::Result<OwnedFd> {
+    let mut components = path.components().peekable();
+    let mut dir: Option<OwnedFd> = None;
+    while let Some(name) = components.next() {
+        let at = dir.as_ref().map_or(root, AsFd::as_fd);
+        if components.peek().is_none() {
+            return Ok(openat(at, name, flags | OFlags::NOFOLLOW, mode)?);
+        }
+        let next = openat(
+            at,
+            name,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        dir = Some(next);
+    }
+    Ok(openat(root, c".", flags, mode)?)
+}
+
+/// The directory holding `path` and `path`'s last component. The root has no parent here.
+pub(crate) fn parent_of<'a, 'p>(
+    root: BorrowedFd<'a>,
+    path: &'p RelPath,
+) -> io::Result<(DirFd<'a>, &'p [u8])> {
+    let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the transfer root has no parent here",
+        ));
+    };
+    if parent.is_root() {
+        return Ok((DirFd::Root(root), name));
+    }
+    let fd = open_beneath(
+        root,
+        &parent,
+        OFlags::PATH | OFlags::DIRECTORY,
+        Mode::empty(),
+        false,
+    )?;
+    Ok((DirFd::Sub(fd), name))
+}

@@ -1,0 +1,355 @@
+//! Writing a file: a temporary beside the target, content, attributes, rename.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::fs::FileExt;
+
+use rustix::fs::{
+    AtFlags, Gid, Mode, OFlags, SeekFrom, Timespec, Timestamps, UTIME_OMIT, Uid, copy_file_range,
+    fchmod, fchown, fstat, ftruncate, futimens, openat, renameat, seek, unlinkat,
+};
+use rustix::io::Errno;
+
+use super::names::{partial_name, temp_name};
+use super::root::{DirFd, parent_of};
+use super::{Inner, entry_from_stat};
+use crate::{
+    Cancel, EntryKind, Error, FileData, FileWrite, Meta, MetaOptions, Progress, RelPath, Result,
+    WriteOptions, Written,
+};
+
+/// `copy_file_range` is asked for at most this much at a time, so Ctrl-C is noticed quickly.
+const COPY_STEP: usize = 8 << 20;
+/// Buffer for copies that cannot use `copy_file_range` and for `--sparse`.
+const BUFFER: usize = 256 << 10;
+/// Granularity of zero detection with `--sparse`.
+const SPARSE_BLOCK: usize = 4096;
+
+/// Removes the temporary unless the write succeeded or it was kept as a partial.
+struct TempGuard<'a> {
+    dir: BorrowedFd<'a>,
+    name: Vec<u8>,
+    armed: bool,
+}
+
+impl Drop for TempGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let _ = unlinkat(self.dir, &self.name, AtFlags::empty());
+        }
+    }
+}
+
+/// A failed fill: the error and how many leading bytes of the temporary are already right.
+struct Failure {
+    error: Error,
+    valid: u64,
+}
+
+impl Inner {
+    pub(super) fn write_file(&self, file: FileWrite, options: &WriteOptions) -> Result<Written> {
+        let path = &file.path;
+        let root = self.root().map_err(|e| self.err("writing", path, e))?;
+        let (dir, name) = parent_of(root, path).map_err(|e| self.err("writing", path, e))?;
+        let (tmp_name, tmp) =
+            create_temp(&dir, name).map_err(|e| self.err("creating a temporary for", path, e))?;
+        let mut guard = TempGuard {
+            dir: dir.as_fd(),
+            name: tmp_name,
+            armed: true,
+        };
+        let meta = file.source.entry.meta;
+        let len = file.source.entry.size;
+        match self.fill(&tmp, path, file.source, options) {
+            Ok(()) => {}
+            Err(Failure { error, valid }) => {
+                if error.is_interrupted() && valid > 0 {
+                    keep_partial(&dir, name, &tmp, &guard.name, valid, &mut guard.armed);
+                }
+                return Err(error);
+            }
+        }
+        set_file_meta(&tmp, &meta, options.meta)
+            .map_err(|e| self.err("setting attributes of", path, e))?;
+        drop(tmp);
+        renameat(&dir, &guard.name, &dir, name)
+            .map_err(|e| self.err("renaming into place", path, e.into()))?;
+        guard.armed = false;
+        if file.clear_partial
+            && let Some(partial) = partial_name(name)
+        {
+            let _ = unlinkat(&dir, partial, AtFlags::empty());
+        }
+        Ok(Written {
+            literal: len,
+            matched: 0,
+        })
+    }
+
+    fn fill(
+        &self,
+        tmp: &File,
+        path: &RelPath,
+        source: crate::SourceFile,
+        options: &WriteOptions,
+    ) -> Result<(), Failure> {
+        let mut out = Out {
+            file: tmp,
+            pos: 0,
+            sparse: options.sparse,
+            cancel: &options.cancel,
+            progress: options.progress.as_ref(),
+            path,
+        };
+        let len = source.entry.size;
+        let io_failure = |out: &Out<'_>, action, e: io::Error| Failure {
+            error: if e.kind() == io::ErrorKind::Interrupted {
+                Error::Interrupted
+            } else {
+                self.err(action, path, e)
+            },
+            valid: out.pos,
+        };
+        let changed = |out: &Out<'_>| Failure {
+            error: Error::SourceChanged {
+                path: self.shown(path),
+            },
+            valid: out.pos,
+        };
+        match source.data {
+            FileData::Bytes(bytes) => {
+                if bytes.len() as u64 != len {
+                    return Err(changed(&out));
+                }
+                out.write(&bytes)
+                    .map_err(|e| io_failure(&out, "writing", e))?;
+            }
+            FileData::Local(src) => {
+                let complete =
+                    copy_local(&src, len, &mut out).map_err(|e| io_failure(&out, "copying", e))?;
+                let after = fstat(&src).map_err(|e| io_failure(&out, "reading", e.into()))?;
+                let after = entry_from_stat(path.clone(), &after, EntryKind::File);
+                if !complete || after.size != len || after.meta.mtime != source.entry.meta.mtime {
+                    return Err(changed(&out));
+                }
+            }
+            FileData::Stream(mut chunks) => {
+                while let Some(chunk) = chunks.blocking_recv() {
+                    let chunk = chunk.map_err(|error| Failure {
+                        error,
+                        valid: out.pos,
+                    })?;
+                    if out.pos + chunk.len() as u64 > len {
+                        return Err(changed(&out));
+                    }
+                    out.write(&chunk)
+                        .map_err(|e| io_failure(&out, "writing", e))?;
+                }
+                if out.pos != len {
+                    return Err(changed(&out));
+                }
+            }
+        }
+        ftruncate(tmp, len).map_err(|e| io_failure(&out, "writing", e.into()))?;
+        Ok(())
+    }
+}
+
+/// Where file content goes: positional writes into the temporary, holes where allowed.
+struct Out<'a> {
+    file: &'a File,
+    pos: u64,
+    sparse: bool,
+    cancel: &'a Cancel,
+    progress: &'a dyn Progress,
+    path: &'a RelPath,
+}
+
+impl Out<'_> {
+    fn check(&self) -> io::Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+        for piece in data.chunks(BUFFER) {
+            self.check()?;
+            if self.sparse {
+                self.write_sparse(piece)?;
+            } else {
+                self.file.write_all_at(piece, self.pos)?;
+                self.pos += piece.len() as u64;
+            }
+            self.progress.advance(self.path, piece.len() as u64);
+        }
+        Ok(())
+    }
+
+    /// Writes the non-zero blocks; all-zero blocks become holes (the final `ftruncate` sets
+    /// the length, so trailing zeros are a hole too).
+    fn write_sparse(&mut self, data: &[u8]) -> io::Result<()> {
+        let mut run_start: Option<usize> = None;
+        let mut offset = 0;
+        for block in data.chunks(SPARSE_BLOCK) {
+            let zero = is_zero(block);
+            match (zero, run_start) {
+                (false, None) => run_start = Some(offset),
+                (true, Some(start)) => {
+                    self.file
+                        .write_all_at(&data[start..offset], self.pos + start as u64)?;
+                    run_start = None;
+                }
+                _ => {}
+            }
+            offset += block.len();
+        }
+        if let Some(start) = run_start {
+            self.file
+                .write_all_at(&data[start..], self.pos + start as u64)?;
+        }
+        self.pos += data.len() as u64;
+        Ok(())
+    }
+}
+
+fn is_zero(block: &[u8]) -> bool {
+    block.iter().all(|&b| b == 0)
+}
+
+/// Copies `len` bytes of `src` into `out`, skipping holes in the source. Returns false when
+/// the source turned out shorter than `len` (it shrank while being copied).
+fn copy_local(src: &File, len: u64, out: &mut Out<'_>) -> io::Result<bool> {
+    let mut pos = 0u64;
+    let mut use_cfr = !out.sparse;
+    let mut buf = Vec::new();
+    while pos < len {
+        out.check()?;
+        let start = match seek(src, SeekFrom::Data(pos)) {
+            Ok(offset) => offset,
+            Err(Errno::NXIO) => len,
+            Err(_) => pos,
+        };
+        if start >= len {
+            break;
+        }
+        let end = match seek(src, SeekFrom::Hole(start)) {
+            Ok(offset) => offset.min(len),
+            Err(_) => len,
+        };
+        if start > pos {
+            out.progress.advance(out.path, start - pos);
+        }
+        out.pos = start;
+        let mut offset = start;
+        while offset < end {
+            out.check()?;
+            let want = (end - offset).min(COPY_STEP as u64) as usize;
+            if use_cfr {
+                let mut off_in = offset;
+                let mut off_out = offset;
+                match copy_file_range(src, Some(&mut off_in), out.file, Some(&mut off_out), want) {
+                    Ok(0) => return Ok(false),
+                    Ok(n) => {
+                        offset += n as u64;
+                        out.pos = offset;
+                        out.progress.advance(out.path, n as u64);
+                        continue;
+                    }
+                    Err(
+                        Errno::XDEV | Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP | Errno::PERM,
+                    ) if offset == start => {
+                        use_cfr = false;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if buf.is_empty() {
+                buf = vec![0; BUFFER];
+            }
+            let want = want.min(BUFFER);
+            let n = src.read_at(&mut buf[..want], offset)?;
+            if n == 0 {
+                return Ok(false);
+            }
+            out.write(&buf[..n])?;
+            offset += n as u64;
+        }
+        pos = end;
+    }
+    out.pos = len;
+    Ok(true)
+}
+
+/// Creates `.NAME.sy-tmp.XXXX` exclusively (never through a symlink), retrying on a clash.
+fn create_temp(dir: &DirFd<'_>, name: &[u8]) -> io::Result<(Vec<u8>, File)> {
+    let mut attempts = 0;
+    loop {
+        let tmp = temp_name(name);
+        match openat(
+            dir,
+            tmp.as_slice(),
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(0o600),
+        ) {
+            Ok(fd) => return Ok((tmp, File::from(fd))),
+            Err(Errno::EXIST) if attempts < 8 => attempts += 1,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// After an interrupt, keeps the first `valid` bytes of the temporary as NAME's partial (the
+/// delta basis of the next run) unless an existing partial is larger.
+fn keep_partial(
+    dir: &DirFd<'_>,
+    name: &[u8],
+    tmp: &File,
+    tmp_name: &[u8],
+    valid: u64,
+    armed: &mut bool,
+) {
+    let Some(partial) = partial_name(name) else {
+        return;
+    };
+    if let Ok(st) = rustix::fs::statat(dir, partial.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
+        && st.st_size as u64 >= valid
+    {
+        return;
+    }
+    if ftruncate(tmp, valid).is_ok() && renameat(dir, tmp_name, dir, partial.as_slice()).is_ok() {
+        *armed = false;
+    }
+}
+
+/// Owner first (chown clears set-id bits), then mode, then times (last, as writes change them).
+pub(super) fn set_file_meta(file: &File, meta: &Meta, options: MetaOptions) -> io::Result<()> {
+    if options.owner {
+        fchown(
+            file,
+            Some(Uid::from_raw(meta.uid)),
+            Some(Gid::from_raw(meta.gid)),
+        )?;
+    }
+    fchmod(file, Mode::from_raw_mode(meta.mode))?;
+    if options.times {
+        futimens(file, &timestamps(meta))?;
+    }
+    Ok(())
+}
+
+/// Timestamps that set mtime and leave atime alone.
+pub(super) fn timestamps(meta: &Meta) -> Timestamps {
+    Timestamps {
+        last_access: Timespec {
+            tv_sec: 0,
+            tv_nsec: UTIME_OMIT,
+        },
+        last_modification: Timespec {
+            tv_sec: meta.mtime.secs,
+            tv_nsec: meta.mtime.nanos.into(),
+        },
+    }
+}

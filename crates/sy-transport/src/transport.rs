@@ -1,0 +1,279 @@
+//! The `Transport` trait: everything the sync engine asks of one side of a transfer.
+//!
+//! Calls take and return batches, so a remote backend can put a whole batch in one request and
+//! keep many requests in flight; the engine never needs a round trip per file. Arguments are
+//! owned so the futures are `'static`-friendly and map one-to-one onto protocol messages.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use crate::{Entry, FilterRules, Meta, MetaOptions, RelPath, Result};
+
+/// What to scan and how.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// The subtree to scan (the root itself when empty); entries keep paths relative to the
+    /// transport's root, so `base` itself is reported too. A missing `base` scans as empty.
+    pub base: RelPath,
+    /// Include/exclude rules, applied while walking (excluded directories are not entered).
+    pub filter: FilterRules,
+    /// Report what symbolic links point to instead of the links (`-L`).
+    pub follow_links: bool,
+}
+
+/// The result of a scan: every entry beneath `base`, sorted by path bytes (so a directory comes
+/// before what it contains), plus what could not be read.
+#[derive(Debug, Default)]
+pub struct Scan {
+    /// Entries, sorted by path.
+    pub entries: Vec<Entry>,
+    /// Directories or entries that could not be read; the rest of the scan went on.
+    pub problems: Vec<crate::Error>,
+    /// sy's own leftovers from an interrupted run (temporaries and partials); never entries.
+    pub leftovers: Vec<Leftover>,
+}
+
+/// A file sy left behind when a previous run was interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Leftover {
+    /// The leftover itself.
+    pub path: RelPath,
+    /// The file it was being written for, when its name says so.
+    pub file: Option<RelPath>,
+    /// A kept partial (usable as a delta basis) or a stray temporary.
+    pub kind: LeftoverKind,
+}
+
+/// The two kinds of leftovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeftoverKind {
+    /// `.NAME.sy-partial`: the start of NAME's new content, kept for resuming.
+    Partial,
+    /// `.NAME.sy-tmp.XXXX`: a temporary from a run that was killed.
+    Temp,
+}
+
+/// A flag shared by the engine and the workers; set on Ctrl-C.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    /// Asks all work sharing this flag to stop at the next safe point.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    /// True once [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// `Err(Interrupted)` once cancelled.
+    pub fn check(&self) -> Result<()> {
+        if self.is_cancelled() {
+            Err(crate::Error::Interrupted)
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Byte-level progress from inside a transport (the CLI draws it; libraries only report).
+pub trait Progress: Send + Sync {
+    /// `bytes` more of `path` have been written at the destination.
+    fn advance(&self, path: &RelPath, bytes: u64);
+}
+
+/// A [`Progress`] that ignores everything.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn advance(&self, _path: &RelPath, _bytes: u64) {}
+}
+
+/// How to read source files.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// Files up to this size come back as [`FileData::Bytes`] (the whole content in memory).
+    pub inline_limit: u64,
+    /// Follow symbolic links (`-L`).
+    pub follow_links: bool,
+}
+
+/// The content of a source file, in the form that is cheapest for the pair of transports.
+#[derive(Debug)]
+pub enum FileData {
+    /// The whole content (small files; batches from a remote peer).
+    Bytes(Bytes),
+    /// An open local file, read by the writer itself (so local copies can use
+    /// `copy_file_range` and skip holes). The writer checks afterwards that it did not change.
+    Local(std::fs::File),
+    /// Chunks in order, as they arrive from elsewhere; an `Err` ends the stream.
+    Stream(mpsc::Receiver<Result<Bytes>>),
+}
+
+/// A source file opened for copying.
+#[derive(Debug)]
+pub struct SourceFile {
+    /// Its attributes at the moment it was opened (these are what the copy gets).
+    pub entry: Entry,
+    /// Its content.
+    pub data: FileData,
+}
+
+/// One file to write at the destination.
+#[derive(Debug)]
+pub struct FileWrite {
+    /// Where, relative to the destination root.
+    pub path: RelPath,
+    /// What (size and attributes come from `source.entry`).
+    pub source: SourceFile,
+    /// A partial of this file exists and should be removed once the file is in place.
+    pub clear_partial: bool,
+}
+
+/// How to write files.
+#[derive(Clone)]
+pub struct WriteOptions {
+    /// Which attributes to apply.
+    pub meta: MetaOptions,
+    /// Turn runs of zeros into holes (`--sparse`); holes in a local source are always kept.
+    pub sparse: bool,
+    /// Stop early, keeping what was written as a partial.
+    pub cancel: Cancel,
+    /// Where to report bytes as they land.
+    pub progress: Arc<dyn Progress>,
+}
+
+impl std::fmt::Debug for WriteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteOptions")
+            .field("meta", &self.meta)
+            .field("sparse", &self.sparse)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What writing one file did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Bytes of content that came from the source.
+    pub literal: u64,
+    /// Bytes reused from the old file or a partial (delta).
+    pub matched: u64,
+}
+
+/// The kind of object a [`TreeOp::SetMeta`] applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetaTarget {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (only times and owner apply).
+    Symlink,
+}
+
+/// A change to the destination tree that moves no file content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeOp {
+    /// Create a directory (an existing directory is fine). It stays owner-writable until a later
+    /// `SetMeta` gives it its final mode, so read-only source directories can still be filled.
+    Mkdir {
+        /// Where.
+        path: RelPath,
+    },
+    /// Create or atomically replace a symbolic link.
+    Symlink {
+        /// Where.
+        path: RelPath,
+        /// The target, stored as is.
+        target: Vec<u8>,
+        /// Attributes (times, owner) for the link itself.
+        meta: Meta,
+    },
+    /// Create or atomically replace `path` as a hard link to `target` (both beneath the root).
+    HardLink {
+        /// The new name.
+        path: RelPath,
+        /// The existing file.
+        target: RelPath,
+    },
+    /// Apply attributes.
+    SetMeta {
+        /// Where.
+        path: RelPath,
+        /// What kind of object it is.
+        target: MetaTarget,
+        /// The attributes.
+        meta: Meta,
+    },
+    /// Make a directory owner-writable for the duration of the run (it may be read-only).
+    MakeWritable {
+        /// The directory.
+        path: RelPath,
+    },
+    /// Remove a file, link or (recursively) a directory, without following links.
+    Remove {
+        /// Where.
+        path: RelPath,
+    },
+    /// Deal with a stray temporary: it becomes the partial of its file (unless a larger
+    /// partial exists) or is removed.
+    Tidy(Leftover),
+    /// Remove the kept partial of `file`, if there is one.
+    DropPartial {
+        /// The file whose partial goes.
+        file: RelPath,
+    },
+}
+
+/// One side of a transfer: a local directory, or a remote agent, or anything else that can do
+/// these operations. The sync engine is generic over a pair of them.
+///
+/// Batch methods return one result per item, in order: one bad file never fails its batch.
+pub trait Transport: Send + Sync + 'static {
+    /// Where this side is, for messages (`/srv/data`, `host:/srv/data`).
+    fn location(&self) -> &str;
+
+    /// True when reading and writing whole files is cheap here, so a delta saves nothing
+    /// (both sides local). The engine copies whole files between two such transports.
+    fn prefers_whole_file(&self) -> bool;
+
+    /// Lists the subtree at `options.base` with filters applied.
+    fn scan(&self, options: ScanOptions) -> impl Future<Output = Result<Scan>> + Send;
+
+    /// Opens source files for copying (in memory up to `inline_limit`).
+    fn read_files(
+        &self,
+        files: Vec<Entry>,
+        options: ReadOptions,
+    ) -> impl Future<Output = Vec<Result<SourceFile>>> + Send;
+
+    /// Writes files: each into a temporary beside its destination, attributes applied, then
+    /// renamed into place. An interrupted file is kept as its partial.
+    fn write_files(
+        &self,
+        files: Vec<FileWrite>,
+        options: WriteOptions,
+    ) -> impl Future<Output = Vec<Result<Written>>> + Send;
+
+    /// BLAKE3 digests of whole files (`-c`); `follow_links` as in [`ReadOptions`].
+    fn checksums(
+        &self,
+        paths: Vec<RelPath>,
+        follow_links: bool,
+    ) -> impl Future<Output = Vec<Result<[u8; 32]>>> + Send;
+
+    /// Applies tree changes in order.
+    fn apply(
+        &self,
+        ops: Vec<TreeOp>,
+        meta: MetaOptions,
+    ) -> impl Future<Output = Vec<Result<()>>> + Send;
+}
