@@ -96,13 +96,14 @@ pub fn diff<R: Read, S: DeltaSink + ?Sized>(
             input.pos = limit;
             continue;
         };
+        let steps = limit - input.pos;
         let outgoing = &input.buf[input.pos..limit];
         let incoming = &input.buf[input.pos + block_size..limit + block_size];
-        let mut advanced = outgoing.len();
-        for (i, (&out, &into)) in outgoing.iter().zip(incoming).enumerate() {
-            sums.roll(out, into);
+        let mut advanced = 0;
+        while advanced < steps {
+            sums.roll(outgoing[advanced], incoming[advanced]);
+            advanced += 1;
             if index.maybe_contains(sums.digest()) {
-                advanced = i + 1;
                 break;
             }
         }
