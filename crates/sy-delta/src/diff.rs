@@ -91,11 +91,14 @@ pub fn diff<R: Read, S: DeltaSink + ?Sized>(
             }
             continue;
         }
-        let Some(sums) = rolling.as_mut().filter(|_| !index.has_no_full_blocks()) else {
-            // Nothing to roll towards: the basis has no full block.
+        if index.has_no_full_blocks() {
+            // Nothing to roll towards: every byte up to the limit is literal.
             input.pos = limit;
+            rolling = None;
             continue;
-        };
+        }
+        let window = &input.buf[input.pos..input.pos + block_size];
+        let sums = rolling.get_or_insert_with(|| Rolling::of(window));
         let steps = limit - input.pos;
         let outgoing = &input.buf[input.pos..limit];
         let incoming = &input.buf[input.pos + block_size..limit + block_size];

@@ -300,3 +300,52 @@ proptest! {
         let _ = Signature::from_bytes(&body);
     }
 }
+
+/// Blocks crafted to share the weak checksum of a basis block but not its content: +1
+/// and −1 on neighbours at two places keep both Adler sums unchanged.
+fn weak_collisions(block: &[u8], count: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(block.len() * count);
+    let half = block.len() / 2;
+    for n in 0..count {
+        let (i, j) = (n % (half - 1), half + n / (half - 1));
+        let mut variant = block.to_vec();
+        variant[i] += 1;
+        variant[i + 1] -= 1;
+        variant[j] -= 1;
+        variant[j + 1] += 1;
+        out.extend_from_slice(&variant);
+    }
+    out
+}
+
+#[test]
+fn crafted_weak_collisions_stop_being_hashed_but_never_break_the_result() {
+    // Bytes in 1..=254 so that ±1 stays a byte.
+    let block: Vec<u8> = random_bytes(25, 64).iter().map(|b| b % 254 + 1).collect();
+    let opts = SignatureOptions::for_len(64).with_block_size(64);
+    let sig = Signature::calculate(&block[..], opts).unwrap();
+
+    let mut few = weak_collisions(&block, 10);
+    few.extend_from_slice(&block);
+    let mut writer = DeltaWriter::new(Vec::new());
+    let stats = diff(&sig.index(), &few[..], &mut writer).unwrap();
+    assert_eq!(stats.literal_bytes, 10 * 64, "the real block still matches");
+    assert_eq!(
+        apply_to_vec(&block, &writer.finish().unwrap()).unwrap(),
+        few
+    );
+
+    let mut many = weak_collisions(&block, 300);
+    many.extend_from_slice(&block);
+    let mut writer = DeltaWriter::new(Vec::new());
+    let stats = diff(&sig.index(), &many[..], &mut writer).unwrap();
+    assert_eq!(
+        stats.literal_bytes,
+        301 * 64,
+        "that weak checksum is ignored by now"
+    );
+    assert_eq!(
+        apply_to_vec(&block, &writer.finish().unwrap()).unwrap(),
+        many
+    );
+}
