@@ -90,6 +90,18 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         CacheMode::Warm
     };
     let baseline = args.baseline.as_deref().map(baseline::load).transpose()?;
+    if let Some(base) = &baseline {
+        // Ratios from 64× smaller data (or other data) say nothing about this run's.
+        if (base.settings.quick, base.settings.seed) != (args.quick, args.seed) {
+            bail!(
+                "the baseline was taken with quick={} seed={}, this run has quick={} seed={}",
+                base.settings.quick,
+                base.settings.seed,
+                args.quick,
+                args.seed
+            );
+        }
+    }
 
     let bins = find_binaries(&args, &root, &target_dir);
     let needs_sshd = args.targets.iter().any(|t| *t != Target::Local);
@@ -124,7 +136,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
         cache,
         timeout,
     };
-    let mut runner = Runner::new(workloads, scratch.clone(), &bins, sshd_ref, sides, plan);
+    let mut runner = Runner::new(workloads, scratch.clone(), &bins, sshd_ref, sides, plan)?;
     let machine = machine(&root, &bins, cache);
 
     let cases: Vec<(Target, ScenarioId)> = args

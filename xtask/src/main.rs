@@ -18,7 +18,7 @@ mod sshd;
 mod tools;
 mod workloads;
 
-use std::path::PathBuf;
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -38,19 +38,18 @@ struct Cli {
 enum Task {
     /// Benchmark sy against rsync and the plain-copy ceilings (see docs/benchmarks.md).
     Bench(Box<bench::BenchArgs>),
-    /// Internal: the benchmark sshd's ForceCommand, which records the rusage of each remote command.
-    #[command(hide = true)]
-    RemoteWrap {
-        /// File to append the rusage line to.
-        stats: PathBuf,
-    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.task {
-        Task::Bench(args) => bench::run(*args),
-        Task::RemoteWrap { stats } => rusage::remote_wrap(&stats),
+    let args: Vec<OsString> = std::env::args_os().collect();
+    // The measuring trampolines are dispatched before clap so that the process a tool is forked
+    // from stays as small as possible (its resident set is the floor of the tool's peak RSS).
+    let result = match args.get(1).and_then(|a| a.to_str()) {
+        Some(rusage::MEASURE) => rusage::measure_main(&args[2..]),
+        Some(rusage::REMOTE_WRAP) => rusage::remote_wrap_main(&args[2..]),
+        _ => match Cli::parse_from(args).task {
+            Task::Bench(args) => bench::run(*args),
+        },
     };
     result.unwrap_or_else(|e| {
         eprintln!("xtask: {e:#}");

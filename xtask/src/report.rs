@@ -79,7 +79,7 @@ impl Stat {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
-    /// Every measured run succeeded.
+    /// Every run (warm-up included) succeeded.
     Ok,
     /// At least one run failed (error exit, timeout, or a result that differs from the source).
     Failed,
@@ -95,7 +95,9 @@ pub struct Summary {
     pub tool: Tool,
     pub label: String,
     pub status: Status,
+    /// Why it is unsupported, or the first failure.
     pub reason: Option<String>,
+    /// Measured runs, and how many of them failed.
     pub runs: usize,
     pub failed: usize,
     pub wall_s: Option<Stat>,
@@ -138,22 +140,16 @@ impl Summary {
         let stat = |f: &dyn Fn(&Record) -> Option<f64>| {
             Stat::of(&ok.iter().filter_map(|r| f(r)).collect::<Vec<_>>())
         };
+        // A wrong result in the warm-up is as much a defect as one in a measured run.
         let first_error = records.iter().find_map(|r| r.error.clone());
+        let good = first_error.is_none() && !ok.is_empty();
         Self {
             scenario,
             target,
             tool,
             label: label.to_string(),
-            status: if failed == 0 && !ok.is_empty() {
-                Status::Ok
-            } else {
-                Status::Failed
-            },
-            reason: if failed > 0 || ok.is_empty() {
-                first_error
-            } else {
-                None
-            },
+            status: if good { Status::Ok } else { Status::Failed },
+            reason: if good { None } else { first_error },
             runs: measured.len(),
             failed,
             wall_s: stat(&|r| Some(r.wall_s)),
@@ -284,16 +280,14 @@ impl Report {
         };
         if s.status == Status::Unsupported || s.wall_s.is_none() {
             let why = s.reason.as_deref().unwrap_or("no successful run");
-            let what = if s.status == Status::Unsupported {
-                "unsupported"
+            let (what, runs) = if s.status == Status::Unsupported {
+                ("unsupported", "—".to_string())
             } else {
-                "FAILED"
+                ("FAILED", format!("{}/{}", s.runs - s.failed, s.runs))
             };
             return format!(
-                "| {name} | {tool} | {what}: {} | | | | | | | {}/{} |\n",
-                cell(why),
-                s.runs - s.failed,
-                s.runs
+                "| {name} | {tool} | {what}: {} | | | | | | | {runs} |\n",
+                cell(why)
             );
         }
         let ratio = |other: Tool, f: fn(&Summary) -> Option<Stat>| -> String {
@@ -314,7 +308,7 @@ impl Report {
         let wall = s.wall_s.map_or("—".into(), |w| {
             format!("{} ({}–{})", secs(w.median), secs(w.min), secs(w.max))
         });
-        let failed = if s.failed > 0 {
+        let failed = if s.status == Status::Failed {
             format!(" FAILED: {}", cell(s.reason.as_deref().unwrap_or("")))
         } else {
             String::new()
@@ -407,6 +401,83 @@ mod tests {
         );
         assert_eq!(Stat::of(&[4.0, 1.0, 2.0, 3.0]).map(|s| s.median), Some(2.5));
         assert_eq!(Stat::of(&[]), None);
+    }
+
+    fn record(warmup: bool, wall_s: f64, error: Option<&str>) -> Record {
+        Record {
+            scenario: ScenarioId::W1,
+            target: Target::Local,
+            tool: Tool::Sy,
+            label: "sy".into(),
+            warmup,
+            round: 0,
+            position: 0,
+            ok: error.is_none(),
+            error: error.map(String::from),
+            wall_s,
+            cpu_user_s: 0.5,
+            cpu_sys_s: 0.25,
+            max_rss_kib: 1024,
+            remote_cpu_s: None,
+            remote_max_rss_kib: None,
+            wire_up: None,
+            wire_down: None,
+        }
+    }
+
+    #[test]
+    fn summaries_use_measured_successes_and_any_failure_fails_the_tool() {
+        let runs = [
+            record(true, 9.0, None),
+            record(false, 1.0, None),
+            record(false, 3.0, None),
+        ];
+        let s = Summary::of(
+            ScenarioId::W1,
+            Target::Local,
+            Tool::Sy,
+            "sy",
+            &runs.iter().collect::<Vec<_>>(),
+        );
+        assert_eq!((s.status, s.runs, s.failed), (Status::Ok, 2, 0));
+        assert_eq!(s.wall_s.map(|w| (w.median, w.max)), Some((2.0, 3.0)));
+        assert_eq!(s.cpu_s.map(|c| c.median), Some(0.75));
+        assert_eq!(s.wire_bytes, None);
+
+        let runs = [
+            record(true, 9.0, Some("wrong result")),
+            record(false, 1.0, None),
+        ];
+        let s = Summary::of(
+            ScenarioId::W1,
+            Target::Local,
+            Tool::Sy,
+            "sy",
+            &runs.iter().collect::<Vec<_>>(),
+        );
+        assert_eq!(
+            (s.status, s.failed, s.reason.as_deref()),
+            (Status::Failed, 0, Some("wrong result"))
+        );
+        let table_row = report_with(s).markdown();
+        assert!(table_row.contains("FAILED: wrong result"), "{table_row}");
+    }
+
+    fn report_with(summary: Summary) -> Report {
+        Report {
+            format: FORMAT,
+            started: String::new(),
+            duration_s: 0.0,
+            machine: Machine::default(),
+            settings: Settings {
+                scenarios: vec![summary.scenario],
+                targets: vec![summary.target],
+                tools: vec![summary.tool],
+                ..Settings::default()
+            },
+            records: Vec::new(),
+            summaries: vec![summary],
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use crate::digest::{copy_tree, pre_read, remove_tree, tree_digest};
 use crate::relay::Relay;
 use crate::report::{Record, Summary};
-use crate::rusage::{Finished, run_measured};
+use crate::rusage::{Finished, MEASURE, run_measured, take_stats};
 use crate::scenarios::{Basis, Scenario, Target, Tool};
 use crate::sshd::Sshd;
 use crate::tools::{Binaries, Invocation, Remote, invocation};
@@ -56,6 +56,8 @@ pub struct Runner<'a> {
     pub records: Vec<Record>,
     pub summaries: Vec<Summary>,
     probes: HashMap<(Tool, Target, bool, bool), Result<(), String>>,
+    /// This xtask binary, which runs each tool as `xtask measure …`.
+    trampoline: PathBuf,
     tty: bool,
 }
 
@@ -76,8 +78,8 @@ impl<'a> Runner<'a> {
         sshd: Option<&'a Sshd>,
         sides: HashMap<Target, Result<Side, String>>,
         plan: Plan,
-    ) -> Self {
-        Self {
+    ) -> Result<Self> {
+        Ok(Self {
             workloads,
             scratch,
             bins,
@@ -87,8 +89,9 @@ impl<'a> Runner<'a> {
             records: Vec::new(),
             summaries: Vec::new(),
             probes: HashMap::new(),
+            trampoline: std::env::current_exe().context("locating this xtask binary")?,
             tty: std::io::stderr().is_terminal(),
-        }
+        })
     }
 
     fn progress(&self, text: &str) {
@@ -239,14 +242,26 @@ impl<'a> Runner<'a> {
         self.scratch.join("stderr.txt")
     }
 
+    /// Runs `inv` under the trampoline (see `rusage::measure_main`): wall, CPU and peak RSS are the
+    /// tool's own; the outer process is only timed and killed on timeout.
     fn run(&self, inv: &Invocation) -> Result<Finished> {
         let stderr = File::create(self.stderr_path()).context("creating the stderr capture")?;
-        let mut cmd = Command::new(&inv.program);
-        cmd.args(&inv.args)
+        let stats = self.scratch.join("stats.txt");
+        take_stats(&stats)?;
+        let mut cmd = Command::new(&self.trampoline);
+        cmd.arg(MEASURE)
+            .arg(&stats)
+            .arg(&inv.program)
+            .args(&inv.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
-        run_measured(&mut cmd, Some(self.plan.timeout))
+        let mut finished = run_measured(&mut cmd, Some(self.plan.timeout))?;
+        if let Some(tool) = take_stats(&stats)? {
+            finished.wall = tool.wall;
+            finished.usage = tool.usage;
+        }
+        Ok(finished)
     }
 
     /// Why the run counts as failed, if it does: exit status, timeout, or a result unlike the source.
@@ -255,7 +270,7 @@ impl<'a> Runner<'a> {
             return Some(format!("timed out after {} s", self.plan.timeout.as_secs()));
         }
         if !finished.status.success() {
-            return Some(format!("{}: {}", finished.status, self.stderr_tail()));
+            return Some(format!("{}: {}", finished.status, self.stderr_head()));
         }
         match tree_digest(dst) {
             Ok(digest) if digest == src.digest => None,
@@ -267,19 +282,19 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The last non-empty lines the tool wrote to stderr, for the table.
-    fn stderr_tail(&self) -> String {
+    /// The first lines the tool wrote to stderr (where tools put the cause; usage text follows).
+    fn stderr_head(&self) -> String {
         let text = fs::read_to_string(self.stderr_path()).unwrap_or_default();
-        let lines: Vec<&str> = text
+        let head: Vec<&str> = text
             .lines()
             .map(str::trim)
             .filter(|l| !l.is_empty())
+            .take(3)
             .collect();
-        let tail = lines[lines.len().saturating_sub(2)..].join(" / ");
-        if tail.is_empty() {
-            "(no output)".into()
+        if head.is_empty() {
+            "(no output on stderr)".into()
         } else {
-            tail
+            head.join(" / ")
         }
     }
 
@@ -325,7 +340,13 @@ impl<'a> Runner<'a> {
         let verdict = if finished.timed_out {
             Err("probe timed out".to_string())
         } else if !finished.status.success() {
-            Err(self.stderr_tail())
+            // The first line is the cause ("unexpected argument '-e'"); usage text follows.
+            Err(self
+                .stderr_head()
+                .split(" / ")
+                .next()
+                .unwrap_or_default()
+                .to_string())
         } else if tree_digest(&dst).ok() != tree_digest(&src).ok() {
             Err("wrong result on a two-file probe".to_string())
         } else {

@@ -1,6 +1,7 @@
 //! Running a measured process tree: wall time, and `wait4` rusage (user and system CPU of the process
 //! and every descendant it waited for; `ru_maxrss` is the peak RSS of the largest of them).
 
+use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io::{self, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -106,14 +107,41 @@ fn wait4(pid: libc::pid_t) -> Result<(ExitStatus, Usage)> {
     ))
 }
 
+/// The first argument that selects the local trampoline: `xtask measure STATS PROGRAM ARGS…`.
+pub const MEASURE: &str = "measure";
+/// The first argument that selects the sshd `ForceCommand`: `xtask remote-wrap STATS`.
+pub const REMOTE_WRAP: &str = "remote-wrap";
+
+/// The local trampoline: runs `PROGRAM ARGS…` and appends its rusage (and wall time) to `STATS`.
+///
+/// Tools are not measured as direct children of the bench: a forked child starts with its parent's
+/// resident set as its peak RSS (`ru_maxrss` keeps the high-water mark of the image `exec` replaced),
+/// so every figure would include the bench's own memory. This small process forks them instead.
+pub fn measure_main(args: &[OsString]) -> Result<ExitCode> {
+    let [stats, program, rest @ ..] = args else {
+        anyhow::bail!("usage: xtask {MEASURE} STATS PROGRAM [ARGS…]");
+    };
+    let finished = run_measured(Command::new(program).args(rest), None)?;
+    record(Path::new(stats), &finished)
+}
+
 /// The sshd `ForceCommand`: runs `$SSH_ORIGINAL_COMMAND` as sshd would, then appends one line of
-/// rusage to `stats`, so the remote side of every tool is measured the same way as the local one.
-pub fn remote_wrap(stats: &Path) -> Result<ExitCode> {
+/// rusage to `STATS`, so the remote side of every tool is measured the same way as the local one.
+pub fn remote_wrap_main(args: &[OsString]) -> Result<ExitCode> {
+    let [stats] = args else {
+        anyhow::bail!("usage: xtask {REMOTE_WRAP} STATS");
+    };
     let command = std::env::var_os("SSH_ORIGINAL_COMMAND")
         .context("the benchmark sshd serves commands only; no SSH_ORIGINAL_COMMAND was given")?;
     let finished = run_measured(Command::new("/bin/sh").arg("-c").arg(command), None)?;
+    record(Path::new(stats), &finished)
+}
+
+/// Appends `wall user sys maxrss` (µs, µs, µs, KiB) to `stats` and passes the exit status on.
+fn record(stats: &Path, finished: &Finished) -> Result<ExitCode> {
     let line = format!(
-        "{} {} {}\n",
+        "{} {} {} {}\n",
+        finished.wall.as_micros(),
         finished.usage.user.as_micros(),
         finished.usage.sys.as_micros(),
         finished.usage.max_rss_kib
@@ -132,26 +160,51 @@ pub fn remote_wrap(stats: &Path) -> Result<ExitCode> {
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
 }
 
-/// Sums the lines `remote_wrap` appended (one per remote command of a run).
-pub fn parse_remote_stats(text: &str) -> Result<Option<Usage>> {
-    let mut total: Option<Usage> = None;
+/// One line the trampolines appended.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Measured {
+    pub wall: Duration,
+    pub usage: Usage,
+}
+
+/// Sums the lines the trampolines appended (one per process tree: the local tool, or each remote
+/// command of a run): CPU adds up, peak RSS and wall are the largest.
+pub fn parse_stats(text: &str) -> Result<Option<Measured>> {
+    let mut total: Option<Measured> = None;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
         let fields: Vec<u64> = line
             .split_whitespace()
             .map(str::parse)
             .collect::<Result<_, _>>()
-            .with_context(|| format!("remote stats line {line:?}"))?;
-        let [user, sys, rss] = fields[..] else {
-            anyhow::bail!("remote stats line {line:?}: expected three numbers");
+            .with_context(|| format!("stats line {line:?}"))?;
+        let [wall, user, sys, rss] = fields[..] else {
+            anyhow::bail!("stats line {line:?}: expected four numbers");
         };
-        let usage = Usage {
-            user: Duration::from_micros(user),
-            sys: Duration::from_micros(sys),
-            max_rss_kib: rss,
+        let one = Measured {
+            wall: Duration::from_micros(wall),
+            usage: Usage {
+                user: Duration::from_micros(user),
+                sys: Duration::from_micros(sys),
+                max_rss_kib: rss,
+            },
         };
-        total = Some(total.map_or(usage, |t| t.combine(usage)));
+        total = Some(total.map_or(one, |t| Measured {
+            wall: t.wall.max(one.wall),
+            usage: t.usage.combine(one.usage),
+        }));
     }
     Ok(total)
+}
+
+/// Reads and removes a stats file; `None` if no trampoline wrote one.
+pub fn take_stats(path: &Path) -> Result<Option<Measured>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+    parse_stats(&text)
 }
 
 #[cfg(test)]
@@ -188,14 +241,28 @@ mod tests {
     }
 
     #[test]
-    fn remote_stats_add_cpu_and_keep_the_largest_peak() {
-        let total = parse_remote_stats("1000 500 2048\n\n3000 0 1024\n")
+    fn stats_add_cpu_and_keep_the_largest_peak() {
+        let total = parse_stats("9 1000 500 2048\n\n7 3000 0 1024\n")
             .unwrap()
             .unwrap();
-        assert_eq!(total.user, Duration::from_millis(4));
-        assert_eq!(total.sys, Duration::from_micros(500));
-        assert_eq!(total.max_rss_kib, 2048);
-        assert_eq!(parse_remote_stats("").unwrap(), None);
-        assert!(parse_remote_stats("1 2\n").is_err());
+        assert_eq!(total.wall, Duration::from_micros(9));
+        assert_eq!(total.usage.user, Duration::from_millis(4));
+        assert_eq!(total.usage.sys, Duration::from_micros(500));
+        assert_eq!(total.usage.max_rss_kib, 2048);
+        assert_eq!(parse_stats("").unwrap(), None);
+        assert!(parse_stats("1 2 3\n").is_err());
+    }
+
+    #[test]
+    fn the_trampoline_records_its_child_and_passes_the_exit_code_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let stats = dir.path().join("stats");
+        let mut args = vec![stats.clone().into_os_string()];
+        args.extend(["/bin/sh", "-c", "exit 7"].map(OsString::from));
+        assert_eq!(measure_main(&args).unwrap(), ExitCode::from(7));
+        let measured = take_stats(&stats).unwrap().unwrap();
+        assert!(measured.wall > Duration::ZERO);
+        assert!(!stats.exists());
+        assert_eq!(take_stats(&stats).unwrap(), None);
     }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::rusage::{Usage, parse_remote_stats};
+use crate::rusage::{REMOTE_WRAP, Usage, take_stats};
 
 pub const SSHD: &str = "/usr/sbin/sshd";
 /// The same cipher for every tool and for the `ssh … cat` ceiling.
@@ -200,16 +200,9 @@ impl Sshd {
         true
     }
 
-    /// The rusage lines of remote commands since the last call (summed), and resets them.
+    /// The usage of the remote commands since the last call (CPU summed, largest peak RSS).
     pub fn take_remote_usage(&self) -> Result<Option<Usage>> {
-        let path = self.stats_file();
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
-        };
-        fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
-        parse_remote_stats(&text)
+        Ok(take_stats(&self.stats_file())?.map(|m| m.usage))
     }
 }
 
@@ -273,7 +266,7 @@ fn sshd_config(dir: &Path, port: u16, wrapper: &Path) -> String {
          MaxSessions 64\n\
          LogLevel ERROR\n\
          Subsystem sftp /usr/lib/openssh/sftp-server\n\
-         ForceCommand {} remote-wrap {}\n",
+         ForceCommand {} {REMOTE_WRAP} {}\n",
         shell_quote(&wrapper.display().to_string()),
         shell_quote(&stats.display().to_string()),
     )
