@@ -267,7 +267,9 @@ impl Report {
         }
         out.push_str(
             "Ratios are of medians (< 1 is better than rsync; vs ceiling: 1 = as fast as the plain copy). \
-             CPU is the local process tree plus the sshd sessions. Wire counts both directions at the relay.\n",
+             CPU is the local process tree plus the sshd sessions. Peak RSS is the largest process, with a \
+             floor of ≈ 3 MiB (the measuring trampoline). Wire counts both directions at the relay. \
+             See docs/benchmarks.md.\n",
         );
         out
     }
