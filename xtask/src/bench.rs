@@ -65,8 +65,11 @@ pub struct BenchArgs {
     drop_caches: bool,
 }
 
-pub fn run(args: BenchArgs) -> Result<ExitCode> {
+pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
     let clock = Instant::now();
+    canonical(&mut args.scenarios);
+    canonical(&mut args.targets);
+    canonical(&mut args.tools);
     let epoch = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default();
@@ -111,16 +114,7 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     } else {
         None
     };
-    let mut sides = HashMap::new();
-    for target in args.targets.iter().copied().filter(|t| *t != Target::Local) {
-        let link = (target == Target::Wan).then_some(args.link);
-        let side = match &sshd {
-            Some(Ok(sshd)) => start_side(sshd, link).map_err(|e| format!("{e:#}")),
-            Some(Err(reason)) => Err(reason.clone()),
-            None => Err("sshd not started".to_string()),
-        };
-        sides.insert(target, side);
-    }
+    let sides = start_sides(&args, sshd.as_ref());
 
     let scratch = bench_dir.join("scratch");
     fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
@@ -217,6 +211,31 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Per remote target, its relay in front of sshd, or why there is none (shown as unsupported).
+fn start_sides(
+    args: &BenchArgs,
+    sshd: Option<&Result<Sshd, String>>,
+) -> HashMap<Target, Result<Side, String>> {
+    let remote_targets = args.targets.iter().copied().filter(|t| *t != Target::Local);
+    remote_targets
+        .map(|target| {
+            let link = (target == Target::Wan).then_some(args.link);
+            let side = match sshd {
+                Some(Ok(sshd)) => start_side(sshd, link).map_err(|e| format!("{e:#}")),
+                Some(Err(reason)) => Err(reason.clone()),
+                None => Err("sshd not started".to_string()),
+            };
+            (target, side)
+        })
+        .collect()
+}
+
+/// Puts a list of options into its canonical order (the table's), dropping repeats.
+fn canonical<T: Ord>(list: &mut Vec<T>) {
+    list.sort();
+    list.dedup();
 }
 
 /// A relay (with `link`, if any) in front of sshd, trusted in known_hosts.

@@ -226,15 +226,21 @@ impl<'a> Runner<'a> {
             remote_rss_kib: None,
             finished,
         };
+        let mut incomplete = None;
         if let (Some(side), Some(sshd), Some((wire0, cpu0))) = (side, self.sshd, before) {
-            side.relay.wait_idle(Duration::from_secs(10));
-            sshd.wait_sessions_reaped(Duration::from_secs(5));
+            // A connection or session still open after the tool exited would leave the counts short.
+            if !side.relay.wait_idle(Duration::from_secs(10)) {
+                incomplete =
+                    Some("a connection stayed open 10 s after the tool exited".to_string());
+            } else if !sshd.wait_sessions_reaped(Duration::from_secs(5)) {
+                incomplete = Some("an sshd session outlived the tool by 5 s".to_string());
+            }
             let wire = side.relay.wire();
             outcome.wire = Some((wire.up - wire0.up, wire.down - wire0.down));
             outcome.remote_cpu = Some(sshd.reaped_cpu()?.saturating_sub(cpu0));
             outcome.remote_rss_kib = sshd.take_remote_usage()?.map(|u| u.max_rss_kib);
         }
-        outcome.error = self.check(&outcome.finished, src, dst);
+        outcome.error = self.check(&outcome.finished, src, dst).or(incomplete);
         Ok(outcome)
     }
 
