@@ -78,7 +78,7 @@ pub fn invocation(
     remote: Option<&Remote>,
     bins: &Binaries,
 ) -> Result<Invocation, String> {
-    let destination = |remote: Option<&Remote>| match remote {
+    let destination = match remote {
         Some(r) => {
             let mut s = OsString::from(format!("{}:", r.login));
             s.push(contents(dst));
@@ -99,7 +99,7 @@ pub fn invocation(
             if let Some(r) = remote {
                 args.extend(["-e".into(), join_words(&r.rsh).into()]);
             }
-            args.extend([contents(src), destination(remote)]);
+            args.extend([contents(src), destination]);
             Ok(Invocation::new("rsync -a", rsync, args))
         }
         Tool::Sy => {
@@ -120,7 +120,7 @@ pub fn invocation(
                     agent.into(),
                 ]);
             }
-            args.extend([contents(src), destination(remote)]);
+            args.extend([contents(src), destination]);
             Ok(Invocation::new("sy", sy, args))
         }
         Tool::Cp => Ok(ceiling(scenario, src, dst, remote, bins)),
