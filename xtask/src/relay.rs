@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -24,6 +25,8 @@ const PLAIN_CHUNK: usize = 64 * 1024;
 /// Smaller chunks on an emulated link keep the pacing smooth (16 KiB is 1.3 ms at 100 Mbit/s).
 const LINK_CHUNK: usize = 16 * 1024;
 const ROUTER_BUFFER: usize = 256 * 1024;
+/// SO_RCVBUF of the relay's sockets on an emulated link (Linux doubles it for bookkeeping).
+const LINK_SOCKET_BUFFER: libc::c_int = 64 * 1024;
 const UNLIMITED_IN_FLIGHT: usize = 8 << 20;
 
 /// An emulated link: `100mbit:20ms` is 100 Mbit/s each way with 20 ms added round-trip time.
@@ -132,6 +135,10 @@ impl Relay {
         let listener =
             TcpListener::bind("127.0.0.1:0").context("binding the relay to 127.0.0.1")?;
         let port = listener.local_addr().context("relay address")?.port();
+        if link.is_some() {
+            // Accepted sockets inherit this, and the window they advertise is sized from it.
+            limit_receive_buffer(&listener).context("sizing the relay's receive buffer")?;
+        }
         let counters = Arc::new(Counters::default());
         let stop = Arc::new(AtomicBool::new(false));
         let acceptor = {
@@ -201,6 +208,9 @@ fn accept_loop(
         };
         let _ = client.set_nodelay(true);
         let _ = server.set_nodelay(true);
+        if link.is_some() {
+            let _ = limit_receive_buffer(&server);
+        }
         counters.open.fetch_add(1, Ordering::SeqCst);
         let guard = Arc::new(OpenConnection(Arc::clone(counters)));
         let directions = [
@@ -223,6 +233,28 @@ fn accept_loop(
                     drop(guard);
                 });
         }
+    }
+}
+
+/// Keeps the kernel from buffering megabytes in front of the emulated link: on loopback the receive
+/// buffer grows to several MiB, which would act as a router queue of hundreds of milliseconds and
+/// delay every request queued behind bulk data. With it small, the queue is the link's own.
+fn limit_receive_buffer(socket: &impl AsRawFd) -> std::io::Result<()> {
+    let bytes: libc::c_int = LINK_SOCKET_BUFFER;
+    // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a live local; the fd is open.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            (&raw const bytes).cast(),
+            size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
