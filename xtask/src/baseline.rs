@@ -140,6 +140,7 @@ mod tests {
             tool,
             label: tool.name().into(),
             status: Status::Ok,
+            command: None,
             reason: None,
             runs: 5,
             failed: 0,

@@ -131,7 +131,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         timeout,
     };
     let mut runner = Runner::new(workloads, scratch.clone(), &bins, sshd_ref, sides, plan)?;
-    let machine = machine(&root, &bins, cache);
+    let mut machine = machine(&root, &bins, cache);
 
     let cases: Vec<(Target, ScenarioId)> = args
         .targets
@@ -147,6 +147,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         runner.run_case(&Scenario::get(*scenario), *target, (index + 1, cases.len()))?;
     }
     crate::digest::remove_tree(&scratch)?;
+    machine.load_avg_at_end = load_average();
 
     let report = Report {
         format: FORMAT,
@@ -309,6 +310,15 @@ fn build_sy(root: &Path) -> Result<(), String> {
     }
 }
 
+/// The 1, 5 and 15 minute load averages: how quiet the machine was.
+fn load_average() -> String {
+    let text = fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// The first line `program args` prints (stdout, else stderr), or why it could not run.
 fn first_line(program: &Path, args: &[&str]) -> String {
     match Command::new(program).args(args).output() {
@@ -361,11 +371,8 @@ fn machine(root: &Path, bins: &Binaries, cache: CacheMode) -> Machine {
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         mem_total_kib,
         kernel: read("/proc/sys/kernel/osrelease").trim().to_string(),
-        load_avg_at_start: read("/proc/loadavg")
-            .split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" "),
+        load_avg_at_start: load_average(),
+        load_avg_at_end: String::new(),
         git_commit: git
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
             .unwrap_or_default(),

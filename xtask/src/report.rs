@@ -95,6 +95,8 @@ pub struct Summary {
     pub tool: Tool,
     pub label: String,
     pub status: Status,
+    /// The command line of the measured runs (scratch paths as they were).
+    pub command: Option<String>,
     /// Why it is unsupported, or the first failure.
     pub reason: Option<String>,
     /// Measured runs, and how many of them failed.
@@ -115,6 +117,7 @@ impl Summary {
             tool,
             label: tool.name().to_string(),
             status: Status::Unsupported,
+            command: None,
             reason: Some(reason),
             runs: 0,
             failed: 0,
@@ -149,6 +152,7 @@ impl Summary {
             tool,
             label: label.to_string(),
             status: if good { Status::Ok } else { Status::Failed },
+            command: None,
             reason: if good { None } else { first_error },
             runs: measured.len(),
             failed,
@@ -168,6 +172,7 @@ pub struct Machine {
     pub mem_total_kib: u64,
     pub kernel: String,
     pub load_avg_at_start: String,
+    pub load_avg_at_end: String,
     pub git_commit: String,
     /// `warm` (sources pre-read before every run) or `cold` (page cache dropped before every run).
     pub cache: String,
@@ -211,13 +216,14 @@ impl Report {
         let m = &self.machine;
         let _ = writeln!(
             out,
-            "Machine: {} × {}, {:.1} GiB RAM, Linux {}; load at start {}; commit {}; page cache {}; \
+            "Machine: {} × {}, {:.1} GiB RAM, Linux {}; load at start {}, at end {}; commit {}; page cache {}; \
              {} measured run(s) per tool{}{} (seed {}).\n",
             m.cpus,
             m.cpu_model,
             m.mem_total_kib as f64 / (1 << 20) as f64,
             m.kernel,
             m.load_avg_at_start,
+            m.load_avg_at_end,
             m.git_commit,
             m.cache,
             self.settings.runs,

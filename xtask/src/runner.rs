@@ -168,8 +168,9 @@ impl<'a> Runner<'a> {
         remove_tree(&dst)?;
         for (tool, inv) in &runnable {
             let mine: Vec<&Record> = case_records.iter().filter(|r| r.tool == *tool).collect();
-            self.summaries
-                .push(Summary::of(scenario.id, target, *tool, &inv.label, &mine));
+            let mut summary = Summary::of(scenario.id, target, *tool, &inv.label, &mine);
+            summary.command = Some(inv.command_line());
+            self.summaries.push(summary);
         }
         self.records.extend(case_records);
         if self.tty {

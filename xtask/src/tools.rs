@@ -41,6 +41,15 @@ impl Invocation {
     fn shell(label: &str, script: String) -> Self {
         Self::new(label, "/bin/sh", vec!["-c".into(), script.into()])
     }
+
+    /// The command as one shell line, for the record.
+    pub fn command_line(&self) -> String {
+        let words: Vec<String> = std::iter::once(&self.program)
+            .chain(&self.args)
+            .map(|w| w.to_string_lossy().into_owned())
+            .collect();
+        join_words(&words)
+    }
 }
 
 /// Joins words into one shell command line, quoting only the words that need it.
