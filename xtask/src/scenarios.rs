@@ -10,12 +10,19 @@ use crate::workloads::Workload;
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ValueEnum, Serialize, Deserialize,
 )]
 pub enum ScenarioId {
+    #[value(name = "W1")]
     W1,
+    #[value(name = "W2")]
     W2,
+    #[value(name = "W3")]
     W3,
+    #[value(name = "W4")]
     W4,
+    #[value(name = "W4z")]
     W4z,
+    #[value(name = "W5")]
     W5,
+    #[value(name = "W6")]
     W6,
 }
 
