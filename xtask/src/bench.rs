@@ -116,7 +116,8 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
     };
     let sides = start_sides(&args, sshd.as_ref());
 
-    let scratch = bench_dir.join("scratch");
+    // Per process, so a bench started while another runs (CI's smoke test) does not share its trees.
+    let scratch = bench_dir.join(format!("scratch-{}", std::process::id()));
     fs::create_dir_all(&scratch).with_context(|| format!("creating {}", scratch.display()))?;
     let divisor = if args.quick { 64 } else { 1 };
     let workloads = WorkloadSet::new(&bench_dir.join("data"), args.seed, divisor);
