@@ -15,7 +15,7 @@ use crate::report::{FORMAT, Machine, Report, Settings, Status, utc_stamp};
 use crate::runner::{CacheMode, Plan, Runner, Side, drop_caches};
 use crate::scenarios::{Scenario, ScenarioId, Target, Tool};
 use crate::sshd::Sshd;
-use crate::tools::{Binaries, Remote};
+use crate::tools::Binaries;
 use crate::workloads::WorkloadSet;
 
 const DEFAULT_SEED: u64 = 0x5359_2026;
@@ -240,14 +240,10 @@ fn canonical<T: Ord>(list: &mut Vec<T>) {
     list.dedup();
 }
 
-/// A relay (with `link`, if any) in front of sshd, trusted in known_hosts.
+/// A relay (with `link`, if any) in front of sshd, and how clients reach it.
 fn start_side(sshd: &Sshd, link: Option<Link>) -> Result<Side> {
     let relay = Relay::start(sshd.addr(), link)?;
-    sshd.trust_port(relay.port())?;
-    let remote = Remote {
-        rsh: sshd.rsh(relay.port()),
-        login: sshd.login(),
-    };
+    let remote = sshd.client_for(relay.port())?;
     Ok(Side { relay, remote })
 }
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 
 use crate::rusage::{REMOTE_WRAP, Usage, take_stats};
+use crate::tools::Remote;
 
 pub const SSHD: &str = "/usr/sbin/sshd";
 /// The same cipher for every tool and for the `ssh … cat` ceiling.
@@ -51,7 +52,6 @@ impl Sshd {
             dir.path().join("authorized_keys"),
         )
         .context("writing authorized_keys")?;
-        fs::write(dir.path().join("known_hosts"), "").context("writing known_hosts")?;
         let user = std::env::var("USER").unwrap_or_else(|_| "root".to_string());
 
         let mut last_error = None;
@@ -104,54 +104,38 @@ impl Sshd {
         self.addr
     }
 
-    /// `user@127.0.0.1`, the destination host for every tool.
-    pub fn login(&self) -> String {
-        format!("{}@127.0.0.1", self.user)
-    }
-
-    /// Records the host key for connections that reach sshd through a relay on `port`.
-    pub fn trust_port(&self, port: u16) -> Result<()> {
-        let line = format!("[127.0.0.1]:{port} {}\n", self.host_public_key);
-        fs::OpenOptions::new()
-            .append(true)
-            .open(self.known_hosts())
-            .and_then(|mut f| f.write_all(line.as_bytes()))
-            .context("appending to known_hosts")
-    }
-
-    fn known_hosts(&self) -> PathBuf {
-        self.dir.path().join("known_hosts")
-    }
-
-    /// The `ssh` command line (for rsync's and sy's `-e`) that reaches sshd through the relay on
-    /// `port`: no user config, strict host-key checking against our known_hosts, our cipher.
-    pub fn rsh(&self, port: u16) -> Vec<String> {
-        let key = self.dir.path().join("user_ed25519");
-        [
-            "ssh",
-            "-F",
-            "/dev/null",
-            "-p",
-            &port.to_string(),
-            "-i",
-            &key.display().to_string(),
-            "-o",
-            "IdentitiesOnly=yes",
-            "-o",
-            &format!("UserKnownHostsFile={}", self.known_hosts().display()),
-            "-o",
-            "StrictHostKeyChecking=yes",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "Compression=no",
-            "-o",
-            "LogLevel=ERROR",
-            "-c",
-            CIPHER,
-        ]
-        .map(String::from)
-        .to_vec()
+    /// How a client reaches sshd through a relay on `port`: a `Host sy-bench-PORT` entry in the
+    /// bench's own ssh_config (no user config; key only; strict host-key checking against our
+    /// known_hosts; our cipher), used as `ssh -F CONFIG sy-bench-PORT` by every tool.
+    pub fn client_for(&self, port: u16) -> Result<Remote> {
+        let alias = format!("sy-bench-{port}");
+        let d = self.dir.path().display();
+        let entry = format!(
+            "Host {alias}\n\
+             \x20 HostName 127.0.0.1\n\
+             \x20 Port {port}\n\
+             \x20 User {user}\n\
+             \x20 IdentityFile {d}/user_ed25519\n\
+             \x20 IdentitiesOnly yes\n\
+             \x20 UserKnownHostsFile {d}/known_hosts\n\
+             \x20 StrictHostKeyChecking yes\n\
+             \x20 CheckHostIP no\n\
+             \x20 BatchMode yes\n\
+             \x20 Compression no\n\
+             \x20 Ciphers {CIPHER}\n\
+             \x20 LogLevel ERROR\n",
+            user = self.user,
+        );
+        append(
+            &self.dir.path().join("known_hosts"),
+            &format!("[127.0.0.1]:{port} {}\n", self.host_public_key),
+        )?;
+        let config = self.dir.path().join("ssh_config");
+        append(&config, &entry)?;
+        Ok(Remote {
+            rsh: vec!["ssh".into(), "-F".into(), config.display().to_string()],
+            login: alias,
+        })
     }
 
     fn stats_file(&self) -> PathBuf {
@@ -291,6 +275,15 @@ fn keygen(path: &Path) -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn append(path: &Path, text: &str) -> Result<()> {
+    fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .with_context(|| format!("appending to {}", path.display()))
 }
 
 fn read_trimmed(path: &Path) -> Result<String> {
