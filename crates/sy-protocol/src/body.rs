@@ -4,7 +4,7 @@
 //! the bytes, digests are 32 raw bytes, lists are a varint count and the items. Optional fields
 //! are preceded by a presence flag (or gathered in one flag byte).
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 
 use crate::error::{ProtocolError, Result};
 use crate::frame::{Limits, MAX_BLOCK_SIZE, MIN_STRONG_LEN};
@@ -13,7 +13,7 @@ use crate::message::{
     DIGEST_LEN, Entry, EntryKind, ErrorKind, ErrorReply, FileHeader, Message, MetadataUpdate,
     NewDir, NewLink, RequestId, Timestamp,
 };
-use crate::wire::{BodyReader, put_bytes, put_signed, put_varint};
+use crate::wire::{BodyReader, Counter, Sink, put_bytes, put_signed, put_varint};
 
 const NANOS_PER_SEC: u32 = 1_000_000_000;
 
@@ -34,7 +34,21 @@ const HAS_MTIME: u8 = 2;
 const HAS_UID: u8 = 4;
 const HAS_GID: u8 = 8;
 
-pub(crate) fn encode_body(message: &Message, dst: &mut BytesMut) {
+/// Bytes `message`'s body takes on the wire.
+pub(crate) fn body_len(message: &Message) -> usize {
+    let mut counter = Counter::default();
+    encode_body(message, &mut counter);
+    counter.0
+}
+
+/// Bytes `entry` adds to a [`Message::ScanEntries`] body.
+pub(crate) fn entry_len(entry: &Entry) -> usize {
+    let mut counter = Counter::default();
+    put_entry(&mut counter, entry);
+    counter.0
+}
+
+pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
     match message {
         Message::Flush | Message::Goodbye => {}
         Message::Ok { id } | Message::SignatureEnd { id } => put_id(dst, *id),
@@ -142,16 +156,16 @@ pub(crate) fn encode_body(message: &Message, dst: &mut BytesMut) {
     }
 }
 
-fn put_id(dst: &mut BytesMut, id: RequestId) {
+fn put_id(dst: &mut impl Sink, id: RequestId) {
     put_varint(dst, id.0);
 }
 
-fn put_time(dst: &mut BytesMut, time: Timestamp) {
+fn put_time(dst: &mut impl Sink, time: Timestamp) {
     put_signed(dst, time.secs);
     put_varint(dst, u64::from(time.nanos));
 }
 
-fn put_entry(dst: &mut BytesMut, entry: &Entry) {
+fn put_entry(dst: &mut impl Sink, entry: &Entry) {
     put_bytes(dst, &entry.path);
     match &entry.kind {
         EntryKind::File => dst.put_u8(ENTRY_FILE),
@@ -179,7 +193,7 @@ fn put_entry(dst: &mut BytesMut, entry: &Entry) {
     }
 }
 
-fn put_update(dst: &mut BytesMut, update: &MetadataUpdate) {
+fn put_update(dst: &mut impl Sink, update: &MetadataUpdate) {
     put_bytes(dst, &update.path);
     let flags = [
         (update.mode.is_some(), HAS_MODE),

@@ -28,7 +28,11 @@ const FILL_STEP: usize = 256 << 10;
 ///    128 KiB blocks or at [`Endpoint::flush`], which ends a batch: call it whenever this side
 ///    is about to wait for answers.
 ///
-/// Any error is final for the connection.
+/// An error from [`Endpoint::poll_message`] is final: the stream cannot be resynchronised, so
+/// drop the endpoint and close the connection. An error from [`Endpoint::send`] (a message over
+/// the limits) leaves the endpoint as it was. Scan batches can be sized with
+/// [`crate::Entry::encoded_len`] against [`Session::max_frame`]; data chunks of
+/// [`crate::CHUNK_LEN`] always fit.
 #[derive(Debug)]
 pub struct Endpoint {
     role: Role,

@@ -16,8 +16,9 @@ pub const HEADER_LEN: usize = 5;
 /// Frame limit until the handshake agrees on another: 8 MiB.
 pub const DEFAULT_MAX_FRAME: u32 = 8 << 20;
 
-/// Smallest frame limit a peer may ask for (it must hold a useful batch of scan entries).
-pub const MIN_MAX_FRAME: u32 = 64 << 10;
+/// Smallest frame limit a peer may ask for: room for a [`CHUNK_LEN`] chunk and a useful batch
+/// of scan entries.
+pub const MIN_MAX_FRAME: u32 = 1 << 20;
 
 /// Largest frame limit this side accepts from a handshake, whatever the peer offers.
 pub const MAX_MAX_FRAME: u32 = 64 << 20;
@@ -32,8 +33,11 @@ pub const MAX_STRONG_LEN: u8 = sy_delta::MAX_STRONG_LEN;
 pub const MIN_STRONG_LEN: u8 = sy_delta::MIN_STRONG_LEN;
 
 /// Data bytes per chunk frame that senders should use: large enough that the 5-byte header and
-/// varints vanish, small enough that many files interleave and memory stays flat.
+/// varints vanish, small enough that many files interleave and memory stays flat. A chunk frame
+/// of this size fits any negotiated frame limit.
 pub const CHUNK_LEN: usize = 256 << 10;
+
+const _: () = assert!(CHUNK_LEN + 64 <= MIN_MAX_FRAME as usize);
 
 /// The bounds a decoder enforces and an encoder respects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -348,7 +348,20 @@ pub enum Message {
     },
 }
 
+impl Entry {
+    /// Bytes this entry adds to a [`Message::ScanEntries`] frame, for filling batches up to a
+    /// budget below the frame limit.
+    pub fn encoded_len(&self) -> usize {
+        crate::body::entry_len(self)
+    }
+}
+
 impl Message {
+    /// Bytes of this message's frame (header included), exactly as [`crate::Encoder`] writes it.
+    pub fn encoded_len(&self) -> usize {
+        crate::frame::HEADER_LEN + crate::body::body_len(self)
+    }
+
     /// The frame kind this message is sent as.
     pub fn kind(&self) -> FrameKind {
         match self {

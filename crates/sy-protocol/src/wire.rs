@@ -6,10 +6,41 @@ use bytes::{BufMut, Bytes, BytesMut};
 use crate::error::{ProtocolError, Result};
 use crate::kind::FrameKind;
 
+/// Where encoded fields go: a buffer, or a [`Counter`] that only measures, so sizes come from
+/// the same code that writes.
+pub(crate) trait Sink {
+    fn put_u8(&mut self, byte: u8);
+    fn put_slice(&mut self, bytes: &[u8]);
+}
+
+impl Sink for BytesMut {
+    fn put_u8(&mut self, byte: u8) {
+        BufMut::put_u8(self, byte);
+    }
+
+    fn put_slice(&mut self, bytes: &[u8]) {
+        BufMut::put_slice(self, bytes);
+    }
+}
+
+/// A [`Sink`] that counts bytes instead of storing them.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(pub(crate) usize);
+
+impl Sink for Counter {
+    fn put_u8(&mut self, _byte: u8) {
+        self.0 += 1;
+    }
+
+    fn put_slice(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+}
+
 /// Longest LEB128 encoding of a `u64`.
 const MAX_VARINT_LEN: usize = 10;
 
-pub(crate) fn put_varint(dst: &mut BytesMut, mut value: u64) {
+pub(crate) fn put_varint(dst: &mut impl Sink, mut value: u64) {
     while value >= 0x80 {
         dst.put_u8((value as u8) | 0x80);
         value >>= 7;
@@ -18,11 +49,11 @@ pub(crate) fn put_varint(dst: &mut BytesMut, mut value: u64) {
 }
 
 /// Signed values are zigzag-mapped so small negatives stay short.
-pub(crate) fn put_signed(dst: &mut BytesMut, value: i64) {
+pub(crate) fn put_signed(dst: &mut impl Sink, value: i64) {
     put_varint(dst, ((value << 1) ^ (value >> 63)) as u64);
 }
 
-pub(crate) fn put_bytes(dst: &mut BytesMut, bytes: &[u8]) {
+pub(crate) fn put_bytes(dst: &mut impl Sink, bytes: &[u8]) {
     put_varint(dst, bytes.len() as u64);
     dst.put_slice(bytes);
 }
@@ -208,7 +239,7 @@ mod tests {
     fn count_is_bounded_by_remaining_bytes() {
         let mut buf = BytesMut::new();
         put_varint(&mut buf, 5);
-        buf.put_slice(&[0; 9]);
+        buf.extend_from_slice(&[0; 9]);
         let err = reader(&buf).count("entries", 2).unwrap_err().to_string();
         assert!(err.contains("hold at most 4"), "{err}");
         let mut r = reader(&buf);

@@ -118,7 +118,7 @@ fn tiny_frame_limit_is_refused() {
     deliver(&mut agent, &mut client);
     let err = client.poll_message().unwrap_err().to_string();
     assert!(
-        err.contains("the peer offers a 65535-byte frame limit"),
+        err.contains("the peer offers a 1048575-byte frame limit, below the minimum of 1048576"),
         "{err}"
     );
 }

@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use bytes::BytesMut;
 use proptest::prelude::*;
-use sy_protocol::{Decoder, Encoder, FrameKind, HEADER_LEN, Limits};
+use sy_protocol::{Decoder, Encoder, Entry, FrameKind, HEADER_LEN, Limits, Message};
 
 use crate::util::{decode_all, encode_all, message, one_of_each};
 
@@ -18,6 +18,7 @@ proptest! {
         let frame_len = buf.len();
         let body_len = u32::from_be_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize;
         prop_assert_eq!(body_len + HEADER_LEN, frame_len);
+        prop_assert_eq!(original.encoded_len(), frame_len);
         prop_assert_eq!(buf[4], original.kind().code());
 
         let decoded = Decoder::new(Limits::default()).decode(&mut buf).unwrap();
@@ -63,5 +64,20 @@ fn request_ids_are_reported_for_requests_and_not_for_control_frames() {
             "{:?}",
             message.kind()
         );
+    }
+}
+
+#[test]
+fn entry_lengths_add_up_to_the_scan_batch() {
+    for message in one_of_each() {
+        if let Message::ScanEntries { entries, .. } = &message {
+            let entries_len: usize = entries.iter().map(Entry::encoded_len).sum();
+            // Header, id 300 (a two-byte varint), count 4 (one byte), the entries.
+            assert_eq!(message.encoded_len(), HEADER_LEN + 2 + 1 + entries_len);
+            assert_eq!(
+                encode_all(std::slice::from_ref(&message)).len(),
+                message.encoded_len()
+            );
+        }
     }
 }
