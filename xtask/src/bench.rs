@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::baseline;
 use crate::relay::{Link, Relay};
 use crate::report::{FORMAT, Machine, Report, Settings, Status, utc_stamp};
 use crate::runner::{CacheMode, Plan, Runner, Side, drop_caches};
@@ -17,6 +16,7 @@ use crate::scenarios::{Scenario, ScenarioId, Target, Tool};
 use crate::sshd::Sshd;
 use crate::tools::Binaries;
 use crate::workloads::WorkloadSet;
+use crate::{baseline, goals};
 
 const DEFAULT_SEED: u64 = 0x5359_2026;
 
@@ -169,6 +169,10 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         summaries: std::mem::take(&mut runner.summaries),
     };
     let mut markdown = report.markdown();
+    if args.tools.contains(&Tool::Sy) {
+        markdown.push('\n');
+        markdown.push_str(&goals::render(&report));
+    }
     let regressions = baseline.as_ref().map(|base| {
         let comparisons = baseline::compare(base, &report, args.threshold);
         markdown.push('\n');

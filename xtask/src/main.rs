@@ -8,6 +8,7 @@ mod baseline;
 mod bench;
 mod digest;
 mod generate;
+mod goals;
 mod relay;
 mod report;
 mod rng;

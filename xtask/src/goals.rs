@@ -1,0 +1,273 @@
+//! The "must reach" figures of the issues, checked against a run so the table says at a glance
+//! which are met. Each is a same-run comparison (against rsync or the ceiling) or a memory cap.
+
+use std::fmt::Write as _;
+
+use crate::report::{Report, Stat, Status, Summary};
+use crate::scenarios::{ScenarioId, Target, Tool};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Figure {
+    Wall,
+    Wire,
+    /// Peak RSS of the local process tree.
+    Rss,
+    /// Peak RSS of the remote command.
+    RemoteRss,
+}
+
+impl Figure {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Wall => "wall",
+            Self::Wire => "wire bytes",
+            Self::Rss => "peak RSS",
+            Self::RemoteRss => "remote peak RSS",
+        }
+    }
+
+    fn of(self, s: &Summary) -> Option<Stat> {
+        match self {
+            Self::Wall => s.wall_s,
+            Self::Wire => s.wire_bytes,
+            Self::Rss => s.max_rss_kib,
+            Self::RemoteRss => s.remote_max_rss_kib,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Bound {
+    /// sy's median ≤ limit × the median of this tool (strictly less when `strict`).
+    Times {
+        tool: Tool,
+        limit: f64,
+        strict: bool,
+    },
+    /// sy's median ≤ this many MiB.
+    MiB(f64),
+}
+
+struct Goal {
+    issue: u32,
+    scenario: ScenarioId,
+    target: Target,
+    figure: Figure,
+    bound: Bound,
+}
+
+const fn times(tool: Tool, limit: f64) -> Bound {
+    Bound::Times {
+        tool,
+        limit,
+        strict: false,
+    }
+}
+
+const fn goal(
+    issue: u32,
+    scenario: ScenarioId,
+    target: Target,
+    figure: Figure,
+    bound: Bound,
+) -> Goal {
+    Goal {
+        issue,
+        scenario,
+        target,
+        figure,
+        bound,
+    }
+}
+
+/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`) and 6 (SSH).
+const GOALS: &[Goal] = {
+    use Figure::{RemoteRss, Rss, Wall, Wire};
+    use ScenarioId::{W1, W2, W3, W4z, W5};
+    use Target::{Local, Ssh};
+    use Tool::{Cp, Rsync};
+    &[
+        goal(4, W1, Local, Wall, times(Cp, 1.2)),
+        goal(
+            4,
+            W3,
+            Local,
+            Wall,
+            Bound::Times {
+                tool: Rsync,
+                limit: 1.0,
+                strict: true,
+            },
+        ),
+        goal(4, W5, Local, Wall, times(Rsync, 1.0)),
+        goal(4, W1, Local, Rss, Bound::MiB(32.0)),
+        goal(4, W3, Local, Rss, Bound::MiB(32.0)),
+        goal(4, W5, Local, Rss, Bound::MiB(32.0)),
+        goal(5, W2, Ssh, Wire, times(Rsync, 1.0)),
+        goal(5, W2, Ssh, Wall, times(Rsync, 0.5)),
+        goal(5, W3, Ssh, Wall, times(Rsync, 0.7)),
+        goal(5, W4z, Ssh, Wire, times(Rsync, 1.0)),
+        goal(5, W5, Ssh, Wall, times(Rsync, 1.0)),
+        goal(5, W2, Ssh, Rss, Bound::MiB(32.0)),
+        goal(5, W2, Ssh, RemoteRss, Bound::MiB(32.0)),
+        goal(6, W1, Ssh, Wall, times(Cp, 1.15)),
+        goal(6, W1, Ssh, Wall, times(Rsync, 1.0 / 1.7)),
+        goal(6, W5, Ssh, Wall, times(Cp, 1.1)),
+    ]
+};
+
+/// The goals' table: each with the figure reached in `report`, or why it could not be judged.
+pub fn render(report: &Report) -> String {
+    let mut out = String::from("### Goals from the issues (sy, this run)\n\n");
+    if report.settings.quick {
+        out.push_str(
+            "With --quick the data is 64× smaller and runs last milliseconds: indicative only.\n\n",
+        );
+    }
+    out.push_str("| Issue | Case | Goal | Reached | Met |\n|---|---|---|---|---|\n");
+    for g in GOALS {
+        if !report.settings.targets.contains(&g.target)
+            || !report.settings.scenarios.contains(&g.scenario)
+        {
+            continue;
+        }
+        let goal_text = match g.bound {
+            Bound::Times {
+                tool,
+                limit,
+                strict,
+            } => {
+                let op = if strict { "<" } else { "≤" };
+                let name = if tool == Tool::Cp {
+                    "ceiling"
+                } else {
+                    tool.name()
+                };
+                format!("{} {op} {limit:.2}× {name}", g.figure.name())
+            }
+            Bound::MiB(mib) => format!("{} ≤ {mib} MiB", g.figure.name()),
+        };
+        let (reached, met) = judge(report, g);
+        let _ = writeln!(
+            out,
+            "| #{} | {} {:?} | {goal_text} | {reached} | {met} |",
+            g.issue,
+            g.target.name(),
+            g.scenario
+        );
+    }
+    out
+}
+
+fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
+    let ok = |tool| {
+        report
+            .summary(g.scenario, g.target, tool)
+            .filter(|s| s.status == Status::Ok)
+    };
+    let Some(sy) = ok(Tool::Sy).and_then(|s| g.figure.of(s)) else {
+        return ("sy not measured".into(), "—");
+    };
+    match g.bound {
+        Bound::MiB(cap) => {
+            let mib = sy.median / 1024.0;
+            (
+                format!("{mib:.1} MiB"),
+                if mib <= cap { "yes" } else { "NO" },
+            )
+        }
+        Bound::Times {
+            tool,
+            limit,
+            strict,
+        } => {
+            let Some(other) = ok(tool)
+                .and_then(|s| g.figure.of(s))
+                .filter(|o| o.median > 0.0)
+            else {
+                return (format!("{} not measured", tool.name()), "—");
+            };
+            let ratio = sy.median / other.median;
+            let met = if strict {
+                ratio < limit
+            } else {
+                ratio <= limit
+            };
+            (format!("{ratio:.2}×"), if met { "yes" } else { "NO" })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{FORMAT, Machine, Settings};
+
+    fn summary(scenario: ScenarioId, tool: Tool, wall: f64, rss_kib: f64) -> Summary {
+        let stat = |v: f64| {
+            Some(Stat {
+                median: v,
+                min: v,
+                max: v,
+            })
+        };
+        Summary {
+            scenario,
+            target: Target::Local,
+            tool,
+            label: tool.name().into(),
+            status: Status::Ok,
+            command: None,
+            reason: None,
+            runs: 1,
+            failed: 0,
+            wall_s: stat(wall),
+            cpu_s: None,
+            max_rss_kib: stat(rss_kib),
+            remote_max_rss_kib: None,
+            wire_bytes: None,
+        }
+    }
+
+    #[test]
+    fn judges_ratios_caps_and_missing_tools() {
+        let report = Report {
+            format: FORMAT,
+            started: String::new(),
+            duration_s: 0.0,
+            machine: Machine::default(),
+            settings: Settings {
+                scenarios: vec![ScenarioId::W1, ScenarioId::W3],
+                targets: vec![Target::Local],
+                ..Settings::default()
+            },
+            records: Vec::new(),
+            summaries: vec![
+                summary(ScenarioId::W1, Tool::Sy, 1.3, 40.0 * 1024.0),
+                summary(ScenarioId::W1, Tool::Cp, 1.0, 1024.0),
+                summary(ScenarioId::W3, Tool::Sy, 0.5, 1024.0),
+            ],
+        };
+        let table = render(&report);
+        assert!(
+            table.contains("| #4 | local W1 | wall ≤ 1.20× ceiling | 1.30× | NO |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| #4 | local W1 | peak RSS ≤ 32 MiB | 40.0 MiB | NO |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| #4 | local W3 | wall < 1.00× rsync | rsync not measured | — |"),
+            "{table}"
+        );
+        assert!(
+            table.contains("| #4 | local W3 | peak RSS ≤ 32 MiB | 1.0 MiB | yes |"),
+            "{table}"
+        );
+        assert!(
+            !table.contains("W5"),
+            "scenarios not run are left out: {table}"
+        );
+    }
+}
