@@ -104,11 +104,14 @@ impl WorkloadSet {
         let tree = dir.join("tree");
         let digest_file = dir.join("digest");
         if let Ok(stored) = fs::read_to_string(&digest_file) {
-            let digest = tree_digest(&tree)?;
-            if digest.hash == stored.trim() {
-                let ready = Ready { tree, digest };
-                self.ready.insert(workload, ready.clone());
-                return Ok(ready);
+            match tree_digest(&tree) {
+                Ok(digest) if digest.hash == stored.trim() => {
+                    let ready = Ready { tree, digest };
+                    self.ready.insert(workload, ready.clone());
+                    return Ok(ready);
+                }
+                // Changed or partly deleted: either way, make it again.
+                _ => {}
             }
             eprintln!(
                 "bench: cached {} does not match its digest; regenerating",
@@ -273,6 +276,16 @@ mod tests {
             .get(Workload::TextLog)
             .unwrap();
         assert_eq!(good.digest, again.digest);
+        assert_eq!(
+            fs::read(again.tree.join("app.log")).unwrap().len() as u64,
+            good.digest.bytes
+        );
+
+        fs::remove_dir_all(&good.tree).unwrap();
+        let regenerated = WorkloadSet::new(dir.path(), 5, TEST_DIVISOR)
+            .get(Workload::TextLog)
+            .unwrap();
+        assert_eq!(good.digest, regenerated.digest);
     }
 
     #[test]
