@@ -13,7 +13,7 @@ use crate::rng::Rng;
 
 pub const MIB: u64 = 1 << 20;
 /// Source files carry fixed times so that copies made with `cp -a` compare as unchanged.
-pub const BASE_MTIME: u64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+const BASE_MTIME: u64 = 1_704_067_200; // 2024-01-01T00:00:00Z
 const EDITED_MTIME: u64 = 1_735_689_600; // 2025-01-01T00:00:00Z
 /// Zero runs of this size are left as holes when writing sparse-ish files.
 const HOLE_GRAIN: usize = 64 * 1024;
@@ -62,7 +62,7 @@ fn finish_file(file: &File, path: &Path, mtime: u64) -> Result<()> {
         .with_context(|| format!("setting mode and time of {}", path.display()))
 }
 
-pub fn write_random(path: &Path, len: u64, rng: &mut Rng, mtime: u64) -> Result<()> {
+pub fn write_random(path: &Path, len: u64, rng: &mut Rng) -> Result<()> {
     let mut out = SparseWriter::create(path)?;
     let mut buf = vec![0u8; MIB as usize];
     let mut left = len;
@@ -72,7 +72,7 @@ pub fn write_random(path: &Path, len: u64, rng: &mut Rng, mtime: u64) -> Result<
         out.write(&buf[..n])?;
         left -= n as u64;
     }
-    out.finish(mtime)
+    out.finish(BASE_MTIME)
 }
 
 /// `period`-sized stretches of holes, each with `data` random bytes at a random 4 KiB-aligned place.

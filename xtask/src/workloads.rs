@@ -13,8 +13,7 @@ use anyhow::{Context, Result};
 
 use crate::digest::{TreeDigest, tree_digest};
 use crate::generate::{
-    BASE_MTIME, MIB, apply_edits, edit_plan, write_log, write_random, write_small_files,
-    write_sparse,
+    MIB, apply_edits, edit_plan, write_log, write_random, write_small_files, write_sparse,
 };
 use crate::rng::Rng;
 
@@ -170,9 +169,7 @@ impl WorkloadSet {
         let div = self.divisor;
         let file = workload.file_name().map(|name| tree.join(name));
         match (workload, file, base) {
-            (Workload::Random, Some(path), _) => {
-                write_random(&path, GIB / div, &mut rng, BASE_MTIME)
-            }
+            (Workload::Random, Some(path), _) => write_random(&path, GIB / div, &mut rng),
             (Workload::Sparse, Some(path), _) => write_sparse(
                 &path,
                 4 * GIB / div,
