@@ -261,7 +261,12 @@ impl Report {
                         continue;
                     };
                     let name = if first {
-                        format!("{:?} {}", scenario, Scenario::get(*scenario).title)
+                        let scale = if self.settings.quick {
+                            " (sizes ÷ 64)"
+                        } else {
+                            ""
+                        };
+                        format!("{:?} {}{scale}", scenario, Scenario::get(*scenario).title)
                     } else {
                         String::new()
                     };
