@@ -1,5 +1,5 @@
-//! Running the cases: probe each tool, one warm-up run (not with --quick), then measured rounds with the tools
-//! alternating (A B C, B C A, C A B …), each run from the same starting state.
+//! Running the cases: probe each tool, one warm-up run (not with --quick), then measured rounds
+//! with the tools alternating (A B C, B C A, C A B …), each run from the same starting state.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -46,13 +46,13 @@ pub struct Plan {
 }
 
 pub struct Runner<'a> {
-    pub workloads: WorkloadSet,
-    pub scratch: PathBuf,
-    pub bins: &'a Binaries,
-    pub sshd: Option<&'a Sshd>,
+    workloads: WorkloadSet,
+    scratch: PathBuf,
+    bins: &'a Binaries,
+    sshd: Option<&'a Sshd>,
     /// Per remote target, its side or why it could not be set up.
-    pub sides: HashMap<Target, Result<Side, String>>,
-    pub plan: Plan,
+    sides: HashMap<Target, Result<Side, String>>,
+    plan: Plan,
     pub records: Vec<Record>,
     pub summaries: Vec<Summary>,
     probes: HashMap<(Tool, Target, bool, bool), Result<(), String>>,
