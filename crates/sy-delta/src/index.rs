@@ -64,7 +64,11 @@ impl SignatureIndex {
         let tag_shift = 32 - tag_bits_log2;
         let mut tags = vec![0u64; 1 << (tag_bits_log2 - 6)];
 
-        let slot_log2 = (order.len().max(1) * 2).next_power_of_two().ilog2().max(1);
+        // At most half full (but never over 2³² slots, which a u32 hash cannot address).
+        let slot_log2 = (order.len().max(1) * 2)
+            .next_power_of_two()
+            .ilog2()
+            .clamp(1, 32);
         let slot_shift = 32 - slot_log2;
         let mut slots = vec![Slot::EMPTY; 1 << slot_log2];
         let mask = slots.len() - 1;

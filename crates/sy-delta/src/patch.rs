@@ -1,19 +1,17 @@
 //! Rebuilding the new file from the basis and a delta.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use crate::encoding::DeltaReader;
 use crate::error::{Error, Result};
 use crate::op::{DeltaOp, DeltaSink};
 
-/// Bytes moved per read when copying from the basis.
-const COPY_BUF_LEN: usize = 256 << 10;
-
 /// Applies ops as they arrive — from a [`DeltaReader`], from the network one message at a
 /// time, or straight from [`diff`](crate::diff), since it is a [`DeltaSink`].
 ///
 /// Each Copy is checked against the basis length and each op against the output limit
-/// before anything is written; memory is one 256 KiB copy buffer.
+/// before anything is written. Copies go through `std::io::copy`, so file-to-file copies
+/// use `copy_file_range` where the OS has it.
 ///
 /// ```
 /// use sy_delta::{DeltaOp, Patcher};
@@ -35,7 +33,6 @@ pub struct Patcher<B, W> {
     basis_len: Option<u64>,
     /// Where the basis's cursor is, when known, to skip needless seeks.
     basis_pos: Option<u64>,
-    buf: Vec<u8>,
 }
 
 impl<B: Read + Seek, W: Write> Patcher<B, W> {
@@ -48,7 +45,6 @@ impl<B: Read + Seek, W: Write> Patcher<B, W> {
             written: 0,
             basis_len: None,
             basis_pos: None,
-            buf: Vec::new(),
         }
     }
 
@@ -112,24 +108,16 @@ impl<B: Read + Seek, W: Write> Patcher<B, W> {
                 .map_err(Error::io("seeking in the basis"))?;
         }
         self.basis_pos = None;
-        if self.buf.is_empty() {
-            self.buf = vec![0; COPY_BUF_LEN];
-        }
-        let mut left = len;
-        while left > 0 {
-            let piece = left.min(self.buf.len() as u64) as usize;
-            let chunk = &mut self.buf[..piece];
-            self.basis.read_exact(chunk).map_err(|e| match e.kind() {
-                std::io::ErrorKind::UnexpectedEof => Error::Truncated {
-                    what: "basis",
-                    reading: "copied bytes (did the basis shrink?)",
-                },
-                _ => Error::io("reading the basis")(e),
-            })?;
-            self.out
-                .write_all(chunk)
-                .map_err(Error::io("writing the output"))?;
-            left -= piece as u64;
+        // `io::copy` picks the fastest route std knows for the pair: copy_file_range (or a
+        // reflink) from file to file, straight into a Vec's or BufWriter's spare room, and
+        // a buffer otherwise.
+        let copied = io::copy(&mut (&mut self.basis).take(len), &mut self.out)
+            .map_err(Error::io("copying from the basis to the output"))?;
+        if copied != len {
+            return Err(Error::Truncated {
+                what: "basis",
+                reading: "copied bytes (did the basis shrink?)",
+            });
         }
         self.basis_pos = Some(offset + len);
         Ok(())
