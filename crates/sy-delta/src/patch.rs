@@ -6,12 +6,15 @@ use crate::encoding::DeltaReader;
 use crate::error::{Error, Result};
 use crate::op::{DeltaOp, DeltaSink};
 
+/// Bytes moved per read when copying from the basis.
+const COPY_BUF_LEN: usize = 256 << 10;
+
 /// Applies ops as they arrive — from a [`DeltaReader`], from the network one message at a
 /// time, or straight from [`diff`](crate::diff), since it is a [`DeltaSink`].
 ///
 /// Each Copy is checked against the basis length and each op against the output limit
-/// before anything is written. Copies go through `std::io::copy`, so file-to-file copies
-/// use `copy_file_range` where the OS has it.
+/// before anything is written; memory is one copy buffer of at most 256 KiB, no larger
+/// than the largest Copy so far.
 ///
 /// ```
 /// use sy_delta::{DeltaOp, Patcher};
@@ -33,6 +36,7 @@ pub struct Patcher<B, W> {
     basis_len: Option<u64>,
     /// Where the basis's cursor is, when known, to skip needless seeks.
     basis_pos: Option<u64>,
+    buf: Vec<u8>,
 }
 
 impl<B: Read + Seek, W: Write> Patcher<B, W> {
@@ -45,6 +49,7 @@ impl<B: Read + Seek, W: Write> Patcher<B, W> {
             written: 0,
             basis_len: None,
             basis_pos: None,
+            buf: Vec::new(),
         }
     }
 
@@ -108,16 +113,27 @@ impl<B: Read + Seek, W: Write> Patcher<B, W> {
                 .map_err(Error::io("seeking in the basis"))?;
         }
         self.basis_pos = None;
-        // `io::copy` picks the fastest route std knows for the pair: copy_file_range (or a
-        // reflink) from file to file, straight into a Vec's or BufWriter's spare room, and
-        // a buffer otherwise.
-        let copied = io::copy(&mut (&mut self.basis).take(len), &mut self.out)
-            .map_err(Error::io("copying from the basis to the output"))?;
-        if copied != len {
-            return Err(Error::Truncated {
-                what: "basis",
-                reading: "copied bytes (did the basis shrink?)",
-            });
+        // Our own large buffer rather than `io::copy`: its generic path moves 8 KiB per
+        // read, which for a file basis behind a hashing writer means a syscall per 8 KiB.
+        let wanted = len.min(COPY_BUF_LEN as u64) as usize;
+        if self.buf.len() < wanted {
+            self.buf.resize(wanted, 0);
+        }
+        let mut left = len;
+        while left > 0 {
+            let piece = left.min(self.buf.len() as u64) as usize;
+            let chunk = &mut self.buf[..piece];
+            self.basis.read_exact(chunk).map_err(|e| match e.kind() {
+                io::ErrorKind::UnexpectedEof => Error::Truncated {
+                    what: "basis",
+                    reading: "copied bytes (did the basis shrink?)",
+                },
+                _ => Error::io("reading the basis")(e),
+            })?;
+            self.out
+                .write_all(chunk)
+                .map_err(Error::io("writing the output"))?;
+            left -= piece as u64;
         }
         self.basis_pos = Some(offset + len);
         Ok(())
