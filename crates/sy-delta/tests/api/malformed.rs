@@ -349,3 +349,25 @@ fn crafted_weak_collisions_stop_being_hashed_but_never_break_the_result() {
         many
     );
 }
+
+#[test]
+fn errors_explain_themselves() {
+    let old = basis();
+    let copy = delta_of(&[&first_copy(50_000, 1), &[0x00]]);
+    assert_eq!(
+        apply_to_vec(&old, &copy).unwrap_err().to_string(),
+        "copy of 1 bytes at offset 50000 is outside the basis of 50000 bytes"
+    );
+    assert_eq!(
+        apply_to_vec(&old, &delta_of(&[&literal_header(3), b"ab"]))
+            .unwrap_err()
+            .to_string(),
+        "truncated delta: input ended while reading literal bytes"
+    );
+    assert_eq!(
+        Signature::from_bytes(b"SYSG\x01\x07")
+            .unwrap_err()
+            .to_string(),
+        "truncated signature: input ended while reading header"
+    );
+}

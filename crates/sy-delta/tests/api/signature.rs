@@ -61,3 +61,46 @@ fn signature_depends_on_the_seed_but_not_the_weak_sums() {
     assert_ne!(a, b);
     assert_eq!(a[28..32], b[28..32], "first weak sum is seed-independent");
 }
+
+/// Yields `good` bytes, then fails.
+struct FailingReader {
+    good: usize,
+}
+
+impl std::io::Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.good == 0 {
+            return Err(std::io::Error::other("disk on fire"));
+        }
+        let n = buf.len().min(self.good);
+        buf[..n].fill(7);
+        self.good -= n;
+        Ok(n)
+    }
+}
+
+#[test]
+fn read_errors_surface_with_context_on_any_thread_count() {
+    for threads in [1, 2, 4] {
+        let opts = SignatureOptions::for_len(1 << 20).with_threads(threads);
+        let result = Signature::calculate(FailingReader { good: 9 << 20 }, opts);
+        let Err(sy_delta::Error::Io { context, source }) = result else {
+            panic!("{threads} threads: expected an I/O error, got {result:?}");
+        };
+        assert_eq!(context, "reading the file to sign");
+        assert_eq!(source.to_string(), "disk on fire");
+    }
+    let sig = Signature::calculate(&[1u8; 5000][..], SignatureOptions::for_len(5000)).unwrap();
+    let mut sink = |_: sy_delta::DeltaOp<'_>| Ok(());
+    let result = sy_delta::diff(&sig.index(), FailingReader { good: 1 << 20 }, &mut sink);
+    assert!(
+        matches!(
+            &result,
+            Err(sy_delta::Error::Io {
+                context: "reading the new file",
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
