@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use sy_transport::{
-    Cancel, Error, FileWrite, FilterRules, LeftoverKind, MetaOptions, MetaTarget, ReadOptions,
-    RelPath, ScanOptions, Transport, TreeOp, WriteOptions, Written,
+    Basis, Cancel, Error, FileWrite, FilterRules, LeftoverKind, MetaOptions, MetaTarget,
+    ReadOptions, RelPath, ScanOptions, Transport, TreeOp, WriteOptions, Written,
 };
 use tokio::task::JoinSet;
 
@@ -79,6 +79,11 @@ struct Ctx<O: ?Sized> {
     read: ReadOptions,
     write: WriteOptions,
     partials: HashSet<RelPath>,
+    /// Update changed files by delta against their old version (not when both sides are
+    /// local, unless asked: see docs/delta-vs-whole.md).
+    delta_updates: bool,
+    /// Resume from kept partials by delta (everything but `-W`).
+    resume: bool,
     observer: Arc<O>,
 }
 
@@ -176,6 +181,7 @@ where
         read: ReadOptions {
             inline_limit: SMALL_FILE,
             follow_links: opts.follow_links,
+            cancel: cancel.clone(),
         },
         write: WriteOptions {
             meta: MetaOptions {
@@ -191,6 +197,10 @@ where
             .iter()
             .filter_map(|l| l.file.as_ref()?.strip_prefix(&job.dst.base))
             .collect(),
+        delta_updates: !opts
+            .whole_file
+            .unwrap_or(src.prefers_whole_file() && dst.prefers_whole_file()),
+        resume: opts.whole_file != Some(true),
         observer,
     });
 
@@ -522,7 +532,10 @@ async fn copy_files<S: Transport, D: Transport, O: Observer + Send + Sync + 'sta
             let (src, dst, ctx) = (Arc::clone(src), Arc::clone(dst), Arc::clone(ctx));
             running.spawn(async move {
                 let started = Instant::now();
-                let results = copy_batch(&*src, &*dst, &ctx, work.files).await;
+                let results = match delta_basis(&ctx, &work.files) {
+                    Some(basis) => copy_by_delta(&*src, &*dst, &ctx, work.files, basis).await,
+                    None => copy_batch(&*src, &*dst, &ctx, work.files).await,
+                };
                 Finished {
                     large: work.large,
                     retry: work.retry,
@@ -612,6 +625,51 @@ fn schedule(files: Vec<FileAction>) -> (VecDeque<Work>, VecDeque<Work>) {
         });
     }
     (large, small)
+}
+
+/// The basis to update a lone big file from by delta, if a delta is worth it.
+fn delta_basis<O: ?Sized>(ctx: &Ctx<O>, files: &[FileAction]) -> Option<Basis> {
+    let [file] = files else { return None };
+    if file.src.size <= SMALL_FILE {
+        None
+    } else if ctx.resume && ctx.partials.contains(&file.key) {
+        Some(Basis::Partial)
+    } else if ctx.delta_updates && file.replaces.is_some_and(|len| len > 0) {
+        Some(Basis::Existing)
+    } else {
+        None
+    }
+}
+
+/// Sends one file as a delta against `basis` at the destination (whole, if the basis is gone).
+async fn copy_by_delta<S: Transport, D: Transport, O: Observer + ?Sized>(
+    src: &S,
+    dst: &D,
+    ctx: &Ctx<O>,
+    mut files: Vec<FileAction>,
+    basis: Basis,
+) -> Vec<(FileAction, Result<Written, Error>)> {
+    let Some(file) = files.pop() else {
+        return Vec::new();
+    };
+    let dst_path = ctx.dst_path(&file.key);
+    let signature = match dst.signature(dst_path.clone(), basis).await {
+        Ok(Some(signature)) => signature,
+        Ok(None) => return copy_batch(src, dst, ctx, vec![file]).await,
+        Err(e) => return vec![(file, Err(e))],
+    };
+    let entry = sy_transport::Entry {
+        path: ctx.src_path(&file.key),
+        ..file.src.clone()
+    };
+    let result = match src.delta(entry, signature, ctx.read.clone()).await {
+        Ok(delta) => {
+            dst.apply_delta(dst_path, basis, delta, ctx.write.clone())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    vec![(file, result)]
 }
 
 /// Opens a batch at the source and writes it at the destination: two requests per batch.

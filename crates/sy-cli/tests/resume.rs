@@ -28,3 +28,150 @@ fn a_stale_partial_is_removed() {
     assert!(leftovers(&f.dst()).is_empty());
     assert_eq!(fs::read(f.path("dst/file")).unwrap(), b"complete");
 }
+
+/// Pseudo-random bytes (deterministic, incompressible enough for delta tests).
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+#[test]
+fn a_kept_partial_is_the_delta_basis_of_the_next_run() {
+    let f = Fixture::new();
+    let data = noise(3 << 20, 7);
+    f.write("src/big", &data);
+    // What an interrupted run keeps: the first part of the new content.
+    f.write("dst/.big.sy-partial", &data[..2 << 20]);
+    let out = f.sync(&["--json"]);
+    let s = crate::util::summary(&out);
+    let matched = s["bytes_matched"].as_u64().unwrap();
+    let literal = s["bytes_literal"].as_u64().unwrap();
+    assert!(matched >= (2 << 20) - 64 * 1024, "partial not reused: {s}");
+    assert!(literal <= (1 << 20) + 64 * 1024, "{s}");
+    assert_eq!(fs::read(f.path("dst/big")).unwrap(), data);
+    assert!(leftovers(&f.dst()).is_empty());
+}
+
+#[test]
+fn whole_file_flag_ignores_and_clears_the_partial() {
+    let f = Fixture::new();
+    let data = noise(1 << 20, 3);
+    f.write("src/big", &data);
+    f.write("dst/.big.sy-partial", &data[..1000]);
+    let s = crate::util::summary(&f.sync(&["-W", "--json"]));
+    assert_eq!(s["bytes_matched"], 0);
+    assert_eq!(fs::read(f.path("dst/big")).unwrap(), data);
+    assert!(leftovers(&f.dst()).is_empty());
+}
+
+#[test]
+fn no_whole_file_updates_by_delta() {
+    let f = Fixture::new();
+    let mut data = noise(4 << 20, 11);
+    f.write("src/big", &data);
+    f.sync(&[]);
+    data[1_000_000..1_000_100].fill(0xAB);
+    data.extend_from_slice(b"appended");
+    f.write("src/big", &data);
+    let s = crate::util::summary(&f.sync(&["--no-whole-file", "--json"]));
+    assert!(s["bytes_literal"].as_u64().unwrap() < 64 * 1024, "{s}");
+    assert!(s["bytes_matched"].as_u64().unwrap() > 4_000_000, "{s}");
+    assert_same_tree(&f.src(), &f.dst());
+    // Locally the default is a whole copy.
+    data[0] ^= 1;
+    f.write("src/big", &data);
+    let s = crate::util::summary(&f.sync(&["--json"]));
+    assert_eq!(s["bytes_matched"], 0);
+    assert_same_tree(&f.src(), &f.dst());
+}
+
+/// Starts sy updating a big file by delta (slow enough in a debug build to catch it midway),
+/// waits until its temporary exists, then sends `signal`. Returns the exit code.
+fn interrupt_midway(f: &Fixture, signal: Option<rustix::process::Signal>) -> Option<i32> {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
+        .args(["--no-whole-file", &f.src_slash(), "dst"])
+        .current_dir(f.root())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while leftovers(&f.dst()).is_empty()
+        && std::time::Instant::now() < deadline
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    match signal {
+        Some(sig) => {
+            let pid = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process(pid, sig);
+        }
+        None => {
+            let _ = child.kill();
+        }
+    }
+    child.wait().unwrap().code()
+}
+
+fn interrupted_tree(f: &Fixture) -> (Vec<u8>, Vec<u8>) {
+    let old = noise(48 << 20, 5);
+    let mut new = old.clone();
+    for i in (0..new.len()).step_by(1 << 20) {
+        new[i] ^= 0xff;
+    }
+    f.write("dst/big", &old);
+    f.write("src/big", &new);
+    (old, new)
+}
+
+#[test]
+fn ctrl_c_exits_130_leaves_no_torn_file_and_the_rerun_resumes() {
+    let f = Fixture::new();
+    let (old, new) = interrupted_tree(&f);
+    let code = interrupt_midway(&f, Some(rustix::process::Signal::INT));
+    let now = fs::read(f.path("dst/big")).unwrap();
+    match code {
+        Some(130) => {
+            assert!(now == old, "the old version must be intact after Ctrl-C");
+            // Nothing but the kept partial may remain.
+            for left in leftovers(&f.dst()) {
+                assert!(left.to_string_lossy().ends_with(".sy-partial"), "{left:?}");
+            }
+        }
+        // A fast machine may finish first; then the file must be complete.
+        Some(0) => assert!(now == new),
+        other => panic!("unexpected exit {other:?}"),
+    }
+    let partial = fs::metadata(f.path("dst/.big.sy-partial")).map_or(0, |m| m.len());
+    let s = crate::util::summary(&f.sync(&["--json"]));
+    // The rerun takes what the interrupted one wrote from the partial instead of the source.
+    assert!(
+        s["bytes_matched"].as_u64().unwrap() + (64 << 10) >= partial,
+        "partial of {partial} bytes not reused: {s}"
+    );
+    assert!(fs::read(f.path("dst/big")).unwrap() == new);
+    assert!(leftovers(&f.dst()).is_empty());
+}
+
+#[test]
+fn kill_9_leaves_the_old_file_and_the_rerun_completes() {
+    let f = Fixture::new();
+    let (old, new) = interrupted_tree(&f);
+    interrupt_midway(&f, None);
+    let now = fs::read(f.path("dst/big")).unwrap();
+    assert!(
+        now == old || now == new,
+        "dst/big is neither the old nor the new version"
+    );
+    f.sync(&[]);
+    assert!(fs::read(f.path("dst/big")).unwrap() == new);
+    assert!(leftovers(&f.dst()).is_empty());
+}

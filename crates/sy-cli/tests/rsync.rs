@@ -28,7 +28,10 @@ fn same_result_as_rsync_archive() {
     f.mkdir("by-sy");
     let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
     for dir in ["src/deep/er", "src/deep", "src/empty-dir", "src"] {
-        std::fs::File::open(f.path(dir)).unwrap().set_modified(hour_ago).unwrap();
+        std::fs::File::open(f.path(dir))
+            .unwrap()
+            .set_modified(hour_ago)
+            .unwrap();
     }
     let status = Command::new("rsync")
         .arg("-a")

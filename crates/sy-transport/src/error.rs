@@ -51,6 +51,15 @@ pub enum Error {
         /// The file.
         path: String,
     },
+    /// The delta engine rejected a signature or delta, or failed while applying it.
+    #[error("{path}: {source}")]
+    Delta {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: sy_delta::Error,
+    },
     /// The operation was cancelled (Ctrl-C); nothing was left half-written.
     #[error("interrupted")]
     Interrupted,

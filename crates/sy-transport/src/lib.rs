@@ -38,6 +38,7 @@ pub use filter::{Filter, FilterRules, RuleKind};
 pub use local::Local;
 pub use relpath::RelPath;
 pub use transport::{
-    Cancel, FileData, FileWrite, Leftover, LeftoverKind, MetaTarget, NoProgress, Progress,
-    ReadOptions, Scan, ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
+    Basis, Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, Leftover, LeftoverKind,
+    MetaTarget, NoProgress, Progress, ReadOptions, Scan, ScanOptions, SourceFile, Transport,
+    TreeOp, WriteOptions, Written,
 };

@@ -103,6 +103,8 @@ pub struct ReadOptions {
     pub inline_limit: u64,
     /// Follow symbolic links (`-L`).
     pub follow_links: bool,
+    /// Stop a long read (a delta being computed) early.
+    pub cancel: Cancel,
 }
 
 /// The content of a source file, in the form that is cheapest for the pair of transports.
@@ -166,6 +168,43 @@ pub struct Written {
     pub literal: u64,
     /// Bytes reused from the old file or a partial (delta).
     pub matched: u64,
+}
+
+/// Which destination file a delta is computed against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Basis {
+    /// The current version of the file.
+    Existing,
+    /// The partial an interrupted run kept (the start of the new content): resuming.
+    Partial,
+}
+
+/// One piece of a delta as it travels from the source side to the destination side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaChunk {
+    /// Append `len` bytes of the basis, starting at `offset`.
+    Copy {
+        /// Offset in the basis.
+        offset: u64,
+        /// Bytes to copy.
+        len: u64,
+    },
+    /// Append these bytes.
+    Literal(Bytes),
+    /// The end: the BLAKE3 digest of the whole new file, checked before it is renamed in.
+    End {
+        /// The source file's digest.
+        digest: [u8; 32],
+    },
+}
+
+/// A delta being produced at the source: the file's attributes as opened and its chunks.
+#[derive(Debug)]
+pub struct DeltaSource {
+    /// The source file as it was opened (size and attributes for the result).
+    pub entry: Entry,
+    /// Chunks in order, ending with [`DeltaChunk::End`]; an `Err` aborts the file.
+    pub chunks: mpsc::Receiver<Result<DeltaChunk>>,
 }
 
 /// The kind of object a [`TreeOp::SetMeta`] applies to.
@@ -262,6 +301,33 @@ pub trait Transport: Send + Sync + 'static {
         files: Vec<FileWrite>,
         options: WriteOptions,
     ) -> impl Future<Output = Vec<Result<Written>>> + Send;
+
+    /// The block signature of the destination file at `path` (or of its partial), or `None`
+    /// when that basis does not exist.
+    fn signature(
+        &self,
+        path: RelPath,
+        basis: Basis,
+    ) -> impl Future<Output = Result<Option<sy_delta::Signature>>> + Send;
+
+    /// Starts diffing the source file `entry` against `signature`; the chunks stream while
+    /// the destination applies them.
+    fn delta(
+        &self,
+        entry: Entry,
+        signature: sy_delta::Signature,
+        options: ReadOptions,
+    ) -> impl Future<Output = Result<DeltaSource>> + Send;
+
+    /// Rebuilds `path` from `basis` and the delta into a temporary, checks the digest, applies
+    /// attributes and renames it into place (the partial goes once the file is complete).
+    fn apply_delta(
+        &self,
+        path: RelPath,
+        basis: Basis,
+        delta: DeltaSource,
+        options: WriteOptions,
+    ) -> impl Future<Output = Result<Written>> + Send;
 
     /// BLAKE3 digests of whole files (`-c`); `follow_links` as in [`ReadOptions`].
     fn checksums(

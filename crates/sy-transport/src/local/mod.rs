@@ -1,5 +1,6 @@
 //! `Local`: a directory tree on this machine.
 
+mod delta;
 mod names;
 mod ops;
 mod read;
@@ -16,8 +17,9 @@ use rustix::fs::{FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::{
-    Entry, EntryKind, Error, FileWrite, Meta, MetaOptions, ReadOptions, RelPath, Result, Scan,
-    ScanOptions, SourceFile, SpecialKind, Timestamp, Transport, TreeOp, WriteOptions, Written,
+    Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, Meta, MetaOptions, ReadOptions,
+    RelPath, Result, Scan, ScanOptions, SourceFile, SpecialKind, Timestamp, Transport, TreeOp,
+    WriteOptions, Written,
 };
 
 /// A directory on the local file system. Cheap to clone; all blocking work runs on tokio's
@@ -210,6 +212,46 @@ impl Transport for Local {
                 .collect()
         })
         .await
+    }
+
+    async fn signature(&self, path: RelPath, basis: Basis) -> Result<Option<sy_delta::Signature>> {
+        self.blocking(move |inner| inner.signature(&path, basis))
+            .await?
+    }
+
+    async fn delta(
+        &self,
+        entry: Entry,
+        signature: sy_delta::Signature,
+        options: ReadOptions,
+    ) -> Result<DeltaSource> {
+        let (file, opened) = self
+            .blocking({
+                let path = entry.path.clone();
+                move |inner| inner.open_source(&path, options.follow_links)
+            })
+            .await??;
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let inner = Arc::clone(&self.inner);
+        let entry = opened.clone();
+        tokio::task::spawn_blocking(move || {
+            inner.diff_into(file, &entry, signature, &options.cancel, &tx);
+        });
+        Ok(DeltaSource {
+            entry: opened,
+            chunks: rx,
+        })
+    }
+
+    async fn apply_delta(
+        &self,
+        path: RelPath,
+        basis: Basis,
+        delta: DeltaSource,
+        options: WriteOptions,
+    ) -> Result<Written> {
+        self.blocking(move |inner| inner.apply_delta(&path, basis, delta, &options))
+            .await?
     }
 
     async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {

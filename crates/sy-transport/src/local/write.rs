@@ -27,10 +27,10 @@ const BUFFER: usize = 256 << 10;
 const SPARSE_BLOCK: usize = 4096;
 
 /// Removes the temporary unless the write succeeded or it was kept as a partial.
-struct TempGuard<'a> {
-    dir: BorrowedFd<'a>,
-    name: Vec<u8>,
-    armed: bool,
+pub(super) struct TempGuard<'a> {
+    pub(super) dir: BorrowedFd<'a>,
+    pub(super) name: Vec<u8>,
+    pub(super) armed: bool,
 }
 
 impl Drop for TempGuard<'_> {
@@ -94,17 +94,10 @@ impl Inner {
         source: crate::SourceFile,
         options: &WriteOptions,
     ) -> Result<(), Failure> {
-        let mut out = Out {
-            file: tmp,
-            pos: 0,
-            sparse: options.sparse,
-            cancel: &options.cancel,
-            progress: options.progress.as_ref(),
-            path,
-        };
+        let mut out = Out::new(tmp, options, path);
         let len = source.entry.size;
         let io_failure = |out: &Out<'_>, action, e: io::Error| Failure {
-            error: if e.kind() == io::ErrorKind::Interrupted {
+            error: if is_cancelled(&e) {
                 Error::Interrupted
             } else {
                 self.err(action, path, e)
@@ -156,25 +149,59 @@ impl Inner {
     }
 }
 
+/// The cause carried by the `io::Error` that stops a write on Ctrl-C. Not
+/// `ErrorKind::Interrupted`: `write_all` and friends retry that one forever.
+#[derive(Debug)]
+struct Cancelled;
+
+impl std::fmt::Display for Cancelled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted")
+    }
+}
+
+impl std::error::Error for Cancelled {}
+
+/// The error that stops work once the run is cancelled.
+pub(super) fn cancelled() -> io::Error {
+    io::Error::other(Cancelled)
+}
+
+/// True for the error [`cancelled`] makes.
+pub(super) fn is_cancelled(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Cancelled>())
+}
+
 /// Where file content goes: positional writes into the temporary, holes where allowed.
-struct Out<'a> {
+pub(super) struct Out<'a> {
     file: &'a File,
-    pos: u64,
+    pub(super) pos: u64,
     sparse: bool,
     cancel: &'a Cancel,
     progress: &'a dyn Progress,
     path: &'a RelPath,
 }
 
-impl Out<'_> {
+impl<'a> Out<'a> {
+    pub(super) fn new(file: &'a File, options: &'a WriteOptions, path: &'a RelPath) -> Out<'a> {
+        Out {
+            file,
+            pos: 0,
+            sparse: options.sparse,
+            cancel: &options.cancel,
+            progress: options.progress.as_ref(),
+            path,
+        }
+    }
+
     fn check(&self) -> io::Result<()> {
         if self.cancel.is_cancelled() {
-            return Err(io::ErrorKind::Interrupted.into());
+            return Err(cancelled());
         }
         Ok(())
     }
 
-    fn write(&mut self, data: &[u8]) -> io::Result<()> {
+    pub(super) fn write(&mut self, data: &[u8]) -> io::Result<()> {
         for piece in data.chunks(BUFFER) {
             self.check()?;
             if self.sparse {
@@ -284,7 +311,7 @@ fn copy_local(src: &File, len: u64, out: &mut Out<'_>) -> io::Result<bool> {
 }
 
 /// Creates `.NAME.sy-tmp.XXXX` exclusively (never through a symlink), retrying on a clash.
-fn create_temp(dir: &DirFd<'_>, name: &[u8]) -> io::Result<(Vec<u8>, File)> {
+pub(super) fn create_temp(dir: &DirFd<'_>, name: &[u8]) -> io::Result<(Vec<u8>, File)> {
     let mut attempts = 0;
     loop {
         let tmp = temp_name(name);
@@ -303,7 +330,7 @@ fn create_temp(dir: &DirFd<'_>, name: &[u8]) -> io::Result<(Vec<u8>, File)> {
 
 /// After an interrupt, keeps the first `valid` bytes of the temporary as NAME's partial (the
 /// delta basis of the next run) unless an existing partial is larger.
-fn keep_partial(
+pub(super) fn keep_partial(
     dir: &DirFd<'_>,
     name: &[u8],
     tmp: &File,
