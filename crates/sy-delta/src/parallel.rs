@@ -35,6 +35,14 @@ pub(crate) fn sum_stream<R: Read>(
     chunk_len: usize,
     threads: usize,
 ) -> Result<(u64, Vec<BlockSum>)> {
+    let mut first = vec![0u8; chunk_len];
+    let first_len = read_full(reader, &mut first, READ_CONTEXT)?;
+    if first_len < chunk_len {
+        // The whole file fits in one chunk: not worth starting threads.
+        let mut sums = Vec::with_capacity(first_len.div_ceil(block_size));
+        hasher.sum_blocks(&first[..first_len], block_size, &mut sums);
+        return Ok((first_len as u64, sums));
+    }
     let workers = threads - 1;
     let (job_tx, job_rx) = mpsc::sync_channel::<Job>(1);
     let job_rx = Mutex::new(job_rx);
@@ -60,7 +68,12 @@ pub(crate) fn sum_stream<R: Read>(
         // Moving the sender in means every return path (an error included) closes the
         // job queue, so the workers finish and the scope can join them.
         let hash_here = |job: Job| job.run(&hasher, block_size);
-        read_and_collect(reader, job_tx, &done_rx, hash_here, chunk_len, workers + 2)
+        let queue = Queue {
+            jobs: job_tx,
+            done: &done_rx,
+            max_buffers: workers + 2,
+        };
+        read_and_collect(reader, first, queue, hash_here)
     })
 }
 
@@ -76,33 +89,53 @@ impl Job {
     }
 }
 
+/// The way to the workers and back.
+struct Queue<'d> {
+    jobs: mpsc::SyncSender<Job>,
+    done: &'d mpsc::Receiver<Done>,
+    /// Chunk buffers allowed to exist at once.
+    max_buffers: usize,
+}
+
+/// Hands out chunks, starting with `first` (already read, and full), until the end of
+/// `reader`, and collects their sums in order.
 fn read_and_collect<R: Read>(
     reader: &mut R,
-    job_tx: mpsc::SyncSender<Job>,
-    done_rx: &mpsc::Receiver<Done>,
+    first: Vec<u8>,
+    queue: Queue<'_>,
     hash_here: impl Fn(Job) -> Done,
-    chunk_len: usize,
-    max_buffers: usize,
 ) -> Result<(u64, Vec<BlockSum>)> {
+    let Queue {
+        jobs: job_tx,
+        done: done_rx,
+        max_buffers,
+    } = queue;
+    let chunk_len = first.len();
     let mut ordered = InOrder::default();
     let mut free: Vec<Vec<u8>> = Vec::new();
-    let mut allocated = 0;
+    let mut allocated = 1;
     let mut file_len = 0u64;
     let mut seq = 0u64;
+    let mut first = Some(first);
     loop {
-        let mut buf = if let Some(buf) = free.pop() {
-            buf
-        } else if allocated < max_buffers {
-            allocated += 1;
-            vec![0u8; chunk_len]
+        let (buf, len) = if let Some(buf) = first.take() {
+            (buf, chunk_len)
         } else {
-            match done_rx.recv() {
-                Ok(done) => ordered.accept(done),
-                // Every worker is gone; only a panic does that, and the scope re-raises it.
-                Err(_) => break,
-            }
+            let mut buf = if let Some(buf) = free.pop() {
+                buf
+            } else if allocated < max_buffers {
+                allocated += 1;
+                vec![0u8; chunk_len]
+            } else {
+                match done_rx.recv() {
+                    Ok(done) => ordered.accept(done),
+                    // Every worker is gone; only a panic does that, and the scope re-raises it.
+                    Err(_) => break,
+                }
+            };
+            let len = read_full(reader, &mut buf, READ_CONTEXT)?;
+            (buf, len)
         };
-        let len = read_full(reader, &mut buf, READ_CONTEXT)?;
         file_len += len as u64;
         let at_end = len < chunk_len;
         if len > 0 {
