@@ -1,11 +1,12 @@
 //! Framing: how a [`Message`] becomes bytes and back (layout in the crate docs, "Wire format").
 //!
-//! The per-kind body layouts are in `body.rs`. [`Decoder`] and [`Encoder`] work on the plain
+//! The per-kind body layouts are in `encode.rs` and `decode.rs`. [`Decoder`] and [`Encoder`] work on the plain
 //! (uncompressed) stream; [`crate::Endpoint`] puts the handshake and compression around them.
 
 use bytes::{Buf, BufMut, BytesMut};
 
-use crate::body::{check_outgoing, decode_body, encode_body};
+use crate::decode::{check_outgoing, decode_body};
+use crate::encode::encode_body;
 use crate::error::{ProtocolError, Result};
 use crate::kind::FrameKind;
 use crate::message::Message;

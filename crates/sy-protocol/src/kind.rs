@@ -7,7 +7,7 @@ macro_rules! frame_kinds {
         /// The `u8` that follows a frame's length and says how to read its body.
         ///
         /// Codes are grouped by purpose: `0x0_` control, `0x1_` scan, `0x2_` whole files,
-        /// `0x3_` signatures and deltas, `0x4_` tree operations.
+        /// `0x3_` signatures and deltas, `0x4_` tree operations and checksums.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[repr(u8)]
         #[non_exhaustive]
@@ -44,16 +44,20 @@ frame_kinds! {
     Flush = 0x02,
     /// The sender will send nothing more.
     Goodbye = 0x03,
-    /// A request (or every item of a batched request) succeeded.
+    /// A request that returns nothing succeeded.
     Ok = 0x04,
     /// A request, or one item of a batched request, failed.
     Error = 0x05,
+    /// A pushed file or delta is in place.
+    Written = 0x06,
     /// List a tree.
     ScanRequest = 0x10,
     /// A batch of entries answering a scan.
     ScanEntries = 0x11,
+    /// A batch of leftovers of interrupted runs answering a scan.
+    ScanLeftovers = 0x12,
     /// The last frame of a scan's answer.
-    ScanDone = 0x12,
+    ScanDone = 0x13,
     /// Start of a whole file.
     FileBegin = 0x20,
     /// Bytes of a whole file at an offset.
@@ -70,20 +74,16 @@ frame_kinds! {
     SignatureEnd = 0x32,
     /// Start of a delta that rebuilds a file.
     DeltaBegin = 0x38,
-    /// Bytes of a delta, in sy-delta's encoding.
+    /// Delta operations: copies from the basis and literal bytes.
     DeltaChunk = 0x39,
     /// End of a delta, with the digest of the rebuilt file.
     DeltaEnd = 0x3a,
-    /// Create directories.
-    Mkdir = 0x40,
-    /// Create symbolic links.
-    Symlink = 0x41,
-    /// Create hard links.
-    Hardlink = 0x42,
-    /// Set mode, times, owner.
-    SetMetadata = 0x43,
-    /// Remove paths.
-    Remove = 0x44,
+    /// Tree changes: directories, links, metadata, removals, leftovers.
+    TreeOps = 0x40,
+    /// Ask for whole-file digests.
+    ChecksumRequest = 0x41,
+    /// Whole-file digests.
+    Checksums = 0x42,
 }
 
 impl FrameKind {

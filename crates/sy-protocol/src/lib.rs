@@ -70,21 +70,22 @@
 //!
 //! ```text
 //!  Hello ───────────────────────────────▶ ◀─────────────────────────────── Hello
-//!  ScanRequest #1 "", Flush ────────────▶
-//!                                       ◀── ScanEntries #1 […] … ScanDone #1, Flush
+//!  ScanRequest #1 "" [filters], Flush ──▶
+//!                                       ◀── ScanEntries #1 […] …, ScanLeftovers #1 […],
+//!                                           ScanDone #1, Flush
 //!  (plan: compare with the local scan)
-//!  Mkdir #2 [dirs…]                     ─▶
+//!  TreeOps #2 [Mkdir…, Tidy…]           ─▶
 //!  FileBegin #3 new.txt, FileChunk #3 …,
 //!  FileEnd #3 digest                    ─▶   (whole new files, no waiting)
 //!  SignatureRequest #4 big.db,
-//!  SignatureRequest #5 …, Flush         ─▶
-//!                                       ◀── Ok #2, Ok #3, SignatureChunk #4 … SignatureEnd #4,
-//!                                           SignatureChunk #5 … SignatureEnd #5, Flush
-//!  DeltaBegin #6 big.db, DeltaChunk #6 …,
-//!  DeltaEnd #6 digest, …                ─▶   (applied into a temp file as chunks arrive)
-//!  SetMetadata #8 [dir times…],
-//!  Remove #9 [extraneous…], Flush       ─▶
-//!                                       ◀── Ok #6, …, Ok #8, Error #9 item 0 …, Ok #9, Flush
+//!  SignatureRequest #5 gone.db, Flush   ─▶
+//!                                       ◀── Ok #2, Written #3, SignatureChunk #4 …,
+//!                                           SignatureEnd #4, Error #5 NotFound, Flush
+//!  DeltaBegin #6 big.db,
+//!  DeltaChunk #6 [Copy, Literal, …] …,
+//!  DeltaEnd #6 digest                   ─▶   (applied into a temp file as ops arrive)
+//!  TreeOps #7 [SetMeta…, Remove…], Flush ▶
+//!                                       ◀── Written #6, Error #7 item 3 …, Ok #7, Flush
 //!  Goodbye ─────────────────────────────▶ ◀────────────────────────────── Goodbye
 //! ```
 //!
@@ -93,16 +94,21 @@
 //! ```text
 //!  Hello ───────────────────────────────▶ ◀─────────────────────────────── Hello
 //!  ScanRequest #1 "", Flush ────────────▶
-//!                                       ◀── ScanEntries #1 […] … ScanDone #1, Flush
-//!  ReadRequest #2 new.txt (whole),
-//!  ReadRequest #3 big.db (delta),
+//!                                       ◀── ScanEntries #1 […] …, ScanDone #1, Flush
+//!  ReadRequest #2 new.txt,
+//!  ReadRequest #3 big.db delta,
 //!  SignatureChunk #3 … SignatureEnd #3
 //!  (signature of the local copy), Flush ─▶
 //!                                       ◀── FileBegin #2, FileChunk #2 …, FileEnd #2 digest,
-//!                                           DeltaBegin #3, DeltaChunk #3 …, DeltaEnd #3 digest,
-//!                                           Flush
+//!                                           DeltaBegin #3, DeltaChunk #3 …, DeltaEnd #3
+//!                                           digest, Flush
 //!  Goodbye ─────────────────────────────▶ ◀────────────────────────────── Goodbye
 //! ```
+//!
+//! Each request maps onto one `sy-transport` `Transport` call: `scan` → `ScanRequest`,
+//! `read_files` → `ReadRequest`s, `write_files` → `FileBegin`…, `signature` →
+//! `SignatureRequest`, `delta` → `ReadRequest { delta: true }`, `apply_delta` → `DeltaBegin`…,
+//! `checksums` → `ChecksumRequest`, `apply` → `TreeOps`.
 //!
 //! # Example
 //!
@@ -117,9 +123,10 @@
 //! // The client need not wait for the handshake: this is held until the agent's Hello arrives.
 //! client.send(&Message::ScanRequest {
 //!     id: RequestId(1),
-//!     path: Vec::new(),
-//!     recursive: true,
-//!     checksum: false,
+//!     base: Vec::new(),
+//!     filter: Vec::new(),
+//!     gitignore: false,
+//!     follow_links: false,
 //! })?;
 //! client.flush()?;
 //!
@@ -144,9 +151,11 @@
 //! ```
 #![deny(missing_docs)]
 
-mod body;
 mod compress;
+mod decode;
+mod encode;
 mod endpoint;
+mod entry;
 mod error;
 mod frame;
 mod handshake;
@@ -160,6 +169,10 @@ mod wire;
 pub use bytes;
 pub use compress::{Compressor, Decompressor, Progress, SAMPLE_LEN, worth_compressing};
 pub use endpoint::Endpoint;
+pub use entry::{
+    Basis, DIGEST_LEN, Digest, Entry, EntryKind, FilterRule, Leftover, LeftoverKind, Meta,
+    MetaOptions, MetaTarget, RequestId, RuleKind, SpecialKind, Timestamp, WriteOptions,
+};
 pub use error::{ProtocolError, Result};
 pub use frame::{
     CHUNK_LEN, DEFAULT_MAX_FRAME, Decoder, Encoder, HEADER_LEN, Limits, MAX_BLOCK_SIZE,
@@ -171,7 +184,6 @@ pub use handshake::{
 };
 pub use kind::FrameKind;
 pub use message::{
-    DIGEST_LEN, Digest, Entry, EntryKind, ErrorKind, ErrorReply, FileHeader, Message,
-    MetadataUpdate, NewDir, NewLink, RequestId, Timestamp,
+    DeltaOp, ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, TreeOp,
 };
 pub use stream::{BLOCK_TARGET, MAX_BLOCK, Traffic, TrafficStats};

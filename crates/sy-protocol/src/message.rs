@@ -1,134 +1,17 @@
-//! The messages both sides exchange after the handshake.
+//! The messages both sides exchange after the handshake: one request per `Transport` operation
+//! (scan, read, write, signature, delta, checksums, tree changes) and their answers.
 //!
 //! Paths travel as raw bytes relative to the root the agent was given; this crate only bounds
 //! their length. Turning them into safe relative paths (no `..`, no absolute part, no NUL) is the
 //! transport's job.
 
-use std::fmt;
-
 use bytes::Bytes;
 
+use crate::entry::{
+    Basis, Digest, Entry, FilterRule, Leftover, Meta, MetaOptions, MetaTarget, RequestId,
+    WriteOptions,
+};
 use crate::kind::FrameKind;
-
-/// Length of a BLAKE3 whole-file digest.
-pub const DIGEST_LEN: usize = 32;
-
-/// BLAKE3 digest of a whole file, checked by the receiver before it renames the file into place.
-pub type Digest = [u8; DIGEST_LEN];
-
-/// Names a request, so many can be in flight and their answers may come back in any order.
-///
-/// The side that sends a request picks its id; every frame answering it (or continuing it, such
-/// as chunks) carries the same id. An id may be reused once its request has ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RequestId(pub u64);
-
-impl fmt::Display for RequestId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "#{}", self.0)
-    }
-}
-
-/// A modification time: seconds since the Unix epoch (negative before it) and nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct Timestamp {
-    /// Whole seconds since 1970-01-01T00:00:00Z.
-    pub secs: i64,
-    /// Nanoseconds, below 1 000 000 000 (the decoder refuses more).
-    pub nanos: u32,
-}
-
-/// What a scanned entry is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A symbolic link, with its target exactly as stored (not followed).
-    Symlink {
-        /// The link's target bytes.
-        target: Vec<u8>,
-    },
-    /// A FIFO, socket or device: reported so the other side can warn, never transferred.
-    Other,
-}
-
-/// One file-system entry found by a scan.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Entry {
-    /// Path relative to the scanned root.
-    pub path: Vec<u8>,
-    /// File, directory, symlink or other.
-    pub kind: EntryKind,
-    /// Size in bytes (for a symlink, the length of its target).
-    pub size: u64,
-    /// Modification time.
-    pub mtime: Timestamp,
-    /// Full `st_mode` (type and permission bits).
-    pub mode: u32,
-    /// Owner.
-    pub uid: u32,
-    /// Group.
-    pub gid: u32,
-    /// Device of the file system holding it (with `ino`, finds hard links).
-    pub dev: u64,
-    /// Inode number.
-    pub ino: u64,
-    /// Number of hard links.
-    pub nlink: u64,
-    /// BLAKE3 of the content, when the scan was asked for checksums (`-c`) and this is a file.
-    pub digest: Option<Digest>,
-}
-
-/// How the sender of a file wants it written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileHeader {
-    /// The request this file (or delta) belongs to.
-    pub id: RequestId,
-    /// Destination path, relative to the receiver's root.
-    pub path: Vec<u8>,
-    /// Final size in bytes.
-    pub size: u64,
-    /// Permission bits to set.
-    pub mode: u32,
-    /// Modification time to set.
-    pub mtime: Timestamp,
-}
-
-/// A directory to create.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewDir {
-    /// Path of the directory.
-    pub path: Vec<u8>,
-    /// Permission bits.
-    pub mode: u32,
-}
-
-/// A link to create at `path`: for a symlink `target` is its content, for a hard link the
-/// existing path (relative to the root) to link to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewLink {
-    /// Where the link goes.
-    pub path: Vec<u8>,
-    /// What it points at.
-    pub target: Vec<u8>,
-}
-
-/// Metadata to apply to an existing path; `None` fields are left alone.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct MetadataUpdate {
-    /// The path to change.
-    pub path: Vec<u8>,
-    /// Permission bits.
-    pub mode: Option<u32>,
-    /// Modification time.
-    pub mtime: Option<Timestamp>,
-    /// Owner.
-    pub uid: Option<u32>,
-    /// Group.
-    pub gid: Option<u32>,
-}
 
 /// Why a request failed, so the client can choose an exit code and a retry policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -178,14 +61,26 @@ impl ErrorKind {
     }
 }
 
+/// Whether an error ends its request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorScope {
+    /// The whole request failed; this frame ends it.
+    Request,
+    /// Item `n` (0-based) of a batched request failed; the batch goes on and still ends with its
+    /// terminal frame.
+    Item(u32),
+    /// Something went wrong along the way that is not an item (a directory a scan could not
+    /// read); the request goes on.
+    Problem,
+}
+
 /// A failure report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ErrorReply {
-    /// The request that failed.
+    /// The request it is about.
     pub id: RequestId,
-    /// `None`: the whole request failed and this ends it. `Some(i)`: item `i` of a batched
-    /// request failed; the batch goes on and still ends with [`Message::Ok`].
-    pub item: Option<u32>,
+    /// Whether it ends the request.
+    pub scope: ErrorScope,
     /// Category of the failure.
     pub kind: ErrorKind,
     /// The path it is about (may be empty when no path applies).
@@ -194,44 +89,154 @@ pub struct ErrorReply {
     pub message: String,
 }
 
+/// How a pushed or pulled file is described before its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileHeader {
+    /// The request this file (or delta) belongs to.
+    pub id: RequestId,
+    /// Path relative to the receiver's root.
+    pub path: Vec<u8>,
+    /// Final size in bytes.
+    pub size: u64,
+    /// Attributes of the source as it was opened.
+    pub meta: Meta,
+    /// How to write it (pushes); default in answers to reads.
+    pub options: WriteOptions,
+}
+
+/// One piece of a delta: copy from the receiver's basis, or new bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeltaOp {
+    /// Append `len` bytes of the basis, starting at `offset`.
+    Copy {
+        /// Offset in the basis.
+        offset: u64,
+        /// Bytes to copy.
+        len: u64,
+    },
+    /// Append these bytes.
+    Literal(Bytes),
+}
+
+/// A change to the receiver's tree that moves no file content.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TreeOp {
+    /// Create a directory (an existing one is fine); its mode comes with a later `SetMeta`.
+    Mkdir {
+        /// Where.
+        path: Vec<u8>,
+    },
+    /// Create or atomically replace a symbolic link.
+    Symlink {
+        /// Where.
+        path: Vec<u8>,
+        /// The target, stored as is.
+        target: Vec<u8>,
+        /// Attributes (times, owner) for the link itself.
+        meta: Meta,
+    },
+    /// Create or atomically replace `path` as a hard link to the existing `target`.
+    Hardlink {
+        /// The new name.
+        path: Vec<u8>,
+        /// The existing file, relative to the root.
+        target: Vec<u8>,
+    },
+    /// Apply attributes.
+    SetMeta {
+        /// Where.
+        path: Vec<u8>,
+        /// What kind of object it is.
+        target: MetaTarget,
+        /// The attributes.
+        meta: Meta,
+    },
+    /// Make a directory owner-writable for the rest of the run.
+    MakeWritable {
+        /// The directory.
+        path: Vec<u8>,
+    },
+    /// Remove a file, link or (recursively) a directory, without following links.
+    Remove {
+        /// Where.
+        path: Vec<u8>,
+    },
+    /// Deal with a leftover of an interrupted run: keep it as its file's partial, or remove it.
+    Tidy(Leftover),
+    /// Remove the kept partial of `file`, if there is one.
+    DropPartial {
+        /// The file whose partial goes.
+        file: Vec<u8>,
+    },
+}
+
+/// The digest of item `item` of a [`Message::ChecksumRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ItemDigest {
+    /// Index of the path in the request.
+    pub item: u32,
+    /// Its BLAKE3 digest.
+    pub digest: Digest,
+}
+
 /// Every message of the protocol after the handshake.
 ///
 /// Requests are answered by frames carrying the same [`RequestId`]; each request ends with
-/// exactly one terminal frame, named in its variant's docs.
+/// exactly one terminal frame, named in its variant's docs. An [`ErrorReply`] with
+/// [`ErrorScope::Request`] is terminal for any request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Message {
     /// End of a batch. Sending one flushes the compressor, so the peer can decode everything
-    /// before it; receiving one means the peer now waits for answers.
+    /// before it; receiving one means the peer now waits for answers to what it sent.
     Flush,
     /// The sender is done and will close its side.
     Goodbye,
-    /// Terminal success of a request (for a batched request: the batch was processed; any
-    /// [`ErrorReply`] with `item: Some(_)` sent before it names the items that failed).
+    /// Terminal success of a request that returns nothing (a batch of tree operations or
+    /// checksums: [`ErrorScope::Item`] errors sent before it name the items that failed).
     Ok {
         /// The request that succeeded.
         id: RequestId,
     },
-    /// A failure; terminal unless `item` is set.
+    /// A failure; terminal when its scope is [`ErrorScope::Request`].
     Error(ErrorReply),
-    /// List the tree at `path` (empty = the root). Answered by [`Message::ScanEntries`] batches
-    /// and a terminal [`Message::ScanDone`], or an [`Message::Error`].
+    /// Terminal success of a pushed file or delta: it is verified and renamed into place.
+    Written {
+        /// The file's request.
+        id: RequestId,
+        /// Bytes of content that came over the wire.
+        literal: u64,
+        /// Bytes reused from the basis.
+        matched: u64,
+    },
+    /// List the subtree at `base` (empty = the root; `base` itself is reported too). Answered
+    /// by [`Message::ScanEntries`] and [`Message::ScanLeftovers`] batches, problems as
+    /// [`ErrorScope::Problem`] errors, and a terminal [`Message::ScanDone`].
     ScanRequest {
         /// Request id.
         id: RequestId,
-        /// Directory (or single entry) to scan, relative to the root.
-        path: Vec<u8>,
-        /// Descend into directories.
-        recursive: bool,
-        /// Fill [`Entry::digest`] for files (`-c`).
-        checksum: bool,
+        /// The subtree, relative to the root.
+        base: Vec<u8>,
+        /// Include/exclude rules, in command-line order; excluded directories are not entered.
+        filter: Vec<FilterRule>,
+        /// Also honour `.gitignore` files.
+        gitignore: bool,
+        /// Report what symbolic links point to instead of the links (`-L`).
+        follow_links: bool,
     },
-    /// Entries found by a scan, many per frame.
+    /// Entries found by a scan, many per frame, sorted by path across the whole answer.
     ScanEntries {
         /// The scan request.
         id: RequestId,
         /// A batch of entries.
         entries: Vec<Entry>,
+    },
+    /// Leftovers of interrupted runs found by a scan.
+    ScanLeftovers {
+        /// The scan request.
+        id: RequestId,
+        /// A batch of leftovers.
+        leftovers: Vec<Leftover>,
     },
     /// Terminal frame of a scan.
     ScanDone {
@@ -240,8 +245,8 @@ pub enum Message {
         /// Total entries sent, so the receiver can check it saw them all.
         entries: u64,
     },
-    /// Starts a whole file (push: a request answered by `Ok`/`Error`; pull: the answer to a
-    /// [`Message::ReadRequest`]). Followed by [`Message::FileChunk`]s and [`Message::FileEnd`].
+    /// Starts a whole file: a push (a request answered by [`Message::Written`]) or the answer to
+    /// a [`Message::ReadRequest`]. Followed by [`Message::FileChunk`]s and [`Message::FileEnd`].
     FileBegin(FileHeader),
     /// File bytes at `offset`.
     FileChunk {
@@ -252,35 +257,43 @@ pub enum Message {
         /// The bytes.
         data: Bytes,
     },
-    /// End of a whole file; the receiver verifies the digest before renaming into place.
+    /// End of a whole file (terminal for a read); the receiver verifies the digest before
+    /// renaming into place.
     FileEnd {
         /// The file's request.
         id: RequestId,
         /// BLAKE3 of the whole file.
         digest: Digest,
     },
-    /// Pull: ask the peer to send `path`. With `delta`, the requester follows this frame with the
-    /// signature of its basis ([`Message::SignatureChunk`]s and [`Message::SignatureEnd`], same
-    /// id) and the answer is `DeltaBegin`…`DeltaEnd`; without, it is `FileBegin`…`FileEnd`.
+    /// Pull: ask the peer to send `path`. Without `delta` the answer is `FileBegin`…`FileEnd`.
+    /// With `delta`, the requester follows this frame with the signature of its basis
+    /// ([`Message::SignatureChunk`]s and [`Message::SignatureEnd`], same id) and the answer is
+    /// `DeltaBegin`…`DeltaEnd`.
     ReadRequest {
         /// Request id.
         id: RequestId,
         /// The file to send.
         path: Vec<u8>,
+        /// Follow a symbolic link at `path` (`-L`).
+        follow_links: bool,
         /// A basis signature follows; answer with a delta.
         delta: bool,
     },
-    /// Push: ask for the signature of the peer's copy of `path`. Answered by
-    /// [`Message::SignatureChunk`]s and a terminal [`Message::SignatureEnd`], or an error.
+    /// Push: ask for the signature of the peer's `basis` of `path`. Answered by
+    /// [`Message::SignatureChunk`]s and a terminal [`Message::SignatureEnd`]; a basis that does
+    /// not exist is an error of kind [`ErrorKind::NotFound`].
     SignatureRequest {
         /// Request id.
         id: RequestId,
-        /// The basis file.
+        /// The file.
         path: Vec<u8>,
-        /// Block size to cut the file into (non-zero, at most [`crate::MAX_BLOCK_SIZE`]).
-        block_size: u32,
-        /// Bytes of strong hash per block; at most the negotiated maximum.
-        strong_len: u8,
+        /// Its current version or its kept partial.
+        basis: Basis,
+        /// Block size (at most [`crate::MAX_BLOCK_SIZE`]); `None`: sy-delta's rule for the
+        /// file's length.
+        block_size: Option<u32>,
+        /// Strong-hash bytes per block (within the negotiated range); `None`: the default.
+        strong_len: Option<u8>,
     },
     /// Bytes of a serialized `sy_delta::Signature`, in order.
     SignatureChunk {
@@ -294,57 +307,56 @@ pub enum Message {
         /// The signature's request.
         id: RequestId,
     },
-    /// Starts a delta that rebuilds `path` from the receiver's copy. Followed by
-    /// [`Message::DeltaChunk`]s (applied as they arrive) and [`Message::DeltaEnd`].
-    DeltaBegin(FileHeader),
-    /// Bytes of sy-delta's delta encoding, in order.
+    /// Starts a delta that rebuilds `header.path` from the receiver's `basis`: a push (answered
+    /// by [`Message::Written`]) or the answer to a delta read. Followed by
+    /// [`Message::DeltaChunk`]s, applied as they arrive, and [`Message::DeltaEnd`].
+    DeltaBegin {
+        /// The file being rebuilt.
+        header: FileHeader,
+        /// Which version of it the delta applies to.
+        basis: Basis,
+    },
+    /// Delta operations, in order.
     DeltaChunk {
         /// The delta's request.
         id: RequestId,
-        /// The next bytes.
-        data: Bytes,
+        /// The next operations.
+        ops: Vec<DeltaOp>,
     },
-    /// End of a delta; the receiver verifies the rebuilt file's digest before the rename.
+    /// End of a delta (terminal for a read); the receiver verifies the rebuilt file's digest
+    /// before the rename.
     DeltaEnd {
         /// The delta's request.
         id: RequestId,
         /// BLAKE3 of the rebuilt file.
         digest: Digest,
     },
-    /// Create directories (batched). Answered by `Ok` after per-item errors, if any.
-    Mkdir {
+    /// Apply tree changes in order (batched). Failed items are reported as
+    /// [`ErrorScope::Item`] errors; the batch ends with [`Message::Ok`].
+    TreeOps {
         /// Request id.
         id: RequestId,
-        /// Directories, parents first.
-        dirs: Vec<NewDir>,
+        /// Which attributes `Symlink` and `SetMeta` apply.
+        meta: MetaOptions,
+        /// The changes.
+        ops: Vec<TreeOp>,
     },
-    /// Create symbolic links (batched).
-    Symlink {
+    /// BLAKE3 digests of whole files (`-c`). Answered by [`Message::Checksums`] batches,
+    /// [`ErrorScope::Item`] errors and a terminal [`Message::Ok`].
+    ChecksumRequest {
         /// Request id.
         id: RequestId,
-        /// Links to create.
-        links: Vec<NewLink>,
-    },
-    /// Create hard links to paths already present on the receiver (batched).
-    Hardlink {
-        /// Request id.
-        id: RequestId,
-        /// Links to create.
-        links: Vec<NewLink>,
-    },
-    /// Set metadata (batched); typically directories' times after their contents are written.
-    SetMetadata {
-        /// Request id.
-        id: RequestId,
-        /// Changes to make.
-        updates: Vec<MetadataUpdate>,
-    },
-    /// Remove paths (batched); a directory is removed with its contents.
-    Remove {
-        /// Request id.
-        id: RequestId,
-        /// Paths to remove, deepest first.
+        /// The files.
         paths: Vec<Vec<u8>>,
+        /// Follow symbolic links.
+        follow_links: bool,
+    },
+    /// Digests answering a [`Message::ChecksumRequest`].
+    Checksums {
+        /// The checksum request.
+        id: RequestId,
+        /// Digests of the items that could be read.
+        digests: Vec<ItemDigest>,
     },
 }
 
@@ -352,14 +364,14 @@ impl Entry {
     /// Bytes this entry adds to a [`Message::ScanEntries`] frame, for filling batches up to a
     /// budget below the frame limit.
     pub fn encoded_len(&self) -> usize {
-        crate::body::entry_len(self)
+        crate::encode::entry_len(self)
     }
 }
 
 impl Message {
     /// Bytes of this message's frame (header included), exactly as [`crate::Encoder`] writes it.
     pub fn encoded_len(&self) -> usize {
-        crate::frame::HEADER_LEN + crate::body::body_len(self)
+        crate::frame::HEADER_LEN + crate::encode::body_len(self)
     }
 
     /// The frame kind this message is sent as.
@@ -369,8 +381,10 @@ impl Message {
             Message::Goodbye => FrameKind::Goodbye,
             Message::Ok { .. } => FrameKind::Ok,
             Message::Error(_) => FrameKind::Error,
+            Message::Written { .. } => FrameKind::Written,
             Message::ScanRequest { .. } => FrameKind::ScanRequest,
             Message::ScanEntries { .. } => FrameKind::ScanEntries,
+            Message::ScanLeftovers { .. } => FrameKind::ScanLeftovers,
             Message::ScanDone { .. } => FrameKind::ScanDone,
             Message::FileBegin(_) => FrameKind::FileBegin,
             Message::FileChunk { .. } => FrameKind::FileChunk,
@@ -379,14 +393,12 @@ impl Message {
             Message::SignatureRequest { .. } => FrameKind::SignatureRequest,
             Message::SignatureChunk { .. } => FrameKind::SignatureChunk,
             Message::SignatureEnd { .. } => FrameKind::SignatureEnd,
-            Message::DeltaBegin(_) => FrameKind::DeltaBegin,
+            Message::DeltaBegin { .. } => FrameKind::DeltaBegin,
             Message::DeltaChunk { .. } => FrameKind::DeltaChunk,
             Message::DeltaEnd { .. } => FrameKind::DeltaEnd,
-            Message::Mkdir { .. } => FrameKind::Mkdir,
-            Message::Symlink { .. } => FrameKind::Symlink,
-            Message::Hardlink { .. } => FrameKind::Hardlink,
-            Message::SetMetadata { .. } => FrameKind::SetMetadata,
-            Message::Remove { .. } => FrameKind::Remove,
+            Message::TreeOps { .. } => FrameKind::TreeOps,
+            Message::ChecksumRequest { .. } => FrameKind::ChecksumRequest,
+            Message::Checksums { .. } => FrameKind::Checksums,
         }
     }
 
@@ -395,10 +407,12 @@ impl Message {
         match self {
             Message::Flush | Message::Goodbye => None,
             Message::Error(reply) => Some(reply.id),
-            Message::FileBegin(header) | Message::DeltaBegin(header) => Some(header.id),
+            Message::FileBegin(header) | Message::DeltaBegin { header, .. } => Some(header.id),
             Message::Ok { id }
+            | Message::Written { id, .. }
             | Message::ScanRequest { id, .. }
             | Message::ScanEntries { id, .. }
+            | Message::ScanLeftovers { id, .. }
             | Message::ScanDone { id, .. }
             | Message::FileChunk { id, .. }
             | Message::FileEnd { id, .. }
@@ -408,11 +422,9 @@ impl Message {
             | Message::SignatureEnd { id }
             | Message::DeltaChunk { id, .. }
             | Message::DeltaEnd { id, .. }
-            | Message::Mkdir { id, .. }
-            | Message::Symlink { id, .. }
-            | Message::Hardlink { id, .. }
-            | Message::SetMetadata { id, .. }
-            | Message::Remove { id, .. } => Some(*id),
+            | Message::TreeOps { id, .. }
+            | Message::ChecksumRequest { id, .. }
+            | Message::Checksums { id, .. } => Some(*id),
         }
     }
 }

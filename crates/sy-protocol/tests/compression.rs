@@ -1,7 +1,9 @@
 //! Compressed sessions: batches, shared context, stored payloads, byte counts.
 
 use bytes::{Bytes, BytesMut};
-use sy_protocol::{Compressor, FileHeader, Hello, Message, RequestId, Timestamp};
+use sy_protocol::{
+    Compressor, FileHeader, Hello, Message, Meta, RequestId, Timestamp, WriteOptions,
+};
 
 use crate::util::{connected, deliver, drain};
 
@@ -27,11 +29,16 @@ fn file_messages(index: usize) -> Vec<Message> {
             id,
             path: format!("src/module_{index}.rs").into_bytes(),
             size: data.len() as u64,
-            mode: 0o644,
-            mtime: Timestamp {
-                secs: 1_700_000_000 + index as i64,
-                nanos: 0,
+            meta: Meta {
+                mode: 0o644,
+                mtime: Timestamp {
+                    secs: 1_700_000_000 + index as i64,
+                    nanos: 0,
+                },
+                uid: 1000,
+                gid: 1000,
             },
+            options: WriteOptions::default(),
         }),
         Message::FileChunk {
             id,

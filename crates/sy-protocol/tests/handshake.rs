@@ -2,7 +2,7 @@
 
 use bytes::BytesMut;
 use sy_protocol::{
-    Compression, CompressionKind, Endpoint, HashSupport, Hello, MIN_MAX_FRAME, Message,
+    Basis, Compression, CompressionKind, Endpoint, HashSupport, Hello, MIN_MAX_FRAME, Message,
     PROTOCOL_VERSIONS, ProtocolError, RequestId, Role, StrongHash, VersionRange,
 };
 
@@ -195,8 +195,9 @@ fn held_message_over_the_agreed_limit_fails_when_the_handshake_completes() {
         .send(&Message::SignatureRequest {
             id: RequestId(1),
             path: b"f".to_vec(),
-            block_size: 700,
-            strong_len: 16,
+            basis: Basis::Existing,
+            block_size: Some(700),
+            strong_len: Some(16),
         })
         .unwrap();
     deliver(&mut agent, &mut client);

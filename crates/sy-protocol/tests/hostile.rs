@@ -3,7 +3,7 @@
 use bytes::{BufMut, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
-    Compressor, Decoder, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits, MAX_BLOCK,
+    Basis, Compressor, Decoder, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits, MAX_BLOCK,
     Message, ProtocolError, RequestId, Role,
 };
 
@@ -142,7 +142,7 @@ fn every_truncation_of_a_valid_stream_is_reported() {
     };
     assert_eq!(
         err,
-        "stream ended inside a Remove (0x44) frame: 18 of 19 bytes received"
+        "stream ended inside a Checksums (0x42) frame: 40 of 41 bytes received"
     );
 }
 
@@ -151,8 +151,9 @@ fn strong_hash_over_the_negotiated_maximum_is_refused_both_ways() {
     let request = Message::SignatureRequest {
         id: RequestId(7),
         path: b"big.db".to_vec(),
-        block_size: 4096,
-        strong_len: 17,
+        basis: Basis::Existing,
+        block_size: Some(4096),
+        strong_len: Some(17),
     };
     let permissive = Limits {
         max_strong_len: u8::MAX,
@@ -186,8 +187,9 @@ fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
         let request = Message::SignatureRequest {
             id: RequestId(7),
             path: Vec::new(),
-            block_size,
-            strong_len: 8,
+            basis: Basis::Existing,
+            block_size: Some(block_size),
+            strong_len: None,
         };
         let err = Encoder::new(Limits::default())
             .encode(&request, &mut BytesMut::new())
@@ -201,8 +203,9 @@ fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
     let request = Message::SignatureRequest {
         id: RequestId(7),
         path: Vec::new(),
-        block_size: 4096,
-        strong_len: sy_protocol::MIN_STRONG_LEN - 1,
+        basis: Basis::Partial,
+        block_size: None,
+        strong_len: Some(sy_protocol::MIN_STRONG_LEN - 1),
     };
     let err = Encoder::new(Limits::default())
         .encode(&request, &mut BytesMut::new())
@@ -226,17 +229,19 @@ fn counts_and_lengths_beyond_the_body_are_refused() {
         "malformed ScanEntries (0x11) frame: field `entries` declares 9223372036854775808 items \
          but the 0 bytes left hold at most 0"
     );
-    // Remove id 1, one path claiming 1000 bytes with 2 present.
-    let err = decode_err(&frame(FrameKind::Remove, &[1, 1, 0xe8, 0x07, b'a', b'b'])).to_string();
+    // ChecksumRequest id 1, one path claiming 1000 bytes with 2 present.
+    let body = [1, 1, 0xe8, 0x07, b'a', b'b'];
+    let err = decode_err(&frame(FrameKind::ChecksumRequest, &body)).to_string();
     assert_eq!(
         err,
-        "malformed Remove (0x44) frame: field `path` declares 1000 bytes but only 2 remain in the body"
+        "malformed ChecksumRequest (0x41) frame: field `path` declares 1000 bytes but only 2 \
+         remain in the body"
     );
 }
 
 #[test]
 fn out_of_range_fields_and_trailing_bytes_are_refused() {
-    let cases: [(FrameKind, &[u8], &str); 6] = [
+    let cases: [(FrameKind, &[u8], &str); 9] = [
         (
             FrameKind::Ok,
             &[1, 0],
@@ -244,24 +249,39 @@ fn out_of_range_fields_and_trailing_bytes_are_refused() {
         ),
         (
             FrameKind::ScanRequest,
-            &[1, 0, 2, 0],
-            "field `recursive`: 2 is not a boolean",
+            &[1, 0, 0, 2, 0],
+            "field `gitignore`: 2 is not a boolean",
+        ),
+        (
+            FrameKind::ScanRequest,
+            &[1, 0, 1, 0, 1, 0xff, 0, 0],
+            "field `pattern` is not UTF-8",
         ),
         (FrameKind::Error, &[1, 0, 99, 0, 0], "unknown error kind 99"),
         (
             FrameKind::FileBegin,
-            &[1, 0, 0, 0, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03],
+            &[1, 0, 0, 0, 0, 0x80, 0x94, 0xeb, 0xdc, 0x03, 0, 0, 0],
             "mtime nanoseconds 1000000000 not below one second",
         ),
         (
-            FrameKind::Mkdir,
-            &[1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10],
+            FrameKind::TreeOps,
+            &[1, 0, 1, 3, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x10],
             "does not fit in 32 bits",
         ),
         (
-            FrameKind::SetMetadata,
-            &[1, 1, 0, 0x10],
-            "unknown metadata flags 0x10",
+            FrameKind::TreeOps,
+            &[1, 0x10, 0],
+            "unknown option bits 0x10",
+        ),
+        (
+            FrameKind::TreeOps,
+            &[1, 0, 1, 9, 0],
+            "field `tree_op`: unknown code 9",
+        ),
+        (
+            FrameKind::SignatureRequest,
+            &[1, 0, 2, 0, 0],
+            "field `basis`: unknown code 2",
         ),
     ];
     for (kind, body, expected) in cases {

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use sy_protocol::{FileHeader, Hello, Message, RequestId, Timestamp};
+use sy_protocol::{FileHeader, Hello, Message, Meta, RequestId, WriteOptions};
 
 use crate::util::{connected, deliver, drain};
 
@@ -22,6 +22,7 @@ fn a_batch_of_reads_is_answered_interleaved_and_out_of_order() {
             .send(&Message::ReadRequest {
                 id: RequestId(id),
                 path: format!("f{id}").into_bytes(),
+                follow_links: false,
                 delta: false,
             })
             .unwrap();
@@ -48,8 +49,11 @@ fn a_batch_of_reads_is_answered_interleaved_and_out_of_order() {
                 id: RequestId(id),
                 path: format!("f{id}").into_bytes(),
                 size: content(id).len() as u64,
-                mode: 0o600,
-                mtime: Timestamp::default(),
+                meta: Meta {
+                    mode: 0o600,
+                    ..Meta::default()
+                },
+                options: WriteOptions::default(),
             }))
             .unwrap();
     }

@@ -3,8 +3,10 @@
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
-    Decoder, Encoder, Endpoint, Entry, EntryKind, ErrorKind, ErrorReply, FileHeader, Hello, Limits,
-    Message, MetadataUpdate, NewDir, NewLink, RequestId, Role, Timestamp,
+    Basis, Decoder, DeltaOp, Encoder, Endpoint, Entry, EntryKind, ErrorKind, ErrorReply,
+    ErrorScope, FileHeader, FilterRule, Hello, ItemDigest, Leftover, LeftoverKind, Limits, Message,
+    Meta, MetaOptions, MetaTarget, RequestId, Role, RuleKind, SpecialKind, Timestamp, TreeOp,
+    WriteOptions,
 };
 
 pub fn encode_all(messages: &[Message]) -> BytesMut {
@@ -69,46 +71,83 @@ fn timestamp() -> impl Strategy<Value = Timestamp> {
     (any::<i64>(), 0..1_000_000_000u32).prop_map(|(secs, nanos)| Timestamp { secs, nanos })
 }
 
+fn meta() -> impl Strategy<Value = Meta> {
+    (any::<u32>(), timestamp(), any::<u32>(), any::<u32>()).prop_map(|(mode, mtime, uid, gid)| {
+        Meta {
+            mode,
+            mtime,
+            uid,
+            gid,
+        }
+    })
+}
+
+fn meta_options() -> impl Strategy<Value = MetaOptions> {
+    (any::<bool>(), any::<bool>()).prop_map(|(times, owner)| MetaOptions { times, owner })
+}
+
+fn basis() -> impl Strategy<Value = Basis> {
+    prop::sample::select(vec![Basis::Existing, Basis::Partial])
+}
+
 fn entry() -> impl Strategy<Value = Entry> {
+    let special = prop::sample::select(vec![
+        SpecialKind::Fifo,
+        SpecialKind::Socket,
+        SpecialKind::CharDevice,
+        SpecialKind::BlockDevice,
+    ]);
     let kind = prop_oneof![
         Just(EntryKind::File),
         Just(EntryKind::Dir),
         path().prop_map(|target| EntryKind::Symlink { target }),
-        Just(EntryKind::Other),
+        special.prop_map(EntryKind::Special),
     ];
     (
-        (path(), kind, any::<u64>(), timestamp()),
-        (any::<u32>(), any::<u32>(), any::<u32>()),
+        (path(), kind, any::<u64>(), meta()),
         (any::<u64>(), any::<u64>(), any::<u64>()),
-        prop::option::of(any::<[u8; 32]>()),
     )
-        .prop_map(
-            |((path, kind, size, mtime), (mode, uid, gid), (dev, ino, nlink), digest)| Entry {
-                path,
-                kind,
-                size,
-                mtime,
-                mode,
-                uid,
-                gid,
-                dev,
-                ino,
-                nlink,
-                digest,
-            },
-        )
+        .prop_map(|((path, kind, size, meta), (dev, ino, nlink))| Entry {
+            path,
+            kind,
+            size,
+            meta,
+            dev,
+            ino,
+            nlink,
+        })
+}
+
+fn leftover() -> impl Strategy<Value = Leftover> {
+    (
+        path(),
+        prop::option::of(path()),
+        prop::sample::select(vec![LeftoverKind::Partial, LeftoverKind::Temp]),
+    )
+        .prop_map(|(path, file, kind)| Leftover { path, file, kind })
 }
 
 fn header() -> impl Strategy<Value = FileHeader> {
-    (id(), path(), any::<u64>(), any::<u32>(), timestamp()).prop_map(
-        |(id, path, size, mode, mtime)| FileHeader {
-            id,
-            path,
-            size,
-            mode,
-            mtime,
-        },
+    (
+        id(),
+        path(),
+        any::<u64>(),
+        meta(),
+        (meta_options(), any::<bool>(), any::<bool>()),
     )
+        .prop_map(
+            |(id, path, size, meta, (meta_options, sparse, clear_partial))| FileHeader {
+                id,
+                path,
+                size,
+                meta,
+                options: WriteOptions {
+                    meta: meta_options,
+                    sparse,
+                    clear_partial,
+                },
+            },
+        )
 }
 
 fn error_kind() -> impl Strategy<Value = ErrorKind> {
@@ -127,28 +166,49 @@ fn error_kind() -> impl Strategy<Value = ErrorKind> {
     ])
 }
 
-fn links() -> impl Strategy<Value = Vec<NewLink>> {
-    prop::collection::vec(
-        (path(), path()).prop_map(|(path, target)| NewLink { path, target }),
-        0..6,
-    )
+fn scope() -> impl Strategy<Value = ErrorScope> {
+    prop_oneof![
+        Just(ErrorScope::Request),
+        any::<u32>().prop_map(ErrorScope::Item),
+        Just(ErrorScope::Problem),
+    ]
 }
 
-fn update() -> impl Strategy<Value = MetadataUpdate> {
+fn rule() -> impl Strategy<Value = FilterRule> {
     (
-        path(),
-        prop::option::of(any::<u32>()),
-        prop::option::of(timestamp()),
-        prop::option::of(any::<u32>()),
-        prop::option::of(any::<u32>()),
+        prop::sample::select(vec![RuleKind::Include, RuleKind::Exclude]),
+        ".{0,20}",
     )
-        .prop_map(|(path, mode, mtime, uid, gid)| MetadataUpdate {
+        .prop_map(|(kind, pattern)| FilterRule { kind, pattern })
+}
+
+fn delta_op() -> impl Strategy<Value = DeltaOp> {
+    prop_oneof![
+        (any::<u64>(), any::<u64>()).prop_map(|(offset, len)| DeltaOp::Copy { offset, len }),
+        data().prop_map(DeltaOp::Literal),
+    ]
+}
+
+fn tree_op() -> impl Strategy<Value = TreeOp> {
+    let target = prop::sample::select(vec![MetaTarget::File, MetaTarget::Dir, MetaTarget::Symlink]);
+    prop_oneof![
+        path().prop_map(|path| TreeOp::Mkdir { path }),
+        (path(), path(), meta()).prop_map(|(path, target, meta)| TreeOp::Symlink {
             path,
-            mode,
-            mtime,
-            uid,
-            gid,
-        })
+            target,
+            meta
+        }),
+        (path(), path()).prop_map(|(path, target)| TreeOp::Hardlink { path, target }),
+        (path(), target, meta()).prop_map(|(path, target, meta)| TreeOp::SetMeta {
+            path,
+            target,
+            meta
+        }),
+        path().prop_map(|path| TreeOp::MakeWritable { path }),
+        path().prop_map(|path| TreeOp::Remove { path }),
+        leftover().prop_map(TreeOp::Tidy),
+        path().prop_map(|file| TreeOp::DropPartial { file }),
+    ]
 }
 
 /// Any message of any kind, with field values over their whole ranges.
@@ -157,32 +217,40 @@ pub fn message() -> impl Strategy<Value = Message> {
         Just(Message::Flush),
         Just(Message::Goodbye),
         id().prop_map(|id| Message::Ok { id }),
+        (id(), scope(), error_kind(), path(), ".{0,40}").prop_map(
+            |(id, scope, kind, path, message)| Message::Error(ErrorReply {
+                id,
+                scope,
+                kind,
+                path,
+                message,
+            })
+        ),
+        (id(), any::<u64>(), any::<u64>()).prop_map(|(id, literal, matched)| Message::Written {
+            id,
+            literal,
+            matched
+        }),
         (
             id(),
-            prop::option::of(any::<u32>()),
-            error_kind(),
             path(),
-            ".{0,40}"
+            prop::collection::vec(rule(), 0..4),
+            any::<bool>(),
+            any::<bool>()
         )
-            .prop_map(
-                |(id, item, kind, path, message)| Message::Error(ErrorReply {
+            .prop_map(|(id, base, filter, gitignore, follow_links)| {
+                Message::ScanRequest {
                     id,
-                    item,
-                    kind,
-                    path,
-                    message,
-                })
-            ),
-        (id(), path(), any::<bool>(), any::<bool>()).prop_map(|(id, path, recursive, checksum)| {
-            Message::ScanRequest {
-                id,
-                path,
-                recursive,
-                checksum,
-            }
-        }),
+                    base,
+                    filter,
+                    gitignore,
+                    follow_links,
+                }
+            }),
         (id(), prop::collection::vec(entry(), 0..5))
             .prop_map(|(id, entries)| Message::ScanEntries { id, entries }),
+        (id(), prop::collection::vec(leftover(), 0..4))
+            .prop_map(|(id, leftovers)| Message::ScanLeftovers { id, leftovers }),
         (id(), any::<u64>()).prop_map(|(id, entries)| Message::ScanDone { id, entries }),
         header().prop_map(Message::FileBegin),
         (id(), any::<u64>(), data()).prop_map(|(id, offset, data)| Message::FileChunk {
@@ -191,77 +259,96 @@ pub fn message() -> impl Strategy<Value = Message> {
             data
         }),
         (id(), any::<[u8; 32]>()).prop_map(|(id, digest)| Message::FileEnd { id, digest }),
-        (id(), path(), any::<bool>()).prop_map(|(id, path, delta)| Message::ReadRequest {
-            id,
-            path,
-            delta
+        (id(), path(), any::<bool>(), any::<bool>()).prop_map(|(id, path, follow_links, delta)| {
+            Message::ReadRequest {
+                id,
+                path,
+                follow_links,
+                delta,
+            }
         }),
         (
             id(),
             path(),
-            1..=sy_protocol::MAX_BLOCK_SIZE,
-            sy_protocol::MIN_STRONG_LEN..=sy_protocol::MAX_STRONG_LEN
+            basis(),
+            prop::option::of(1..=sy_protocol::MAX_BLOCK_SIZE),
+            prop::option::of(sy_protocol::MIN_STRONG_LEN..=sy_protocol::MAX_STRONG_LEN),
         )
-            .prop_map(
-                |(id, path, block_size, strong_len)| Message::SignatureRequest {
+            .prop_map(|(id, path, basis, block_size, strong_len)| {
+                Message::SignatureRequest {
                     id,
                     path,
+                    basis,
                     block_size,
                     strong_len,
                 }
-            ),
+            }),
         (id(), data()).prop_map(|(id, data)| Message::SignatureChunk { id, data }),
         id().prop_map(|id| Message::SignatureEnd { id }),
-        header().prop_map(Message::DeltaBegin),
-        (id(), data()).prop_map(|(id, data)| Message::DeltaChunk { id, data }),
+        (header(), basis()).prop_map(|(header, basis)| Message::DeltaBegin { header, basis }),
+        (id(), prop::collection::vec(delta_op(), 0..6))
+            .prop_map(|(id, ops)| Message::DeltaChunk { id, ops }),
         (id(), any::<[u8; 32]>()).prop_map(|(id, digest)| Message::DeltaEnd { id, digest }),
+        (id(), meta_options(), prop::collection::vec(tree_op(), 0..6))
+            .prop_map(|(id, meta, ops)| Message::TreeOps { id, meta, ops }),
+        (id(), prop::collection::vec(path(), 0..6), any::<bool>()).prop_map(
+            |(id, paths, follow_links)| Message::ChecksumRequest {
+                id,
+                paths,
+                follow_links,
+            }
+        ),
         (
             id(),
             prop::collection::vec(
-                (path(), any::<u32>()).prop_map(|(path, mode)| NewDir { path, mode }),
-                0..6
+                (any::<u32>(), any::<[u8; 32]>())
+                    .prop_map(|(item, digest)| ItemDigest { item, digest }),
+                0..5
             )
         )
-            .prop_map(|(id, dirs)| Message::Mkdir { id, dirs }),
-        (id(), links()).prop_map(|(id, links)| Message::Symlink { id, links }),
-        (id(), links()).prop_map(|(id, links)| Message::Hardlink { id, links }),
-        (id(), prop::collection::vec(update(), 0..5))
-            .prop_map(|(id, updates)| Message::SetMetadata { id, updates }),
-        (id(), prop::collection::vec(path(), 0..6))
-            .prop_map(|(id, paths)| Message::Remove { id, paths }),
+            .prop_map(|(id, digests)| Message::Checksums { id, digests }),
     ]
 }
 
 /// One fixed message of every kind, for tests that walk every byte of a stream.
 pub fn one_of_each() -> Vec<Message> {
     let id = RequestId(300);
-    let mtime = Timestamp {
-        secs: -86_400,
-        nanos: 999_999_999,
+    let meta = Meta {
+        mode: 0o644,
+        mtime: Timestamp {
+            secs: -86_400,
+            nanos: 999_999_999,
+        },
+        uid: 1000,
+        gid: 100,
     };
     let header = FileHeader {
         id,
         path: b"dir/new \xff name".to_vec(),
         size: 1 << 40,
-        mode: 0o100644,
-        mtime,
+        meta,
+        options: WriteOptions {
+            meta: MetaOptions {
+                times: true,
+                owner: false,
+            },
+            sparse: true,
+            clear_partial: true,
+        },
     };
     let entry = |path: &[u8], kind| Entry {
         path: path.to_vec(),
         kind,
         size: 5,
-        mtime,
-        mode: 0o755,
-        uid: 1000,
-        gid: 100,
+        meta,
         dev: 2049,
         ino: 1 << 33,
         nlink: 2,
-        digest: Some([7; 32]),
     };
-    let link = NewLink {
-        path: b"l".to_vec(),
-        target: b"../t".to_vec(),
+    let leftover = Leftover {
+        path: b".a.sy-partial".to_vec(),
+        file: Some(b"a".to_vec()),
+        kind: LeftoverKind::Partial,
     };
     vec![
         Message::Flush,
@@ -269,16 +356,25 @@ pub fn one_of_each() -> Vec<Message> {
         Message::Ok { id },
         Message::Error(ErrorReply {
             id,
-            item: Some(3),
+            scope: ErrorScope::Item(3),
             kind: ErrorKind::PermissionDenied,
             path: b"docs/a.txt".to_vec(),
             message: "Permission denied (os error 13)".to_owned(),
         }),
+        Message::Written {
+            id,
+            literal: 4096,
+            matched: 1 << 30,
+        },
         Message::ScanRequest {
             id,
-            path: Vec::new(),
-            recursive: true,
-            checksum: true,
+            base: Vec::new(),
+            filter: vec![FilterRule {
+                kind: RuleKind::Exclude,
+                pattern: "target/".to_owned(),
+            }],
+            gitignore: true,
+            follow_links: false,
         },
         Message::ScanEntries {
             id,
@@ -291,8 +387,12 @@ pub fn one_of_each() -> Vec<Message> {
                         target: b"/abs".to_vec(),
                     },
                 ),
-                entry(b"d", EntryKind::Other),
+                entry(b"d", EntryKind::Special(SpecialKind::Fifo)),
             ],
+        },
+        Message::ScanLeftovers {
+            id,
+            leftovers: vec![leftover.clone()],
         },
         Message::ScanDone { id, entries: 4 },
         Message::FileBegin(header.clone()),
@@ -308,59 +408,86 @@ pub fn one_of_each() -> Vec<Message> {
         Message::ReadRequest {
             id,
             path: b"pull/me".to_vec(),
+            follow_links: true,
             delta: true,
         },
         Message::SignatureRequest {
             id,
             path: b"big.db".to_vec(),
-            block_size: 4096,
-            strong_len: 16,
+            basis: Basis::Partial,
+            block_size: Some(4096),
+            strong_len: None,
         },
         Message::SignatureChunk {
             id,
             data: Bytes::from_static(b"sig"),
         },
         Message::SignatureEnd { id },
-        Message::DeltaBegin(header),
+        Message::DeltaBegin {
+            header,
+            basis: Basis::Existing,
+        },
         Message::DeltaChunk {
             id,
-            data: Bytes::from_static(b"delta ops"),
+            ops: vec![
+                DeltaOp::Copy {
+                    offset: 0,
+                    len: 1 << 20,
+                },
+                DeltaOp::Literal(Bytes::from_static(b"delta bytes")),
+            ],
         },
         Message::DeltaEnd {
             id,
             digest: [2; 32],
         },
-        Message::Mkdir {
+        Message::TreeOps {
             id,
-            dirs: vec![NewDir {
-                path: b"x/y".to_vec(),
-                mode: 0o700,
-            }],
-        },
-        Message::Symlink {
-            id,
-            links: vec![link.clone()],
-        },
-        Message::Hardlink {
-            id,
-            links: vec![link],
-        },
-        Message::SetMetadata {
-            id,
-            updates: vec![
-                MetadataUpdate {
-                    path: b"x".to_vec(),
-                    mode: Some(0o644),
-                    mtime: Some(mtime),
-                    uid: None,
-                    gid: Some(5),
+            meta: MetaOptions {
+                times: true,
+                owner: true,
+            },
+            ops: vec![
+                TreeOp::Mkdir {
+                    path: b"x/y".to_vec(),
                 },
-                MetadataUpdate::default(),
+                TreeOp::Symlink {
+                    path: b"l".to_vec(),
+                    target: b"../t".to_vec(),
+                    meta,
+                },
+                TreeOp::Hardlink {
+                    path: b"h".to_vec(),
+                    target: b"a".to_vec(),
+                },
+                TreeOp::SetMeta {
+                    path: b"x".to_vec(),
+                    target: MetaTarget::Dir,
+                    meta,
+                },
+                TreeOp::MakeWritable {
+                    path: b"ro".to_vec(),
+                },
+                TreeOp::Tidy(leftover),
+                TreeOp::DropPartial {
+                    file: b"a".to_vec(),
+                },
+                TreeOp::Remove {
+                    path: b"old".to_vec(),
+                },
             ],
         },
-        Message::Remove {
+        Message::ChecksumRequest {
             id,
-            paths: vec![b"old".to_vec(), b"older/".to_vec()],
+            paths: vec![b"a".to_vec(), b"b".to_vec()],
+            follow_links: false,
+        },
+        Message::Checksums {
+            id,
+            digests: vec![ItemDigest {
+                item: 1,
+                digest: [3; 32],
+            }],
         },
     ]
 }
