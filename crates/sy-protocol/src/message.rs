@@ -39,10 +39,15 @@ pub enum ErrorKind {
     Protocol = 10,
     /// Any other I/O error; the message says which.
     Io = 11,
+    /// The peer stopped the work (Ctrl-C on its side); what was written is kept as a partial.
+    Interrupted = 12,
+    /// A filter pattern in a scan request did not compile.
+    InvalidFilter = 13,
 }
 
 impl ErrorKind {
-    pub(crate) const ALL: [ErrorKind; 11] = [
+    /// Every kind, in code order.
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::NotFound,
         ErrorKind::PermissionDenied,
         ErrorKind::AlreadyExists,
@@ -54,6 +59,8 @@ impl ErrorKind {
         ErrorKind::Unsupported,
         ErrorKind::Protocol,
         ErrorKind::Io,
+        ErrorKind::Interrupted,
+        ErrorKind::InvalidFilter,
     ];
 
     pub(crate) fn from_code(code: u8) -> Option<Self> {

@@ -151,19 +151,7 @@ fn header() -> impl Strategy<Value = FileHeader> {
 }
 
 fn error_kind() -> impl Strategy<Value = ErrorKind> {
-    prop::sample::select(vec![
-        ErrorKind::NotFound,
-        ErrorKind::PermissionDenied,
-        ErrorKind::AlreadyExists,
-        ErrorKind::NoSpace,
-        ErrorKind::ReadOnly,
-        ErrorKind::InvalidPath,
-        ErrorKind::Changed,
-        ErrorKind::DigestMismatch,
-        ErrorKind::Unsupported,
-        ErrorKind::Protocol,
-        ErrorKind::Io,
-    ])
+    prop::sample::select(ErrorKind::ALL.to_vec())
 }
 
 fn scope() -> impl Strategy<Value = ErrorScope> {
