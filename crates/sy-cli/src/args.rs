@@ -10,6 +10,7 @@ use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
 /// little as possible and never leaving a file half-written.
 #[derive(Debug, Parser)]
 #[command(name = "sy", version, max_term_width = 100)]
+#[command(override_usage = "sy [OPTIONS] SRC... DST")]
 #[command(
     after_help = "A trailing slash on SRC copies its contents; without it, SRC itself \
     is created inside DST (as rsync does).\n\nExit codes: 0 ok, 1 usage, 2 some files failed, \
@@ -17,7 +18,7 @@ use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
 )]
 pub struct Args {
     /// Sources, then the destination (created if missing).
-    #[arg(value_name = "SRC... DST", num_args = 2.., required = true)]
+    #[arg(value_name = "PATH", num_args = 2.., required = true)]
     pub paths: Vec<OsString>,
 
     /// Archive mode: also keep owner and group (when run as root) and hard links.

@@ -274,3 +274,278 @@ fn under_any(key: &RelPath, dirs: &HashSet<RelPath>) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use sy_transport::{FilterRules, Timestamp};
+
+    use super::*;
+
+    fn opts() -> SyncOptions {
+        SyncOptions {
+            filter: FilterRules::default(),
+            follow_links: false,
+            hard_links: false,
+            owner: false,
+            compare: Compare::SizeAndTime,
+            update: false,
+            ignore_existing: false,
+            delete: false,
+            dry_run: false,
+            sparse: false,
+            whole_file: None,
+            jobs: 2,
+        }
+    }
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    fn entry(path: &str, kind: EntryKind, size: u64, mtime: i64, mode: u32) -> Entry {
+        Entry {
+            path: p(path),
+            kind,
+            size,
+            meta: Meta {
+                mode,
+                mtime: Timestamp {
+                    secs: mtime,
+                    nanos: 5,
+                },
+                uid: 0,
+                gid: 0,
+            },
+            dev: 1,
+            ino: 0,
+            nlink: 1,
+        }
+    }
+
+    fn file(path: &str, size: u64, mtime: i64) -> Entry {
+        entry(path, EntryKind::File, size, mtime, 0o644)
+    }
+
+    fn dir(path: &str) -> Entry {
+        entry(path, EntryKind::Dir, 0, 100, 0o755)
+    }
+
+    fn run(src: &[Entry], dst: &[Entry], opts: &SyncOptions) -> Plan {
+        plan(
+            src,
+            &RelPath::root(),
+            dst,
+            &RelPath::root(),
+            opts,
+            &HashSet::new(),
+        )
+    }
+
+    fn keys(list: &[RelPath]) -> Vec<String> {
+        list.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn new_entries_are_created_parents_first() {
+        let src = [dir(""), dir("d"), file("d/f", 3, 1), file("g", 1, 1)];
+        let plan = run(&src, &[dir("")], &opts());
+        assert_eq!(keys(&plan.mkdirs), ["d"]);
+        let files: Vec<_> = plan
+            .files
+            .iter()
+            .map(|f| (f.key.to_string(), f.replaces))
+            .collect();
+        assert_eq!(files, [("d/f".to_owned(), None), ("g".to_owned(), None)]);
+        // Both directories get their times once their contents are in, deepest first.
+        let dirs: Vec<_> = plan.dir_meta.iter().map(|(k, _)| k.to_string()).collect();
+        assert_eq!(dirs, ["d", "."]);
+    }
+
+    #[test]
+    fn same_size_and_time_is_unchanged_without_reading() {
+        let src = [dir(""), file("f", 3, 1)];
+        let plan = run(&src, &src, &opts());
+        assert_eq!(plan.unchanged, 1);
+        assert!(plan.files.is_empty() && plan.fix_meta.is_empty() && plan.dir_meta.is_empty());
+    }
+
+    #[test]
+    fn changed_size_or_time_is_a_transfer_mode_alone_a_fix() {
+        let src = [
+            dir(""),
+            file("a", 3, 1),
+            file("b", 3, 2),
+            entry("c", EntryKind::File, 3, 1, 0o600),
+        ];
+        let dst = [dir(""), file("a", 4, 1), file("b", 3, 1), file("c", 3, 1)];
+        let plan = run(&src, &dst, &opts());
+        let files: Vec<_> = plan
+            .files
+            .iter()
+            .map(|f| (f.key.to_string(), f.replaces))
+            .collect();
+        assert_eq!(
+            files,
+            [("a".to_owned(), Some(4)), ("b".to_owned(), Some(3))]
+        );
+        assert_eq!(plan.fix_meta.len(), 1);
+        assert_eq!(plan.fix_meta[0].0.to_string(), "c");
+    }
+
+    #[test]
+    fn update_and_ignore_existing_skip() {
+        let src = [dir(""), file("older", 3, 1), file("newer", 3, 9)];
+        let dst = [dir(""), file("older", 4, 5), file("newer", 4, 5)];
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                update: true,
+                ..opts()
+            },
+        );
+        assert_eq!(plan.files.len(), 1);
+        assert_eq!(plan.files[0].key.to_string(), "newer");
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                ignore_existing: true,
+                ..opts()
+            },
+        );
+        assert!(plan.files.is_empty());
+        assert_eq!(plan.unchanged, 2);
+    }
+
+    #[test]
+    fn checksum_trusts_only_equal_digests() {
+        let src = [dir(""), file("same", 3, 1), file("differs", 3, 1)];
+        let equal: HashSet<RelPath> = [p("same")].into();
+        let o = SyncOptions {
+            compare: Compare::Checksum,
+            ..opts()
+        };
+        let plan = plan(&src, &RelPath::root(), &src, &RelPath::root(), &o, &equal);
+        assert_eq!(plan.files.len(), 1);
+        assert_eq!(plan.files[0].key.to_string(), "differs");
+        let cands = checksum_candidates(&src, &RelPath::root(), &src, &RelPath::root());
+        assert_eq!(cands.len(), 2);
+    }
+
+    #[test]
+    fn kind_changes_remove_first_and_skip_the_old_subtree() {
+        let src = [dir(""), file("x", 1, 1), dir("y")];
+        let dst = [dir(""), dir("x"), file("x/inner", 1, 1), file("y", 1, 1)];
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                delete: true,
+                ..opts()
+            },
+        );
+        assert_eq!(keys(&plan.remove_first), ["x", "y"]);
+        assert_eq!(keys(&plan.mkdirs), ["y"]);
+        assert_eq!(plan.files[0].key.to_string(), "x");
+        assert_eq!(plan.files[0].replaces, None);
+        assert!(plan.deletions.is_empty(), "{:?}", plan.deletions);
+    }
+
+    #[test]
+    fn delete_lists_the_top_of_each_extraneous_subtree_deepest_first() {
+        let src = [dir(""), dir("keep")];
+        let dst = [
+            dir(""),
+            dir("keep"),
+            file("keep/old", 1, 1),
+            dir("gone"),
+            file("gone/a", 1, 1),
+            file("top", 1, 1),
+        ];
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                delete: true,
+                ..opts()
+            },
+        );
+        assert_eq!(keys(&plan.deletions), ["keep/old", "gone", "top"]);
+        let plan = run(&src, &dst, &opts());
+        assert!(plan.deletions.is_empty());
+    }
+
+    #[test]
+    fn hard_links_link_followers_to_the_first_name() {
+        let mut a = file("a", 3, 1);
+        a.ino = 7;
+        a.nlink = 2;
+        let mut b = a.clone();
+        b.path = p("b");
+        let src = [dir(""), a, b];
+        let plan = run(
+            &src,
+            &[dir("")],
+            &SyncOptions {
+                hard_links: true,
+                ..opts()
+            },
+        );
+        assert_eq!(plan.files.len(), 1);
+        assert_eq!(plan.hard_links, [(p("b"), p("a"))]);
+        let plan = run(&src, &[dir("")], &opts());
+        assert_eq!(plan.files.len(), 2);
+    }
+
+    #[test]
+    fn symlinks_compare_targets_and_specials_are_listed() {
+        let link = |t: &str| entry("l", EntryKind::Symlink { target: t.into() }, 0, 1, 0o777);
+        let fifo = entry("p", EntryKind::Special(SpecialKind::Fifo), 0, 1, 0o644);
+        let plan = run(
+            &[dir(""), link("a"), fifo.clone()],
+            &[dir(""), link("a")],
+            &opts(),
+        );
+        assert!(plan.symlinks.is_empty());
+        assert_eq!(plan.specials, [(p("p"), SpecialKind::Fifo)]);
+        let plan = run(&[dir(""), link("b")], &[dir(""), link("a")], &opts());
+        assert_eq!(plan.symlinks.len(), 1);
+        assert!(plan.symlinks[0].3, "replaces the old link");
+    }
+
+    #[test]
+    fn read_only_destination_directories_are_opened_up_while_they_change() {
+        let src = [dir(""), dir("ro"), file("ro/new", 1, 1)];
+        let dst = [dir(""), entry("ro", EntryKind::Dir, 0, 100, 0o555)];
+        let plan = run(&src, &dst, &opts());
+        assert_eq!(keys(&plan.make_writable), ["ro"]);
+        assert!(
+            plan.dir_meta
+                .iter()
+                .any(|(k, m)| k.to_string() == "ro" && m.mode == 0o755)
+        );
+    }
+
+    #[test]
+    fn bases_map_source_names_to_destination_names() {
+        let src = [dir("src"), file("src/f", 1, 1)];
+        let dst = [dir("src"), file("src/f", 2, 1), file("other", 1, 1)];
+        let plan = plan(
+            &src,
+            &p("src"),
+            &dst,
+            &p("src"),
+            &SyncOptions {
+                delete: true,
+                ..opts()
+            },
+            &HashSet::new(),
+        );
+        assert_eq!(plan.files[0].key.to_string(), "f");
+        assert!(
+            plan.deletions.is_empty(),
+            "entries outside the base are not ours"
+        );
+    }
+}
