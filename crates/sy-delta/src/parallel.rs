@@ -1,11 +1,12 @@
 //! Signature hashing on several threads, byte-identical to the single-threaded result.
 //!
 //! The calling thread owns the reader (it need not be `Send`): it reads block-aligned
-//! chunks into a small pool of buffers and hands each to an idle scoped worker thread —
-//! or, when all `threads − 1` workers are busy and one chunk is already queued, hashes it
-//! itself, so every thread hashes. Results come back tagged with their chunk number and
-//! are appended in order. At most `threads + 1` buffers exist at once, so memory stays
-//! bounded whatever the file size.
+//! chunks into a small pool of buffers and queues each for `threads − 1` scoped worker
+//! threads — or, when one chunk is already queued, hashes it itself, so every thread
+//! hashes. When the pool runs dry it takes back the queued chunk before waiting, so a
+//! worker the OS has descheduled stalls nobody. Results come back tagged with their chunk
+//! number and are appended in order. At most `2·threads + 2` buffers exist at once, so
+//! memory stays bounded whatever the file size.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -70,8 +71,9 @@ pub(crate) fn sum_stream<R: Read>(
         let hash_here = |job: Job| job.run(&hasher, block_size);
         let queue = Queue {
             jobs: job_tx,
+            queued: &job_rx,
             done: &done_rx,
-            max_buffers: workers + 2,
+            max_buffers: 2 * threads + 2,
         };
         read_and_collect(reader, first, queue, hash_here)
     })
@@ -92,6 +94,8 @@ impl Job {
 /// The way to the workers and back.
 struct Queue<'d> {
     jobs: mpsc::SyncSender<Job>,
+    /// The workers' end of `jobs`, to take back a queued chunk.
+    queued: &'d Mutex<mpsc::Receiver<Job>>,
     done: &'d mpsc::Receiver<Done>,
     /// Chunk buffers allowed to exist at once.
     max_buffers: usize,
@@ -107,6 +111,7 @@ fn read_and_collect<R: Read>(
 ) -> Result<(u64, Vec<BlockSum>)> {
     let Queue {
         jobs: job_tx,
+        queued,
         done: done_rx,
         max_buffers,
     } = queue;
@@ -126,6 +131,8 @@ fn read_and_collect<R: Read>(
             } else if allocated < max_buffers {
                 allocated += 1;
                 vec![0u8; chunk_len]
+            } else if let Some(job) = take_back(queued) {
+                ordered.accept(hash_here(job))
             } else {
                 match done_rx.recv() {
                     Ok(done) => ordered.accept(done),
@@ -158,6 +165,12 @@ fn read_and_collect<R: Read>(
         ordered.accept(done);
     }
     Ok((file_len, ordered.sums))
+}
+
+/// The queued chunk, if no worker has taken it. A worker waiting for work holds the lock
+/// while the queue is empty, so a lock we cannot get means there is nothing to take.
+fn take_back(queued: &Mutex<mpsc::Receiver<Job>>) -> Option<Job> {
+    queued.try_lock().ok()?.try_recv().ok()
 }
 
 /// Appends chunk results in chunk order, holding back those that arrive early.

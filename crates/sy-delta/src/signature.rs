@@ -10,8 +10,11 @@ use crate::options::SignatureOptions;
 use crate::parallel;
 use crate::rolling::weak_sum;
 
-/// Bytes read and hashed per step; a whole number of blocks close to this.
-pub(crate) const HASH_CHUNK: usize = 4 << 20;
+/// Bytes read and hashed per step on one thread; a whole number of blocks close to this.
+const HASH_CHUNK: usize = 4 << 20;
+/// The same when threaded: smaller pieces, so that a worker the OS puts to sleep holds
+/// back less work.
+const PARALLEL_HASH_CHUNK: usize = 1 << 20;
 
 /// What the signature's read errors say the engine was doing.
 pub(crate) const READ_CONTEXT: &str = "reading the file to sign";
@@ -82,17 +85,23 @@ impl Signature {
     /// Reads `reader` to its end and computes its signature, on
     /// [`opts.threads()`](SignatureOptions::threads) threads.
     ///
-    /// Memory: the block sums plus a 4 MiB read buffer (`threads + 1` of them when threaded).
+    /// Memory: the block sums plus a 4 MiB read buffer (when threaded, `2·threads + 2`
+    /// buffers of 1 MiB).
     pub fn calculate<R: Read>(mut reader: R, opts: SignatureOptions) -> Result<Signature> {
         opts.validate()?;
         let threads = opts.effective_threads();
         let hasher = StrongHasher::new(opts.seed(), opts.strong_len());
         let block_size = opts.block_size() as usize;
-        let chunk_len = chunk_len(block_size);
         let (file_len, blocks) = if threads > 1 {
+            let chunk_len = chunk_len(block_size, PARALLEL_HASH_CHUNK);
             parallel::sum_stream(&mut reader, hasher, block_size, chunk_len, threads)?
         } else {
-            sum_stream(&mut reader, hasher, block_size, chunk_len)?
+            sum_stream(
+                &mut reader,
+                hasher,
+                block_size,
+                chunk_len(block_size, HASH_CHUNK),
+            )?
         };
         if blocks.len() > u32::MAX as usize {
             return Err(Error::SignatureTooLarge {
@@ -145,9 +154,9 @@ impl Signature {
     }
 }
 
-/// A whole number of blocks, about [`HASH_CHUNK`] bytes.
-pub(crate) fn chunk_len(block_size: usize) -> usize {
-    HASH_CHUNK.div_ceil(block_size).max(1) * block_size
+/// A whole number of blocks, about `target` bytes.
+fn chunk_len(block_size: usize, target: usize) -> usize {
+    target.div_ceil(block_size).max(1) * block_size
 }
 
 fn sum_stream<R: Read>(
