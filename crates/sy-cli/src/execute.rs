@@ -164,6 +164,17 @@ where
         &equal_content,
     );
     totals.unchanged = plan.unchanged;
+    for key in &plan.blocked {
+        observer.failed(
+            Some(&job.dst.base.join_rel(key)),
+            &format!(
+                "not replacing non-empty directory {} in {} (--delete allows it)",
+                job.dst.base.join_rel(key),
+                dst.location()
+            ),
+        );
+        totals.failed += 1;
+    }
     for (key, kind) in &plan.specials {
         observer.warning(&format!(
             "skipping {} {}",

@@ -43,6 +43,9 @@ pub struct Plan {
     pub deletions: Vec<RelPath>,
     /// Source objects that are not copied (FIFOs, sockets, devices).
     pub specials: Vec<(RelPath, SpecialKind)>,
+    /// Non-empty destination directories in the way of a file or link: left alone (and
+    /// reported) unless `--delete` allows removing them, as rsync does.
+    pub blocked: Vec<RelPath>,
     /// Entries found equal and left alone.
     pub unchanged: u64,
 }
@@ -102,6 +105,7 @@ pub fn plan(
     let mut plan = Plan::default();
     let dst_map: HashMap<RelPath, &Entry> = keyed(dst, dst_base).collect();
     let src_keys: HashSet<RelPath> = keyed(src, src_base).map(|(k, _)| k).collect();
+    let non_empty: HashSet<RelPath> = dst_map.keys().filter_map(RelPath::parent).collect();
     // Directories that change (their entries change), so their times must be set again.
     let mut dirty: HashSet<RelPath> = HashSet::new();
     let mut replaced_dirs: HashSet<RelPath> = HashSet::new();
@@ -115,6 +119,11 @@ pub fn plan(
             && d.is_dir() != s.is_dir()
             && !matches!(s.kind, EntryKind::Special(_))
         {
+            if d.is_dir() && !opts.delete && non_empty.contains(&key) {
+                plan.blocked.push(key.clone());
+                replaced_dirs.insert(key);
+                continue;
+            }
             plan.remove_first.push(key.clone());
             if d.is_dir() {
                 replaced_dirs.insert(key.clone());
@@ -450,6 +459,26 @@ mod tests {
         assert_eq!(plan.files[0].key.to_string(), "x");
         assert_eq!(plan.files[0].replaces, None);
         assert!(plan.deletions.is_empty(), "{:?}", plan.deletions);
+    }
+
+    #[test]
+    fn a_non_empty_directory_in_the_way_needs_delete() {
+        let src = [dir(""), file("empty", 1, 1), file("x", 1, 1)];
+        let dst = [dir(""), dir("empty"), dir("x"), file("x/inner", 1, 1)];
+        let plan = run(&src, &dst, &opts());
+        assert_eq!(keys(&plan.blocked), ["x"]);
+        assert_eq!(keys(&plan.remove_first), ["empty"]);
+        assert_eq!(plan.files.len(), 1);
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                delete: true,
+                ..opts()
+            },
+        );
+        assert!(plan.blocked.is_empty());
+        assert_eq!(keys(&plan.remove_first), ["empty", "x"]);
     }
 
     #[test]

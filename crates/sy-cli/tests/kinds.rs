@@ -91,13 +91,23 @@ fn file_replaced_by_directory_and_back() {
     f.write("src/thing/inside", "now a dir");
     fs::remove_dir_all(f.path("src/other")).unwrap();
     f.write("src/other", "now a file");
-    f.sync(&[]);
+    // A non-empty directory is only replaced with --delete (rsync's rule), else reported.
+    let out = f.sy().arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("not replacing non-empty directory other"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fs::read(f.path("dst/other/sub/x")).unwrap(), b"x");
+    assert_eq!(fs::read(f.path("dst/thing/inside")).unwrap(), b"now a dir");
+    f.sync(&["--delete"]);
     assert_same_tree(&f.src(), &f.dst());
 
     // A symlink where a directory was, too.
     fs::remove_dir_all(f.path("src/thing")).unwrap();
     f.symlink("other", "src/thing");
-    f.sync(&[]);
+    f.sync(&["--delete"]);
     assert_same_tree(&f.src(), &f.dst());
 }
 

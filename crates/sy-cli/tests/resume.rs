@@ -122,7 +122,7 @@ fn interrupt_midway(f: &Fixture, signal: Option<rustix::process::Signal>) -> Opt
 }
 
 fn interrupted_tree(f: &Fixture) -> (Vec<u8>, Vec<u8>) {
-    let old = noise(48 << 20, 5);
+    let old = noise(24 << 20, 5);
     let mut new = old.clone();
     for i in (0..new.len()).step_by(1 << 20) {
         new[i] ^= 0xff;
@@ -137,6 +137,7 @@ fn ctrl_c_exits_130_leaves_no_torn_file_and_the_rerun_resumes() {
     let f = Fixture::new();
     let (old, new) = interrupted_tree(&f);
     let code = interrupt_midway(&f, Some(rustix::process::Signal::INT));
+    eprintln!("interrupted sy exited with {code:?}");
     let now = fs::read(f.path("dst/big")).unwrap();
     match code {
         Some(130) => {

@@ -206,9 +206,10 @@ impl Transport for Local {
     ) -> Vec<Result<Written>> {
         let len = files.len();
         self.blocking_batch(len, move |inner| {
+            let mut parents = root::ParentCache::default();
             files
                 .into_iter()
-                .map(|file| inner.write_file(file, &options))
+                .map(|file| inner.write_file(file, &options, &mut parents))
                 .collect()
         })
         .await

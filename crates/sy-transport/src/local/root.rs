@@ -90,6 +90,44 @@ fn open_by_components(
     Ok(openat(root, c".", flags, mode)?)
 }
 
+/// The last parent directory opened, reused while consecutive paths share it (a batch of
+/// small files is usually one directory's worth).
+#[derive(Default)]
+pub(crate) struct ParentCache {
+    dir: Option<(RelPath, OwnedFd)>,
+}
+
+impl ParentCache {
+    /// Like [`parent_of`], reusing the previous directory when it is the same.
+    pub(crate) fn parent_of<'a, 'p>(
+        &'a mut self,
+        root: BorrowedFd<'a>,
+        path: &'p RelPath,
+    ) -> io::Result<(DirFd<'a>, &'p [u8])> {
+        let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
+            return parent_of(root, path);
+        };
+        if parent.is_root() {
+            return Ok((DirFd::Root(root), name));
+        }
+        let cached = self.dir.as_ref().is_some_and(|(p, _)| *p == parent);
+        if !cached {
+            let fd = open_beneath(
+                root,
+                &parent,
+                OFlags::PATH | OFlags::DIRECTORY,
+                Mode::empty(),
+                false,
+            )?;
+            self.dir = Some((parent, fd));
+        }
+        match &self.dir {
+            Some((_, fd)) => Ok((DirFd::Root(fd.as_fd()), name)),
+            None => parent_of(root, path),
+        }
+    }
+}
+
 /// The directory holding `path` and `path`'s last component. The root has no parent here.
 pub(crate) fn parent_of<'a, 'p>(
     root: BorrowedFd<'a>,

@@ -12,7 +12,7 @@ use rustix::fs::{
 use rustix::io::Errno;
 
 use super::names::{partial_name, temp_name};
-use super::root::{DirFd, parent_of};
+use super::root::{DirFd, ParentCache};
 use super::{Inner, entry_from_stat};
 use crate::{
     Cancel, EntryKind, Error, FileData, FileWrite, Meta, MetaOptions, Progress, RelPath, Result,
@@ -48,10 +48,17 @@ struct Failure {
 }
 
 impl Inner {
-    pub(super) fn write_file(&self, file: FileWrite, options: &WriteOptions) -> Result<Written> {
+    pub(super) fn write_file(
+        &self,
+        file: FileWrite,
+        options: &WriteOptions,
+        parents: &mut ParentCache,
+    ) -> Result<Written> {
         let path = &file.path;
         let root = self.root().map_err(|e| self.err("writing", path, e))?;
-        let (dir, name) = parent_of(root, path).map_err(|e| self.err("writing", path, e))?;
+        let (dir, name) = parents
+            .parent_of(root, path)
+            .map_err(|e| self.err("writing", path, e))?;
         let (tmp_name, tmp) =
             create_temp(&dir, name).map_err(|e| self.err("creating a temporary for", path, e))?;
         let mut guard = TempGuard {
@@ -117,6 +124,10 @@ impl Inner {
                 }
                 out.write(&bytes)
                     .map_err(|e| io_failure(&out, "writing", e))?;
+                if !options.sparse {
+                    // Written end to end: the length is already right.
+                    return Ok(());
+                }
             }
             FileData::Local(src) => {
                 let complete =
