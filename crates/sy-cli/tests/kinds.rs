@@ -223,3 +223,16 @@ fn chown(path: &std::path::Path, uid: u32, gid: u32) {
     )
     .unwrap();
 }
+
+#[test]
+fn a_symlink_planted_in_dst_never_redirects_writes() {
+    let f = Fixture::new();
+    f.write("src/sub/f", "data");
+    f.write("src/sub/deeper/g", "more");
+    f.mkdir("outside");
+    f.symlink("../outside", "dst/sub");
+    f.sync(&[]);
+    assert!(fs::read_dir(f.path("outside")).unwrap().next().is_none());
+    assert!(fs::symlink_metadata(f.path("dst/sub")).unwrap().is_dir());
+    assert_same_tree(&f.src(), &f.dst());
+}

@@ -6,6 +6,8 @@ mod ops;
 mod read;
 mod root;
 mod scan;
+#[cfg(test)]
+mod tests;
 mod write;
 
 use std::io;

@@ -112,13 +112,7 @@ impl ParentCache {
         }
         let cached = self.dir.as_ref().is_some_and(|(p, _)| *p == parent);
         if !cached {
-            let fd = open_beneath(
-                root,
-                &parent,
-                OFlags::PATH | OFlags::DIRECTORY,
-                Mode::empty(),
-                false,
-            )?;
+            let fd = open_dir_beneath(root, &parent)?;
             self.dir = Some((parent, fd));
         }
         match &self.dir {
@@ -142,12 +136,28 @@ pub(crate) fn parent_of<'a, 'p>(
     if parent.is_root() {
         return Ok((DirFd::Root(root), name));
     }
-    let fd = open_beneath(
+    Ok((DirFd::Sub(open_dir_beneath(root, &parent)?), name))
+}
+
+/// Opens the directory `path` beneath `root` (as `O_PATH`). A symbolic link in its place is
+/// reported as such (`ELOOP`), not as "not a directory".
+fn open_dir_beneath(root: BorrowedFd<'_>, path: &RelPath) -> io::Result<OwnedFd> {
+    match open_beneath(
         root,
-        &parent,
+        path,
         OFlags::PATH | OFlags::DIRECTORY,
         Mode::empty(),
         false,
-    )?;
-    Ok((DirFd::Sub(fd), name))
+    ) {
+        Err(e) if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) => {
+            let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), false)?;
+            let st = rustix::fs::fstat(&fd)?;
+            if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
+                Err(Errno::LOOP.into())
+            } else {
+                Err(e)
+            }
+        }
+        other => other,
+    }
 }

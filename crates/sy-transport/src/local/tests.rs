@@ -1,0 +1,199 @@
+//! The local backend's guarantees, tested directly: confinement beneath the root, change
+//! detection, leftovers.
+
+use std::fs;
+use std::os::unix::fs::symlink;
+use std::sync::Arc;
+
+use super::Local;
+use crate::{
+    Cancel, Error, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions, RelPath,
+    ScanOptions, Transport, TreeOp, WriteOptions,
+};
+
+fn p(s: &str) -> RelPath {
+    RelPath::new(s).unwrap()
+}
+
+fn read_options(inline_limit: u64) -> ReadOptions {
+    ReadOptions {
+        inline_limit,
+        follow_links: false,
+        cancel: Cancel::default(),
+    }
+}
+
+fn write_options() -> WriteOptions {
+    WriteOptions {
+        meta: MetaOptions {
+            times: true,
+            owner: false,
+        },
+        sparse: false,
+        cancel: Cancel::default(),
+        progress: Arc::new(NoProgress),
+    }
+}
+
+/// A source tree with one file, and an empty destination.
+fn setup(content: &[u8]) -> (tempfile::TempDir, Local, Local) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("src")).unwrap();
+    fs::create_dir_all(dir.path().join("dst")).unwrap();
+    fs::create_dir_all(dir.path().join("outside")).unwrap();
+    fs::write(dir.path().join("src/f"), content).unwrap();
+    let src = Local::open(dir.path().join("src")).unwrap();
+    let dst = Local::open(dir.path().join("dst")).unwrap();
+    (dir, src, dst)
+}
+
+async fn copy(src: &Local, dst: &Local, from: &str, to: &str, inline: u64) -> crate::Result<()> {
+    let scan = src.scan(ScanOptions::default()).await.unwrap();
+    let entry = scan
+        .entries
+        .into_iter()
+        .find(|e| e.path == p(from))
+        .unwrap();
+    let source = src
+        .read_files(vec![entry], read_options(inline))
+        .await
+        .pop()
+        .unwrap()?;
+    let write = FileWrite {
+        path: p(to),
+        source,
+        clear_partial: false,
+    };
+    dst.write_files(vec![write], write_options())
+        .await
+        .pop()
+        .unwrap()
+        .map(|_| ())
+}
+
+#[tokio::test]
+async fn writes_never_follow_a_symlink_out_of_the_root() {
+    let (dir, src, dst) = setup(b"data");
+    symlink(dir.path().join("outside"), dir.path().join("dst/link")).unwrap();
+    let err = copy(&src, &dst, "f", "link/f", 1 << 20).await.unwrap_err();
+    assert!(matches!(err, Error::ThroughSymlink { .. }), "{err}");
+    assert!(
+        fs::read_dir(dir.path().join("outside"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    // A relative link inside the tree is refused too: no link is followed at all.
+    fs::create_dir(dir.path().join("dst/real")).unwrap();
+    symlink("real", dir.path().join("dst/inner")).unwrap();
+    let err = copy(&src, &dst, "f", "inner/f", 1 << 20).await.unwrap_err();
+    assert!(matches!(err, Error::ThroughSymlink { .. }), "{err}");
+}
+
+#[tokio::test]
+async fn tree_ops_do_not_follow_links_either() {
+    let (dir, _src, dst) = setup(b"");
+    fs::write(dir.path().join("outside/keep"), "keep").unwrap();
+    symlink(dir.path().join("outside"), dir.path().join("dst/link")).unwrap();
+    let results = dst
+        .apply(
+            vec![
+                TreeOp::Mkdir {
+                    path: p("link/new"),
+                },
+                TreeOp::Remove {
+                    path: p("link/keep"),
+                },
+                TreeOp::Remove { path: p("link") },
+            ],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(results[0].is_err() && results[1].is_err(), "{results:?}");
+    assert!(results[2].is_ok());
+    // Removing the link removed the link, not what it pointed to.
+    assert_eq!(fs::read(dir.path().join("outside/keep")).unwrap(), b"keep");
+    assert!(!dir.path().join("outside/new").exists());
+    assert!(fs::symlink_metadata(dir.path().join("dst/link")).is_err());
+}
+
+#[tokio::test]
+async fn a_file_that_grows_between_open_and_copy_is_refused() {
+    let (dir, src, dst) = setup(&[1u8; 4096]);
+    let scan = src.scan(ScanOptions::default()).await.unwrap();
+    let entry = scan.entries.into_iter().find(|e| e.path == p("f")).unwrap();
+    // inline_limit 0: the open file itself is handed to the writer…
+    let source = src
+        .read_files(vec![entry], read_options(0))
+        .await
+        .pop()
+        .unwrap()
+        .unwrap();
+    // …and the file changes before the writer copies it.
+    fs::write(dir.path().join("src/f"), [2u8; 8192]).unwrap();
+    let result = dst
+        .write_files(
+            vec![FileWrite {
+                path: p("f"),
+                source,
+                clear_partial: false,
+            }],
+            write_options(),
+        )
+        .await
+        .pop()
+        .unwrap();
+    assert!(
+        matches!(result, Err(Error::SourceChanged { .. })),
+        "{result:?}"
+    );
+    assert!(
+        fs::read_dir(dir.path().join("dst"))
+            .unwrap()
+            .next()
+            .is_none(),
+        "no file, no temp"
+    );
+}
+
+#[tokio::test]
+async fn stray_temps_become_partials_and_partials_are_not_entries() {
+    let (dir, _src, dst) = setup(b"");
+    fs::write(dir.path().join("dst/.f.sy-tmp.0123456789abcdef"), "half").unwrap();
+    fs::write(dir.path().join("dst/real"), "x").unwrap();
+    let scan = dst.scan(ScanOptions::default()).await.unwrap();
+    let names: Vec<String> = scan.entries.iter().map(|e| e.path.to_string()).collect();
+    assert_eq!(names, [".", "real"]);
+    assert_eq!(scan.leftovers.len(), 1);
+    assert_eq!(scan.leftovers[0].kind, LeftoverKind::Temp);
+    assert_eq!(scan.leftovers[0].file, Some(p("f")));
+    let results = dst
+        .apply(
+            vec![TreeOp::Tidy(scan.leftovers[0].clone())],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(results[0].is_ok());
+    assert_eq!(
+        fs::read(dir.path().join("dst/.f.sy-partial")).unwrap(),
+        b"half"
+    );
+    let scan = dst.scan(ScanOptions::default()).await.unwrap();
+    assert_eq!(scan.leftovers[0].kind, LeftoverKind::Partial);
+}
+
+#[tokio::test]
+async fn a_missing_root_scans_empty_and_refuses_writes() {
+    let (dir, src, _dst) = setup(b"x");
+    let missing = Local::open(dir.path().join("nope")).unwrap();
+    assert!(
+        missing
+            .scan(ScanOptions::default())
+            .await
+            .unwrap()
+            .entries
+            .is_empty()
+    );
+    let err = copy(&src, &missing, "f", "f", 1 << 20).await.unwrap_err();
+    assert!(err.to_string().contains("does not exist"), "{err}");
+}
