@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod agent;
 mod entry;
 mod error;
 mod filter;
@@ -32,6 +33,7 @@ mod local;
 mod relpath;
 mod transport;
 
+pub use agent::{Agent, AgentOptions, ServeOptions, serve};
 pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterRules, RuleKind};

@@ -1,0 +1,535 @@
+//! `Agent`: the client side. Each `Transport` call becomes requests with fresh ids; one router
+//! task hands every answer to the call that is waiting for it, so any number of calls (the
+//! engine's `-j` workers) share one connection with their requests in flight together.
+
+use std::collections::{HashMap, HashSet};
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use sy_protocol::{self as wire, Endpoint, Hello, Message, RequestId, Role, TrafficStats};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::convert::{
+    entry_from_wire, error_from_wire, filter_to_wire, leftover_from_wire, options_to_wire,
+    tree_op_to_wire,
+};
+use super::link::{self, LinkState, Out};
+use crate::{
+    Basis, DeltaSource, Entry, Error, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
+    ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
+};
+
+/// Answers queued per call before the router waits for the caller to take them.
+const CALL_QUEUE: usize = 16;
+
+/// How to talk to an agent.
+#[derive(Debug, Clone, Default)]
+pub struct AgentOptions {
+    /// Where the agent's root is, for messages (`host:/srv/data`).
+    pub location: String,
+    /// Ask for zstd at this level in both directions (`-z`, `--compress-level`).
+    pub compress_level: Option<i8>,
+}
+
+/// A tree served by a `sy-remote` agent at the other end of a byte stream (a remote shell's
+/// stdio, an SSH channel, or an in-memory pipe in tests).
+///
+/// Cheap to clone; all clones share the connection. Calls may run concurrently: their requests
+/// are pipelined and answers come back in any order.
+#[derive(Clone)]
+pub struct Agent {
+    client: Arc<Client>,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("location", &self.client.location)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(super) struct Client {
+    pub(super) location: String,
+    out: Mutex<Option<mpsc::Sender<Out>>>,
+    routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>>,
+    next_id: AtomicU64,
+    pub(super) state: Arc<LinkState>,
+    router: Mutex<Option<JoinHandle<()>>>,
+    link: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Agent {
+    /// Starts speaking the protocol over `reader` / `writer` (the handshake goes out at once;
+    /// the first call waits for the agent's answer). Must be called inside a tokio runtime.
+    pub fn new<R, W>(reader: R, writer: W, options: AgentOptions) -> Agent
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
+        let mut hello = Hello::new(super::random_seed());
+        if let Some(level) = options.compress_level {
+            hello = hello.with_compression(level);
+        }
+        let link = link::start(Endpoint::new(Role::Client, hello), reader, writer);
+        let routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>> = Arc::default();
+        let router = tokio::spawn(route(
+            link.inbound,
+            Arc::clone(&routes),
+            Arc::clone(&link.state),
+        ));
+        Agent {
+            client: Arc::new(Client {
+                location: options.location,
+                out: Mutex::new(Some(link.out)),
+                routes,
+                next_id: AtomicU64::new(1),
+                state: link.state,
+                router: Mutex::new(Some(router)),
+                link: Mutex::new(Some(link.done)),
+            }),
+        }
+    }
+
+    /// Bytes sent and received so far, before (logical) and after (wire) compression.
+    pub fn traffic(&self) -> TrafficStats {
+        self.client.state.stats()
+    }
+
+    /// Whether the session compresses (known once the agent has answered).
+    pub fn compressed(&self) -> bool {
+        self.client
+            .state
+            .session()
+            .is_some_and(|s| s.compression.is_some())
+    }
+
+    /// Why the connection broke, if it did: calls that failed because of it say so too, but a
+    /// caller that saw interrupted transfers asks here whether the link was the cause.
+    pub fn failure(&self) -> Option<String> {
+        self.client.state.failure()
+    }
+
+    /// Ends the session: no more requests, the agent sees its input close and exits. Waits
+    /// until every answer has been read.
+    pub async fn close(&self) {
+        self.client
+            .out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let router = self
+            .client
+            .router
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        let link = self
+            .client
+            .link
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        for task in [router, link].into_iter().flatten() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Hands every answer to the call waiting for its id. When the agent's stream ends, every
+/// waiting call wakes up to an error.
+async fn route(
+    mut inbound: mpsc::Receiver<Message>,
+    routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>>,
+    state: Arc<LinkState>,
+) {
+    while let Some(message) = inbound.recv().await {
+        let Some(id) = message.request_id() else {
+            continue;
+        };
+        let route = routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&id.0)
+            .cloned();
+        match route {
+            Some(tx) => {
+                if tx.send(message).await.is_err() {
+                    routes
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .remove(&id.0);
+                }
+            }
+            None => tracing::debug!("answer for request {id} that nobody waits for"),
+        }
+    }
+    state.fail("sy-remote closed the connection".to_owned());
+    routes
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
+/// One request in flight: its id and the answers routed to it.
+pub(super) struct Call {
+    pub(super) id: RequestId,
+    answers: mpsc::Receiver<Message>,
+    client: Arc<Client>,
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.client
+            .routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id.0);
+    }
+}
+
+impl Call {
+    /// The next answer; an error once the connection is gone.
+    pub(super) async fn next(&mut self) -> Result<Message> {
+        match self.answers.recv().await {
+            Some(Message::Error(reply)) if reply.scope == wire::ErrorScope::Request => {
+                Err(error_from_wire(&self.client.location, reply))
+            }
+            Some(message) => Ok(message),
+            None => Err(self.client.lost()),
+        }
+    }
+
+    /// The next answer as it came, errors included (for requests with per-item errors).
+    pub(super) async fn next_raw(&mut self) -> Result<Message> {
+        self.answers.recv().await.ok_or_else(|| self.client.lost())
+    }
+
+    pub(super) fn unexpected(&self, message: &Message) -> Error {
+        self.client.protocol_error(format!(
+            "unexpected {} frame answering request {}",
+            message.kind(),
+            self.id
+        ))
+    }
+}
+
+impl Client {
+    pub(super) fn open(self: &Arc<Self>) -> Call {
+        let id = RequestId(self.next_id.fetch_add(1, Ordering::Relaxed));
+        let (tx, answers) = mpsc::channel(CALL_QUEUE);
+        self.routes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id.0, tx);
+        Call {
+            id,
+            answers,
+            client: Arc::clone(self),
+        }
+    }
+
+    fn sender(&self) -> Result<mpsc::Sender<Out>> {
+        self.out
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .ok_or_else(|| self.lost())
+    }
+
+    pub(super) async fn send(&self, message: Message) -> Result<()> {
+        self.send_out(Out::new(message)).await
+    }
+
+    pub(super) async fn send_out(&self, out: Out) -> Result<()> {
+        self.sender()?.send(out).await.map_err(|_| self.lost())
+    }
+
+    /// For blocking threads that stream file data.
+    pub(super) fn blocking_sender(&self) -> Result<mpsc::Sender<Out>> {
+        self.sender()
+    }
+
+    pub(super) fn lost(&self) -> Error {
+        let reason = self
+            .state
+            .failure()
+            .unwrap_or_else(|| "the connection was closed".to_owned());
+        Error::Io {
+            action: "talking to sy-remote at",
+            path: self.location.clone(),
+            source: io::Error::new(io::ErrorKind::ConnectionAborted, reason),
+        }
+    }
+
+    fn failed_batch(&self, reason: &str) -> Error {
+        Error::Io {
+            action: "talking to sy-remote at",
+            path: self.location.clone(),
+            source: io::Error::other(format!("the batch failed: {reason}")),
+        }
+    }
+
+    pub(super) fn protocol_error(&self, reason: String) -> Error {
+        Error::Io {
+            action: "talking to sy-remote at",
+            path: self.location.clone(),
+            source: io::Error::new(io::ErrorKind::InvalidData, reason),
+        }
+    }
+
+    pub(super) fn compressing(&self) -> bool {
+        self.state
+            .session()
+            .is_some_and(|s| s.compression.is_some())
+    }
+}
+
+impl Agent {
+    async fn scan_tree(&self, options: ScanOptions) -> Result<Scan> {
+        let client = &self.client;
+        let mut call = client.open();
+        client
+            .send(Message::ScanRequest {
+                id: call.id,
+                base: options.base.as_bytes().to_vec(),
+                filter: filter_to_wire(&options.filter),
+                gitignore: options.filter.gitignore,
+                follow_links: options.follow_links,
+            })
+            .await?;
+        let mut scan = Scan::default();
+        let mut tree = TreeCheck::new(&options.base);
+        loop {
+            match call.next_raw().await? {
+                Message::ScanEntries { entries, .. } => {
+                    for entry in entries {
+                        let entry = entry_from_wire(entry)?;
+                        tree.admit(&entry).map_err(|reason| {
+                            client.protocol_error(format!(
+                                "the agent listed {}, {reason}",
+                                entry.path
+                            ))
+                        })?;
+                        scan.entries.push(entry);
+                    }
+                }
+                Message::ScanLeftovers { leftovers, .. } => {
+                    for leftover in leftovers {
+                        scan.leftovers.push(leftover_from_wire(leftover)?);
+                    }
+                }
+                Message::Error(reply) => {
+                    let problem = reply.scope == wire::ErrorScope::Problem;
+                    let error = error_from_wire(&client.location, reply);
+                    if !problem {
+                        return Err(error);
+                    }
+                    scan.problems.push(error);
+                }
+                Message::ScanDone { entries, .. } => {
+                    if entries != scan.entries.len() as u64 {
+                        return Err(client.protocol_error(format!(
+                            "the agent announced {entries} entries but sent {}",
+                            scan.entries.len()
+                        )));
+                    }
+                    return Ok(scan);
+                }
+                other => return Err(call.unexpected(&other)),
+            }
+        }
+    }
+
+    async fn apply_ops(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
+        let len = ops.len();
+        let client = &self.client;
+        let mut call = client.open();
+        let request = Message::TreeOps {
+            id: call.id,
+            meta: options_to_wire(meta),
+            ops: ops.iter().map(tree_op_to_wire).collect(),
+        };
+        let mut results: Vec<Option<Result<()>>> = (0..len).map(|_| None).collect();
+        let outcome = async {
+            client.send(request).await?;
+            loop {
+                match call.next_raw().await? {
+                    Message::Error(reply) => match reply.scope {
+                        wire::ErrorScope::Item(item) if (item as usize) < len => {
+                            results[item as usize] =
+                                Some(Err(error_from_wire(&client.location, reply)));
+                        }
+                        _ => return Err(error_from_wire(&client.location, reply)),
+                    },
+                    Message::Ok { .. } => return Ok(()),
+                    other => return Err(call.unexpected(&other)),
+                }
+            }
+        }
+        .await;
+        fill(results, outcome, client, || Ok(()))
+    }
+
+    async fn digests(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+        let len = paths.len();
+        let client = &self.client;
+        let mut call = client.open();
+        let request = Message::ChecksumRequest {
+            id: call.id,
+            paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            follow_links,
+        };
+        let mut results: Vec<Option<Result<[u8; 32]>>> = (0..len).map(|_| None).collect();
+        let outcome = async {
+            client.send(request).await?;
+            loop {
+                match call.next_raw().await? {
+                    Message::Checksums { digests, .. } => {
+                        for item in digests {
+                            if let Some(slot) = results.get_mut(item.item as usize) {
+                                *slot = Some(Ok(item.digest));
+                            }
+                        }
+                    }
+                    Message::Error(reply) => match reply.scope {
+                        wire::ErrorScope::Item(item) if (item as usize) < len => {
+                            results[item as usize] =
+                                Some(Err(error_from_wire(&client.location, reply)));
+                        }
+                        _ => return Err(error_from_wire(&client.location, reply)),
+                    },
+                    Message::Ok { .. } => return Ok(()),
+                    other => return Err(call.unexpected(&other)),
+                }
+            }
+        }
+        .await;
+        fill(results, outcome, client, || {
+            Err(client.protocol_error("the agent sent no digest for a requested file".to_owned()))
+        })
+    }
+}
+
+/// Per-item results of a batch: an item without a reported error gets `unreported()` when the
+/// batch completed; when the batch failed as a whole, it gets that failure.
+fn fill<T>(
+    results: Vec<Option<Result<T>>>,
+    outcome: Result<()>,
+    client: &Client,
+    unreported: impl Fn() -> Result<T>,
+) -> Vec<Result<T>> {
+    match outcome {
+        Ok(()) => results
+            .into_iter()
+            .map(|r| r.unwrap_or_else(&unreported))
+            .collect(),
+        Err(e) => {
+            let text = e.to_string();
+            let mut first = Some(e);
+            results
+                .into_iter()
+                .map(|r| {
+                    r.unwrap_or_else(|| {
+                        Err(first.take().unwrap_or_else(|| client.failed_batch(&text)))
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// Checks a scan's entries as they arrive: each lies beneath the requested base and inside a
+/// directory listed before it, so an entry can never sit beneath a symbolic link or a file
+/// the same listing created (the rsync CVE-2024-12087 class).
+struct TreeCheck {
+    base: RelPath,
+    dirs: HashSet<RelPath>,
+}
+
+impl TreeCheck {
+    fn new(base: &RelPath) -> Self {
+        TreeCheck {
+            base: base.clone(),
+            dirs: HashSet::new(),
+        }
+    }
+
+    fn admit(&mut self, entry: &Entry) -> std::result::Result<(), &'static str> {
+        if entry.path.strip_prefix(&self.base).is_none() {
+            return Err("outside the scanned directory");
+        }
+        if entry.path != self.base {
+            let parent = entry.path.parent().unwrap_or_default();
+            if !self.dirs.contains(&parent) {
+                return Err(
+                    "which is not inside a directory it listed before (a symbolic link or file in the way?)",
+                );
+            }
+        }
+        if entry.is_dir() {
+            self.dirs.insert(entry.path.clone());
+        }
+        Ok(())
+    }
+}
+
+impl Transport for Agent {
+    fn location(&self) -> &str {
+        &self.client.location
+    }
+
+    fn prefers_whole_file(&self) -> bool {
+        false
+    }
+
+    async fn scan(&self, options: ScanOptions) -> Result<Scan> {
+        self.scan_tree(options).await
+    }
+
+    async fn read_files(&self, files: Vec<Entry>, options: ReadOptions) -> Vec<Result<SourceFile>> {
+        super::client_files::read_files(&self.client, files, options).await
+    }
+
+    async fn write_files(
+        &self,
+        files: Vec<FileWrite>,
+        options: WriteOptions,
+    ) -> Vec<Result<Written>> {
+        super::client_files::write_files(&self.client, files, options).await
+    }
+
+    async fn signature(&self, path: RelPath, basis: Basis) -> Result<Option<sy_delta::Signature>> {
+        super::client_files::signature(&self.client, path, basis).await
+    }
+
+    async fn delta(
+        &self,
+        entry: Entry,
+        signature: sy_delta::Signature,
+        options: ReadOptions,
+    ) -> Result<DeltaSource> {
+        super::client_files::delta(&self.client, entry, signature, options).await
+    }
+
+    async fn apply_delta(
+        &self,
+        path: RelPath,
+        basis: Basis,
+        delta: DeltaSource,
+        options: WriteOptions,
+    ) -> Result<Written> {
+        super::client_files::apply_delta(&self.client, path, basis, delta, options).await
+    }
+
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+        self.digests(paths, follow_links).await
+    }
+
+    async fn apply(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
+        self.apply_ops(ops, meta).await
+    }
+}

@@ -1,0 +1,647 @@
+//! File content through the agent: whole files and deltas, in both directions.
+//!
+//! - Push: `write_files` streams every file of a batch (FileBegin, chunks, FileEnd) before it
+//!   waits for any answer; `signature` fetches the agent's block signature and `apply_delta`
+//!   streams the ops diffed here.
+//! - Pull: `read_files` asks for every small file of a batch at once and collects each in
+//!   memory; large files stream one after another. `delta` sends the local signature and
+//!   streams back the ops the agent diffs.
+//!
+//! Every file is checked against the BLAKE3 digest its sender announced.
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use sy_protocol::{self as wire, CHUNK_LEN, Message, RequestId, worth_compressing};
+use tokio::sync::mpsc;
+
+use super::client::{Call, Client};
+use super::convert::{
+    basis_to_wire, error_from_wire, meta_from_wire, meta_to_wire, options_to_wire,
+};
+use super::link::Out;
+use crate::{
+    Basis, DeltaChunk, DeltaSource, Entry, Error, FileData, FileWrite, ReadOptions, RelPath,
+    Result, SourceFile, WriteOptions, Written,
+};
+
+/// Chunks of a streamed file buffered between the connection and its consumer.
+const STREAM_QUEUE: usize = 8;
+/// Delta ops per frame…
+const DELTA_OPS: usize = 4096;
+/// …and literal bytes per frame (one more literal may overshoot by its own size).
+const DELTA_LITERAL: usize = CHUNK_LEN;
+/// Largest signature accepted from an agent: enough for a 1 TiB file at the default block size.
+const MAX_SIGNATURE: usize = 64 << 20;
+
+fn shown(client: &Client, path: &RelPath) -> String {
+    format!("{}/{path}", client.location)
+}
+
+/// The error for a transfer cut off by the connection: the receiving side keeps what arrived
+/// as a partial, and the caller learns the cause from [`crate::Agent::failure`].
+fn cut_off(client: &Client, error: Error) -> Error {
+    if client.state.failure().is_some() {
+        Error::Interrupted
+    } else {
+        error
+    }
+}
+
+pub(super) async fn read_files(
+    client: &Arc<Client>,
+    files: Vec<Entry>,
+    options: ReadOptions,
+) -> Vec<Result<SourceFile>> {
+    let mut results: Vec<Option<Result<SourceFile>>> = Vec::with_capacity(files.len());
+    let mut small = Vec::new();
+    let mut large = Vec::new();
+    for entry in files {
+        if entry.size <= options.inline_limit {
+            let call = client.open();
+            let request = Message::ReadRequest {
+                id: call.id,
+                path: entry.path.as_bytes().to_vec(),
+                follow_links: options.follow_links,
+                delta: false,
+            };
+            match client.send(request).await {
+                Ok(()) => {
+                    small.push((results.len(), entry, call));
+                    results.push(None);
+                }
+                Err(e) => results.push(Some(Err(e))),
+            }
+        } else {
+            let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+            results.push(Some(Ok(SourceFile {
+                entry: entry.clone(),
+                data: FileData::Stream(rx),
+            })));
+            large.push((entry, tx));
+        }
+    }
+    if !large.is_empty() {
+        // One after another: the writer consumes streams in order, so a second stream filling
+        // up while the first waits would stall the connection.
+        tokio::spawn(stream_files(
+            Arc::clone(client),
+            large,
+            options.follow_links,
+        ));
+    }
+    for (index, entry, call) in small {
+        results[index] = Some(receive_whole(client, call, entry).await);
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(client.lost())))
+        .collect()
+}
+
+async fn expect_header(
+    client: &Client,
+    call: &mut Call,
+    entry: &Entry,
+) -> Result<wire::FileHeader> {
+    match call.next().await? {
+        Message::FileBegin(header) if header.path == entry.path.as_bytes() => {
+            if header.size != entry.size {
+                return Err(Error::SourceChanged {
+                    path: shown(client, &entry.path),
+                });
+            }
+            Ok(header)
+        }
+        other => Err(call.unexpected(&other)),
+    }
+}
+
+async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Result<SourceFile> {
+    let header = expect_header(client, &mut call, &entry).await?;
+    let mut data = BytesMut::with_capacity(header.size as usize);
+    loop {
+        match call.next().await? {
+            Message::FileChunk {
+                offset,
+                data: bytes,
+                ..
+            } => {
+                if offset != data.len() as u64 || (data.len() + bytes.len()) as u64 > header.size {
+                    return Err(client.protocol_error(format!(
+                        "bytes at offset {offset} of {} do not fit its {} bytes",
+                        entry.path, header.size
+                    )));
+                }
+                data.extend_from_slice(&bytes);
+            }
+            Message::FileEnd { digest, .. } => {
+                if data.len() as u64 != header.size {
+                    return Err(Error::SourceChanged {
+                        path: shown(client, &entry.path),
+                    });
+                }
+                if *blake3::hash(&data).as_bytes() != digest {
+                    return Err(Error::DigestMismatch {
+                        path: shown(client, &entry.path),
+                    });
+                }
+                return Ok(SourceFile {
+                    entry: Entry {
+                        meta: meta_from_wire(&header.meta),
+                        ..entry
+                    },
+                    data: FileData::Bytes(data.freeze()),
+                });
+            }
+            other => return Err(call.unexpected(&other)),
+        }
+    }
+}
+
+async fn stream_files(
+    client: Arc<Client>,
+    files: Vec<(Entry, mpsc::Sender<Result<Bytes>>)>,
+    follow_links: bool,
+) {
+    for (entry, tx) in files {
+        let mut call = client.open();
+        let request = Message::ReadRequest {
+            id: call.id,
+            path: entry.path.as_bytes().to_vec(),
+            follow_links,
+            delta: false,
+        };
+        let outcome = match client.send(request).await {
+            Ok(()) => stream_one(&client, &mut call, &entry, &tx).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = outcome {
+            let _ = tx.send(Err(cut_off(&client, e))).await;
+        }
+    }
+}
+
+async fn stream_one(
+    client: &Client,
+    call: &mut Call,
+    entry: &Entry,
+    tx: &mpsc::Sender<Result<Bytes>>,
+) -> Result<()> {
+    let header = expect_header(client, call, entry).await?;
+    if meta_from_wire(&header.meta).mtime != entry.meta.mtime {
+        return Err(Error::SourceChanged {
+            path: shown(client, &entry.path),
+        });
+    }
+    let mut hasher = blake3::Hasher::new();
+    let mut received = 0u64;
+    loop {
+        match call.next().await? {
+            Message::FileChunk { offset, data, .. } => {
+                if offset != received || received + data.len() as u64 > header.size {
+                    return Err(client.protocol_error(format!(
+                        "bytes at offset {offset} of {} do not fit its {} bytes",
+                        entry.path, header.size
+                    )));
+                }
+                received += data.len() as u64;
+                hasher.update(&data);
+                if tx.send(Ok(data)).await.is_err() {
+                    // The writer gave up on this file; its error is reported there.
+                    return Ok(());
+                }
+            }
+            Message::FileEnd { digest, .. } => {
+                if received != header.size {
+                    return Err(Error::SourceChanged {
+                        path: shown(client, &entry.path),
+                    });
+                }
+                if *hasher.finalize().as_bytes() != digest {
+                    return Err(Error::DigestMismatch {
+                        path: shown(client, &entry.path),
+                    });
+                }
+                return Ok(());
+            }
+            other => return Err(call.unexpected(&other)),
+        }
+    }
+}
+
+pub(super) async fn write_files(
+    client: &Arc<Client>,
+    files: Vec<FileWrite>,
+    options: WriteOptions,
+) -> Vec<Result<Written>> {
+    let mut sent = Vec::with_capacity(files.len());
+    for file in files {
+        let call = client.open();
+        let outcome = send_file(client, call.id, file, &options).await;
+        sent.push(outcome.map(|()| call));
+    }
+    let mut results = Vec::with_capacity(sent.len());
+    for outcome in sent {
+        results.push(match outcome {
+            Ok(mut call) => written(&mut call).await,
+            Err(e) => Err(e),
+        });
+    }
+    results
+}
+
+async fn written(call: &mut Call) -> Result<Written> {
+    match call.next().await? {
+        Message::Written {
+            literal, matched, ..
+        } => Ok(Written { literal, matched }),
+        other => Err(call.unexpected(&other)),
+    }
+}
+
+/// Tells the agent to drop a file whose data will not be completed.
+async fn abort(client: &Client, id: RequestId, path: &RelPath, error: &Error) {
+    let kind = match error {
+        Error::SourceChanged { .. } => wire::ErrorKind::Changed,
+        _ => wire::ErrorKind::Io,
+    };
+    let _ = client
+        .send(Message::Error(wire::ErrorReply {
+            id,
+            scope: wire::ErrorScope::Request,
+            kind,
+            path: path.as_bytes().to_vec(),
+            message: error.to_string(),
+        }))
+        .await;
+}
+
+async fn send_file(
+    client: &Arc<Client>,
+    id: RequestId,
+    file: FileWrite,
+    options: &WriteOptions,
+) -> Result<()> {
+    let entry = &file.source.entry;
+    let size = entry.size;
+    if let FileData::Bytes(bytes) = &file.source.data
+        && bytes.len() as u64 != size
+    {
+        return Err(Error::SourceChanged {
+            path: entry.path.to_string(),
+        });
+    }
+    let header = wire::FileHeader {
+        id,
+        path: file.path.as_bytes().to_vec(),
+        size,
+        meta: meta_to_wire(&entry.meta),
+        options: wire::WriteOptions {
+            meta: options_to_wire(options.meta),
+            sparse: options.sparse,
+            clear_partial: file.clear_partial,
+        },
+    };
+    client.send(Message::FileBegin(header)).await?;
+    let sent = match file.source.data {
+        FileData::Bytes(bytes) => send_bytes(client, id, &file.path, bytes, options).await,
+        FileData::Local(local) => {
+            let sender = client.blocking_sender()?;
+            let compressing = client.compressing();
+            let path = file.path.clone();
+            let source = file.source.entry.clone();
+            let options = options.clone();
+            match tokio::task::spawn_blocking(move || {
+                send_local(&sender, id, &path, &source, local, compressing, &options)
+            })
+            .await
+            {
+                Ok(sent) => sent,
+                Err(_) => Err(Error::Interrupted),
+            }
+        }
+        FileData::Stream(chunks) => {
+            send_stream(client, id, &file.path, size, chunks, options).await
+        }
+    };
+    match sent {
+        Ok(digest) => client.send(Message::FileEnd { id, digest }).await,
+        Err(e) => {
+            abort(client, id, &file.path, &e).await;
+            Err(e)
+        }
+    }
+}
+
+async fn send_bytes(
+    client: &Client,
+    id: RequestId,
+    path: &RelPath,
+    bytes: Bytes,
+    options: &WriteOptions,
+) -> Result<[u8; 32]> {
+    let digest = *blake3::hash(&bytes).as_bytes();
+    let stored = client.compressing() && !worth_compressing(path.as_bytes(), &bytes);
+    let mut offset = 0;
+    while offset < bytes.len() {
+        options.cancel.check()?;
+        let end = (offset + CHUNK_LEN).min(bytes.len());
+        client
+            .send_out(Out {
+                message: Message::FileChunk {
+                    id,
+                    offset: offset as u64,
+                    data: bytes.slice(offset..end),
+                },
+                stored,
+            })
+            .await?;
+        options.progress.advance(path, (end - offset) as u64);
+        offset = end;
+    }
+    Ok(digest)
+}
+
+/// Runs on a blocking thread: reads `file` in chunks straight into the connection's queue.
+fn send_local(
+    out: &mpsc::Sender<Out>,
+    id: RequestId,
+    path: &RelPath,
+    source: &Entry,
+    mut file: File,
+    compressing: bool,
+    options: &WriteOptions,
+) -> Result<[u8; 32]> {
+    let reading = |e| Error::Io {
+        action: "reading",
+        path: source.path.to_string(),
+        source: e,
+    };
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    let mut stored = None;
+    loop {
+        options.cancel.check()?;
+        let mut buf = BytesMut::zeroed(CHUNK_LEN);
+        let n = read_full(&mut file, &mut buf).map_err(reading)?;
+        if n == 0 {
+            break;
+        }
+        buf.truncate(n);
+        if offset + n as u64 > source.size {
+            return Err(Error::SourceChanged {
+                path: source.path.to_string(),
+            });
+        }
+        hasher.update(&buf);
+        let stored =
+            *stored.get_or_insert_with(|| compressing && !worth_compressing(path.as_bytes(), &buf));
+        let message = Message::FileChunk {
+            id,
+            offset,
+            data: buf.freeze(),
+        };
+        out.blocking_send(Out { message, stored })
+            .map_err(|_| Error::Interrupted)?;
+        options.progress.advance(path, n as u64);
+        offset += n as u64;
+    }
+    let after = file.metadata().map_err(reading)?;
+    let mtime = std::os::unix::fs::MetadataExt::mtime(&after);
+    let nanos = std::os::unix::fs::MetadataExt::mtime_nsec(&after);
+    if offset != source.size
+        || after.len() != source.size
+        || mtime != source.meta.mtime.secs
+        || nanos != i64::from(source.meta.mtime.nanos)
+    {
+        return Err(Error::SourceChanged {
+            path: source.path.to_string(),
+        });
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+async fn send_stream(
+    client: &Client,
+    id: RequestId,
+    path: &RelPath,
+    size: u64,
+    mut chunks: mpsc::Receiver<Result<Bytes>>,
+    options: &WriteOptions,
+) -> Result<[u8; 32]> {
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    while let Some(chunk) = chunks.recv().await {
+        let data = chunk?;
+        options.cancel.check()?;
+        if offset + data.len() as u64 > size {
+            return Err(Error::SourceChanged {
+                path: path.to_string(),
+            });
+        }
+        hasher.update(&data);
+        let len = data.len() as u64;
+        client.send(Message::FileChunk { id, offset, data }).await?;
+        options.progress.advance(path, len);
+        offset += len;
+    }
+    if offset != size {
+        return Err(Error::SourceChanged {
+            path: path.to_string(),
+        });
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+pub(super) async fn signature(
+    client: &Arc<Client>,
+    path: RelPath,
+    basis: Basis,
+) -> Result<Option<sy_delta::Signature>> {
+    let mut call = client.open();
+    client
+        .send(Message::SignatureRequest {
+            id: call.id,
+            path: path.as_bytes().to_vec(),
+            basis: basis_to_wire(basis),
+            block_size: None,
+            strong_len: None,
+        })
+        .await?;
+    let mut bytes = BytesMut::new();
+    loop {
+        match call.next_raw().await? {
+            Message::SignatureChunk { data, .. } => {
+                if bytes.len() + data.len() > MAX_SIGNATURE {
+                    return Err(client.protocol_error(format!(
+                        "the signature of {path} is over {MAX_SIGNATURE} bytes"
+                    )));
+                }
+                bytes.extend_from_slice(&data);
+            }
+            Message::SignatureEnd { .. } => {
+                return sy_delta::Signature::from_bytes(&bytes)
+                    .map(Some)
+                    .map_err(|source| Error::Delta {
+                        path: shown(client, &path),
+                        source,
+                    });
+            }
+            Message::Error(reply) if reply.kind == wire::ErrorKind::NotFound => return Ok(None),
+            Message::Error(reply) => return Err(error_from_wire(&client.location, reply)),
+            other => return Err(call.unexpected(&other)),
+        }
+    }
+}
+
+pub(super) async fn delta(
+    client: &Arc<Client>,
+    entry: Entry,
+    signature: sy_delta::Signature,
+    options: ReadOptions,
+) -> Result<DeltaSource> {
+    let mut call = client.open();
+    let id = call.id;
+    client
+        .send(Message::ReadRequest {
+            id,
+            path: entry.path.as_bytes().to_vec(),
+            follow_links: options.follow_links,
+            delta: true,
+        })
+        .await?;
+    let bytes = Bytes::from(signature.to_bytes());
+    for start in (0..bytes.len()).step_by(CHUNK_LEN) {
+        let data = bytes.slice(start..(start + CHUNK_LEN).min(bytes.len()));
+        client.send(Message::SignatureChunk { id, data }).await?;
+    }
+    client.send(Message::SignatureEnd { id }).await?;
+    let header = match call.next().await? {
+        Message::DeltaBegin { header, .. } if header.path == entry.path.as_bytes() => header,
+        other => return Err(call.unexpected(&other)),
+    };
+    let entry = Entry {
+        size: header.size,
+        meta: meta_from_wire(&header.meta),
+        ..entry
+    };
+    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
+    let client = Arc::clone(client);
+    tokio::spawn(async move {
+        if let Err(e) = forward_delta(&mut call, &tx).await {
+            let _ = tx.send(Err(cut_off(&client, e))).await;
+        }
+    });
+    Ok(DeltaSource { entry, chunks: rx })
+}
+
+async fn forward_delta(call: &mut Call, tx: &mpsc::Sender<Result<DeltaChunk>>) -> Result<()> {
+    loop {
+        match call.next().await? {
+            Message::DeltaChunk { ops, .. } => {
+                for op in ops {
+                    let chunk = match op {
+                        wire::DeltaOp::Copy { offset, len } => DeltaChunk::Copy { offset, len },
+                        wire::DeltaOp::Literal(bytes) => DeltaChunk::Literal(bytes),
+                    };
+                    if tx.send(Ok(chunk)).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+            Message::DeltaEnd { digest, .. } => {
+                let _ = tx.send(Ok(DeltaChunk::End { digest })).await;
+                return Ok(());
+            }
+            other => return Err(call.unexpected(&other)),
+        }
+    }
+}
+
+pub(super) async fn apply_delta(
+    client: &Arc<Client>,
+    path: RelPath,
+    basis: Basis,
+    mut delta: DeltaSource,
+    options: WriteOptions,
+) -> Result<Written> {
+    let mut call = client.open();
+    let id = call.id;
+    let header = wire::FileHeader {
+        id,
+        path: path.as_bytes().to_vec(),
+        size: delta.entry.size,
+        meta: meta_to_wire(&delta.entry.meta),
+        options: wire::WriteOptions {
+            meta: options_to_wire(options.meta),
+            sparse: options.sparse,
+            clear_partial: false,
+        },
+    };
+    client
+        .send(Message::DeltaBegin {
+            header,
+            basis: basis_to_wire(basis),
+        })
+        .await?;
+    let streamed = stream_ops(client, id, &path, &mut delta, &options).await;
+    if let Err(e) = streamed {
+        abort(client, id, &path, &e).await;
+        return Err(e);
+    }
+    written(&mut call).await
+}
+
+async fn stream_ops(
+    client: &Client,
+    id: RequestId,
+    path: &RelPath,
+    delta: &mut DeltaSource,
+    options: &WriteOptions,
+) -> Result<()> {
+    let mut ops = Vec::new();
+    let mut literal = 0usize;
+    while let Some(chunk) = delta.chunks.recv().await {
+        options.cancel.check()?;
+        let op = match chunk? {
+            DeltaChunk::Copy { offset, len } => {
+                options.progress.advance(path, len);
+                wire::DeltaOp::Copy { offset, len }
+            }
+            DeltaChunk::Literal(bytes) => {
+                options.progress.advance(path, bytes.len() as u64);
+                literal += bytes.len();
+                wire::DeltaOp::Literal(bytes)
+            }
+            DeltaChunk::End { digest } => {
+                if !ops.is_empty() {
+                    client.send(Message::DeltaChunk { id, ops }).await?;
+                }
+                return client.send(Message::DeltaEnd { id, digest }).await;
+            }
+        };
+        ops.push(op);
+        if ops.len() >= DELTA_OPS || literal >= DELTA_LITERAL {
+            let batch = std::mem::take(&mut ops);
+            literal = 0;
+            client.send(Message::DeltaChunk { id, ops: batch }).await?;
+        }
+    }
+    Err(Error::Interrupted)
+}

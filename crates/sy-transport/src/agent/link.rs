@@ -1,0 +1,294 @@
+//! One connection's byte plumbing, shared by the client and the agent: a driver task owns the
+//! sans-IO [`Endpoint`], reads the peer, and hands decoded messages inward; a writer task puts
+//! encoded bytes on the wire.
+//!
+//! The driver never blocks on one direction while the other waits: when the inward channel is
+//! full it stops *reading* but keeps encoding and writing; when the writer is behind it stops
+//! taking *outgoing* messages but keeps reading. Two peers that both write a lot therefore
+//! cannot deadlock on full pipes.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::{Bytes, BytesMut};
+use sy_protocol::{Endpoint, Message, Session, TrafficStats};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Bytes asked of the reader at a time.
+const READ_LEN: usize = 256 << 10;
+/// Encoded bytes held by the driver before it stops taking outgoing messages.
+const WIRE_HIGH: usize = 1 << 20;
+/// Encoded buffers queued for the writer task.
+const WRITER_QUEUE: usize = 4;
+/// Decoded messages queued for the consumer.
+const INBOUND_QUEUE: usize = 64;
+/// Outgoing messages queued for the driver.
+const OUTBOUND_QUEUE: usize = 64;
+
+/// A message to send; `stored` skips compression (data judged incompressible).
+#[derive(Debug)]
+pub(crate) struct Out {
+    pub(crate) message: Message,
+    pub(crate) stored: bool,
+}
+
+impl Out {
+    pub(crate) fn new(message: Message) -> Self {
+        Out {
+            message,
+            stored: false,
+        }
+    }
+}
+
+/// What both tasks and the link's users share: counters, the agreed session, and why the
+/// connection ended, if it ended badly.
+#[derive(Debug, Default)]
+pub(crate) struct LinkState {
+    stats: Mutex<TrafficStats>,
+    session: Mutex<Option<Session>>,
+    failure: Mutex<Option<String>>,
+}
+
+impl LinkState {
+    pub(crate) fn stats(&self) -> TrafficStats {
+        *self.stats.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn session(&self) -> Option<Session> {
+        *self.session.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Why the connection failed (the first reason recorded), if it did.
+    pub(crate) fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn fail(&self, reason: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
+        if failure.is_none() {
+            tracing::debug!("connection failed: {reason}");
+            *failure = Some(reason);
+        }
+    }
+}
+
+/// The user's ends of a running connection.
+pub(crate) struct Link {
+    /// Messages to send. The connection ends cleanly once every clone is dropped.
+    pub(crate) out: mpsc::Sender<Out>,
+    /// Messages received; closed when the peer's stream ends or breaks.
+    pub(crate) inbound: mpsc::Receiver<Message>,
+    pub(crate) state: Arc<LinkState>,
+    /// Finishes once everything queued has been written and both directions are closed.
+    pub(crate) done: JoinHandle<()>,
+}
+
+/// Starts the driver and writer tasks for `endpoint` over `reader` / `writer`.
+pub(crate) fn start<R, W>(endpoint: Endpoint, reader: R, writer: W) -> Link
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, out_rx) = mpsc::channel(OUTBOUND_QUEUE);
+    let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
+    let (wire_tx, wire_rx) = mpsc::channel(WRITER_QUEUE);
+    let state = Arc::new(LinkState::default());
+    let writing = tokio::spawn(write_loop(writer, wire_rx, Arc::clone(&state)));
+    let driver = Driver {
+        endpoint,
+        state: Arc::clone(&state),
+        pending_in: None,
+        wire: BytesMut::new(),
+        unflushed: false,
+        eof: false,
+    };
+    let done = tokio::spawn(async move {
+        driver.run(reader, out_rx, in_tx, wire_tx).await;
+        let _ = writing.await;
+    });
+    Link {
+        out: out_tx,
+        inbound: in_rx,
+        state,
+        done,
+    }
+}
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut wire: mpsc::Receiver<Bytes>,
+    state: Arc<LinkState>,
+) {
+    while let Some(bytes) = wire.recv().await {
+        let written = match writer.write_all(&bytes).await {
+            Ok(()) if wire.is_empty() => writer.flush().await,
+            other => other,
+        };
+        if let Err(e) = written {
+            state.fail(format!("writing to the peer failed: {e}"));
+            return;
+        }
+    }
+    // Closing our side tells the peer we are done (an agent exits when its stdin closes).
+    let _ = writer.shutdown().await;
+}
+
+struct Driver {
+    endpoint: Endpoint,
+    state: Arc<LinkState>,
+    /// A decoded message the consumer had no room for yet.
+    pending_in: Option<Message>,
+    /// Encoded bytes not yet handed to the writer task.
+    wire: BytesMut,
+    /// Messages were encoded since the last flush.
+    unflushed: bool,
+    /// The peer's stream has ended (or failed).
+    eof: bool,
+}
+
+impl Driver {
+    async fn run<R: AsyncRead + Unpin>(
+        mut self,
+        mut reader: R,
+        mut out_rx: mpsc::Receiver<Out>,
+        in_tx: mpsc::Sender<Message>,
+        wire_tx: mpsc::Sender<Bytes>,
+    ) {
+        let mut in_tx = Some(in_tx);
+        let mut wire_tx = Some(wire_tx);
+        let mut out_open = true;
+        let mut buf = BytesMut::with_capacity(READ_LEN);
+        self.take_output();
+        loop {
+            let reading = in_tx.is_some() && self.pending_in.is_none();
+            let taking = out_open && self.wire.len() < WIRE_HIGH;
+            if !out_open && self.wire.is_empty() {
+                // Everything is written: closing the writer tells the peer we are done.
+                wire_tx = None;
+                if in_tx.is_none() {
+                    break;
+                }
+            }
+            let writer = wire_tx.clone();
+            let consumer = in_tx.clone();
+            tokio::select! {
+                permit = async { consumer.as_ref()?.reserve().await.ok() }, if self.pending_in.is_some() => {
+                    match (permit, self.pending_in.take()) {
+                        (Some(permit), Some(message)) => {
+                            permit.send(message);
+                            if !self.deliver(&mut in_tx) {
+                                in_tx = None;
+                            }
+                        }
+                        // The consumer is gone: nobody wants what the peer sends any more.
+                        _ => in_tx = None,
+                    }
+                }
+                read = reader.read_buf(&mut buf), if reading => {
+                    match read {
+                        Ok(0) => {
+                            self.eof = true;
+                            self.endpoint.receive_eof();
+                        }
+                        Ok(_) => {
+                            self.endpoint.receive(&buf);
+                            buf.clear();
+                        }
+                        Err(e) => {
+                            self.state.fail(format!("reading from the peer failed: {e}"));
+                            self.eof = true;
+                            in_tx = None;
+                        }
+                    }
+                    if in_tx.is_some() && !self.deliver(&mut in_tx) {
+                        in_tx = None;
+                    }
+                }
+                out = out_rx.recv(), if taking => match out {
+                    Some(out) => self.encode(out),
+                    None => {
+                        out_open = false;
+                        self.encode(Out::new(Message::Goodbye));
+                    }
+                },
+                permit = async { writer.as_ref()?.reserve().await.ok() }, if !self.wire.is_empty() => match permit {
+                    Some(permit) => permit.send(self.wire.split().freeze()),
+                    None => {
+                        // The writer failed and said why; nothing more can be sent.
+                        return;
+                    }
+                },
+                else => break,
+            }
+            if self.unflushed && out_rx.is_empty() {
+                self.encode(Out::new(Message::Flush));
+            }
+        }
+    }
+
+    /// Hands decoded messages to the consumer until it is full or the input runs dry. Returns
+    /// false once nothing more will come (end of stream, a protocol error, or no consumer).
+    fn deliver(&mut self, in_tx: &mut Option<mpsc::Sender<Message>>) -> bool {
+        let Some(tx) = in_tx.as_ref() else {
+            return false;
+        };
+        loop {
+            let had_session = self.endpoint.session().is_some();
+            let polled = self.endpoint.poll_message();
+            if !had_session && let Some(session) = self.endpoint.session() {
+                *self
+                    .state
+                    .session
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner) = Some(*session);
+                self.take_output();
+            }
+            match polled {
+                Ok(Some(message)) => match tx.try_send(message) {
+                    Ok(()) => {}
+                    Err(mpsc::error::TrySendError::Full(message)) => {
+                        self.pending_in = Some(message);
+                        return true;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => return false,
+                },
+                Ok(None) => return !self.eof,
+                Err(e) => {
+                    self.state.fail(e.to_string());
+                    return false;
+                }
+            }
+        }
+    }
+
+    fn encode(&mut self, out: Out) {
+        let flushing = matches!(out.message, Message::Flush | Message::Goodbye);
+        let sent = if out.stored {
+            self.endpoint.send_stored(&out.message)
+        } else {
+            self.endpoint.send(&out.message)
+        };
+        if let Err(e) = sent {
+            self.state
+                .fail(format!("cannot send a {} frame: {e}", out.message.kind()));
+        }
+        self.unflushed = !flushing;
+        self.take_output();
+    }
+
+    fn take_output(&mut self) {
+        if self.endpoint.has_output() {
+            self.wire.extend_from_slice(&self.endpoint.take_output());
+        }
+        *self
+            .state
+            .stats
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = self.endpoint.stats();
+    }
+}

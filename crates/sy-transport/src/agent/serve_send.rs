@@ -1,0 +1,378 @@
+//! The agent's request tasks that answer with data: scans, file reads and deltas for pulls,
+//! signatures for pushes, checksums, and the outcome of tree operations and writes.
+
+use std::fs::File;
+use std::io::Read;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth_compressing};
+
+use super::convert::{entry_to_wire, leftover_to_wire, meta_to_wire};
+use super::link::Out;
+use super::serve::Reply;
+use crate::{
+    Basis, Cancel, DeltaChunk, Entry, EntryKind, Error, FileData, Meta, MetaOptions, ReadOptions,
+    RelPath, Result, ScanOptions, Transport, TreeOp, Written,
+};
+
+/// Entries per frame stay below this many encoded bytes (well under any frame limit).
+const SCAN_FRAME: usize = 256 << 10;
+/// Files read into memory whole for a pull, up to this size.
+const INLINE: u64 = CHUNK_LEN as u64;
+/// Delta ops per frame, and literal bytes per frame.
+const DELTA_OPS: usize = 4096;
+const DELTA_LITERAL: usize = CHUNK_LEN;
+
+fn source_entry(path: RelPath) -> Entry {
+    Entry {
+        path,
+        kind: EntryKind::File,
+        size: 0,
+        meta: Meta::default(),
+        dev: 0,
+        ino: 0,
+        nlink: 1,
+    }
+}
+
+fn header(id: RequestId, entry: &Entry) -> wire::FileHeader {
+    wire::FileHeader {
+        id,
+        path: entry.path.as_bytes().to_vec(),
+        size: entry.size,
+        meta: meta_to_wire(&entry.meta),
+        options: wire::WriteOptions::default(),
+    }
+}
+
+pub(super) async fn answer_written(reply: &Reply, id: RequestId, result: Result<Written>) {
+    match result {
+        Ok(written) => {
+            reply
+                .send(Message::Written {
+                    id,
+                    literal: written.literal,
+                    matched: written.matched,
+                })
+                .await;
+        }
+        Err(e) => reply.error(id, ErrorScope::Request, &e).await,
+    }
+}
+
+pub(super) async fn scan<T: Transport>(
+    transport: Arc<T>,
+    reply: Reply,
+    id: RequestId,
+    options: ScanOptions,
+) {
+    let scan = match transport.scan(options).await {
+        Ok(scan) => scan,
+        Err(e) => return reply.error(id, ErrorScope::Request, &e).await,
+    };
+    for problem in &scan.problems {
+        reply.error(id, ErrorScope::Problem, problem).await;
+    }
+    let mut batch = Vec::new();
+    let mut bytes = 0;
+    for entry in &scan.entries {
+        let entry = entry_to_wire(entry);
+        bytes += entry.encoded_len();
+        batch.push(entry);
+        if bytes >= SCAN_FRAME {
+            let entries = std::mem::take(&mut batch);
+            bytes = 0;
+            reply.send(Message::ScanEntries { id, entries }).await;
+        }
+    }
+    if !batch.is_empty() {
+        reply
+            .send(Message::ScanEntries { id, entries: batch })
+            .await;
+    }
+    for leftovers in scan.leftovers.chunks(1024) {
+        let leftovers = leftovers.iter().map(leftover_to_wire).collect();
+        reply.send(Message::ScanLeftovers { id, leftovers }).await;
+    }
+    reply
+        .send(Message::ScanDone {
+            id,
+            entries: scan.entries.len() as u64,
+        })
+        .await;
+}
+
+pub(super) async fn read<T: Transport>(
+    transport: Arc<T>,
+    reply: Reply,
+    id: RequestId,
+    path: RelPath,
+    follow_links: bool,
+) {
+    let options = ReadOptions {
+        inline_limit: INLINE,
+        follow_links,
+        cancel: Cancel::default(),
+    };
+    let opened = transport
+        .read_files(vec![source_entry(path)], options)
+        .await
+        .pop()
+        .unwrap_or(Err(Error::Interrupted));
+    let source = match opened {
+        Ok(source) => source,
+        Err(e) => return reply.error(id, ErrorScope::Request, &e).await,
+    };
+    reply
+        .send(Message::FileBegin(header(id, &source.entry)))
+        .await;
+    let sent = match source.data {
+        FileData::Bytes(bytes) => send_bytes(&reply, id, &source.entry.path, bytes).await,
+        FileData::Local(file) => {
+            let (reply, entry) = (reply.clone(), source.entry.clone());
+            tokio::task::spawn_blocking(move || send_local(&reply, id, &entry, file))
+                .await
+                .unwrap_or(Err(Error::Interrupted))
+        }
+        FileData::Stream(mut chunks) => {
+            let mut hasher = blake3::Hasher::new();
+            let mut offset = 0u64;
+            let mut failed = None;
+            while let Some(chunk) = chunks.recv().await {
+                match chunk {
+                    Ok(data) => {
+                        hasher.update(&data);
+                        let len = data.len() as u64;
+                        reply.send(Message::FileChunk { id, offset, data }).await;
+                        offset += len;
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            match failed {
+                Some(e) => Err(e),
+                None => Ok(*hasher.finalize().as_bytes()),
+            }
+        }
+    };
+    match sent {
+        Ok(digest) => reply.send(Message::FileEnd { id, digest }).await,
+        Err(e) => reply.error(id, ErrorScope::Request, &e).await,
+    }
+}
+
+async fn send_bytes(
+    reply: &Reply,
+    id: RequestId,
+    path: &RelPath,
+    bytes: Bytes,
+) -> Result<[u8; 32]> {
+    let digest = *blake3::hash(&bytes).as_bytes();
+    let stored = reply.compressing() && !worth_compressing(path.as_bytes(), &bytes);
+    let mut offset = 0;
+    while offset < bytes.len() {
+        let end = (offset + CHUNK_LEN).min(bytes.len());
+        let message = Message::FileChunk {
+            id,
+            offset: offset as u64,
+            data: bytes.slice(offset..end),
+        };
+        let _ = reply.out.send(Out { message, stored }).await;
+        offset = end;
+    }
+    Ok(digest)
+}
+
+/// Runs on a blocking thread: streams an open file in chunks, then checks it did not change.
+fn send_local(reply: &Reply, id: RequestId, entry: &Entry, mut file: File) -> Result<[u8; 32]> {
+    let reading = |e| Error::Io {
+        action: "reading",
+        path: entry.path.to_string(),
+        source: e,
+    };
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    let mut stored = None;
+    let compressing = reply.compressing();
+    loop {
+        let mut buf = BytesMut::zeroed(CHUNK_LEN);
+        let mut filled = 0;
+        while filled < buf.len() {
+            match file.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(reading(e)),
+            }
+        }
+        if filled == 0 {
+            break;
+        }
+        buf.truncate(filled);
+        if offset + filled as u64 > entry.size {
+            return Err(Error::SourceChanged {
+                path: entry.path.to_string(),
+            });
+        }
+        hasher.update(&buf);
+        let stored = *stored
+            .get_or_insert_with(|| compressing && !worth_compressing(entry.path.as_bytes(), &buf));
+        let message = Message::FileChunk {
+            id,
+            offset,
+            data: buf.freeze(),
+        };
+        reply
+            .out
+            .blocking_send(Out { message, stored })
+            .map_err(|_| Error::Interrupted)?;
+        offset += filled as u64;
+    }
+    let after = file.metadata().map_err(reading)?;
+    let mtime = (
+        std::os::unix::fs::MetadataExt::mtime(&after),
+        std::os::unix::fs::MetadataExt::mtime_nsec(&after),
+    );
+    if offset != entry.size
+        || after.len() != entry.size
+        || mtime != (entry.meta.mtime.secs, i64::from(entry.meta.mtime.nanos))
+    {
+        return Err(Error::SourceChanged {
+            path: entry.path.to_string(),
+        });
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+pub(super) async fn signature<T: Transport>(
+    transport: Arc<T>,
+    reply: Reply,
+    id: RequestId,
+    path: RelPath,
+    basis: Basis,
+) {
+    let bytes = match transport.signature(path.clone(), basis).await {
+        Ok(Some(signature)) => Bytes::from(signature.to_bytes()),
+        Ok(None) => {
+            reply
+                .send(Message::Error(wire::ErrorReply {
+                    id,
+                    scope: ErrorScope::Request,
+                    kind: wire::ErrorKind::NotFound,
+                    path: path.as_bytes().to_vec(),
+                    message: format!("no basis for {path}"),
+                }))
+                .await;
+            return;
+        }
+        Err(e) => return reply.error(id, ErrorScope::Request, &e).await,
+    };
+    for start in (0..bytes.len()).step_by(CHUNK_LEN) {
+        let data = bytes.slice(start..(start + CHUNK_LEN).min(bytes.len()));
+        reply.send(Message::SignatureChunk { id, data }).await;
+    }
+    reply.send(Message::SignatureEnd { id }).await;
+}
+
+pub(super) async fn delta<T: Transport>(
+    transport: Arc<T>,
+    reply: Reply,
+    id: RequestId,
+    path: RelPath,
+    signature: sy_delta::Signature,
+    follow_links: bool,
+) {
+    let options = ReadOptions {
+        inline_limit: 0,
+        follow_links,
+        cancel: Cancel::default(),
+    };
+    let mut source = match transport
+        .delta(source_entry(path), signature, options)
+        .await
+    {
+        Ok(source) => source,
+        Err(e) => return reply.error(id, ErrorScope::Request, &e).await,
+    };
+    reply
+        .send(Message::DeltaBegin {
+            header: header(id, &source.entry),
+            basis: wire::Basis::Existing,
+        })
+        .await;
+    let mut ops = Vec::new();
+    let mut literal = 0;
+    while let Some(chunk) = source.chunks.recv().await {
+        let op = match chunk {
+            Ok(DeltaChunk::Copy { offset, len }) => wire::DeltaOp::Copy { offset, len },
+            Ok(DeltaChunk::Literal(bytes)) => {
+                literal += bytes.len();
+                wire::DeltaOp::Literal(bytes)
+            }
+            Ok(DeltaChunk::End { digest }) => {
+                if !ops.is_empty() {
+                    reply.send(Message::DeltaChunk { id, ops }).await;
+                }
+                return reply.send(Message::DeltaEnd { id, digest }).await;
+            }
+            Err(e) => return reply.error(id, ErrorScope::Request, &e).await,
+        };
+        ops.push(op);
+        if ops.len() >= DELTA_OPS || literal >= DELTA_LITERAL {
+            let batch = std::mem::take(&mut ops);
+            literal = 0;
+            reply.send(Message::DeltaChunk { id, ops: batch }).await;
+        }
+    }
+    reply
+        .error(id, ErrorScope::Request, &Error::Interrupted)
+        .await;
+}
+
+pub(super) async fn checksums<T: Transport>(
+    transport: Arc<T>,
+    reply: Reply,
+    id: RequestId,
+    paths: Vec<(u32, RelPath)>,
+    follow_links: bool,
+) {
+    let (items, paths): (Vec<u32>, Vec<RelPath>) = paths.into_iter().unzip();
+    let results = transport.checksums(paths, follow_links).await;
+    let mut digests = Vec::new();
+    for (item, result) in items.into_iter().zip(results) {
+        match result {
+            Ok(digest) => digests.push(wire::ItemDigest { item, digest }),
+            Err(e) => reply.error(id, ErrorScope::Item(item), &e).await,
+        }
+    }
+    for batch in digests.chunks(4096) {
+        reply
+            .send(Message::Checksums {
+                id,
+                digests: batch.to_vec(),
+            })
+            .await;
+    }
+    reply.send(Message::Ok { id }).await;
+}
+
+pub(super) async fn tree_ops<T: Transport>(
+    transport: Arc<T>,
+    reply: Reply,
+    id: RequestId,
+    ops: Vec<(u32, TreeOp)>,
+    meta: MetaOptions,
+) {
+    let (items, ops): (Vec<u32>, Vec<TreeOp>) = ops.into_iter().unzip();
+    let results = transport.apply(ops, meta).await;
+    for (item, result) in items.into_iter().zip(results) {
+        if let Err(e) = result {
+            reply.error(id, ErrorScope::Item(item), &e).await;
+        }
+    }
+    reply.send(Message::Ok { id }).await;
+}
