@@ -27,6 +27,7 @@ pub mod exit;
 pub mod observer;
 pub mod plan;
 pub mod report;
+mod transfer;
 
 use std::ffi::OsString;
 use std::io;

@@ -1,0 +1,277 @@
+//! The file workers: small files in batches, big files alone (by delta where it pays), at most
+//! `-j` units in flight, and neither kind starving the other.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sy_transport::{
+    Basis, Error, FileWrite, ReadOptions, RelPath, Transport, WriteOptions, Written,
+};
+use tokio::task::JoinSet;
+
+use crate::execute::{Totals, count};
+use crate::observer::{Action, Done, Observer};
+use crate::plan::FileAction;
+
+/// Files up to this size travel in memory, many to a batch.
+pub(crate) const SMALL_FILE: u64 = 128 << 10;
+/// A batch of small files ends at this many files…
+const BATCH_FILES: usize = 64;
+/// …or this many bytes.
+const BATCH_BYTES: u64 = 2 << 20;
+
+/// Everything the workers share.
+pub(crate) struct Ctx<O: ?Sized> {
+    pub(crate) src_base: RelPath,
+    pub(crate) dst_base: RelPath,
+    pub(crate) read: ReadOptions,
+    pub(crate) write: WriteOptions,
+    pub(crate) partials: HashSet<RelPath>,
+    /// Update changed files by delta against their old version (not when both sides are
+    /// local, unless asked: see docs/delta-vs-whole.md).
+    pub(crate) delta_updates: bool,
+    /// Resume from kept partials by delta (everything but `-W`).
+    pub(crate) resume: bool,
+    pub(crate) observer: Arc<O>,
+}
+
+impl<O: Observer + ?Sized> Ctx<O> {
+    pub(crate) fn src_path(&self, key: &RelPath) -> RelPath {
+        self.src_base.join_rel(key)
+    }
+
+    pub(crate) fn dst_path(&self, key: &RelPath) -> RelPath {
+        self.dst_base.join_rel(key)
+    }
+}
+
+/// One unit of work for a file worker.
+struct Work {
+    files: Vec<FileAction>,
+    large: bool,
+    /// A second attempt after the source changed during the first.
+    retry: bool,
+}
+
+/// What a worker hands back.
+struct Finished {
+    large: bool,
+    retry: bool,
+    results: Vec<(FileAction, Result<Written, Error>)>,
+    elapsed: std::time::Duration,
+}
+
+/// Copies files with at most `jobs` units in flight. Big files get their own unit and at most
+/// half the workers while small batches are waiting, so neither kind starves the other.
+pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + Sync + 'static>(
+    src: &Arc<S>,
+    dst: &Arc<D>,
+    ctx: &Arc<Ctx<O>>,
+    files: Vec<FileAction>,
+    jobs: usize,
+    totals: &mut Totals,
+) {
+    let (mut large, mut small) = schedule(files);
+    let mut running: JoinSet<Finished> = JoinSet::new();
+    let mut large_running = 0usize;
+    loop {
+        while running.len() < jobs && !ctx.write.cancel.is_cancelled() {
+            let large_cap = if small.is_empty() {
+                jobs
+            } else {
+                (jobs / 2).max(1)
+            };
+            let next = if large_running < large_cap && !large.is_empty() {
+                large.pop_front()
+            } else {
+                small.pop_front().or_else(|| large.pop_front())
+            };
+            let Some(work) = next else { break };
+            if work.large {
+                large_running += 1;
+            }
+            let (src, dst, ctx) = (Arc::clone(src), Arc::clone(dst), Arc::clone(ctx));
+            running.spawn(async move {
+                let started = Instant::now();
+                let results = match delta_basis(&ctx, &work.files) {
+                    Some(basis) => copy_by_delta(&*src, &*dst, &ctx, work.files, basis).await,
+                    None => copy_batch(&*src, &*dst, &ctx, work.files).await,
+                };
+                Finished {
+                    large: work.large,
+                    retry: work.retry,
+                    results,
+                    elapsed: started.elapsed(),
+                }
+            });
+        }
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
+        let finished = match joined {
+            Ok(finished) => finished,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => continue,
+        };
+        if finished.large {
+            large_running -= 1;
+        }
+        for (file, result) in finished.results {
+            let path = ctx.dst_path(&file.key);
+            match result {
+                Ok(written) => {
+                    let action = if file.replaces.is_some() {
+                        Action::Update
+                    } else {
+                        Action::Create
+                    };
+                    count(totals, action);
+                    totals.literal += written.literal;
+                    totals.matched += written.matched;
+                    let done = Done {
+                        literal: written.literal,
+                        matched: written.matched,
+                        elapsed: finished.elapsed,
+                    };
+                    ctx.observer.done(action, &path, &done);
+                }
+                Err(Error::SourceChanged { .. }) if !finished.retry => {
+                    large.push_back(Work {
+                        files: vec![file],
+                        large: true,
+                        retry: true,
+                    });
+                }
+                Err(e) if e.is_interrupted() => {}
+                Err(e) => {
+                    ctx.observer.failed(Some(&path), &e.to_string());
+                    totals.failed += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Splits files into big ones (one unit each) and batches of small ones.
+fn schedule(files: Vec<FileAction>) -> (VecDeque<Work>, VecDeque<Work>) {
+    let mut large = VecDeque::new();
+    let mut small = VecDeque::new();
+    let mut batch = Vec::new();
+    let mut batch_bytes = 0;
+    for f in files {
+        if f.src.size > SMALL_FILE {
+            large.push_back(Work {
+                files: vec![f],
+                large: true,
+                retry: false,
+            });
+            continue;
+        }
+        batch_bytes += f.src.size;
+        batch.push(f);
+        if batch.len() >= BATCH_FILES || batch_bytes >= BATCH_BYTES {
+            small.push_back(Work {
+                files: std::mem::take(&mut batch),
+                large: false,
+                retry: false,
+            });
+            batch_bytes = 0;
+        }
+    }
+    if !batch.is_empty() {
+        small.push_back(Work {
+            files: batch,
+            large: false,
+            retry: false,
+        });
+    }
+    (large, small)
+}
+
+/// The basis to update a lone big file from by delta, if a delta is worth it.
+fn delta_basis<O: ?Sized>(ctx: &Ctx<O>, files: &[FileAction]) -> Option<Basis> {
+    let [file] = files else { return None };
+    if file.src.size <= SMALL_FILE {
+        None
+    } else if ctx.resume && ctx.partials.contains(&file.key) {
+        Some(Basis::Partial)
+    } else if ctx.delta_updates && file.replaces.is_some_and(|len| len > 0) {
+        Some(Basis::Existing)
+    } else {
+        None
+    }
+}
+
+/// Sends one file as a delta against `basis` at the destination (whole, if the basis is gone).
+async fn copy_by_delta<S: Transport, D: Transport, O: Observer + ?Sized>(
+    src: &S,
+    dst: &D,
+    ctx: &Ctx<O>,
+    mut files: Vec<FileAction>,
+    basis: Basis,
+) -> Vec<(FileAction, Result<Written, Error>)> {
+    let Some(file) = files.pop() else {
+        return Vec::new();
+    };
+    let dst_path = ctx.dst_path(&file.key);
+    let signature = match dst.signature(dst_path.clone(), basis).await {
+        Ok(Some(signature)) => signature,
+        Ok(None) => return copy_batch(src, dst, ctx, vec![file]).await,
+        Err(e) => return vec![(file, Err(e))],
+    };
+    let entry = sy_transport::Entry {
+        path: ctx.src_path(&file.key),
+        ..file.src.clone()
+    };
+    let result = match src.delta(entry, signature, ctx.read.clone()).await {
+        Ok(delta) => {
+            dst.apply_delta(dst_path, basis, delta, ctx.write.clone())
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    vec![(file, result)]
+}
+
+/// Opens a batch at the source and writes it at the destination: two requests per batch.
+async fn copy_batch<S: Transport, D: Transport, O: Observer + ?Sized>(
+    src: &S,
+    dst: &D,
+    ctx: &Ctx<O>,
+    files: Vec<FileAction>,
+) -> Vec<(FileAction, Result<Written, Error>)> {
+    let entries = files
+        .iter()
+        .map(|f| sy_transport::Entry {
+            path: ctx.src_path(&f.key),
+            ..f.src.clone()
+        })
+        .collect();
+    let opened = src.read_files(entries, ctx.read.clone()).await;
+    let mut results: Vec<Option<Result<Written, Error>>> = Vec::with_capacity(files.len());
+    let mut writes = Vec::new();
+    for (file, source) in files.iter().zip(opened) {
+        match source {
+            Ok(source) => {
+                writes.push(FileWrite {
+                    path: ctx.dst_path(&file.key),
+                    source,
+                    clear_partial: ctx.partials.contains(&file.key),
+                });
+                results.push(None);
+            }
+            Err(e) => results.push(Some(Err(e))),
+        }
+    }
+    let mut written = dst.write_files(writes, ctx.write.clone()).await.into_iter();
+    files
+        .into_iter()
+        .zip(results)
+        .map(|(file, result)| {
+            let result =
+                result.unwrap_or_else(|| written.next().unwrap_or(Err(Error::Interrupted)));
+            (file, result)
+        })
+        .collect()
+}
