@@ -169,6 +169,13 @@ impl Config {
             .iter()
             .map(|src| resolve(src, dst, single, &sync))
             .collect::<Result<Vec<_>>>()?;
+        if sync.delete && !single && jobs.iter().any(|j| j.dst.base.is_root()) {
+            bail!(UsageError(
+                "--delete with several sources that copy their contents (trailing slash) into \
+                 one destination would delete each other's files; sync them one at a time"
+                    .into()
+            ));
+        }
         Ok(Config { jobs, sync, output })
     }
 }

@@ -85,6 +85,22 @@ fn several_sources_go_into_the_destination() {
     f.sy().args(["a", "b/", "out"]).assert().success();
     assert_eq!(fs::read(f.path("out/a/x")).unwrap(), b"x");
     assert_eq!(fs::read(f.path("out/y")).unwrap(), b"y");
+    // Each into its own subdirectory: --delete is confined to it.
+    f.write("out/a/stale", "x");
+    f.sy()
+        .args(["--delete", "a", "b", "out"])
+        .assert()
+        .success();
+    assert!(!f.path("out/a/stale").exists());
+    assert_eq!(fs::read(f.path("out/y")).unwrap(), b"y");
+    // Contents of several into one: --delete would make them delete each other's files.
+    let out = f
+        .sy()
+        .args(["--delete", "a/", "b/", "out"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(fs::read(f.path("out/y")).unwrap(), b"y");
 }
 
 #[test]
