@@ -1,0 +1,451 @@
+//! Hostile peers: a client that names paths it must not touch, and an agent that sends garbage.
+//! Each test fails if the check it is about is taken out.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use sy_protocol::{
+    Endpoint, ErrorKind, ErrorScope, FileHeader, FrameKind, HashSupport, Hello, Message, RequestId,
+    Role, StrongHash,
+};
+use sy_transport::{Agent, AgentOptions, Local, ScanOptions, ServeOptions, Transport, serve};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+
+use super::run;
+
+/// A client speaking raw protocol to a real agent serving `root`.
+struct RawClient {
+    endpoint: Endpoint,
+    io: DuplexStream,
+}
+
+impl RawClient {
+    fn start(root: &Path, hello: Hello) -> RawClient {
+        let (client_end, agent_end) = tokio::io::duplex(1 << 20);
+        let (read, write) = tokio::io::split(agent_end);
+        let local = Arc::new(Local::open(root).unwrap());
+        tokio::spawn(serve(local, read, write, ServeOptions::default()));
+        RawClient {
+            endpoint: Endpoint::new(Role::Client, hello),
+            io: client_end,
+        }
+    }
+
+    async fn send(&mut self, messages: Vec<Message>) {
+        // Messages sent before the agent's Hello would be held back: finish the handshake first.
+        while self.endpoint.session().is_none() {
+            let hello = self.endpoint.take_output();
+            self.io.write_all(&hello).await.unwrap();
+            let mut buf = vec![0; 4096];
+            let n = self.io.read(&mut buf).await.unwrap();
+            self.endpoint.receive(&buf[..n]);
+            assert_eq!(self.endpoint.poll_message().unwrap(), None);
+        }
+        for message in messages {
+            self.endpoint.send(&message).unwrap();
+        }
+        self.endpoint.flush().unwrap();
+        let out = self.endpoint.take_output();
+        self.io.write_all(&out).await.unwrap();
+    }
+
+    async fn recv(&mut self) -> Message {
+        loop {
+            match self.endpoint.poll_message().unwrap() {
+                Some(Message::Flush) => {}
+                Some(message) => return message,
+                None => {
+                    let mut buf = vec![0; 64 << 10];
+                    let n = self.io.read(&mut buf).await.unwrap();
+                    assert!(n > 0, "the agent hung up");
+                    self.endpoint.receive(&buf[..n]);
+                }
+            }
+        }
+    }
+
+    /// The error ending request `id`, skipping anything else.
+    async fn error_for(&mut self, id: u64) -> (ErrorKind, String) {
+        loop {
+            if let Message::Error(reply) = self.recv().await
+                && reply.id == RequestId(id)
+            {
+                return (reply.kind, reply.message);
+            }
+        }
+    }
+}
+
+fn header(id: u64, path: &[u8], size: u64) -> FileHeader {
+    FileHeader {
+        id: RequestId(id),
+        path: path.to_vec(),
+        size,
+        meta: sy_protocol::Meta {
+            mode: 0o644,
+            ..Default::default()
+        },
+        options: Default::default(),
+    }
+}
+
+fn whole_file(id: u64, path: &[u8], data: &'static [u8]) -> Vec<Message> {
+    vec![
+        Message::FileBegin(header(id, path, data.len() as u64)),
+        Message::FileChunk {
+            id: RequestId(id),
+            offset: 0,
+            data: Bytes::from_static(data),
+        },
+        Message::FileEnd {
+            id: RequestId(id),
+            digest: *blake3::hash(data).as_bytes(),
+        },
+    ]
+}
+
+/// Every file beneath `dir`, as paths relative to it.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            out.push(e.path().strip_prefix(dir).unwrap().display().to_string());
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn paths_that_leave_the_root_are_refused_and_nothing_is_written_outside() {
+    let top = tempfile::tempdir().unwrap();
+    let root = top.path().join("root");
+    std::fs::create_dir(&root).unwrap();
+    let bad: [&[u8]; 6] = [
+        b"../escape",
+        b"/tmp/abs",
+        b"a//b",
+        b"a/./b",
+        b"nul\0byte",
+        b"a/../../b",
+    ];
+    run(async {
+        let mut client = RawClient::start(&root, Hello::new(1));
+        for (i, path) in bad.iter().enumerate() {
+            let id = i as u64 + 1;
+            client.send(whole_file(id, path, b"evil")).await;
+            let (kind, message) = client.error_for(id).await;
+            assert_eq!(kind, ErrorKind::InvalidPath, "{path:?}: {message}");
+        }
+        client
+            .send(vec![Message::TreeOps {
+                id: RequestId(50),
+                meta: Default::default(),
+                ops: vec![sy_protocol::TreeOp::Mkdir {
+                    path: b"../outside-dir".to_vec(),
+                }],
+            }])
+            .await;
+        match client.recv().await {
+            Message::Error(reply) => {
+                assert_eq!(reply.scope, ErrorScope::Item(0));
+                assert_eq!(reply.kind, ErrorKind::InvalidPath);
+            }
+            other => panic!("{other:?}"),
+        }
+    });
+    assert_eq!(tree(top.path()), ["root"]);
+}
+
+#[test]
+fn a_symlink_the_client_created_is_never_followed_by_a_later_write() {
+    let top = tempfile::tempdir().unwrap();
+    let root = top.path().join("root");
+    let outside = top.path().join("outside");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::create_dir(&outside).unwrap();
+    run(async {
+        let mut client = RawClient::start(&root, Hello::new(1));
+        client
+            .send(vec![Message::TreeOps {
+                id: RequestId(1),
+                meta: Default::default(),
+                ops: vec![sy_protocol::TreeOp::Symlink {
+                    path: b"link".to_vec(),
+                    target: outside.as_os_str().as_encoded_bytes().to_vec(),
+                    meta: Default::default(),
+                }],
+            }])
+            .await;
+        assert_eq!(client.recv().await, Message::Ok { id: RequestId(1) });
+        client.send(whole_file(2, b"link/evil", b"evil")).await;
+        let (kind, message) = client.error_for(2).await;
+        assert_eq!(kind, ErrorKind::InvalidPath, "{message}");
+        assert!(message.contains("symbolic link"), "{message}");
+    });
+    assert!(tree(&outside).is_empty(), "{:?}", tree(&outside));
+}
+
+#[test]
+fn reads_outside_the_scanned_source_set_are_refused() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir(root.path().join("public")).unwrap();
+    std::fs::write(root.path().join("public/a"), b"shared").unwrap();
+    std::fs::write(root.path().join("secret"), b"private").unwrap();
+    run(async {
+        let mut client = RawClient::start(root.path(), Hello::new(1));
+        let read = |id: u64, path: &[u8]| Message::ReadRequest {
+            id: RequestId(id),
+            path: path.to_vec(),
+            follow_links: false,
+            delta: false,
+        };
+        // Before any scan nothing is readable.
+        client.send(vec![read(1, b"public/a")]).await;
+        let (kind, message) = client.error_for(1).await;
+        assert_eq!(kind, ErrorKind::InvalidPath);
+        assert!(message.contains("outside the source set"), "{message}");
+        client
+            .send(vec![Message::ScanRequest {
+                id: RequestId(2),
+                base: b"public".to_vec(),
+                filter: Vec::new(),
+                gitignore: false,
+                follow_links: false,
+            }])
+            .await;
+        while !matches!(client.recv().await, Message::ScanDone { .. }) {}
+        client.send(vec![read(3, b"secret")]).await;
+        let (kind, _) = client.error_for(3).await;
+        assert_eq!(kind, ErrorKind::InvalidPath);
+        client
+            .send(vec![Message::ChecksumRequest {
+                id: RequestId(4),
+                paths: vec![b"secret".to_vec()],
+                follow_links: false,
+            }])
+            .await;
+        let (kind, _) = client.error_for(4).await;
+        assert_eq!(kind, ErrorKind::InvalidPath);
+        client.send(vec![read(5, b"public/a")]).await;
+        loop {
+            match client.recv().await {
+                Message::FileBegin(h) => break assert_eq!(h.path, b"public/a"),
+                Message::Error(reply) => panic!("{reply:?}"),
+                _ => {}
+            }
+        }
+    });
+}
+
+#[test]
+fn a_signature_with_hashes_longer_than_negotiated_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    std::fs::write(root.path().join("f"), vec![7u8; 10_000]).unwrap();
+    let mut hello = Hello::new(1);
+    hello.hashes = vec![HashSupport {
+        kind: StrongHash::Xxh3_128,
+        max_len: 8,
+    }];
+    run(async {
+        let mut client = RawClient::start(root.path(), hello);
+        client
+            .send(vec![Message::ScanRequest {
+                id: RequestId(1),
+                base: Vec::new(),
+                filter: Vec::new(),
+                gitignore: false,
+                follow_links: false,
+            }])
+            .await;
+        while !matches!(client.recv().await, Message::ScanDone { .. }) {}
+        let options = sy_delta::SignatureOptions::for_len(10_000).with_strong_len(16);
+        let signature = sy_delta::Signature::calculate(&[7u8; 10_000][..], options).unwrap();
+        client
+            .send(vec![
+                Message::ReadRequest {
+                    id: RequestId(2),
+                    path: b"f".to_vec(),
+                    follow_links: false,
+                    delta: true,
+                },
+                Message::SignatureChunk {
+                    id: RequestId(2),
+                    data: Bytes::from(signature.to_bytes()),
+                },
+                Message::SignatureEnd { id: RequestId(2) },
+            ])
+            .await;
+        let (_, message) = client.error_for(2).await;
+        assert!(
+            message.contains("over the negotiated maximum of 8"),
+            "{message}"
+        );
+    });
+}
+
+/// A client facing an agent that writes `bytes` and then closes (or stays open).
+async fn client_error(bytes: Vec<u8>, close: bool) -> String {
+    let (client_end, mut agent_end) = tokio::io::duplex(1 << 20);
+    agent_end.write_all(&bytes).await.unwrap();
+    let _keep = if close {
+        drop(agent_end);
+        None
+    } else {
+        Some(agent_end)
+    };
+    let (read, write) = tokio::io::split(client_end);
+    let agent = Agent::new(
+        read,
+        write,
+        AgentOptions {
+            location: "host:dir".to_owned(),
+            compress_level: None,
+        },
+    );
+    agent
+        .scan(ScanOptions::default())
+        .await
+        .expect_err("a broken agent cannot answer")
+        .to_string()
+}
+
+fn agent_hello() -> BytesMut {
+    let mut bytes = BytesMut::new();
+    Hello::new(9).encode(&mut bytes);
+    bytes
+}
+
+#[test]
+fn junk_before_the_handshake_is_shown_as_the_remote_shells_output() {
+    run(async {
+        let error = client_error(
+            b"Welcome to example.org!\nLast login: never\n".to_vec(),
+            false,
+        )
+        .await;
+        assert!(error.contains("remote shell printed"), "{error}");
+        assert!(error.contains("Welcome to example.org!"), "{error}");
+        assert!(error.contains("host:dir"), "{error}");
+    });
+}
+
+#[test]
+fn broken_streams_from_the_agent_are_clear_errors() {
+    run(async {
+        // A frame header announcing 4 GiB: refused before any allocation.
+        let mut huge = agent_hello();
+        huge.put_u32(0xffff_fff0);
+        huge.put_u8(FrameKind::ScanEntries.code());
+        let error = client_error(huge.to_vec(), false).await;
+        assert!(error.contains("frame limit"), "{error}");
+
+        let mut unknown = agent_hello();
+        unknown.put_u32(1);
+        unknown.put_u8(0x7e);
+        unknown.put_u8(0);
+        let error = client_error(unknown.to_vec(), false).await;
+        assert!(error.contains("unknown frame kind 0x7e"), "{error}");
+
+        let mut truncated = agent_hello();
+        truncated.put_u32(100);
+        truncated.put_u8(FrameKind::ScanEntries.code());
+        truncated.put_slice(&[1, 2, 3]);
+        let error = client_error(truncated.to_vec(), true).await;
+        assert!(error.contains("stream ended inside"), "{error}");
+
+        let error = client_error(agent_hello()[..10].to_vec(), true).await;
+        assert!(error.contains("closed before the handshake"), "{error}");
+    });
+}
+
+/// An agent that answers the first scan with `entries`.
+async fn scan_answered_with(
+    entries: Vec<sy_protocol::Entry>,
+) -> sy_transport::Result<sy_transport::Scan> {
+    let (client_end, mut agent_end) = tokio::io::duplex(1 << 20);
+    let (read, write) = tokio::io::split(client_end);
+    let agent = Agent::new(read, write, AgentOptions::default());
+    let fake = tokio::spawn(async move {
+        let mut endpoint = Endpoint::new(Role::Agent, Hello::new(3));
+        agent_end.write_all(&endpoint.take_output()).await.unwrap();
+        let mut buf = vec![0; 1 << 16];
+        let id = loop {
+            let n = agent_end.read(&mut buf).await.unwrap();
+            endpoint.receive(&buf[..n]);
+            if let Some(Message::ScanRequest { id, .. }) = endpoint.poll_message().unwrap() {
+                break id;
+            }
+        };
+        let count = entries.len() as u64;
+        endpoint
+            .send(&Message::ScanEntries { id, entries })
+            .unwrap();
+        endpoint
+            .send(&Message::ScanDone { id, entries: count })
+            .unwrap();
+        endpoint.flush().unwrap();
+        agent_end.write_all(&endpoint.take_output()).await.unwrap();
+        agent_end
+    });
+    let scan = agent.scan(ScanOptions::default()).await;
+    drop(fake.await.unwrap());
+    scan
+}
+
+fn wire_entry(path: &[u8], kind: sy_protocol::EntryKind) -> sy_protocol::Entry {
+    sy_protocol::Entry {
+        path: path.to_vec(),
+        kind,
+        size: 0,
+        meta: Default::default(),
+        dev: 0,
+        ino: 0,
+        nlink: 1,
+    }
+}
+
+#[test]
+fn an_agent_listing_entries_beneath_a_symlink_or_outside_the_tree_is_refused() {
+    use sy_protocol::EntryKind;
+    run(async {
+        let through_link = vec![
+            wire_entry(b"", EntryKind::Dir),
+            wire_entry(
+                b"l",
+                EntryKind::Symlink {
+                    target: b"/etc".to_vec(),
+                },
+            ),
+            wire_entry(b"l/passwd", EntryKind::File),
+        ];
+        let error = scan_answered_with(through_link)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("not inside a directory it listed before"),
+            "{error}"
+        );
+
+        let escaping = vec![
+            wire_entry(b"", EntryKind::Dir),
+            wire_entry(b"../x", EntryKind::File),
+        ];
+        let error = scan_answered_with(escaping).await.unwrap_err().to_string();
+        assert!(error.contains("invalid path"), "{error}");
+
+        let fine = vec![
+            wire_entry(b"", EntryKind::Dir),
+            wire_entry(b"d", EntryKind::Dir),
+            wire_entry(b"d/f", EntryKind::File),
+        ];
+        assert_eq!(scan_answered_with(fine).await.unwrap().entries.len(), 3);
+    });
+}
