@@ -2,7 +2,8 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::sync::Arc;
+use std::os::fd::BorrowedFd;
+use std::sync::{Arc, Condvar, Mutex};
 
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -14,26 +15,42 @@ use super::root::{open_beneath, parent_of};
 use super::{Inner, entry_from_stat, kind_of};
 use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, RuleKind, Scan, ScanOptions};
 
+/// Directories waiting to be read, each with the `.gitignore` matchers that apply in it.
+type Pending = Vec<(RelPath, Vec<Arc<Gitignore>>)>;
+
+/// Scanning threads per tree: directory reads are mostly waiting on the file system, so a few
+/// threads help even on few cores; more mostly contend.
+const MAX_SCAN_THREADS: usize = 4;
+
+/// What the walking threads share (read-only, apart from the loop guard).
 struct Walk<'a> {
     inner: &'a Inner,
+    root: BorrowedFd<'a>,
     filter: Filter,
     follow: bool,
-    scan: Scan,
     /// Directories entered so far with `-L`, to stop on symlink loops.
-    seen_dirs: HashSet<(u64, u64)>,
+    seen_dirs: Mutex<HashSet<(u64, u64)>>,
+}
+
+/// The queue the walking threads take directories from.
+struct Queue {
+    pending: Pending,
+    /// Threads reading a directory right now (they may add more work).
+    busy: usize,
 }
 
 impl Inner {
     pub(super) fn scan(&self, options: &ScanOptions) -> Result<Scan> {
-        let mut walk = Walk {
+        let mut scan = Scan::default();
+        let Ok(root) = self.root() else {
+            return Ok(scan);
+        };
+        let walk = Walk {
             inner: self,
+            root,
             filter: options.filter.compile()?,
             follow: options.follow_links,
-            scan: Scan::default(),
-            seen_dirs: HashSet::new(),
-        };
-        let Ok(root) = self.root() else {
-            return Ok(walk.scan);
+            seen_dirs: Mutex::new(HashSet::new()),
         };
         let base = &options.base;
         let stat_flags = walk.stat_flags();
@@ -44,7 +61,7 @@ impl Inner {
         };
         let st = match st {
             Ok(st) => st,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(walk.scan),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(scan),
             Err(e) => return Err(self.err("reading", base, e)),
         };
         let mut entry = entry_from_stat(base.clone(), &st, kind_of(&st));
@@ -55,14 +72,13 @@ impl Inner {
                 .into_bytes();
         }
         if !base.is_root() && walk.filter.excludes(base, entry.is_dir()) {
-            return Ok(walk.scan);
+            return Ok(scan);
         }
         let is_dir = entry.is_dir();
-        walk.scan.entries.push(entry);
+        scan.entries.push(entry);
         if is_dir {
-            walk.walk(root, base.clone());
+            walk.walk_parallel(base.clone(), &mut scan);
         }
-        let mut scan = walk.scan;
         scan.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
         Ok(scan)
     }
@@ -77,93 +93,149 @@ impl Walk<'_> {
         }
     }
 
-    /// Depth-first over directories; one open directory at a time.
-    fn walk(&mut self, root: std::os::fd::BorrowedFd<'_>, top: RelPath) {
-        let mut stack: Vec<(RelPath, Vec<Arc<Gitignore>>)> = vec![(top, Vec::new())];
-        while let Some((dir_path, mut ignores)) = stack.pop() {
-            let fd = match open_beneath(
-                root,
-                &dir_path,
-                OFlags::RDONLY | OFlags::DIRECTORY,
-                Mode::empty(),
-                self.follow,
-            ) {
-                Ok(fd) => fd,
-                Err(e) => {
-                    self.scan
-                        .problems
-                        .push(self.inner.err("reading directory", &dir_path, e));
-                    continue;
-                }
-            };
-            if self.follow
-                && let Ok(st) = rustix::fs::fstat(&fd)
-                && !self.seen_dirs.insert((st.st_dev, st.st_ino))
-            {
-                continue;
-            }
-            if self.filter.uses_gitignore()
-                && let Some(gi) = self.gitignore_in(&dir_path)
-            {
-                ignores.push(Arc::new(gi));
-            }
-            let mut dir = match Dir::new(fd) {
-                Ok(dir) => dir,
-                Err(e) => {
-                    self.scan.problems.push(self.inner.err(
-                        "reading directory",
-                        &dir_path,
-                        e.into(),
-                    ));
-                    continue;
-                }
-            };
-            let mut subdirs = Vec::new();
-            while let Some(item) = dir.read() {
-                let item = match item {
-                    Ok(item) => item,
-                    Err(e) => {
-                        self.scan.problems.push(self.inner.err(
-                            "reading directory",
-                            &dir_path,
-                            e.into(),
-                        ));
-                        break;
-                    }
-                };
-                let name = item.file_name().to_bytes();
-                if name == b"." || name == b".." {
-                    continue;
-                }
-                let path = dir_path.join_checked(name);
-                if let Some((kind, file)) = parse_leftover(name) {
-                    self.scan.leftovers.push(Leftover {
-                        file: file.map(|f| dir_path.join_checked(f)),
-                        path,
-                        kind,
-                    });
-                    continue;
-                }
-                let Ok(dirfd) = dir.fd() else { continue };
-                if let Some(entry) = self.entry(dirfd, name, path)
-                    && self.keep(&entry, &ignores)
-                {
-                    if entry.is_dir() {
-                        subdirs.push(entry.path.clone());
-                    }
-                    self.scan.entries.push(entry);
-                }
-            }
-            // Reverse so the stack pops them in name order (keeps output stable, not required).
-            stack.extend(subdirs.into_iter().rev().map(|d| (d, ignores.clone())));
+    /// Reads the tree under `top` on a few threads taking directories from one queue; each
+    /// thread collects into its own `Scan`, merged at the end (the caller sorts).
+    fn walk_parallel(&self, top: RelPath, into: &mut Scan) {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, MAX_SCAN_THREADS);
+        let queue = Mutex::new(Queue {
+            pending: vec![(top, Vec::new())],
+            busy: 0,
+        });
+        let wake = Condvar::new();
+        let parts: Vec<Scan> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| s.spawn(|| self.worker(&queue, &wake)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        for part in parts {
+            into.entries.extend(part.entries);
+            into.problems.extend(part.problems);
+            into.leftovers.extend(part.leftovers);
         }
     }
 
+    fn worker(&self, queue: &Mutex<Queue>, wake: &Condvar) -> Scan {
+        let mut scan = Scan::default();
+        loop {
+            let next = {
+                let Ok(mut q) = queue.lock() else { break };
+                loop {
+                    if let Some(dir) = q.pending.pop() {
+                        q.busy += 1;
+                        break Some(dir);
+                    }
+                    if q.busy == 0 {
+                        break None;
+                    }
+                    q = match wake.wait(q) {
+                        Ok(q) => q,
+                        Err(_) => break None,
+                    };
+                }
+            };
+            let Some((dir, ignores)) = next else {
+                wake.notify_all();
+                break;
+            };
+            let found = self.read_dir(&dir, ignores, &mut scan);
+            let Ok(mut q) = queue.lock() else { break };
+            q.busy -= 1;
+            q.pending.extend(found);
+            drop(q);
+            wake.notify_all();
+        }
+        scan
+    }
+
+    /// Reads one directory into `scan`; returns its subdirectories to visit.
+    fn read_dir(
+        &self,
+        dir_path: &RelPath,
+        mut ignores: Vec<Arc<Gitignore>>,
+        scan: &mut Scan,
+    ) -> Pending {
+        let mut subdirs = Vec::new();
+        let fd = match open_beneath(
+            self.root,
+            dir_path,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+            self.follow,
+        ) {
+            Ok(fd) => fd,
+            Err(e) => {
+                scan.problems
+                    .push(self.inner.err("reading directory", dir_path, e));
+                return subdirs;
+            }
+        };
+        if self.follow
+            && let Ok(st) = rustix::fs::fstat(&fd)
+            && let Ok(mut seen) = self.seen_dirs.lock()
+            && !seen.insert((st.st_dev, st.st_ino))
+        {
+            return subdirs;
+        }
+        if self.filter.uses_gitignore()
+            && let Some(gi) = self.gitignore_in(dir_path)
+        {
+            ignores.push(Arc::new(gi));
+        }
+        let mut dir = match Dir::new(fd) {
+            Ok(dir) => dir,
+            Err(e) => {
+                scan.problems
+                    .push(self.inner.err("reading directory", dir_path, e.into()));
+                return subdirs;
+            }
+        };
+        while let Some(item) = dir.read() {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    scan.problems
+                        .push(self.inner.err("reading directory", dir_path, e.into()));
+                    break;
+                }
+            };
+            let name = item.file_name().to_bytes();
+            if name == b"." || name == b".." {
+                continue;
+            }
+            let path = dir_path.join_checked(name);
+            if let Some((kind, file)) = parse_leftover(name) {
+                scan.leftovers.push(Leftover {
+                    file: file.map(|f| dir_path.join_checked(f)),
+                    path,
+                    kind,
+                });
+                continue;
+            }
+            let Ok(dirfd) = dir.fd() else { continue };
+            if let Some(entry) = self.entry(dirfd, name, path, scan)
+                && self.keep(&entry, &ignores)
+            {
+                if entry.is_dir() {
+                    subdirs.push((entry.path.clone(), ignores.clone()));
+                }
+                scan.entries.push(entry);
+            }
+        }
+        subdirs
+    }
+
     fn entry(
-        &mut self,
-        dirfd: std::os::fd::BorrowedFd<'_>,
+        &self,
+        dirfd: BorrowedFd<'_>,
         name: &[u8],
         path: RelPath,
+        scan: &mut Scan,
     ) -> Option<Entry> {
         let st = match statat(dirfd, name, self.stat_flags()) {
             Ok(st) => st,
@@ -172,8 +244,7 @@ impl Walk<'_> {
                 match statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW) {
                     Ok(st) => st,
                     Err(e) => {
-                        self.scan
-                            .problems
+                        scan.problems
                             .push(self.inner.err("reading", &path, e.into()));
                         return None;
                     }
@@ -181,8 +252,7 @@ impl Walk<'_> {
             }
             Err(Errno::NOENT) => return None,
             Err(e) => {
-                self.scan
-                    .problems
+                scan.problems
                     .push(self.inner.err("reading", &path, e.into()));
                 return None;
             }
@@ -192,8 +262,7 @@ impl Walk<'_> {
             match readlinkat(dirfd, name, Vec::new()) {
                 Ok(t) => *target = t.into_bytes(),
                 Err(e) => {
-                    self.scan
-                        .problems
+                    scan.problems
                         .push(self.inner.err("reading link", &entry.path, e.into()));
                     return None;
                 }
