@@ -23,7 +23,7 @@ use crate::{
 };
 
 /// Answers queued per call before the router waits for the caller to take them.
-const CALL_QUEUE: usize = 16;
+const CALL_QUEUE: usize = 8;
 
 /// How to talk to an agent.
 #[derive(Debug, Clone, Default)]
@@ -116,6 +116,7 @@ impl Agent {
     /// Ends the session: no more requests, the agent sees its input close and exits. Waits
     /// until every answer has been read.
     pub async fn close(&self) {
+        self.client.state.close();
         self.client
             .out
             .lock()
@@ -167,7 +168,9 @@ async fn route(
             None => tracing::debug!("answer for request {id} that nobody waits for"),
         }
     }
-    state.fail("sy-remote closed the connection".to_owned());
+    if !state.is_closing() {
+        state.fail("sy-remote closed the connection".to_owned());
+    }
     routes
         .lock()
         .unwrap_or_else(PoisonError::into_inner)

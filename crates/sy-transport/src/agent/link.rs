@@ -7,6 +7,7 @@
 //! taking *outgoing* messages but keeps reading. Two peers that both write a lot therefore
 //! cannot deadlock on full pipes.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
@@ -22,9 +23,9 @@ const WIRE_HIGH: usize = 1 << 20;
 /// Encoded buffers queued for the writer task.
 const WRITER_QUEUE: usize = 4;
 /// Decoded messages queued for the consumer.
-const INBOUND_QUEUE: usize = 64;
+const INBOUND_QUEUE: usize = 16;
 /// Outgoing messages queued for the driver.
-const OUTBOUND_QUEUE: usize = 64;
+const OUTBOUND_QUEUE: usize = 16;
 
 /// A message to send; `stored` skips compression (data judged incompressible).
 #[derive(Debug)]
@@ -49,6 +50,8 @@ pub(crate) struct LinkState {
     stats: Mutex<TrafficStats>,
     session: Mutex<Option<Session>>,
     failure: Mutex<Option<String>>,
+    /// This side asked to end the session, so the peer closing is expected.
+    closing: AtomicBool,
 }
 
 impl LinkState {
@@ -66,6 +69,14 @@ impl LinkState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    pub(crate) fn close(&self) {
+        self.closing.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Relaxed)
     }
 
     pub(crate) fn fail(&self, reason: String) {
