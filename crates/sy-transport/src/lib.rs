@@ -33,7 +33,9 @@ mod local;
 mod relpath;
 mod transport;
 
-pub use agent::{Agent, AgentOptions, ServeOptions, serve};
+pub use agent::{
+    Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, ServeOptions, Traffic, TrafficStats, serve,
+};
 pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
 pub use error::{Error, Result};
 pub use filter::{Filter, FilterRules, RuleKind};

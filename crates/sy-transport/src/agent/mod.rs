@@ -48,6 +48,10 @@ mod serve_send;
 
 pub use client::{Agent, AgentOptions};
 pub use serve::{ServeOptions, serve};
+pub use sy_protocol::{Traffic, TrafficStats};
+
+/// zstd level of `-z` when no level is given.
+pub const DEFAULT_COMPRESS_LEVEL: i8 = sy_protocol::DEFAULT_ZSTD_LEVEL;
 
 /// This side's half of the session seed: different in every process and every connection.
 fn random_seed() -> u64 {
