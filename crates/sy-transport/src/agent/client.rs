@@ -16,7 +16,7 @@ use super::convert::{
     entry_from_wire, error_from_wire, filter_to_wire, leftover_from_wire, options_to_wire,
     tree_op_to_wire,
 };
-use super::link::{self, LinkState, Out};
+use super::link::{self, AfterPeerEnds, LinkState, Out};
 use crate::{
     Basis, DeltaSource, Entry, Error, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
     ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
@@ -74,7 +74,12 @@ impl Agent {
         if let Some(level) = options.compress_level {
             hello = hello.with_compression(level);
         }
-        let link = link::start(Endpoint::new(Role::Client, hello), reader, writer);
+        let link = link::start(
+            Endpoint::new(Role::Client, hello),
+            reader,
+            writer,
+            AfterPeerEnds::Stop,
+        );
         let routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>> = Arc::default();
         let router = tokio::spawn(route(
             link.inbound,

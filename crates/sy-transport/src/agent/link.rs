@@ -99,8 +99,23 @@ pub(crate) struct Link {
     pub(crate) done: JoinHandle<()>,
 }
 
+/// What the connection does once the peer's stream has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AfterPeerEnds {
+    /// Keep writing until our side is done too (the agent: the client may still be reading
+    /// the answers to what it sent before it closed).
+    FinishWriting,
+    /// Stop at once (the client: nothing sent now could be answered), so callers fail fast.
+    Stop,
+}
+
 /// Starts the driver and writer tasks for `endpoint` over `reader` / `writer`.
-pub(crate) fn start<R, W>(endpoint: Endpoint, reader: R, writer: W) -> Link
+pub(crate) fn start<R, W>(
+    endpoint: Endpoint,
+    reader: R,
+    writer: W,
+    after_peer_ends: AfterPeerEnds,
+) -> Link
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -117,6 +132,7 @@ where
         wire: BytesMut::new(),
         unflushed: false,
         eof: false,
+        after_peer_ends,
     };
     let done = tokio::spawn(async move {
         driver.run(reader, out_rx, in_tx, wire_tx).await;
@@ -160,6 +176,7 @@ struct Driver {
     unflushed: bool,
     /// The peer's stream has ended (or failed).
     eof: bool,
+    after_peer_ends: AfterPeerEnds,
 }
 
 impl Driver {
@@ -176,6 +193,9 @@ impl Driver {
         let mut buf = BytesMut::with_capacity(READ_LEN);
         self.take_output();
         loop {
+            if in_tx.is_none() && self.after_peer_ends == AfterPeerEnds::Stop {
+                break;
+            }
             let reading = in_tx.is_some() && self.pending_in.is_none();
             let taking = out_open && self.wire.len() < WIRE_HIGH;
             if !out_open && self.wire.is_empty() {
@@ -219,6 +239,7 @@ impl Driver {
                     if in_tx.is_some() && !self.deliver(&mut in_tx) {
                         in_tx = None;
                     }
+                    self.publish_stats();
                 }
                 out = out_rx.recv(), if taking => match out {
                     Some(out) => self.encode(out),

@@ -23,7 +23,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::convert::{basis_from_wire, error_to_wire, meta_from_wire, options_from_wire, path};
-use super::link::{self, LinkState, Out};
+use super::link::{self, AfterPeerEnds, LinkState, Out};
 use super::serve_send;
 use crate::{
     Cancel, DeltaChunk, DeltaSource, Entry, EntryKind, Error, FileData, FileWrite, Meta,
@@ -73,7 +73,7 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let endpoint = Endpoint::new(Role::Agent, Hello::new(super::random_seed()));
-    let mut link = link::start(endpoint, reader, writer);
+    let mut link = link::start(endpoint, reader, writer, AfterPeerEnds::FinishWriting);
     let mut server = Server {
         transport,
         out: link.out,
