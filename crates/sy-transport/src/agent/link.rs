@@ -317,6 +317,10 @@ impl Driver {
         if self.endpoint.has_output() {
             self.wire.extend_from_slice(&self.endpoint.take_output());
         }
+        self.publish_stats();
+    }
+
+    fn publish_stats(&self) {
         *self
             .state
             .stats
