@@ -99,7 +99,11 @@ where
     let src_scan = src_scan.with_context(|| format!("scanning source {}", job.shown))?;
     let dst_scan = dst_scan.with_context(|| format!("scanning destination {}", dst.location()))?;
     if src_scan.entries.is_empty() {
-        anyhow::bail!("source {} is excluded by the filter rules", job.shown);
+        observer.warning(&format!(
+            "source {} is excluded by the filter rules",
+            job.shown
+        ));
+        return Ok(totals);
     }
     totals.scanned = src_scan.entries.len() as u64;
     let scan_failed = !src_scan.problems.is_empty();
@@ -185,6 +189,10 @@ where
 
     if opts.dry_run {
         report_dry_run(&plan, &ctx, &mut totals);
+        return Ok(totals);
+    }
+    // Interrupted while scanning: change nothing.
+    if cancel.is_cancelled() {
         return Ok(totals);
     }
 

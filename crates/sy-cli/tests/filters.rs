@@ -131,3 +131,17 @@ fn excluded_destination_files_survive_delete() {
     assert!(!f.path("dst/stale.txt").exists());
     assert_eq!(fs::read(f.path("dst/keep.txt")).unwrap(), b"src/keep.txt");
 }
+
+#[test]
+fn an_excluded_source_copies_nothing_and_says_so() {
+    let f = Fixture::new();
+    tree(&f);
+    let out = f
+        .sy()
+        .args(["--exclude", "src", "src", "dst"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(crate::util::stderr(&out).contains("excluded"));
+    assert!(!f.path("dst/src").exists());
+}
