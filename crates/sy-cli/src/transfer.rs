@@ -19,7 +19,7 @@ pub(crate) const SMALL_FILE: u64 = 128 << 10;
 /// A batch of small files ends at this many files…
 const BATCH_FILES: usize = 64;
 /// …or this many bytes.
-const BATCH_BYTES: u64 = 2 << 20;
+const BATCH_BYTES: u64 = 1 << 20;
 
 /// Everything the workers share.
 pub(crate) struct Ctx<O: ?Sized> {

@@ -35,8 +35,14 @@ fn unreadable_source_is_named_the_rest_completes_exit_2() {
     } else {
         f.sy()
     };
-    let out = cmd.arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    let out = cmd.arg("--json").arg(f.src_slash()).arg(f.dst()).output().unwrap();
     let err = stderr(&out);
+    let events = crate::util::json_events(&out);
+    assert!(
+        events.iter().any(|e| e["event"] == "error" && e["path"] == "secret"),
+        "{events:?}"
+    );
+    assert_eq!(crate::util::summary(&out)["exit_code"], 2);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
         err.contains("secret") && err.contains("Permission denied"),
