@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use sy_transport::{
-    Cancel, FilterRules, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, ScanOptions,
-    Transport, TreeOp, WriteOptions,
+    Cancel, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, ScanOptions, Transport,
+    TreeOp, WriteOptions,
 };
 
 use crate::config::{Compare, Job, SyncOptions};
@@ -86,15 +86,10 @@ where
         filter: opts.filter.clone(),
         follow_links,
     };
+    // The same rules on both sides: what they exclude is neither compared nor deleted.
     let (src_scan, dst_scan) = tokio::join!(
         src.scan(scan(&job.src.base, opts.follow_links)),
-        dst.scan(ScanOptions {
-            filter: FilterRules {
-                gitignore: false,
-                ..opts.filter.clone()
-            },
-            ..scan(&job.dst.base, false)
-        }),
+        dst.scan(scan(&job.dst.base, false)),
     );
     let src_scan = src_scan.with_context(|| format!("scanning source {}", job.shown))?;
     let dst_scan = dst_scan.with_context(|| format!("scanning destination {}", dst.location()))?;

@@ -35,11 +35,18 @@ fn unreadable_source_is_named_the_rest_completes_exit_2() {
     } else {
         f.sy()
     };
-    let out = cmd.arg("--json").arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    let out = cmd
+        .arg("--json")
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
     let err = stderr(&out);
     let events = crate::util::json_events(&out);
     assert!(
-        events.iter().any(|e| e["event"] == "error" && e["path"] == "secret"),
+        events
+            .iter()
+            .any(|e| e["event"] == "error" && e["path"] == "secret"),
         "{events:?}"
     );
     assert_eq!(crate::util::summary(&out)["exit_code"], 2);

@@ -145,3 +145,16 @@ fn an_excluded_source_copies_nothing_and_says_so() {
     assert!(crate::util::stderr(&out).contains("excluded"));
     assert!(!f.path("dst/src").exists());
 }
+
+#[test]
+fn gitignored_destination_files_survive_delete() {
+    let f = Fixture::new();
+    f.write("src/.gitignore", "*.log\n");
+    f.write("src/kept.txt", "k");
+    f.sync(&["--gitignore"]);
+    f.write("dst/local.log", "ignored, so never deleted");
+    f.write("dst/stale.txt", "removed");
+    f.sync(&["--gitignore", "--delete"]);
+    assert!(f.path("dst/local.log").exists());
+    assert!(!f.path("dst/stale.txt").exists());
+}
