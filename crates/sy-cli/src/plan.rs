@@ -110,6 +110,8 @@ pub fn plan(
     let mut dirty: HashSet<RelPath> = HashSet::new();
     let mut replaced_dirs: HashSet<RelPath> = HashSet::new();
     let mut link_leaders: HashMap<(u64, u64), RelPath> = HashMap::new();
+    // Leaders of hard-link groups whose file is rewritten (a new inode).
+    let mut rewritten_leaders: HashSet<RelPath> = HashSet::new();
     let mut src_dirs: Vec<(RelPath, Meta, Option<&Entry>)> = Vec::new();
 
     for (key, s) in keyed(src, src_base) {
@@ -146,9 +148,11 @@ pub fn plan(
                         .or_insert_with(|| key.clone());
                     if *leader != key {
                         let leader = leader.clone();
-                        let linked = d
-                            .zip(dst_map.get(&leader))
-                            .is_some_and(|(d, l)| d.dev == l.dev && d.ino == l.ino);
+                        // Linked already, to a leader that stays: nothing to do. A leader
+                        // that is rewritten gets a new inode, so its links are made again.
+                        let linked = !rewritten_leaders.contains(&leader)
+                            && d.zip(dst_map.get(&leader))
+                                .is_some_and(|(d, l)| d.dev == l.dev && d.ino == l.ino);
                         if linked {
                             plan.unchanged += 1;
                         } else {
@@ -158,6 +162,10 @@ pub fn plan(
                         continue;
                     }
                 }
+                let (files_before, group_leader) = (
+                    plan.files.len(),
+                    (opts.hard_links && s.nlink > 1).then(|| key.clone()),
+                );
                 match d {
                     Some(d) if d.is_file() => {
                         match file_decision(&key, s, d, opts, equal_content) {
@@ -184,6 +192,11 @@ pub fn plan(
                             replaces: None,
                         });
                     }
+                }
+                if let Some(leader) = group_leader
+                    && plan.files.len() > files_before
+                {
+                    rewritten_leaders.insert(leader);
                 }
             }
             EntryKind::Symlink { target } => match d.map(|d| &d.kind) {
@@ -525,6 +538,32 @@ mod tests {
         assert_eq!(plan.hard_links, [(p("b"), p("a"))]);
         let plan = run(&src, &[dir("")], &opts());
         assert_eq!(plan.files.len(), 2);
+        // Already linked at the destination: nothing to do…
+        let mut dst = src.clone();
+        dst[1].ino = 9;
+        dst[2].ino = 9;
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                hard_links: true,
+                ..opts()
+            },
+        );
+        assert!(plan.files.is_empty() && plan.hard_links.is_empty());
+        // …unless the leader is rewritten (a new inode): then the link is made again.
+        dst[1].size = 1;
+        dst[2].size = 1;
+        let plan = run(
+            &src,
+            &dst,
+            &SyncOptions {
+                hard_links: true,
+                ..opts()
+            },
+        );
+        assert_eq!(plan.files.len(), 1);
+        assert_eq!(plan.hard_links, [(p("b"), p("a"))]);
     }
 
     #[test]

@@ -184,6 +184,15 @@ fn hard_links_are_kept_with_h() {
     // A second run leaves them linked and does nothing.
     let out = f.sync(&["-H", "--json"]);
     assert_eq!(crate::util::summary(&out)["links"], 0);
+    // New content (written in place, so still one inode): both names show it, still linked.
+    fs::write(f.path("src/a"), "shared, changed").unwrap();
+    f.sync(&["-H"]);
+    assert_same_tree(&f.src(), &f.dst());
+    assert_eq!(fs::read(f.path("dst/sub/b")).unwrap(), b"shared, changed");
+    assert_eq!(
+        fs::metadata(f.path("dst/a")).unwrap().ino(),
+        fs::metadata(f.path("dst/sub/b")).unwrap().ino()
+    );
     // Without -H they are separate files.
     f.sy().args([&f.src_slash(), "plain"]).assert().success();
     assert_ne!(

@@ -176,3 +176,19 @@ fn kill_9_leaves_the_old_file_and_the_rerun_completes() {
     assert!(fs::read(f.path("dst/big")).unwrap() == new);
     assert!(leftovers(&f.dst()).is_empty());
 }
+
+#[test]
+fn sigterm_exits_143_and_leaves_no_torn_file() {
+    let f = Fixture::new();
+    let (old, new) = interrupted_tree(&f);
+    let code = interrupt_midway(&f, Some(rustix::process::Signal::TERM));
+    let now = fs::read(f.path("dst/big")).unwrap();
+    match code {
+        Some(143) => assert!(now == old, "the old version must be intact"),
+        Some(0) => assert!(now == new),
+        other => panic!("unexpected exit {other:?}"),
+    }
+    f.sync(&[]);
+    assert!(fs::read(f.path("dst/big")).unwrap() == new);
+    assert!(leftovers(&f.dst()).is_empty());
+}
