@@ -77,15 +77,10 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
     let mut large_running = 0usize;
     loop {
         while running.len() < jobs && !ctx.write.cancel.is_cancelled() {
-            let large_cap = if small.is_empty() {
-                jobs
-            } else {
-                (jobs / 2).max(1)
-            };
-            let next = if large_running < large_cap && !large.is_empty() {
-                large.pop_front()
-            } else {
-                small.pop_front().or_else(|| large.pop_front())
+            let next = match next_lane(jobs, large_running, large.len(), small.len()) {
+                Some(Lane::Large) => large.pop_front(),
+                Some(Lane::Small) => small.pop_front(),
+                None => None,
             };
             let Some(work) = next else { break };
             if work.large {
@@ -150,6 +145,30 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                 }
             }
         }
+    }
+}
+
+/// The two queues of work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    Large,
+    Small,
+}
+
+/// Which queue feeds the next free worker: big files may take at most half the workers while
+/// small batches wait (so thousands of small files are not stuck behind a few huge ones), and
+/// small batches never hold back a big file when a worker is left (so the reverse holds too).
+/// Either lane takes every worker once the other is empty.
+fn next_lane(jobs: usize, large_running: usize, large: usize, small: usize) -> Option<Lane> {
+    let large_cap = if small == 0 { jobs } else { (jobs / 2).max(1) };
+    if large > 0 && large_running < large_cap {
+        Some(Lane::Large)
+    } else if small > 0 {
+        Some(Lane::Small)
+    } else if large > 0 {
+        Some(Lane::Large)
+    } else {
+        None
     }
 }
 
@@ -274,4 +293,77 @@ async fn copy_batch<S: Transport, D: Transport, O: Observer + ?Sized>(
             (file, result)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fills `jobs` workers from queues of the given lengths; returns how many of each run.
+    fn fill(jobs: usize, mut large: usize, mut small: usize) -> (usize, usize) {
+        let (mut running_large, mut running_small) = (0, 0);
+        while running_large + running_small < jobs {
+            match next_lane(jobs, running_large, large, small) {
+                Some(Lane::Large) => {
+                    large -= 1;
+                    running_large += 1;
+                }
+                Some(Lane::Small) => {
+                    small -= 1;
+                    running_small += 1;
+                }
+                None => break,
+            }
+        }
+        (running_large, running_small)
+    }
+
+    #[test]
+    fn big_files_leave_workers_for_small_batches() {
+        assert_eq!(fill(2, 10, 100), (1, 1));
+        assert_eq!(fill(8, 10, 100), (4, 4));
+        assert_eq!(fill(3, 10, 100), (1, 2));
+    }
+
+    #[test]
+    fn small_batches_leave_a_worker_for_big_files() {
+        assert_eq!(fill(2, 1, 1000), (1, 1));
+        assert_eq!(fill(1, 1, 1000), (1, 0));
+    }
+
+    #[test]
+    fn one_lane_alone_takes_every_worker() {
+        assert_eq!(fill(4, 10, 0), (4, 0));
+        assert_eq!(fill(4, 0, 10), (0, 4));
+        assert_eq!(fill(4, 0, 0), (0, 0));
+    }
+
+    fn action(size: u64) -> FileAction {
+        let entry = sy_transport::Entry {
+            path: RelPath::new("f").unwrap(),
+            kind: sy_transport::EntryKind::File,
+            size,
+            meta: sy_transport::Meta::default(),
+            dev: 0,
+            ino: 0,
+            nlink: 1,
+        };
+        FileAction {
+            key: RelPath::new("f").unwrap(),
+            src: entry,
+            replaces: None,
+        }
+    }
+
+    #[test]
+    fn small_files_are_batched_big_ones_travel_alone() {
+        let mut files: Vec<FileAction> = (0..130).map(|_| action(10)).collect();
+        files.push(action(SMALL_FILE + 1));
+        files.extend((0..20).map(|_| action(100 << 10)));
+        let (large, small) = schedule(files);
+        assert_eq!(large.len(), 1);
+        let sizes: Vec<usize> = small.iter().map(|w| w.files.len()).collect();
+        // 64 files a batch, or 1 MiB, whichever comes first.
+        assert_eq!(sizes, [64, 64, 13, 9]);
+    }
 }
