@@ -12,7 +12,7 @@ use rustix::io::Errno;
 use super::Inner;
 use super::names::{partial_name, temp_name};
 use super::root::{DirFd, open_beneath, parent_of};
-use super::write::timestamps;
+use super::write::{set_file_meta, timestamps};
 use crate::{Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result, TreeOp};
 
 impl Inner {
@@ -115,22 +115,42 @@ impl Inner {
             let (dir, name) = parent_of(root, path)?;
             return set_link_meta(&dir, name, meta, options);
         }
-        // O_PATH|O_NOFOLLOW pins the object itself; the attributes are then set through
-        // /proc/self/fd, so a symlink swapped in meanwhile cannot redirect them.
-        let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), false)?;
-        let st = rustix::fs::fstat(&fd)?;
         let expected = if target == MetaTarget::Dir {
             FileType::Directory
         } else {
             FileType::RegularFile
         };
-        if FileType::from_raw_mode(st.st_mode) != expected {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "changed kind during the run",
-            ));
+        let check = |st: &rustix::fs::Stat| {
+            if FileType::from_raw_mode(st.st_mode) == expected {
+                Ok(())
+            } else {
+                Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "changed kind during the run",
+                ))
+            }
+        };
+        // Opened without following a link, the object itself takes the attributes.
+        match open_beneath(
+            root,
+            path,
+            OFlags::RDONLY | OFlags::NONBLOCK,
+            Mode::empty(),
+            false,
+        ) {
+            Ok(fd) => {
+                check(&rustix::fs::fstat(&fd)?)?;
+                set_file_meta(&std::fs::File::from(fd), meta, options)
+            }
+            // Unreadable to us (mode 000, not root): pin it with O_PATH and set the attributes
+            // through /proc/self/fd, which a symlink swapped in meanwhile cannot redirect.
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), false)?;
+                check(&rustix::fs::fstat(&fd)?)?;
+                set_meta_by_proc(&fd, meta, options)
+            }
+            Err(e) => Err(e),
         }
-        set_meta_by_fd(&fd, meta, options)
     }
 
     fn make_writable(&self, path: &RelPath) -> io::Result<()> {
@@ -146,13 +166,22 @@ impl Inner {
         if st.st_mode & 0o700 == 0o700 {
             return Ok(());
         }
-        let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&fd));
-        Ok(chmodat(
-            rustix::fs::CWD,
-            proc_path.as_str(),
-            Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700),
-            AtFlags::empty(),
-        )?)
+        let mode = Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700);
+        match open_beneath(
+            root,
+            path,
+            OFlags::RDONLY | OFlags::DIRECTORY,
+            Mode::empty(),
+            false,
+        ) {
+            Ok(dir) => Ok(rustix::fs::fchmod(&dir, mode)?),
+            Err(_) => Ok(chmodat(
+                rustix::fs::CWD,
+                proc_path(&fd).as_str(),
+                mode,
+                AtFlags::empty(),
+            )?),
+        }
     }
 
     fn remove(&self, path: &RelPath) -> io::Result<()> {
@@ -221,8 +250,13 @@ fn set_link_meta(
     Ok(())
 }
 
-fn set_meta_by_fd(fd: &OwnedFd, meta: &Meta, options: MetaOptions) -> io::Result<()> {
-    let proc_path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd));
+/// `/proc/self/fd/N`: the object an `O_PATH` descriptor pins, for calls that need a path.
+fn proc_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(fd))
+}
+
+fn set_meta_by_proc(fd: &OwnedFd, meta: &Meta, options: MetaOptions) -> io::Result<()> {
+    let proc_path = proc_path(fd);
     if options.owner {
         chownat(
             rustix::fs::CWD,
