@@ -59,6 +59,8 @@ fn unreadable_source_is_named_the_rest_completes_exit_2() {
     assert_eq!(fs::read(f.path("dst/ok.txt")).unwrap(), b"fine");
     assert_eq!(fs::read(f.path("dst/sub/also-ok")).unwrap(), b"fine too");
     assert!(!f.path("dst/secret").exists());
+    // The unreadable directory was still created, with its mode (000): open it to look inside.
+    fs::set_permissions(f.path("dst/locked"), fs::Permissions::from_mode(0o755)).unwrap();
     assert!(leftovers(&f.dst()).is_empty());
     fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o755)).unwrap();
 }
