@@ -78,7 +78,8 @@
 //!         copy the "previous copy's end" is 0.
 //! ```
 //!
-//! An unchanged file is one Copy op: 11 bytes in all for 256 MiB. A delta that stops
+//! Adjacent copies are coalesced up to [`MAX_COPY_LEN`] (16 MiB), so an unchanged 256 MiB
+//! file is 16 Copy ops, under 100 bytes in all. A delta that stops
 //! before its end byte is rejected as truncated.
 //!
 //! # The signature encoding
@@ -136,7 +137,7 @@ pub use digest::{FileDigest, FileHasher};
 pub use encoding::{DELTA_MAGIC, DELTA_VERSION, DeltaReader, DeltaWriter};
 pub use error::{Error, Result};
 pub use index::SignatureIndex;
-pub use op::{DeltaOp, DeltaSink, DiffStats, MAX_LITERAL_LEN};
+pub use op::{DeltaOp, DeltaSink, DiffStats, MAX_COPY_LEN, MAX_LITERAL_LEN};
 pub use options::{
     MAX_AUTO_BLOCK_SIZE, MAX_BLOCK_SIZE, MAX_STRONG_LEN, MIN_AUTO_BLOCK_SIZE, MIN_STRONG_LEN,
     SignatureOptions,

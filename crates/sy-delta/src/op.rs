@@ -5,6 +5,11 @@ use crate::error::Result;
 /// Longest literal op `diff` emits (128 KiB); longer runs of new bytes become several ops.
 pub const MAX_LITERAL_LEN: usize = 128 << 10;
 
+/// Longest Copy op `diff` emits (16 MiB). Adjacent matches are coalesced up to this length
+/// and no further, so a receiver applying ops as they arrive keeps writing through long
+/// unchanged stretches (an interrupted transfer then leaves a useful partial behind).
+pub const MAX_COPY_LEN: u64 = 16 << 20;
+
 /// One instruction for rebuilding the new file: output bytes come either from the basis
 /// or from the delta itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,7 +97,9 @@ impl<'s, S: DeltaSink + ?Sized> Emitter<'s, S> {
     pub(crate) fn copy(&mut self, offset: u64, len: u64) -> Result<()> {
         self.stats.copied_bytes += len;
         match &mut self.pending_copy {
-            Some((start, run)) if *start + *run == offset => *run += len,
+            Some((start, run)) if *start + *run == offset && *run + len <= MAX_COPY_LEN => {
+                *run += len
+            }
             _ => {
                 self.flush_copy()?;
                 self.pending_copy = Some((offset, len));

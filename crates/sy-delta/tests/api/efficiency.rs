@@ -58,3 +58,13 @@ fn repeated_blocks_still_coalesce_into_one_copy() {
     assert_eq!(result.stats.literal_bytes, 0);
     assert_eq!(result.stats.ops, 1);
 }
+
+#[test]
+fn long_unchanged_stretches_are_cut_into_bounded_copies() {
+    let len = 2 * sy_delta::MAX_COPY_LEN as usize + 4096;
+    let old = random_bytes(3, len);
+    let result = round_trip(&old, &old, SignatureOptions::for_len(len as u64));
+    assert_eq!(result.stats.literal_bytes, 0);
+    assert_eq!(result.stats.ops, 3, "16 MiB + 16 MiB + the rest");
+    assert!(result.delta.len() < 1024);
+}
