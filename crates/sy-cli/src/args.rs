@@ -87,6 +87,20 @@ pub struct Args {
     /// Print one JSON object per event on stdout (see docs/json.md).
     #[arg(long)]
     pub json: bool,
+    /// Remote shell that starts the agent on the other host, split like a shell command
+    /// (`-e "ssh -p 2222"`) [default: ssh].
+    #[arg(short = 'e', long = "rsh", value_name = "CMD")]
+    pub rsh: Option<String>,
+    /// The agent's command on the remote host.
+    #[arg(long, value_name = "PATH", default_value = "sy-remote")]
+    pub remote_path: String,
+    /// Compress what goes over the wire to or from a remote host (zstd; already-compressed
+    /// data is sent as is).
+    #[arg(short = 'z', long)]
+    pub compress: bool,
+    /// zstd level for -z, 1 to 19 [default: 3]; implies -z.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
+    pub compress_level: Option<i8>,
 }
 
 /// A filter rule as typed, in command-line order.

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use sy_transport::{FilterRules, RelPath, RuleKind};
 
 use crate::args::{FilterArg, Parsed};
+use crate::remote::{RemoteShell, RemoteSpec, parse_remote, split_rsh};
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -74,10 +75,12 @@ pub struct OutputOptions {
 /// One side of one transfer: a directory and the subtree in it that takes part.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
-    /// The directory the transport opens.
+    /// The directory the transport opens (on `remote` when there is one).
     pub root: PathBuf,
     /// The subtree (the root itself when empty).
     pub base: RelPath,
+    /// The host it is on, for `[user@]host:path`; `None` on this machine.
+    pub remote: Option<RemoteSpec>,
 }
 
 /// One `SRC → DST` transfer.
@@ -102,6 +105,8 @@ pub struct Config {
     pub sync: SyncOptions,
     /// Output.
     pub output: OutputOptions,
+    /// How to reach remote sides.
+    pub shell: RemoteShell,
 }
 
 impl Config {
@@ -164,6 +169,13 @@ impl Config {
         let Some((dst, sources)) = args.paths.split_last() else {
             bail!(UsageError("need SRC and DST".into()));
         };
+        let shell = RemoteShell {
+            rsh: split_rsh(args.rsh.as_deref().unwrap_or("ssh"))?,
+            remote_path: args.remote_path.clone(),
+            compress_level: args.compress_level.or(args
+                .compress
+                .then_some(sy_transport::DEFAULT_COMPRESS_LEVEL)),
+        };
         let single = sources.len() == 1;
         let jobs = sources
             .iter()
@@ -176,7 +188,12 @@ impl Config {
                     .into()
             ));
         }
-        Ok(Config { jobs, sync, output })
+        Ok(Config {
+            jobs,
+            sync,
+            output,
+            shell,
+        })
     }
 }
 
@@ -197,6 +214,49 @@ fn split_name(path: &Path) -> Option<(PathBuf, RelPath)> {
 
 /// Works out which directories the transports open and which subtrees take part.
 fn resolve(src: &OsStr, dst: &OsStr, single: bool, sync: &SyncOptions) -> Result<Job> {
+    match (parse_remote(src)?, parse_remote(dst)?) {
+        (Some(_), Some(_)) => bail!(UsageError(
+            "copying between two remote hosts is not supported; run sy on one of them".into()
+        )),
+        (Some(spec), None) => Ok(resolve_pull(spec, dst)),
+        (None, remote_dst) => resolve_local(src, dst, remote_dst, single, sync),
+    }
+}
+
+/// `host:src DST`: the remote source cannot be examined before connecting, so the trailing
+/// slash alone decides (with it, the contents; without, the directory or file itself).
+fn resolve_pull(spec: RemoteSpec, dst: &OsStr) -> Job {
+    let shown = spec.shown();
+    let contents = spec.path.is_empty() || has_trailing_slash(OsStr::new(&spec.path));
+    let src_path = PathBuf::from(&spec.path);
+    let (root, base) = match split_name(&src_path) {
+        Some(split) if !contents => split,
+        _ if spec.path.is_empty() => (PathBuf::from("."), RelPath::root()),
+        _ => (src_path, RelPath::root()),
+    };
+    Job {
+        shown,
+        dst: Endpoint {
+            root: PathBuf::from(dst),
+            base: base.clone(),
+            remote: None,
+        },
+        src: Endpoint {
+            root,
+            base,
+            remote: Some(spec),
+        },
+        same: false,
+    }
+}
+
+fn resolve_local(
+    src: &OsStr,
+    dst: &OsStr,
+    remote_dst: Option<RemoteSpec>,
+    single: bool,
+    sync: &SyncOptions,
+) -> Result<Job> {
     let src_path = PathBuf::from(src);
     let shown = src_path.display().to_string();
     let meta = if sync.follow_links {
@@ -210,12 +270,31 @@ fn resolve(src: &OsStr, dst: &OsStr, single: bool, sync: &SyncOptions) -> Result
         Some(split) if !contents => split,
         _ => (src_path.clone(), RelPath::root()),
     };
-    let dst_path = PathBuf::from(dst);
-    let dst_is_dir = has_trailing_slash(dst) || dst_path.is_dir();
+    let (dst_path, dst_is_dir) = match &remote_dst {
+        // A remote directory cannot be examined first: a trailing slash (or no path, the
+        // login directory) says it is one.
+        Some(spec) => (
+            PathBuf::from(if spec.path.is_empty() {
+                "."
+            } else {
+                &spec.path
+            }),
+            spec.path.is_empty() || has_trailing_slash(OsStr::new(&spec.path)),
+        ),
+        None => {
+            let path = PathBuf::from(dst);
+            let is_dir = has_trailing_slash(dst) || path.is_dir();
+            (path, is_dir)
+        }
+    };
     let dst_end = if !meta.is_dir() && single && !dst_is_dir {
         // `sy file.txt new-name`: the copy takes DST's name.
         split_name(&dst_path)
-            .map(|(root, base)| Endpoint { root, base })
+            .map(|(root, base)| Endpoint {
+                root,
+                base,
+                remote: remote_dst.clone(),
+            })
             .ok_or_else(|| {
                 UsageError(format!("{} is not a usable file name", dst_path.display()))
             })?
@@ -223,14 +302,16 @@ fn resolve(src: &OsStr, dst: &OsStr, single: bool, sync: &SyncOptions) -> Result
         Endpoint {
             root: dst_path.clone(),
             base: src_base.clone(),
+            remote: remote_dst.clone(),
         }
     };
     let src_end = Endpoint {
         root: src_root,
         base: src_base,
+        remote: None,
     };
     let mut same = false;
-    if meta.is_dir() {
+    if meta.is_dir() && remote_dst.is_none() {
         let src_real = fs::canonicalize(src_end.root.join(src_end.base.as_path()))
             .with_context(|| format!("reading source {shown}"))?;
         let dst_real = canonical_prefix(&dst_end.root.join(dst_end.base.as_path()));

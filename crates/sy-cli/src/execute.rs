@@ -45,6 +45,31 @@ pub struct Totals {
     pub literal: u64,
     /// Content bytes reused at the destination.
     pub matched: u64,
+    /// Protocol bytes to and from a remote agent, before and after compression.
+    pub traffic: Traffic,
+}
+
+/// What crossed the connection to a remote agent (all zero when both sides are local).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Bytes sent, as encoded before compression.
+    pub sent: u64,
+    /// Bytes sent on the wire.
+    pub wire_sent: u64,
+    /// Bytes received, after decompression.
+    pub received: u64,
+    /// Bytes received on the wire.
+    pub wire_received: u64,
+}
+
+impl Traffic {
+    /// Adds another connection's counts.
+    pub fn add(&mut self, o: &Traffic) {
+        self.sent += o.sent;
+        self.wire_sent += o.wire_sent;
+        self.received += o.received;
+        self.wire_received += o.wire_received;
+    }
 }
 
 impl Totals {
@@ -62,6 +87,7 @@ impl Totals {
         self.failed += o.failed;
         self.literal += o.literal;
         self.matched += o.matched;
+        self.traffic.add(&o.traffic);
     }
 }
 

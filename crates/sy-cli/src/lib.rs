@@ -26,6 +26,7 @@ pub mod execute;
 pub mod exit;
 pub mod observer;
 pub mod plan;
+pub mod remote;
 pub mod report;
 mod transfer;
 
@@ -44,6 +45,7 @@ pub use exit::Exit;
 use crate::config::UsageError;
 use crate::execute::{Totals, sync_job};
 use crate::observer::Observer;
+use crate::remote::Connection;
 use crate::report::Reporter;
 
 /// Runs `sy` with these arguments (the first is the program name).
@@ -159,13 +161,75 @@ async fn run_job(
     reporter: &Arc<Reporter>,
     cancel: &Cancel,
 ) -> Result<Totals> {
-    if !config.sync.dry_run {
-        std::fs::create_dir_all(&job.dst.root)
-            .with_context(|| format!("creating destination {}", job.dst.root.display()))?;
+    let observer = Arc::clone(reporter);
+    let make_dst = !config.sync.dry_run;
+    match (&job.src.remote, &job.dst.remote) {
+        (None, None) => {
+            if make_dst {
+                create_local_dir(&job.dst.root)?;
+            }
+            let src = Arc::new(Local::open(&job.src.root)?);
+            let dst = Arc::new(Local::open(&job.dst.root)?);
+            sync_job(src, dst, job, &config.sync, observer, cancel).await
+        }
+        (Some(spec), None) => {
+            if make_dst {
+                create_local_dir(&job.dst.root)?;
+            }
+            let dst = Arc::new(Local::open(&job.dst.root)?);
+            let connection = Connection::start(&config.shell, spec, &remote_root(&job.src), false)?;
+            let src = Arc::new(connection.agent.clone());
+            let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
+            finish_remote(connection, synced, reporter).await
+        }
+        (None, Some(spec)) => {
+            let src = Arc::new(Local::open(&job.src.root)?);
+            let root = remote_root(&job.dst);
+            let connection = Connection::start(&config.shell, spec, &root, make_dst)?;
+            let dst = Arc::new(connection.agent.clone());
+            let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
+            finish_remote(connection, synced, reporter).await
+        }
+        (Some(_), Some(_)) => anyhow::bail!("copying between two remote hosts is not supported"),
     }
-    let src = Arc::new(Local::open(&job.src.root)?);
-    let dst = Arc::new(Local::open(&job.dst.root)?);
-    sync_job(src, dst, job, &config.sync, Arc::clone(reporter), cancel).await
+}
+
+fn create_local_dir(root: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("creating destination {}", root.display()))
+}
+
+/// The agent's root as the remote shell gets it (remote paths were checked to be UTF-8).
+fn remote_root(end: &config::Endpoint) -> String {
+    end.root.to_string_lossy().into_owned()
+}
+
+/// Closes the connection after a job; a connection that broke is a failure of the run even
+/// when the engine saw only interrupted transfers, and it explains a failed job.
+async fn finish_remote(
+    connection: Connection,
+    synced: Result<Totals>,
+    reporter: &Arc<Reporter>,
+) -> Result<Totals> {
+    let traffic = connection.agent.traffic();
+    let closed = connection.finish().await;
+    let mut totals = match (synced, closed) {
+        (Ok(totals), Ok(())) => totals,
+        (Ok(mut totals), Err(e)) => {
+            reporter.failed(None, &format!("{e:#}"));
+            totals.failed += 1;
+            totals
+        }
+        (Err(e), Ok(())) => return Err(e),
+        (Err(e), Err(closed)) => return Err(closed.context(format!("{e:#}"))),
+    };
+    totals.traffic = execute::Traffic {
+        sent: traffic.sent.logical,
+        wire_sent: traffic.sent.wire,
+        received: traffic.received.logical,
+        wire_received: traffic.received.wire,
+    };
+    Ok(totals)
 }
 
 /// True when `error` is a closed output pipe (`sy … | head`): not worth a message.

@@ -111,6 +111,10 @@ impl Reporter {
                 "bytes_written": written,
                 "elapsed_ms": elapsed.as_millis() as u64,
                 "rate_bytes_per_sec": rate.round() as u64,
+                "bytes_sent": totals.traffic.sent,
+                "bytes_received": totals.traffic.received,
+                "wire_bytes_sent": totals.traffic.wire_sent,
+                "wire_bytes_received": totals.traffic.wire_received,
                 "exit_code": exit.code(),
             }));
         } else if self.out.stats && !self.out.quiet {
@@ -136,6 +140,13 @@ impl Reporter {
                 secs,
                 human_bytes(rate),
             ));
+            let t = &totals.traffic;
+            if t.wire_sent + t.wire_received > 0 {
+                self.print(&format!(
+                    "wire:  {} sent ({} before compression), {} received ({} after decompression)",
+                    t.wire_sent, t.sent, t.wire_received, t.received
+                ));
+            }
         }
         match self.stdout.lock() {
             Ok(mut state) => state.error.take().map_or(Ok(()), Err),

@@ -11,5 +11,7 @@ mod kinds;
 mod large;
 mod names;
 mod output;
+mod remote;
 mod resume;
 mod rsync;
+mod ssh;

@@ -1,0 +1,283 @@
+//! Remote sides: `[user@]host:path` as rsync reads it, and starting `sy-remote` there through
+//! a remote shell (`-e/--rsh`, `ssh` by default).
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::process::Stdio;
+
+use anyhow::{Context, Result, bail};
+use sy_transport::{Agent, AgentOptions};
+use tokio::process::{Child, Command};
+
+use crate::config::UsageError;
+
+/// A path on another host, as typed: `[user@]host:path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteSpec {
+    /// `user@`, when given.
+    pub user: Option<String>,
+    /// The host, passed to the remote shell as is.
+    pub host: String,
+    /// The path there (relative to the login directory unless absolute); may be empty.
+    pub path: String,
+}
+
+impl RemoteSpec {
+    /// `host:path` for messages.
+    pub fn shown(&self) -> String {
+        match &self.user {
+            Some(user) => format!("{user}@{}:{}", self.host, self.path),
+            None => format!("{}:{}", self.host, self.path),
+        }
+    }
+}
+
+/// Reads `arg` as a remote location the way rsync does: a colon before any slash makes it
+/// remote (`host:dir`, `user@host:`), so `./a:b` and `/x/a:b` stay local.
+pub fn parse_remote(arg: &OsStr) -> Result<Option<RemoteSpec>, UsageError> {
+    let bytes = arg.as_bytes();
+    let Some(colon) = bytes.iter().position(|&b| b == b':') else {
+        return Ok(None);
+    };
+    if bytes[..colon].contains(&b'/') || colon == 0 {
+        return Ok(None);
+    }
+    let text = std::str::from_utf8(bytes).map_err(|_| {
+        UsageError(format!(
+            "{} is not valid UTF-8; remote locations must be",
+            arg.to_string_lossy()
+        ))
+    })?;
+    let (login, path) = text.split_at(colon);
+    let path = &path[1..];
+    if path.starts_with(':') {
+        return Err(UsageError(format!(
+            "{text}: rsync daemon modules (host::module) are not supported; use host:path"
+        )));
+    }
+    let (user, host) = match login.rsplit_once('@') {
+        Some((user, host)) => (Some(user.to_owned()), host),
+        None => (None, login),
+    };
+    if host.is_empty() || user.as_deref() == Some("") {
+        return Err(UsageError(format!(
+            "{text}: missing user or host before ':'"
+        )));
+    }
+    Ok(Some(RemoteSpec {
+        user,
+        host: host.to_owned(),
+        path: path.to_owned(),
+    }))
+}
+
+/// One word of the command the remote shell runs, quoted so that shell reads it back exactly
+/// (spaces, quotes, `$(…)` and globs stay literal). Every argument built from user data goes
+/// through here.
+pub fn remote_word(word: &str) -> Result<String, UsageError> {
+    shlex::try_quote(word)
+        .map(|quoted| quoted.into_owned())
+        .map_err(|_| {
+            UsageError(format!(
+                "{word:?} cannot be passed to a remote shell (NUL byte)"
+            ))
+        })
+}
+
+/// How to reach the agent.
+#[derive(Debug, Clone)]
+pub struct RemoteShell {
+    /// `-e` split into words (`ssh` by default).
+    pub rsh: Vec<String>,
+    /// The agent's command on the far side (`--remote-path`, default `sy-remote`); a command
+    /// line of its own, not quoted (it may be `sudo sy-remote`).
+    pub remote_path: String,
+    /// `-z` / `--compress-level`.
+    pub compress_level: Option<i8>,
+}
+
+/// Splits `-e CMD` like a shell would.
+pub fn split_rsh(cmd: &str) -> Result<Vec<String>, UsageError> {
+    match shlex::split(cmd) {
+        Some(words) if !words.is_empty() => Ok(words),
+        _ => Err(UsageError(format!(
+            "cannot parse --rsh {cmd:?} as a command"
+        ))),
+    }
+}
+
+/// The argument vector that starts the agent for `root` on `spec`'s host:
+/// `RSH [-l user] host sy-remote [--mkdir] -- 'root'`.
+pub fn agent_command(
+    shell: &RemoteShell,
+    spec: &RemoteSpec,
+    root: &str,
+    mkdir: bool,
+) -> Result<Vec<String>, UsageError> {
+    let mut argv = shell.rsh.clone();
+    if let Some(user) = &spec.user {
+        argv.push("-l".to_owned());
+        argv.push(user.clone());
+    }
+    argv.push(spec.host.clone());
+    let mut remote = shell.remote_path.clone();
+    if mkdir {
+        remote.push_str(" --mkdir");
+    }
+    remote.push_str(" -- ");
+    remote.push_str(&remote_word(if root.is_empty() { "." } else { root })?);
+    argv.push(remote);
+    Ok(argv)
+}
+
+/// A running agent: the client end and the remote shell process.
+pub struct Connection {
+    /// The transport.
+    pub agent: Agent,
+    child: Child,
+    shown: String,
+}
+
+impl Connection {
+    /// Starts the remote shell and speaks the protocol over its stdin/stdout (its stderr, with
+    /// the agent's log and any ssh messages, goes to ours).
+    pub fn start(
+        shell: &RemoteShell,
+        spec: &RemoteSpec,
+        root: &str,
+        mkdir: bool,
+    ) -> Result<Connection> {
+        let argv = agent_command(shell, spec, root, mkdir)?;
+        let Some((program, args)) = argv.split_first() else {
+            bail!(UsageError("empty --rsh command".to_owned()));
+        };
+        tracing::debug!("starting {argv:?}");
+        let mut child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting the remote shell {program:?}"))?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            bail!("the remote shell's stdin/stdout could not be captured");
+        };
+        let shown = format!("{}:{root}", spec.host);
+        let agent = Agent::new(
+            stdout,
+            stdin,
+            AgentOptions {
+                location: shown.clone(),
+                compress_level: shell.compress_level,
+            },
+        );
+        Ok(Connection {
+            agent,
+            child,
+            shown,
+        })
+    }
+
+    /// Ends the session and waits for the remote shell. An error says why the connection
+    /// broke (the agent died, the shell failed), if it did.
+    pub async fn finish(mut self) -> Result<()> {
+        if self.agent.failure().is_some() {
+            // The agent is gone or broken: do not wait on a remote shell that may still be
+            // blocked writing to it.
+            let _ = self.child.start_kill();
+        }
+        self.agent.close().await;
+        let status = tokio::time::timeout(std::time::Duration::from_secs(30), self.child.wait())
+            .await
+            .ok()
+            .transpose()
+            .with_context(|| format!("waiting for the remote shell of {}", self.shown))?;
+        if let Some(reason) = self.agent.failure() {
+            bail!("connection to sy-remote on {} lost: {reason}", self.shown);
+        }
+        match status {
+            Some(status) if status.success() => Ok(()),
+            Some(status) => bail!(
+                "the remote shell for {} exited with {status} (is sy-remote installed there? see --remote-path)",
+                self.shown
+            ),
+            None => bail!("the remote shell for {} did not exit", self.shown),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote(s: &str) -> Option<RemoteSpec> {
+        parse_remote(OsStr::new(s)).unwrap()
+    }
+
+    #[test]
+    fn a_colon_before_any_slash_is_remote() {
+        let spec = remote("user@host:dir/sub").unwrap();
+        assert_eq!(spec.user.as_deref(), Some("user"));
+        assert_eq!(spec.host, "host");
+        assert_eq!(spec.path, "dir/sub");
+        assert_eq!(remote("host:").unwrap().path, "");
+        assert_eq!(remote("h:/abs/p").unwrap().path, "/abs/p");
+        assert_eq!(remote("a@b@host:x").unwrap().user.as_deref(), Some("a@b"));
+        for local in ["./a:b", "/x/a:b", "plain", "dir/x:y", ":nohost"] {
+            assert_eq!(remote(local), None, "{local}");
+        }
+        assert!(parse_remote(OsStr::new("host::module")).is_err());
+        assert!(parse_remote(OsStr::new("@host:x")).is_err());
+    }
+
+    #[test]
+    fn remote_words_come_back_literally_from_a_shell() {
+        for word in [
+            "plain",
+            "with space",
+            "it's",
+            "$(touch /tmp/x)",
+            "a\"b",
+            "*",
+            "-x",
+            "~user",
+            "",
+        ] {
+            let quoted = remote_word(word).unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {quoted}"))
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), word, "{quoted}");
+        }
+        assert!(remote_word("nul\0").is_err());
+    }
+
+    #[test]
+    fn the_agent_command_puts_user_host_and_a_quoted_root() {
+        let shell = RemoteShell {
+            rsh: split_rsh("ssh -p 2222 -o 'ProxyCommand=nc %h %p'").unwrap(),
+            remote_path: "/opt/sy-remote".to_owned(),
+            compress_level: None,
+        };
+        let spec = remote("me@box:my dir").unwrap();
+        let argv = agent_command(&shell, &spec, &spec.path, true).unwrap();
+        assert_eq!(
+            argv,
+            [
+                "ssh",
+                "-p",
+                "2222",
+                "-o",
+                "ProxyCommand=nc %h %p",
+                "-l",
+                "me",
+                "box",
+                "/opt/sy-remote --mkdir -- 'my dir'"
+            ]
+        );
+        assert!(split_rsh("ssh 'unclosed").is_err());
+    }
+}

@@ -1,0 +1,347 @@
+//! Remote syncs through a remote shell (`-e`): a fake `ssh` that drops the host and runs the
+//! agent here, so push and pull run the real `sy-remote` without any SSH server.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::OnceLock;
+
+use crate::util::{Fixture, assert_same_tree, files_equal, leftovers, stderr, summary};
+
+/// The `sy-remote` built from this checkout. Cargo builds only this package's binaries for its
+/// tests, so it is built here once per run, into the same target directory and profile as
+/// `sy` (a no-op when it is up to date; works on a clean clone with `cargo test --workspace`).
+pub fn sy_remote() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let sy = PathBuf::from(env!("CARGO_BIN_EXE_sy"));
+        let profile_dir = sy.parent().unwrap();
+        let target_dir = profile_dir.parent().unwrap();
+        let mut cargo = std::process::Command::new(env!("CARGO"));
+        cargo
+            .args(["build", "--quiet", "-p", "sy-remote", "--target-dir"])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            cargo.arg("--release");
+        }
+        let status = cargo.status().expect("running cargo to build sy-remote");
+        assert!(status.success(), "building sy-remote failed");
+        let built = profile_dir.join("sy-remote");
+        assert!(
+            built.is_file(),
+            "{} missing after the build",
+            built.display()
+        );
+        built
+    })
+}
+
+/// A stand-in for `ssh`: skips its options and the host, then runs the command string here
+/// with `sh -c`, which is what the remote side of ssh does (so quoting is tested too).
+const FAKE_RSH: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -l|-p|-o|-i|-F) shift 2 ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+shift
+exec sh -c "$*"
+"#;
+
+/// Like `FAKE_RSH`, and writes the agent's process id (the `exec`s keep it) to a file.
+const PID_RSH: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -l|-p|-o|-i|-F) shift 2 ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+shift
+echo $$ > "$SY_TEST_PIDFILE"
+exec sh -c "exec $*"
+"#;
+
+fn script(f: &Fixture, name: &str, text: &str) -> String {
+    let path = f.path(name);
+    fs::write(&path, text).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// Runs `sy -e FAKE --remote-path SY-REMOTE ARGS… SRC DST`.
+fn remote_sy(f: &Fixture, rsh: &str, args: &[&str], src: &str, dst: &str) -> Output {
+    f.sy()
+        .arg("-e")
+        .arg(rsh)
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .args(args)
+        .arg(src)
+        .arg(dst)
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> Output {
+    assert_eq!(out.status.code(), Some(0), "sy failed: {}", stderr(&out));
+    out
+}
+
+fn push(f: &Fixture, args: &[&str]) -> Output {
+    let rsh = script(f, "rsh", FAKE_RSH);
+    let dst = format!("fakehost:{}/", f.dst().display());
+    ok(remote_sy(f, &rsh, args, &f.src_slash(), &dst))
+}
+
+fn pull(f: &Fixture, args: &[&str]) -> Output {
+    let rsh = script(f, "rsh", FAKE_RSH);
+    let src = format!("user@fakehost:{}/", f.src().display());
+    ok(remote_sy(
+        f,
+        &rsh,
+        args,
+        &src,
+        &f.dst().display().to_string(),
+    ))
+}
+
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// Names, sizes, kinds and modes that tend to break things.
+fn edge_tree(f: &Fixture) {
+    f.write("src/empty", "");
+    f.write("src/one", "1");
+    f.write("src/at-inline-limit", noise(128 << 10, 1));
+    f.write("src/over-inline-limit", noise((128 << 10) + 1, 2));
+    f.write("src/big.bin", noise(3 << 20, 3));
+    f.write("src/text.log", "a line of a log file\n".repeat(20_000));
+    f.write("src/with space and 'quotes' \"and\" $(echo no)", "name");
+    f.write("src/-leading-dash", "dash");
+    f.write("src/ünïcödé ✓", "utf-8");
+    f.write("src/new\nline", "newline in the name");
+    f.write("src/deep/er/and/deeper/file", "deep");
+    f.mkdir("src/empty-dir");
+    f.symlink("one", "src/link-relative");
+    f.symlink("/etc/hostname", "src/link-absolute");
+    f.symlink("no/such/target", "src/link-dangling");
+    f.symlink("deep/er", "src/link-to-dir");
+    let mode = |rel: &str, mode: u32| {
+        fs::set_permissions(f.path(rel), fs::Permissions::from_mode(mode)).unwrap();
+    };
+    f.write("src/private", "0600");
+    mode("src/private", 0o600);
+    f.write("src/script.sh", "#!/bin/sh\n");
+    mode("src/script.sh", 0o755);
+    f.write("src/read-only/inside", "in a read-only directory");
+    mode("src/read-only", 0o555);
+}
+
+#[test]
+fn push_copies_an_edge_case_tree_exactly_and_a_rerun_changes_nothing() {
+    let f = Fixture::new();
+    edge_tree(&f);
+    push(&f, &[]);
+    assert_same_tree(&f.src(), &f.dst());
+    let again = summary(&push(&f, &["--json"]));
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["updated"], 0, "{again}");
+    assert!(leftovers(&f.dst()).is_empty());
+}
+
+#[test]
+fn pull_copies_an_edge_case_tree_exactly() {
+    let f = Fixture::new();
+    edge_tree(&f);
+    pull(&f, &[]);
+    assert_same_tree(&f.src(), &f.dst());
+    let again = summary(&pull(&f, &["--json"]));
+    assert_eq!(again["created"], 0, "{again}");
+    assert_eq!(again["updated"], 0, "{again}");
+}
+
+#[test]
+fn compression_shrinks_text_on_the_wire_both_ways() {
+    let f = Fixture::new();
+    for i in 0..50 {
+        f.write(
+            format!("src/log{i}.txt"),
+            format!("entry {i}: all is well\n").repeat(2000),
+        );
+    }
+    f.write("src/photo.jpg", noise(200_000, 9));
+    let s = summary(&push(&f, &["-z", "--json"]));
+    assert_same_tree(&f.src(), &f.dst());
+    let (wire, logical) = (
+        s["wire_bytes_sent"].as_u64().unwrap(),
+        s["bytes_sent"].as_u64().unwrap(),
+    );
+    assert!(
+        wire * 5 < logical,
+        "push: {wire} on the wire for {logical}: {s}"
+    );
+    fs::remove_dir_all(f.dst()).unwrap();
+    let s = summary(&pull(&f, &["--compress-level", "9", "-z", "--json"]));
+    assert_same_tree(&f.src(), &f.dst());
+    let (wire, logical) = (
+        s["wire_bytes_received"].as_u64().unwrap(),
+        s["bytes_received"].as_u64().unwrap(),
+    );
+    assert!(
+        wire * 5 < logical,
+        "pull: {wire} on the wire for {logical}: {s}"
+    );
+}
+
+#[test]
+fn many_small_files_are_pipelined() {
+    let f = Fixture::new();
+    for i in 0..3000 {
+        f.write(format!("src/d{}/f{i}", i % 30), format!("file number {i}"));
+    }
+    push(&f, &["-j", "4"]);
+    assert_same_tree(&f.src(), &f.dst());
+    let s = summary(&push(&f, &["--json"]));
+    assert_eq!(s["unchanged"], 3000, "{s}");
+    // A no-change re-sync moves the listing and little else: well under 100 bytes a file.
+    let sent = s["wire_bytes_sent"].as_u64().unwrap();
+    assert!(sent < 3000 * 100, "{s}");
+}
+
+#[test]
+fn changed_big_files_travel_as_deltas_on_push_and_pull() {
+    let f = Fixture::new();
+    let old = noise(8 << 20, 5);
+    let mut new = old.clone();
+    for at in [100_000, 3_000_000, 7_000_000] {
+        new[at..at + 500].copy_from_slice(&noise(500, at as u64));
+    }
+    // A different size, so the change is seen whatever the file times' resolution.
+    new.extend_from_slice(b"appended");
+    f.write("src/data", &new);
+    f.write("dst/data", &old);
+    let s = summary(&push(&f, &["--json"]));
+    assert!(fs::read(f.path("dst/data")).unwrap() == new, "push: {s}");
+    assert!(s["bytes_literal"].as_u64().unwrap() < 256 << 10, "{s}");
+    assert!(s["wire_bytes_sent"].as_u64().unwrap() < 512 << 10, "{s}");
+
+    f.write("dst/data", &old);
+    let s = summary(&pull(&f, &["--json"]));
+    assert!(fs::read(f.path("dst/data")).unwrap() == new, "pull: {s}");
+    assert!(s["bytes_literal"].as_u64().unwrap() < 256 << 10, "{s}");
+    assert!(
+        s["wire_bytes_received"].as_u64().unwrap() < 512 << 10,
+        "{s}"
+    );
+}
+
+#[test]
+fn an_agent_killed_mid_transfer_fails_cleanly_and_the_rerun_resumes() {
+    let f = Fixture::new();
+    let size = 96 << 20;
+    let big = noise(size, 8);
+    f.write("src/a-small", "done before the big one");
+    f.write("src/big", &big);
+    f.write("dst/big", "the old version");
+    let rsh = script(&f, "rsh-pid", PID_RSH);
+    let pidfile = f.path("agent.pid");
+    let dst = format!("fakehost:{}/", f.dst().display());
+    let mut sy = std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
+        .env("SY_TEST_PIDFILE", &pidfile)
+        .arg("-e")
+        .arg(&rsh)
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .args(["-v", "-j", "1"])
+        .arg(f.src_slash())
+        .arg(&dst)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Kill the agent once a quarter of the big file has landed in its temporary.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let killed = loop {
+        let landed = fs::read_dir(f.dst())
+            .unwrap()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".big.sy-tmp."))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0);
+        if landed >= (size / 4) as u64 {
+            let pid: i32 = fs::read_to_string(&pidfile)
+                .unwrap()
+                .trim()
+                .parse()
+                .unwrap();
+            let pid = rustix::process::Pid::from_raw(pid).unwrap();
+            rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+            break true;
+        }
+        if std::time::Instant::now() > deadline || sy.try_wait().unwrap().is_some() {
+            break false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    let out = sy.wait_with_output().unwrap();
+    assert!(
+        killed,
+        "the transfer ended before the agent could be killed: {}",
+        stderr(&out)
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
+    // Nothing torn: the old version stays until the new one is complete.
+    assert_eq!(fs::read(f.path("dst/big")).unwrap(), b"the old version");
+
+    let s = summary(&push(&f, &["--json"]));
+    assert!(files_equal(&f.path("src/big"), &f.path("dst/big")));
+    assert!(leftovers(&f.dst()).is_empty(), "{:?}", leftovers(&f.dst()));
+    let sent = s["wire_bytes_sent"].as_u64().unwrap();
+    assert!(
+        sent < (size - size / 5) as u64,
+        "the rerun sent {sent} bytes: {s}"
+    );
+}
+
+#[test]
+fn remote_to_remote_is_refused() {
+    let f = Fixture::new();
+    let out = f.sy().args(["a:x/", "b:y/"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("two remote"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_missing_agent_is_a_clear_error() {
+    let f = Fixture::new();
+    f.write("src/x", "x");
+    let rsh = script(&f, "rsh", FAKE_RSH);
+    let dst = format!("fakehost:{}/", f.dst().display());
+    let out = f
+        .sy()
+        .args(["-e", &rsh, "--remote-path", "/nonexistent/sy-remote"])
+        .arg(f.src_slash())
+        .arg(&dst)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("sy-remote"), "{}", stderr(&out));
+}

@@ -1,0 +1,164 @@
+//! One sync over a real OpenSSH server: `sshd` on a random loopback port with keys made for the
+//! test, `sy -e "ssh …"` pushing and pulling through it. Skipped (loudly) where there is no
+//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::remote::sy_remote;
+use crate::util::{Fixture, assert_same_tree, stderr};
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+/// A running sshd, killed when dropped.
+struct Sshd {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn keygen(path: &Path) {
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(status.success(), "ssh-keygen failed");
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts sshd with a generated config in `dir`, accepting `user_key` for any local user.
+fn start_sshd(dir: &Path, user_key: &Path) -> Option<Sshd> {
+    if !Path::new(SSHD).exists() {
+        return None;
+    }
+    // Privilege separation needs this directory; it is missing in minimal containers.
+    if fs::create_dir_all("/run/sshd").is_err() {
+        return None;
+    }
+    let host_key = dir.join("host_key");
+    keygen(&host_key);
+    let authorized = dir.join("authorized_keys");
+    fs::copy(user_key.with_extension("pub"), &authorized).unwrap();
+    for _attempt in 0..3 {
+        let port = free_port();
+        assert_ne!(port, 22);
+        let config = dir.join("sshd_config");
+        fs::write(
+            &config,
+            format!(
+                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
+                 PidFile {}\nStrictModes no\nPermitRootLogin prohibit-password\n\
+                 PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+                 PubkeyAuthentication yes\nUsePAM no\nLogLevel ERROR\n",
+                host_key.display(),
+                authorized.display(),
+                dir.join("sshd.pid").display(),
+            ),
+        )
+        .unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(&config)
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut sshd = Sshd { child, port };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(sshd);
+            }
+            if let Ok(Some(_)) = sshd.child.try_wait() {
+                break; // the port was taken meanwhile: try another
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(sshd);
+    }
+    panic!("sshd did not start on any port");
+}
+
+fn user_name() -> String {
+    if rustix::process::geteuid().is_root() {
+        return "root".to_owned();
+    }
+    std::env::var("USER").expect("USER is set")
+}
+
+#[test]
+fn push_and_pull_over_openssh() {
+    let f = Fixture::new();
+    let keys = f.mkdir("keys");
+    let user_key = keys.join("id_ed25519");
+    keygen(&user_key);
+    let Some(sshd) = start_sshd(&keys, &user_key) else {
+        assert!(
+            std::env::var_os("SY_REQUIRE_SSHD").is_none_or(|v| v != "1"),
+            "SY_REQUIRE_SSHD=1 but no usable sshd at {SSHD}"
+        );
+        eprintln!("SKIPPED push_and_pull_over_openssh: no usable {SSHD}");
+        return;
+    };
+    let host_pub = fs::read_to_string(keys.join("host_key.pub")).unwrap();
+    let known_hosts = keys.join("known_hosts");
+    fs::write(
+        &known_hosts,
+        format!("[127.0.0.1]:{} {host_pub}", sshd.port),
+    )
+    .unwrap();
+    let rsh = format!(
+        "ssh -F /dev/null -p {} -i {} -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes \
+         -o BatchMode=yes",
+        sshd.port,
+        user_key.display(),
+        known_hosts.display()
+    );
+    f.write("src/hello.txt", "over ssh\n");
+    f.write("src/dir with space/$(not run)", vec![7u8; 300_000]);
+    f.symlink("hello.txt", "src/link");
+    let run = |src: String, dst: String| -> PathBuf {
+        let out = f
+            .sy()
+            .args(["-e", &rsh, "--remote-path"])
+            .arg(sy_remote())
+            .arg(&src)
+            .arg(&dst)
+            .timeout(Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "sy {src} {dst}: {}",
+            stderr(&out)
+        );
+        PathBuf::from(dst)
+    };
+    let host = format!("{}@127.0.0.1", user_name());
+    run(f.src_slash(), format!("{host}:{}/", f.dst().display()));
+    assert_same_tree(&f.src(), &f.dst());
+    let pulled = f.path("pulled");
+    run(
+        format!("{host}:{}/", f.src().display()),
+        pulled.display().to_string(),
+    );
+    assert_same_tree(&f.src(), &pulled);
+    drop(sshd);
+}
