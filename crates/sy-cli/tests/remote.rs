@@ -250,35 +250,33 @@ fn changed_big_files_travel_as_deltas_on_push_and_pull() {
     );
 }
 
-#[test]
-fn an_agent_killed_mid_transfer_fails_cleanly_and_the_rerun_resumes() {
-    let f = Fixture::new();
-    let size = 96 << 20;
-    let big = noise(size, 8);
-    f.write("src/a-small", "done before the big one");
-    f.write("src/big", &big);
-    f.write("dst/big", "the old version");
-    let rsh = script(&f, "rsh-pid", PID_RSH);
+/// Starts `sy -v -j 1 SRC DST` through `PID_RSH`, kills the agent with SIGKILL once the
+/// temporary of `big` under `landing` holds a quarter of `size`, and returns sy's output.
+fn kill_agent_mid_transfer(
+    f: &Fixture,
+    src: &str,
+    dst: &str,
+    landing: &Path,
+    size: usize,
+) -> Output {
+    let rsh = script(f, "rsh-pid", PID_RSH);
     let pidfile = f.path("agent.pid");
-    let dst = format!("fakehost:{}/", f.dst().display());
     let mut sy = std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
         .env("SY_TEST_PIDFILE", &pidfile)
         .arg("-e")
         .arg(&rsh)
         .arg("--remote-path")
         .arg(sy_remote())
-        .args(["-v", "-j", "1"])
-        .arg(f.src_slash())
-        .arg(&dst)
+        .args(["-v", "-j", "1", src, dst])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Kill the agent once a quarter of the big file has landed in its temporary.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let killed = loop {
-        let landed = fs::read_dir(f.dst())
-            .unwrap()
+        let landed = fs::read_dir(landing)
+            .into_iter()
+            .flatten()
             .filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().starts_with(".big.sy-tmp."))
             .filter_map(|e| e.metadata().ok())
@@ -306,6 +304,17 @@ fn an_agent_killed_mid_transfer_fails_cleanly_and_the_rerun_resumes() {
         "the transfer ended before the agent could be killed: {}",
         stderr(&out)
     );
+    out
+}
+
+#[test]
+fn an_agent_killed_mid_push_fails_cleanly_and_the_rerun_resumes() {
+    let f = Fixture::new();
+    let size = 96 << 20;
+    f.write("src/big", noise(size, 8));
+    f.write("dst/big", "the old version");
+    let dst = format!("fakehost:{}/", f.dst().display());
+    let out = kill_agent_mid_transfer(&f, &f.src_slash(), &dst, &f.dst(), size);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
     // Nothing torn: the old version stays until the new one is complete.
@@ -318,6 +327,34 @@ fn an_agent_killed_mid_transfer_fails_cleanly_and_the_rerun_resumes() {
     assert!(
         sent < (size - size / 5) as u64,
         "the rerun sent {sent} bytes: {s}"
+    );
+}
+
+#[test]
+fn an_agent_killed_mid_pull_keeps_the_partial_and_the_rerun_resumes() {
+    let f = Fixture::new();
+    let size = 96 << 20;
+    f.write("src/big", noise(size, 9));
+    f.write("dst/big", "the old version");
+    let src = format!("fakehost:{}/", f.src().display());
+    let dst = f.dst().display().to_string();
+    let out = kill_agent_mid_transfer(&f, &src, &dst, &f.dst(), size);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
+    assert_eq!(fs::read(f.path("dst/big")).unwrap(), b"the old version");
+    assert!(
+        f.path("dst/.big.sy-partial").exists(),
+        "what arrived is kept: {:?}",
+        leftovers(&f.dst())
+    );
+
+    let s = summary(&pull(&f, &["--json"]));
+    assert!(files_equal(&f.path("src/big"), &f.path("dst/big")));
+    assert!(leftovers(&f.dst()).is_empty(), "{:?}", leftovers(&f.dst()));
+    let received = s["wire_bytes_received"].as_u64().unwrap();
+    assert!(
+        received < (size - size / 5) as u64,
+        "the rerun received {received} bytes: {s}"
     );
 }
 
