@@ -2,6 +2,7 @@
 //! runs `ssh host sy-remote --mkdir dir`). It serves the sy protocol on stdin/stdout for the one
 //! directory it is given, logs to stderr, and exits when stdin closes.
 
+use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -54,14 +55,23 @@ fn run() -> Result<()> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    let stats = runtime
-        .block_on(serve(
+    // Raw descriptors rather than `std::io::stdout()`, whose line buffering would cut binary
+    // frames at every newline byte into separate writes (and SSH packets).
+    let stdin = raw_stdio(std::io::stdin().as_fd()).context("opening stdin")?;
+    let stdout = raw_stdio(std::io::stdout().as_fd()).context("opening stdout")?;
+    let stats = runtime.block_on(async {
+        serve(
             Arc::new(root),
-            tokio::io::stdin(),
-            tokio::io::stdout(),
+            tokio::fs::File::from_std(stdin),
+            tokio::fs::File::from_std(stdout),
             options,
-        ))
-        .with_context(|| format!("serving {}", args.root.display()))?;
+        )
+        .await
+    });
+    // A read of stdin may still be blocked in the pool when the session ended on an error;
+    // do not wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    let stats = stats.with_context(|| format!("serving {}", args.root.display()))?;
     tracing::info!(
         "done: sent {} bytes ({} on the wire), received {} ({} on the wire)",
         stats.sent.logical,
@@ -70,6 +80,11 @@ fn run() -> Result<()> {
         stats.received.wire
     );
     Ok(())
+}
+
+/// A file handle of its own for one of the standard streams.
+fn raw_stdio(fd: BorrowedFd<'_>) -> std::io::Result<std::fs::File> {
+    Ok(std::fs::File::from(fd.try_clone_to_owned()?))
 }
 
 fn init_logging(verbose: u8) {

@@ -10,7 +10,6 @@
 //! Every file is checked against the BLAKE3 digest its sender announced.
 
 use std::fs::File;
-use std::io::Read;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -385,12 +384,11 @@ fn send_local(
     let mut stored = None;
     loop {
         options.cancel.check()?;
-        let mut buf = BytesMut::zeroed(CHUNK_LEN);
-        let n = read_full(&mut file, &mut buf).map_err(reading)?;
+        let buf = super::read_chunk(&mut file).map_err(reading)?;
+        let n = buf.len();
         if n == 0 {
             break;
         }
-        buf.truncate(n);
         if offset + n as u64 > source.size {
             return Err(Error::SourceChanged {
                 path: source.path.to_string(),
@@ -402,7 +400,7 @@ fn send_local(
         let message = Message::FileChunk {
             id,
             offset,
-            data: buf.freeze(),
+            data: Bytes::from(buf),
         };
         out.blocking_send(Out { message, stored })
             .map_err(|_| Error::Interrupted)?;
@@ -422,19 +420,6 @@ fn send_local(
         });
     }
     Ok(*hasher.finalize().as_bytes())
-}
-
-fn read_full(file: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 async fn send_stream(

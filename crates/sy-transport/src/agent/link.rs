@@ -315,7 +315,12 @@ impl Driver {
 
     fn take_output(&mut self) {
         if self.endpoint.has_output() {
-            self.wire.extend_from_slice(&self.endpoint.take_output());
+            let output = self.endpoint.take_output();
+            if self.wire.is_empty() {
+                self.wire = output;
+            } else {
+                self.wire.unsplit(output);
+            }
         }
         self.publish_stats();
     }

@@ -2,10 +2,9 @@
 //! signatures for pushes, checksums, and the outcome of tree operations and writes.
 
 use std::fs::File;
-use std::io::Read;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth_compressing};
 
 use super::convert::{entry_to_wire, leftover_to_wire, meta_to_wire};
@@ -199,20 +198,11 @@ fn send_local(reply: &Reply, id: RequestId, entry: &Entry, mut file: File) -> Re
     let mut stored = None;
     let compressing = reply.compressing();
     loop {
-        let mut buf = BytesMut::zeroed(CHUNK_LEN);
-        let mut filled = 0;
-        while filled < buf.len() {
-            match file.read(&mut buf[filled..]) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(reading(e)),
-            }
-        }
+        let buf = super::read_chunk(&mut file).map_err(reading)?;
+        let filled = buf.len();
         if filled == 0 {
             break;
         }
-        buf.truncate(filled);
         if offset + filled as u64 > entry.size {
             return Err(Error::SourceChanged {
                 path: entry.path.to_string(),
@@ -224,7 +214,7 @@ fn send_local(reply: &Reply, id: RequestId, entry: &Entry, mut file: File) -> Re
         let message = Message::FileChunk {
             id,
             offset,
-            data: buf.freeze(),
+            data: Bytes::from(buf),
         };
         reply
             .out
