@@ -2,6 +2,7 @@
 //! a remote shell (`-e/--rsh`, `ssh` by default).
 
 use std::ffi::OsStr;
+use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
 
@@ -10,6 +11,9 @@ use sy_transport::{Agent, AgentOptions};
 use tokio::process::{Child, Command};
 
 use crate::config::UsageError;
+
+/// Bytes each pipe to the remote shell holds.
+const PIPE_SIZE: usize = 1 << 20;
 
 /// A path on another host, as typed: `[user@]host:path`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +167,10 @@ impl Connection {
         let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
             bail!("the remote shell's stdin/stdout could not be captured");
         };
+        // Larger pipes: bulk data moves in fewer steps (a refusal only costs speed).
+        for fd in [stdin.as_fd(), stdout.as_fd()] {
+            let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
+        }
         let shown = format!("{}:{root}", spec.host);
         let agent = Agent::new(
             stdout,
