@@ -22,13 +22,17 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
-use super::convert::{basis_from_wire, error_to_wire, meta_from_wire, options_from_wire, path};
+use super::convert::{basis_from_wire, error_to_wire, options_from_wire, path};
 use super::link::{self, AfterPeerEnds, LinkState, Out};
 use super::serve_send;
+
+mod upload;
+
 use crate::{
-    Cancel, DeltaChunk, DeltaSource, Entry, EntryKind, Error, FileData, FileWrite, Meta,
-    NoProgress, RelPath, Result, SourceFile, Transport, WriteOptions,
+    Cancel, DeltaChunk, Entry, EntryKind, Error, Meta, NoProgress, RelPath, Result, Transport,
+    WriteOptions,
 };
+use upload::{SmallFile, Upload};
 
 /// Pushed files up to this size are collected in memory and written in batches.
 const SMALL_FILE: u64 = 128 << 10;
@@ -111,42 +115,11 @@ where
     }
 }
 
-/// A file being pushed.
-enum Upload {
-    /// Collected in memory, written with its batch.
-    Small {
-        path: RelPath,
-        header: wire::FileHeader,
-        data: BytesMut,
-        hasher: blake3::Hasher,
-    },
-    /// Streamed into its writer as it arrives.
-    Stream {
-        size: u64,
-        received: u64,
-        hasher: blake3::Hasher,
-        chunks: mpsc::Sender<Result<Bytes>>,
-    },
-    /// A delta streamed into its writer.
-    Delta {
-        ops: mpsc::Sender<Result<DeltaChunk>>,
-    },
-    /// Refused at its first frame; the rest of its frames are dropped.
-    Refused,
-}
-
 /// A pull of a delta: the client's signature, arriving.
 struct SignatureIn {
     path: RelPath,
     follow_links: bool,
     bytes: BytesMut,
-}
-
-/// A small file, complete and verified, waiting for its batch.
-struct SmallFile {
-    id: RequestId,
-    write: FileWrite,
-    options: wire::WriteOptions,
 }
 
 struct Server<T> {
@@ -414,270 +387,6 @@ impl<T: Transport> Server<T> {
                 } else {
                     tracing::warn!("ignoring an unexpected {kind} frame from the client");
                 }
-            }
-        }
-    }
-
-    async fn client_abort(&mut self, reply: wire::ErrorReply) {
-        let error = match reply.kind {
-            wire::ErrorKind::Changed => Error::SourceChanged {
-                path: String::from_utf8_lossy(&reply.path).into_owned(),
-            },
-            _ => Error::Interrupted,
-        };
-        match self.uploads.remove(&reply.id.0) {
-            Some(Upload::Stream { chunks, .. }) => {
-                let _ = chunks.send(Err(error)).await;
-            }
-            Some(Upload::Delta { ops }) => {
-                let _ = ops.send(Err(error)).await;
-            }
-            _ => {}
-        }
-    }
-
-    async fn file_begin(&mut self, header: wire::FileHeader) {
-        let id = header.id;
-        let path = match path(&header.path) {
-            Ok(path) => path,
-            Err(e) => {
-                self.uploads.insert(id.0, Upload::Refused);
-                self.refuse(id, &e).await;
-                return;
-            }
-        };
-        if header.size <= SMALL_FILE {
-            self.uploads.insert(
-                id.0,
-                Upload::Small {
-                    path,
-                    data: BytesMut::with_capacity(header.size as usize),
-                    header,
-                    hasher: blake3::Hasher::new(),
-                },
-            );
-            return;
-        }
-        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-        let write = FileWrite {
-            path: path.clone(),
-            source: SourceFile {
-                entry: entry_for(path, header.size, meta_from_wire(&header.meta)),
-                data: FileData::Stream(rx),
-            },
-            clear_partial: header.options.clear_partial,
-        };
-        let (transport, reply) = (Arc::clone(&self.transport), self.reply());
-        let options = write_options(header.options);
-        self.tasks.spawn(async move {
-            let result = transport
-                .write_files(vec![write], options)
-                .await
-                .pop()
-                .unwrap_or(Err(Error::Interrupted));
-            serve_send::answer_written(&reply, id, result).await;
-        });
-        self.uploads.insert(
-            id.0,
-            Upload::Stream {
-                size: header.size,
-                received: 0,
-                hasher: blake3::Hasher::new(),
-                chunks: tx,
-            },
-        );
-    }
-
-    async fn file_chunk(&mut self, id: RequestId, offset: u64, data: Bytes) {
-        let bad = |have: u64, size: u64| {
-            protocol(format!(
-                "bytes at offset {offset} (+{}) do not follow the {have} received of a {size}-byte file",
-                data.len()
-            ))
-        };
-        match self.uploads.get_mut(&id.0) {
-            Some(Upload::Small {
-                header,
-                data: buf,
-                hasher,
-                ..
-            }) => {
-                if offset != buf.len() as u64 || buf.len() as u64 + data.len() as u64 > header.size
-                {
-                    let error = bad(buf.len() as u64, header.size);
-                    self.uploads.insert(id.0, Upload::Refused);
-                    self.refuse(id, &error).await;
-                    return;
-                }
-                hasher.update(&data);
-                buf.extend_from_slice(&data);
-            }
-            Some(Upload::Stream {
-                size,
-                received,
-                hasher,
-                chunks,
-            }) => {
-                if offset != *received || *received + data.len() as u64 > *size {
-                    let error = bad(*received, *size);
-                    let _ = chunks.send(Err(error)).await;
-                    self.uploads.insert(id.0, Upload::Refused);
-                    return;
-                }
-                *received += data.len() as u64;
-                hasher.update(&data);
-                let _ = chunks.send(Ok(data)).await;
-            }
-            Some(Upload::Refused) => {}
-            Some(Upload::Delta { .. }) | None => {
-                self.refuse(
-                    id,
-                    &protocol(format!(
-                        "file data for request {id}, which is not a file being sent"
-                    )),
-                )
-                .await;
-            }
-        }
-    }
-
-    async fn file_end(&mut self, id: RequestId, digest: wire::Digest) {
-        match self.uploads.remove(&id.0) {
-            Some(Upload::Small {
-                path,
-                header,
-                data,
-                hasher,
-            }) => {
-                if data.len() as u64 != header.size || *hasher.finalize().as_bytes() != digest {
-                    let error = Error::DigestMismatch {
-                        path: path.to_string(),
-                    };
-                    self.refuse(id, &error).await;
-                    return;
-                }
-                self.small_bytes += header.size;
-                let entry = entry_for(path.clone(), header.size, meta_from_wire(&header.meta));
-                self.small.push(SmallFile {
-                    id,
-                    options: header.options,
-                    write: FileWrite {
-                        path,
-                        source: SourceFile {
-                            entry,
-                            data: FileData::Bytes(data.freeze()),
-                        },
-                        clear_partial: header.options.clear_partial,
-                    },
-                });
-                if self.small_bytes >= SMALL_BATCH_BYTES || self.small.len() >= SMALL_BATCH_FILES {
-                    self.flush_small().await;
-                }
-            }
-            Some(Upload::Stream {
-                size,
-                received,
-                hasher,
-                chunks,
-            }) => {
-                if received != size || *hasher.finalize().as_bytes() != digest {
-                    let _ = chunks
-                        .send(Err(Error::DigestMismatch {
-                            path: format!("request {id}"),
-                        }))
-                        .await;
-                }
-            }
-            Some(Upload::Refused) => {}
-            Some(other @ Upload::Delta { .. }) => {
-                self.uploads.insert(id.0, other);
-            }
-            None => {
-                self.refuse(
-                    id,
-                    &protocol(format!(
-                        "end of file for request {id}, which is not a file being sent"
-                    )),
-                )
-                .await;
-            }
-        }
-    }
-
-    /// Writes the small files collected so far, one batch per option set.
-    async fn flush_small(&mut self) {
-        if self.small.is_empty() {
-            return;
-        }
-        self.small_bytes = 0;
-        let mut batches: Vec<(wire::WriteOptions, Vec<SmallFile>)> = Vec::new();
-        for file in std::mem::take(&mut self.small) {
-            match batches.iter_mut().find(|(o, _)| *o == file.options) {
-                Some((_, batch)) => batch.push(file),
-                None => batches.push((file.options, vec![file])),
-            }
-        }
-        for (options, batch) in batches {
-            let (transport, reply) = (Arc::clone(&self.transport), self.reply());
-            self.spawn_bounded(async move {
-                let (ids, writes): (Vec<RequestId>, Vec<FileWrite>) =
-                    batch.into_iter().map(|f| (f.id, f.write)).unzip();
-                let results = transport.write_files(writes, write_options(options)).await;
-                for (id, result) in ids.into_iter().zip(results) {
-                    serve_send::answer_written(&reply, id, result).await;
-                }
-            })
-            .await;
-        }
-    }
-
-    async fn delta_begin(&mut self, header: wire::FileHeader, basis: wire::Basis) {
-        let id = header.id;
-        let path = match path(&header.path) {
-            Ok(path) => path,
-            Err(e) => {
-                self.uploads.insert(id.0, Upload::Refused);
-                self.refuse(id, &e).await;
-                return;
-            }
-        };
-        let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-        let source = DeltaSource {
-            entry: entry_for(path.clone(), header.size, meta_from_wire(&header.meta)),
-            chunks: rx,
-        };
-        let (transport, reply) = (Arc::clone(&self.transport), self.reply());
-        let options = write_options(header.options);
-        let basis = basis_from_wire(basis);
-        self.tasks.spawn(async move {
-            let result = transport.apply_delta(path, basis, source, options).await;
-            serve_send::answer_written(&reply, id, result).await;
-        });
-        self.uploads.insert(id.0, Upload::Delta { ops: tx });
-    }
-
-    async fn delta_chunk(&mut self, id: RequestId, ops: Vec<wire::DeltaOp>) {
-        match self.uploads.get(&id.0) {
-            Some(Upload::Delta { ops: tx }) => {
-                for op in ops {
-                    let chunk = match op {
-                        wire::DeltaOp::Copy { offset, len } => DeltaChunk::Copy { offset, len },
-                        wire::DeltaOp::Literal(bytes) => DeltaChunk::Literal(bytes),
-                    };
-                    if tx.send(Ok(chunk)).await.is_err() {
-                        break;
-                    }
-                }
-            }
-            Some(Upload::Refused) => {}
-            _ => {
-                self.refuse(
-                    id,
-                    &protocol(format!(
-                        "delta data for request {id}, which is not a delta being sent"
-                    )),
-                )
-                .await;
             }
         }
     }
