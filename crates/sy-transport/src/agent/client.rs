@@ -499,7 +499,7 @@ impl Transport for Agent {
     }
 
     async fn read_files(&self, files: Vec<Entry>, options: ReadOptions) -> Vec<Result<SourceFile>> {
-        super::client_files::read_files(&self.client, files, options).await
+        super::client_pull::read_files(&self.client, files, options).await
     }
 
     async fn write_files(
@@ -520,7 +520,7 @@ impl Transport for Agent {
         signature: sy_delta::Signature,
         options: ReadOptions,
     ) -> Result<DeltaSource> {
-        super::client_files::delta(&self.client, entry, signature, options).await
+        super::client_pull::delta(&self.client, entry, signature, options).await
     }
 
     async fn apply_delta(

@@ -1,13 +1,7 @@
-//! File content through the agent: whole files and deltas, in both directions.
-//!
-//! - Push: `write_files` streams every file of a batch (FileBegin, chunks, FileEnd) before it
-//!   waits for any answer; `signature` fetches the agent's block signature and `apply_delta`
-//!   streams the ops diffed here.
-//! - Pull: `read_files` asks for every small file of a batch at once and collects each in
-//!   memory; large files stream one after another. `delta` sends the local signature and
-//!   streams back the ops the agent diffs.
-//!
-//! Every file is checked against the BLAKE3 digest its sender announced.
+//! File content sent to the agent (push): `write_files` streams every file of a batch
+//! (FileBegin, chunks, FileEnd) before it waits for any answer; `signature` fetches the agent's
+//! block signature and `apply_delta` streams the ops diffed here. The agent checks each file
+//! against the BLAKE3 digest sent with it.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -17,17 +11,15 @@ use sy_protocol::{self as wire, CHUNK_LEN, Message, RequestId, worth_compressing
 use tokio::sync::mpsc;
 
 use super::client::{Call, Client};
-use super::convert::{
-    basis_to_wire, error_from_wire, meta_from_wire, meta_to_wire, options_to_wire,
-};
+use super::convert::{basis_to_wire, error_from_wire, meta_to_wire, options_to_wire};
 use super::link::Out;
 use crate::{
-    Basis, DeltaChunk, DeltaSource, Entry, Error, FileData, FileWrite, ReadOptions, RelPath,
-    Result, SourceFile, WriteOptions, Written,
+    Basis, DeltaChunk, DeltaSource, Entry, Error, FileData, FileWrite, RelPath, Result,
+    WriteOptions, Written,
 };
 
 /// Chunks of a streamed file buffered between the connection and its consumer.
-const STREAM_QUEUE: usize = 8;
+pub(super) const STREAM_QUEUE: usize = 8;
 /// Delta ops per frame…
 const DELTA_OPS: usize = 4096;
 /// …and literal bytes per frame (one more literal may overshoot by its own size).
@@ -35,199 +27,17 @@ const DELTA_LITERAL: usize = CHUNK_LEN;
 /// Largest signature accepted from an agent: enough for a 1 TiB file at the default block size.
 const MAX_SIGNATURE: usize = 64 << 20;
 
-fn shown(client: &Client, path: &RelPath) -> String {
+pub(super) fn shown(client: &Client, path: &RelPath) -> String {
     format!("{}/{path}", client.location)
 }
 
 /// The error for a transfer cut off by the connection: the receiving side keeps what arrived
 /// as a partial, and the caller learns the cause from [`crate::Agent::failure`].
-fn cut_off(client: &Client, error: Error) -> Error {
+pub(super) fn cut_off(client: &Client, error: Error) -> Error {
     if client.state.failure().is_some() {
         Error::Interrupted
     } else {
         error
-    }
-}
-
-pub(super) async fn read_files(
-    client: &Arc<Client>,
-    files: Vec<Entry>,
-    options: ReadOptions,
-) -> Vec<Result<SourceFile>> {
-    let mut results: Vec<Option<Result<SourceFile>>> = Vec::with_capacity(files.len());
-    let mut small = Vec::new();
-    let mut large = Vec::new();
-    for entry in files {
-        if entry.size <= options.inline_limit {
-            let call = client.open();
-            let request = Message::ReadRequest {
-                id: call.id,
-                path: entry.path.as_bytes().to_vec(),
-                follow_links: options.follow_links,
-                delta: false,
-            };
-            match client.send(request).await {
-                Ok(()) => {
-                    small.push((results.len(), entry, call));
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
-        } else {
-            let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-            results.push(Some(Ok(SourceFile {
-                entry: entry.clone(),
-                data: FileData::Stream(rx),
-            })));
-            large.push((entry, tx));
-        }
-    }
-    if !large.is_empty() {
-        // One after another: the writer consumes streams in order, so a second stream filling
-        // up while the first waits would stall the connection.
-        tokio::spawn(stream_files(
-            Arc::clone(client),
-            large,
-            options.follow_links,
-        ));
-    }
-    for (index, entry, call) in small {
-        results[index] = Some(receive_whole(client, call, entry).await);
-    }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(client.lost())))
-        .collect()
-}
-
-async fn expect_header(
-    client: &Client,
-    call: &mut Call,
-    entry: &Entry,
-) -> Result<wire::FileHeader> {
-    match call.next().await? {
-        Message::FileBegin(header) if header.path == entry.path.as_bytes() => {
-            if header.size != entry.size {
-                return Err(Error::SourceChanged {
-                    path: shown(client, &entry.path),
-                });
-            }
-            Ok(header)
-        }
-        other => Err(call.unexpected(&other)),
-    }
-}
-
-async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Result<SourceFile> {
-    let header = expect_header(client, &mut call, &entry).await?;
-    let mut data = BytesMut::with_capacity(header.size as usize);
-    loop {
-        match call.next().await? {
-            Message::FileChunk {
-                offset,
-                data: bytes,
-                ..
-            } => {
-                if offset != data.len() as u64 || (data.len() + bytes.len()) as u64 > header.size {
-                    return Err(client.protocol_error(format!(
-                        "bytes at offset {offset} of {} do not fit its {} bytes",
-                        entry.path, header.size
-                    )));
-                }
-                data.extend_from_slice(&bytes);
-            }
-            Message::FileEnd { digest, .. } => {
-                if data.len() as u64 != header.size {
-                    return Err(Error::SourceChanged {
-                        path: shown(client, &entry.path),
-                    });
-                }
-                if *blake3::hash(&data).as_bytes() != digest {
-                    return Err(Error::DigestMismatch {
-                        path: shown(client, &entry.path),
-                    });
-                }
-                return Ok(SourceFile {
-                    entry: Entry {
-                        meta: meta_from_wire(&header.meta),
-                        ..entry
-                    },
-                    data: FileData::Bytes(data.freeze()),
-                });
-            }
-            other => return Err(call.unexpected(&other)),
-        }
-    }
-}
-
-async fn stream_files(
-    client: Arc<Client>,
-    files: Vec<(Entry, mpsc::Sender<Result<Bytes>>)>,
-    follow_links: bool,
-) {
-    for (entry, tx) in files {
-        let mut call = client.open();
-        let request = Message::ReadRequest {
-            id: call.id,
-            path: entry.path.as_bytes().to_vec(),
-            follow_links,
-            delta: false,
-        };
-        let outcome = match client.send(request).await {
-            Ok(()) => stream_one(&client, &mut call, &entry, &tx).await,
-            Err(e) => Err(e),
-        };
-        if let Err(e) = outcome {
-            let _ = tx.send(Err(cut_off(&client, e))).await;
-        }
-    }
-}
-
-async fn stream_one(
-    client: &Client,
-    call: &mut Call,
-    entry: &Entry,
-    tx: &mpsc::Sender<Result<Bytes>>,
-) -> Result<()> {
-    let header = expect_header(client, call, entry).await?;
-    if meta_from_wire(&header.meta).mtime != entry.meta.mtime {
-        return Err(Error::SourceChanged {
-            path: shown(client, &entry.path),
-        });
-    }
-    let mut hasher = blake3::Hasher::new();
-    let mut received = 0u64;
-    loop {
-        match call.next().await? {
-            Message::FileChunk { offset, data, .. } => {
-                if offset != received || received + data.len() as u64 > header.size {
-                    return Err(client.protocol_error(format!(
-                        "bytes at offset {offset} of {} do not fit its {} bytes",
-                        entry.path, header.size
-                    )));
-                }
-                received += data.len() as u64;
-                hasher.update(&data);
-                if tx.send(Ok(data)).await.is_err() {
-                    // The writer gave up on this file; its error is reported there.
-                    return Ok(());
-                }
-            }
-            Message::FileEnd { digest, .. } => {
-                if received != header.size {
-                    return Err(Error::SourceChanged {
-                        path: shown(client, &entry.path),
-                    });
-                }
-                if *hasher.finalize().as_bytes() != digest {
-                    return Err(Error::DigestMismatch {
-                        path: shown(client, &entry.path),
-                    });
-                }
-                return Ok(());
-            }
-            other => return Err(call.unexpected(&other)),
-        }
     }
 }
 
@@ -490,70 +300,6 @@ pub(super) async fn signature(
             }
             Message::Error(reply) if reply.kind == wire::ErrorKind::NotFound => return Ok(None),
             Message::Error(reply) => return Err(error_from_wire(&client.location, reply)),
-            other => return Err(call.unexpected(&other)),
-        }
-    }
-}
-
-pub(super) async fn delta(
-    client: &Arc<Client>,
-    entry: Entry,
-    signature: sy_delta::Signature,
-    options: ReadOptions,
-) -> Result<DeltaSource> {
-    let mut call = client.open();
-    let id = call.id;
-    client
-        .send(Message::ReadRequest {
-            id,
-            path: entry.path.as_bytes().to_vec(),
-            follow_links: options.follow_links,
-            delta: true,
-        })
-        .await?;
-    let bytes = Bytes::from(signature.to_bytes());
-    for start in (0..bytes.len()).step_by(CHUNK_LEN) {
-        let data = bytes.slice(start..(start + CHUNK_LEN).min(bytes.len()));
-        client.send(Message::SignatureChunk { id, data }).await?;
-    }
-    client.send(Message::SignatureEnd { id }).await?;
-    let header = match call.next().await? {
-        Message::DeltaBegin { header, .. } if header.path == entry.path.as_bytes() => header,
-        other => return Err(call.unexpected(&other)),
-    };
-    let entry = Entry {
-        size: header.size,
-        meta: meta_from_wire(&header.meta),
-        ..entry
-    };
-    let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-    let client = Arc::clone(client);
-    tokio::spawn(async move {
-        if let Err(e) = forward_delta(&mut call, &tx).await {
-            let _ = tx.send(Err(cut_off(&client, e))).await;
-        }
-    });
-    Ok(DeltaSource { entry, chunks: rx })
-}
-
-async fn forward_delta(call: &mut Call, tx: &mpsc::Sender<Result<DeltaChunk>>) -> Result<()> {
-    loop {
-        match call.next().await? {
-            Message::DeltaChunk { ops, .. } => {
-                for op in ops {
-                    let chunk = match op {
-                        wire::DeltaOp::Copy { offset, len } => DeltaChunk::Copy { offset, len },
-                        wire::DeltaOp::Literal(bytes) => DeltaChunk::Literal(bytes),
-                    };
-                    if tx.send(Ok(chunk)).await.is_err() {
-                        return Ok(());
-                    }
-                }
-            }
-            Message::DeltaEnd { digest, .. } => {
-                let _ = tx.send(Ok(DeltaChunk::End { digest })).await;
-                return Ok(());
-            }
             other => return Err(call.unexpected(&other)),
         }
     }

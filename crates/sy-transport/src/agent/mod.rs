@@ -41,6 +41,7 @@
 
 mod client;
 mod client_files;
+mod client_pull;
 mod convert;
 mod link;
 mod serve;
