@@ -67,7 +67,7 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
     let config = match Config::from_args(parsed) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("sy: error: {e:#}");
+            eprintln!("sy: error: {}", causes(&e));
             return Ok(if e.is::<UsageError>() {
                 Exit::Usage
             } else {
@@ -137,7 +137,7 @@ async fn run_config(config: Config) -> Result<Exit> {
         match run_job(job, &config, &reporter, &cancel).await {
             Ok(t) => totals.add(&t),
             Err(e) => {
-                reporter.failed(None, &format!("{e:#}"));
+                reporter.failed(None, &causes(&e));
                 fatal = true;
             }
         }
@@ -216,12 +216,18 @@ async fn finish_remote(
     let mut totals = match (synced, closed) {
         (Ok(totals), Ok(())) => totals,
         (Ok(mut totals), Err(e)) => {
-            reporter.failed(None, &format!("{e:#}"));
+            reporter.failed(None, &e.to_string());
             totals.failed += 1;
             totals
         }
         (Err(e), Ok(())) => return Err(e),
-        (Err(e), Err(closed)) => return Err(closed.context(format!("{e:#}"))),
+        // The job's error already says why the link broke; add only the shell's fate.
+        (Err(e), Err(end)) => {
+            return Err(match end.shell {
+                Some(shell) => e.context(shell),
+                None => e,
+            });
+        }
     };
     totals.traffic = execute::Traffic {
         sent: traffic.sent.logical,
@@ -230,6 +236,23 @@ async fn finish_remote(
         wire_received: traffic.received.wire,
     };
     Ok(totals)
+}
+
+/// `error` and its causes, outermost first, like `{:#}`, but a cause whose text its parent
+/// already ends with (an error that quotes its source) is not repeated.
+pub fn causes(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// True when `error` is a closed output pipe (`sy … | head`): not worth a message.

@@ -9,7 +9,7 @@ fn main() -> ExitCode {
         Ok(exit) => exit.into(),
         Err(e) if sy_cli::is_broken_pipe(&e) => Exit::Ok.into(),
         Err(e) => {
-            eprintln!("sy: error: {e:#}");
+            eprintln!("sy: error: {}", sy_cli::causes(&e));
             Exit::Fatal.into()
         }
     }

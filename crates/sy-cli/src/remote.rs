@@ -5,6 +5,7 @@ use std::ffi::OsStr;
 use std::os::fd::AsFd;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Stdio;
+use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use sy_transport::{Agent, AgentOptions};
@@ -189,31 +190,81 @@ impl Connection {
 
     /// Ends the session and waits for the remote shell. An error says why the connection
     /// broke (the agent died, the shell failed), if it did.
-    pub async fn finish(mut self) -> Result<()> {
+    pub async fn finish(mut self) -> Result<(), RemoteEnd> {
+        // With the agent gone or broken, give the remote shell a moment to exit on its own
+        // (its status says why), then stop it: it may be blocked writing to a dead agent.
+        let mut early = None;
+        let mut killed = false;
         if self.agent.failure().is_some() {
-            // The agent is gone or broken: do not wait on a remote shell that may still be
-            // blocked writing to it.
-            let _ = self.child.start_kill();
+            match tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await {
+                Ok(status) => early = Some(status),
+                Err(_) => {
+                    let _ = self.child.start_kill();
+                    killed = true;
+                }
+            }
         }
         self.agent.close().await;
-        let status = tokio::time::timeout(std::time::Duration::from_secs(30), self.child.wait())
-            .await
-            .ok()
-            .transpose()
-            .with_context(|| format!("waiting for the remote shell of {}", self.shown))?;
-        if let Some(reason) = self.agent.failure() {
-            bail!("connection to sy-remote on {} lost: {reason}", self.shown);
+        let waited = match early {
+            Some(status) => Ok(status),
+            None => tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await,
+        };
+        let shell = match waited {
+            // Its exit status is then our own kill's, not news.
+            _ if killed => None,
+            Ok(Ok(status)) if status.success() => None,
+            Ok(Ok(status)) if status.code() == Some(127) => Some(format!(
+                "the remote shell exited with {status} (command not found: is sy-remote \
+                 installed there? see --remote-path)"
+            )),
+            Ok(Ok(status)) => Some(format!("the remote shell exited with {status}")),
+            Ok(Err(e)) => Some(format!("waiting for the remote shell failed: {e}")),
+            Err(_) => Some("the remote shell did not exit".to_owned()),
+        };
+        let failure = self.agent.failure();
+        if failure.is_none() && shell.is_none() {
+            return Ok(());
         }
-        match status {
-            Some(status) if status.success() => Ok(()),
-            Some(status) => bail!(
-                "the remote shell for {} exited with {status} (is sy-remote installed there? see --remote-path)",
+        Err(RemoteEnd {
+            shown: self.shown,
+            failure,
+            shell,
+        })
+    }
+}
+
+/// How a session with an agent ended badly.
+#[derive(Debug)]
+pub struct RemoteEnd {
+    shown: String,
+    /// Why the connection broke, if it did.
+    pub failure: Option<String>,
+    /// What went wrong with the remote shell process, if anything.
+    pub shell: Option<String>,
+}
+
+impl std::fmt::Display for RemoteEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.failure, &self.shell) {
+            (Some(reason), Some(shell)) => write!(
+                f,
+                "connection to sy-remote on {} lost ({shell}): {reason}",
                 self.shown
             ),
-            None => bail!("the remote shell for {} did not exit", self.shown),
+            (Some(reason), None) => {
+                write!(
+                    f,
+                    "connection to sy-remote on {} lost: {reason}",
+                    self.shown
+                )
+            }
+            (None, Some(shell)) => write!(f, "{shell} after the session with {}", self.shown),
+            (None, None) => write!(f, "the session with {} ended", self.shown),
         }
     }
 }
+
+impl std::error::Error for RemoteEnd {}
 
 #[cfg(test)]
 mod tests {

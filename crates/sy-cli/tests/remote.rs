@@ -380,5 +380,29 @@ fn a_missing_agent_is_a_clear_error() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
-    assert!(stderr(&out).contains("sy-remote"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("is sy-remote installed there?"), "{err}");
+    // Each cause once, even where an error quotes its source.
+    assert_eq!(
+        err.matches("before the handshake completed").count(),
+        1,
+        "{err}"
+    );
+}
+
+#[test]
+fn a_banner_printed_by_the_remote_shell_is_quoted_in_the_error() {
+    let f = Fixture::new();
+    f.write("src/x", "x");
+    let rsh = script(
+        &f,
+        "rsh-banner",
+        &FAKE_RSH.replace("exec sh -c", "echo 'Welcome to fakehost!'\nexec sh -c"),
+    );
+    let dst = format!("fakehost:{}/", f.dst().display());
+    let out = remote_sy(&f, &rsh, &[], &f.src_slash(), &dst);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("the remote shell printed text"), "{err}");
+    assert!(err.contains("Welcome to fakehost!"), "{err}");
 }

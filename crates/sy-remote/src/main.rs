@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sy-remote: error: {e:#}");
+            eprintln!("sy-remote: error: {}", causes(&e));
             ExitCode::from(2)
         }
     }
@@ -80,6 +80,22 @@ fn run() -> Result<()> {
         stats.received.wire
     );
     Ok(())
+}
+
+/// `error` and its causes like `{:#}`, without repeating a cause its parent already quotes.
+fn causes(error: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if out.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }
 
 /// A file handle of its own for one of the standard streams. A pipe is enlarged so bulk data
