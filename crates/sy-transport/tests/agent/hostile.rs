@@ -449,3 +449,30 @@ fn an_agent_listing_entries_beneath_a_symlink_or_outside_the_tree_is_refused() {
         assert_eq!(scan_answered_with(fine).await.unwrap().entries.len(), 3);
     });
 }
+
+#[test]
+fn an_agent_fed_garbage_ends_with_a_clear_error_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    run(async {
+        for garbage in [b"GET / HTTP/1.1\r\nHost: example\r\n\r\n".to_vec(), {
+            let mut hello = BytesMut::new();
+            Hello::new(5).encode(&mut hello);
+            hello.put_u32(0xffff_fff0);
+            hello.put_u8(FrameKind::FileChunk.code());
+            hello.to_vec()
+        }] {
+            let (mut client_end, agent_end) = tokio::io::duplex(1 << 20);
+            let (read, write) = tokio::io::split(agent_end);
+            let local = Arc::new(Local::open(root.path()).unwrap());
+            let server = tokio::spawn(serve(local, read, write, ServeOptions::default()));
+            client_end.write_all(&garbage).await.unwrap();
+            drop(client_end);
+            let error = server.await.unwrap().unwrap_err().to_string();
+            assert!(
+                error.contains("printed text") || error.contains("frame limit"),
+                "{error}"
+            );
+        }
+    });
+    assert!(tree(root.path()).is_empty());
+}
