@@ -4,22 +4,44 @@ use std::ffi::OsString;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser};
+use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// sy: make DST a copy of SRC — files, directories, symlinks, permissions, times — sending as
 /// little as possible and never leaving a file half-written.
 #[derive(Debug, Parser)]
 #[command(name = "sy", version, max_term_width = 100)]
-#[command(override_usage = "sy [OPTIONS] SRC... DST")]
+#[command(
+    override_usage = "sy [OPTIONS] SRC... DST\n       sy config show [HOST]\n       \
+    sy completions SHELL"
+)]
+#[command(
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true,
+    disable_help_subcommand = true
+)]
 #[command(
     after_help = "A trailing slash on SRC copies its contents; without it, SRC itself \
-    is created inside DST (as rsync does).\n\nExit codes: 0 ok, 1 usage, 2 some files failed, \
-    3 fatal, 130 interrupted, 143 terminated."
+    is created inside DST (as rsync does). A source named like a subcommand is written \
+    ./config.\n\nSettings are read from $XDG_CONFIG_HOME/sy/config.toml (or \
+    ~/.config/sy/config.toml): [defaults], [profile.NAME] and [host.\"PATTERN\"] tables; \
+    flags win over the profile, the profile over host tables, host tables over [defaults].\n\n\
+    Exit codes: 0 ok, 1 usage, 2 some files failed, 3 fatal, 130 interrupted, 143 terminated."
 )]
 pub struct Args {
     /// Sources, then the destination (created if missing).
     #[arg(value_name = "PATH", num_args = 2.., required = true)]
     pub paths: Vec<OsString>,
+
+    /// Something other than a sync.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Read settings from FILE instead of ~/.config/sy/config.toml.
+    #[arg(long = "config", value_name = "FILE", global = true)]
+    pub config_file: Option<PathBuf>,
+    /// Use the settings of [profile.NAME] in the config file.
+    #[arg(long, value_name = "NAME", global = true)]
+    pub profile: Option<String>,
 
     /// Archive mode: also keep owner and group (when run as root) and hard links.
     #[arg(short = 'a', long)]
@@ -91,9 +113,9 @@ pub struct Args {
     /// (`-e "ssh -p 2222"`) [default: ssh].
     #[arg(short = 'e', long = "rsh", value_name = "CMD")]
     pub rsh: Option<String>,
-    /// The agent's command on the remote host.
-    #[arg(long, value_name = "PATH", default_value = "sy-remote")]
-    pub remote_path: String,
+    /// The agent's command on the remote host [default: sy-remote].
+    #[arg(long, value_name = "PATH")]
+    pub remote_path: Option<String>,
     /// Compress what goes over the wire to or from a remote host (zstd; already-compressed
     /// data is sent as is).
     #[arg(short = 'z', long)]
@@ -101,6 +123,33 @@ pub struct Args {
     /// zstd level for -z, 1 to 19 [default: 3]; implies -z.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
     pub compress_level: Option<i8>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect the configuration.
+    Config {
+        /// What to do.
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+    /// Print a completion script for SHELL on stdout.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `sy config …`
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Print the settings in effect (with --profile, for HOST) and where each came from.
+    Show {
+        /// A remote host, to apply its [host."PATTERN"] tables.
+        host: Option<String>,
+    },
 }
 
 /// A filter rule as typed, in command-line order.

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use sy_transport::{FilterRules, RelPath, RuleKind};
 
-use crate::args::{FilterArg, Parsed};
-use crate::remote::{RemoteShell, RemoteSpec, parse_remote, split_rsh};
+use crate::args::{Args, FilterArg, Parsed};
+use crate::remote::{RemoteShell, RemoteSpec, parse_remote};
+use crate::settings::{CompressLevel, ConfigFile, Layer, Rsh};
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -110,12 +111,25 @@ pub struct Config {
 }
 
 impl Config {
-    /// Validates parsed arguments against the file system.
+    /// Validates parsed arguments against the file system, under the settings of the config
+    /// file (flags win).
     pub fn from_args(parsed: Parsed) -> Result<Config> {
         let Parsed { args, filters } = parsed;
+        let file = ConfigFile::load(args.config_file.as_deref())?;
+        // Host tables apply to the remote side (the first one named, when there are several).
+        let host = args
+            .paths
+            .iter()
+            .find_map(|p| parse_remote(p).ok().flatten())
+            .map(|spec| spec.host);
+        let settings = file.resolve(
+            &flag_layer(&args)?,
+            args.profile.as_deref(),
+            host.as_deref(),
+        )?;
         let mut rules = FilterRules {
             rules: Vec::new(),
-            gitignore: args.gitignore,
+            gitignore: settings.gitignore.value,
         };
         for f in filters {
             match f {
@@ -128,11 +142,12 @@ impl Config {
                 }
             }
         }
+        // After the command line's rules, so its --include can still let a file through.
+        for pattern in &settings.exclude.value {
+            rules.rules.push((RuleKind::Exclude, pattern.clone()));
+        }
         rules.compile().map_err(|e| UsageError(e.to_string()))?;
-        let jobs = args.jobs.map_or_else(
-            || std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
-            |n| n.get(),
-        );
+        let jobs = settings.jobs.value;
         let sync = SyncOptions {
             filter: rules,
             follow_links: args.copy_links,
@@ -170,11 +185,12 @@ impl Config {
             bail!(UsageError("need SRC and DST".into()));
         };
         let shell = RemoteShell {
-            rsh: split_rsh(args.rsh.as_deref().unwrap_or("ssh"))?,
-            remote_path: args.remote_path.clone(),
-            compress_level: args.compress_level.or(args
+            rsh: settings.rsh.value.words,
+            remote_path: settings.remote_path.value,
+            compress_level: settings
                 .compress
-                .then_some(sy_transport::DEFAULT_COMPRESS_LEVEL)),
+                .value
+                .then_some(settings.compress_level.value),
         };
         let single = sources.len() == 1;
         let jobs = sources
@@ -195,6 +211,19 @@ impl Config {
             shell,
         })
     }
+}
+
+/// The settings the command line sets, as a layer above the config file's.
+pub fn flag_layer(args: &Args) -> Result<Layer, UsageError> {
+    Ok(Layer {
+        jobs: args.jobs,
+        compress: (args.compress || args.compress_level.is_some()).then_some(true),
+        compress_level: args.compress_level.map(CompressLevel),
+        rsh: args.rsh.clone().map(Rsh::try_from).transpose()?,
+        remote_path: args.remote_path.clone(),
+        exclude: None,
+        gitignore: args.gitignore.then_some(true),
+    })
 }
 
 fn has_trailing_slash(path: &OsStr) -> bool {

@@ -28,15 +28,17 @@ pub mod observer;
 pub mod plan;
 pub mod remote;
 pub mod report;
+pub mod settings;
 mod transfer;
 
 use std::ffi::OsString;
-use std::io;
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use clap::CommandFactory;
 use sy_transport::{Cancel, Local};
 
 pub use config::Config;
@@ -64,6 +66,9 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
         }
     };
     init_logging(parsed.args.verbose);
+    if let Some(command) = &parsed.args.command {
+        return subcommand(command, &parsed.args);
+    }
     let config = match Config::from_args(parsed) {
         Ok(config) => config,
         Err(e) => {
@@ -82,6 +87,46 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
         .build()
         .context("starting the runtime")?;
     runtime.block_on(run_config(config))
+}
+
+/// `sy config show` and `sy completions`.
+fn subcommand(command: &args::Command, parsed: &args::Args) -> Result<Exit> {
+    let mut stdout = io::stdout().lock();
+    match command {
+        args::Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut args::Args::command(), "sy", &mut stdout);
+        }
+        args::Command::Config {
+            action: args::ConfigAction::Show { host },
+        } => {
+            let resolved =
+                settings::ConfigFile::load(parsed.config_file.as_deref()).and_then(|file| {
+                    let effective = file.resolve(
+                        &config::flag_layer(parsed)?,
+                        parsed.profile.as_deref(),
+                        host.as_deref(),
+                    )?;
+                    Ok((file, effective))
+                });
+            let (file, effective) = match resolved {
+                Ok(resolved) => resolved,
+                Err(e) => {
+                    eprintln!("sy: error: {}", causes(&e));
+                    return Ok(Exit::Usage);
+                }
+            };
+            let source = match &file.path {
+                Some(path) => format!("# config file: {}\n", path.display()),
+                None => match settings::default_path() {
+                    Some(path) => format!("# no config file ({} does not exist)\n", path.display()),
+                    None => "# no config file\n".to_owned(),
+                },
+            };
+            write!(stdout, "{source}{}", effective.show()).context("writing to stdout")?;
+        }
+    }
+    stdout.flush().context("writing to stdout")?;
+    Ok(Exit::Ok)
 }
 
 fn init_logging(verbose: u8) {

@@ -5,6 +5,7 @@ mod util;
 
 mod basics;
 mod compare;
+mod config;
 mod errors;
 mod filters;
 mod kinds;

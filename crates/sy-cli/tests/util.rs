@@ -73,10 +73,12 @@ impl Fixture {
         path
     }
 
-    /// A `sy` command run in the fixture root.
+    /// A `sy` command run in the fixture root, reading its config file (if a test writes one)
+    /// from `.config/sy/config.toml` there, never the user's.
     pub fn sy(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sy"));
-        cmd.current_dir(self.root());
+        cmd.current_dir(self.root())
+            .env("XDG_CONFIG_HOME", self.path(".config"));
         cmd
     }
 

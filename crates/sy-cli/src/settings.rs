@@ -1,0 +1,395 @@
+//! Settings from the configuration file, layered under the command line.
+//!
+//! The file (`$XDG_CONFIG_HOME/sy/config.toml`, else `~/.config/sy/config.toml`, or `--config
+//! FILE`) holds a `[defaults]` table, `[profile.NAME]` tables chosen with `--profile NAME`, and
+//! `[host."PATTERN"]` tables for remote hosts whose name matches the glob. Precedence, highest
+//! first: flags, the profile, matching host tables (in file order: the first that sets a key
+//! wins, as in ssh_config), `[defaults]`, built-in values. An unknown key is an error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use globset::{Glob, GlobMatcher};
+use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
+
+use crate::config::UsageError;
+use crate::remote::split_rsh;
+
+/// One table of settings; every key is optional.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    /// Files transferred in parallel (`-j`).
+    pub jobs: Option<NonZeroUsize>,
+    /// Compress traffic with remote hosts (`-z`).
+    pub compress: Option<bool>,
+    /// zstd level when compressing (`--compress-level`).
+    pub compress_level: Option<CompressLevel>,
+    /// The remote shell (`-e`).
+    pub rsh: Option<Rsh>,
+    /// The agent's command on remote hosts (`--remote-path`).
+    pub remote_path: Option<String>,
+    /// Exclude patterns, applied after the command line's filter rules.
+    pub exclude: Option<Vec<String>>,
+    /// Honour .gitignore files (`--gitignore`).
+    pub gitignore: Option<bool>,
+}
+
+/// A zstd level, 1 to 19.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "i64")]
+pub struct CompressLevel(pub i8);
+
+impl TryFrom<i64> for CompressLevel {
+    type Error = String;
+
+    fn try_from(level: i64) -> Result<Self, String> {
+        match i8::try_from(level) {
+            Ok(l) if (1..=19).contains(&l) => Ok(CompressLevel(l)),
+            _ => Err(format!("compression level {level} is not in 1..=19")),
+        }
+    }
+}
+
+/// A remote shell command as written and split into words.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Rsh {
+    /// As written.
+    pub text: String,
+    /// Split like a shell would.
+    pub words: Vec<String>,
+}
+
+impl TryFrom<String> for Rsh {
+    type Error = UsageError;
+
+    fn try_from(text: String) -> Result<Self, UsageError> {
+        let words = split_rsh(&text)?;
+        Ok(Rsh { text, words })
+    }
+}
+
+/// Where an effective setting came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// The command line.
+    Flag,
+    /// `[profile.NAME]`.
+    Profile(String),
+    /// `[host."PATTERN"]`.
+    Host(String),
+    /// `[defaults]`.
+    Defaults,
+    /// sy's own default.
+    BuiltIn,
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::Flag => write!(f, "command line"),
+            Origin::Profile(name) => write!(f, "[profile.{name}]"),
+            Origin::Host(pattern) => write!(f, "[host.{pattern:?}]"),
+            Origin::Defaults => write!(f, "[defaults]"),
+            Origin::BuiltIn => write!(f, "built-in"),
+        }
+    }
+}
+
+/// A value and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Setting<T> {
+    /// The value in effect.
+    pub value: T,
+    /// The layer that set it.
+    pub origin: Origin,
+}
+
+/// The settings in effect for one run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Effective {
+    /// Parallel file workers.
+    pub jobs: Setting<usize>,
+    /// Compression on or off.
+    pub compress: Setting<bool>,
+    /// zstd level.
+    pub compress_level: Setting<i8>,
+    /// The remote shell.
+    pub rsh: Setting<Rsh>,
+    /// The agent's command.
+    pub remote_path: Setting<String>,
+    /// Exclude patterns from the file.
+    pub exclude: Setting<Vec<String>>,
+    /// Honour .gitignore.
+    pub gitignore: Setting<bool>,
+}
+
+impl Effective {
+    /// `key = value  # origin` lines, for `sy config show`.
+    pub fn show(&self) -> String {
+        let str_value = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let rows = [
+            ("jobs", self.jobs.value.to_string(), &self.jobs.origin),
+            (
+                "compress",
+                self.compress.value.to_string(),
+                &self.compress.origin,
+            ),
+            (
+                "compress_level",
+                self.compress_level.value.to_string(),
+                &self.compress_level.origin,
+            ),
+            ("rsh", str_value(&self.rsh.value.text), &self.rsh.origin),
+            (
+                "remote_path",
+                str_value(&self.remote_path.value),
+                &self.remote_path.origin,
+            ),
+            (
+                "exclude",
+                toml::Value::Array(
+                    self.exclude
+                        .value
+                        .iter()
+                        .map(|p| toml::Value::String(p.clone()))
+                        .collect(),
+                )
+                .to_string(),
+                &self.exclude.origin,
+            ),
+            (
+                "gitignore",
+                self.gitignore.value.to_string(),
+                &self.gitignore.origin,
+            ),
+        ];
+        let width = rows
+            .iter()
+            .map(|(k, v, _)| k.len() + v.len() + 3)
+            .max()
+            .unwrap_or(0);
+        rows.iter()
+            .map(|(key, value, origin)| {
+                let left = format!("{key} = {value}");
+                format!("{left:<width$}  # {origin}\n")
+            })
+            .collect()
+    }
+}
+
+/// The file's tables, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Tables {
+    #[serde(default)]
+    defaults: Layer,
+    #[serde(default)]
+    profile: BTreeMap<String, Layer>,
+    #[serde(default)]
+    host: HostTables,
+}
+
+/// `[host."PATTERN"]` tables in file order (the order decides which wins).
+#[derive(Debug, Default)]
+struct HostTables(Vec<(String, Layer)>);
+
+impl<'de> Deserialize<'de> for HostTables {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct InOrder;
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = HostTables;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("tables of settings named by host pattern")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<HostTables, A::Error> {
+                let mut tables = Vec::new();
+                while let Some(entry) = map.next_entry::<String, Layer>()? {
+                    tables.push(entry);
+                }
+                Ok(HostTables(tables))
+            }
+        }
+        d.deserialize_map(InOrder)
+    }
+}
+
+/// A loaded configuration file (empty when there is none).
+#[derive(Debug, Default)]
+pub struct ConfigFile {
+    /// Where it was read from.
+    pub path: Option<PathBuf>,
+    defaults: Layer,
+    profiles: BTreeMap<String, Layer>,
+    hosts: Vec<(String, GlobMatcher, Layer)>,
+}
+
+/// `$XDG_CONFIG_HOME/sy/config.toml`, else `$HOME/.config/sy/config.toml` (the XDG rule on
+/// every platform, as the documentation promises).
+pub fn default_path() -> Option<PathBuf> {
+    let nonempty = |name| std::env::var_os(name).filter(|v| !v.is_empty());
+    let base = nonempty("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| nonempty("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("sy").join("config.toml"))
+}
+
+impl ConfigFile {
+    /// Reads `explicit` (which must exist), or the default file if there is one.
+    pub fn load(explicit: Option<&Path>) -> Result<ConfigFile> {
+        let path = match explicit {
+            Some(path) => path.to_path_buf(),
+            None => match default_path() {
+                Some(path) if path.exists() => path,
+                _ => return Ok(ConfigFile::default()),
+            },
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
+        ConfigFile::parse(&text, &path)
+    }
+
+    /// Parses the text of the file at `path` (named in errors).
+    pub fn parse(text: &str, path: &Path) -> Result<ConfigFile> {
+        let tables: Tables = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|span| locate(text, span.start));
+            UsageError(match at {
+                Some((line, key)) => format!(
+                    "config file {}, line {line}, key `{key}`: {}",
+                    path.display(),
+                    e.message().trim_end()
+                ),
+                None => format!("config file {}: {}", path.display(), e.message()),
+            })
+        })?;
+        let mut hosts = Vec::new();
+        for (pattern, layer) in tables.host.0 {
+            let matcher = Glob::new(&pattern)
+                .map_err(|e| {
+                    let line = text
+                        .lines()
+                        .position(|l| l.trim_start().starts_with("[host") && l.contains(&pattern))
+                        .map_or(0, |i| i + 1);
+                    UsageError(format!(
+                        "config file {}, line {line}, key `host.{pattern:?}`: bad host pattern: {e}",
+                        path.display()
+                    ))
+                })?
+                .compile_matcher();
+            hosts.push((pattern, matcher, layer));
+        }
+        Ok(ConfigFile {
+            path: Some(path.to_path_buf()),
+            defaults: tables.defaults,
+            profiles: tables.profile,
+            hosts,
+        })
+    }
+
+    /// The settings in effect for `flags`, the chosen profile and the remote host.
+    pub fn resolve(
+        &self,
+        flags: &Layer,
+        profile: Option<&str>,
+        host: Option<&str>,
+    ) -> Result<Effective, UsageError> {
+        let mut layers: Vec<(Origin, &Layer)> = vec![(Origin::Flag, flags)];
+        if let Some(name) = profile {
+            let layer = self.profiles.get(name).ok_or_else(|| {
+                let file = self
+                    .path
+                    .as_ref()
+                    .map_or("no config file".to_owned(), |p| p.display().to_string());
+                let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
+                UsageError(format!(
+                    "no profile {name:?} in {file} (profiles: {})",
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?;
+            layers.push((Origin::Profile(name.to_owned()), layer));
+        }
+        if let Some(host) = host {
+            for (pattern, matcher, layer) in &self.hosts {
+                if matcher.is_match(host) {
+                    layers.push((Origin::Host(pattern.clone()), layer));
+                }
+            }
+        }
+        layers.push((Origin::Defaults, &self.defaults));
+        fn pick<T>(
+            layers: &[(Origin, &Layer)],
+            get: impl Fn(&Layer) -> Option<T>,
+            built_in: impl FnOnce() -> T,
+        ) -> Setting<T> {
+            layers
+                .iter()
+                .find_map(|(origin, layer)| {
+                    get(layer).map(|value| Setting {
+                        value,
+                        origin: origin.clone(),
+                    })
+                })
+                .unwrap_or_else(|| Setting {
+                    value: built_in(),
+                    origin: Origin::BuiltIn,
+                })
+        }
+        Ok(Effective {
+            jobs: pick(
+                &layers,
+                |l| l.jobs.map(NonZeroUsize::get),
+                || std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            ),
+            compress: pick(&layers, |l| l.compress, || false),
+            compress_level: pick(
+                &layers,
+                |l| l.compress_level.map(|c| c.0),
+                || sy_transport::DEFAULT_COMPRESS_LEVEL,
+            ),
+            rsh: pick(
+                &layers,
+                |l| l.rsh.clone(),
+                || Rsh {
+                    text: "ssh".to_owned(),
+                    words: vec!["ssh".to_owned()],
+                },
+            ),
+            remote_path: pick(&layers, |l| l.remote_path.clone(), || "sy-remote".into()),
+            exclude: pick(&layers, |l| l.exclude.clone(), Vec::new),
+            gitignore: pick(&layers, |l| l.gitignore, || false),
+        })
+    }
+}
+
+/// The 1-based line of byte `offset` and the key written there (or the table header).
+fn locate(text: &str, offset: usize) -> (usize, String) {
+    let offset = offset.min(text.len());
+    let line = text[..offset].matches('\n').count() + 1;
+    let lines: Vec<&str> = text.lines().collect();
+    let key = lines[..line.min(lines.len())]
+        .iter()
+        .rev()
+        .find_map(|l| {
+            let l = l.trim();
+            if l.starts_with('[') {
+                Some(l.trim_matches(|c| c == '[' || c == ']').to_owned())
+            } else {
+                l.split_once('=').map(|(k, _)| k.trim().to_owned())
+            }
+        })
+        .unwrap_or_default();
+    (line, key)
+}
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

@@ -1,0 +1,218 @@
+use super::*;
+
+fn parse(text: &str) -> ConfigFile {
+    ConfigFile::parse(text, Path::new("/etc/sy.toml")).unwrap()
+}
+
+fn parse_err(text: &str) -> String {
+    ConfigFile::parse(text, Path::new("/etc/sy.toml"))
+        .unwrap_err()
+        .to_string()
+}
+
+/// Each key: TOML values for `[defaults]`, the host table and the profile, and a flag layer
+/// that sets it.
+fn keys() -> Vec<(&'static str, [&'static str; 3], Layer)> {
+    vec![
+        (
+            "jobs",
+            ["1", "2", "3"],
+            Layer {
+                jobs: NonZeroUsize::new(9),
+                ..Layer::default()
+            },
+        ),
+        (
+            "compress",
+            ["true", "false", "true"],
+            Layer {
+                compress: Some(false),
+                ..Layer::default()
+            },
+        ),
+        (
+            "compress_level",
+            ["4", "5", "6"],
+            Layer {
+                compress_level: Some(CompressLevel(9)),
+                ..Layer::default()
+            },
+        ),
+        (
+            "rsh",
+            ["\"ssh -p 1\"", "\"ssh -p 2\"", "\"ssh -p 3\""],
+            Layer {
+                rsh: Some(Rsh::try_from("ssh -p 9".to_owned()).unwrap()),
+                ..Layer::default()
+            },
+        ),
+        (
+            "remote_path",
+            ["\"/d/sy-remote\"", "\"/h/sy-remote\"", "\"/p/sy-remote\""],
+            Layer {
+                remote_path: Some("/f/sy-remote".into()),
+                ..Layer::default()
+            },
+        ),
+        (
+            "exclude",
+            ["[\"d\"]", "[\"h\"]", "[\"p\"]"],
+            Layer {
+                exclude: Some(vec!["f".into()]),
+                ..Layer::default()
+            },
+        ),
+        (
+            "gitignore",
+            ["true", "false", "true"],
+            Layer {
+                gitignore: Some(false),
+                ..Layer::default()
+            },
+        ),
+    ]
+}
+
+/// The value (as `config show` prints it) and origin of `key`.
+fn get(e: &Effective, key: &str) -> (String, Origin) {
+    let line = e
+        .show()
+        .lines()
+        .find(|l| l.starts_with(&format!("{key} = ")))
+        .unwrap()
+        .to_owned();
+    let value = line
+        .split_once(" = ")
+        .unwrap()
+        .1
+        .split("  #")
+        .next()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let origin = match key {
+        "jobs" => &e.jobs.origin,
+        "compress" => &e.compress.origin,
+        "compress_level" => &e.compress_level.origin,
+        "rsh" => &e.rsh.origin,
+        "remote_path" => &e.remote_path.origin,
+        "exclude" => &e.exclude.origin,
+        "gitignore" => &e.gitignore.origin,
+        _ => panic!("unknown key {key}"),
+    };
+    (value, origin.clone())
+}
+
+#[test]
+fn precedence_is_flags_profile_host_defaults_built_in_for_every_key() {
+    let keys = keys();
+    assert_eq!(
+        keys.len(),
+        Effective::default_for_test().show().lines().count()
+    );
+    for (key, [d, h, p], flags) in keys {
+        let file = parse(&format!(
+            "[defaults]\n{key} = {d}\n[host.\"*.example.com\"]\n{key} = {h}\n\
+             [profile.fast]\n{key} = {p}\n"
+        ));
+        let host = Some("box.example.com");
+        let none = Layer::default();
+        let (_, origin) = get(&file.resolve(&flags, Some("fast"), host).unwrap(), key);
+        assert_eq!(origin, Origin::Flag, "{key}");
+        let (value, origin) = get(&file.resolve(&none, Some("fast"), host).unwrap(), key);
+        assert_eq!(
+            (value.as_str(), origin),
+            (p, Origin::Profile("fast".into())),
+            "{key}"
+        );
+        let (value, origin) = get(&file.resolve(&none, None, host).unwrap(), key);
+        assert_eq!(
+            (value.as_str(), origin),
+            (h, Origin::Host("*.example.com".into())),
+            "{key}"
+        );
+        let (value, origin) = get(&file.resolve(&none, None, Some("other")).unwrap(), key);
+        assert_eq!((value.as_str(), origin), (d, Origin::Defaults), "{key}");
+        let (_, origin) = get(&parse("").resolve(&none, None, host).unwrap(), key);
+        assert_eq!(origin, Origin::BuiltIn, "{key}");
+    }
+}
+
+impl Effective {
+    fn default_for_test() -> Effective {
+        parse("").resolve(&Layer::default(), None, None).unwrap()
+    }
+}
+
+#[test]
+fn the_first_matching_host_table_wins() {
+    let file = parse("[host.\"db*\"]\njobs = 1\n[host.\"*\"]\njobs = 2\ncompress = true\n");
+    let e = file.resolve(&Layer::default(), None, Some("db1")).unwrap();
+    assert_eq!(e.jobs.value, 1);
+    assert!(e.compress.value);
+    assert_eq!(e.compress.origin, Origin::Host("*".into()));
+    let e = file.resolve(&Layer::default(), None, Some("web")).unwrap();
+    assert_eq!(e.jobs.value, 2);
+}
+
+#[test]
+fn built_in_values() {
+    let e = Effective::default_for_test();
+    assert!(!e.compress.value);
+    assert_eq!(e.compress_level.value, sy_transport::DEFAULT_COMPRESS_LEVEL);
+    assert_eq!(e.rsh.value.words, ["ssh"]);
+    assert_eq!(e.remote_path.value, "sy-remote");
+    assert!(e.exclude.value.is_empty());
+    assert!(e.jobs.value >= 2);
+}
+
+#[test]
+fn errors_name_the_file_line_and_key() {
+    let err = parse_err("[defaults]\njobs = 2\ncompres = true\n");
+    assert!(
+        err.starts_with("config file /etc/sy.toml, line 3, key `compres`"),
+        "{err}"
+    );
+    assert!(err.contains("unknown field"), "{err}");
+    let err = parse_err("[defaults]\n\njobs = \"many\"\n");
+    assert!(err.contains("line 3, key `jobs`"), "{err}");
+    let err = parse_err("[profile.x]\ncompress_level = 40\n");
+    assert!(err.contains("line 2, key `compress_level`"), "{err}");
+    assert!(err.contains("not in 1..=19"), "{err}");
+    let err = parse_err("[defaults]\njobs = 0\n");
+    assert!(err.contains("line 2, key `jobs`"), "{err}");
+    let err = parse_err("[hosts.\"a\"]\njobs = 1\n");
+    assert!(err.contains("line 1"), "{err}");
+    let err = parse_err("[defaults]\nrsh = \"ssh 'open\"\n");
+    assert!(err.contains("line 2, key `rsh`"), "{err}");
+    let err = parse_err("[defaults\n");
+    assert!(err.contains("line 1"), "{err}");
+    let err = parse_err("[host.\"a[\"]\njobs = 1\n");
+    assert!(err.contains("line 1, key `host.\"a[\"`"), "{err}");
+}
+
+#[test]
+fn an_unknown_profile_is_an_error_listing_the_known_ones() {
+    let file = parse("[profile.a]\n[profile.b]\n");
+    let err = file
+        .resolve(&Layer::default(), Some("c"), None)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(err, "no profile \"c\" in /etc/sy.toml (profiles: a, b)");
+}
+
+#[test]
+fn show_prints_values_as_toml_with_their_origin() {
+    let file = parse("[defaults]\nexclude = [\"*.tmp\", \"a b\"]\n");
+    let text = file.resolve(&Layer::default(), None, None).unwrap().show();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("exclude = [\"*.tmp\", \"a b\"]") && l.ends_with("# [defaults]")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("rsh = \"ssh\"") && l.ends_with("# built-in")),
+        "{text}"
+    );
+}

@@ -1,0 +1,186 @@
+//! The config file: profiles, host tables and defaults under the flags; `sy config show`;
+//! errors that name the file, line and key; `sy completions`.
+
+use crate::util::{Fixture, stderr, stdout};
+
+const CONFIG: &str = ".config/sy/config.toml";
+
+#[test]
+fn a_profile_s_excludes_apply_and_a_command_line_include_overrides_them() {
+    let f = Fixture::new();
+    f.write("src/keep.txt", "k");
+    f.write("src/a.tmp", "t");
+    f.write("src/b.log", "l");
+    f.write(
+        CONFIG,
+        "[defaults]\nexclude = [\"*.log\"]\n[profile.clean]\nexclude = [\"*.tmp\"]\n",
+    );
+    f.sync(&["--profile", "clean", "--include", "b.log"]);
+    assert!(f.dst().join("keep.txt").exists());
+    assert!(!f.dst().join("a.tmp").exists(), "profile exclude ignored");
+    assert!(f.dst().join("b.log").exists(), "flag include did not win");
+    f.sync(&[]);
+    assert!(f.dst().join("a.tmp").exists());
+}
+
+#[test]
+fn defaults_apply_without_a_profile() {
+    let f = Fixture::new();
+    f.write("src/a.log", "l");
+    f.write("src/b", "b");
+    f.write(CONFIG, "[defaults]\nexclude = [\"*.log\"]\njobs = 1\n");
+    f.sync(&[]);
+    assert!(!f.dst().join("a.log").exists());
+    assert!(f.dst().join("b").exists());
+}
+
+#[test]
+fn a_host_table_applies_to_syncs_with_that_host() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    f.write(
+        CONFIG,
+        "[host.\"*.example\"]\nrsh = \"/nonexistent/rsh -p 2\"\n",
+    );
+    let out = f
+        .sy()
+        .arg(f.src_slash())
+        .arg("box.example:dst")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("\"/nonexistent/rsh\""),
+        "{}",
+        stderr(&out)
+    );
+    // A flag wins over the host table.
+    let out = f
+        .sy()
+        .args(["-e", "/nonexistent/flag-rsh"])
+        .arg(f.src_slash())
+        .arg("box.example:dst")
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("\"/nonexistent/flag-rsh\""),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_bad_config_file_is_an_error_naming_file_line_and_key() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let path = f.write(
+        CONFIG,
+        "[defaults]\njobs = 2\n\n[profile.x]\ncompress = \"yes\"\n",
+    );
+    let out = f.sy().arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!(
+            "config file {}, line 5, key `compress`",
+            path.display()
+        )),
+        "{err}"
+    );
+    assert!(!f.dst().exists(), "nothing may change");
+    f.write(CONFIG, "[defaults]\nbogus = 1\n");
+    let err = stderr(&f.sy().args(["config", "show"]).output().unwrap());
+    assert!(err.contains("line 2, key `bogus`"), "{err}");
+}
+
+#[test]
+fn an_explicit_config_file_and_an_unknown_profile() {
+    let f = Fixture::new();
+    f.write("src/a.tmp", "t");
+    f.write("other.toml", "[profile.p]\nexclude = [\"*.tmp\"]\n");
+    f.sync(&["--config", "other.toml", "--profile", "p"]);
+    assert!(!f.dst().join("a.tmp").exists());
+    let out = f
+        .sy()
+        .args(["--profile", "nope", "src/", "dst"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no profile \"nope\""),
+        "{}",
+        stderr(&out)
+    );
+    let out = f
+        .sy()
+        .args(["--config", "missing.toml", "src/", "dst"])
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    assert!(stderr(&out).contains("missing.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn config_show_prints_each_setting_and_its_origin() {
+    let f = Fixture::new();
+    let path = f.write(
+        CONFIG,
+        "[defaults]\njobs = 3\n[host.\"db*\"]\ncompress = true\n[profile.fast]\ncompress_level = 7\n",
+    );
+    let out = f
+        .sy()
+        .args(["config", "show", "--profile", "fast", "db1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert!(
+        text.starts_with(&format!("# config file: {}\n", path.display())),
+        "{text}"
+    );
+    assert_eq!(line("jobs"), "jobs = 3 # [defaults]");
+    assert_eq!(line("compress"), "compress = true # [host.\"db*\"]");
+    assert_eq!(
+        line("compress_level"),
+        "compress_level = 7 # [profile.fast]"
+    );
+    assert_eq!(line("rsh"), "rsh = \"ssh\" # built-in");
+    assert_eq!(
+        line("remote_path"),
+        "remote_path = \"sy-remote\" # built-in"
+    );
+}
+
+#[test]
+fn completions_for_each_shell() {
+    let f = Fixture::new();
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef sy"),
+        ("fish", "complete -c sy"),
+        ("powershell", "Register-ArgumentCompleter"),
+    ] {
+        let out = f.sy().args(["completions", shell]).output().unwrap();
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let text = stdout(&out);
+        assert!(text.contains(marker), "{shell}: {text}");
+        assert!(text.contains("compress-level"), "{shell}");
+    }
+    assert_eq!(
+        f.sy()
+            .args(["completions", "tcsh"])
+            .output()
+            .unwrap()
+            .status
+            .code(),
+        Some(1)
+    );
+}
