@@ -9,6 +9,7 @@ mod bench;
 mod digest;
 mod generate;
 mod goals;
+mod man;
 mod relay;
 mod report;
 mod rng;
@@ -39,6 +40,8 @@ struct Cli {
 enum Task {
     /// Benchmark sy against rsync and the plain-copy ceilings (see docs/benchmarks.md).
     Bench(Box<bench::BenchArgs>),
+    /// Regenerate docs/sy.1 from sy's command-line definition.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Some(rusage::REMOTE_WRAP) => rusage::remote_wrap_main(&args[2..]),
         _ => match Cli::parse_from(args).task {
             Task::Bench(args) => bench::run(*args),
+            Task::Man => man::run(),
         },
     };
     result.unwrap_or_else(|e| {

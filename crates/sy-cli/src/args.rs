@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-/// sy: make DST a copy of SRC — files, directories, symlinks, permissions, times — sending as
-/// little as possible and never leaving a file half-written.
+/// A file synchronizer: makes DST a copy of SRC — files, directories, symlinks, permissions,
+/// times — sending as little as possible and never leaving a file half-written.
 #[derive(Debug, Parser)]
 #[command(name = "sy", version, max_term_width = 100)]
 #[command(

@@ -24,6 +24,7 @@ pub mod args;
 pub mod config;
 pub mod execute;
 pub mod exit;
+mod man;
 pub mod observer;
 pub mod plan;
 pub mod remote;
@@ -43,6 +44,7 @@ use sy_transport::{Cancel, Local};
 
 pub use config::Config;
 pub use exit::Exit;
+pub use man::man_page;
 
 use crate::config::UsageError;
 use crate::execute::{Totals, sync_job};
