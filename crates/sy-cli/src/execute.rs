@@ -11,7 +11,7 @@ use sy_transport::{
 };
 
 use crate::config::{Compare, Job, SyncOptions};
-use crate::observer::{Action, Done, Observer};
+use crate::observer::{Action, Done, Observer, Planned};
 use crate::plan::{Plan, checksum_candidates, plan};
 use crate::transfer::{Ctx, SMALL_FILE, copy_files};
 
@@ -156,7 +156,10 @@ where
         opts,
         &equal_content,
     );
-    totals.unchanged = plan.unchanged;
+    totals.unchanged = plan.unchanged.len() as u64;
+    for (key, why) in &plan.unchanged {
+        observer.skipped(&job.dst.base.join_rel(key), why.word());
+    }
     for key in &plan.blocked {
         observer.failed(
             Some(&job.dst.base.join_rel(key)),
@@ -174,10 +177,15 @@ where
             kind.describe(),
             job.src.base.join_rel(key)
         ));
+        observer.skipped(&job.dst.base.join_rel(key), "special");
         totals.skipped += 1;
     }
-    let bytes: u64 = plan.files.iter().map(|f| f.src.size).sum();
-    observer.planned(plan.files.len() as u64, bytes);
+    observer.planned(&Planned {
+        source_entries: src_scan.entries.len() as u64,
+        destination_entries: dst_scan.entries.len() as u64,
+        files: plan.files.len() as u64,
+        bytes: plan.files.iter().map(|f| f.src.size).sum(),
+    });
 
     let ctx = Arc::new(Ctx {
         src_base: job.src.base.clone(),

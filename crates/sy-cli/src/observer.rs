@@ -49,10 +49,27 @@ pub struct Done {
     pub elapsed: Duration,
 }
 
+/// What one job found and will do, once both sides are scanned and compared.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Planned {
+    /// Entries found in the source.
+    pub source_entries: u64,
+    /// Entries found in the destination.
+    pub destination_entries: u64,
+    /// Files whose content will be written.
+    pub files: u64,
+    /// Their total size: the bytes that must move (or be rebuilt from a delta).
+    pub bytes: u64,
+}
+
 /// Receives the engine's events. Byte progress arrives through [`Progress`].
 pub trait Observer: Progress {
-    /// The plan is known: `bytes` of file content will be written in `files` files.
-    fn planned(&self, files: u64, bytes: u64);
+    /// Scanning and comparing are done.
+    fn planned(&self, planned: &Planned);
+    /// A worker begins writing `path` (`size` bytes).
+    fn started(&self, action: Action, path: &RelPath, size: u64);
+    /// `path` is left alone; `reason` is a word such as `unchanged`.
+    fn skipped(&self, path: &RelPath, reason: &str);
     /// `path` was (or, with `-n`, would be) handled by `action`.
     fn done(&self, action: Action, path: &RelPath, done: &Done);
     /// Something failed; `message` names the path and cause.

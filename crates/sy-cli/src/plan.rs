@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use sy_transport::{Entry, EntryKind, Meta, MetaTarget, RelPath, SpecialKind};
 
 use crate::config::{Compare, SyncOptions};
+use crate::observer::Action;
 
 /// A file whose content must move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +19,17 @@ pub struct FileAction {
     pub src: Entry,
     /// Size of the file it replaces at the destination, if one exists.
     pub replaces: Option<u64>,
+}
+
+impl FileAction {
+    /// `Update` when it replaces a file, else `Create`.
+    pub fn action(&self) -> Action {
+        if self.replaces.is_some() {
+            Action::Update
+        } else {
+            Action::Create
+        }
+    }
 }
 
 /// Everything one transfer will do, in the order the executor does it.
@@ -46,8 +58,30 @@ pub struct Plan {
     /// Non-empty destination directories in the way of a file or link: left alone (and
     /// reported) unless `--delete` allows removing them, as rsync does.
     pub blocked: Vec<RelPath>,
-    /// Entries found equal and left alone.
-    pub unchanged: u64,
+    /// Entries left alone, and why.
+    pub unchanged: Vec<(RelPath, Skip)>,
+}
+
+/// Why an entry is left alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// Equal at both ends.
+    Unchanged,
+    /// It exists at the destination (`--ignore-existing`).
+    Existing,
+    /// The destination's copy is newer (`-u`).
+    Newer,
+}
+
+impl Skip {
+    /// The word used in JSON.
+    pub fn word(self) -> &'static str {
+        match self {
+            Skip::Unchanged => "unchanged",
+            Skip::Existing => "exists",
+            Skip::Newer => "newer",
+        }
+    }
 }
 
 /// Pairs of same-size files whose contents must be compared (`-c`) before planning.
@@ -154,7 +188,7 @@ pub fn plan(
                             && d.zip(dst_map.get(&leader))
                                 .is_some_and(|(d, l)| d.dev == l.dev && d.ino == l.ino);
                         if linked {
-                            plan.unchanged += 1;
+                            plan.unchanged.push((key, Skip::Unchanged));
                         } else {
                             mark_parent(&mut dirty, &key);
                             plan.hard_links.push((key, leader));
@@ -169,7 +203,7 @@ pub fn plan(
                 match d {
                     Some(d) if d.is_file() => {
                         match file_decision(&key, s, d, opts, equal_content) {
-                            Decision::Skip => plan.unchanged += 1,
+                            Decision::Skip(why) => plan.unchanged.push((key, why)),
                             Decision::FixMeta => {
                                 plan.fix_meta.push((key, MetaTarget::File, s.meta));
                             }
@@ -183,7 +217,7 @@ pub fn plan(
                             }
                         }
                     }
-                    Some(_) if opts.ignore_existing => plan.unchanged += 1,
+                    Some(_) if opts.ignore_existing => plan.unchanged.push((key, Skip::Existing)),
                     _ => {
                         mark_parent(&mut dirty, &key);
                         plan.files.push(FileAction {
@@ -201,9 +235,9 @@ pub fn plan(
             }
             EntryKind::Symlink { target } => match d.map(|d| &d.kind) {
                 Some(EntryKind::Symlink { target: old }) if old == target => {
-                    plan.unchanged += 1;
+                    plan.unchanged.push((key, Skip::Unchanged));
                 }
-                Some(_) if opts.ignore_existing => plan.unchanged += 1,
+                Some(_) if opts.ignore_existing => plan.unchanged.push((key, Skip::Existing)),
                 other => {
                     mark_parent(&mut dirty, &key);
                     plan.symlinks
@@ -247,7 +281,7 @@ pub fn plan(
 }
 
 enum Decision {
-    Skip,
+    Skip(Skip),
     FixMeta,
     Transfer,
 }
@@ -260,10 +294,10 @@ fn file_decision(
     equal_content: &HashSet<RelPath>,
 ) -> Decision {
     if opts.ignore_existing {
-        return Decision::Skip;
+        return Decision::Skip(Skip::Existing);
     }
     if opts.update && d.meta.mtime > s.meta.mtime {
-        return Decision::Skip;
+        return Decision::Skip(Skip::Newer);
     }
     let same = s.size == d.size
         && match opts.compare {
@@ -276,7 +310,7 @@ fn file_decision(
     } else if meta_differs(&s.meta, &d.meta, opts, opts.compare != Compare::SizeOnly) {
         Decision::FixMeta
     } else {
-        Decision::Skip
+        Decision::Skip(Skip::Unchanged)
     }
 }
 
@@ -387,7 +421,10 @@ mod tests {
     fn same_size_and_time_is_unchanged_without_reading() {
         let src = [dir(""), file("f", 3, 1)];
         let plan = run(&src, &src, &opts());
-        assert_eq!(plan.unchanged, 1);
+        assert_eq!(
+            plan.unchanged,
+            [(RelPath::new("f").unwrap(), Skip::Unchanged)]
+        );
         assert!(plan.files.is_empty() && plan.fix_meta.is_empty() && plan.dir_meta.is_empty());
     }
 
@@ -428,6 +465,10 @@ mod tests {
         );
         assert_eq!(plan.files.len(), 1);
         assert_eq!(plan.files[0].key.to_string(), "newer");
+        assert_eq!(
+            plan.unchanged,
+            [(RelPath::new("older").unwrap(), Skip::Newer)]
+        );
         let plan = run(
             &src,
             &dst,
@@ -437,7 +478,8 @@ mod tests {
             },
         );
         assert!(plan.files.is_empty());
-        assert_eq!(plan.unchanged, 2);
+        assert!(plan.unchanged.iter().all(|(_, why)| *why == Skip::Existing));
+        assert_eq!(plan.unchanged.len(), 2);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use sy_transport::{Progress, RelPath};
 use crate::config::OutputOptions;
 use crate::execute::Totals;
 use crate::exit::Exit;
-use crate::observer::{Action, Done, Observer};
+use crate::observer::{Action, Done, Observer, Planned};
 
 /// Turns engine events into output.
 pub struct Reporter {
@@ -185,10 +185,36 @@ impl Progress for Reporter {
 }
 
 impl Observer for Reporter {
-    fn planned(&self, files: u64, bytes: u64) {
+    fn planned(&self, planned: &Planned) {
+        if self.out.json {
+            self.json(json!({
+                "event": "scan",
+                "source_entries": planned.source_entries,
+                "destination_entries": planned.destination_entries,
+                "files": planned.files,
+                "bytes": planned.bytes,
+                "dry_run": self.dry_run,
+            }));
+        }
         if let Some(bar) = &self.bar {
-            bar.inc_length(bytes);
-            bar.set_message(format!("{files} files"));
+            bar.inc_length(planned.bytes);
+            bar.set_message(format!("{} files", planned.files));
+        }
+    }
+
+    fn started(&self, action: Action, path: &RelPath, size: u64) {
+        if self.out.json {
+            let mut event = json!({"event": "start", "action": action.word(), "size": size});
+            json_path(&mut event, path);
+            self.json(event);
+        }
+    }
+
+    fn skipped(&self, path: &RelPath, reason: &str) {
+        if self.out.json {
+            let mut event = json!({"event": "skip", "reason": reason});
+            json_path(&mut event, path);
+            self.json(event);
         }
     }
 

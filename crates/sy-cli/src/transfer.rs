@@ -11,7 +11,7 @@ use sy_transport::{
 use tokio::task::JoinSet;
 
 use crate::execute::{Totals, count};
-use crate::observer::{Action, Done, Observer};
+use crate::observer::{Done, Observer};
 use crate::plan::FileAction;
 
 /// Files up to this size travel in memory, many to a batch.
@@ -88,6 +88,10 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
             }
             let (src, dst, ctx) = (Arc::clone(src), Arc::clone(dst), Arc::clone(ctx));
             running.spawn(async move {
+                for file in &work.files {
+                    ctx.observer
+                        .started(file.action(), &ctx.dst_path(&file.key), file.src.size);
+                }
                 let started = Instant::now();
                 let results = match delta_basis(&ctx, &work.files) {
                     Some(basis) => copy_by_delta(&*src, &*dst, &ctx, work.files, basis).await,
@@ -116,11 +120,7 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
             let path = ctx.dst_path(&file.key);
             match result {
                 Ok(written) => {
-                    let action = if file.replaces.is_some() {
-                        Action::Update
-                    } else {
-                        Action::Create
-                    };
+                    let action = file.action();
                     count(totals, action);
                     totals.literal += written.literal;
                     totals.matched += written.matched;
@@ -138,7 +138,9 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                         retry: true,
                     });
                 }
-                Err(e) if e.is_interrupted() => {}
+                // Ctrl-C: the file stays as it was (or as a partial) and the run exits 130. Any
+                // other "interrupted" (a lost link, a short answer) is a failure of this file.
+                Err(e) if e.is_interrupted() && ctx.write.cancel.is_cancelled() => {}
                 Err(e) => {
                     ctx.observer.failed(Some(&path), &e.to_string());
                     totals.failed += 1;

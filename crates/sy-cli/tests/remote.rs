@@ -93,7 +93,7 @@ fn ok(out: Output) -> Output {
     out
 }
 
-fn push(f: &Fixture, args: &[&str]) -> Output {
+pub fn push(f: &Fixture, args: &[&str]) -> Output {
     let rsh = script(f, "rsh", FAKE_RSH);
     let dst = format!("fakehost:{}/", f.dst().display());
     ok(remote_sy(f, &rsh, args, &f.src_slash(), &dst))

@@ -8,6 +8,7 @@ mod compare;
 mod config;
 mod errors;
 mod filters;
+mod json;
 mod kinds;
 mod large;
 mod names;
