@@ -103,9 +103,17 @@ pub struct Args {
     /// Print a summary at the end.
     #[arg(long)]
     pub stats: bool,
-    /// Show a progress bar (only on a terminal).
-    #[arg(short = 'P', long)]
-    pub progress: bool,
+    /// Show progress on stderr: the phase, a bar by bytes to move with rate and ETA, bars for
+    /// large files, a closing line. `-P` draws only on a terminal; `--progress=always` anyway.
+    #[arg(
+        short = 'P',
+        long,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "auto"
+    )]
+    pub progress: Option<crate::progress::When>,
     /// Print one JSON object per event on stdout (see docs/json.md).
     #[arg(long)]
     pub json: bool,

@@ -10,6 +10,7 @@ use anyhow::{Context, Result, bail};
 use sy_transport::{FilterRules, RelPath, RuleKind};
 
 use crate::args::{Args, FilterArg, Parsed};
+use crate::progress::When;
 use crate::remote::{RemoteShell, RemoteSpec, parse_remote};
 use crate::settings::{CompressLevel, ConfigFile, Layer, Rsh};
 
@@ -67,8 +68,8 @@ pub struct OutputOptions {
     pub quiet: bool,
     /// `--stats`.
     pub stats: bool,
-    /// `-P` (drawn only on a terminal).
-    pub progress: bool,
+    /// `-P` / `--progress=WHEN`.
+    pub progress: When,
     /// `--json`.
     pub json: bool,
 }
@@ -178,7 +179,7 @@ impl Config {
             verbose: args.verbose,
             quiet: args.quiet,
             stats: args.stats,
-            progress: args.progress,
+            progress: args.progress.unwrap_or(When::Never),
             json: args.json,
         };
         let Some((dst, sources)) = args.paths.split_last() else {

@@ -11,7 +11,7 @@ use sy_transport::{
 };
 
 use crate::config::{Compare, Job, SyncOptions};
-use crate::observer::{Action, Done, Observer, Planned};
+use crate::observer::{Action, Done, Observer, Phase, Planned};
 use crate::plan::{Plan, checksum_candidates, plan};
 use crate::transfer::{Ctx, SMALL_FILE, copy_files};
 
@@ -112,6 +112,7 @@ where
         filter: opts.filter.clone(),
         follow_links,
     };
+    observer.phase(Phase::Scanning);
     // The same rules on both sides: what they exclude is neither compared nor deleted.
     let (src_scan, dst_scan) = tokio::join!(
         src.scan(scan(&job.src.base, opts.follow_links)),
@@ -134,6 +135,7 @@ where
     }
 
     let equal_content = if opts.compare == Compare::Checksum {
+        observer.phase(Phase::Checksumming);
         same_content(
             &*src,
             &*dst,
@@ -148,6 +150,7 @@ where
     } else {
         HashSet::new()
     };
+    observer.phase(Phase::Comparing);
     let plan = plan(
         &src_scan.entries,
         &job.src.base,
@@ -185,6 +188,12 @@ where
         destination_entries: dst_scan.entries.len() as u64,
         files: plan.files.len() as u64,
         bytes: plan.files.iter().map(|f| f.src.size).sum(),
+        source_bytes: src_scan
+            .entries
+            .iter()
+            .filter(|e| e.is_file())
+            .map(|e| e.size)
+            .sum(),
     });
 
     let ctx = Arc::new(Ctx {

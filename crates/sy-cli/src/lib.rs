@@ -27,6 +27,7 @@ pub mod exit;
 mod man;
 pub mod observer;
 pub mod plan;
+pub mod progress;
 pub mod remote;
 pub mod report;
 pub mod settings;

@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use sy_transport::{Progress, RelPath};
 
+pub use crate::progress::Phase;
+
 /// What happened to one path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -60,10 +62,14 @@ pub struct Planned {
     pub files: u64,
     /// Their total size: the bytes that must move (or be rebuilt from a delta).
     pub bytes: u64,
+    /// Size of all files in the source, changed or not.
+    pub source_bytes: u64,
 }
 
 /// Receives the engine's events. Byte progress arrives through [`Progress`].
 pub trait Observer: Progress {
+    /// The job has reached `phase`.
+    fn phase(&self, phase: Phase);
     /// Scanning and comparing are done.
     fn planned(&self, planned: &Planned);
     /// A worker begins writing `path` (`size` bytes).

@@ -1,23 +1,23 @@
 //! Output: `-v` lines, `--json` events, the `-P` bar, `--stats`. Only this module draws.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 use sy_transport::{Progress, RelPath};
 
 use crate::config::OutputOptions;
 use crate::execute::Totals;
 use crate::exit::Exit;
-use crate::observer::{Action, Done, Observer, Planned};
+use crate::observer::{Action, Done, Observer, Phase, Planned};
+use crate::progress::{ProgressView, human_bytes};
 
 /// Turns engine events into output.
 pub struct Reporter {
     out: OutputOptions,
     dry_run: bool,
-    bar: Option<ProgressBar>,
+    view: Option<ProgressView>,
     stdout: Mutex<StdoutState>,
 }
 
@@ -27,22 +27,17 @@ struct StdoutState {
 }
 
 impl Reporter {
-    /// A reporter for these options; the bar only when stderr is a terminal.
+    /// A reporter for these options; progress only as `-P` asks, never with `-q` or `--json`.
     pub fn new(out: OutputOptions, dry_run: bool) -> Reporter {
-        let bar =
-            (out.progress && !out.quiet && !out.json && io::stderr().is_terminal()).then(|| {
-                let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
-                if let Ok(style) = ProgressStyle::with_template(
-                    "{bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {wide_msg}",
-                ) {
-                    bar.set_style(style);
-                }
-                bar
-            });
+        let view = if out.quiet || out.json {
+            None
+        } else {
+            ProgressView::new(out.progress)
+        };
         Reporter {
             out,
             dry_run,
-            bar,
+            view,
             stdout: Mutex::new(StdoutState { error: None }),
         }
     }
@@ -59,8 +54,8 @@ impl Reporter {
             stdout.write_all(line.as_bytes())?;
             stdout.write_all(b"\n")
         };
-        let result = match &self.bar {
-            Some(bar) => bar.suspend(write),
+        let result = match &self.view {
+            Some(view) => view.suspend(write),
             None => write(),
         };
         if let Err(e) = result {
@@ -69,8 +64,8 @@ impl Reporter {
     }
 
     fn eprint(&self, line: &str) {
-        match &self.bar {
-            Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        match &self.view {
+            Some(view) => view.suspend(|| eprintln!("{line}")),
             None => eprintln!("{line}"),
         }
     }
@@ -79,11 +74,11 @@ impl Reporter {
         self.print(&value.to_string());
     }
 
-    /// Ends the output: clears the bar, prints `--stats` or the JSON summary. Returns the first
-    /// error writing to stdout (a closed pipe), if any.
+    /// Ends the output: the progress display's closing line, `--stats` or the JSON summary.
+    /// Returns the first error writing to stdout (a closed pipe), if any.
     pub fn finish(&self, totals: &Totals, elapsed: Duration, exit: Exit) -> io::Result<()> {
-        if let Some(bar) = &self.bar {
-            bar.finish_and_clear();
+        if let Some(view) = &self.view {
+            view.finish(totals, elapsed);
         }
         let written = totals.literal + totals.matched;
         let secs = elapsed.as_secs_f64();
@@ -165,21 +160,10 @@ fn json_path(value: &mut Value, path: &RelPath) {
     }
 }
 
-fn human_bytes(n: f64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut n = n;
-    let mut unit = 0;
-    while n >= 1024.0 && unit < UNITS.len() - 1 {
-        n /= 1024.0;
-        unit += 1;
-    }
-    format!("{n:.1} {}", UNITS[unit])
-}
-
 impl Progress for Reporter {
-    fn advance(&self, _path: &RelPath, bytes: u64) {
-        if let Some(bar) = &self.bar {
-            bar.inc(bytes);
+    fn advance(&self, path: &RelPath, bytes: u64) {
+        if let Some(view) = &self.view {
+            view.advance(path, bytes);
         }
     }
 }
@@ -196,13 +180,21 @@ impl Observer for Reporter {
                 "dry_run": self.dry_run,
             }));
         }
-        if let Some(bar) = &self.bar {
-            bar.inc_length(planned.bytes);
-            bar.set_message(format!("{} files", planned.files));
+        if let Some(view) = &self.view {
+            view.planned(planned.files, planned.bytes, planned.source_bytes);
+        }
+    }
+
+    fn phase(&self, phase: Phase) {
+        if let Some(view) = &self.view {
+            view.phase(phase);
         }
     }
 
     fn started(&self, action: Action, path: &RelPath, size: u64) {
+        if let Some(view) = &self.view {
+            view.started(path, size);
+        }
         if self.out.json {
             let mut event = json!({"event": "start", "action": action.word(), "size": size});
             json_path(&mut event, path);
@@ -219,6 +211,9 @@ impl Observer for Reporter {
     }
 
     fn done(&self, action: Action, path: &RelPath, done: &Done) {
+        if let Some(view) = &self.view {
+            view.ended(path);
+        }
         if self.out.json {
             let mut event = json!({
                 "event": "file",
@@ -237,6 +232,9 @@ impl Observer for Reporter {
     }
 
     fn failed(&self, path: Option<&RelPath>, message: &str) {
+        if let (Some(view), Some(path)) = (&self.view, path) {
+            view.ended(path);
+        }
         if self.out.json {
             let mut event = json!({"event": "error", "message": message});
             if let Some(path) = path {

@@ -13,6 +13,7 @@ mod kinds;
 mod large;
 mod names;
 mod output;
+mod progress;
 mod remote;
 mod resume;
 mod rsync;

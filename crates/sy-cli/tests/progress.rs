@@ -1,0 +1,92 @@
+//! `-P` under a pseudo-terminal (util-linux `script`): the phases and bars are drawn and the
+//! closing line has the right counts; piped, nothing is drawn unless `--progress=always`.
+
+use std::process::{Command, Stdio};
+
+use crate::util::{Fixture, stderr};
+
+/// `word` single-quoted for `sh -c`.
+fn quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// Runs `sy ARGS SRC/ DST` with stdin, stdout and stderr on a fresh pseudo-terminal; returns
+/// the exit code and everything the terminal showed.
+fn sy_on_a_terminal(f: &Fixture, args: &[&str]) -> (Option<i32>, String) {
+    let mut words = vec![quote(env!("CARGO_BIN_EXE_sy"))];
+    words.extend(args.iter().map(|a| quote(a)));
+    words.push(quote(&f.src_slash()));
+    words.push(quote(&f.dst().display().to_string()));
+    let out = Command::new("script")
+        .args(["-qec", &words.join(" "), "/dev/null"])
+        .current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .env("TERM", "xterm")
+        .env("COLUMNS", "120")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running script(1) from util-linux, which these tests need");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+fn tree(f: &Fixture) {
+    f.write("src/big", vec![7u8; 9 << 20]);
+    for name in ["a", "b", "d/c"] {
+        f.write(format!("src/{name}"), vec![b'x'; 1024]);
+    }
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_and_ends_with_the_counts() {
+    let f = Fixture::new();
+    tree(&f);
+    let (code, screen) = sy_on_a_terminal(&f, &["-P"]);
+    assert_eq!(code, Some(0), "{screen}");
+    for drawn in ["scanning", "transferring", "big", "\x1b[2K"] {
+        assert!(screen.contains(drawn), "{drawn:?} not drawn: {screen:?}");
+    }
+    assert!(
+        screen.contains(
+            "sy: 4 files written, 9.0 MiB moved for 9.0 MiB represented (0.0% saved) in "
+        ),
+        "{screen:?}"
+    );
+    f.write("src/a", vec![b'y'; 1024]);
+    let (code, screen) = sy_on_a_terminal(&f, &["-P"]);
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains("sy: 1 file written, 1.0 KiB moved for 9.0 MiB represented (100.0% saved)"),
+        "{screen:?}"
+    );
+}
+
+#[test]
+fn quiet_and_json_draw_no_progress_even_on_a_terminal() {
+    let f = Fixture::new();
+    tree(&f);
+    let (code, screen) = sy_on_a_terminal(&f, &["-P", "-q"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(screen, "");
+    f.write("src/a", vec![b'y'; 1024]);
+    let (_, screen) = sy_on_a_terminal(&f, &["-P", "--json"]);
+    assert!(screen.lines().all(|l| l.starts_with('{')), "{screen:?}");
+}
+
+#[test]
+fn piped_progress_is_silent_unless_forced() {
+    let f = Fixture::new();
+    tree(&f);
+    let out = f.sync(&["-P"]);
+    assert_eq!(stderr(&out), "");
+    f.write("src/a", vec![b'y'; 1024]);
+    let out = f.sync(&["--progress=always"]);
+    let text = stderr(&out);
+    assert!(text.contains("\x1b[2K"), "{text:?}");
+    assert!(
+        text.contains("sy: 1 file written, 1.0 KiB moved for 9.0 MiB represented"),
+        "{text:?}"
+    );
+}
