@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
+use crate::settings::Rate;
+
 /// A file synchronizer: makes DST a copy of SRC — files, directories, symlinks, permissions,
 /// times — sending as little as possible and never leaving a file half-written.
 #[derive(Debug, Parser)]
@@ -94,7 +96,8 @@ pub struct Args {
     /// Files transferred in parallel [default: number of cores, at least 2].
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
-    /// List each file changed (-vv adds debug logging).
+    /// List each file changed; log at info level to stderr (-vv debug, -vvv trace; RUST_LOG
+    /// overrides).
     #[arg(short = 'v', long, action = ArgAction::Count)]
     pub verbose: u8,
     /// Print nothing but errors.
@@ -128,9 +131,20 @@ pub struct Args {
     /// data is sent as is).
     #[arg(short = 'z', long)]
     pub compress: bool,
+    /// Limit the transfer to RATE bytes per second: 500K, 10M, 1G (binary units; a bare
+    /// number is KiB). On the wire for a remote host; bytes written for a local copy.
+    #[arg(long, value_name = "RATE", value_parser = parse_bwlimit)]
+    pub bwlimit: Option<Rate>,
+    /// Append the log (at the -v level, info by default) to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
     /// zstd level for -z, 1 to 19 [default: 3]; implies -z.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
     pub compress_level: Option<i8>,
+}
+
+fn parse_bwlimit(text: &str) -> Result<Rate, crate::config::UsageError> {
+    Rate::try_from(text.to_owned())
 }
 
 /// The subcommands.

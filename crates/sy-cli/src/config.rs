@@ -109,6 +109,8 @@ pub struct Config {
     pub output: OutputOptions,
     /// How to reach remote sides.
     pub shell: RemoteShell,
+    /// `--bwlimit` in bytes per second.
+    pub bwlimit: Option<u64>,
 }
 
 impl Config {
@@ -210,6 +212,7 @@ impl Config {
             sync,
             output,
             shell,
+            bwlimit: settings.bwlimit.value.map(|r| r.bytes_per_sec),
         })
     }
 }
@@ -224,6 +227,7 @@ pub fn flag_layer(args: &Args) -> Result<Layer, UsageError> {
         remote_path: args.remote_path.clone(),
         exclude: None,
         gitignore: args.gitignore.then_some(true),
+        bwlimit: args.bwlimit.clone(),
     })
 }
 

@@ -183,6 +183,14 @@ where
         observer.skipped(&job.dst.base.join_rel(key), "special");
         totals.skipped += 1;
     }
+    tracing::info!(
+        "{}: {} files ({} bytes) to write, {} left alone, {} to delete",
+        job.shown,
+        plan.files.len(),
+        plan.files.iter().map(|f| f.src.size).sum::<u64>(),
+        plan.unchanged.len(),
+        plan.deletions.len()
+    );
     observer.planned(&Planned {
         source_entries: src_scan.entries.len() as u64,
         destination_entries: dst_scan.entries.len() as u64,

@@ -21,6 +21,7 @@
 #![deny(missing_docs)]
 
 pub mod args;
+pub mod bwlimit;
 pub mod config;
 pub mod execute;
 pub mod exit;
@@ -47,6 +48,7 @@ pub use config::Config;
 pub use exit::Exit;
 pub use man::man_page;
 
+use crate::bwlimit::{PacedObserver, Throttle};
 use crate::config::UsageError;
 use crate::execute::{Totals, sync_job};
 use crate::observer::Observer;
@@ -68,7 +70,10 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
             return Ok(exit);
         }
     };
-    init_logging(parsed.args.verbose);
+    if let Err(e) = init_logging(parsed.args.verbose, parsed.args.log_file.as_deref()) {
+        eprintln!("sy: error: {}", causes(&e));
+        return Ok(Exit::Usage);
+    }
     if let Some(command) = &parsed.args.command {
         return subcommand(command, &parsed.args);
     }
@@ -132,15 +137,47 @@ fn subcommand(command: &args::Command, parsed: &args::Args) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn init_logging(verbose: u8) {
-    let default = if verbose >= 2 { "debug" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+/// Tracing to stderr at the `-v` level (warnings by default) and, with `--log-file`, to that
+/// file at the same level or info, whichever says more. `RUST_LOG` overrides both.
+fn init_logging(verbose: u8, log_file: Option<&std::path::Path>) -> Result<()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer, fmt};
+
+    let level = |verbose: u8| match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = |verbose| {
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level(verbose)))
+    };
+    let to_stderr = fmt::layer()
         .with_writer(io::stderr)
         .without_time()
+        .with_filter(filter(verbose));
+    let to_file = match log_file {
+        Some(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("opening log file {}", path.display()))?;
+            Some(
+                fmt::layer()
+                    .with_ansi(false)
+                    .with_writer(std::sync::Mutex::new(file))
+                    .with_filter(filter(verbose.max(1))),
+            )
+        }
+        None => None,
+    };
+    let _ = tracing_subscriber::registry()
+        .with(to_stderr)
+        .with(to_file)
         .try_init();
+    Ok(())
 }
 
 const NOT_SIGNALLED: u8 = 0;
@@ -166,6 +203,7 @@ fn watch_signals(cancel: Cancel) -> Arc<AtomicU8> {
 
 async fn run_config(config: Config) -> Result<Exit> {
     let reporter = Arc::new(Reporter::new(config.output, config.sync.dry_run));
+    let throttle = config.bwlimit.map(Throttle::new);
     let cancel = Cancel::default();
     let signalled = watch_signals(cancel.clone());
     let started = Instant::now();
@@ -182,7 +220,7 @@ async fn run_config(config: Config) -> Result<Exit> {
             ));
             continue;
         }
-        match run_job(job, &config, &reporter, &cancel).await {
+        match run_job(job, &config, &reporter, throttle.as_ref(), &cancel).await {
             Ok(t) => totals.add(&t),
             Err(e) => {
                 reporter.failed(None, &causes(&e));
@@ -207,8 +245,17 @@ async fn run_job(
     job: &config::Job,
     config: &Config,
     reporter: &Arc<Reporter>,
+    throttle: Option<&Throttle>,
     cancel: &Cancel,
 ) -> Result<Totals> {
+    tracing::info!(
+        "syncing {} to {}",
+        job.shown,
+        job.dst
+            .remote
+            .as_ref()
+            .map_or_else(|| job.dst.root.display().to_string(), |spec| spec.shown())
+    );
     let observer = Arc::clone(reporter);
     let make_dst = !config.sync.dry_run;
     match (&job.src.remote, &job.dst.remote) {
@@ -218,14 +265,24 @@ async fn run_job(
             }
             let src = Arc::new(Local::open(&job.src.root)?);
             let dst = Arc::new(Local::open(&job.dst.root)?);
-            sync_job(src, dst, job, &config.sync, observer, cancel).await
+            match throttle {
+                Some(throttle) => {
+                    let paced = Arc::new(PacedObserver {
+                        inner: observer,
+                        throttle: throttle.clone(),
+                    });
+                    sync_job(src, dst, job, &config.sync, paced, cancel).await
+                }
+                None => sync_job(src, dst, job, &config.sync, observer, cancel).await,
+            }
         }
         (Some(spec), None) => {
             if make_dst {
                 create_local_dir(&job.dst.root)?;
             }
             let dst = Arc::new(Local::open(&job.dst.root)?);
-            let connection = Connection::start(&config.shell, spec, &remote_root(&job.src), false)?;
+            let connection =
+                Connection::start(&config.shell, spec, &remote_root(&job.src), false, throttle)?;
             let src = Arc::new(connection.agent.clone());
             let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
             finish_remote(connection, synced, reporter).await
@@ -233,7 +290,7 @@ async fn run_job(
         (None, Some(spec)) => {
             let src = Arc::new(Local::open(&job.src.root)?);
             let root = remote_root(&job.dst);
-            let connection = Connection::start(&config.shell, spec, &root, make_dst)?;
+            let connection = Connection::start(&config.shell, spec, &root, make_dst, throttle)?;
             let dst = Arc::new(connection.agent.clone());
             let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
             finish_remote(connection, synced, reporter).await

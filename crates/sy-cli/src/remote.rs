@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use sy_transport::{Agent, AgentOptions};
 use tokio::process::{Child, Command};
 
+use crate::bwlimit::{Paced, Throttle};
 use crate::config::UsageError;
 
 /// Bytes each pipe to the remote shell holds.
@@ -146,11 +147,13 @@ pub struct Connection {
 impl Connection {
     /// Starts the remote shell and speaks the protocol over its stdin/stdout (its stderr, with
     /// the agent's log and any ssh messages, goes to ours).
+    /// With `throttle`, the bytes both ways are paced by it (`--bwlimit`).
     pub fn start(
         shell: &RemoteShell,
         spec: &RemoteSpec,
         root: &str,
         mkdir: bool,
+        throttle: Option<&Throttle>,
     ) -> Result<Connection> {
         let argv = agent_command(shell, spec, root, mkdir)?;
         let Some((program, args)) = argv.split_first() else {
@@ -173,14 +176,18 @@ impl Connection {
             let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_SIZE);
         }
         let shown = format!("{}:{root}", spec.host);
-        let agent = Agent::new(
-            stdout,
-            stdin,
-            AgentOptions {
-                location: shown.clone(),
-                compress_level: shell.compress_level,
-            },
-        );
+        let options = AgentOptions {
+            location: shown.clone(),
+            compress_level: shell.compress_level,
+        };
+        let agent = match throttle {
+            Some(throttle) => Agent::new(
+                Paced::new(stdout, throttle.clone()),
+                Paced::new(stdin, throttle.clone()),
+                options,
+            ),
+            None => Agent::new(stdout, stdin, options),
+        };
         Ok(Connection {
             agent,
             child,

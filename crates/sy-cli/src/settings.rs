@@ -16,6 +16,7 @@ use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
+use crate::bwlimit::parse_rate;
 use crate::config::UsageError;
 use crate::remote::split_rsh;
 
@@ -37,6 +38,30 @@ pub struct Layer {
     pub exclude: Option<Vec<String>>,
     /// Honour .gitignore files (`--gitignore`).
     pub gitignore: Option<bool>,
+    /// Bandwidth limit (`--bwlimit`), such as `"10M"`.
+    pub bwlimit: Option<Rate>,
+}
+
+/// A bandwidth limit as written and in bytes per second.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Rate {
+    /// As written.
+    pub text: String,
+    /// Bytes per second.
+    pub bytes_per_sec: u64,
+}
+
+impl TryFrom<String> for Rate {
+    type Error = UsageError;
+
+    fn try_from(text: String) -> Result<Self, UsageError> {
+        let bytes_per_sec = parse_rate(&text)?;
+        Ok(Rate {
+            text,
+            bytes_per_sec,
+        })
+    }
 }
 
 /// A zstd level, 1 to 19.
@@ -127,6 +152,8 @@ pub struct Effective {
     pub exclude: Setting<Vec<String>>,
     /// Honour .gitignore.
     pub gitignore: Setting<bool>,
+    /// Bandwidth limit, if any.
+    pub bwlimit: Setting<Option<Rate>>,
 }
 
 impl Effective {
@@ -167,6 +194,11 @@ impl Effective {
                 "gitignore",
                 self.gitignore.value.to_string(),
                 &self.gitignore.origin,
+            ),
+            (
+                "bwlimit",
+                str_value(self.bwlimit.value.as_ref().map_or("none", |r| &r.text)),
+                &self.bwlimit.origin,
             ),
         ];
         let width = rows
@@ -366,6 +398,7 @@ impl ConfigFile {
             remote_path: pick(&layers, |l| l.remote_path.clone(), || "sy-remote".into()),
             exclude: pick(&layers, |l| l.exclude.clone(), Vec::new),
             gitignore: pick(&layers, |l| l.gitignore, || false),
+            bwlimit: pick(&layers, |l| l.bwlimit.clone().map(Some), || None),
         })
     }
 }

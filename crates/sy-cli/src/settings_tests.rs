@@ -63,6 +63,14 @@ fn keys() -> Vec<(&'static str, [&'static str; 3], Layer)> {
             },
         ),
         (
+            "bwlimit",
+            ["\"1M\"", "\"2M\"", "\"3M\""],
+            Layer {
+                bwlimit: Some(Rate::try_from("9M".to_owned()).unwrap()),
+                ..Layer::default()
+            },
+        ),
+        (
             "gitignore",
             ["true", "false", "true"],
             Layer {
@@ -98,6 +106,7 @@ fn get(e: &Effective, key: &str) -> (String, Origin) {
         "remote_path" => &e.remote_path.origin,
         "exclude" => &e.exclude.origin,
         "gitignore" => &e.gitignore.origin,
+        "bwlimit" => &e.bwlimit.origin,
         _ => panic!("unknown key {key}"),
     };
     (value, origin.clone())
@@ -185,6 +194,8 @@ fn errors_name_the_file_line_and_key() {
     assert!(err.contains("line 1"), "{err}");
     let err = parse_err("[defaults]\nrsh = \"ssh 'open\"\n");
     assert!(err.contains("line 2, key `rsh`"), "{err}");
+    let err = parse_err("[defaults]\nbwlimit = \"fast\"\n");
+    assert!(err.contains("line 2, key `bwlimit`"), "{err}");
     let err = parse_err("[defaults\n");
     assert!(err.contains("line 1"), "{err}");
     let err = parse_err("[host.\"a[\"]\njobs = 1\n");

@@ -135,3 +135,59 @@ fn help_and_version_exit_0() {
     f.sy().arg("--help").assert().success();
     f.sy().arg("--version").assert().success();
 }
+
+#[test]
+fn log_file_and_verbosity_select_tracing() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let out = f.sync(&["--log-file", "sy.log"]);
+    assert_eq!(stderr(&out), "");
+    let log = std::fs::read_to_string(f.path("sy.log")).unwrap();
+    assert!(log.contains("INFO") && log.contains("syncing"), "{log}");
+    assert!(log.contains("1 files (1 bytes) to write"), "{log}");
+    let out = f.sync(&["-v"]);
+    assert!(stderr(&out).contains("syncing"), "{}", stderr(&out));
+    let out = f
+        .sy()
+        .env("RUST_LOG", "info")
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("0 files (0 bytes) to write"),
+        "{}",
+        stderr(&out)
+    );
+    let out = f
+        .sy()
+        .args(["--log-file", "no/such/dir/sy.log"])
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("opening log file no/such/dir/sy.log"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn bwlimit_copies_correctly_and_refuses_bad_rates() {
+    let f = Fixture::new();
+    f.write("src/a", vec![1u8; 300 << 10]);
+    f.write("src/b", "b");
+    f.sync(&["--bwlimit", "20M"]);
+    crate::util::assert_same_tree(&f.src(), &f.dst());
+    for bad in ["0", "fast", "10X"] {
+        let out = f
+            .sy()
+            .args(["--bwlimit", bad, "src/", "dst"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{bad}");
+        assert!(stderr(&out).contains("bad rate"), "{}", stderr(&out));
+    }
+}

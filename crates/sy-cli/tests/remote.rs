@@ -406,3 +406,15 @@ fn a_banner_printed_by_the_remote_shell_is_quoted_in_the_error() {
     assert!(err.contains("the remote shell printed text"), "{err}");
     assert!(err.contains("Welcome to fakehost!"), "{err}");
 }
+
+#[test]
+fn bwlimit_paces_the_connection_without_changing_the_result() {
+    let f = Fixture::new();
+    f.write("src/a", noise(200 << 10, 7));
+    f.write("src/d/b", "b");
+    pull(&f, &["--bwlimit", "50M"]);
+    assert_same_tree(&f.src(), &f.dst());
+    f.write("src/a", noise(200 << 10, 8));
+    push(&f, &["--bwlimit", "50M", "-z"]);
+    assert_same_tree(&f.src(), &f.dst());
+}

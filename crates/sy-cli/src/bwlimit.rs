@@ -1,0 +1,299 @@
+//! `--bwlimit RATE`: a token bucket shared by everything one run moves. Over a connection it
+//! paces the bytes on the wire (both directions together); between two local directories it
+//! paces the bytes written, from the progress callback on the writing threads.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+// tokio's clock (the system's outside a runtime) so that tests can run it paused.
+use tokio::time::{Instant, Sleep};
+
+use sy_transport::{Progress, RelPath};
+
+use crate::config::UsageError;
+use crate::observer::{Action, Done, Observer, Phase, Planned};
+
+/// A rate as typed: `500K`, `10M`, `1.5G` (binary units, per second); a bare number is KiB/s,
+/// as in rsync.
+pub fn parse_rate(text: &str) -> Result<u64, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "bad rate {text:?}: expected a number with an optional K, M or G suffix (10M, 500K)"
+        ))
+    };
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let scale: f64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "B" => 1.0,
+        _ => return Err(bad()),
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let rate = (value * scale).round();
+    if !rate.is_finite() || rate < 1.0 || rate > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(rate as u64)
+}
+
+/// Tokens are bytes; they accrue at `rate` per second up to `burst`. Taking more than there
+/// are runs into debt, and the taker waits until the debt is paid, so the long-run average is
+/// the rate whatever the size of each take.
+#[derive(Debug)]
+pub struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    /// A full bucket at `now`, holding a tenth of a second's worth (at least 16 KiB).
+    pub fn new(rate: u64, now: Instant) -> TokenBucket {
+        let rate = rate as f64;
+        let burst = (rate / 10.0).max(16.0 * 1024.0);
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            last: now,
+        }
+    }
+
+    /// Takes `bytes` at `now`; returns how long the taker must wait before going on.
+    pub fn take(&mut self, bytes: u64, now: Instant) -> Duration {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.last = self.last.max(now);
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.tokens -= bytes as f64;
+        if self.tokens >= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(-self.tokens / self.rate)
+        }
+    }
+}
+
+/// A bucket shared by all the streams and threads of a run.
+#[derive(Debug, Clone)]
+pub struct Throttle(Arc<Mutex<TokenBucket>>);
+
+impl Throttle {
+    /// `rate` bytes per second.
+    pub fn new(rate: u64) -> Throttle {
+        Throttle(Arc::new(Mutex::new(TokenBucket::new(rate, Instant::now()))))
+    }
+
+    /// Takes `bytes` now; returns the wait.
+    pub fn take(&self, bytes: u64) -> Duration {
+        match self.0.lock() {
+            Ok(mut bucket) => bucket.take(bytes, Instant::now()),
+            Err(_) => Duration::ZERO,
+        }
+    }
+
+    /// Takes `bytes` and sleeps the wait (for blocking threads only).
+    pub fn take_blocking(&self, bytes: u64) {
+        let wait = self.take(bytes);
+        if !wait.is_zero() {
+            std::thread::sleep(wait);
+        }
+    }
+}
+
+/// A reader or writer paced by a [`Throttle`]: bytes are charged as they pass, and the next
+/// operation waits out any debt.
+pub struct Paced<T> {
+    inner: T,
+    throttle: Throttle,
+    pause: Option<Pin<Box<Sleep>>>,
+}
+
+impl<T> Paced<T> {
+    /// `inner`, paced by `throttle`.
+    pub fn new(inner: T, throttle: Throttle) -> Paced<T> {
+        Paced {
+            inner,
+            throttle,
+            pause: None,
+        }
+    }
+
+    fn wait(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some(pause) = &mut self.pause {
+            ready!(pause.as_mut().poll(cx));
+            self.pause = None;
+        }
+        Poll::Ready(())
+    }
+
+    fn charge(&mut self, bytes: usize) {
+        let wait = self.throttle.take(bytes as u64);
+        if !wait.is_zero() {
+            self.pause = Some(Box::pin(tokio::time::sleep(wait)));
+        }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Paced<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        ready!(this.wait(cx));
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        this.charge(buf.filled().len() - before);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Paced<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        ready!(this.wait(cx));
+        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
+        this.charge(n);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+/// An observer that paces the bytes written between two local directories: the progress
+/// callback runs on the blocking threads that write, so sleeping there slows the writers.
+pub struct PacedObserver<O> {
+    /// Where the events go.
+    pub inner: Arc<O>,
+    /// The run's bucket.
+    pub throttle: Throttle,
+}
+
+impl<O: Observer> Progress for PacedObserver<O> {
+    fn advance(&self, path: &RelPath, bytes: u64) {
+        self.inner.advance(path, bytes);
+        self.throttle.take_blocking(bytes);
+    }
+}
+
+impl<O: Observer> Observer for PacedObserver<O> {
+    fn phase(&self, phase: Phase) {
+        self.inner.phase(phase);
+    }
+    fn planned(&self, planned: &Planned) {
+        self.inner.planned(planned);
+    }
+    fn started(&self, action: Action, path: &RelPath, size: u64) {
+        self.inner.started(action, path, size);
+    }
+    fn skipped(&self, path: &RelPath, reason: &str) {
+        self.inner.skipped(path, reason);
+    }
+    fn done(&self, action: Action, path: &RelPath, done: &Done) {
+        self.inner.done(action, path, done);
+    }
+    fn failed(&self, path: Option<&RelPath>, message: &str) {
+        self.inner.failed(path, message);
+    }
+    fn warning(&self, message: &str) {
+        self.inner.warning(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_in_binary_units_and_bare_numbers_are_kib() {
+        assert_eq!(parse_rate("10M").unwrap(), 10 << 20);
+        assert_eq!(parse_rate("500K").unwrap(), 500 << 10);
+        assert_eq!(parse_rate("500k").unwrap(), 500 << 10);
+        assert_eq!(parse_rate("1.5G").unwrap(), 3 << 29);
+        assert_eq!(parse_rate("100").unwrap(), 100 << 10);
+        assert_eq!(parse_rate("4096B").unwrap(), 4096);
+        for bad in ["", "M", "10X", "-1M", "0", "1.2.3K", "0.0001B"] {
+            assert!(parse_rate(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// Drains the bucket as a writer would (take, wait, take…) for `secs` seconds of
+    /// simulated time; returns the bytes taken.
+    fn drain(rate: u64, chunk: u64, secs: f64) -> f64 {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(rate, start);
+        let mut now = start;
+        let mut taken = 0u64;
+        let end = start + Duration::from_secs_f64(secs);
+        while now < end {
+            now += bucket.take(chunk, now);
+            taken += chunk;
+        }
+        taken as f64
+    }
+
+    #[test]
+    fn the_long_run_average_is_the_rate_for_any_chunk_size() {
+        for (rate, chunk) in [
+            (10u64 << 20, 1u64 << 20),
+            (10 << 20, 4096),
+            (500 << 10, 1 << 20),
+            (500 << 10, 1000),
+            (1 << 10, 64 << 10),
+        ] {
+            let taken = drain(rate, chunk, 10.0);
+            let expected = rate as f64 * 10.0;
+            // The first burst and the last chunk are the only excess.
+            let slack = (rate as f64 / 10.0).max(16384.0) + chunk as f64;
+            assert!(
+                taken >= expected && taken <= expected + slack,
+                "rate {rate} chunk {chunk}: {taken} vs {expected}"
+            );
+        }
+    }
+
+    #[test]
+    fn idle_time_refills_only_up_to_the_burst() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(1 << 20, start);
+        assert_eq!(bucket.take(1 << 20, start), Duration::from_millis(900));
+        // An hour idle buys a tenth of a second's worth, not an hour's.
+        let later = start + Duration::from_secs(3600);
+        assert_eq!(bucket.take(104_857, later), Duration::ZERO);
+        assert!(bucket.take(1 << 20, later) > Duration::from_millis(999));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_paced_writer_waits_out_its_debt() {
+        use tokio::io::AsyncWriteExt;
+        let mut sink = Paced::new(tokio::io::sink(), Throttle::new(1 << 20));
+        let started = Instant::now();
+        for _ in 0..4 {
+            sink.write_all(&[0u8; 1 << 20]).await.unwrap();
+        }
+        // The first MiB costs 0.9 s (the bucket started with 0.1 s worth), the next two 1 s
+        // each; the fourth's debt is paid by whoever writes next.
+        assert_eq!(started.elapsed().as_millis(), 2900);
+    }
+}
