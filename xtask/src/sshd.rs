@@ -197,13 +197,14 @@ impl Drop for Sshd {
 }
 
 fn stop(child: &mut Child) {
-    // SAFETY: kill(2) on our own child's pid; no memory involved.
-    unsafe {
-        libc::kill(
-            libc::pid_t::try_from(child.id()).unwrap_or(0),
-            libc::SIGTERM,
-        )
-    };
+    // SIGTERM lets sshd clean up; a pid that does not fit pid_t is never turned into 0, which
+    // would signal our whole process group.
+    if let Ok(pid) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: kill(2) on our own child's pid; no memory involved.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    } else {
+        let _ = child.kill();
+    }
     let _ = child.wait();
 }
 

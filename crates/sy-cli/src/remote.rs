@@ -70,6 +70,13 @@ pub fn parse_remote(arg: &OsStr) -> Result<Option<RemoteSpec>, UsageError> {
             "{text}: missing user or host before ':'"
         )));
     }
+    // The remote shell would read `-oProxyCommand=…` as an option, not a host (git's
+    // CVE-2017-1000117); OpenSSH refuses such names too.
+    if host.starts_with('-') || user.as_deref().is_some_and(|u| u.starts_with('-')) {
+        return Err(UsageError(format!(
+            "{text}: a host or user name cannot start with '-'"
+        )));
+    }
     Ok(Some(RemoteSpec {
         user,
         host: host.to_owned(),
@@ -295,6 +302,22 @@ mod tests {
         }
         assert!(parse_remote(OsStr::new("host::module")).is_err());
         assert!(parse_remote(OsStr::new("@host:x")).is_err());
+    }
+
+    #[test]
+    fn a_host_or_user_that_looks_like_an_option_is_refused() {
+        for hostile in [
+            "-oProxyCommand=calc:x",
+            "-lroot@h:x",
+            "-x@host:dir",
+        ] {
+            let err = parse_remote(OsStr::new(hostile)).unwrap_err();
+            assert!(
+                err.0.contains("cannot start with '-'"),
+                "{hostile}: {}",
+                err.0
+            );
+        }
     }
 
     #[test]

@@ -94,7 +94,8 @@ pub struct Compression {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StrongHash {
-    /// XXH3-128, seeded with the session seed.
+    /// XXH3-128, seeded with the seed each signature carries (chosen at random by the side
+    /// that computes it).
     Xxh3_128 = 1,
 }
 
@@ -348,7 +349,8 @@ pub struct Session {
     pub max_strong_len: u8,
     /// Largest frame body either side sends.
     pub max_frame: u32,
-    /// Seed for the strong hash, mixed from both halves so neither side picks it alone.
+    /// A value mixed from both sides' halves, so neither picks it alone. Signatures do not use
+    /// it: each carries its own random seed, picked by the side that computes it.
     pub seed: u64,
 }
 

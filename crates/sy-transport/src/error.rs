@@ -60,13 +60,15 @@ pub enum Error {
         #[source]
         source: sy_delta::Error,
     },
-    /// The operation was cancelled (Ctrl-C); nothing was left half-written.
+    /// The operation stopped before it completed — cancelled (Ctrl-C), or its stream was cut
+    /// (a lost link); nothing was left half-written and what arrived is kept as a partial.
     #[error("interrupted")]
     Interrupted,
 }
 
 impl Error {
-    /// True if the failure was the user's interrupt rather than a fault.
+    /// True if the operation was stopped before completing (see [`Error::Interrupted`]); whether
+    /// that was the user's doing is for the caller, who knows if it cancelled.
     pub fn is_interrupted(&self) -> bool {
         matches!(self, Error::Interrupted)
     }

@@ -31,6 +31,7 @@ mod error;
 mod filter;
 mod local;
 mod relpath;
+mod seed;
 mod transport;
 
 pub use agent::{

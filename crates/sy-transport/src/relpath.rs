@@ -156,6 +156,16 @@ impl fmt::Display for RelPath {
         if self.0.is_empty() {
             return f.write_str(".");
         }
+        Escaped(&self.0).fmt(f)
+    }
+}
+
+/// Bytes shown safely on a terminal: invalid UTF-8 as `\xNN`, control characters escaped.
+/// For anything a peer or a file name supplies that ends up in a message.
+pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for chunk in self.0.utf8_chunks() {
             for c in chunk.valid().chars() {
                 if c.is_control() {

@@ -70,7 +70,7 @@ impl Agent {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let mut hello = Hello::new(super::random_seed());
+        let mut hello = Hello::new(crate::seed::random_seed());
         if let Some(level) = options.compress_level {
             hello = hello.with_compression(level);
         }

@@ -56,8 +56,19 @@ pub(super) async fn read_files(
             options.follow_links,
         ));
     }
-    for (index, entry, call) in small {
-        results[index] = Some(receive_whole(client, call, entry).await);
+    // Received concurrently, not in order: the router hands each answer to its file's bounded
+    // queue and waits when it is full, so a file still streaming (one that grew since the scan)
+    // must never wait behind a file whose answers come later.
+    let receivers: Vec<_> = small
+        .into_iter()
+        .map(|(index, entry, call)| {
+            let client = Arc::clone(client);
+            let task = tokio::spawn(async move { receive_whole(&client, call, entry).await });
+            (index, task)
+        })
+        .collect();
+    for (index, task) in receivers {
+        results[index] = Some(task.await.unwrap_or_else(|_| Err(client.lost())));
     }
     results
         .into_iter()

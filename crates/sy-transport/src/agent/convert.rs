@@ -7,6 +7,7 @@ use std::io;
 
 use sy_protocol as wire;
 
+use crate::relpath::Escaped;
 use crate::{
     Basis, Entry, EntryKind, Error, FilterRules, Leftover, LeftoverKind, Meta, MetaOptions,
     MetaTarget, RelPath, Result, RuleKind, SpecialKind, Timestamp, TreeOp,
@@ -300,12 +301,12 @@ fn io_kind_from_wire(kind: wire::ErrorKind) -> io::ErrorKind {
 
 /// An error the agent reported, as this crate's error, said to come from `location`.
 pub(crate) fn error_from_wire(location: &str, reply: wire::ErrorReply) -> Error {
+    // Both the path and the message come from the peer: escaped, so they cannot forge output.
     let shown = || {
-        let path = String::from_utf8_lossy(&reply.path);
-        if path.is_empty() {
+        if reply.path.is_empty() {
             location.to_owned()
         } else {
-            format!("{location}: {path}")
+            format!("{location}: {}", Escaped(&reply.path))
         }
     };
     match reply.kind {
@@ -315,7 +316,38 @@ pub(crate) fn error_from_wire(location: &str, reply: wire::ErrorReply) -> Error 
         kind => Error::Io {
             action: "sy-remote at",
             path: location.to_owned(),
-            source: io::Error::new(io_kind_from_wire(kind), reply.message),
+            source: io::Error::new(
+                io_kind_from_wire(kind),
+                Escaped(reply.message.as_bytes()).to_string(),
+            ),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_the_peer_cannot_forge_terminal_output() {
+        let reply = wire::ErrorReply {
+            id: wire::RequestId(1),
+            scope: wire::ErrorScope::Request,
+            kind: wire::ErrorKind::Io,
+            path: b"a\nsy: fake line\x1b[2J".to_vec(),
+            message: "denied\n\x1b[31mfake\x07".to_owned(),
+        };
+        let changed = wire::ErrorReply {
+            kind: wire::ErrorKind::Changed,
+            ..reply.clone()
+        };
+        for error in [
+            error_from_wire("host:/r", reply),
+            error_from_wire("host:/r", changed),
+        ] {
+            let shown = std::error::Error::source(&error)
+                .map_or_else(|| error.to_string(), |s| format!("{error}: {s}"));
+            assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        }
     }
 }

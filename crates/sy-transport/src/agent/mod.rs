@@ -63,16 +63,3 @@ fn read_chunk(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
         .read_to_end(&mut buf)?;
     Ok(buf)
 }
-
-/// This side's half of the session seed: different in every process and every connection.
-fn random_seed() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64),
-    );
-    hasher.write_u32(std::process::id());
-    hasher.finish()
-}

@@ -9,7 +9,10 @@
 //! What the client may ask is checked here: every path is a clean [`RelPath`] (writes are then
 //! confined beneath the root by the transport, which never follows a symbolic link on the way),
 //! and reads — file data, signatures, checksums — are served only beneath a directory the client
-//! scanned first (the source set), so a client cannot fish for other files under the root.
+//! scanned first (the source set) and beneath the root; with `-L` (follow links) a symbolic link
+//! in the source set is followed wherever it points, as rsync does. This narrows a confused
+//! client; it is not a sandbox for a hostile one, which logged in through the remote shell and
+//! can read what that login can. The client side is never asked for anything by the agent.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -76,7 +79,7 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let endpoint = Endpoint::new(Role::Agent, Hello::new(super::random_seed()));
+    let endpoint = Endpoint::new(Role::Agent, Hello::new(crate::seed::random_seed()));
     let mut link = link::start(endpoint, reader, writer, AfterPeerEnds::FinishWriting);
     let mut server = Server {
         transport,

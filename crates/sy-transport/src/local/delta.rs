@@ -74,7 +74,9 @@ impl Inner {
         let Some((file, len)) = self.open_basis(path, basis)? else {
             return Ok(None);
         };
-        let options = SignatureOptions::for_len(len).with_threads(SIGNATURE_THREADS);
+        let options = SignatureOptions::for_len(len)
+            .with_threads(SIGNATURE_THREADS)
+            .with_seed(crate::seed::random_seed());
         Signature::calculate(&file, options)
             .map(Some)
             .map_err(|e| self.delta_err(path, e))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::Local;
 use crate::{
-    Cancel, Error, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions, RelPath,
+    Basis, Cancel, Error, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions, RelPath,
     ScanOptions, Transport, TreeOp, WriteOptions,
 };
 
@@ -196,4 +196,25 @@ async fn a_missing_root_scans_empty_and_refuses_writes() {
     );
     let err = copy(&src, &missing, "f", "f", 1 << 20).await.unwrap_err();
     assert!(err.to_string().contains("does not exist"), "{err}");
+}
+
+#[tokio::test]
+async fn every_signature_gets_a_fresh_seed() {
+    let (_dir, src, _dst) = setup(&[7u8; 4096]);
+    let first = src
+        .signature(p("f"), Basis::Existing)
+        .await
+        .unwrap()
+        .unwrap();
+    let second = src
+        .signature(p("f"), Basis::Existing)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        first.seed(),
+        second.seed(),
+        "a fixed seed lets a sender craft collisions"
+    );
+    assert_ne!(first.to_bytes(), second.to_bytes());
 }

@@ -164,6 +164,47 @@ fn paths_that_leave_the_root_are_refused_and_nothing_is_written_outside() {
 }
 
 #[test]
+fn a_request_id_reused_for_another_upload_never_commits_the_first_unverified() {
+    let root = tempfile::tempdir().unwrap();
+    let size = 200 << 10; // streamed, not batched
+    run(async {
+        let mut client = RawClient::start(root.path(), Hello::new(1));
+        client
+            .send(vec![
+                Message::FileBegin(header(1, b"big", size)),
+                Message::FileChunk {
+                    id: RequestId(1),
+                    offset: 0,
+                    data: Bytes::from(vec![b'a'; size as usize]),
+                },
+                // Replacing upload 1 would close its stream with every byte in: committed
+                // without its digest ever being checked.
+                Message::FileBegin(header(1, b"big", size)),
+                Message::FileEnd {
+                    id: RequestId(1),
+                    digest: [0; 32],
+                },
+            ])
+            .await;
+        let mut errors = Vec::new();
+        while errors.len() < 2 {
+            match client.recv().await {
+                Message::Written {
+                    id: RequestId(1), ..
+                } => {
+                    panic!("an upload was committed without a digest check")
+                }
+                Message::Error(reply) if reply.id == RequestId(1) => errors.push(reply.message),
+                _ => {}
+            }
+        }
+        assert!(errors[0].contains("already in use"), "{errors:?}");
+        assert!(errors[1].contains("content check failed"), "{errors:?}");
+    });
+    assert!(!root.path().join("big").exists());
+}
+
+#[test]
 fn a_symlink_the_client_created_is_never_followed_by_a_later_write() {
     let top = tempfile::tempdir().unwrap();
     let root = top.path().join("root");

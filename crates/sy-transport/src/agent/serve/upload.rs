@@ -30,6 +30,7 @@ pub(super) enum Upload {
     },
     /// Streamed into its writer as it arrives.
     Stream {
+        path: RelPath,
         size: u64,
         received: u64,
         hasher: blake3::Hasher,
@@ -79,6 +80,20 @@ impl<T: Transport> Server<T> {
                 return;
             }
         };
+        if self.uploads.contains_key(&id.0) {
+            // Replacing the upload would drop its stream's sender: an unverified file would
+            // then look complete to its writer.
+            let error = Error::Io {
+                action: "receiving",
+                path: path.to_string(),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("request id {} is already in use", id.0),
+                ),
+            };
+            self.refuse(id, &error).await;
+            return;
+        }
         if header.size <= SMALL_FILE {
             self.uploads.insert(
                 id.0,
@@ -95,7 +110,7 @@ impl<T: Transport> Server<T> {
         let write = FileWrite {
             path: path.clone(),
             source: SourceFile {
-                entry: entry_for(path, header.size, meta_from_wire(&header.meta)),
+                entry: entry_for(path.clone(), header.size, meta_from_wire(&header.meta)),
                 data: FileData::Stream(rx),
             },
             clear_partial: header.options.clear_partial,
@@ -113,6 +128,7 @@ impl<T: Transport> Server<T> {
         self.uploads.insert(
             id.0,
             Upload::Stream {
+                path,
                 size: header.size,
                 received: 0,
                 hasher: blake3::Hasher::new(),
@@ -150,6 +166,7 @@ impl<T: Transport> Server<T> {
                 received,
                 hasher,
                 chunks,
+                ..
             }) => {
                 if offset != *received || *received + data.len() as u64 > *size {
                     let error = bad(*received, *size);
@@ -208,6 +225,7 @@ impl<T: Transport> Server<T> {
                 }
             }
             Some(Upload::Stream {
+                path,
                 size,
                 received,
                 hasher,
@@ -216,7 +234,7 @@ impl<T: Transport> Server<T> {
                 if received != size || *hasher.finalize().as_bytes() != digest {
                     let _ = chunks
                         .send(Err(Error::DigestMismatch {
-                            path: format!("request {id}"),
+                            path: path.to_string(),
                         }))
                         .await;
                 }
