@@ -306,11 +306,7 @@ mod tests {
 
     #[test]
     fn a_host_or_user_that_looks_like_an_option_is_refused() {
-        for hostile in [
-            "-oProxyCommand=calc:x",
-            "-lroot@h:x",
-            "-x@host:dir",
-        ] {
+        for hostile in ["-oProxyCommand=calc:x", "-lroot@h:x", "-x@host:dir"] {
             let err = parse_remote(OsStr::new(hostile)).unwrap_err();
             assert!(
                 err.0.contains("cannot start with '-'"),
