@@ -35,7 +35,7 @@ pub mod settings;
 mod transfer;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
@@ -43,6 +43,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::CommandFactory;
 use sy_transport::{Cancel, Local};
+use tracing::Level;
 
 pub use config::Config;
 pub use exit::Exit;
@@ -70,7 +71,17 @@ pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
             return Ok(exit);
         }
     };
-    if let Err(e) = init_logging(parsed.args.verbose, parsed.args.log_file.as_deref()) {
+    let log_level = if parsed.args.quiet {
+        Level::ERROR
+    } else {
+        match parsed.args.verbose {
+            0 => Level::WARN,
+            1 => Level::INFO,
+            2 => Level::DEBUG,
+            _ => Level::TRACE,
+        }
+    };
+    if let Err(e) = init_logging(log_level, parsed.args.log_file.as_deref()) {
         eprintln!("sy: error: {}", causes(&e));
         return Ok(Exit::Usage);
     }
@@ -137,26 +148,23 @@ fn subcommand(command: &args::Command, parsed: &args::Args) -> Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Tracing to stderr at the `-v` level (warnings by default) and, with `--log-file`, to that
-/// file at the same level or info, whichever says more. `RUST_LOG` overrides both.
-fn init_logging(verbose: u8, log_file: Option<&std::path::Path>) -> Result<()> {
+/// Tracing to stderr at `level` (warnings by default, errors with `-q`, more with `-v`) and,
+/// with `--log-file`, to that file at `level` or info, whichever says more. `RUST_LOG`
+/// overrides both.
+fn init_logging(level: Level, log_file: Option<&std::path::Path>) -> Result<()> {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     use tracing_subscriber::{EnvFilter, Layer, fmt};
 
-    let level = |verbose: u8| match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let filter = |verbose| {
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level(verbose)))
+    let filter = |level: Level| {
+        EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| EnvFilter::new(level.as_str().to_ascii_lowercase()))
     };
     let to_stderr = fmt::layer()
         .with_writer(io::stderr)
+        .with_ansi(io::stderr().is_terminal())
         .without_time()
-        .with_filter(filter(verbose));
+        .with_filter(filter(level));
     let to_file = match log_file {
         Some(path) => {
             let file = std::fs::OpenOptions::new()
@@ -168,7 +176,7 @@ fn init_logging(verbose: u8, log_file: Option<&std::path::Path>) -> Result<()> {
                 fmt::layer()
                     .with_ansi(false)
                     .with_writer(std::sync::Mutex::new(file))
-                    .with_filter(filter(verbose.max(1))),
+                    .with_filter(filter(level.max(Level::INFO))),
             )
         }
         None => None,

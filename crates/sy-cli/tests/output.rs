@@ -146,7 +146,16 @@ fn log_file_and_verbosity_select_tracing() {
     assert!(log.contains("INFO") && log.contains("syncing"), "{log}");
     assert!(log.contains("1 files (1 bytes) to write"), "{log}");
     let out = f.sync(&["-v"]);
-    assert!(stderr(&out).contains("syncing"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("INFO sy_cli: syncing"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&out).contains('\x1b'), "colours on a pipe");
+    let out = f.sync(&["-q", "--log-file", "quiet.log"]);
+    assert_eq!(stderr(&out), "");
+    let log = std::fs::read_to_string(f.path("quiet.log")).unwrap();
+    assert!(log.contains("syncing"), "{log}");
     let out = f
         .sy()
         .env("RUST_LOG", "info")
