@@ -333,19 +333,24 @@ impl ConfigFile {
         let mut layers: Vec<(Origin, &Layer)> = vec![(Origin::Flag, flags)];
         if let Some(name) = profile {
             let layer = self.profiles.get(name).ok_or_else(|| {
-                let file = self
-                    .path
-                    .as_ref()
-                    .map_or("no config file".to_owned(), |p| p.display().to_string());
                 let known: Vec<&str> = self.profiles.keys().map(String::as_str).collect();
-                UsageError(format!(
-                    "no profile {name:?} in {file} (profiles: {})",
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ))
+                UsageError(match &self.path {
+                    Some(file) => format!(
+                        "no profile {name:?} in {} (profiles: {})",
+                        file.display(),
+                        if known.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            known.join(", ")
+                        }
+                    ),
+                    None => format!(
+                        "no profile {name:?}: there is no config file ({})",
+                        default_path().map_or("no $XDG_CONFIG_HOME or $HOME".to_owned(), |p| {
+                            format!("{} does not exist", p.display())
+                        })
+                    ),
+                })
             })?;
             layers.push((Origin::Profile(name.to_owned()), layer));
         }

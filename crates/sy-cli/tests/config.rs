@@ -113,6 +113,19 @@ fn an_explicit_config_file_and_an_unknown_profile() {
     );
     let out = f
         .sy()
+        .args(["--profile", "nope", "src/", "dst"])
+        .env("XDG_CONFIG_HOME", f.path("empty"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no profile \"nope\": there is no config file")
+            && stderr(&out).contains("empty/sy/config.toml does not exist"),
+        "{}",
+        stderr(&out)
+    );
+    let out = f
+        .sy()
         .args(["--config", "missing.toml", "src/", "dst"])
         .output()
         .unwrap();
