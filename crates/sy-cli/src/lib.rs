@@ -243,9 +243,15 @@ async fn run_config(config: Config) -> Result<Exit> {
         _ if totals.failed > 0 => Exit::Partial,
         _ => Exit::Ok,
     };
-    reporter
+    if let Err(e) = reporter
         .finish(&totals, started.elapsed(), exit)
-        .context("writing to stdout")?;
+        .context("writing to stdout")
+    {
+        // `sy --json … | head`: the reader left early, which is no reason to hide the outcome.
+        if !is_broken_pipe(&e) {
+            return Err(e);
+        }
+    }
     Ok(exit)
 }
 

@@ -200,3 +200,27 @@ fn bwlimit_copies_correctly_and_refuses_bad_rates() {
         assert!(stderr(&out).contains("bad rate"), "{}", stderr(&out));
     }
 }
+
+#[test]
+fn a_reader_that_leaves_early_does_not_hide_a_partial_failure() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    f.write("src/clash", "a file in SRC");
+    f.write(
+        "dst/clash/keep",
+        "a non-empty directory in DST: not replaced without --delete",
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .arg("--json")
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // `sy --json … | head -0`: nobody reads the events
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(std::fs::read(f.path("dst/a")).unwrap(), b"a");
+}
