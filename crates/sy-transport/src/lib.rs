@@ -44,6 +44,6 @@ pub use local::Local;
 pub use relpath::RelPath;
 pub use transport::{
     Basis, Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, Leftover, LeftoverKind,
-    MetaTarget, NoProgress, Progress, ReadOptions, Scan, ScanOptions, SourceFile, Transport,
-    TreeOp, WriteOptions, Written,
+    MetaTarget, NoProgress, Progress, ReadOptions, Scan, ScanOptions, SourceFile, StreamChunk,
+    Transport, TreeOp, WriteOptions, Written,
 };

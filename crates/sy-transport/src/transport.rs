@@ -115,8 +115,19 @@ pub enum FileData {
     /// An open local file, read by the writer itself (so local copies can use
     /// `copy_file_range` and skip holes). The writer checks afterwards that it did not change.
     Local(std::fs::File),
-    /// Chunks in order, as they arrive from elsewhere; an `Err` ends the stream.
-    Stream(mpsc::Receiver<Result<Bytes>>),
+    /// Chunks in order, as they arrive from elsewhere, then [`StreamChunk::End`] once the sender
+    /// has checked the whole file; an `Err` ends the stream. A stream that closes without `End`
+    /// is incomplete: its bytes are kept as a partial, never renamed into place.
+    Stream(mpsc::Receiver<Result<StreamChunk>>),
+}
+
+/// One piece of a [`FileData::Stream`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamChunk {
+    /// The next bytes of the file.
+    Data(Bytes),
+    /// Every byte was sent and verified by the sender (size and digest): the file may be committed.
+    End,
 }
 
 /// A source file opened for copying.

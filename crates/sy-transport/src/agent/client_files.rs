@@ -15,7 +15,7 @@ use super::convert::{basis_to_wire, error_from_wire, meta_to_wire, options_to_wi
 use super::link::Out;
 use crate::{
     Basis, DeltaChunk, DeltaSource, Entry, Error, FileData, FileWrite, RelPath, Result,
-    WriteOptions, Written,
+    StreamChunk, WriteOptions, Written,
 };
 
 /// Chunks of a streamed file buffered between the connection and its consumer.
@@ -237,13 +237,16 @@ async fn send_stream(
     id: RequestId,
     path: &RelPath,
     size: u64,
-    mut chunks: mpsc::Receiver<Result<Bytes>>,
+    mut chunks: mpsc::Receiver<Result<StreamChunk>>,
     options: &WriteOptions,
 ) -> Result<[u8; 32]> {
     let mut hasher = blake3::Hasher::new();
     let mut offset = 0u64;
-    while let Some(chunk) = chunks.recv().await {
-        let data = chunk?;
+    loop {
+        let data = match chunks.recv().await.unwrap_or(Err(Error::Interrupted))? {
+            StreamChunk::Data(data) => data,
+            StreamChunk::End => break,
+        };
         options.cancel.check()?;
         if offset + data.len() as u64 > size {
             return Err(Error::SourceChanged {

@@ -12,7 +12,9 @@ use tokio::sync::mpsc;
 use super::client::{Call, Client};
 use super::client_files::{STREAM_QUEUE, cut_off, shown};
 use super::convert::meta_from_wire;
-use crate::{DeltaChunk, DeltaSource, Entry, Error, FileData, ReadOptions, Result, SourceFile};
+use crate::{
+    DeltaChunk, DeltaSource, Entry, Error, FileData, ReadOptions, Result, SourceFile, StreamChunk,
+};
 
 pub(super) async fn read_files(
     client: &Arc<Client>,
@@ -138,7 +140,7 @@ async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Re
 
 async fn stream_files(
     client: Arc<Client>,
-    files: Vec<(Entry, mpsc::Sender<Result<Bytes>>)>,
+    files: Vec<(Entry, mpsc::Sender<Result<StreamChunk>>)>,
     follow_links: bool,
 ) {
     for (entry, tx) in files {
@@ -163,7 +165,7 @@ async fn stream_one(
     client: &Client,
     call: &mut Call,
     entry: &Entry,
-    tx: &mpsc::Sender<Result<Bytes>>,
+    tx: &mpsc::Sender<Result<StreamChunk>>,
 ) -> Result<()> {
     let header = expect_header(client, call, entry).await?;
     if meta_from_wire(&header.meta).mtime != entry.meta.mtime {
@@ -184,7 +186,7 @@ async fn stream_one(
                 }
                 received += data.len() as u64;
                 hasher.update(&data);
-                if tx.send(Ok(data)).await.is_err() {
+                if tx.send(Ok(StreamChunk::Data(data))).await.is_err() {
                     // The writer gave up on this file; its error is reported there.
                     return Ok(());
                 }
@@ -200,6 +202,8 @@ async fn stream_one(
                         path: shown(client, &entry.path),
                     });
                 }
+                // A writer that gave up has its own error to report.
+                let _ = tx.send(Ok(StreamChunk::End)).await;
                 return Ok(());
             }
             other => return Err(call.unexpected(&other)),

@@ -12,7 +12,7 @@ use super::link::Out;
 use super::serve::Reply;
 use crate::{
     Basis, Cancel, DeltaChunk, Entry, EntryKind, Error, FileData, Meta, MetaOptions, ReadOptions,
-    RelPath, Result, ScanOptions, Transport, TreeOp, Written,
+    RelPath, Result, ScanOptions, StreamChunk, Transport, TreeOp, Written,
 };
 
 /// Entries per frame stay below this many encoded bytes (well under any frame limit).
@@ -138,14 +138,15 @@ pub(super) async fn read<T: Transport>(
             let mut hasher = blake3::Hasher::new();
             let mut offset = 0u64;
             let mut failed = None;
-            while let Some(chunk) = chunks.recv().await {
-                match chunk {
-                    Ok(data) => {
+            loop {
+                match chunks.recv().await.unwrap_or(Err(Error::Interrupted)) {
+                    Ok(StreamChunk::Data(data)) => {
                         hasher.update(&data);
                         let len = data.len() as u64;
                         reply.send(Message::FileChunk { id, offset, data }).await;
                         offset += len;
                     }
+                    Ok(StreamChunk::End) => break,
                     Err(e) => {
                         failed = Some(e);
                         break;

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use super::Local;
 use crate::{
-    Basis, Cancel, Error, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions, RelPath,
-    ScanOptions, Transport, TreeOp, WriteOptions,
+    Basis, Cancel, Error, FileData, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions,
+    RelPath, ScanOptions, SourceFile, StreamChunk, Transport, TreeOp, WriteOptions,
 };
 
 fn p(s: &str) -> RelPath {
@@ -217,4 +217,48 @@ async fn every_signature_gets_a_fresh_seed() {
         "a fixed seed lets a sender craft collisions"
     );
     assert_ne!(first.to_bytes(), second.to_bytes());
+}
+
+/// Writes `f` (4 KiB) from a stream that sends every byte, then `End` or nothing.
+async fn write_streamed(with_end: bool) -> (tempfile::TempDir, crate::Result<()>) {
+    let (dir, src, dst) = setup(&[5u8; 4096]);
+    let entry = src.scan(ScanOptions::default()).await.unwrap().entries;
+    let entry = entry.into_iter().find(|e| e.path == p("f")).unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tx.send(Ok(StreamChunk::Data(vec![5u8; 4096].into())))
+        .await
+        .unwrap();
+    if with_end {
+        tx.send(Ok(StreamChunk::End)).await.unwrap();
+    }
+    drop(tx);
+    let write = FileWrite {
+        path: p("f"),
+        source: SourceFile {
+            entry,
+            data: FileData::Stream(rx),
+        },
+        clear_partial: false,
+    };
+    let result = dst.write_files(vec![write], write_options()).await.pop();
+    (dir, result.unwrap().map(|_| ()))
+}
+
+#[tokio::test]
+async fn a_stream_is_committed_only_after_its_end_marker() {
+    let (dir, result) = write_streamed(true).await;
+    result.unwrap();
+    assert_eq!(fs::read(dir.path().join("dst/f")).unwrap(), [5u8; 4096]);
+
+    // Every byte arrived, but the sender never vouched for them (its digest check did not run).
+    let (dir, result) = write_streamed(false).await;
+    assert!(result.unwrap_err().is_interrupted());
+    assert!(!dir.path().join("dst/f").exists());
+    assert_eq!(
+        fs::read(dir.path().join("dst/.f.sy-partial"))
+            .unwrap()
+            .len(),
+        4096,
+        "what arrived is kept to resume from"
+    );
 }

@@ -16,7 +16,7 @@ use super::root::{DirFd, ParentCache};
 use super::{Inner, entry_from_stat};
 use crate::{
     Cancel, EntryKind, Error, FileData, FileWrite, Meta, MetaOptions, Progress, RelPath, Result,
-    WriteOptions, Written,
+    StreamChunk, WriteOptions, Written,
 };
 
 /// `copy_file_range` is asked for at most this much at a time, so Ctrl-C is noticed quickly.
@@ -138,22 +138,23 @@ impl Inner {
                     return Err(changed(&out));
                 }
             }
-            FileData::Stream(mut chunks) => {
-                while let Some(chunk) = chunks.blocking_recv() {
-                    let chunk = chunk.map_err(|error| Failure {
-                        error,
-                        valid: out.pos,
-                    })?;
-                    if out.pos + chunk.len() as u64 > len {
-                        return Err(changed(&out));
+            FileData::Stream(mut chunks) => loop {
+                let chunk = chunks.blocking_recv().unwrap_or(Err(Error::Interrupted));
+                match chunk.map_err(|error| Failure {
+                    error,
+                    valid: out.pos,
+                })? {
+                    StreamChunk::Data(data) => {
+                        if out.pos + data.len() as u64 > len {
+                            return Err(changed(&out));
+                        }
+                        out.write(&data)
+                            .map_err(|e| io_failure(&out, "writing", e))?;
                     }
-                    out.write(&chunk)
-                        .map_err(|e| io_failure(&out, "writing", e))?;
+                    StreamChunk::End if out.pos == len => break,
+                    StreamChunk::End => return Err(changed(&out)),
                 }
-                if out.pos != len {
-                    return Err(changed(&out));
-                }
-            }
+            },
         }
         ftruncate(tmp, len).map_err(|e| io_failure(&out, "writing", e.into()))?;
         Ok(())

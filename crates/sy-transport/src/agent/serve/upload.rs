@@ -16,7 +16,8 @@ use super::{
 use crate::agent::convert::{basis_from_wire, meta_from_wire, path};
 use crate::agent::serve_send;
 use crate::{
-    DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, SourceFile, Transport,
+    DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, SourceFile, StreamChunk,
+    Transport,
 };
 
 /// A file being pushed.
@@ -34,7 +35,7 @@ pub(super) enum Upload {
         size: u64,
         received: u64,
         hasher: blake3::Hasher,
-        chunks: mpsc::Sender<Result<Bytes>>,
+        chunks: mpsc::Sender<Result<StreamChunk>>,
     },
     /// A delta streamed into its writer.
     Delta {
@@ -176,7 +177,7 @@ impl<T: Transport> Server<T> {
                 }
                 *received += data.len() as u64;
                 hasher.update(&data);
-                let _ = chunks.send(Ok(data)).await;
+                let _ = chunks.send(Ok(StreamChunk::Data(data))).await;
             }
             Some(Upload::Refused) => {}
             Some(Upload::Delta { .. }) | None => {
@@ -231,13 +232,14 @@ impl<T: Transport> Server<T> {
                 hasher,
                 chunks,
             }) => {
-                if received != size || *hasher.finalize().as_bytes() != digest {
-                    let _ = chunks
-                        .send(Err(Error::DigestMismatch {
-                            path: path.to_string(),
-                        }))
-                        .await;
-                }
+                let end = if received != size || *hasher.finalize().as_bytes() != digest {
+                    Err(Error::DigestMismatch {
+                        path: path.to_string(),
+                    })
+                } else {
+                    Ok(StreamChunk::End)
+                };
+                let _ = chunks.send(end).await;
             }
             Some(Upload::Refused) => {}
             Some(other @ Upload::Delta { .. }) => {
