@@ -92,11 +92,13 @@ fn no_whole_file_updates_by_delta() {
     assert_same_tree(&f.src(), &f.dst());
 }
 
-/// Starts sy updating a big file by delta (slow enough in a debug build to catch it midway),
-/// waits until its temporary exists, then sends `signal`. Returns the exit code.
+/// Starts sy updating a big file by delta, paced by `--bwlimit` so the 24 MiB take about 12 s,
+/// waits until its temporary exists, then sends `signal` (SIGKILL for `None`) while it is
+/// certainly still running. Returns the exit code.
 fn interrupt_midway(f: &Fixture, signal: Option<rustix::process::Signal>) -> Option<i32> {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
-        .args(["--no-whole-file", &f.src_slash(), "dst"])
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .args(["--no-whole-file", "--bwlimit", "2M", &f.src_slash(), "dst"])
         .current_dir(f.root())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -109,6 +111,10 @@ fn interrupt_midway(f: &Fixture, signal: Option<rustix::process::Signal>) -> Opt
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
     std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "sy finished before it could be interrupted"
+    );
     match signal {
         Some(sig) => {
             let pid = rustix::process::Pid::from_child(&child);
@@ -137,21 +143,17 @@ fn ctrl_c_exits_130_leaves_no_torn_file_and_the_rerun_resumes() {
     let f = Fixture::new();
     let (old, new) = interrupted_tree(&f);
     let code = interrupt_midway(&f, Some(rustix::process::Signal::INT));
-    eprintln!("interrupted sy exited with {code:?}");
-    let now = fs::read(f.path("dst/big")).unwrap();
-    match code {
-        Some(130) => {
-            assert!(now == old, "the old version must be intact after Ctrl-C");
-            // Nothing but the kept partial may remain.
-            for left in leftovers(&f.dst()) {
-                assert!(left.to_string_lossy().ends_with(".sy-partial"), "{left:?}");
-            }
-        }
-        // A fast machine may finish first; then the file must be complete.
-        Some(0) => assert!(now == new),
-        other => panic!("unexpected exit {other:?}"),
+    assert_eq!(code, Some(130));
+    assert!(
+        fs::read(f.path("dst/big")).unwrap() == old,
+        "the old version must be intact after Ctrl-C"
+    );
+    // Nothing but the kept partial may remain.
+    for left in leftovers(&f.dst()) {
+        assert!(left.to_string_lossy().ends_with(".sy-partial"), "{left:?}");
     }
-    let partial = fs::metadata(f.path("dst/.big.sy-partial")).map_or(0, |m| m.len());
+    let partial = fs::metadata(f.path("dst/.big.sy-partial")).unwrap().len();
+    assert!(partial > 0);
     let s = crate::util::summary(&f.sync(&["--json"]));
     // The rerun takes what the interrupted one wrote from the partial instead of the source.
     assert!(
@@ -167,10 +169,13 @@ fn kill_9_leaves_the_old_file_and_the_rerun_completes() {
     let f = Fixture::new();
     let (old, new) = interrupted_tree(&f);
     interrupt_midway(&f, None);
-    let now = fs::read(f.path("dst/big")).unwrap();
     assert!(
-        now == old || now == new,
-        "dst/big is neither the old nor the new version"
+        fs::read(f.path("dst/big")).unwrap() == old,
+        "a killed run must leave the old version"
+    );
+    assert!(
+        !leftovers(&f.dst()).is_empty(),
+        "the killed run's temporary is still there, for the rerun to tidy"
     );
     f.sync(&[]);
     assert!(fs::read(f.path("dst/big")).unwrap() == new);
@@ -182,12 +187,11 @@ fn sigterm_exits_143_and_leaves_no_torn_file() {
     let f = Fixture::new();
     let (old, new) = interrupted_tree(&f);
     let code = interrupt_midway(&f, Some(rustix::process::Signal::TERM));
-    let now = fs::read(f.path("dst/big")).unwrap();
-    match code {
-        Some(143) => assert!(now == old, "the old version must be intact"),
-        Some(0) => assert!(now == new),
-        other => panic!("unexpected exit {other:?}"),
-    }
+    assert_eq!(code, Some(143));
+    assert!(
+        fs::read(f.path("dst/big")).unwrap() == old,
+        "the old version must be intact"
+    );
     f.sync(&[]);
     assert!(fs::read(f.path("dst/big")).unwrap() == new);
     assert!(leftovers(&f.dst()).is_empty());
