@@ -357,21 +357,9 @@ async fn finish_remote(
     Ok(totals)
 }
 
-/// `error` and its causes, outermost first, like `{:#}`, but a cause whose text its parent
-/// already ends with (an error that quotes its source) is not repeated.
+/// `error` and its causes, outermost first, each shown once ([`sy_transport::describe_error`]).
 pub fn causes(error: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if out.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    sy_transport::describe_error(error.as_ref())
 }
 
 /// True when `error` is a closed output pipe (`sy … | head`): not worth a message.

@@ -82,20 +82,9 @@ fn run() -> Result<()> {
     Ok(())
 }
 
-/// `error` and its causes like `{:#}`, without repeating a cause its parent already quotes.
+/// `error` and its causes, each shown once ([`sy_transport::describe_error`]).
 fn causes(error: &anyhow::Error) -> String {
-    let mut out = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if out.ends_with(&text) {
-            continue;
-        }
-        if !out.is_empty() {
-            out.push_str(": ");
-        }
-        out.push_str(&text);
-    }
-    out
+    sy_transport::describe_error(error.as_ref())
 }
 
 /// A file handle of its own for one of the standard streams. A pipe is enlarged so bulk data

@@ -74,5 +74,41 @@ impl Error {
     }
 }
 
+/// `error` and its causes, outermost first, joined by `: ` like anyhow's `{:#}`, except that a
+/// cause whose text its parent already ends with (an error that quotes its source, as
+/// [`Error::Io`] does so that `to_string()` alone names the cause) is not repeated.
+pub fn describe_error(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = String::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !out.ends_with(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_shown_once() {
+        let error = Error::Io {
+            action: "reading",
+            path: "a/b".to_owned(),
+            source: io::Error::new(io::ErrorKind::PermissionDenied, "Permission denied"),
+        };
+        assert_eq!(describe_error(&error), "reading a/b: Permission denied");
+        let outer = io::Error::other(error);
+        assert_eq!(describe_error(&outer), "reading a/b: Permission denied");
+    }
+}

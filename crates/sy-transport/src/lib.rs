@@ -38,7 +38,7 @@ pub use agent::{
     Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, ServeOptions, Traffic, TrafficStats, serve,
 };
 pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
-pub use error::{Error, Result};
+pub use error::{Error, Result, describe_error};
 pub use filter::{Filter, FilterRules, RuleKind};
 pub use local::Local;
 pub use relpath::RelPath;
