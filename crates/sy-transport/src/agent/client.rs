@@ -366,13 +366,7 @@ impl Agent {
             client.send(request).await?;
             loop {
                 match call.next_raw().await? {
-                    Message::Error(reply) => match reply.scope {
-                        wire::ErrorScope::Item(item) if (item as usize) < len => {
-                            results[item as usize] =
-                                Some(Err(error_from_wire(&client.location, reply)));
-                        }
-                        _ => return Err(error_from_wire(&client.location, reply)),
-                    },
+                    Message::Error(reply) => item_error(&mut results, client, reply)?,
                     Message::Ok { .. } => return Ok(()),
                     other => return Err(call.unexpected(&other)),
                 }
@@ -403,13 +397,7 @@ impl Agent {
                             }
                         }
                     }
-                    Message::Error(reply) => match reply.scope {
-                        wire::ErrorScope::Item(item) if (item as usize) < len => {
-                            results[item as usize] =
-                                Some(Err(error_from_wire(&client.location, reply)));
-                        }
-                        _ => return Err(error_from_wire(&client.location, reply)),
-                    },
+                    Message::Error(reply) => item_error(&mut results, client, reply)?,
                     Message::Ok { .. } => return Ok(()),
                     other => return Err(call.unexpected(&other)),
                 }
@@ -419,6 +407,21 @@ impl Agent {
         fill(results, outcome, client, || {
             Err(client.protocol_error("the agent sent no digest for a requested file".to_owned()))
         })
+    }
+}
+
+/// Files an error about one item of a batch under that item; any other error ends the batch.
+fn item_error<T>(
+    results: &mut [Option<Result<T>>],
+    client: &Client,
+    reply: wire::ErrorReply,
+) -> Result<()> {
+    match reply.scope {
+        wire::ErrorScope::Item(item) if (item as usize) < results.len() => {
+            results[item as usize] = Some(Err(error_from_wire(&client.location, reply)));
+            Ok(())
+        }
+        _ => Err(error_from_wire(&client.location, reply)),
     }
 }
 
