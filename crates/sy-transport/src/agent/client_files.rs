@@ -3,7 +3,6 @@
 //! block signature and `apply_delta` streams the ops diffed here. The agent checks each file
 //! against the BLAKE3 digest sent with it.
 
-use std::fs::File;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -13,9 +12,10 @@ use tokio::sync::mpsc;
 use super::client::{Call, Client};
 use super::convert::{basis_to_wire, error_from_wire, meta_to_wire, options_to_wire};
 use super::link::Out;
+use super::send_file::send_local_file;
 use crate::{
-    Basis, DeltaChunk, DeltaSource, Entry, Error, FileData, FileWrite, RelPath, Result,
-    StreamChunk, WriteOptions, Written,
+    Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, StreamChunk,
+    WriteOptions, Written,
 };
 
 /// Chunks of a streamed file buffered between the connection and its consumer.
@@ -124,7 +124,10 @@ async fn send_file(
             let source = file.source.entry.clone();
             let options = options.clone();
             match tokio::task::spawn_blocking(move || {
-                send_local(&sender, id, &path, &source, local, compressing, &options)
+                send_local_file(&sender, id, &source, local, compressing, |n| {
+                    options.progress.advance(&path, n);
+                    options.cancel.check()
+                })
             })
             .await
             {
@@ -172,64 +175,6 @@ async fn send_bytes(
         offset = end;
     }
     Ok(digest)
-}
-
-/// Runs on a blocking thread: reads `file` in chunks straight into the connection's queue.
-fn send_local(
-    out: &mpsc::Sender<Out>,
-    id: RequestId,
-    path: &RelPath,
-    source: &Entry,
-    mut file: File,
-    compressing: bool,
-    options: &WriteOptions,
-) -> Result<[u8; 32]> {
-    let reading = |e| Error::Io {
-        action: "reading",
-        path: source.path.to_string(),
-        source: e,
-    };
-    let mut hasher = blake3::Hasher::new();
-    let mut offset = 0u64;
-    let mut stored = None;
-    loop {
-        options.cancel.check()?;
-        let buf = super::read_chunk(&mut file).map_err(reading)?;
-        let n = buf.len();
-        if n == 0 {
-            break;
-        }
-        if offset + n as u64 > source.size {
-            return Err(Error::SourceChanged {
-                path: source.path.to_string(),
-            });
-        }
-        hasher.update(&buf);
-        let stored =
-            *stored.get_or_insert_with(|| compressing && !worth_compressing(path.as_bytes(), &buf));
-        let message = Message::FileChunk {
-            id,
-            offset,
-            data: Bytes::from(buf),
-        };
-        out.blocking_send(Out { message, stored })
-            .map_err(|_| Error::Interrupted)?;
-        options.progress.advance(path, n as u64);
-        offset += n as u64;
-    }
-    let after = file.metadata().map_err(reading)?;
-    let mtime = std::os::unix::fs::MetadataExt::mtime(&after);
-    let nanos = std::os::unix::fs::MetadataExt::mtime_nsec(&after);
-    if offset != source.size
-        || after.len() != source.size
-        || mtime != source.meta.mtime.secs
-        || nanos != i64::from(source.meta.mtime.nanos)
-    {
-        return Err(Error::SourceChanged {
-            path: source.path.to_string(),
-        });
-    }
-    Ok(*hasher.finalize().as_bytes())
 }
 
 async fn send_stream(

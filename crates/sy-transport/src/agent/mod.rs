@@ -44,6 +44,7 @@ mod client_files;
 mod client_pull;
 mod convert;
 mod link;
+mod send_file;
 mod serve;
 mod serve_send;
 
@@ -53,13 +54,3 @@ pub use sy_protocol::{Traffic, TrafficStats};
 
 /// zstd level of `-z` when no level is given.
 pub const DEFAULT_COMPRESS_LEVEL: i8 = sy_protocol::DEFAULT_ZSTD_LEVEL;
-
-/// The next piece of `file`, up to [`sy_protocol::CHUNK_LEN`] bytes (empty at its end), read
-/// into a fresh buffer without zeroing it first.
-fn read_chunk(file: &mut std::fs::File) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut buf = Vec::with_capacity(sy_protocol::CHUNK_LEN);
-    file.take(sy_protocol::CHUNK_LEN as u64)
-        .read_to_end(&mut buf)?;
-    Ok(buf)
-}

@@ -1,7 +1,6 @@
 //! The agent's request tasks that answer with data: scans, file reads and deltas for pulls,
 //! signatures for pushes, checksums, and the outcome of tree operations and writes.
 
-use std::fs::File;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -9,6 +8,7 @@ use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth
 
 use super::convert::{entry_to_wire, leftover_to_wire, meta_to_wire};
 use super::link::Out;
+use super::send_file::send_local_file;
 use super::serve::Reply;
 use crate::{
     Basis, Cancel, DeltaChunk, Entry, EntryKind, Error, FileData, Meta, MetaOptions, ReadOptions,
@@ -130,9 +130,18 @@ pub(super) async fn read<T: Transport>(
         FileData::Bytes(bytes) => send_bytes(&reply, id, &source.entry.path, bytes).await,
         FileData::Local(file) => {
             let (reply, entry) = (reply.clone(), source.entry.clone());
-            tokio::task::spawn_blocking(move || send_local(&reply, id, &entry, file))
-                .await
-                .unwrap_or(Err(Error::Interrupted))
+            tokio::task::spawn_blocking(move || {
+                send_local_file(
+                    &reply.out,
+                    id,
+                    &entry,
+                    file,
+                    reply.compressing(),
+                    |_| Ok(()),
+                )
+            })
+            .await
+            .unwrap_or(Err(Error::Interrupted))
         }
         FileData::Stream(mut chunks) => {
             let mut hasher = blake3::Hasher::new();
@@ -185,58 +194,6 @@ async fn send_bytes(
         offset = end;
     }
     Ok(digest)
-}
-
-/// Runs on a blocking thread: streams an open file in chunks, then checks it did not change.
-fn send_local(reply: &Reply, id: RequestId, entry: &Entry, mut file: File) -> Result<[u8; 32]> {
-    let reading = |e| Error::Io {
-        action: "reading",
-        path: entry.path.to_string(),
-        source: e,
-    };
-    let mut hasher = blake3::Hasher::new();
-    let mut offset = 0u64;
-    let mut stored = None;
-    let compressing = reply.compressing();
-    loop {
-        let buf = super::read_chunk(&mut file).map_err(reading)?;
-        let filled = buf.len();
-        if filled == 0 {
-            break;
-        }
-        if offset + filled as u64 > entry.size {
-            return Err(Error::SourceChanged {
-                path: entry.path.to_string(),
-            });
-        }
-        hasher.update(&buf);
-        let stored = *stored
-            .get_or_insert_with(|| compressing && !worth_compressing(entry.path.as_bytes(), &buf));
-        let message = Message::FileChunk {
-            id,
-            offset,
-            data: Bytes::from(buf),
-        };
-        reply
-            .out
-            .blocking_send(Out { message, stored })
-            .map_err(|_| Error::Interrupted)?;
-        offset += filled as u64;
-    }
-    let after = file.metadata().map_err(reading)?;
-    let mtime = (
-        std::os::unix::fs::MetadataExt::mtime(&after),
-        std::os::unix::fs::MetadataExt::mtime_nsec(&after),
-    );
-    if offset != entry.size
-        || after.len() != entry.size
-        || mtime != (entry.meta.mtime.secs, i64::from(entry.meta.mtime.nanos))
-    {
-        return Err(Error::SourceChanged {
-            path: entry.path.to_string(),
-        });
-    }
-    Ok(*hasher.finalize().as_bytes())
 }
 
 pub(super) async fn signature<T: Transport>(

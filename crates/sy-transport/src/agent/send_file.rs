@@ -1,0 +1,77 @@
+//! Sending a local file's content as `FileChunk`s: the one path both the client (push) and the
+//! agent (pull) use, so both check the same things the same way.
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+
+use bytes::Bytes;
+use sy_protocol::{CHUNK_LEN, Message, RequestId, worth_compressing};
+use tokio::sync::mpsc;
+
+use super::link::Out;
+use crate::{Entry, Error, Result};
+
+/// Runs on a blocking thread: reads `file` (opened as `entry`) in chunks straight into the
+/// connection's queue as request `id`, calling `after_chunk` with each chunk's length (progress,
+/// cancellation), then checks the file did not change while it was read. Returns its BLAKE3.
+pub(super) fn send_local_file(
+    out: &mpsc::Sender<Out>,
+    id: RequestId,
+    entry: &Entry,
+    mut file: File,
+    compressing: bool,
+    mut after_chunk: impl FnMut(u64) -> Result<()>,
+) -> Result<[u8; 32]> {
+    let reading = |e| Error::Io {
+        action: "reading",
+        path: entry.path.to_string(),
+        source: e,
+    };
+    let changed = || Error::SourceChanged {
+        path: entry.path.to_string(),
+    };
+    let mut hasher = blake3::Hasher::new();
+    let mut offset = 0u64;
+    // Judged once, on the first chunk: the rest of the file is as compressible as its start.
+    let mut stored = None;
+    loop {
+        let buf = read_chunk(&mut file).map_err(reading)?;
+        let n = buf.len() as u64;
+        if n == 0 {
+            break;
+        }
+        if offset + n > entry.size {
+            return Err(changed());
+        }
+        hasher.update(&buf);
+        let stored = *stored
+            .get_or_insert_with(|| compressing && !worth_compressing(entry.path.as_bytes(), &buf));
+        let message = Message::FileChunk {
+            id,
+            offset,
+            data: Bytes::from(buf),
+        };
+        out.blocking_send(Out { message, stored })
+            .map_err(|_| Error::Interrupted)?;
+        offset += n;
+        after_chunk(n)?;
+    }
+    let after = file.metadata().map_err(reading)?;
+    if offset != entry.size
+        || after.len() != entry.size
+        || after.mtime() != entry.meta.mtime.secs
+        || after.mtime_nsec() != i64::from(entry.meta.mtime.nanos)
+    {
+        return Err(changed());
+    }
+    Ok(*hasher.finalize().as_bytes())
+}
+
+/// The next piece of `file`, up to [`CHUNK_LEN`] bytes (empty at its end), read into a fresh
+/// buffer without zeroing it first.
+pub(super) fn read_chunk(file: &mut File) -> std::io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(CHUNK_LEN);
+    file.take(CHUNK_LEN as u64).read_to_end(&mut buf)?;
+    Ok(buf)
+}
