@@ -326,12 +326,12 @@ fn remote_root(end: &config::Endpoint) -> String {
 /// Closes the connection after a job; a connection that broke is a failure of the run even
 /// when the engine saw only interrupted transfers, and it explains a failed job.
 async fn finish_remote(
-    connection: Connection,
+    mut connection: Connection,
     synced: Result<Totals>,
     reporter: &Arc<Reporter>,
 ) -> Result<Totals> {
-    let traffic = connection.agent.traffic();
     let closed = connection.finish().await;
+    let traffic = connection.agent.traffic();
     let mut totals = match (synced, closed) {
         (Ok(totals), Ok(())) => totals,
         (Ok(mut totals), Err(e)) => {

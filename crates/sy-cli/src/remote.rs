@@ -203,8 +203,9 @@ impl Connection {
     }
 
     /// Ends the session and waits for the remote shell. An error says why the connection
-    /// broke (the agent died, the shell failed), if it did.
-    pub async fn finish(mut self) -> Result<(), RemoteEnd> {
+    /// broke (the agent died, the shell failed), if it did. The agent's traffic counters are
+    /// final only after this.
+    pub async fn finish(&mut self) -> Result<(), RemoteEnd> {
         // With the agent gone or broken, give the remote shell a moment to exit on its own
         // (its status says why), then stop it: it may be blocked writing to a dead agent.
         let mut early = None;
@@ -240,7 +241,7 @@ impl Connection {
             return Ok(());
         }
         Err(RemoteEnd {
-            shown: self.shown,
+            shown: self.shown.clone(),
             failure,
             shell,
         })

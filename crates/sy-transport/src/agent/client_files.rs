@@ -9,10 +9,11 @@ use bytes::{Bytes, BytesMut};
 use sy_protocol::{self as wire, CHUNK_LEN, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
+use super::MAX_SIGNATURE;
 use super::client::{Call, Client};
 use super::convert::{basis_to_wire, error_from_wire, meta_to_wire, options_to_wire};
 use super::link::Out;
-use super::send_file::send_local_file;
+use super::outgoing::{DeltaBatcher, send_local_file};
 use crate::{
     Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, StreamChunk,
     WriteOptions, Written,
@@ -20,12 +21,6 @@ use crate::{
 
 /// Chunks of a streamed file buffered between the connection and its consumer.
 pub(super) const STREAM_QUEUE: usize = 8;
-/// Delta ops per frame…
-const DELTA_OPS: usize = 4096;
-/// …and literal bytes per frame (one more literal may overshoot by its own size).
-const DELTA_LITERAL: usize = CHUNK_LEN;
-/// Largest signature accepted from an agent: enough for a 1 TiB file at the default block size.
-const MAX_SIGNATURE: usize = 64 << 20;
 
 pub(super) fn shown(client: &Client, path: &RelPath) -> String {
     format!("{}/{path}", client.location)
@@ -294,8 +289,7 @@ async fn stream_ops(
     delta: &mut DeltaSource,
     options: &WriteOptions,
 ) -> Result<()> {
-    let mut ops = Vec::new();
-    let mut literal = 0usize;
+    let mut batcher = DeltaBatcher::default();
     while let Some(chunk) = delta.chunks.recv().await {
         options.cancel.check()?;
         let op = match chunk? {
@@ -305,21 +299,17 @@ async fn stream_ops(
             }
             DeltaChunk::Literal(bytes) => {
                 options.progress.advance(path, bytes.len() as u64);
-                literal += bytes.len();
                 wire::DeltaOp::Literal(bytes)
             }
             DeltaChunk::End { digest } => {
-                if !ops.is_empty() {
+                if let Some(ops) = batcher.rest() {
                     client.send(Message::DeltaChunk { id, ops }).await?;
                 }
                 return client.send(Message::DeltaEnd { id, digest }).await;
             }
         };
-        ops.push(op);
-        if ops.len() >= DELTA_OPS || literal >= DELTA_LITERAL {
-            let batch = std::mem::take(&mut ops);
-            literal = 0;
-            client.send(Message::DeltaChunk { id, ops: batch }).await?;
+        if let Some(ops) = batcher.push(op) {
+            client.send(Message::DeltaChunk { id, ops }).await?;
         }
     }
     Err(Error::Interrupted)

@@ -44,13 +44,17 @@ mod client_files;
 mod client_pull;
 mod convert;
 mod link;
-mod send_file;
+mod outgoing;
 mod serve;
 mod serve_send;
 
 pub use client::{Agent, AgentOptions};
 pub use serve::{ServeOptions, serve};
 pub use sy_protocol::{Traffic, TrafficStats};
+
+/// Largest signature either side accepts from its peer: enough for a 1 TiB file at the default
+/// block size.
+const MAX_SIGNATURE: usize = 64 << 20;
 
 /// zstd level of `-z` when no level is given.
 pub const DEFAULT_COMPRESS_LEVEL: i8 = sy_protocol::DEFAULT_ZSTD_LEVEL;

@@ -25,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
+use super::MAX_SIGNATURE;
 use super::convert::{basis_from_wire, error_to_wire, options_from_wire, path};
 use super::link::{self, AfterPeerEnds, LinkState, Out};
 use super::serve_send;
@@ -45,8 +46,6 @@ const SMALL_BATCH_BYTES: u64 = 4 << 20;
 const SMALL_BATCH_FILES: usize = 256;
 /// Chunks queued for a file's writer.
 const STREAM_QUEUE: usize = 8;
-/// Largest signature accepted from a client.
-const MAX_SIGNATURE: usize = 64 << 20;
 
 /// How to serve.
 #[derive(Debug, Clone)]

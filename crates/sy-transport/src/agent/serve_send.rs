@@ -8,7 +8,7 @@ use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth
 
 use super::convert::{entry_to_wire, leftover_to_wire, meta_to_wire};
 use super::link::Out;
-use super::send_file::send_local_file;
+use super::outgoing::{DeltaBatcher, send_local_file};
 use super::serve::Reply;
 use crate::{
     Basis, Cancel, DeltaChunk, Entry, EntryKind, Error, FileData, Meta, MetaOptions, ReadOptions,
@@ -19,9 +19,6 @@ use crate::{
 const SCAN_FRAME: usize = 256 << 10;
 /// Files read into memory whole for a pull, up to this size.
 const INLINE: u64 = CHUNK_LEN as u64;
-/// Delta ops per frame, and literal bytes per frame.
-const DELTA_OPS: usize = 4096;
-const DELTA_LITERAL: usize = CHUNK_LEN;
 
 fn source_entry(path: RelPath) -> Entry {
     Entry {
@@ -252,28 +249,21 @@ pub(super) async fn delta<T: Transport>(
             basis: wire::Basis::Existing,
         })
         .await;
-    let mut ops = Vec::new();
-    let mut literal = 0;
+    let mut batcher = DeltaBatcher::default();
     while let Some(chunk) = source.chunks.recv().await {
         let op = match chunk {
             Ok(DeltaChunk::Copy { offset, len }) => wire::DeltaOp::Copy { offset, len },
-            Ok(DeltaChunk::Literal(bytes)) => {
-                literal += bytes.len();
-                wire::DeltaOp::Literal(bytes)
-            }
+            Ok(DeltaChunk::Literal(bytes)) => wire::DeltaOp::Literal(bytes),
             Ok(DeltaChunk::End { digest }) => {
-                if !ops.is_empty() {
+                if let Some(ops) = batcher.rest() {
                     reply.send(Message::DeltaChunk { id, ops }).await;
                 }
                 return reply.send(Message::DeltaEnd { id, digest }).await;
             }
             Err(e) => return reply.error(id, ErrorScope::Request, &e).await,
         };
-        ops.push(op);
-        if ops.len() >= DELTA_OPS || literal >= DELTA_LITERAL {
-            let batch = std::mem::take(&mut ops);
-            literal = 0;
-            reply.send(Message::DeltaChunk { id, ops: batch }).await;
+        if let Some(ops) = batcher.push(op) {
+            reply.send(Message::DeltaChunk { id, ops }).await;
         }
     }
     reply

@@ -1,12 +1,12 @@
-//! Sending a local file's content as `FileChunk`s: the one path both the client (push) and the
-//! agent (pull) use, so both check the same things the same way.
+//! What both sides send the same way — a local file's content as `FileChunk`s, a delta as
+//! batched `DeltaChunk`s — so the client (push) and the agent (pull) check the same things.
 
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
 use bytes::Bytes;
-use sy_protocol::{CHUNK_LEN, Message, RequestId, worth_compressing};
+use sy_protocol::{CHUNK_LEN, DeltaOp, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
 use super::link::Out;
@@ -74,4 +74,36 @@ pub(super) fn read_chunk(file: &mut File) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::with_capacity(CHUNK_LEN);
     file.take(CHUNK_LEN as u64).read_to_end(&mut buf)?;
     Ok(buf)
+}
+
+/// Delta ops per `DeltaChunk` frame…
+const DELTA_OPS: usize = 4096;
+/// …and literal bytes per frame (the literal that crosses it goes in whole).
+const DELTA_LITERAL: usize = CHUNK_LEN;
+
+/// Groups a delta's ops into frames, so a delta of tiny ops costs few frames and a frame stays
+/// well under the frame limit.
+#[derive(Default)]
+pub(super) struct DeltaBatcher {
+    ops: Vec<DeltaOp>,
+    literal: usize,
+}
+
+impl DeltaBatcher {
+    /// Adds `op`; returns a full batch when this one filled it.
+    pub(super) fn push(&mut self, op: DeltaOp) -> Option<Vec<DeltaOp>> {
+        if let DeltaOp::Literal(bytes) = &op {
+            self.literal += bytes.len();
+        }
+        self.ops.push(op);
+        (self.ops.len() >= DELTA_OPS || self.literal >= DELTA_LITERAL).then(|| {
+            self.literal = 0;
+            std::mem::take(&mut self.ops)
+        })
+    }
+
+    /// The ops not sent yet, if any.
+    pub(super) fn rest(self) -> Option<Vec<DeltaOp>> {
+        (!self.ops.is_empty()).then_some(self.ops)
+    }
 }
