@@ -507,8 +507,11 @@ fn an_agent_fed_garbage_ends_with_a_clear_error_and_writes_nothing() {
             let local = Arc::new(Local::open(root.path()).unwrap());
             let server = tokio::spawn(serve(local, read, write, ServeOptions::default()));
             client_end.write_all(&garbage).await.unwrap();
-            drop(client_end);
+            // Only our sending half ends: the agent can still write its Hello, so what it reports
+            // is the garbage, not a broken pipe that raced with reading it.
+            client_end.shutdown().await.unwrap();
             let error = server.await.unwrap().unwrap_err().to_string();
+            drop(client_end);
             assert!(
                 error.contains("printed text") || error.contains("frame limit"),
                 "{error}"
