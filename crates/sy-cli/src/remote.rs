@@ -107,6 +107,8 @@ pub struct RemoteShell {
     pub remote_path: String,
     /// `-z` / `--compress-level`.
     pub compress_level: Option<i8>,
+    /// `--timeout`: give up after this long without a byte from the agent.
+    pub timeout: Option<Duration>,
 }
 
 /// Splits `-e CMD` like a shell would.
@@ -186,6 +188,7 @@ impl Connection {
         let options = AgentOptions {
             location: shown.clone(),
             compress_level: shell.compress_level,
+            timeout: shell.timeout,
         };
         let agent = match throttle {
             Some(throttle) => Agent::new(
@@ -347,6 +350,7 @@ mod tests {
             rsh: split_rsh("ssh -p 2222 -o 'ProxyCommand=nc %h %p'").unwrap(),
             remote_path: "/opt/sy-remote".to_owned(),
             compress_level: None,
+            timeout: None,
         };
         let spec = remote("me@box:my dir").unwrap();
         let argv = agent_command(&shell, &spec, &spec.path, true).unwrap();

@@ -141,6 +141,11 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                 // Ctrl-C: the file stays as it was (or as a partial) and the run exits 130. Any
                 // other "interrupted" (a lost link, a short answer) is a failure of this file.
                 Err(e) if e.is_interrupted() && ctx.write.cancel.is_cancelled() => {}
+                Err(e) if e.is_interrupted() => {
+                    let message = format!("{path}: transfer cut short (kept as a partial)");
+                    ctx.observer.failed(Some(&path), &message);
+                    totals.failed += 1;
+                }
                 Err(e) => {
                     ctx.observer.failed(Some(&path), &e.to_string());
                     totals.failed += 1;

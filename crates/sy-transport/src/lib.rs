@@ -35,7 +35,8 @@ mod seed;
 mod transport;
 
 pub use agent::{
-    Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, ServeOptions, Traffic, TrafficStats, serve,
+    Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ServeOptions, Traffic, TrafficStats,
+    serve,
 };
 pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
 pub use error::{Error, Result, describe_error};

@@ -52,6 +52,7 @@ fn connect(
     let options = AgentOptions {
         location: "test:".to_owned(),
         compress_level: compress,
+        timeout: None,
     };
     (Agent::new(read, write, options), server)
 }
