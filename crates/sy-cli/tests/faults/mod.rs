@@ -2,6 +2,7 @@
 //! destination that fills up, sources rewritten mid-copy. Every run is seeded (the seeds are in
 //! the failure messages) and bounded; `SY_FAULT_KILLS` raises the number of kill moments.
 
+mod kills;
 mod link;
 
 use std::fs;
@@ -88,6 +89,21 @@ shift
 exec "$SY_TEST_RELAY" "$*"
 "#;
 
+/// A fake `ssh` that runs the agent directly (the `exec`s keep the process id, which goes to
+/// `$SY_TEST_PIDFILE`, so a test can kill the agent itself).
+const PID_RSH: &str = r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -l|-p|-o|-i|-F) shift 2 ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+shift
+echo $$ > "$SY_TEST_PIDFILE"
+exec sh -c "exec $*"
+"#;
+
 fn script(f: &Fixture, name: &str, text: &str) -> PathBuf {
     let path = f.path(name);
     fs::write(&path, text).unwrap();
@@ -103,6 +119,21 @@ pub fn relayed_sy(f: &Fixture, fault: &str) -> assert_cmd::Command {
     cmd.env("SY_TEST_RELAY", fault_relay())
         .env("SY_RELAY_FAULT", fault)
         .env("SY_RELAY_COUNT", f.path("relay-connections"))
+        .arg("-e")
+        .arg(rsh)
+        .arg("--remote-path")
+        .arg(crate::remote::sy_remote());
+    cmd
+}
+
+/// `sy -e PID_RSH --remote-path SY-REMOTE` as a std command (to be spawned and killed); the
+/// agent's process id lands in `pidfile`.
+pub fn pid_sy(f: &Fixture, pidfile: &Path) -> std::process::Command {
+    let rsh = script(f, "pid-rsh", PID_RSH);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
+    cmd.current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .env("SY_TEST_PIDFILE", pidfile)
         .arg("-e")
         .arg(rsh)
         .arg("--remote-path")
