@@ -34,6 +34,7 @@ pub mod report;
 pub mod retry;
 pub mod settings;
 mod transfer;
+mod verify;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

@@ -104,6 +104,7 @@ impl Reporter {
                 "bytes_literal": totals.literal,
                 "bytes_matched": totals.matched,
                 "bytes_written": written,
+                "verified": totals.verified,
                 "elapsed_ms": elapsed.as_millis() as u64,
                 "rate_bytes_per_sec": rate.round() as u64,
                 "bytes_sent": totals.traffic.sent,
@@ -135,6 +136,12 @@ impl Reporter {
                 secs,
                 human_bytes(rate),
             ));
+            if totals.verified > 0 {
+                self.print(&format!(
+                    "verify: {} files read back at the destination, digests equal to the source's",
+                    totals.verified
+                ));
+            }
             let t = &totals.traffic;
             if t.wire_sent + t.wire_received > 0 {
                 self.print(&format!(

@@ -4,6 +4,7 @@
 
 mod kills;
 mod link;
+mod verify;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
