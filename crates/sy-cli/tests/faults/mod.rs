@@ -2,6 +2,7 @@
 //! destination that fills up, sources rewritten mid-copy. Every run is seeded (the seeds are in
 //! the failure messages) and bounded; `SY_FAULT_KILLS` raises the number of kill moments.
 
+mod disk;
 mod kills;
 mod link;
 mod verify;
