@@ -5,6 +5,7 @@
 mod disk;
 mod kills;
 mod link;
+mod source;
 mod verify;
 
 use std::fs;
