@@ -5,6 +5,7 @@
 mod disk;
 mod kills;
 mod link;
+mod signals;
 mod source;
 mod verify;
 
