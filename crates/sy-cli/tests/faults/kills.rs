@@ -1,5 +1,5 @@
-//! `kill -9` of `sy`, and separately of `sy-remote`, at seeded random moments of a push of a
-//! tree with a few large files and many small ones. After each kill every destination file is
+//! `kill -9` of `sy`, and separately of `sy-remote`, at seeded random moments of a sync (pushes
+//! and pulls in turn) of a tree with a few large files and many small ones. After each kill every destination file is
 //! its old or its new version, sy's leftovers carry sy's names, and a rerun completes while
 //! sending at most 10% more than what was left to do.
 //!
@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use super::{Rng, pid_sy, remote_dst};
+use super::{Rng, pid_sy, remote_dst, remote_src};
 use crate::util::{Fixture, json_events, leftovers};
 
 /// Kill moments per kind when `SY_FAULT_KILLS` is not set: enough to hit every phase a few
@@ -140,13 +140,18 @@ fn agent_pid(pidfile: &Path, deadline: Instant) -> Option<i32> {
     }
 }
 
-fn spawn_push(f: &Fixture, pidfile: &Path) -> Child {
+/// Starts `sy --retry 0 --json` pushing src/ to the agent's dst/, or pulling the agent's src/
+/// into dst/.
+fn spawn_sync(f: &Fixture, pidfile: &Path, pull: bool) -> Child {
     let _ = fs::remove_file(pidfile);
-    pid_sy(f, pidfile)
-        .args(["--retry", "0", "--json"])
-        .arg(f.src_slash())
-        .arg(remote_dst(f))
-        .stdout(Stdio::piped())
+    let mut cmd = pid_sy(f, pidfile);
+    cmd.args(["--retry", "0", "--json"]);
+    if pull {
+        cmd.arg(remote_src(f)).arg(f.dst());
+    } else {
+        cmd.arg(f.src_slash()).arg(remote_dst(f));
+    }
+    cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
@@ -167,9 +172,10 @@ fn count_lines(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<u
     rx
 }
 
-/// Runs to the end; returns the wire bytes sent and the number of JSON events.
-fn complete_push(f: &Fixture, pidfile: &Path, context: &str) -> (u64, u64) {
-    let out = spawn_push(f, pidfile).wait_with_output().unwrap();
+/// Runs to the end; returns the wire bytes that went towards the destination and the number of
+/// JSON events.
+fn complete_sync(f: &Fixture, pidfile: &Path, pull: bool, context: &str) -> (u64, u64) {
+    let out = spawn_sync(f, pidfile, pull).wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -179,7 +185,12 @@ fn complete_push(f: &Fixture, pidfile: &Path, context: &str) -> (u64, u64) {
     let mut events = json_events(&out);
     let count = events.len() as u64;
     let summary = events.pop().unwrap();
-    (summary["wire_bytes_sent"].as_u64().unwrap(), count)
+    let towards_destination = if pull {
+        "wire_bytes_received"
+    } else {
+        "wire_bytes_sent"
+    };
+    (summary[towards_destination].as_u64().unwrap(), count)
 }
 
 fn campaign(victim: Victim, seed: u64) -> Counts {
@@ -188,17 +199,19 @@ fn campaign(victim: Victim, seed: u64) -> Counts {
     let mut rng = Rng::new(seed);
     let mut tree = Tree::new();
     mutate(&f, &mut rng, &mut tree, true);
-    let (_, events) = complete_push(&f, &pidfile, "the first full sync");
+    let (_, events) = complete_sync(&f, &pidfile, false, "the first full sync");
     let mut counts = Counts::default();
     for round in 0..kills_per_kind() {
-        let context = format!("{victim:?} seed {seed} round {round}");
+        // Pushes and pulls alternate: the agent writes in one, sy itself in the other.
+        let pull = round % 2 == 1;
+        let context = format!("{victim:?} seed {seed} round {round} pull={pull}");
         let old = tree.clone();
         mutate(&f, &mut rng, &mut tree, false);
         // The moment: after a seeded number of the run's events (files starting and ending),
         // plus a seeded pause, so kills land in every phase and inside large files.
         let after_events = rng.range(0, events);
         let pause = Duration::from_millis(rng.range(0, 300));
-        let mut sy = spawn_push(&f, &pidfile);
+        let mut sy = spawn_sync(&f, &pidfile, pull);
         let deadline = Instant::now() + Duration::from_secs(60);
         let pid = agent_pid(&pidfile, deadline).expect("the agent never started");
         let seen = count_lines(sy.stdout.take().unwrap());
@@ -263,7 +276,7 @@ fn campaign(victim: Victim, seed: u64) -> Counts {
             .sum();
         let unfinished = tree.iter().filter(|(n, c)| now.get(*n) != Some(*c)).count() as u64;
 
-        let (sent, _) = complete_push(&f, &pidfile, &context);
+        let (sent, _) = complete_sync(&f, &pidfile, pull, &context);
         assert_eq!(
             files(&f.dst()),
             tree,
