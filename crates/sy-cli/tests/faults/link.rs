@@ -29,7 +29,7 @@ fn a_link_dropped_midway_is_reconnected_and_the_run_completes() {
         let mut rng = Rng::new(seed);
         let size = tree(&f, &mut rng);
         // Up to two connections drop, each after a seeded share of the bytes; the third holds.
-        let first = rng.range(1 << 10, size * 9 / 10);
+        let first = rng.range(16 << 10, size * 9 / 10);
         let second = rng.range(1 << 10, size / 2);
         let fault = format!("drop:{first},{second}");
         let (src, dst) = if seed % 2 == 0 {
