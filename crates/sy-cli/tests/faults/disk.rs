@@ -125,3 +125,74 @@ fn a_destination_that_fills_up_keeps_old_versions_and_names_the_file() {
     }
     eprintln!("tmpfs used: {tmpfs_used}");
 }
+
+/// A destination remounted read-only (when this test may mount), and a destination directory
+/// sy may not write to (as `nobody` via setpriv when root, else mode 555): the old versions
+/// stay, the error names the file and the cause, exit 2.
+#[test]
+fn a_read_only_or_forbidden_destination_names_the_file_and_keeps_the_old_version() {
+    let f = Fixture::new();
+    f.write("src/ro/file", "new");
+    f.write("src/locked/file", "new");
+    f.mkdir("dst/ro");
+    let mounted = Mounted::try_new(&f.path("dst/ro"));
+    f.write("dst/ro/file", "old");
+    f.write("dst/locked/file", "old");
+    if mounted.is_some() {
+        let status = Command::new("mount")
+            .args(["-o", "remount,ro"])
+            .arg(f.path("dst/ro"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    fs::set_permissions(
+        f.path("dst/locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o555),
+    )
+    .unwrap();
+    let mut cmd = if is_root() {
+        // Root writes anywhere; as nobody, the mode bits apply. Everything else is nobody's.
+        for path in [f.dst(), f.path("dst/ro")] {
+            let _ = rustix::fs::chown(
+                &path,
+                Some(rustix::fs::Uid::from_raw(65534)),
+                Some(rustix::fs::Gid::from_raw(65534)),
+            );
+        }
+        let mut cmd = Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_sy"));
+        cmd
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_sy"))
+    };
+    let out = cmd
+        .current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    eprintln!("read-only file system tested: {}", mounted.is_some());
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("locked/file") && err.contains("Permission denied"),
+        "{err}"
+    );
+    assert_eq!(fs::read(f.path("dst/locked/file")).unwrap(), b"old");
+    if mounted.is_some() {
+        assert!(
+            err.contains("ro/file") && err.contains("the destination is a read-only file system"),
+            "{err}"
+        );
+    }
+    assert_eq!(fs::read(f.path("dst/ro/file")).unwrap(), b"old");
+    fs::set_permissions(
+        f.path("dst/locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    assert!(leftovers(&f.dst()).is_empty(), "{:?}", leftovers(&f.dst()));
+}

@@ -328,3 +328,59 @@ fn kill_9_of_the_agent_at_random_moments_never_tears_a_file() {
     assert_eq!(counts.torn, 0);
     assert!(counts.kills >= kills_per_kind() / 2, "{counts:?}");
 }
+
+/// With `--retry`, the death of the agent is a lost connection like any other: sy reconnects,
+/// and the file in flight resumes from what the killed agent had written.
+#[test]
+fn an_agent_killed_mid_file_is_replaced_and_the_file_resumes_in_the_same_run() {
+    let f = Fixture::new();
+    let mut rng = Rng::new(77);
+    let big = rng.bytes(24 << 20);
+    f.write("src/big", &big);
+    f.write("src/small", "small");
+    let pidfile = f.path("agent.pid");
+    let mut sy = pid_sy(&f, &pidfile)
+        .args([
+            "--retry",
+            "2",
+            "--retry-delay",
+            "0.1",
+            "--bwlimit",
+            "8M",
+            "--json",
+        ])
+        .arg(f.src_slash())
+        .arg(remote_dst(&f))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let landed = || {
+        fs::read_dir(f.dst())
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".big.sy-tmp."))
+            .filter_map(|e| e.metadata().ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0)
+    };
+    while landed() < 4 << 20 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(sy.try_wait().unwrap().is_none(), "sy ended before the kill");
+    let pid = agent_pid(&pidfile, deadline).unwrap();
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    let out = sy.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("retrying in 0.1 s (attempt 2 of 3)"), "{err}");
+    assert!(fs::read(f.path("dst/big")).unwrap() == big);
+    assert!(leftovers(&f.dst()).is_empty(), "{:?}", leftovers(&f.dst()));
+    let summary = json_events(&out).pop().unwrap();
+    let matched = summary["bytes_matched"].as_u64().unwrap();
+    assert!(matched >= 2 << 20, "the partial was not reused: {summary}");
+}

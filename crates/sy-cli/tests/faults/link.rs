@@ -164,3 +164,25 @@ fn a_stall_counts_as_transient_and_the_retry_completes() {
     );
     assert_same_tree(&f.src(), &f.dst());
 }
+
+/// A link that never carries a byte (a host that does not answer): --timeout ends the run too,
+/// and a first connection that never got through is not retried.
+#[test]
+fn a_link_silent_from_the_start_times_out_without_retries() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let started = Instant::now();
+    let out = relayed_sy(&f, "stall:0")
+        .args(["--timeout", "3", "--retry", "3", "--retry-delay", "0"])
+        .arg(f.src_slash())
+        .arg(remote_dst(&f))
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("for 3 s (--timeout)"), "{err}");
+    assert!(!err.contains("retrying"), "{err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
