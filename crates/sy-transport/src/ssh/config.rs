@@ -14,8 +14,9 @@
 //! - For each setting the first value obtained wins, except `IdentityFile`, which accumulates
 //!   (duplicates dropped). `UserKnownHostsFile` and `GlobalKnownHostsFile` take several files on
 //!   one line; the first such line wins, and `none` means no file.
-//! - `Host` patterns match the host as typed, lower-cased (`*`, `?`, `!negation`); in the final
-//!   pass they match the resolved `HostName`, as in OpenSSH.
+//! - `Host` patterns match the host as typed, case-sensitively (`*`, `?`, `!negation`); in the
+//!   final pass they match the resolved `HostName`. `%h` and the resolved host name are
+//!   lower-cased; `Match host` and `Match originalhost` ignore case. All as `ssh -G` does.
 //! - `Match` understands `all`, `host`, `originalhost`, `user`, `localuser`, `tagged` (sy sets no
 //!   tag) and `final`/`canonical`: their presence requests a second pass in which they match (sy
 //!   does no hostname canonicalization, so the two mean the same). `exec` is never run, and
@@ -203,7 +204,7 @@ impl SshConfig {
         let mut pass = Pass {
             local: &self.local,
             original_host: host,
-            host: host.to_lowercase(),
+            host: host.to_owned(),
             final_pass: false,
             wants_final_pass: false,
             options: Options {
@@ -287,7 +288,7 @@ impl Options {
 struct Pass<'a> {
     local: &'a LocalUser,
     original_host: &'a str,
-    /// What `Host` patterns match: the lower-cased alias, or the host name in the final pass.
+    /// What `Host` patterns match: the alias as typed, or the host name in the final pass.
     host: String,
     final_pass: bool,
     wants_final_pass: bool,
@@ -372,7 +373,7 @@ impl Pass<'_> {
     fn host_name(&self) -> String {
         match &self.options.host_name {
             Some(name) => expand_host_name(name, &self.host).to_lowercase(),
-            None => self.host.clone(),
+            None => self.host.to_lowercase(),
         }
     }
 
@@ -474,3 +475,6 @@ fn expand_host_name(raw: &str, host: &str) -> String {
     out
 }
 
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -198,29 +198,31 @@ fn parse_at_depth(
 
 /// Parses the value of a keyword sy uses; `Ok(None)` for any other keyword.
 fn setting(keyword: &str, args: &[String], raw: &str) -> Result<Option<Setting>, String> {
-    let one = || syntax::single(keyword, args);
+    let one = |name: &str| syntax::single(name, args);
+    let text = |name: &str| one(name).map(str::to_owned);
+    let flag = |name: &str| syntax::flag(name, one(name)?);
+    let time = |name: &str| syntax::time(name, one(name)?);
     let setting = match keyword {
-        "hostname" => Setting::HostName(one()?.to_owned()),
-        "port" => Setting::Port(syntax::port("Port", one()?)?),
-        "user" => Setting::User(one()?.to_owned()),
-        "identityfile" => Setting::IdentityFile(one()?.to_owned()),
-        "identitiesonly" => Setting::IdentitiesOnly(syntax::flag("IdentitiesOnly", one()?)?),
-        "identityagent" => Setting::IdentityAgent(one()?.to_owned()),
+        "hostname" => Setting::HostName(text("HostName")?),
+        "port" => Setting::Port(syntax::port("Port", one("Port")?)?),
+        "user" => Setting::User(text("User")?),
+        "identityfile" => Setting::IdentityFile(text("IdentityFile")?),
+        "identitiesonly" => Setting::IdentitiesOnly(flag("IdentitiesOnly")?),
+        "identityagent" => Setting::IdentityAgent(text("IdentityAgent")?),
         "userknownhostsfile" => Setting::UserKnownHostsFile(args.to_vec()),
         "globalknownhostsfile" => Setting::GlobalKnownHostsFile(args.to_vec()),
         "stricthostkeychecking" => {
-            Setting::StrictHostKeyChecking(strict_host_key_checking(one()?)?)
+            Setting::StrictHostKeyChecking(strict_host_key_checking(one("StrictHostKeyChecking")?)?)
         }
-        "hashknownhosts" => Setting::HashKnownHosts(syntax::flag("HashKnownHosts", one()?)?),
-        "serveraliveinterval" => {
-            Setting::ServerAliveInterval(syntax::time("ServerAliveInterval", one()?)?)
-        }
-        "serveralivecountmax" => {
-            Setting::ServerAliveCountMax(syntax::count("ServerAliveCountMax", one()?)?)
-        }
-        "connecttimeout" => Setting::ConnectTimeout(syntax::time("ConnectTimeout", one()?)?),
+        "hashknownhosts" => Setting::HashKnownHosts(flag("HashKnownHosts")?),
+        "serveraliveinterval" => Setting::ServerAliveInterval(time("ServerAliveInterval")?),
+        "serveralivecountmax" => Setting::ServerAliveCountMax(syntax::count(
+            "ServerAliveCountMax",
+            one("ServerAliveCountMax")?,
+        )?),
+        "connecttimeout" => Setting::ConnectTimeout(time("ConnectTimeout")?),
         "proxyjump" => {
-            let value = one()?;
+            let value = one("ProxyJump")?;
             if value.eq_ignore_ascii_case("none") {
                 Setting::Proxy(Proxy::Direct)
             } else {
@@ -236,8 +238,8 @@ fn setting(keyword: &str, args: &[String], raw: &str) -> Result<Option<Setting>,
                 Setting::Proxy(Proxy::Command(raw_rest(raw)))
             }
         }
-        "ciphers" => Setting::Ciphers(one()?.to_owned()),
-        "batchmode" => Setting::BatchMode(syntax::flag("BatchMode", one()?)?),
+        "ciphers" => Setting::Ciphers(text("Ciphers")?),
+        "batchmode" => Setting::BatchMode(flag("BatchMode")?),
         _ => return Ok(None),
     };
     Ok(Some(setting))

@@ -328,3 +328,6 @@ fn parse_line(line: &str, name: &str) -> Result<Option<Parsed>, String> {
     Ok(Some(Parsed { revoked, key }))
 }
 
+#[cfg(test)]
+#[path = "known_hosts_tests.rs"]
+mod tests;
