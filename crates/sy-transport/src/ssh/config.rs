@@ -330,8 +330,12 @@ impl Pass<'_> {
         let user = self.options.user.as_deref().unwrap_or(&self.local.name);
         let list = |text: &str, patterns: &[String], lower: bool| {
             let matched = if lower {
-                let lowered: Vec<String> = patterns.iter().map(|p| p.to_lowercase()).collect();
-                match_list(&text.to_lowercase(), lowered.iter().map(String::as_str))
+                let lowered: Vec<String> =
+                    patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+                match_list(
+                    &text.to_ascii_lowercase(),
+                    lowered.iter().map(String::as_str),
+                )
             } else {
                 match_list(text, patterns.iter().map(String::as_str))
             };
@@ -372,8 +376,8 @@ impl Pass<'_> {
     /// pass.
     fn host_name(&self) -> String {
         match &self.options.host_name {
-            Some(name) => expand_host_name(name, &self.host).to_lowercase(),
-            None => self.host.to_lowercase(),
+            Some(name) => expand_host_name(name, &self.host).to_ascii_lowercase(),
+            None => self.host.to_ascii_lowercase(),
         }
     }
 

@@ -96,11 +96,10 @@ fn environment(keyword: &str, raw: &str) -> String {
 }
 
 impl LocalUser {
-    /// The user running this process: name from `$USER` (or `$LOGNAME`, or the passwd entry of
-    /// the real uid), home from `$HOME` (or the passwd entry).
+    /// The user running this process: name from `$USER`, `$LOGNAME` or the passwd entry of the
+    /// real uid; home from `$HOME` or the passwd database (`std::env::home_dir`).
     pub fn current() -> LocalUser {
         let uid = rustix::process::getuid().as_raw();
-        let passwd = passwd_entry(uid);
         let from_env = |name| {
             std::env::var(name)
                 .ok()
@@ -108,27 +107,56 @@ impl LocalUser {
         };
         let name = from_env("USER")
             .or_else(|| from_env("LOGNAME"))
-            .or_else(|| passwd.as_ref().map(|(name, _)| name.clone()))
+            .or_else(|| passwd_name(uid))
             .unwrap_or_else(|| uid.to_string());
         let home = std::env::home_dir()
             .filter(|home| !home.as_os_str().is_empty())
-            .or_else(|| passwd.map(|(_, home)| PathBuf::from(home)))
             .unwrap_or_else(|| PathBuf::from("/"));
         LocalUser { name, home, uid }
     }
 }
 
-/// Name and home directory of `uid` from `/etc/passwd` (enough without `$USER`, e.g. in cron or
-/// containers; users only known to NSS need `$USER`).
-fn passwd_entry(uid: u32) -> Option<(String, String)> {
+/// The login name of `uid` from `/etc/passwd`: enough where `$USER` is unset (cron, containers);
+/// users known only through NSS need `$USER`.
+fn passwd_name(uid: u32) -> Option<String> {
     let passwd = fs::read_to_string("/etc/passwd").ok()?;
     passwd.lines().find_map(|line| {
         let fields: Vec<&str> = line.split(':').collect();
         match fields.as_slice() {
-            [name, _, entry_uid, _, _, home, ..] if entry_uid.parse() == Ok(uid) => {
-                Some(((*name).to_owned(), (*home).to_owned()))
-            }
+            [name, _, entry_uid, ..] if entry_uid.parse() == Ok(uid) => Some((*name).to_owned()),
             _ => None,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_user_has_a_name_and_a_home() {
+        let me = LocalUser::current();
+        assert_eq!(me.uid, rustix::process::getuid().as_raw());
+        assert!(me.home.is_absolute(), "{me:?}");
+        let expected = std::env::var("USER")
+            .ok()
+            .filter(|user| !user.is_empty())
+            .or_else(|| {
+                std::env::var("LOGNAME")
+                    .ok()
+                    .filter(|name| !name.is_empty())
+            })
+            .or_else(|| passwd_name(me.uid))
+            .unwrap_or_else(|| me.uid.to_string());
+        assert_eq!(me.name, expected);
+    }
+
+    #[test]
+    fn environment_variables() {
+        let home = std::env::var("HOME").unwrap_or_default();
+        assert_eq!(environment("K", "${HOME}/x"), format!("{home}/x"));
+        let unset = "${SY_TEST_SURELY_UNSET_VARIABLE}/x";
+        assert_eq!(environment("K", unset), unset);
+        assert_eq!(environment("K", "a${b"), "a${b");
+    }
 }

@@ -131,6 +131,9 @@ pub(crate) fn time(keyword: &str, value: &str) -> Result<Option<Duration>, Strin
     if value.eq_ignore_ascii_case("none") {
         return Ok(None);
     }
+    if value.is_empty() {
+        return Err(invalid());
+    }
     let mut total: u64 = 0;
     let mut rest = value;
     while !rest.is_empty() {
@@ -200,4 +203,85 @@ pub(crate) fn jump_host(spec: &str) -> Result<JumpHost, String> {
         host: host.to_owned(),
         port,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(line: &str) -> Option<(String, Vec<String>)> {
+        split_line(line)
+            .unwrap()
+            .map(|line| (line.keyword, line.args))
+    }
+
+    fn parts(keyword: &str, args: &[&str]) -> Option<(String, Vec<String>)> {
+        Some((
+            keyword.to_owned(),
+            args.iter().map(|arg| (*arg).to_owned()).collect(),
+        ))
+    }
+
+    #[test]
+    fn keyword_separators() {
+        for line in [
+            "Port 22",
+            "Port=22",
+            "Port = 22",
+            "\tPort\t=\t22\t",
+            "PORT   22 # c",
+        ] {
+            assert_eq!(split(line), parts("port", &["22"]), "{line:?}");
+        }
+        assert_eq!(split("   "), None);
+        assert_eq!(split("  # Port 22"), None);
+        assert_eq!(
+            split("SendEnv LANG LC_*"),
+            parts("sendenv", &["LANG", "LC_*"])
+        );
+    }
+
+    #[test]
+    fn quoting_and_comments_in_arguments() {
+        assert_eq!(split(r#"User "a b" c"#), parts("user", &["a b", "c"]));
+        assert_eq!(split("User 'a \"b\"'"), parts("user", &["a \"b\""]));
+        assert_eq!(split(r"User a\ b\\c\q"), parts("user", &[r"a b\c\q"]));
+        assert_eq!(split("User a#b #rest"), parts("user", &["a#b"]));
+        assert_eq!(
+            split(r##"User "#not a comment""##),
+            parts("user", &["#not a comment"])
+        );
+        assert_eq!(split(r#"User x=y"#), parts("user", &["x=y"]));
+        assert_eq!(split_line("User \"open").unwrap_err(), "invalid quotes");
+        assert!(split_line("User # nothing").is_err());
+    }
+
+    #[test]
+    fn times() {
+        let secs = |text| time("T", text).unwrap().map(|d| d.as_secs());
+        assert_eq!(secs("30"), Some(30));
+        assert_eq!(secs("30s"), Some(30));
+        assert_eq!(secs("1M"), Some(60));
+        assert_eq!(secs("1h30m5s"), Some(5405));
+        assert_eq!(secs("1w1d"), Some(691_200));
+        assert_eq!(secs("0"), None);
+        for bad in ["", "s", "1x", "-5", "1.5", "99999999999"] {
+            assert!(time("T", bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values() {
+        assert_eq!(port("Port", "65535"), Ok(65535));
+        assert!(port("Port", "0").is_err());
+        assert!(port("Port", "ssh").is_err());
+        assert_eq!(flag("F", "TRUE"), Ok(true));
+        assert_eq!(flag("F", "no"), Ok(false));
+        assert!(flag("F", "1").is_err());
+        assert!(count("C", "-1").is_err());
+        assert!(jump_host("host:").is_err());
+        assert!(jump_host("[::1").is_err());
+        assert!(jump_host("[::1]x").is_err());
+        assert!(jump_host("ssh://host/path").is_err());
+    }
 }

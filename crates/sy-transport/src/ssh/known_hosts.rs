@@ -269,7 +269,7 @@ impl KnownHosts {
 
 /// The name a host is recorded under: `host` on port 22, `[host]:port` otherwise.
 fn lookup_name(host: &str, port: u16) -> String {
-    let host = host.to_lowercase();
+    let host = host.to_ascii_lowercase();
     if port == 22 {
         host
     } else {
@@ -313,7 +313,7 @@ fn parse_line(line: &str, name: &str) -> Result<Option<Parsed>, String> {
     let names_host = match &patterns {
         HostPatterns::HashedName { salt, hash } => hmac_sha1(salt, name) == *hash,
         HostPatterns::Patterns(patterns) => {
-            let lowered: Vec<String> = patterns.iter().map(|p| p.to_lowercase()).collect();
+            let lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
             match_list(name, lowered.iter().map(String::as_str)) == ListMatch::Matched
         }
     };
