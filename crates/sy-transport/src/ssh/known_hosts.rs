@@ -113,7 +113,10 @@ impl KnownHosts {
     }
 
     /// Decides whether `key`, presented by `host` on `port`, is trusted (see the module docs for
-    /// the rules). Fails only when a file exists but cannot be read.
+    /// the rules). `host` is the name connected to, [`HostSettings::host_name`], as OpenSSH
+    /// looks it up. Fails only when a file exists but cannot be read.
+    ///
+    /// [`HostSettings::host_name`]: super::HostSettings::host_name
     pub fn check(
         &self,
         host: &str,
