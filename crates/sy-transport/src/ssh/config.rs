@@ -3,10 +3,11 @@
 //! # Why not a crate
 //! `russh-config` 0.58 fails the whole file on a global option, `Include` or `Match` before the
 //! first `Host` and silently ignores lines written with tabs or `key=value`. `ssh2-config` 0.9
-//! does not know `Match` at all (an unknown line, so the settings below it land in the previous
-//! `Host` block), keeps only the first block's `IdentityFile`s instead of accumulating them,
-//! expands no `%` tokens and reports bad values without a line number. Real configs have all of
-//! these, so this is a small parser that follows `readconf.c`.
+//! handles `Include`, tabs and `key=value`, but does not know `Match` at all (an unknown line, so
+//! the settings below it land in the previous `Host` block, or the parse fails in strict mode),
+//! has no final pass, expands no `%` tokens and reports bad values without a file and line.
+//! Real configs have all of these, so this is a small parser that follows `readconf.c`, checked
+//! against `ssh -G` in the tests.
 //!
 //! # Semantics
 //! - Files: `-F FILE` alone when given, else `~/.ssh/config` then `/etc/ssh/ssh_config`; a

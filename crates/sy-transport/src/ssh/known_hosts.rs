@@ -151,8 +151,9 @@ impl KnownHosts {
     }
 
     /// The algorithms of the keys recorded for `host` on `port`, in file order without repeats,
-    /// so a client can ask the server for a key it can check. An unreadable file is skipped with
-    /// a warning here ([`check`](KnownHosts::check) reports it).
+    /// so a client can ask the server for a key it can check. An RSA key shows as
+    /// `Algorithm::Rsa { hash: None }`: offer `rsa-sha2-512`/`rsa-sha2-256` for it. An unreadable
+    /// file is skipped with a warning here ([`check`](KnownHosts::check) reports it).
     pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
         let entries = match self.entries_for(host, port) {
             Ok(entries) => entries,
