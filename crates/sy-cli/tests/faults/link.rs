@@ -124,16 +124,17 @@ fn a_stalled_link_ends_with_a_clear_message_within_10_s() {
     let mut rng = Rng::new(5);
     let size = tree(&f, &mut rng);
     let stall = rng.range(1 << 20, size / 2);
-    let started = Instant::now();
-    let out = relayed_sy(&f, &format!("stall:{stall}"))
-        .args(["--timeout", "5", "--retry", "0"])
+    // Built first: the first use of the helpers may run cargo, which is not sy's time.
+    let mut sy = relayed_sy(&f, &format!("stall:{stall}"));
+    sy.args(["--timeout", "5", "--retry", "0"])
         .arg(f.src_slash())
         .arg(remote_dst(&f))
         // The outer bound only stops a hang from blocking the suite; the assertion is below.
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+        .timeout(Duration::from_secs(60));
+    let started = Instant::now();
+    let out = sy.output().unwrap();
     let took = started.elapsed();
+    eprintln!("a link stalled after {stall} bytes ended after {took:?} (--timeout 5)");
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(
@@ -171,14 +172,13 @@ fn a_stall_counts_as_transient_and_the_retry_completes() {
 fn a_link_silent_from_the_start_times_out_without_retries() {
     let f = Fixture::new();
     f.write("src/a", "a");
-    let started = Instant::now();
-    let out = relayed_sy(&f, "stall:0")
-        .args(["--timeout", "3", "--retry", "3", "--retry-delay", "0"])
+    let mut sy = relayed_sy(&f, "stall:0");
+    sy.args(["--timeout", "3", "--retry", "3", "--retry-delay", "0"])
         .arg(f.src_slash())
         .arg(remote_dst(&f))
-        .timeout(Duration::from_secs(60))
-        .output()
-        .unwrap();
+        .timeout(Duration::from_secs(60));
+    let started = Instant::now();
+    let out = sy.output().unwrap();
     let took = started.elapsed();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
