@@ -217,10 +217,6 @@ impl Driver {
                 break;
             }
             let reading = in_tx.is_some() && self.pending_in.is_none();
-            if !reading {
-                // Not reading is our choice (the consumer is behind), not the peer's silence.
-                last_received = Instant::now();
-            }
             let taking = out_open && self.wire.len() < WIRE_HIGH;
             if !out_open && self.wire.is_empty() {
                 // Everything is written: closing the writer tells the peer we are done.
@@ -242,6 +238,8 @@ impl Driver {
                     match (permit, self.pending_in.take()) {
                         (Some(permit), Some(message)) => {
                             permit.send(message);
+                            // The wait for room was ours: the peer's silence counts from now.
+                            last_received = Instant::now();
                             if !self.deliver(&mut in_tx) {
                                 in_tx = None;
                             }

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod hostile;
+mod liveness;
 
 use std::path::Path;
 use std::sync::Arc;
