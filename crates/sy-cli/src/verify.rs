@@ -89,3 +89,7 @@ async fn compare<S: Transport, D: Transport, O: Observer + ?Sized>(
     }
     differing
 }
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;
