@@ -1,0 +1,449 @@
+//! Tree operations over SFTP, and the check that keeps every change beneath the root: no
+//! directory on the way to a path may be a symbolic link.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use russh_sftp::client::error::Error as SftpError;
+use russh_sftp::protocol::FileAttributes;
+
+use tokio::task::JoinSet;
+
+use super::{
+    FILES_AT_ONCE, Inner, bounded, io_error, is_not_found, join, kind_of, mode_and_times, owner,
+    set_times,
+};
+use crate::local::names::{partial_name, temp_name};
+use crate::{
+    EntryKind, Error, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result,
+    TreeOp,
+};
+
+/// Directories beneath the root already found to be real directories (not links) during one
+/// batch, so a batch checks each directory once.
+#[derive(Default)]
+pub(super) struct Parents(Mutex<HashSet<RelPath>>);
+
+impl Parents {
+    fn contains(&self, dir: &RelPath) -> bool {
+        self.0.lock().is_ok_and(|known| known.contains(dir))
+    }
+
+    fn insert(&self, dir: RelPath) {
+        if let Ok(mut known) = self.0.lock() {
+            known.insert(dir);
+        }
+    }
+
+    /// Forgets `path` and everything beneath it (it was removed or replaced).
+    fn forget(&self, path: &RelPath) {
+        if let Ok(mut known) = self.0.lock() {
+            known.retain(|dir| !dir.starts_with(path));
+        }
+    }
+}
+
+impl Inner {
+    /// Checks that every directory between the root and `path` is a directory and not a
+    /// symbolic link (all of them at once: one round trip). The server resolves paths itself,
+    /// following links, so this is what keeps writes beneath the root; see the module
+    /// documentation for the race it cannot close.
+    pub(super) async fn check_parents(
+        self: &Arc<Self>,
+        path: &RelPath,
+        known: &Parents,
+    ) -> Result<()> {
+        let mut unchecked = Vec::new();
+        let mut dir = path.parent();
+        while let Some(current) = dir {
+            if current.is_root() || known.contains(&current) {
+                break;
+            }
+            dir = current.parent();
+            unchecked.push(current);
+        }
+        if unchecked.is_empty() {
+            return Ok(());
+        }
+        let found = bounded(unchecked.clone(), unchecked.len(), |dir| {
+            let inner = Arc::clone(self);
+            async move {
+                let remote = inner.remote(&dir)?;
+                inner
+                    .session
+                    .lstat(remote)
+                    .await
+                    .map(|attrs| attrs.attrs)
+                    .map_err(|e| inner.sftp_err("opening directory", &dir, e))
+            }
+        })
+        .await;
+        for (dir, attrs) in unchecked.into_iter().zip(found) {
+            match kind_of(&attrs?) {
+                Some(EntryKind::Dir) => known.insert(dir),
+                Some(EntryKind::Symlink { .. }) => {
+                    return Err(Error::ThroughSymlink {
+                        path: self.shown(path),
+                    });
+                }
+                _ => {
+                    return Err(self.err(
+                        "opening directory",
+                        &dir,
+                        io::Error::new(io::ErrorKind::NotADirectory, "not a directory"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(super) async fn apply(
+    inner: &Arc<Inner>,
+    ops: Vec<TreeOp>,
+    meta: MetaOptions,
+) -> Vec<Result<()>> {
+    let known = Parents::default();
+    let mut results = Vec::with_capacity(ops.len());
+    for op in ops {
+        results.push(apply_one(inner, op, meta, &known).await);
+    }
+    results
+}
+
+async fn apply_one(
+    inner: &Arc<Inner>,
+    op: TreeOp,
+    options: MetaOptions,
+    known: &Parents,
+) -> Result<()> {
+    let path = match &op {
+        TreeOp::Mkdir { path }
+        | TreeOp::Symlink { path, .. }
+        | TreeOp::HardLink { path, .. }
+        | TreeOp::SetMeta { path, .. }
+        | TreeOp::MakeWritable { path }
+        | TreeOp::Remove { path } => path.clone(),
+        TreeOp::DropPartial { file } => file.clone(),
+        TreeOp::Tidy(leftover) => leftover.path.clone(),
+    };
+    inner.check_parents(&path, known).await?;
+    let (dir, name) = split(inner, &path)?;
+    let remote = join(&dir, &name);
+    let shown = &path;
+    let at = |action: &'static str| move |e: SftpError| inner.sftp_err(action, shown, e);
+    match op {
+        TreeOp::Mkdir { .. } => mkdir(inner, &path, &remote)
+            .await
+            .map_err(at("creating directory")),
+        TreeOp::Symlink { target, meta, .. } => {
+            known.forget(&path);
+            let target = String::from_utf8(target).map_err(|_| Error::InvalidPath {
+                path: path.to_string(),
+                reason: "the link's target is not valid UTF-8, which SFTP needs here",
+            })?;
+            let temp = join(&dir, &temp_of(&name));
+            symlink(inner, &remote, &temp, &target, &meta, options)
+                .await
+                .map_err(at("creating symbolic link"))
+        }
+        TreeOp::HardLink { target, .. } => {
+            inner.check_parents(&target, known).await?;
+            known.forget(&path);
+            let existing = inner.remote(&target)?;
+            let temp = join(&dir, &temp_of(&name));
+            hard_link(inner, &remote, &temp, &existing)
+                .await
+                .map_err(at("creating hard link"))
+        }
+        TreeOp::SetMeta { target, meta, .. } => {
+            set_meta(inner, &path, &remote, target, &meta, options).await
+        }
+        TreeOp::MakeWritable { .. } => make_writable(inner, &remote)
+            .await
+            .map_err(at("making writable")),
+        TreeOp::Remove { .. } => {
+            known.forget(&path);
+            remove_tree(Arc::clone(inner), remote, None)
+                .await
+                .map_err(at("removing"))
+        }
+        TreeOp::DropPartial { .. } => {
+            let Some(partial) = partial_name(name.as_bytes()) else {
+                return Ok(());
+            };
+            let partial = join(&dir, &String::from_utf8_lossy(&partial));
+            remove_if_there(inner, partial)
+                .await
+                .map_err(at("removing the partial of"))
+        }
+        TreeOp::Tidy(leftover) => tidy(inner, &dir, &remote, &leftover)
+            .await
+            .map_err(at("tidying")),
+    }
+}
+
+/// `path`'s directory and its name in it, as remote strings (the root is its own directory).
+fn split(inner: &Inner, path: &RelPath) -> Result<(String, String)> {
+    let dir = inner.remote(&path.parent().unwrap_or_default())?;
+    // `remote` checked the whole path is UTF-8, so its last component is too.
+    let name = String::from_utf8_lossy(path.file_name().unwrap_or_default()).into_owned();
+    Ok((dir, name))
+}
+
+/// A fresh temporary name for `name` (UTF-8 in, UTF-8 out: the decoration is ASCII).
+fn temp_of(name: &str) -> String {
+    String::from_utf8_lossy(&temp_name(name.as_bytes())).into_owned()
+}
+
+async fn mkdir(inner: &Inner, path: &RelPath, remote: &str) -> Result<(), SftpError> {
+    if path.is_root() {
+        return Ok(());
+    }
+    let attrs = FileAttributes {
+        permissions: Some(0o755),
+        ..FileAttributes::default()
+    };
+    match inner.session.mkdir(remote, attrs).await {
+        Ok(_) => Ok(()),
+        // SFTP v3 has no "already exists": look at what is there.
+        Err(e) => match inner.session.lstat(remote).await {
+            Ok(found) if kind_of(&found.attrs) == Some(EntryKind::Dir) => Ok(()),
+            _ => Err(e),
+        },
+    }
+}
+
+/// A new link at a temporary name, its times, then renamed over `remote`.
+async fn symlink(
+    inner: &Inner,
+    remote: &str,
+    temp: &str,
+    target: &str,
+    meta: &Meta,
+    options: MetaOptions,
+) -> Result<(), SftpError> {
+    // OpenSSH's sftp-server reads SSH_FXP_SYMLINK's two paths in the reverse of the draft's
+    // order (target first), and other servers followed it; `russh-sftp` sends them as given.
+    inner.session.symlink(target, temp).await?;
+    let placed = async {
+        set_link_meta(inner, temp, meta, options).await?;
+        inner.rename_over(temp, remote).await
+    }
+    .await;
+    if placed.is_err() {
+        let _ = inner.session.remove(temp).await;
+    }
+    placed
+}
+
+/// Times and owner of a link itself, where the server offers `lsetstat@openssh.com`;
+/// elsewhere a link keeps the times it was made with. Never its mode (Linux has none for links).
+async fn set_link_meta(
+    inner: &Inner,
+    remote: &str,
+    meta: &Meta,
+    options: MetaOptions,
+) -> Result<(), SftpError> {
+    if !inner.features.lsetstat || !(options.times || options.owner) {
+        return Ok(());
+    }
+    let mut attrs = if options.owner {
+        owner(meta)
+    } else {
+        FileAttributes::default()
+    };
+    if options.times {
+        set_times(&mut attrs, meta).map_err(|e| SftpError::IO(e.to_string()))?;
+    }
+    inner.lsetstat(remote, &attrs).await
+}
+
+async fn hard_link(
+    inner: &Inner,
+    remote: &str,
+    temp: &str,
+    existing: &str,
+) -> Result<(), SftpError> {
+    if !inner.features.hardlink {
+        return Err(SftpError::IO(
+            "the SFTP server does not offer hardlink@openssh.com".to_owned(),
+        ));
+    }
+    inner.session.hardlink(existing, temp).await?;
+    let placed = inner.rename_over(temp, remote).await;
+    // Renaming one name of a file over another name of the same file does nothing and keeps
+    // the temporary: it goes either way.
+    let _ = inner.session.remove(temp).await;
+    placed
+}
+
+async fn set_meta(
+    inner: &Inner,
+    path: &RelPath,
+    remote: &str,
+    target: MetaTarget,
+    meta: &Meta,
+    options: MetaOptions,
+) -> Result<()> {
+    let failed = |e| inner.sftp_err("setting attributes of", path, e);
+    if target == MetaTarget::Symlink {
+        return set_link_meta(inner, remote, meta, options)
+            .await
+            .map_err(failed);
+    }
+    let expected = if target == MetaTarget::Dir {
+        EntryKind::Dir
+    } else {
+        EntryKind::File
+    };
+    // `setstat` follows links: look first (a link swapped in after this is not stopped).
+    let found = inner.session.lstat(remote).await.map_err(failed)?.attrs;
+    if kind_of(&found) != Some(expected) {
+        return Err(inner.err(
+            "setting attributes of",
+            path,
+            io::Error::new(io::ErrorKind::InvalidInput, "changed kind during the run"),
+        ));
+    }
+    if options.owner {
+        inner
+            .session
+            .setstat(remote, owner(meta))
+            .await
+            .map_err(failed)?;
+    }
+    let attrs =
+        mode_and_times(meta, options).map_err(|e| inner.err("setting attributes of", path, e))?;
+    inner.session.setstat(remote, attrs).await.map_err(failed)?;
+    Ok(())
+}
+
+async fn make_writable(inner: &Inner, remote: &str) -> Result<(), SftpError> {
+    let found = inner.session.lstat(remote).await?.attrs;
+    let mode = found.permissions.unwrap_or(0) & 0o7777;
+    if kind_of(&found) != Some(EntryKind::Dir) || mode & 0o700 == 0o700 {
+        return Ok(());
+    }
+    let writable = FileAttributes {
+        permissions: Some(mode | 0o700),
+        ..FileAttributes::default()
+    };
+    inner.session.setstat(remote, writable).await?;
+    Ok(())
+}
+
+/// Removes `remote` — a directory with everything in it — never following a link.
+/// `attrs` are its attributes when a listing already gave them.
+fn remove_tree(
+    inner: Arc<Inner>,
+    remote: String,
+    attrs: Option<FileAttributes>,
+) -> Pin<Box<dyn Future<Output = Result<(), SftpError>> + Send>> {
+    Box::pin(async move {
+        let attrs = match attrs {
+            Some(attrs) => attrs,
+            None => match inner.session.lstat(remote.as_str()).await {
+                Ok(found) => found.attrs,
+                Err(e) if is_not_found(&e) => return Ok(()),
+                Err(e) => return Err(e),
+            },
+        };
+        if kind_of(&attrs) != Some(EntryKind::Dir) {
+            return remove_if_there(&inner, remote).await;
+        }
+        // A read-only directory must become writable before its entries can go.
+        let mode = attrs.permissions.unwrap_or(0) & 0o7777;
+        if mode & 0o300 != 0o300 {
+            let writable = FileAttributes {
+                permissions: Some(mode | 0o700),
+                ..FileAttributes::default()
+            };
+            inner.session.setstat(remote.as_str(), writable).await?;
+        }
+        let children = inner.list(&remote).await?;
+        let mut running = JoinSet::new();
+        let mut failure = None;
+        for child in children {
+            // `.`, `..` and anything a hostile server might name beyond this directory.
+            if child.filename == "." || child.filename == ".." || child.filename.contains('/') {
+                continue;
+            }
+            if running.len() >= FILES_AT_ONCE {
+                note(running.join_next().await, &mut failure);
+            }
+            let child_remote = join(&remote, &child.filename);
+            running.spawn(remove_tree(
+                Arc::clone(&inner),
+                child_remote,
+                Some(child.attrs),
+            ));
+        }
+        while let Some(done) = running.join_next().await {
+            note(Some(done), &mut failure);
+        }
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        match inner.session.rmdir(remote).await {
+            Err(e) if !is_not_found(&e) => Err(e),
+            _ => Ok(()),
+        }
+    })
+}
+
+/// Keeps the first failure of a finished removal task.
+fn note(
+    done: Option<Result<Result<(), SftpError>, tokio::task::JoinError>>,
+    failure: &mut Option<SftpError>,
+) {
+    match done {
+        Some(Ok(Err(e))) => {
+            failure.get_or_insert(e);
+        }
+        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Some(Err(_)) => {
+            failure.get_or_insert(SftpError::IO(io_error(SftpError::Timeout).to_string()));
+        }
+        _ => {}
+    }
+}
+
+async fn remove_if_there(inner: &Inner, remote: String) -> Result<(), SftpError> {
+    match inner.session.remove(remote).await {
+        Err(e) if !is_not_found(&e) => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// A stray temporary becomes its file's partial (unless a larger one exists) or goes.
+async fn tidy(
+    inner: &Inner,
+    dir: &str,
+    remote: &str,
+    leftover: &Leftover,
+) -> Result<(), SftpError> {
+    if leftover.kind == LeftoverKind::Temp
+        && let Some(partial) = leftover
+            .file
+            .as_ref()
+            .and_then(|f| f.file_name())
+            .and_then(partial_name)
+    {
+        let partial = join(dir, &String::from_utf8_lossy(&partial));
+        let temp_len = inner.session.lstat(remote).await?.attrs.size.unwrap_or(0);
+        let partial_len = match inner.session.lstat(partial.as_str()).await {
+            Ok(found) => Some(found.attrs.size.unwrap_or(0)),
+            Err(e) if is_not_found(&e) => None,
+            Err(e) => return Err(e),
+        };
+        if temp_len > 0 && partial_len.is_none_or(|p| p < temp_len) {
+            return inner.rename_over(remote, &partial).await;
+        }
+    }
+    remove_if_there(inner, remote.to_owned()).await
+}
