@@ -264,6 +264,20 @@ fn scan_matches_the_local_scan_of_the_same_tree() {
         expected.extend(odd);
         assert_eq!(paths, expected);
 
+        // `.gitignore` files are read over SFTP and applied as locally.
+        fs::write(root.join("sub dir/.gitignore"), "*.log\n!keep.log\n").unwrap();
+        fs::write(root.join("sub dir/drop.log"), b"x").unwrap();
+        fs::write(root.join("sub dir/keep.log"), b"x").unwrap();
+        let mut ignoring = ScanOptions::default();
+        ignoring.filter.gitignore = true;
+        let remote = sftp.scan(ignoring.clone()).await.unwrap();
+        let local = Local::open(root).unwrap().scan(ignoring).await.unwrap();
+        assert_eq!(comparable(&remote.entries), comparable(&local.entries));
+        let kept = |scan: &sy_transport::Scan, name: &str| {
+            scan.entries.iter().any(|e| e.path == rel(name))
+        };
+        assert!(kept(&remote, "sub dir/keep.log") && !kept(&remote, "sub dir/drop.log"));
+
         // A missing base scans as empty.
         let missing = ScanOptions {
             base: rel("nope"),
@@ -658,6 +672,48 @@ fn tree_operations() {
             fs::metadata(root.join("a/b c")).unwrap().mode() & 0o777,
             0o700
         );
+    });
+}
+
+#[test]
+fn a_tree_of_new_directories_and_their_modes_in_one_batch() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        let Some((sftp, _server)) = connect(dst.path()).await else {
+            return;
+        };
+        let dirs = ["d", "d/e", "d/e/f", "d/e/f/g", "x", "x/y", "x/z"];
+        let mut ops: Vec<TreeOp> = dirs
+            .iter()
+            .map(|d| TreeOp::Mkdir { path: rel(d) })
+            .collect();
+        for (i, dir) in dirs.iter().enumerate().rev() {
+            ops.push(TreeOp::SetMeta {
+                path: rel(dir),
+                target: MetaTarget::Dir,
+                meta: Meta {
+                    mode: 0o700 | (i as u32 * 0o11),
+                    mtime: Timestamp {
+                        secs: 1_000_000 + i as i64,
+                        nanos: 0,
+                    },
+                    uid: 0,
+                    gid: 0,
+                },
+            });
+        }
+        let options = MetaOptions {
+            times: true,
+            owner: false,
+        };
+        let results = sftp.apply(ops, options).await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        for (i, dir) in dirs.iter().enumerate() {
+            let meta = fs::metadata(dst.path().join(dir)).unwrap();
+            assert!(meta.is_dir());
+            assert_eq!(meta.mode() & 0o7777, 0o700 | (i as u32 * 0o11), "{dir}");
+            assert_eq!(meta.mtime(), 1_000_000 + i as i64, "{dir}");
+        }
     });
 }
 

@@ -79,8 +79,11 @@ const IN_FLIGHT: usize = 128;
 const OPEN_HANDLES: usize = 64;
 /// Small files of one batch read or written at the same time.
 const FILES_AT_ONCE: usize = 32;
-/// A request the server has not answered in this long fails the file.
-const REQUEST_TIMEOUT_SECS: u64 = 120;
+/// A request the server has not answered in this long fails the file. Generous: a link that
+/// dies is noticed by the SSH layer (keepalives end the channel, which fails every request at
+/// once); this only catches a server that hangs, and must not fire on a slow link with
+/// `IN_FLIGHT` requests of `REQUEST_LEN` queued (32 MiB drain in 600 s at 55 kB/s).
+const REQUEST_TIMEOUT_SECS: u64 = 600;
 
 /// How to open an [`Sftp`] transport.
 #[derive(Debug, Clone, Default)]

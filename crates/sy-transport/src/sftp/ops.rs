@@ -13,8 +13,7 @@ use russh_sftp::protocol::FileAttributes;
 use tokio::task::JoinSet;
 
 use super::{
-    FILES_AT_ONCE, Inner, bounded, io_error, is_not_found, join, kind_of, mode_and_times, owner,
-    set_times,
+    FILES_AT_ONCE, Inner, bounded, is_not_found, join, kind_of, mode_and_times, owner, set_times,
 };
 use crate::local::names::{partial_name, temp_name};
 use crate::{
@@ -102,17 +101,84 @@ impl Inner {
     }
 }
 
+/// Applies `ops` in order, except that a run of neighbours that cannot depend on each other
+/// goes concurrently (see [`wave`]): a tree of new directories costs a round trip per level,
+/// not one per directory.
 pub(super) async fn apply(
     inner: &Arc<Inner>,
     ops: Vec<TreeOp>,
     meta: MetaOptions,
 ) -> Vec<Result<()>> {
-    let known = Parents::default();
+    let known = Arc::new(Parents::default());
     let mut results = Vec::with_capacity(ops.len());
-    for op in ops {
-        results.push(apply_one(inner, op, meta, &known).await);
+    let mut ops = ops.into_iter().peekable();
+    while let Some(op) = ops.next() {
+        if wave(&op).is_none() {
+            results.push(apply_one(inner, op, meta, &known).await);
+            continue;
+        }
+        // A run: neighbours of one kind, each on a path of its own.
+        let kind = std::mem::discriminant(&op);
+        let mut paths = HashSet::from([target_of(&op).clone()]);
+        let mut run = vec![op];
+        while let Some(next) = ops.next_if(|next| {
+            std::mem::discriminant(next) == kind && !paths.contains(target_of(next))
+        }) {
+            paths.insert(target_of(&next).clone());
+            run.push(next);
+        }
+        results.extend(apply_run(inner, run, meta, &known).await);
     }
     results
+}
+
+/// For the operations that may run alongside their neighbours of the same kind, the order of
+/// the waves they run in: directories by depth (parents exist before their children),
+/// attributes deepest first (a directory made unreadable last), links all at once.
+fn wave(op: &TreeOp) -> Option<usize> {
+    match op {
+        TreeOp::Mkdir { path } => Some(path.depth()),
+        TreeOp::SetMeta { path, .. } => Some(usize::MAX - path.depth()),
+        TreeOp::Symlink { .. } => Some(0),
+        _ => None,
+    }
+}
+
+/// Runs operations of one kind, a wave at a time; results in the operations' order.
+async fn apply_run(
+    inner: &Arc<Inner>,
+    run: Vec<TreeOp>,
+    meta: MetaOptions,
+    known: &Arc<Parents>,
+) -> Vec<Result<()>> {
+    let mut results: Vec<Option<Result<()>>> = (0..run.len()).map(|_| None).collect();
+    let mut waves: Vec<(usize, usize, TreeOp)> = run
+        .into_iter()
+        .enumerate()
+        .map(|(index, op)| (wave(&op).unwrap_or(0), index, op))
+        .collect();
+    waves.sort_by_key(|(wave, index, _)| (*wave, *index));
+    let mut waves = waves.into_iter().peekable();
+    while let Some((current, index, op)) = waves.next() {
+        let mut members = vec![(index, op)];
+        while let Some((_, index, op)) = waves.next_if(|(wave, _, _)| *wave == current) {
+            members.push((index, op));
+        }
+        let (indices, ops): (Vec<usize>, Vec<TreeOp>) = members.into_iter().unzip();
+        let done = bounded(ops, FILES_AT_ONCE, |op| {
+            let inner = Arc::clone(inner);
+            let known = Arc::clone(known);
+            async move { apply_one(&inner, op, meta, &known).await }
+        })
+        .await;
+        for (index, result) in indices.into_iter().zip(done) {
+            results[index] = Some(result);
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(Error::Interrupted)))
+        .collect()
 }
 
 async fn apply_one(
@@ -121,16 +187,7 @@ async fn apply_one(
     options: MetaOptions,
     known: &Parents,
 ) -> Result<()> {
-    let path = match &op {
-        TreeOp::Mkdir { path }
-        | TreeOp::Symlink { path, .. }
-        | TreeOp::HardLink { path, .. }
-        | TreeOp::SetMeta { path, .. }
-        | TreeOp::MakeWritable { path }
-        | TreeOp::Remove { path } => path.clone(),
-        TreeOp::DropPartial { file } => file.clone(),
-        TreeOp::Tidy(leftover) => leftover.path.clone(),
-    };
+    let path = target_of(&op).clone();
     inner.check_parents(&path, known).await?;
     let (dir, name) = split(inner, &path)?;
     let remote = join(&dir, &name);
@@ -146,12 +203,24 @@ async fn apply_one(
                 path: path.to_string(),
                 reason: "the link's target is not valid UTF-8, which SFTP needs here",
             })?;
+            let attrs = link_attrs(inner, &meta, options)
+                .map_err(|e| inner.err("creating symbolic link", &path, e))?;
             let temp = join(&dir, &temp_of(&name));
-            symlink(inner, &remote, &temp, &target, &meta, options)
+            symlink(inner, &remote, &temp, &target, attrs.as_ref())
                 .await
                 .map_err(at("creating symbolic link"))
         }
         TreeOp::HardLink { target, .. } => {
+            if !inner.features.hardlink {
+                return Err(inner.err(
+                    "creating hard link",
+                    &path,
+                    io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "the SFTP server does not offer hardlink@openssh.com",
+                    ),
+                ));
+            }
             inner.check_parents(&target, known).await?;
             known.forget(&path);
             let existing = inner.remote(&target)?;
@@ -187,6 +256,20 @@ async fn apply_one(
     }
 }
 
+/// The path an operation changes.
+fn target_of(op: &TreeOp) -> &RelPath {
+    match op {
+        TreeOp::Mkdir { path }
+        | TreeOp::Symlink { path, .. }
+        | TreeOp::HardLink { path, .. }
+        | TreeOp::SetMeta { path, .. }
+        | TreeOp::MakeWritable { path }
+        | TreeOp::Remove { path } => path,
+        TreeOp::DropPartial { file } => file,
+        TreeOp::Tidy(leftover) => &leftover.path,
+    }
+}
+
 /// `path`'s directory and its name in it, as remote strings (the root is its own directory).
 fn split(inner: &Inner, path: &RelPath) -> Result<(String, String)> {
     let dir = inner.remote(&path.parent().unwrap_or_default())?;
@@ -218,20 +301,21 @@ async fn mkdir(inner: &Inner, path: &RelPath, remote: &str) -> Result<(), SftpEr
     }
 }
 
-/// A new link at a temporary name, its times, then renamed over `remote`.
+/// A new link at a temporary name, its own attributes, then renamed over `remote`.
 async fn symlink(
     inner: &Inner,
     remote: &str,
     temp: &str,
     target: &str,
-    meta: &Meta,
-    options: MetaOptions,
+    attrs: Option<&FileAttributes>,
 ) -> Result<(), SftpError> {
     // OpenSSH's sftp-server reads SSH_FXP_SYMLINK's two paths in the reverse of the draft's
     // order (target first), and other servers followed it; `russh-sftp` sends them as given.
     inner.session.symlink(target, temp).await?;
     let placed = async {
-        set_link_meta(inner, temp, meta, options).await?;
+        if let Some(attrs) = attrs {
+            inner.lsetstat(temp, attrs).await?;
+        }
         inner.rename_over(temp, remote).await
     }
     .await;
@@ -241,16 +325,16 @@ async fn symlink(
     placed
 }
 
-/// Times and owner of a link itself, where the server offers `lsetstat@openssh.com`;
-/// elsewhere a link keeps the times it was made with. Never its mode (Linux has none for links).
-async fn set_link_meta(
+/// Times and owner for a link itself, when there are any to set and the server offers
+/// `lsetstat@openssh.com` (elsewhere a link keeps the times it was made with). Never a mode:
+/// Linux has none for links.
+fn link_attrs(
     inner: &Inner,
-    remote: &str,
     meta: &Meta,
     options: MetaOptions,
-) -> Result<(), SftpError> {
+) -> io::Result<Option<FileAttributes>> {
     if !inner.features.lsetstat || !(options.times || options.owner) {
-        return Ok(());
+        return Ok(None);
     }
     let mut attrs = if options.owner {
         owner(meta)
@@ -258,9 +342,9 @@ async fn set_link_meta(
         FileAttributes::default()
     };
     if options.times {
-        set_times(&mut attrs, meta).map_err(|e| SftpError::IO(e.to_string()))?;
+        set_times(&mut attrs, meta)?;
     }
-    inner.lsetstat(remote, &attrs).await
+    Ok(Some(attrs))
 }
 
 async fn hard_link(
@@ -269,11 +353,6 @@ async fn hard_link(
     temp: &str,
     existing: &str,
 ) -> Result<(), SftpError> {
-    if !inner.features.hardlink {
-        return Err(SftpError::IO(
-            "the SFTP server does not offer hardlink@openssh.com".to_owned(),
-        ));
-    }
     inner.session.hardlink(existing, temp).await?;
     let placed = inner.rename_over(temp, remote).await;
     // Renaming one name of a file over another name of the same file does nothing and keeps
@@ -292,9 +371,12 @@ async fn set_meta(
 ) -> Result<()> {
     let failed = |e| inner.sftp_err("setting attributes of", path, e);
     if target == MetaTarget::Symlink {
-        return set_link_meta(inner, remote, meta, options)
-            .await
-            .map_err(failed);
+        let attrs = link_attrs(inner, meta, options)
+            .map_err(|e| inner.err("setting attributes of", path, e))?;
+        if let Some(attrs) = attrs {
+            inner.lsetstat(remote, &attrs).await.map_err(failed)?;
+        }
+        return Ok(());
     }
     let expected = if target == MetaTarget::Dir {
         EntryKind::Dir
@@ -407,7 +489,7 @@ fn note(
         }
         Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Some(Err(_)) => {
-            failure.get_or_insert(SftpError::IO(io_error(SftpError::Timeout).to_string()));
+            failure.get_or_insert(SftpError::UnexpectedBehavior("interrupted".to_owned()));
         }
         _ => {}
     }
