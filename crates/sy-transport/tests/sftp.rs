@@ -65,6 +65,8 @@ struct Start {
     /// Run it as this user and group (to see permission errors while the tests run as root).
     as_user: Option<u32>,
     create_root: bool,
+    /// Extensions to hide from the client, as if the server did not offer them.
+    hide: &'static [&'static str],
 }
 
 /// An `sftp-server` child and the `Sftp` transport talking to it over its stdin and stdout.
@@ -84,7 +86,11 @@ async fn connect_with(root: &str, start: Start) -> Option<(Sftp, Child)> {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let stream = tokio::io::join(child.stdout.take().unwrap(), child.stdin.take().unwrap());
+    let stdout = child.stdout.take().unwrap();
+    let stream = tokio::io::join(
+        hide_extensions(stdout, start.hide),
+        child.stdin.take().unwrap(),
+    );
     let options = SftpOptions {
         location: "host:dst".to_owned(),
         root: root.to_owned(),
@@ -92,6 +98,39 @@ async fn connect_with(root: &str, start: Start) -> Option<(Sftp, Child)> {
     };
     let sftp = Sftp::new(stream, options).await.unwrap();
     Some((sftp, child))
+}
+
+/// The server's output with the extensions named in `hide` taken out of its first packet
+/// (`SSH_FXP_VERSION`: length, type, version, then pairs of strings).
+fn hide_extensions(
+    mut from: tokio::process::ChildStdout,
+    hide: &'static [&'static str],
+) -> tokio::io::DuplexStream {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (mut to, out) = tokio::io::duplex(1 << 20);
+    tokio::spawn(async move {
+        let len = from.read_u32().await.unwrap();
+        let mut body = vec![0; len as usize];
+        from.read_exact(&mut body).await.unwrap();
+        let mut kept = body[..5].to_vec();
+        let mut rest = &body[5..];
+        let mut fields = Vec::new();
+        while !rest.is_empty() {
+            let (len, tail) = rest.split_at(4);
+            let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
+            fields.push(&rest[..4 + len]);
+            rest = &tail[len..];
+        }
+        for pair in fields.chunks(2) {
+            if !hide.iter().any(|h| &pair[0][4..] == h.as_bytes()) {
+                kept.extend(pair.concat());
+            }
+        }
+        to.write_u32(kept.len() as u32).await.unwrap();
+        to.write_all(&kept).await.unwrap();
+        let _ = tokio::io::copy(&mut from, &mut to).await;
+    });
+    out
 }
 
 async fn connect(root: &Path) -> Option<(Sftp, Child)> {
@@ -940,5 +979,60 @@ fn throughput_of_one_large_file() {
             mb / put.as_secs_f64(),
             mb / get.as_secs_f64()
         );
+    });
+}
+
+#[test]
+fn without_openssh_extensions_files_are_still_replaced_and_missing_features_are_named() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        fs::write(dst.path().join("f"), b"old").unwrap();
+        fs::write(dst.path().join("g"), b"g").unwrap();
+        symlink("old target", dst.path().join("link")).unwrap();
+        let start = Start {
+            hide: &[
+                "posix-rename@openssh.com",
+                "hardlink@openssh.com",
+                "lsetstat@openssh.com",
+            ],
+            ..Start::default()
+        };
+        let Some((sftp, _server)) = connect_with(dst.path().to_str().unwrap(), start).await else {
+            return;
+        };
+        let written = sftp
+            .write_files(
+                vec![bytes_write("f", b"new".to_vec(), 0o600, 1_000)],
+                write_options(),
+            )
+            .await;
+        assert!(written[0].is_ok(), "{written:?}");
+        assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"new");
+        let ops = vec![
+            TreeOp::Symlink {
+                path: rel("link"),
+                target: b"new target".to_vec(),
+                meta: Meta::default(),
+            },
+            TreeOp::HardLink {
+                path: rel("h"),
+                target: rel("g"),
+            },
+        ];
+        let options = MetaOptions {
+            times: true,
+            owner: false,
+        };
+        let results = sftp.apply(ops, options).await;
+        assert!(results[0].is_ok(), "{results:?}");
+        assert_eq!(
+            fs::read_link(dst.path().join("link")).unwrap(),
+            Path::new("new target")
+        );
+        assert_eq!(
+            describe_error(results[1].as_ref().unwrap_err()),
+            "creating hard link host:dst/h: the SFTP server does not offer hardlink@openssh.com"
+        );
+        assert_eq!(names(dst.path()), ["f", "g", "link"]);
     });
 }
