@@ -41,7 +41,9 @@
 //!   files and directories are open at once (one past 127 would not survive
 //!   the string).
 
+mod convert;
 mod ops;
+mod parents;
 mod pipeline;
 mod read;
 mod scan;
@@ -49,19 +51,19 @@ mod write;
 
 use std::io;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::client::{Config, RawSftpSession};
 use russh_sftp::protocol::{FileAttributes, Packet, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::task::JoinSet;
+
+use convert::{entry_from_attrs, io_error, kind_of, mode_and_times, owner, set_times};
+use pipeline::bounded;
 
 use crate::{
-    Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, Meta, MetaOptions, ReadOptions,
-    RelPath, Result, Scan, ScanOptions, SourceFile, SpecialKind, Timestamp, Transport, TreeOp,
-    WriteOptions, Written,
+    Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, MetaOptions, ReadOptions, RelPath,
+    Result, Scan, ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
 };
 
 /// Largest read or write request: 256 KiB, or the server's limit when it states a smaller one.
@@ -75,7 +77,7 @@ const MAX_PACKET: u32 = 1 << 20;
 const WINDOW: usize = 64;
 /// Requests in flight for the whole session (all files together).
 const IN_FLIGHT: usize = 128;
-/// Files and directories open at once for the whole session.
+/// Files and directories open at once for the whole session (fewer if the server says so).
 const OPEN_HANDLES: usize = 64;
 /// Small files of one batch read or written at the same time.
 const FILES_AT_ONCE: usize = 32;
@@ -164,6 +166,7 @@ impl Sftp {
             .map_err(|e| failed("starting SFTP at", e))?;
         let offers = |name: &str| version.extensions.get(name).is_some_and(|v| v == "1");
         let (mut read_len, mut write_len) = (UNSTATED_REQUEST_LEN, UNSTATED_REQUEST_LEN);
+        let mut open_handles = OPEN_HANDLES;
         if offers("limits@openssh.com") {
             let limits = session
                 .limits()
@@ -183,6 +186,10 @@ impl Sftp {
             };
             read_len = cap(limits.max_read_len);
             write_len = cap(limits.max_write_len);
+            if limits.max_open_handles > 0 {
+                let stated = usize::try_from(limits.max_open_handles).unwrap_or(usize::MAX);
+                open_handles = open_handles.min(stated);
+            }
             session.set_limits(russh_sftp::client::rawsession::Limits::from(limits));
         }
         let features = Features {
@@ -199,7 +206,7 @@ impl Sftp {
             location,
             features,
             in_flight: Arc::new(Semaphore::new(IN_FLIGHT)),
-            handles: Arc::new(Semaphore::new(OPEN_HANDLES)),
+            handles: Arc::new(Semaphore::new(open_handles.max(1))),
         };
         inner.root = inner.resolve_root(&options).await?;
         Ok(Sftp {
@@ -459,152 +466,4 @@ fn is_not_found(e: &SftpError) -> bool {
 
 fn session_closed() -> io::Error {
     io::Error::new(io::ErrorKind::ConnectionAborted, "the SFTP session ended")
-}
-
-/// An SFTP failure as an `io::Error` whose kind follows the status code and whose text is the
-/// server's message ("Permission denied", "No such file", "Failure", …).
-fn io_error(error: SftpError) -> io::Error {
-    match error {
-        SftpError::Status(status) => {
-            let kind = match status.status_code {
-                StatusCode::NoSuchFile => io::ErrorKind::NotFound,
-                StatusCode::PermissionDenied => io::ErrorKind::PermissionDenied,
-                StatusCode::OpUnsupported => io::ErrorKind::Unsupported,
-                StatusCode::Eof => io::ErrorKind::UnexpectedEof,
-                StatusCode::BadMessage => io::ErrorKind::InvalidData,
-                StatusCode::NoConnection | StatusCode::ConnectionLost => {
-                    io::ErrorKind::ConnectionAborted
-                }
-                StatusCode::Ok | StatusCode::Failure => io::ErrorKind::Other,
-            };
-            let text = if status.error_message.is_empty() {
-                status.status_code.to_string()
-            } else {
-                status.error_message
-            };
-            io::Error::new(kind, text)
-        }
-        SftpError::Timeout => io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the SFTP server did not answer in time",
-        ),
-        SftpError::Limited(why) => io::Error::new(io::ErrorKind::InvalidInput, why),
-        other => io::Error::new(
-            io::ErrorKind::ConnectionAborted,
-            format!("the SFTP session failed: {other}"),
-        ),
-    }
-}
-
-/// The entry kind for SFTP attributes (the file-type bits of `permissions`).
-fn kind_of(attrs: &FileAttributes) -> Option<EntryKind> {
-    Some(match attrs.permissions? & 0o170_000 {
-        0o100_000 => EntryKind::File,
-        0o040_000 => EntryKind::Dir,
-        0o120_000 => EntryKind::Symlink { target: Vec::new() },
-        0o010_000 => EntryKind::Special(SpecialKind::Fifo),
-        0o140_000 => EntryKind::Special(SpecialKind::Socket),
-        0o020_000 => EntryKind::Special(SpecialKind::CharDevice),
-        0o060_000 => EntryKind::Special(SpecialKind::BlockDevice),
-        _ => return None,
-    })
-}
-
-/// Builds an `Entry` from SFTP attributes: whole-second times, no device or inode.
-fn entry_from_attrs(path: RelPath, attrs: &FileAttributes, kind: EntryKind) -> Entry {
-    Entry {
-        path,
-        size: if kind == EntryKind::File {
-            attrs.size.unwrap_or(0)
-        } else {
-            0
-        },
-        kind,
-        meta: Meta {
-            mode: attrs.permissions.unwrap_or(0) & 0o7777,
-            mtime: Timestamp {
-                secs: attrs.mtime.map_or(0, i64::from),
-                nanos: 0,
-            },
-            uid: attrs.uid.unwrap_or(0),
-            gid: attrs.gid.unwrap_or(0),
-        },
-        dev: 0,
-        ino: 0,
-        nlink: 1,
-    }
-}
-
-/// The attributes that give a file or directory its mode and (when asked) its times; the
-/// owner goes in a request of its own, before these (a change of owner clears set-id bits).
-fn mode_and_times(meta: &Meta, options: MetaOptions) -> io::Result<FileAttributes> {
-    let mut attrs = FileAttributes {
-        permissions: Some(meta.mode & 0o7777),
-        ..FileAttributes::default()
-    };
-    if options.times {
-        set_times(&mut attrs, meta)?;
-    }
-    Ok(attrs)
-}
-
-/// Puts `meta`'s modification time (whole seconds) and the current access time into `attrs`.
-fn set_times(attrs: &mut FileAttributes, meta: &Meta) -> io::Result<()> {
-    let mtime = u32::try_from(meta.mtime.secs).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!(
-                "modification time {} s is outside what SFTP can store (1970 to 2106)",
-                meta.mtime.secs
-            ),
-        )
-    })?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    attrs.mtime = Some(mtime);
-    attrs.atime = Some(u32::try_from(now).unwrap_or(mtime));
-    Ok(())
-}
-
-/// The owner attributes of `meta`.
-fn owner(meta: &Meta) -> FileAttributes {
-    FileAttributes {
-        uid: Some(meta.uid),
-        gid: Some(meta.gid),
-        ..FileAttributes::default()
-    }
-}
-
-/// Runs `work` on every item, at most `limit` at a time, each as its own task; results come
-/// back in the items' order (a task that was cancelled reads as interrupted).
-async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, work: F) -> Vec<Result<R>>
-where
-    T: Send + 'static,
-    R: Send + 'static,
-    F: Fn(T) -> Fut,
-    Fut: Future<Output = Result<R>> + Send + 'static,
-{
-    let mut results: Vec<Option<Result<R>>> = (0..items.len()).map(|_| None).collect();
-    let mut items = items.into_iter().enumerate();
-    let mut running = JoinSet::new();
-    loop {
-        while running.len() < limit.max(1) {
-            let Some((index, item)) = items.next() else {
-                break;
-            };
-            let task = work(item);
-            running.spawn(async move { (index, task.await) });
-        }
-        match running.join_next().await {
-            Some(Ok((index, result))) => results[index] = Some(result),
-            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            Some(Err(_)) => {}
-            None => break,
-        }
-    }
-    results
-        .into_iter()
-        .map(|r| r.unwrap_or(Err(Error::Interrupted)))
-        .collect()
 }

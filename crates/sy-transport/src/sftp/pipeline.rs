@@ -8,9 +8,10 @@ use std::sync::Arc;
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::sync::OwnedSemaphorePermit;
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use super::{Inner, WINDOW, io_error, session_closed};
+use crate::{Error, Result};
 
 /// An open remote file or directory. Closed by [`Handle::close`]; dropped unclosed (an error
 /// or a cancelled task), it is closed in the background so the server does not keep it.
@@ -288,4 +289,37 @@ async fn join<T>(task: JoinHandle<Result<T, SftpError>>) -> io::Result<T> {
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Err(_) => Err(session_closed()),
     }
+}
+
+/// Runs `work` on every item, at most `limit` at a time, each as its own task; results come
+/// back in the items' order (a task that was cancelled reads as interrupted).
+pub(super) async fn bounded<T, R, F, Fut>(items: Vec<T>, limit: usize, work: F) -> Vec<Result<R>>
+where
+    T: Send + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Fut,
+    Fut: Future<Output = Result<R>> + Send + 'static,
+{
+    let mut results: Vec<Option<Result<R>>> = (0..items.len()).map(|_| None).collect();
+    let mut items = items.into_iter().enumerate();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < limit.max(1) {
+            let Some((index, item)) = items.next() else {
+                break;
+            };
+            let task = work(item);
+            running.spawn(async move { (index, task.await) });
+        }
+        match running.join_next().await {
+            Some(Ok((index, result))) => results[index] = Some(result),
+            Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Some(Err(_)) => {}
+            None => break,
+        }
+    }
+    results
+        .into_iter()
+        .map(|r| r.unwrap_or(Err(Error::Interrupted)))
+        .collect()
 }

@@ -10,7 +10,7 @@ use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
-use super::ops::Parents;
+use super::parents::Parents;
 use super::pipeline::{Handle, Writer};
 use super::{FILES_AT_ONCE, Inner, bounded, join, mode_and_times, owner};
 use crate::local::names::{partial_name, temp_name};
