@@ -61,12 +61,17 @@ pub(super) async fn scan(inner: &Arc<Inner>, options: ScanOptions) -> Result<Sca
         follow: options.follow_links,
         seen: Mutex::new(HashSet::new()),
     });
+    let remote_of_base = remote.clone();
     let entry = walk.entry(base.clone(), remote, &attrs).await?;
     if !base.is_root() && walk.filter.excludes(&base, entry.is_dir()) {
         return Ok(scan);
     }
     let is_dir = entry.is_dir();
     scan.entries.push(entry);
+    if is_dir && walk.follow {
+        let real = walk.real_path(remote_of_base).await;
+        walk.first_visit(real);
+    }
     if is_dir {
         walk.walk(base, &mut scan).await;
     }
@@ -156,31 +161,53 @@ impl Walk {
         {
             ignores.push(Arc::new(ignore));
         }
-        // Links need one more request each (their target): all of them at once.
-        let mut entries = JoinSet::new();
+        // Links need one more request each (their target), and with `-L` a directory needs its
+        // real path (to stop on loops): all of them at once; the rest are ready as listed.
+        let mut kept = Vec::new();
+        let mut pending = JoinSet::new();
         for (index, (path, attrs)) in found.into_iter().enumerate() {
+            let kind = match kind_of(&attrs) {
+                Some(kind) => kind,
+                None => {
+                    listing.scan.problems.push(unknown_kind(inner, &path));
+                    continue;
+                }
+            };
+            let needs_more = match kind {
+                EntryKind::Symlink { .. } => true,
+                EntryKind::Dir => self.follow,
+                _ => false,
+            };
+            if !needs_more {
+                kept.push((index, entry_from_attrs(path, &attrs, kind), None));
+                continue;
+            }
             let walk = Arc::clone(&self);
-            entries.spawn(async move {
+            pending.spawn(async move {
                 let remote = walk.inner.remote(&path)?;
-                walk.entry(path, remote, &attrs).await.map(|e| (index, e))
+                let entry = walk.entry(path, remote.clone(), &attrs).await?;
+                let real = if walk.follow && entry.is_dir() {
+                    walk.real_path(remote).await
+                } else {
+                    None
+                };
+                Ok((index, entry, real))
             });
         }
-        let mut kept = Vec::new();
-        while let Some(done) = entries.join_next().await {
+        while let Some(done) = pending.join_next().await {
             match done {
-                Ok(Ok((index, entry))) => {
-                    if self.keep(&entry, &ignores) {
-                        kept.push((index, entry));
-                    }
-                }
+                Ok(Ok(done)) => kept.push(done),
                 Ok(Err(e)) => listing.scan.problems.push(e),
                 Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
                 Err(_) => listing.scan.problems.push(Error::Interrupted),
             }
         }
-        kept.sort_unstable_by_key(|(index, _)| *index);
-        for (_, entry) in kept {
-            if entry.is_dir() && self.enter(&entry.path).await {
+        kept.sort_unstable_by_key(|(index, _, _)| *index);
+        for (_, entry, real) in kept {
+            if !self.keep(&entry, &ignores) {
+                continue;
+            }
+            if entry.is_dir() && self.first_visit(real) {
                 listing.subdirs.push((entry.path.clone(), ignores.clone()));
             }
             listing.scan.entries.push(entry);
@@ -192,16 +219,7 @@ impl Walk {
     /// reported as what it points to (a dangling one stays a link); a link's target is read.
     async fn entry(&self, path: RelPath, remote: String, attrs: &FileAttributes) -> Result<Entry> {
         let inner = &self.inner;
-        let unknown = || {
-            inner.err(
-                "reading",
-                &path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "the server did not say what kind of file this is",
-                ),
-            )
-        };
+        let unknown = || unknown_kind(inner, &path);
         let mut kind = kind_of(attrs).ok_or_else(unknown)?;
         let mut attrs = attrs.clone();
         if self.follow && matches!(kind, EntryKind::Symlink { .. }) {
@@ -230,18 +248,15 @@ impl Walk {
         Ok(entry_from_attrs(path, &attrs, kind))
     }
 
-    /// True unless `-L` reached a directory already entered (a link loop).
-    async fn enter(&self, dir: &RelPath) -> bool {
-        if !self.follow {
-            return true;
-        }
-        let Ok(remote) = self.inner.remote(dir) else {
-            return false;
-        };
-        let real = match self.inner.session.realpath(remote).await {
-            Ok(name) => name.files.into_iter().next().map(|f| f.filename),
-            Err(_) => None,
-        };
+    /// What the server resolves `remote` to, links and all (`None` if it cannot).
+    async fn real_path(&self, remote: String) -> Option<String> {
+        let name = self.inner.session.realpath(remote).await.ok()?;
+        name.files.into_iter().next().map(|f| f.filename)
+    }
+
+    /// True unless `-L` reached a directory already entered (a link loop), known by its real
+    /// path (SFTP has no inode numbers); without `-L`, or without a real path, always true.
+    fn first_visit(&self, real: Option<String>) -> bool {
         match (real, self.seen.lock()) {
             (Some(real), Ok(mut seen)) => seen.insert(real),
             _ => true,
@@ -299,4 +314,15 @@ impl Walk {
         }
         builder.build().ok()
     }
+}
+
+fn unknown_kind(inner: &Inner, path: &RelPath) -> Error {
+    inner.err(
+        "reading",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the server did not say what kind of file this is",
+        ),
+    )
 }

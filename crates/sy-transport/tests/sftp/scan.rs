@@ -137,3 +137,51 @@ fn relative_missing_and_created_roots() {
         assert_eq!(fs::read(home.path().join("new/f")).unwrap(), b"x");
     });
 }
+
+#[test]
+fn following_links_reports_their_targets_and_stops_at_a_loop() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        fs::write(outside.path().join("g"), b"g").unwrap();
+        let root = dir.path();
+        symlink(outside.path(), root.join("ext link")).unwrap();
+        symlink(".", root.join("up")).unwrap();
+        symlink("nowhere", root.join("dangling")).unwrap();
+        let Some((sftp, _server)) = connect(root).await else {
+            return;
+        };
+        let options = ScanOptions {
+            follow_links: true,
+            ..ScanOptions::default()
+        };
+        let remote = sftp.scan(options.clone()).await.unwrap();
+        let local = Local::open(root).unwrap().scan(options).await.unwrap();
+        assert_eq!(comparable(&remote.entries), comparable(&local.entries));
+        let paths: Vec<String> = remote.entries.iter().map(|e| e.path.to_string()).collect();
+        assert_eq!(paths, [".", "dangling", "ext link", "ext link/g", "up"]);
+    });
+}
+
+#[test]
+fn a_name_that_is_not_utf8_is_a_problem_not_an_entry() {
+    run(async {
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let bad = std::ffi::OsStr::from_bytes(b"bad \xff name");
+        fs::write(dir.path().join(bad), b"x").unwrap();
+        fs::write(dir.path().join("good"), b"x").unwrap();
+        let Some((sftp, _server)) = connect(dir.path()).await else {
+            return;
+        };
+        let scan = sftp.scan(ScanOptions::default()).await.unwrap();
+        let paths: Vec<String> = scan.entries.iter().map(|e| e.path.to_string()).collect();
+        assert_eq!(paths, [".", "good"]);
+        assert_eq!(scan.problems.len(), 1);
+        let problem = scan.problems[0].to_string();
+        assert!(
+            problem.contains("bad") && problem.contains("not valid UTF-8"),
+            "{problem}"
+        );
+    });
+}

@@ -278,3 +278,22 @@ fn a_refused_write_names_the_file_and_the_cause() {
         assert!(names(&ro).is_empty());
     });
 }
+
+#[test]
+fn a_cancelled_write_leaves_the_old_file_and_no_temporary() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        fs::write(dst.path().join("f"), b"old").unwrap();
+        let Some((sftp, _server)) = connect(dst.path()).await else {
+            return;
+        };
+        let options = write_options();
+        options.cancel.cancel();
+        let written = sftp
+            .write_files(vec![bytes_write("f", vec![1; 1 << 20], 0o644, 1)], options)
+            .await;
+        assert!(matches!(written[0], Err(Error::Interrupted)), "{written:?}");
+        assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"old");
+        assert_eq!(names(dst.path()), ["f"]);
+    });
+}
