@@ -101,8 +101,36 @@ pub struct SftpOptions {
 }
 
 /// A directory on a host reached over SFTP, for hosts without `sy-remote`: whole-file
-/// transfers with many requests in flight (see the module documentation for what SFTP cannot
-/// do). Cheap to clone; all clones share one SFTP session.
+/// transfers with many requests in flight, temporaries renamed into place, nothing written
+/// through a symbolic link. Times are whole seconds, hard links are not detected, names must
+/// be UTF-8. Cheap to clone; all clones share one SFTP session.
+///
+/// ```no_run
+/// use std::process::Stdio;
+/// use sy_transport::{ScanOptions, Sftp, SftpOptions, Transport};
+///
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// // Any byte stream to an SFTP server will do: here OpenSSH's `ssh -s host sftp`.
+/// let mut ssh = tokio::process::Command::new("ssh")
+///     .args(["-s", "host", "sftp"])
+///     .stdin(Stdio::piped())
+///     .stdout(Stdio::piped())
+///     .spawn()?;
+/// let stream = tokio::io::join(
+///     ssh.stdout.take().ok_or("no stdout")?,
+///     ssh.stdin.take().ok_or("no stdin")?,
+/// );
+/// let options = SftpOptions {
+///     location: "host:backup".to_owned(),
+///     root: "backup".to_owned(),
+///     create_root: true,
+/// };
+/// let sftp = Sftp::new(stream, options).await?;
+/// let scan = sftp.scan(ScanOptions::default()).await?;
+/// println!("{} entries in {}", scan.entries.len(), sftp.location());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Clone)]
 pub struct Sftp {
     inner: Arc<Inner>,
