@@ -47,19 +47,21 @@ mod parents;
 mod pipeline;
 mod read;
 mod scan;
+mod session;
 mod write;
 
 use std::io;
 use std::sync::Arc;
 
+use russh_sftp::client::Config;
 use russh_sftp::client::error::Error as SftpError;
-use russh_sftp::client::{Config, RawSftpSession};
 use russh_sftp::protocol::{FileAttributes, Packet, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use convert::{entry_from_attrs, io_error, kind_of, mode_and_times, owner, set_times};
 use pipeline::bounded;
+use session::Session;
 
 use crate::{
     Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, MetaOptions, ReadOptions, RelPath,
@@ -147,7 +149,7 @@ struct Features {
 }
 
 struct Inner {
-    session: RawSftpSession,
+    session: Session,
     /// The absolute remote root, or `None` when it does not exist (yet).
     root: Option<String>,
     location: String,
@@ -187,7 +189,7 @@ impl Sftp {
             request_timeout_secs: REQUEST_TIMEOUT_SECS,
             ..Config::default()
         };
-        let mut session = RawSftpSession::new_with_config(stream, config);
+        let mut session = Session::new(stream, config);
         let version = session
             .init()
             .await

@@ -113,3 +113,34 @@ fn checksums_and_literal_deltas_carry_the_whole_file() {
         assert_eq!(fs::read(dst.path().join("f")).unwrap(), data);
     });
 }
+
+#[test]
+fn a_server_that_goes_away_fails_requests_at_once_with_a_clear_error() {
+    run(async {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("f"), b"f").unwrap();
+        let Some((sftp, mut server)) = connect(dir.path()).await else {
+            return;
+        };
+        server.kill().await.unwrap();
+        let started = std::time::Instant::now();
+        let error = sftp.scan(ScanOptions::default()).await.unwrap_err();
+        let written = sftp
+            .write_files(
+                vec![bytes_write("g", b"g".to_vec(), 0o644, 1)],
+                write_options(),
+            )
+            .await;
+        assert!(started.elapsed() < Duration::from_secs(30));
+        for message in [
+            describe_error(&error),
+            describe_error(written[0].as_ref().unwrap_err()),
+        ] {
+            assert!(
+                message.contains("host:dst") && message.contains("SFTP session"),
+                "{message}"
+            );
+        }
+        assert!(!dir.path().join("g").exists());
+    });
+}
