@@ -1,0 +1,38 @@
+//! sy's built-in SSH client: what it needs to reach a host without the system `ssh`.
+//!
+//! The pure parts live here: [`SshConfig`] reads OpenSSH's client configuration and resolves a
+//! host to [`HostSettings`] as `ssh -G` would, and [`KnownHosts`] decides whether a server's host
+//! key is trusted, unknown, changed or revoked, as OpenSSH's `known_hosts` checking does, and
+//! records newly accepted keys. The connection itself (russh) builds on them.
+//!
+//! ```
+//! use std::path::Path;
+//! use sy_transport::ssh::{HostKeyStatus, KnownHosts, LocalUser, SshConfig};
+//!
+//! let alice = LocalUser { name: "alice".into(), home: "/home/alice".into(), uid: 1000 };
+//! let text = "Host web\n\tHostName %h.example.com\n\tPort=2222\n";
+//! let config = SshConfig::parse_as(text, Path::new("config"), alice)?;
+//! let web = config.resolve("web", None);
+//! assert_eq!((web.host_name.as_str(), web.port, web.user.as_str()), ("web.example.com", 2222, "alice"));
+//!
+//! let dir = tempfile::tempdir()?;
+//! let known = KnownHosts::new(vec![dir.path().join("known_hosts")], Vec::new());
+//! let key: russh::keys::PublicKey =
+//!     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJbJvYeBcDbBNiNOYEaM9P+9KOByV7S+hKvumcFPhCjk".parse()?;
+//! assert_eq!(known.check(&web.host_name, web.port, &key)?, HostKeyStatus::Unknown);
+//! known.record(&web.host_name, web.port, &key, true)?;
+//! assert!(matches!(known.check(&web.host_name, web.port, &key)?, HostKeyStatus::Trusted { line: 1, .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod config;
+mod config_expand;
+mod config_file;
+mod config_syntax;
+mod known_hosts;
+mod pattern;
+
+pub use config::{
+    HostSettings, JumpHost, LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking,
+};
+pub use known_hosts::{HostKeyStatus, KnownHosts, KnownHostsError};
