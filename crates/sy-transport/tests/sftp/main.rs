@@ -237,6 +237,25 @@ fn comparable(entries: &[Entry]) -> Vec<(String, EntryKind, u64, u32, i64)> {
         .collect()
 }
 
+/// Root ignores permissions: tests about them run the server as `nobody` then (see
+/// [`give_away`]); `None` when this process is not root.
+fn unprivileged() -> Option<u32> {
+    rustix::process::geteuid().is_root().then_some(65534)
+}
+
+/// Makes `user` the owner of everything under `dir`, so a server running as them can work there.
+fn give_away(dir: &Path, user: Option<u32>) {
+    let Some(id) = user else {
+        return;
+    };
+    std::os::unix::fs::lchown(dir, Some(id), Some(id)).unwrap();
+    if fs::symlink_metadata(dir).unwrap().is_dir() {
+        for entry in fs::read_dir(dir).unwrap() {
+            give_away(&entry.unwrap().path(), user);
+        }
+    }
+}
+
 /// Names in `dir`, sorted.
 fn names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(dir)

@@ -204,3 +204,51 @@ fn without_openssh_extensions_files_are_still_replaced_and_missing_features_are_
         assert_eq!(names(dst.path()), ["f", "g", "link"]);
     });
 }
+
+#[test]
+fn read_only_directories_are_opened_for_the_run_and_removed_whole() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        let root = dst.path();
+        fs::create_dir(root.join("keep")).unwrap();
+        fs::create_dir_all(root.join("gone/ro/inner")).unwrap();
+        fs::write(root.join("gone/ro/inner/f"), b"f").unwrap();
+        let as_user = unprivileged();
+        give_away(root, as_user);
+        let mode = |path: &str, mode: u32| {
+            fs::set_permissions(root.join(path), fs::Permissions::from_mode(mode)).unwrap();
+        };
+        mode("keep", 0o555);
+        mode("gone/ro/inner", 0o500);
+        mode("gone/ro", 0o555);
+        let start = Start {
+            as_user,
+            ..Start::default()
+        };
+        let Some((sftp, _server)) = connect_with(root.to_str().unwrap(), start).await else {
+            return;
+        };
+        let ops = vec![TreeOp::MakeWritable { path: rel("keep") }];
+        let made = sftp.apply(ops, MetaOptions::default()).await;
+        assert!(made[0].is_ok(), "{made:?}");
+        assert_eq!(
+            fs::metadata(root.join("keep")).unwrap().mode() & 0o777,
+            0o755
+        );
+        let written = sftp
+            .write_files(
+                vec![bytes_write("keep/f", b"x".to_vec(), 0o644, 1)],
+                write_options(),
+            )
+            .await;
+        assert!(written[0].is_ok(), "{written:?}");
+        let removed = sftp
+            .apply(
+                vec![TreeOp::Remove { path: rel("gone") }],
+                MetaOptions::default(),
+            )
+            .await;
+        assert!(removed[0].is_ok(), "{removed:?}");
+        assert_eq!(names(root), ["keep"]);
+    });
+}

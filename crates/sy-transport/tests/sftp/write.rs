@@ -239,12 +239,8 @@ fn a_refused_write_names_the_file_and_the_cause() {
         let dst = tempfile::tempdir().unwrap();
         let ro = dst.path().join("ro");
         fs::create_dir(&ro).unwrap();
-        // Root ignores permissions: run the server as `nobody` then, owning the tree.
-        let as_user = rustix::process::geteuid().is_root().then_some(65534);
-        if let Some(id) = as_user {
-            std::os::unix::fs::chown(dst.path(), Some(id), Some(id)).unwrap();
-            std::os::unix::fs::chown(&ro, Some(id), Some(id)).unwrap();
-        }
+        let as_user = unprivileged();
+        give_away(dst.path(), as_user);
         fs::set_permissions(&ro, fs::Permissions::from_mode(0o555)).unwrap();
         let start = Start {
             as_user,
