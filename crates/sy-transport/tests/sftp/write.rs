@@ -293,3 +293,34 @@ fn a_cancelled_write_leaves_the_old_file_and_no_temporary() {
         assert_eq!(names(dst.path()), ["f"]);
     });
 }
+
+#[test]
+fn many_batches_at_once_stay_within_the_handles_the_session_can_carry() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        let Some((sftp, _server)) = connect(dst.path()).await else {
+            return;
+        };
+        // Eight workers' batches at once, as `-j 8` would send them: more files than the 127
+        // handles that survive russh-sftp's string handles, were they all open together.
+        let batches = (0..8).map(|batch| {
+            let sftp = sftp.clone();
+            tokio::spawn(async move {
+                let files = (0..64)
+                    .map(|i| {
+                        let name = format!("b{batch}-f{i}");
+                        bytes_write(&name, content(batch * 64 + i, 3000), 0o644, 1)
+                    })
+                    .collect();
+                sftp.write_files(files, write_options()).await
+            })
+        });
+        for batch in batches.collect::<Vec<_>>() {
+            let written = batch.await.unwrap();
+            assert!(written.iter().all(Result::is_ok), "{written:?}");
+        }
+        assert_eq!(names(dst.path()).len(), 8 * 64);
+        let sample = fs::read(dst.path().join("b7-f63")).unwrap();
+        assert_eq!(sample, content(7 * 64 + 63, 3000));
+    });
+}
