@@ -74,7 +74,7 @@ pub(super) async fn read_files(
         .collect()
 }
 
-/// Opens the file `entry` names for reading.
+/// Opens the file at `path` for reading.
 async fn open(inner: &Arc<Inner>, path: &RelPath) -> Result<Handle> {
     let remote = inner.remote(path)?;
     inner
