@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use russh_sftp::client::error::Error as SftpError;
-use russh_sftp::protocol::FileAttributes;
+use russh_sftp::protocol::{FileAttributes, Status, StatusCode};
 
 use tokio::task::JoinSet;
 
@@ -216,7 +216,13 @@ async fn mkdir(inner: &Inner, path: &RelPath, remote: &str) -> Result<(), SftpEr
         // SFTP v3 has no "already exists": look at what is there.
         Err(e) => match inner.session.lstat(remote).await {
             Ok(found) if kind_of(&found.attrs) == Some(EntryKind::Dir) => Ok(()),
-            _ => Err(e),
+            Ok(_) => Err(SftpError::Status(Status {
+                id: 0,
+                status_code: StatusCode::Failure,
+                error_message: "something that is not a directory is in the way".to_owned(),
+                language_tag: String::new(),
+            })),
+            Err(_) => Err(e),
         },
     }
 }

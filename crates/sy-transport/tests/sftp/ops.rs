@@ -75,6 +75,10 @@ fn tree_operations() {
             kind.contains("host:dst/file") && kind.contains("changed kind"),
             "{kind}"
         );
+        assert_eq!(
+            describe_error(results[11].as_ref().unwrap_err()),
+            "creating directory host:dst/file: something that is not a directory is in the way"
+        );
 
         let root = dst.path();
         assert!(root.join("a/b c").is_dir());
