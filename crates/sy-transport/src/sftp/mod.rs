@@ -319,6 +319,12 @@ impl Inner {
         Ok(join(root, rel))
     }
 
+    /// The path beneath the root that the remote path `remote` names, if it lies there.
+    fn relative(&self, remote: &str) -> Option<RelPath> {
+        let rest = remote.strip_prefix(self.root.as_deref()?)?;
+        RelPath::new(rest.strip_prefix('/').unwrap_or(rest)).ok()
+    }
+
     /// `path` as the user would name it: `host:root/path`.
     fn shown(&self, path: &RelPath) -> String {
         if path.is_root() {

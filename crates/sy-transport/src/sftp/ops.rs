@@ -159,7 +159,11 @@ async fn apply_one(
             known.forget(&path);
             remove_tree(Arc::clone(inner), remote, None)
                 .await
-                .map_err(at("removing"))
+                .map_err(|failed| {
+                    // Name what could not be removed, when it lies deeper in the tree.
+                    let at = inner.relative(&failed.remote).unwrap_or(path.clone());
+                    inner.sftp_err("removing", &at, failed.error)
+                })
         }
         TreeOp::DropPartial { .. } => {
             let Some(partial) = partial_name(name.as_bytes()) else {
@@ -345,24 +349,36 @@ async fn make_writable(inner: &Inner, remote: &str) -> Result<(), SftpError> {
     Ok(())
 }
 
+/// Where a removal failed (the remote path, deep inside the tree perhaps) and why.
+struct RemoveFailed {
+    remote: String,
+    error: SftpError,
+}
+
 /// Removes `remote` — a directory with everything in it — never following a link.
 /// `attrs` are its attributes when a listing already gave them.
 fn remove_tree(
     inner: Arc<Inner>,
     remote: String,
     attrs: Option<FileAttributes>,
-) -> Pin<Box<dyn Future<Output = Result<(), SftpError>> + Send>> {
+) -> Pin<Box<dyn Future<Output = Result<(), RemoveFailed>> + Send>> {
     Box::pin(async move {
+        let failed = |error| RemoveFailed {
+            remote: remote.clone(),
+            error,
+        };
         let attrs = match attrs {
             Some(attrs) => attrs,
             None => match inner.session.lstat(remote.as_str()).await {
                 Ok(found) => found.attrs,
                 Err(e) if is_not_found(&e) => return Ok(()),
-                Err(e) => return Err(e),
+                Err(e) => return Err(failed(e)),
             },
         };
         if kind_of(&attrs) != Some(EntryKind::Dir) {
-            return remove_if_there(&inner, remote).await;
+            return remove_if_there(&inner, remote.clone())
+                .await
+                .map_err(failed);
         }
         // A read-only directory must become writable before its entries can go.
         let mode = attrs.permissions.unwrap_or(0) & 0o7777;
@@ -371,9 +387,13 @@ fn remove_tree(
                 permissions: Some(mode | 0o700),
                 ..FileAttributes::default()
             };
-            inner.session.setstat(remote.as_str(), writable).await?;
+            inner
+                .session
+                .setstat(remote.as_str(), writable)
+                .await
+                .map_err(failed)?;
         }
-        let children = inner.list(&remote).await?;
+        let children = inner.list(&remote).await.map_err(failed)?;
         let mut running = JoinSet::new();
         let mut failure = None;
         for child in children {
@@ -382,7 +402,7 @@ fn remove_tree(
                 continue;
             }
             if running.len() >= FILES_AT_ONCE {
-                note(running.join_next().await, &mut failure);
+                note(running.join_next().await, &mut failure, &remote);
             }
             let child_remote = join(&remote, &child.filename);
             running.spawn(remove_tree(
@@ -392,22 +412,23 @@ fn remove_tree(
             ));
         }
         while let Some(done) = running.join_next().await {
-            note(Some(done), &mut failure);
+            note(Some(done), &mut failure, &remote);
         }
-        if let Some(e) = failure {
-            return Err(e);
+        if let Some(failure) = failure {
+            return Err(failure);
         }
-        match inner.session.rmdir(remote).await {
-            Err(e) if !is_not_found(&e) => Err(e),
+        match inner.session.rmdir(remote.as_str()).await {
+            Err(e) if !is_not_found(&e) => Err(failed(e)),
             _ => Ok(()),
         }
     })
 }
 
-/// Keeps the first failure of a finished removal task.
+/// Keeps the first failure of a finished removal task beneath `dir`.
 fn note(
-    done: Option<Result<Result<(), SftpError>, tokio::task::JoinError>>,
-    failure: &mut Option<SftpError>,
+    done: Option<Result<Result<(), RemoveFailed>, tokio::task::JoinError>>,
+    failure: &mut Option<RemoveFailed>,
+    dir: &str,
 ) {
     match done {
         Some(Ok(Err(e))) => {
@@ -415,7 +436,10 @@ fn note(
         }
         Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         Some(Err(_)) => {
-            failure.get_or_insert(SftpError::UnexpectedBehavior("interrupted".to_owned()));
+            failure.get_or_insert(RemoveFailed {
+                remote: dir.to_owned(),
+                error: SftpError::UnexpectedBehavior("interrupted".to_owned()),
+            });
         }
         _ => {}
     }

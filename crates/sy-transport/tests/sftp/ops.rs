@@ -254,5 +254,23 @@ fn read_only_directories_are_opened_for_the_run_and_removed_whole() {
             .await;
         assert!(removed[0].is_ok(), "{removed:?}");
         assert_eq!(names(root), ["keep"]);
+
+        // Something the server's user may not change, deep in a tree: the error names it.
+        if as_user.is_some() {
+            fs::create_dir_all(root.join("tree/locked")).unwrap();
+            fs::write(root.join("tree/locked/f"), b"f").unwrap();
+            std::os::unix::fs::chown(root.join("tree"), as_user, as_user).unwrap();
+            mode("tree/locked", 0o555);
+            let removed = sftp
+                .apply(
+                    vec![TreeOp::Remove { path: rel("tree") }],
+                    MetaOptions::default(),
+                )
+                .await;
+            assert_eq!(
+                describe_error(removed[0].as_ref().unwrap_err()),
+                "removing host:dst/tree/locked: Permission denied"
+            );
+        }
     });
 }
