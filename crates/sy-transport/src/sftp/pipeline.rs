@@ -241,6 +241,15 @@ impl Writer {
         Ok(())
     }
 
+    /// Appends `piece`, sent as it is (no copy) when it makes a whole request by itself.
+    pub(super) async fn push_owned(&mut self, piece: Vec<u8>) -> io::Result<()> {
+        if self.buf.is_empty() && piece.len() == self.inner.features.write_len as usize {
+            self.send(piece).await
+        } else {
+            self.push(&piece).await
+        }
+    }
+
     /// Sends what is buffered and waits until the server acknowledged every write.
     pub(super) async fn finish(&mut self) -> io::Result<()> {
         if !self.buf.is_empty() {

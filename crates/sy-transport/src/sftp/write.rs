@@ -2,12 +2,11 @@
 //! pipelined writes, mode, owner and times through the handle, then a rename into place.
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::sync::Arc;
 
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
-use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 use super::parents::Parents;
@@ -149,21 +148,33 @@ async fn fill(
             }
         }
         FileData::Local(file) => {
-            let mut file = tokio::fs::File::from_std(file);
-            let mut buf = vec![0; request];
+            // Read straight into the buffers that are sent (one copy, not three).
+            let file = Arc::new(file);
             loop {
-                let n = file
-                    .read(&mut buf)
-                    .await
-                    .map_err(|e| inner.err("reading the source of", path, e))?;
-                if n == 0 {
+                options.cancel.check()?;
+                let offset = out.len();
+                let source = Arc::clone(&file);
+                let piece = match tokio::task::spawn_blocking(move || {
+                    read_at_most(&source, offset, request)
+                })
+                .await
+                {
+                    Ok(read) => read.map_err(|e| inner.err("reading the source of", path, e))?,
+                    Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                    Err(_) => return Err(Error::Interrupted),
+                };
+                if piece.is_empty() {
                     break;
                 }
-                push(&mut out, &buf[..n]).await?;
+                let n = piece.len() as u64;
+                if out.len() + n > len {
+                    return Err(changed());
+                }
+                out.push_owned(piece).await.map_err(failed)?;
+                options.progress.advance(path, n);
             }
             let after = file
                 .metadata()
-                .await
                 .map_err(|e| inner.err("reading the source of", path, e))?;
             let mtime = Timestamp {
                 secs: after.mtime(),
@@ -184,6 +195,22 @@ async fn fill(
         },
     }
     out.finish().await.map_err(failed)
+}
+
+/// Up to `len` bytes of `file` from `offset`: fewer only at its end.
+fn read_at_most(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; len];
+    let mut filled = 0;
+    while filled < len {
+        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(buf)
 }
 
 /// Owner first (a change of owner clears set-id bits), then mode and times: through the
