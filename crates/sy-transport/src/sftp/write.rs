@@ -60,11 +60,7 @@ async fn write_file(
     let meta = file.source.entry.meta;
     let placed = async {
         fill(inner, &handle, &path, file.source, options).await?;
-        set_attributes(inner, &handle, &path, &meta, options).await?;
-        handle
-            .close()
-            .await
-            .map_err(|e| inner.sftp_err("writing", &path, e))?;
+        set_attributes_and_close(inner, handle, &path, &meta, options).await?;
         inner
             .rename_over(&temp, &target)
             .await
@@ -213,31 +209,35 @@ fn read_at_most(file: &std::fs::File, offset: u64, len: usize) -> io::Result<Vec
     Ok(buf)
 }
 
-/// Owner first (a change of owner clears set-id bits), then mode and times: through the
-/// handle, so nothing swapped in at the temporary's name can take them.
-async fn set_attributes(
+/// Gives the written file its attributes through the handle (so nothing swapped in at the
+/// temporary's name can take them) and closes it: owner first (a change of owner clears
+/// set-id bits), then mode and times, then the close. All three go out at once (one round
+/// trip, not three), after every write was acknowledged so no write can follow the times.
+/// OpenSSH handles requests in the order they come; a server that reordered these would fail
+/// a request made on a closed handle — an error, never a wrong time.
+async fn set_attributes_and_close(
     inner: &Inner,
-    handle: &Handle,
+    handle: Handle,
     path: &RelPath,
     meta: &Meta,
     options: &WriteOptions,
 ) -> Result<()> {
-    let failed = |e| inner.sftp_err("setting attributes of", path, e);
-    if options.meta.owner {
-        inner
-            .session
-            .fsetstat(handle.name(), owner(meta))
-            .await
-            .map_err(failed)?;
-    }
     let attrs = mode_and_times(meta, options.meta)
         .map_err(|e| inner.err("setting attributes of", path, e))?;
-    inner
-        .session
-        .fsetstat(handle.name(), attrs)
-        .await
-        .map_err(failed)?;
-    Ok(())
+    let name = handle.name().to_owned();
+    let set_owner = async {
+        if options.meta.owner {
+            inner.session.fsetstat(name.as_str(), owner(meta)).await?;
+        }
+        Ok(())
+    };
+    let set_rest = inner.session.fsetstat(name.as_str(), attrs);
+    // Biased: polled first in this order, so the requests go out in this order.
+    let (owned, rest, closed) = tokio::join!(biased; set_owner, set_rest, handle.close());
+    let failed = |e| inner.sftp_err("setting attributes of", path, e);
+    owned.map_err(failed)?;
+    rest.map_err(failed)?;
+    closed.map_err(|e| inner.sftp_err("writing", path, e))
 }
 
 /// Writes a delta that has only literals (all a peer can send without a signature), checking

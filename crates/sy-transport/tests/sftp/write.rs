@@ -324,3 +324,32 @@ fn many_batches_at_once_stay_within_the_handles_the_session_can_carry() {
         assert_eq!(sample, content(7 * 64 + 63, 3000));
     });
 }
+
+#[test]
+fn owner_then_mode_keeps_set_id_bits() {
+    run(async {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("SKIPPED: changing owners needs root");
+            return;
+        }
+        let dst = tempfile::tempdir().unwrap();
+        let Some((sftp, _server)) = connect(dst.path()).await else {
+            return;
+        };
+        let mut write = bytes_write("setuid", b"#!/bin/true\n".to_vec(), 0o4755, 1_000_000);
+        write.source.entry.meta.uid = 65534;
+        write.source.entry.meta.gid = 65534;
+        let mut options = write_options();
+        options.meta.owner = true;
+        let written = sftp.write_files(vec![write], options).await;
+        assert!(written[0].is_ok(), "{written:?}");
+        let meta = fs::metadata(dst.path().join("setuid")).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(
+            meta.mode() & 0o7777,
+            0o4755,
+            "a change of owner after the mode clears set-id"
+        );
+        assert_eq!(meta.mtime(), 1_000_000);
+    });
+}
