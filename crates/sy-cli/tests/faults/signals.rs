@@ -80,3 +80,40 @@ fn a_signal_stops_the_run_keeps_partials_and_says_what_completed() {
         );
     }
 }
+
+#[test]
+fn signals_the_parent_ignored_stay_ignored() {
+    use std::os::unix::process::CommandExt;
+    let f = Fixture::new();
+    let new = Rng::new(7).bytes(6 << 20);
+    f.write("src/big", &new);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
+    cmd.current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .args(["--bwlimit", "8M"])
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // As `nohup` and a shell's background job leave them.
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let sy = cmd.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while leftovers(&f.dst()).is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = rustix::process::Pid::from_child(&sy);
+    rustix::process::kill_process(pid, Signal::HUP).unwrap();
+    rustix::process::kill_process(pid, Signal::INT).unwrap();
+    let out = sy.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(fs::read(f.path("dst/big")).unwrap() == new);
+    assert!(leftovers(&f.dst()).is_empty());
+}
