@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 // tokio's clock (the system's outside a runtime) so that tests can run it paused.
 use tokio::time::{Instant, Sleep};
 
-use sy_transport::{Progress, RelPath};
+use sy_transport::{Progress, ReadPacing, RelPath};
 
 use crate::config::UsageError;
 use crate::observer::{Action, Done, Observer, Phase, Planned};
@@ -85,17 +85,30 @@ impl TokenBucket {
 
 /// A bucket shared by all the streams and threads of a run.
 #[derive(Debug, Clone)]
-pub struct Throttle(Arc<Mutex<TokenBucket>>);
+pub struct Throttle {
+    bucket: Arc<Mutex<TokenBucket>>,
+    /// Where paced readers say how long they hold back reading, so that a connection's
+    /// `--timeout` does not count that against the peer.
+    reading: ReadPacing,
+}
 
 impl Throttle {
     /// `rate` bytes per second.
     pub fn new(rate: u64) -> Throttle {
-        Throttle(Arc::new(Mutex::new(TokenBucket::new(rate, Instant::now()))))
+        Throttle {
+            bucket: Arc::new(Mutex::new(TokenBucket::new(rate, Instant::now()))),
+            reading: ReadPacing::default(),
+        }
+    }
+
+    /// The holds on reading this throttle makes, for the connections it paces.
+    pub fn read_pacing(&self) -> ReadPacing {
+        self.reading.clone()
     }
 
     /// Takes `bytes` now; returns the wait.
     pub fn take(&self, bytes: u64) -> Duration {
-        match self.0.lock() {
+        match self.bucket.lock() {
             Ok(mut bucket) => bucket.take(bytes, Instant::now()),
             Err(_) => Duration::ZERO,
         }
@@ -136,11 +149,15 @@ impl<T> Paced<T> {
         Poll::Ready(())
     }
 
-    fn charge(&mut self, bytes: usize) {
+    /// Charges `bytes`; returns when the next operation may go on, if it must wait.
+    fn charge(&mut self, bytes: usize) -> Option<Instant> {
         let wait = self.throttle.take(bytes as u64);
-        if !wait.is_zero() {
-            self.pause = Some(Box::pin(tokio::time::sleep(wait)));
+        if wait.is_zero() {
+            return None;
         }
+        let until = Instant::now().checked_add(wait)?;
+        self.pause = Some(Box::pin(tokio::time::sleep_until(until)));
+        Some(until)
     }
 }
 
@@ -154,7 +171,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for Paced<T> {
         ready!(this.wait(cx));
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
-        this.charge(buf.filled().len() - before);
+        if let Some(until) = this.charge(buf.filled().len() - before) {
+            // Whatever the peer sends meanwhile waits in the pipe: the silence is ours.
+            this.throttle.reading.hold_until(until);
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -168,7 +188,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Paced<T> {
         let this = self.get_mut();
         ready!(this.wait(cx));
         let n = ready!(Pin::new(&mut this.inner).poll_write(cx, data))?;
-        this.charge(n);
+        let _ = this.charge(n);
         Poll::Ready(Ok(n))
     }
 

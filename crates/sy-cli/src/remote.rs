@@ -189,6 +189,7 @@ impl Connection {
             location: shown.clone(),
             compress_level: shell.compress_level,
             timeout: shell.timeout,
+            read_pacing: throttle.map(Throttle::read_pacing),
         };
         let agent = match throttle {
             Some(throttle) => Agent::new(

@@ -186,3 +186,40 @@ fn a_link_silent_from_the_start_times_out_without_retries() {
     assert!(!err.contains("retrying"), "{err}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
 }
+
+#[test]
+fn a_slow_bwlimit_is_not_taken_for_a_stalled_link() {
+    // At 64 KiB/s one full read of the agent's stream (256 KiB) costs 4 s of our own pacing,
+    // longer than the timeout: that wait must not count as the agent's silence.
+    let cases = [(false, 10u64), (true, 11)];
+    let runs: Vec<_> = cases
+        .into_iter()
+        .map(|(push, seed)| {
+            std::thread::spawn(move || {
+                let f = Fixture::new();
+                let data = Rng::new(seed).bytes(640 << 10);
+                f.write("src/f", &data);
+                let (src, dst) = if push {
+                    (f.src_slash(), remote_dst(&f))
+                } else {
+                    (remote_src(&f), f.dst().display().to_string())
+                };
+                let out = super::pid_sy(&f, &f.path("agent.pid"))
+                    .args(["--bwlimit", "64K", "--timeout", "3", "--retry", "0"])
+                    .arg(&src)
+                    .arg(&dst)
+                    .output()
+                    .unwrap();
+                let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert_eq!(out.status.code(), Some(0), "push={push}: {err}");
+                assert!(
+                    std::fs::read(f.path("dst/f")).unwrap() == data,
+                    "push={push}"
+                );
+            })
+        })
+        .collect();
+    for run in runs {
+        run.join().unwrap();
+    }
+}

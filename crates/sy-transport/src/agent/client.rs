@@ -37,6 +37,9 @@ pub struct AgentOptions {
     /// otherwise silent, so a busy agent is never taken for a stalled link when this is
     /// comfortably longer than that.
     pub timeout: Option<std::time::Duration>,
+    /// The rate limit the reader is under (`--bwlimit`), whose holds do not count as the
+    /// agent's silence.
+    pub read_pacing: Option<super::ReadPacing>,
 }
 
 /// A tree served by a `sy-remote` agent at the other end of a byte stream (a remote shell's
@@ -87,6 +90,7 @@ impl Agent {
             link::Liveness {
                 keepalive: None,
                 timeout: options.timeout,
+                read_pacing: options.read_pacing,
                 peer: options.location.clone(),
             },
         );
@@ -132,6 +136,13 @@ impl Agent {
     /// caller that saw interrupted transfers asks here whether the link was the cause.
     pub fn failure(&self) -> Option<String> {
         self.client.state.failure()
+    }
+
+    /// True when the connection was lost rather than refused: its stream failed, ended
+    /// before the session did, or went silent past `--timeout`. A protocol error or a
+    /// session that ended cleanly is not a lost link, whatever else went wrong.
+    pub fn link_lost(&self) -> bool {
+        self.client.state.lost()
     }
 
     /// Ends the session: no more requests, the agent sees its input close and exits. Waits
@@ -196,7 +207,7 @@ async fn route(
         }
     }
     if !state.is_closing() {
-        state.fail("sy-remote closed the connection".to_owned());
+        state.lose("sy-remote closed the connection".to_owned());
     }
     *routes.lock().unwrap_or_else(PoisonError::into_inner) = None;
 }

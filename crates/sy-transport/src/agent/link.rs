@@ -7,6 +7,7 @@
 //! taking *outgoing* messages but keeps reading. Two peers that both write a lot therefore
 //! cannot deadlock on full pipes.
 
+use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub(crate) struct LinkState {
     stats: Mutex<TrafficStats>,
     session: Mutex<Option<Session>>,
     failure: Mutex<Option<String>>,
+    /// The failure recorded is the stream's, not the protocol's (see [`LinkState::lose`]).
+    lost: AtomicBool,
     /// This side asked to end the session, so the peer closing is expected.
     closing: AtomicBool,
 }
@@ -81,10 +84,29 @@ impl LinkState {
         self.closing.load(Ordering::Relaxed)
     }
 
+    /// Records a failure of the session itself (a bad frame, a message that cannot be sent):
+    /// connecting again would meet it again.
     pub(crate) fn fail(&self, reason: String) {
+        self.record(reason, false);
+    }
+
+    /// Records the loss of the stream under the session: an I/O error, an end before the
+    /// session ended, or the peer's silence past `--timeout`. Another connection may fare
+    /// better.
+    pub(crate) fn lose(&self, reason: String) {
+        self.record(reason, true);
+    }
+
+    /// True when the first failure recorded was a loss of the stream.
+    pub(crate) fn lost(&self) -> bool {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    fn record(&self, reason: String, lost: bool) {
         let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
         if failure.is_none() {
             tracing::debug!("connection failed: {reason}");
+            self.lost.store(lost, Ordering::Relaxed);
             *failure = Some(reason);
         }
     }
@@ -120,6 +142,8 @@ pub(crate) struct Liveness {
     /// Fail after this long without a byte from the peer while we are reading (the client's
     /// `--timeout`): a stalled link ends in an error, never a hang.
     pub(crate) timeout: Option<Duration>,
+    /// Holds on reading made by our own rate limit, which the timeout does not count.
+    pub(crate) read_pacing: Option<super::ReadPacing>,
     /// The peer as messages name it (`host:/srv/data`).
     pub(crate) peer: String,
 }
@@ -140,7 +164,9 @@ where
     let (in_tx, in_rx) = mpsc::channel(INBOUND_QUEUE);
     let (wire_tx, wire_rx) = mpsc::channel(WRITER_QUEUE);
     let state = Arc::new(LinkState::default());
-    let writing = tokio::spawn(write_loop(writer, wire_rx, Arc::clone(&state)));
+    let mut writing = tokio::spawn(write_loop(writer, wire_rx, Arc::clone(&state)));
+    let writer_grace = liveness.timeout;
+    let failed = Arc::clone(&state);
     let driver = Driver {
         endpoint,
         state: Arc::clone(&state),
@@ -153,7 +179,19 @@ where
     };
     let done = tokio::spawn(async move {
         driver.run(reader, out_rx, in_tx, wire_tx).await;
-        let _ = writing.await;
+        // A failed link with a timeout gives the writer as long to finish as the peer gets to
+        // answer: a peer that stopped reading would otherwise hold the writer, and with it
+        // the close of the connection, forever.
+        match writer_grace.filter(|_| failed.failure().is_some()) {
+            Some(grace) => {
+                if tokio::time::timeout(grace, &mut writing).await.is_err() {
+                    writing.abort();
+                }
+            }
+            None => {
+                let _ = writing.await;
+            }
+        }
     });
     Link {
         out: out_tx,
@@ -174,7 +212,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             other => other,
         };
         if let Err(e) = written {
-            state.fail(format!("writing to the peer failed: {e}"));
+            state.lose(format!("writing to the peer failed: {e}"));
             return;
         }
     }
@@ -227,7 +265,7 @@ impl Driver {
             }
             let writer = wire_tx.clone();
             let consumer = in_tx.clone();
-            let stall_deadline = self.liveness.timeout.map(|t| last_received + t);
+            let stall_deadline = self.stall_deadline(last_received);
             let keepalive_at = self
                 .liveness
                 .keepalive
@@ -249,26 +287,7 @@ impl Driver {
                     }
                 }
                 read = reader.read_buf(&mut buf), if reading => {
-                    match read {
-                        Ok(0) => {
-                            self.eof = true;
-                            self.endpoint.receive_eof();
-                        }
-                        Ok(_) => {
-                            last_received = Instant::now();
-                            self.endpoint.receive(&buf);
-                            buf.clear();
-                        }
-                        Err(e) => {
-                            self.state.fail(format!("reading from the peer failed: {e}"));
-                            self.eof = true;
-                            in_tx = None;
-                        }
-                    }
-                    if in_tx.is_some() && !self.deliver(&mut in_tx) {
-                        in_tx = None;
-                    }
-                    self.publish_stats();
+                    self.received(read, &mut buf, &mut in_tx, &mut last_received);
                 }
                 out = out_rx.recv(), if taking => match out {
                     Some(out) => self.encode(out),
@@ -288,13 +307,24 @@ impl Driver {
                     }
                 },
                 () = sleep_until(stall_deadline), if reading && stall_deadline.is_some() => {
-                    let secs = self.liveness.timeout.map_or(0, |t| t.as_secs());
-                    self.state.fail(format!(
-                        "no data from {} for {secs} s (--timeout)",
-                        self.liveness.peer
-                    ));
-                    self.eof = true;
-                    in_tx = None;
+                    // After a gap in our own scheduling (a suspended machine, SIGSTOP) the
+                    // deadline may have passed with the peer's bytes already waiting: look
+                    // before giving up. Our rate limit may also have held reading meanwhile.
+                    let waiting = tokio::time::timeout(Duration::ZERO, reader.read_buf(&mut buf)).await;
+                    if let Ok(read) = waiting {
+                        self.received(read, &mut buf, &mut in_tx, &mut last_received);
+                    } else if self
+                        .stall_deadline(last_received)
+                        .is_some_and(|deadline| deadline <= Instant::now())
+                    {
+                        let secs = self.liveness.timeout.map_or(0, |t| t.as_secs());
+                        self.state.lose(format!(
+                            "no data from {} for {secs} s (--timeout)",
+                            self.liveness.peer
+                        ));
+                        self.eof = true;
+                        in_tx = None;
+                    }
                 }
                 () = sleep_until(keepalive_at), if keepalive_at.is_some() && self.wire.is_empty() => {
                     self.encode(Out::new(Message::Flush));
@@ -306,6 +336,50 @@ impl Driver {
                 self.encode(Out::new(Message::Flush));
             }
         }
+    }
+
+    /// When the peer's silence since `last_received` (less our own rate limit's holds on
+    /// reading) exceeds `--timeout`; none without a timeout, or beyond the clock's range.
+    fn stall_deadline(&self, last_received: Instant) -> Option<Instant> {
+        let timeout = self.liveness.timeout?;
+        let held = self
+            .liveness
+            .read_pacing
+            .as_ref()
+            .and_then(super::ReadPacing::held_until);
+        let silent_since = held.map_or(last_received, |held| held.max(last_received));
+        silent_since.checked_add(timeout)
+    }
+
+    /// Takes in what a read of the peer returned, and hands on what it completes.
+    fn received(
+        &mut self,
+        read: io::Result<usize>,
+        buf: &mut BytesMut,
+        in_tx: &mut Option<mpsc::Sender<Message>>,
+        last_received: &mut Instant,
+    ) {
+        match read {
+            Ok(0) => {
+                self.eof = true;
+                self.endpoint.receive_eof();
+            }
+            Ok(_) => {
+                *last_received = Instant::now();
+                self.endpoint.receive(buf);
+                buf.clear();
+            }
+            Err(e) => {
+                self.state
+                    .lose(format!("reading from the peer failed: {e}"));
+                self.eof = true;
+                *in_tx = None;
+            }
+        }
+        if in_tx.is_some() && !self.deliver(in_tx) {
+            *in_tx = None;
+        }
+        self.publish_stats();
     }
 
     /// Hands decoded messages to the consumer until it is full or the input runs dry. Returns
@@ -335,6 +409,11 @@ impl Driver {
                     Err(mpsc::error::TrySendError::Closed(_)) => return false,
                 },
                 Ok(None) => return !self.eof,
+                // Past the end of the stream, an error is a frame the stream cut short.
+                Err(e) if self.eof => {
+                    self.state.lose(e.to_string());
+                    return false;
+                }
                 Err(e) => {
                     self.state.fail(e.to_string());
                     return false;

@@ -45,10 +45,12 @@ mod client_pull;
 mod convert;
 mod link;
 mod outgoing;
+mod pacing;
 mod serve;
 mod serve_send;
 
 pub use client::{Agent, AgentOptions};
+pub use pacing::ReadPacing;
 pub use serve::{ServeOptions, serve};
 pub use sy_protocol::{Traffic, TrafficStats};
 

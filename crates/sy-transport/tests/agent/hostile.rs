@@ -349,6 +349,7 @@ async fn client_error(bytes: Vec<u8>, close: bool) -> String {
             location: "host:dir".to_owned(),
             compress_level: None,
             timeout: None,
+            read_pacing: None,
         },
     );
     agent

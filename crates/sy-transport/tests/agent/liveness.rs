@@ -17,6 +17,7 @@ fn options(timeout: Duration) -> AgentOptions {
         location: "test:".to_owned(),
         compress_level: None,
         timeout: Some(timeout),
+        read_pacing: None,
     }
 }
 

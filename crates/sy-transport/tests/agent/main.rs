@@ -54,6 +54,7 @@ fn connect(
         location: "test:".to_owned(),
         compress_level: compress,
         timeout: None,
+        read_pacing: None,
     };
     (Agent::new(read, write, options), server)
 }
