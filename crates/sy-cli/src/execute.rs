@@ -14,6 +14,7 @@ use crate::config::{Compare, Job, SyncOptions};
 use crate::observer::{Action, Done, Observer, Phase, Planned};
 use crate::plan::{Plan, checksum_candidates, plan};
 use crate::transfer::{Ctx, SMALL_FILE, copy_files};
+pub use crate::verify::Unverified;
 use crate::verify::verify_files;
 
 /// Tree operations per request.
@@ -96,13 +97,15 @@ impl Totals {
 }
 
 /// Synchronizes one job. Failures of single entries are reported and counted; an `Err` means
-/// the job could not run at all.
+/// the job could not run at all. `unverified` carries the files left to read back
+/// (`--verify`) from one attempt at the job to the next.
 pub async fn sync_job<S, D, O>(
     src: Arc<S>,
     dst: Arc<D>,
     job: &Job,
     opts: &SyncOptions,
     observer: Arc<O>,
+    unverified: &Unverified,
     cancel: &Cancel,
 ) -> Result<Totals>
 where
@@ -297,12 +300,19 @@ where
         return Ok(totals);
     }
 
-    let written = copy_files(&src, &dst, &ctx, plan.files.clone(), opts.jobs, &mut totals).await;
+    let carried = if opts.verify {
+        unverified.carried(&plan.files)
+    } else {
+        Vec::new()
+    };
+    let mut written =
+        copy_files(&src, &dst, &ctx, plan.files.clone(), opts.jobs, &mut totals).await;
     if cancel.is_cancelled() {
         return Ok(totals);
     }
     if opts.verify {
-        verify_files(&src, &dst, &ctx, written, opts, &mut totals).await;
+        written.extend(carried);
+        verify_files(&src, &dst, &ctx, written, opts, unverified, &mut totals).await;
         if cancel.is_cancelled() {
             return Ok(totals);
         }

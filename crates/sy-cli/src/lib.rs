@@ -53,7 +53,7 @@ pub use man::man_page;
 
 use crate::bwlimit::{PacedObserver, Throttle};
 use crate::config::UsageError;
-use crate::execute::{Totals, sync_job};
+use crate::execute::{Totals, Unverified, sync_job};
 use crate::observer::Observer;
 use crate::remote::Connection;
 use crate::report::Reporter;
@@ -324,9 +324,21 @@ async fn run_job(
                         inner: observer,
                         throttle: throttle.clone(),
                     });
-                    sync_job(src, dst, job, &config.sync, paced, cancel).await
+                    sync_job(
+                        src,
+                        dst,
+                        job,
+                        &config.sync,
+                        paced,
+                        &Unverified::default(),
+                        cancel,
+                    )
+                    .await
                 }
-                None => sync_job(src, dst, job, &config.sync, observer, cancel).await,
+                None => {
+                    let unverified = &Unverified::default();
+                    sync_job(src, dst, job, &config.sync, observer, unverified, cancel).await
+                }
             }
         }
         (Some(spec), None) => {
@@ -335,11 +347,20 @@ async fn run_job(
             }
             let dst = &Arc::new(Local::open(&job.dst.root)?);
             let root = &remote_root(&job.src);
+            let unverified = &Unverified::default();
             with_reconnects(&config.retry, reporter, cancel, |observer| async move {
                 let connection = Connection::start(&config.shell, spec, root, false, throttle)?;
                 let src = Arc::new(connection.agent.clone());
-                let synced =
-                    sync_job(src, Arc::clone(dst), job, &config.sync, observer, cancel).await;
+                let synced = sync_job(
+                    src,
+                    Arc::clone(dst),
+                    job,
+                    &config.sync,
+                    observer,
+                    unverified,
+                    cancel,
+                )
+                .await;
                 Ok(finish_attempt(connection, synced).await)
             })
             .await
@@ -347,11 +368,20 @@ async fn run_job(
         (None, Some(spec)) => {
             let src = &Arc::new(Local::open(&job.src.root)?);
             let root = &remote_root(&job.dst);
+            let unverified = &Unverified::default();
             with_reconnects(&config.retry, reporter, cancel, |observer| async move {
                 let connection = Connection::start(&config.shell, spec, root, make_dst, throttle)?;
                 let dst = Arc::new(connection.agent.clone());
-                let synced =
-                    sync_job(Arc::clone(src), dst, job, &config.sync, observer, cancel).await;
+                let synced = sync_job(
+                    Arc::clone(src),
+                    dst,
+                    job,
+                    &config.sync,
+                    observer,
+                    unverified,
+                    cancel,
+                )
+                .await;
                 Ok(finish_attempt(connection, synced).await)
             })
             .await

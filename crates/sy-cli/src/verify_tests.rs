@@ -176,7 +176,8 @@ fn run(lies: u32) -> (Totals, Vec<String>, Vec<String>) {
         };
         let mut totals = Totals::default();
         let written = copy_files(&src, &dst, &ctx, files, 2, &mut totals).await;
-        verify_files(&src, &dst, &ctx, written, &opts, &mut totals).await;
+        let unverified = Unverified::default();
+        verify_files(&src, &dst, &ctx, written, &opts, &unverified, &mut totals).await;
         let warnings = observer.warnings.lock().unwrap().clone();
         let failures = observer.failures.lock().unwrap().clone();
         (totals, warnings, failures)
