@@ -148,13 +148,13 @@ pub struct Args {
     /// flight resumes from its partial.
     #[arg(long, value_name = "N", default_value_t = 3)]
     pub retry: u32,
-    /// Seconds before the first reconnect (fractions allowed); each further one waits twice as
-    /// long, at most 60 s.
-    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    /// Seconds before the first reconnect (fractions allowed, at most a day); each further one
+    /// waits twice as long, at most 60 s.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_retry_delay)]
     pub retry_delay: Duration,
-    /// Give up on a remote host after SECS (at least 3) without a byte from it [default: wait
-    /// forever]. The agent speaks at least every second while busy.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(3..))]
+    /// Give up on a remote host after SECS (3 to 604800, a week) without a byte from it
+    /// [default: wait forever]. The agent speaks at least every second while busy.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(3..=MAX_TIMEOUT))]
     pub timeout: Option<u64>,
     /// After each file is in place, read it back at the destination and compare its BLAKE3
     /// digest with the source's; a mismatch is copied again once, then reported.
@@ -166,11 +166,17 @@ fn parse_bwlimit(text: &str) -> Result<Rate, crate::config::UsageError> {
     Rate::try_from(text.to_owned())
 }
 
-fn parse_secs(text: &str) -> Result<Duration, String> {
+/// The longest `--timeout`: a week.
+const MAX_TIMEOUT: u64 = 7 * 24 * 3600;
+/// The longest `--retry-delay`: a day.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(24 * 3600);
+
+fn parse_retry_delay(text: &str) -> Result<Duration, String> {
     text.parse::<f64>()
         .ok()
         .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
-        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
+        .filter(|delay| *delay <= MAX_RETRY_DELAY)
+        .ok_or_else(|| format!("{text:?} is not a number of seconds from 0 to 86400"))
 }
 
 /// The subcommands.
@@ -290,6 +296,36 @@ mod tests {
     fn needs_a_source_and_a_destination() {
         assert!(parse(["sy", "only"].map(OsString::from)).is_err());
         assert!(parse(["sy", "-c", "--size-only", "a", "b"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn timeouts_and_retry_delays_stay_within_the_clock() {
+        let parsed = |args: &[&str]| {
+            let argv = ["sy"].iter().chain(args).chain(&["a", "b"]);
+            parse(argv.map(|a| OsString::from(*a)))
+        };
+        assert_eq!(
+            parse_str(&["sy", "--timeout", "604800", "a", "b"])
+                .args
+                .timeout,
+            Some(604_800)
+        );
+        assert_eq!(
+            parse_str(&["sy", "--retry-delay", "86400", "a", "b"])
+                .args
+                .retry_delay,
+            Duration::from_secs(86_400)
+        );
+        for bad in [
+            ["--timeout", "2"],
+            ["--timeout", "604801"],
+            ["--timeout", "18446744073709551615"],
+            ["--retry-delay", "86400.5"],
+            ["--retry-delay", "1e19"],
+            ["--retry-delay", "-1"],
+        ] {
+            assert!(parsed(&bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

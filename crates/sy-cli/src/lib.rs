@@ -409,6 +409,7 @@ async fn finish_attempt(mut connection: Connection, synced: Result<Totals>) -> A
         synced,
         closed,
         established: connection.agent.established(),
+        link_lost: connection.agent.link_lost(),
         traffic: execute::Traffic {
             sent: traffic.sent.logical,
             wire_sent: traffic.sent.wire,

@@ -53,19 +53,22 @@ pub(crate) struct Attempt {
     pub(crate) closed: Result<(), RemoteEnd>,
     /// The agent answered the handshake (the host was reached and speaks our protocol).
     pub(crate) established: bool,
+    /// The connection's stream was lost (an I/O error, an end before the session's, or
+    /// `--timeout`), as opposed to a session that failed or ended and then went wrong.
+    pub(crate) link_lost: bool,
     /// What crossed the connection.
     pub(crate) traffic: Traffic,
 }
 
 impl Attempt {
-    /// Why this attempt is worth repeating, if it is: the connection broke after it had worked.
-    /// A first connection that never got through (unknown host, refused login, no sy-remote
-    /// there) is a setup problem that waiting does not fix; once a host has answered, failing
-    /// to reach it again is taken as the same outage.
+    /// Why this attempt is worth repeating, if it is: the connection's stream broke after it
+    /// had worked. A first connection that never got through (unknown host, refused login, no
+    /// sy-remote there) is a setup problem that waiting does not fix; once a host has answered,
+    /// failing to reach it again is taken as the same outage. A protocol error, or a session
+    /// that ended cleanly before the remote shell failed, would only happen again.
     fn lost(&self, reconnecting: bool) -> Option<&RemoteEnd> {
         let end = self.closed.as_ref().err()?;
-        let broke = end.failure.is_some() || (self.established && end.shell.is_some());
-        (broke && (self.established || reconnecting)).then_some(end)
+        (self.link_lost && (self.established || reconnecting)).then_some(end)
     }
 }
 
@@ -98,22 +101,29 @@ where
             && !cancel.is_cancelled()
             && let Some(end) = outcome.lost(reconnects > 0)
         {
-            reconnects += 1;
-            if let Ok(totals) = &outcome.synced {
-                earlier.add(&completed_part(totals));
-            }
-            earlier.traffic.add(&outcome.traffic);
-            let wait = policy.backoff(reconnects);
+            let wait = policy.backoff(reconnects + 1);
             reporter.retrying(&Retrying {
                 message: end.to_string(),
                 wait,
-                attempt: reconnects + 1,
+                attempt: reconnects + 2,
                 attempts: policy.retries + 1,
             });
             pause(wait, cancel).await;
             if !cancel.is_cancelled() {
+                reconnects += 1;
+                if let Ok(totals) = &outcome.synced {
+                    earlier.add(&completed_part(totals));
+                }
+                earlier.traffic.add(&outcome.traffic);
                 continue;
             }
+            // Stopped while waiting: the lost link, reported once, explains the failures the
+            // attempt held back, which are dropped with their count.
+            let dropped = observer.discard();
+            return outcome.into_totals(reporter).map(|mut last| {
+                last.failed = last.failed.saturating_sub(dropped);
+                merge(&earlier, last)
+            });
         }
         observer.release();
         return outcome
@@ -172,9 +182,9 @@ fn merge(earlier: &Totals, last: Totals) -> Totals {
 /// Waits `wait`, or less if the run is cancelled meanwhile.
 async fn pause(wait: Duration, cancel: &Cancel) {
     let step = Duration::from_millis(50);
-    let deadline = tokio::time::Instant::now() + wait;
-    while !cancel.is_cancelled() && tokio::time::Instant::now() < deadline {
-        tokio::time::sleep(step.min(deadline - tokio::time::Instant::now())).await;
+    let started = tokio::time::Instant::now();
+    while !cancel.is_cancelled() && started.elapsed() < wait {
+        tokio::time::sleep(step.min(wait - started.elapsed())).await;
     }
 }
 
@@ -196,11 +206,18 @@ impl Held {
 
     /// Reports the failures held back: the attempt stands.
     fn release(&self) {
-        let held =
-            std::mem::take(&mut *self.failures.lock().unwrap_or_else(PoisonError::into_inner));
-        for (path, message) in held {
+        for (path, message) in self.take() {
             self.inner.failed(path.as_ref(), &message);
         }
+    }
+
+    /// Drops the failures held back; returns how many there were.
+    fn discard(&self) -> u64 {
+        self.take().len() as u64
+    }
+
+    fn take(&self) -> Vec<(Option<RelPath>, String)> {
+        std::mem::take(&mut *self.failures.lock().unwrap_or_else(PoisonError::into_inner))
     }
 }
 

@@ -48,7 +48,8 @@ impl Rng {
 }
 
 /// The `fault_relay` example (a link that drops or stalls), built once per run into the same
-/// target directory and profile as `sy`.
+/// target directory and profile as `sy`, offline (the test build fetched all there is); its
+/// path is the one cargo reports, not a guess at the directory layout.
 pub fn fault_relay() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
@@ -57,70 +58,72 @@ pub fn fault_relay() -> &'static Path {
         let target_dir = profile_dir.parent().unwrap();
         let mut cargo = std::process::Command::new(env!("CARGO"));
         cargo
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "sy-cli",
-                "--example",
-                "fault_relay",
-            ])
-            .arg("--target-dir")
+            .args(["build", "--quiet", "--offline", "--message-format=json"])
+            .args(["-p", "sy-cli", "--example", "fault_relay", "--target-dir"])
             .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stderr(std::process::Stdio::inherit());
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cargo.arg("--release");
         }
-        let status = cargo.status().expect("running cargo to build fault_relay");
-        assert!(status.success(), "building fault_relay failed");
-        let built = profile_dir.join("examples/fault_relay");
+        let out = cargo.output().expect("running cargo to build fault_relay");
+        assert!(out.status.success(), "building fault_relay failed");
+        let built = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .find_map(|message| {
+                let executable = message["executable"].as_str()?;
+                (message["target"]["name"] == "fault_relay").then(|| PathBuf::from(executable))
+            })
+            .expect("cargo named no fault_relay executable");
         assert!(built.is_file(), "{} missing", built.display());
         built
     })
 }
 
-/// A fake `ssh` (options and host dropped) that runs the agent's command line through
-/// `fault_relay`, and writes the relay's process id to `$SY_TEST_PIDFILE` when that is set.
-const RELAY_RSH: &str = r#"#!/bin/sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -l|-p|-o|-i|-F) shift 2 ;;
-    -*) shift ;;
-    *) break ;;
-  esac
-done
-shift
-exec "$SY_TEST_RELAY" "$*"
-"#;
-
-/// A fake `ssh` that runs the agent directly (the `exec`s keep the process id, which goes to
-/// `$SY_TEST_PIDFILE`, so a test can kill the agent itself).
-const PID_RSH: &str = r#"#!/bin/sh
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -l|-p|-o|-i|-F) shift 2 ;;
-    -*) shift ;;
-    *) break ;;
-  esac
-done
-shift
-echo $$ > "$SY_TEST_PIDFILE"
-exec sh -c "exec $*"
-"#;
-
-fn script(f: &Fixture, name: &str, text: &str) -> PathBuf {
+/// Writes a fake `ssh` to `name` in the fixture: it drops its options and the host, then runs
+/// `tail` with the agent's command line in `$*`.
+pub fn fake_ssh(f: &Fixture, name: &str, tail: &str) -> PathBuf {
     let path = f.path(name);
+    let text = format!(
+        r#"#!/bin/sh
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -l|-p|-o|-i|-F) shift 2 ;;
+    -*) shift ;;
+    *) break ;;
+  esac
+done
+shift
+{tail}
+"#
+    );
     fs::write(&path, text).unwrap();
     fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
     path
 }
 
-/// `sy -e RELAY_RSH --remote-path SY-REMOTE`, the relay's fault set by `fault`
+/// Runs the agent's command line through `fault_relay`.
+const RELAY_TAIL: &str = r#"exec "$SY_TEST_RELAY" "$*""#;
+
+/// Runs the agent directly (the `exec`s keep the process id, which goes to
+/// `$SY_TEST_PIDFILE`, so a test can kill the agent itself).
+const PID_TAIL: &str = r#"echo $$ > "$SY_TEST_PIDFILE"
+exec sh -c "exec $*""#;
+
+/// `sy -e RELAY-RSH --remote-path SY-REMOTE`, the relay's fault set by `fault`
 /// (see `examples/fault_relay.rs`; connections are counted in the fixture).
 pub fn relayed_sy(f: &Fixture, fault: &str) -> assert_cmd::Command {
-    let rsh = script(f, "relay-rsh", RELAY_RSH);
-    let mut cmd = f.sy();
-    cmd.env("SY_TEST_RELAY", fault_relay())
+    assert_cmd::Command::from_std(relayed(f, fault))
+}
+
+/// [`relayed_sy`] as a std command (to be spawned and signalled).
+pub fn relayed(f: &Fixture, fault: &str) -> std::process::Command {
+    let rsh = fake_ssh(f, "relay-rsh", RELAY_TAIL);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
+    cmd.current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .env("SY_TEST_RELAY", fault_relay())
         .env("SY_RELAY_FAULT", fault)
         .env("SY_RELAY_COUNT", f.path("relay-connections"))
         .arg("-e")
@@ -130,10 +133,10 @@ pub fn relayed_sy(f: &Fixture, fault: &str) -> assert_cmd::Command {
     cmd
 }
 
-/// `sy -e PID_RSH --remote-path SY-REMOTE` as a std command (to be spawned and killed); the
+/// `sy -e PID-RSH --remote-path SY-REMOTE` as a std command (to be spawned and killed); the
 /// agent's process id lands in `pidfile`.
 pub fn pid_sy(f: &Fixture, pidfile: &Path) -> std::process::Command {
-    let rsh = script(f, "pid-rsh", PID_RSH);
+    let rsh = fake_ssh(f, "pid-rsh", PID_TAIL);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
     cmd.current_dir(f.root())
         .env("XDG_CONFIG_HOME", f.path(".config"))
