@@ -12,10 +12,10 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 // tokio's clock (the system's outside a runtime) so that tests can run it paused.
 use tokio::time::{Instant, Sleep};
 
-use sy_transport::{Progress, ReadPacing, RelPath};
+use sy_transport::{ReadPacing, RelPath};
 
 use crate::config::UsageError;
-use crate::observer::{Action, Done, Observer, Phase, Planned};
+use crate::observer::{Intercept, Observer};
 
 /// A rate as typed: `500K`, `10M`, `1.5G` (binary units, per second); a bare number is KiB/s,
 /// as in rsync.
@@ -201,43 +201,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Paced<T> {
     }
 }
 
-/// An observer that paces the bytes written between two local directories: the progress
-/// callback runs on the blocking threads that write, so sleeping there slows the writers.
-pub struct PacedObserver<O> {
-    /// Where the events go.
-    pub inner: Arc<O>,
-    /// The run's bucket.
-    pub throttle: Throttle,
-}
+/// Paces the bytes written between two local directories, as a [`Forward`] of the run's
+/// observer: the progress callback runs on the blocking threads that write, so sleeping there
+/// slows the writers.
+pub struct Pacing(pub Throttle);
 
-impl<O: Observer> Progress for PacedObserver<O> {
-    fn advance(&self, path: &RelPath, bytes: u64) {
-        self.inner.advance(path, bytes);
-        self.throttle.take_blocking(bytes);
-    }
-}
-
-impl<O: Observer> Observer for PacedObserver<O> {
-    fn phase(&self, phase: Phase) {
-        self.inner.phase(phase);
-    }
-    fn planned(&self, planned: &Planned) {
-        self.inner.planned(planned);
-    }
-    fn started(&self, action: Action, path: &RelPath, size: u64) {
-        self.inner.started(action, path, size);
-    }
-    fn skipped(&self, path: &RelPath, reason: &str) {
-        self.inner.skipped(path, reason);
-    }
-    fn done(&self, action: Action, path: &RelPath, done: &Done) {
-        self.inner.done(action, path, done);
-    }
-    fn failed(&self, path: Option<&RelPath>, message: &str) {
-        self.inner.failed(path, message);
-    }
-    fn warning(&self, message: &str) {
-        self.inner.warning(message);
+impl Intercept for Pacing {
+    fn advance(&self, next: &dyn Observer, path: &RelPath, bytes: u64) {
+        next.advance(path, bytes);
+        self.0.take_blocking(bytes);
     }
 }
 

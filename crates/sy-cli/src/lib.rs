@@ -51,10 +51,10 @@ pub use config::Config;
 pub use exit::Exit;
 pub use man::man_page;
 
-use crate::bwlimit::{PacedObserver, Throttle};
+use crate::bwlimit::{Pacing, Throttle};
 use crate::config::UsageError;
 use crate::execute::{Totals, Unverified, sync_job};
-use crate::observer::Observer;
+use crate::observer::{Forward, Observer};
 use crate::remote::Connection;
 use crate::report::Reporter;
 use crate::retry::{Attempt, with_reconnects};
@@ -320,9 +320,9 @@ async fn run_job(
             let dst = Arc::new(Local::open(&job.dst.root)?);
             match throttle {
                 Some(throttle) => {
-                    let paced = Arc::new(PacedObserver {
-                        inner: observer,
-                        throttle: throttle.clone(),
+                    let paced = Arc::new(Forward {
+                        next: observer,
+                        intercept: Pacing(throttle.clone()),
                     });
                     sync_job(
                         src,

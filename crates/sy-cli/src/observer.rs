@@ -1,5 +1,6 @@
 //! What the engine tells the outside world; the CLI's reporter draws it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sy_transport::{Progress, RelPath};
@@ -82,4 +83,55 @@ pub trait Observer: Progress {
     fn failed(&self, path: Option<&RelPath>, message: &str);
     /// Something was skipped or will not happen, for a reason the user should see.
     fn warning(&self, message: &str);
+}
+
+/// The events a wrapping observer changes ([`Forward`]); by default each passes on to the next
+/// observer unchanged.
+pub trait Intercept: Send + Sync {
+    /// Byte progress on `path`.
+    fn advance(&self, next: &dyn Observer, path: &RelPath, bytes: u64) {
+        next.advance(path, bytes);
+    }
+    /// A failure.
+    fn failed(&self, next: &dyn Observer, path: Option<&RelPath>, message: &str) {
+        next.failed(path, message);
+    }
+}
+
+/// `next`, with the events that `intercept` handles changed and every other passed on.
+pub struct Forward<O, I> {
+    /// Where the events go.
+    pub next: Arc<O>,
+    /// What is done differently.
+    pub intercept: I,
+}
+
+impl<O: Observer, I: Intercept> Progress for Forward<O, I> {
+    fn advance(&self, path: &RelPath, bytes: u64) {
+        self.intercept.advance(&*self.next, path, bytes);
+    }
+}
+
+impl<O: Observer, I: Intercept> Observer for Forward<O, I> {
+    fn phase(&self, phase: Phase) {
+        self.next.phase(phase);
+    }
+    fn planned(&self, planned: &Planned) {
+        self.next.planned(planned);
+    }
+    fn started(&self, action: Action, path: &RelPath, size: u64) {
+        self.next.started(action, path, size);
+    }
+    fn skipped(&self, path: &RelPath, reason: &str) {
+        self.next.skipped(path, reason);
+    }
+    fn done(&self, action: Action, path: &RelPath, done: &Done) {
+        self.next.done(action, path, done);
+    }
+    fn failed(&self, path: Option<&RelPath>, message: &str) {
+        self.intercept.failed(&*self.next, path, message);
+    }
+    fn warning(&self, message: &str) {
+        self.next.warning(message);
+    }
 }

@@ -15,10 +15,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Result;
-use sy_transport::{Cancel, Progress, RelPath};
+use sy_transport::{Cancel, RelPath};
 
 use crate::execute::{Totals, Traffic};
-use crate::observer::{Action, Done, Observer, Phase, Planned};
+use crate::observer::{Forward, Intercept, Observer};
 use crate::remote::RemoteEnd;
 use crate::report::{Reporter, Retrying};
 
@@ -89,7 +89,7 @@ where
     let mut reconnects = 0;
     loop {
         let may_retry = reconnects < policy.retries;
-        let observer = Arc::new(Held::new(Arc::clone(reporter), may_retry));
+        let observer = Arc::new(held(Arc::clone(reporter), may_retry));
         let outcome = match attempt(Arc::clone(&observer)).await {
             Ok(outcome) => outcome,
             Err(e) => {
@@ -189,25 +189,42 @@ async fn pause(wait: Duration, cancel: &Cancel) {
 }
 
 /// The reporter, except that file failures are kept back while the attempt may be retried.
-pub(crate) struct Held {
-    inner: Arc<Reporter>,
+pub(crate) type Held = Forward<Reporter, Holding>;
+
+/// File failures kept back (when `holding`) until the attempt stands.
+pub(crate) struct Holding {
     holding: bool,
     failures: Mutex<Vec<(Option<RelPath>, String)>>,
 }
 
-impl Held {
-    fn new(inner: Arc<Reporter>, holding: bool) -> Held {
-        Held {
-            inner,
-            holding,
-            failures: Mutex::new(Vec::new()),
+impl Intercept for Holding {
+    fn failed(&self, next: &dyn Observer, path: Option<&RelPath>, message: &str) {
+        if self.holding {
+            self.failures
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((path.cloned(), message.to_owned()));
+        } else {
+            next.failed(path, message);
         }
     }
+}
 
+fn held(reporter: Arc<Reporter>, holding: bool) -> Held {
+    Forward {
+        next: reporter,
+        intercept: Holding {
+            holding,
+            failures: Mutex::new(Vec::new()),
+        },
+    }
+}
+
+impl Held {
     /// Reports the failures held back: the attempt stands.
     fn release(&self) {
         for (path, message) in self.take() {
-            self.inner.failed(path.as_ref(), &message);
+            self.next.failed(path.as_ref(), &message);
         }
     }
 
@@ -217,50 +234,12 @@ impl Held {
     }
 
     fn take(&self) -> Vec<(Option<RelPath>, String)> {
-        std::mem::take(&mut *self.failures.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
-
-impl Progress for Held {
-    fn advance(&self, path: &RelPath, bytes: u64) {
-        self.inner.advance(path, bytes);
-    }
-}
-
-impl Observer for Held {
-    fn phase(&self, phase: Phase) {
-        self.inner.phase(phase);
-    }
-
-    fn planned(&self, planned: &Planned) {
-        self.inner.planned(planned);
-    }
-
-    fn started(&self, action: Action, path: &RelPath, size: u64) {
-        self.inner.started(action, path, size);
-    }
-
-    fn skipped(&self, path: &RelPath, reason: &str) {
-        self.inner.skipped(path, reason);
-    }
-
-    fn done(&self, action: Action, path: &RelPath, done: &Done) {
-        self.inner.done(action, path, done);
-    }
-
-    fn failed(&self, path: Option<&RelPath>, message: &str) {
-        if self.holding {
-            self.failures
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .push((path.cloned(), message.to_owned()));
-        } else {
-            self.inner.failed(path, message);
-        }
-    }
-
-    fn warning(&self, message: &str) {
-        self.inner.warning(message);
+        let mut failures = self
+            .intercept
+            .failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut *failures)
     }
 }
 
