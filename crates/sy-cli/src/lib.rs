@@ -33,6 +33,7 @@ pub mod remote;
 pub mod report;
 pub mod retry;
 pub mod settings;
+mod totals;
 mod transfer;
 mod verify;
 

@@ -10,9 +10,10 @@ use sy_transport::{
 };
 use tokio::task::JoinSet;
 
-use crate::execute::{Totals, count};
+use crate::execute::Totals;
 use crate::observer::{Done, Observer};
 use crate::plan::FileAction;
+use crate::totals::count;
 
 /// Files up to this size travel in memory, many to a batch.
 pub(crate) const SMALL_FILE: u64 = 128 << 10;

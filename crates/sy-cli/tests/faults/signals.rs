@@ -87,6 +87,7 @@ fn signals_the_parent_ignored_stay_ignored() {
     let f = Fixture::new();
     let new = Rng::new(7).bytes(6 << 20);
     f.write("src/big", &new);
+    fs::create_dir_all(f.dst()).unwrap();
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
     cmd.current_dir(f.root())
         .env("XDG_CONFIG_HOME", f.path(".config"))

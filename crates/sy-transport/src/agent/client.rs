@@ -2,7 +2,7 @@
 //! task hands every answer to the call that is waiting for it, so any number of calls (the
 //! engine's `-j` workers) share one connection with their requests in flight together.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,10 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::convert::{
-    entry_from_wire, error_from_wire, filter_to_wire, leftover_from_wire, options_to_wire,
-    tree_op_to_wire,
-};
+use super::convert::error_from_wire;
 use super::link::{self, AfterPeerEnds, LinkState, Out};
 use crate::{
     Basis, DeltaSource, Entry, Error, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
@@ -312,7 +309,7 @@ impl Client {
         }
     }
 
-    fn failed_batch(&self, reason: &str) -> Error {
+    pub(super) fn failed_batch(&self, reason: &str) -> Error {
         Error::Io {
             action: "talking to sy-remote at",
             path: self.location.clone(),
@@ -335,198 +332,6 @@ impl Client {
     }
 }
 
-impl Agent {
-    async fn scan_tree(&self, options: ScanOptions) -> Result<Scan> {
-        let client = &self.client;
-        let mut call = client.open();
-        client
-            .send(Message::ScanRequest {
-                id: call.id,
-                base: options.base.as_bytes().to_vec(),
-                filter: filter_to_wire(&options.filter),
-                gitignore: options.filter.gitignore,
-                follow_links: options.follow_links,
-            })
-            .await?;
-        let mut scan = Scan::default();
-        let mut tree = TreeCheck::new(&options.base);
-        loop {
-            match call.next_raw().await? {
-                Message::ScanEntries { entries, .. } => {
-                    for entry in entries {
-                        let entry = entry_from_wire(entry)?;
-                        tree.admit(&entry).map_err(|reason| {
-                            client.protocol_error(format!(
-                                "the agent listed {}, {reason}",
-                                entry.path
-                            ))
-                        })?;
-                        scan.entries.push(entry);
-                    }
-                }
-                Message::ScanLeftovers { leftovers, .. } => {
-                    for leftover in leftovers {
-                        scan.leftovers.push(leftover_from_wire(leftover)?);
-                    }
-                }
-                Message::Error(reply) => {
-                    let problem = reply.scope == wire::ErrorScope::Problem;
-                    let error = error_from_wire(&client.location, reply);
-                    if !problem {
-                        return Err(error);
-                    }
-                    scan.problems.push(error);
-                }
-                Message::ScanDone { entries, .. } => {
-                    if entries != scan.entries.len() as u64 {
-                        return Err(client.protocol_error(format!(
-                            "the agent announced {entries} entries but sent {}",
-                            scan.entries.len()
-                        )));
-                    }
-                    return Ok(scan);
-                }
-                other => return Err(call.unexpected(&other)),
-            }
-        }
-    }
-
-    async fn apply_ops(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
-        let len = ops.len();
-        let client = &self.client;
-        let mut call = client.open();
-        let request = Message::TreeOps {
-            id: call.id,
-            meta: options_to_wire(meta),
-            ops: ops.iter().map(tree_op_to_wire).collect(),
-        };
-        let mut results: Vec<Option<Result<()>>> = (0..len).map(|_| None).collect();
-        let outcome = async {
-            client.send(request).await?;
-            loop {
-                match call.next_raw().await? {
-                    Message::Error(reply) => item_error(&mut results, client, reply)?,
-                    Message::Ok { .. } => return Ok(()),
-                    other => return Err(call.unexpected(&other)),
-                }
-            }
-        }
-        .await;
-        fill(results, outcome, client, || Ok(()))
-    }
-
-    async fn digests(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
-        let len = paths.len();
-        let client = &self.client;
-        let mut call = client.open();
-        let request = Message::ChecksumRequest {
-            id: call.id,
-            paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
-            follow_links,
-        };
-        let mut results: Vec<Option<Result<[u8; 32]>>> = (0..len).map(|_| None).collect();
-        let outcome = async {
-            client.send(request).await?;
-            loop {
-                match call.next_raw().await? {
-                    Message::Checksums { digests, .. } => {
-                        for item in digests {
-                            if let Some(slot) = results.get_mut(item.item as usize) {
-                                *slot = Some(Ok(item.digest));
-                            }
-                        }
-                    }
-                    Message::Error(reply) => item_error(&mut results, client, reply)?,
-                    Message::Ok { .. } => return Ok(()),
-                    other => return Err(call.unexpected(&other)),
-                }
-            }
-        }
-        .await;
-        fill(results, outcome, client, || {
-            Err(client.protocol_error("the agent sent no digest for a requested file".to_owned()))
-        })
-    }
-}
-
-/// Files an error about one item of a batch under that item; any other error ends the batch.
-fn item_error<T>(
-    results: &mut [Option<Result<T>>],
-    client: &Client,
-    reply: wire::ErrorReply,
-) -> Result<()> {
-    match reply.scope {
-        wire::ErrorScope::Item(item) if (item as usize) < results.len() => {
-            results[item as usize] = Some(Err(error_from_wire(&client.location, reply)));
-            Ok(())
-        }
-        _ => Err(error_from_wire(&client.location, reply)),
-    }
-}
-
-/// Per-item results of a batch: an item without a reported error gets `unreported()` when the
-/// batch completed; when the batch failed as a whole, it gets that failure.
-fn fill<T>(
-    results: Vec<Option<Result<T>>>,
-    outcome: Result<()>,
-    client: &Client,
-    unreported: impl Fn() -> Result<T>,
-) -> Vec<Result<T>> {
-    match outcome {
-        Ok(()) => results
-            .into_iter()
-            .map(|r| r.unwrap_or_else(&unreported))
-            .collect(),
-        Err(e) => {
-            let text = e.to_string();
-            let mut first = Some(e);
-            results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(first.take().unwrap_or_else(|| client.failed_batch(&text)))
-                    })
-                })
-                .collect()
-        }
-    }
-}
-
-/// Checks a scan's entries as they arrive: each lies beneath the requested base and inside a
-/// directory listed before it, so an entry can never sit beneath a symbolic link or a file
-/// the same listing created (the rsync CVE-2024-12087 class).
-struct TreeCheck {
-    base: RelPath,
-    dirs: HashSet<RelPath>,
-}
-
-impl TreeCheck {
-    fn new(base: &RelPath) -> Self {
-        TreeCheck {
-            base: base.clone(),
-            dirs: HashSet::new(),
-        }
-    }
-
-    fn admit(&mut self, entry: &Entry) -> std::result::Result<(), &'static str> {
-        if entry.path.strip_prefix(&self.base).is_none() {
-            return Err("outside the scanned directory");
-        }
-        if entry.path != self.base {
-            let parent = entry.path.parent().unwrap_or_default();
-            if !self.dirs.contains(&parent) {
-                return Err(
-                    "which is not inside a directory it listed before (a symbolic link or file in the way?)",
-                );
-            }
-        }
-        if entry.is_dir() {
-            self.dirs.insert(entry.path.clone());
-        }
-        Ok(())
-    }
-}
-
 impl Transport for Agent {
     fn location(&self) -> &str {
         &self.client.location
@@ -537,7 +342,7 @@ impl Transport for Agent {
     }
 
     async fn scan(&self, options: ScanOptions) -> Result<Scan> {
-        self.scan_tree(options).await
+        super::client_tree::scan(&self.client, options).await
     }
 
     async fn read_files(&self, files: Vec<Entry>, options: ReadOptions) -> Vec<Result<SourceFile>> {
@@ -576,10 +381,10 @@ impl Transport for Agent {
     }
 
     async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
-        self.digests(paths, follow_links).await
+        super::client_tree::digests(&self.client, paths, follow_links).await
     }
 
     async fn apply(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
-        self.apply_ops(ops, meta).await
+        super::client_tree::apply(&self.client, ops, meta).await
     }
 }

@@ -309,8 +309,11 @@ impl Driver {
                 () = sleep_until(stall_deadline), if reading && stall_deadline.is_some() => {
                     // After a gap in our own scheduling (a suspended machine, SIGSTOP) the
                     // deadline may have passed with the peer's bytes already waiting: look
-                    // before giving up. Our rate limit may also have held reading meanwhile.
-                    let waiting = tokio::time::timeout(Duration::ZERO, reader.read_buf(&mut buf)).await;
+                    // before giving up (outside the task's budget, which may be spent and
+                    // would make even a ready read wait). Our rate limit may also have held
+                    // reading meanwhile.
+                    let look = tokio::task::unconstrained(reader.read_buf(&mut buf));
+                    let waiting = tokio::time::timeout(Duration::ZERO, look).await;
                     if let Ok(read) = waiting {
                         self.received(read, &mut buf, &mut in_tx, &mut last_received);
                     } else if self

@@ -42,6 +42,7 @@
 mod client;
 mod client_files;
 mod client_pull;
+mod client_tree;
 mod convert;
 mod link;
 mod outgoing;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sy_protocol::{Endpoint, Hello, Role};
+use sy_protocol::{Endpoint, Hello, Message, Role};
 use sy_transport::{
     Agent, AgentOptions, KEEPALIVE, Local, ScanOptions, ServeOptions, Transport, serve,
 };
@@ -90,6 +90,96 @@ fn a_silent_agent_fails_the_call_after_the_timeout() {
         );
         assert!(took >= Duration::from_millis(1500), "{took:?}");
         assert!(took < Duration::from_secs(20), "{took:?}");
+        drop(agent_end);
+    });
+}
+
+/// The client's runtime is not polled for longer than the timeout (a suspended machine,
+/// SIGSTOP) while the agent's keepalives pile up unread in a real pipe: when it resumes, the
+/// stall timer and the waiting bytes are ready together, and the bytes must count.
+#[test]
+fn a_gap_in_our_own_scheduling_is_not_the_agents_silence() {
+    // The agent's bytes reach the client through `cat`, so they wait in an OS pipe, which the
+    // runtime notices in the same step as its timers.
+    let mut cat = std::process::Command::new("cat")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let to_cat = cat.stdin.take().unwrap();
+    let from_cat = cat.stdout.take().unwrap();
+    let (client_out, agent_in) = tokio::io::duplex(1 << 20);
+    let peer = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let mut agent_in = agent_in;
+            let mut write = tokio::process::ChildStdin::from_std(to_cat).unwrap();
+            let mut endpoint = Endpoint::new(Role::Agent, Hello::new(5));
+            write.write_all(&endpoint.take_output()).await.unwrap();
+            let mut buf = vec![0; 4096];
+            let n = agent_in.read(&mut buf).await.unwrap();
+            endpoint.receive(&buf[..n]);
+            assert!(endpoint.poll_message().unwrap().is_none());
+            // A keepalive every 10 ms until the client goes away.
+            loop {
+                endpoint.send(&Message::Flush).unwrap();
+                if write.write_all(&endpoint.take_output()).await.is_err() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+    });
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let read = tokio::process::ChildStdout::from_std(from_cat).unwrap();
+        let agent = Agent::new(read, client_out, options(Duration::from_millis(300)));
+        let started = Instant::now();
+        while !agent.established() && started.elapsed() < Duration::from_secs(20) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(agent.established());
+        // A timer that won half the time would fail one of ten rounds but once in a thousand.
+        for round in 0..10 {
+            std::thread::sleep(Duration::from_millis(600));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(agent.failure(), None, "round {round}");
+        }
+    });
+    drop(runtime);
+    cat.kill().unwrap();
+    cat.wait().unwrap();
+    peer.join().unwrap();
+}
+
+/// The agent stops reading while a large request is still being written, and goes silent:
+/// the call fails by the timeout, and closing does not wait forever on the blocked writer.
+#[test]
+fn closing_a_link_stalled_mid_write_does_not_hang() {
+    run(async {
+        let (client_end, mut agent_end) = tokio::io::duplex(64 << 10);
+        let mut endpoint = Endpoint::new(Role::Agent, Hello::new(5));
+        agent_end.write_all(&endpoint.take_output()).await.unwrap();
+        let (read, write) = tokio::io::split(client_end);
+        let agent = Agent::new(read, write, options(Duration::from_millis(500)));
+        let mut buf = vec![0; 4096];
+        let n = agent_end.read(&mut buf).await.unwrap();
+        endpoint.receive(&buf[..n]);
+        agent_end.write_all(&endpoint.take_output()).await.unwrap();
+        // About a megabyte of request: far more than the pipe holds, with nobody reading.
+        let paths = (0..20_000)
+            .map(|i| sy_transport::RelPath::new(format!("{i:0>60}")).unwrap())
+            .collect();
+        let digests = agent.checksums(paths, false).await;
+        assert!(digests.iter().all(Result::is_err));
+        let closed = tokio::time::timeout(Duration::from_secs(10), agent.close()).await;
+        assert!(closed.is_ok(), "close() hung on the blocked writer");
         drop(agent_end);
     });
 }
