@@ -46,6 +46,7 @@ mod ops;
 mod parents;
 mod pipeline;
 mod read;
+mod remote_path;
 mod scan;
 mod session;
 mod write;
@@ -61,6 +62,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use convert::{entry_from_attrs, io_error, kind_of, mode_and_times, owner, set_times};
 use pipeline::bounded;
+use remote_path::{join, relative_to};
 use session::Session;
 
 use crate::{
@@ -321,8 +323,7 @@ impl Inner {
 
     /// The path beneath the root that the remote path `remote` names, if it lies there.
     fn relative(&self, remote: &str) -> Option<RelPath> {
-        let rest = remote.strip_prefix(self.root.as_deref()?)?;
-        RelPath::new(rest.strip_prefix('/').unwrap_or(rest)).ok()
+        relative_to(self.root.as_deref()?, remote)
     }
 
     /// `path` as the user would name it: `host:root/path`.
@@ -468,17 +469,6 @@ impl Transport for Sftp {
 
     async fn apply(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
         ops::apply(&self.inner, ops, meta).await
-    }
-}
-
-/// `rel` beneath the absolute remote `root`.
-fn join(root: &str, rel: &str) -> String {
-    if rel.is_empty() {
-        root.to_owned()
-    } else if root.ends_with('/') {
-        format!("{root}{rel}")
-    } else {
-        format!("{root}/{rel}")
     }
 }
 
