@@ -14,6 +14,8 @@ const ED25519_B: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMYHuzpfCkyaRcvcbTm65fCchvdQRsdSjSc1o2GDrnCz";
 const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA2IUI6EGByQpfdjyzWHq3zsfEHS7IwT6DwccZE4P0v9RGblbnLPTJip9GepFMw3j+d6h2qoXL3Hj2EnJx8ihBo=";
 
+const ECDSA_P384: &str = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBPsIwPAa7oCznfnc8XuBQwzD6ZIfn5GBpsgpX0iG7Hz5v10Pw34X7ZPfQr/doYqIUeSn2BEcCLYLQKA5fj3tTTCxfBcQeZolzNV1hLV+W0pGLDLVoK5orjpwZUwPrtE8sw==";
+
 fn key(text: &str) -> PublicKey {
     PublicKey::from_openssh(text).unwrap()
 }
@@ -245,15 +247,45 @@ fn any_matching_entry_trusts_the_key() {
 }
 
 #[test]
-fn keys_of_other_algorithms_leave_the_host_unknown() {
-    let (_dir, _file, known) = user_file(&format!("host.example {ECDSA}\n"));
+fn a_key_of_another_type_is_a_changed_key() {
+    let (_dir, file, known) = user_file(&format!("host.example {ECDSA}\n"));
+    let status = known.check("host.example", 22, &key(ED25519_A)).unwrap();
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
-        HostKeyStatus::Unknown
+        status,
+        HostKeyStatus::Changed {
+            file,
+            line: 1,
+            known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
+        }
     );
     let algorithms = known.known_algorithms("host.example", 22);
     assert_eq!(algorithms, vec![key(ECDSA).algorithm()]);
     assert!(known.known_algorithms("nobody.example", 22).is_empty());
+}
+
+#[test]
+fn an_ecdsa_key_on_another_curve_is_a_changed_key_of_the_same_family() {
+    // The ed25519 entry comes first; the nistp256 one is reported, as the same family.
+    let (_dir, file, known) =
+        user_file(&format!("host.example {ED25519_B}\nhost.example {ECDSA}\n"));
+    let status = known.check("host.example", 22, &key(ECDSA_P384)).unwrap();
+    assert_eq!(
+        status,
+        HostKeyStatus::Changed {
+            file: file.clone(),
+            line: 2,
+            known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
+        }
+    );
+    let (_dir, file, known) = user_file(&format!("host.example {ECDSA_P384}\n"));
+    assert_eq!(
+        known.check("host.example", 22, &key(ECDSA_P384)).unwrap(),
+        trusted(&file, 1)
+    );
+    assert!(matches!(
+        known.check("host.example", 22, &key(ECDSA)).unwrap(),
+        HostKeyStatus::Changed { line: 1, .. }
+    ));
 }
 
 #[test]
