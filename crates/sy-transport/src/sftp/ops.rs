@@ -12,10 +12,11 @@ use russh_sftp::protocol::{FileAttributes, Status, StatusCode};
 use tokio::task::JoinSet;
 
 use super::parents::Parents;
+use super::rename::Unplaced;
 use super::{
     FILES_AT_ONCE, Inner, bounded, is_not_found, join, kind_of, mode_and_times, owner, set_times,
 };
-use crate::local::names::{partial_name, temp_name};
+use crate::local::names::{is_aside, partial_name, temp_name};
 use crate::{
     EntryKind, Error, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result,
     TreeOp,
@@ -249,10 +250,15 @@ async fn symlink(
         inner.rename_over(temp, remote).await
     }
     .await;
-    if placed.is_err() {
-        let _ = inner.session.remove(temp).await;
+    match placed {
+        Ok(()) => Ok(()),
+        Err(unplaced) => {
+            if unplaced.source_is_spare() {
+                let _ = inner.session.remove(temp).await;
+            }
+            Err(unplaced.into_error(temp))
+        }
     }
-    placed
 }
 
 /// Times and owner for a link itself, when there are any to set and the server offers
@@ -286,9 +292,11 @@ async fn hard_link(
     inner.session.hardlink(existing, temp).await?;
     let placed = inner.rename_over(temp, remote).await;
     // Renaming one name of a file over another name of the same file does nothing and keeps
-    // the temporary: it goes either way.
-    let _ = inner.session.remove(temp).await;
-    placed
+    // the temporary: it goes either way, unless it stands in for a missing target.
+    if placed.as_ref().err().is_none_or(Unplaced::source_is_spare) {
+        let _ = inner.session.remove(temp).await;
+    }
+    placed.map_err(|unplaced| unplaced.into_error(temp))
 }
 
 async fn set_meta(
@@ -452,19 +460,28 @@ async fn remove_if_there(inner: &Inner, remote: String) -> Result<(), SftpError>
     }
 }
 
-/// A stray temporary becomes its file's partial (unless a larger one exists) or goes.
+/// A stray temporary becomes its file's partial (unless a larger one exists) or goes. An old
+/// version moved aside goes back in place when its file is missing (a run was cut between the
+/// renames of [`Inner::rename_over`]), else it goes.
 async fn tidy(
     inner: &Inner,
     dir: &str,
     remote: &str,
     leftover: &Leftover,
 ) -> Result<(), SftpError> {
+    let file_name = leftover.file.as_ref().and_then(|f| f.file_name());
+    if leftover.path.file_name().is_some_and(is_aside)
+        && let Some(name) = file_name
+    {
+        let target = join(dir, &String::from_utf8_lossy(name));
+        return match inner.session.lstat(target.as_str()).await {
+            Err(e) if is_not_found(&e) => inner.session.rename(remote, target).await.map(drop),
+            Err(e) => Err(e),
+            Ok(_) => remove_if_there(inner, remote.to_owned()).await,
+        };
+    }
     if leftover.kind == LeftoverKind::Temp
-        && let Some(partial) = leftover
-            .file
-            .as_ref()
-            .and_then(|f| f.file_name())
-            .and_then(partial_name)
+        && let Some(partial) = file_name.and_then(partial_name)
     {
         let partial = join(dir, &String::from_utf8_lossy(&partial));
         let temp_len = inner.session.lstat(remote).await?.attrs.size.unwrap_or(0);
@@ -474,7 +491,10 @@ async fn tidy(
             Err(e) => return Err(e),
         };
         if temp_len > 0 && partial_len.is_none_or(|p| p < temp_len) {
-            return inner.rename_over(remote, &partial).await;
+            return inner
+                .rename_over(remote, &partial)
+                .await
+                .map_err(|unplaced| unplaced.into_error(remote));
         }
     }
     remove_if_there(inner, remote.to_owned()).await
