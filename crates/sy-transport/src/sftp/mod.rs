@@ -49,6 +49,7 @@ mod parents;
 mod pipeline;
 mod read;
 mod remote_path;
+mod remove;
 mod rename;
 mod scan;
 mod session;
