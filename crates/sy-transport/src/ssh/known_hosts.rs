@@ -14,7 +14,11 @@
 //!   `KEY_ECDSA`), so its fingerprint is the one to compare, else the first entry. A client asks
 //!   for the recorded types first ([`KnownHosts::known_algorithms`]), as OpenSSH does, so a
 //!   server that still has its recorded key is not refused for offering another one;
-//! - [`Unknown`](HostKeyStatus::Unknown) when no entry names the host.
+//! - [`Unknown`](HostKeyStatus::Unknown) when no entry names the host. On a port other than 22,
+//!   an unknown `[host]:port` is then looked up as plain `host`, as OpenSSH does ("checking
+//!   without port identifier"): the key recorded there is trusted, another key there leaves the
+//!   host unknown, and a key revoked there is refused (OpenSSH reports the revocation, then
+//!   goes on as for an unknown host).
 //!
 //! `@cert-authority` lines are skipped: sy does not accept host certificates. A malformed line is
 //! skipped with a warning naming its file and line, as OpenSSH does.
@@ -122,6 +126,26 @@ impl KnownHosts {
     ///
     /// [`HostSettings::host_name`]: super::HostSettings::host_name
     pub fn check(
+        &self,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+    ) -> Result<HostKeyStatus, KnownHostsError> {
+        let status = self.check_name(host, port, key)?;
+        if status == HostKeyStatus::Unknown && port != 22 {
+            let plain = self.check_name(host, 22, key)?;
+            if matches!(
+                plain,
+                HostKeyStatus::Trusted { .. } | HostKeyStatus::Revoked { .. }
+            ) {
+                return Ok(plain);
+            }
+        }
+        Ok(status)
+    }
+
+    /// [`check`](KnownHosts::check) for the one name `host` on `port` is recorded under.
+    fn check_name(
         &self,
         host: &str,
         port: u16,

@@ -55,9 +55,37 @@ fn plain_entries() {
         known.check("unknown.example", 22, &a).unwrap(),
         HostKeyStatus::Unknown
     );
+}
+
+#[test]
+fn on_another_port_a_key_recorded_without_a_port_is_trusted_as_by_openssh() {
+    let (_dir, file, known) = user_file(&format!(
+        "host.example {ED25519_A}\n@revoked old.example {ED25519_A}\n\
+         [moved.example]:2222 {ED25519_B}\nmoved.example {ED25519_A}\n"
+    ));
+    let a = key(ED25519_A);
     assert_eq!(
         known.check("host.example", 2222, &a).unwrap(),
-        HostKeyStatus::Unknown
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("host.example", 2222, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Unknown,
+        "another key recorded without a port leaves the port unknown"
+    );
+    assert_eq!(
+        known.check("old.example", 2222, &a).unwrap(),
+        HostKeyStatus::Revoked {
+            file: file.clone(),
+            line: 2
+        }
+    );
+    assert!(
+        matches!(
+            known.check("moved.example", 2222, &a).unwrap(),
+            HostKeyStatus::Changed { line: 3, .. }
+        ),
+        "an entry for the port decides alone"
     );
 }
 
