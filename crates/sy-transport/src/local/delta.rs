@@ -3,9 +3,12 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::num::NonZeroU64;
 
 use bytes::BytesMut;
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, fstat, ftruncate, renameat, unlinkat};
+use rustix::fs::{
+    Advice, AtFlags, FileType, Mode, OFlags, fadvise, fstat, ftruncate, renameat, unlinkat,
+};
 use rustix::io::Errno;
 use sy_delta::{DeltaOp, FileDigest, FileHasher, Patcher, Signature, SignatureOptions, diff};
 use tokio::sync::mpsc;
@@ -239,6 +242,10 @@ impl Inner {
     ) -> Result<[u8; 32]> {
         let len = delta.entry.size;
         let mut patcher = Patcher::new(basis_file, behind, len);
+        let mut behind_copies = CacheDrop {
+            file: basis_file,
+            from: 0,
+        };
         loop {
             let chunk = delta.chunks.blocking_recv().ok_or_else(|| {
                 self.err(
@@ -253,6 +260,7 @@ impl Inner {
                         .op(DeltaOp::Copy { offset, len })
                         .map_err(|e| self.delta_err(path, e))?;
                     written.matched += len;
+                    behind_copies.passed(offset, len);
                 }
                 DeltaChunk::Literal(bytes) => {
                     patcher
@@ -270,6 +278,36 @@ impl Inner {
                     return Ok(digest);
                 }
             }
+        }
+    }
+}
+
+/// Bytes of the basis passed between two requests to drop them from the page cache.
+const CACHE_DROP_STEP: u64 = 8 << 20;
+
+/// Drops the basis's cached pages behind the copies, step by step. The old version goes
+/// away once the new one is renamed into place, and the kernel then frees its cache when the
+/// last descriptor closes: 0.1-0.15 s for 1 GiB, after everything else, on the critical path.
+/// Freed as the copies pass, that work overlaps the transfer, and the old and new versions
+/// do not both sit in memory. A later copy from a dropped range still works: it reads the disk.
+struct CacheDrop<'f> {
+    file: &'f File,
+    /// Everything before this offset has been dropped already.
+    from: u64,
+}
+
+impl CacheDrop<'_> {
+    fn passed(&mut self, offset: u64, len: u64) {
+        let end = offset.saturating_add(len);
+        if offset >= self.from && end - self.from >= CACHE_DROP_STEP {
+            // Only advice: a failure costs memory, never correctness.
+            let _ = fadvise(
+                self.file,
+                self.from,
+                NonZeroU64::new(end - self.from),
+                Advice::DontNeed,
+            );
+            self.from = end;
         }
     }
 }
@@ -359,13 +397,15 @@ mod tests {
 
     const MIB: usize = 1 << 20;
 
-    /// 20 MiB: several writeback steps and many pieces through the writing thread.
+    /// 20 MiB: several writeback and cache-drop steps, many pieces through the writing thread.
     fn old_and_new() -> (Vec<u8>, Vec<u8>, Vec<DeltaChunk>) {
         let old = noise(20 * MIB, 1);
         let fresh = noise(300 << 10, 2);
         let mut new = old[..10 * MIB].to_vec();
         new.extend_from_slice(&fresh);
         new.extend_from_slice(&old[11 * MIB..]);
+        // Back to a range whose cache the forward copies dropped.
+        new.extend_from_slice(&old[MIB..2 * MIB]);
         let chunks = vec![
             DeltaChunk::Copy {
                 offset: 0,
@@ -375,6 +415,10 @@ mod tests {
             DeltaChunk::Copy {
                 offset: 11 * MIB as u64,
                 len: 9 * MIB as u64,
+            },
+            DeltaChunk::Copy {
+                offset: MIB as u64,
+                len: MIB as u64,
             },
         ];
         (old, new, chunks)
