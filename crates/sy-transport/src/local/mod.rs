@@ -9,6 +9,7 @@ pub(crate) mod scan;
 #[cfg(test)]
 mod tests;
 mod write;
+mod write_behind;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
