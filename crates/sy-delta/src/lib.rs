@@ -52,7 +52,7 @@
 //! checksum up in a [`SignatureIndex`], whose bitset rejects almost every miss with one
 //! memory read, and on a miss rolls the window one byte forward. The new file goes
 //! through a fixed buffer, never whole; memory is O(blocks) for the index (about 56
-//! bytes per block: 3.6 MB for a 4 GiB file at the default block size) and O(block +
+//! bytes per block: 7.3 MB for a 4 GiB file at the default block size) and O(block +
 //! 384 KiB) for the stream. Signatures of big files may be hashed on several threads
 //! ([`SignatureOptions::with_threads`]), with the same result.
 //!

@@ -21,7 +21,7 @@ pub const MAX_STRONG_LEN: u8 = 16;
 ///
 /// ```
 /// use sy_delta::SignatureOptions;
-/// let opts = SignatureOptions::for_len(256 << 20).with_seed(0x5eed).with_threads(2);
+/// let opts = SignatureOptions::for_len(1 << 30).with_seed(0x5eed).with_threads(2);
 /// assert_eq!(opts.block_size(), 16384);
 /// assert_eq!(opts.seed(), 0x5eed);
 /// ```
@@ -34,11 +34,20 @@ pub struct SignatureOptions {
 }
 
 impl SignatureOptions {
-    /// Options suited to a file of `len` bytes: a block size of about `sqrt(len)`
+    /// Options suited to a file of `len` bytes: a block size of about `sqrt(len) / 2`
     /// (a multiple of 8, clamped to 700 B ..= 128 KiB), a strong hash long enough
     /// that an accidental false match is negligible, seed 0 and one thread.
+    ///
+    /// Why half of rsync's `sqrt(len)`: a delta pays about one block of literal bytes per
+    /// changed stretch (the partly changed blocks at its two ends), and the signature pays
+    /// 12 bytes (weak sum and strong hash) per block of the basis. The total is smallest at
+    /// `sqrt(len · 12 / stretches)`; `sqrt(len) / 2` is that for about 48 changed stretches,
+    /// where rsync's rule assumes a dozen. Files that change in many places (databases, disk
+    /// images, the benchmark's 100 scattered edits of a 1 GiB file) send about 10% fewer
+    /// bytes; a file with a single small change sends a signature twice as large (0.8 MB
+    /// instead of 0.4 MB for 1 GiB).
     pub fn for_len(len: u64) -> Self {
-        let root = len.isqrt();
+        let root = len.isqrt() / 2;
         let rounded = (root + 4) / 8 * 8;
         let block_size = rounded.clamp(
             u64::from(MIN_AUTO_BLOCK_SIZE),
@@ -158,9 +167,12 @@ mod tests {
     #[test]
     fn block_size_follows_sqrt_and_clamps() {
         assert_eq!(SignatureOptions::for_len(0).block_size(), 700);
-        assert_eq!(SignatureOptions::for_len(1 << 20).block_size(), 1024);
-        assert_eq!(SignatureOptions::for_len(8 << 20).block_size(), 2896);
-        assert_eq!(SignatureOptions::for_len(256 << 20).block_size(), 16384);
+        assert_eq!(SignatureOptions::for_len(1 << 20).block_size(), 700);
+        assert_eq!(SignatureOptions::for_len(4 << 20).block_size(), 1024);
+        assert_eq!(SignatureOptions::for_len(8 << 20).block_size(), 1448);
+        assert_eq!(SignatureOptions::for_len(256 << 20).block_size(), 8192);
+        assert_eq!(SignatureOptions::for_len(1 << 30).block_size(), 16384);
+        assert_eq!(SignatureOptions::for_len(64 << 30).block_size(), 128 << 10);
         assert_eq!(SignatureOptions::for_len(u64::MAX).block_size(), 128 << 10);
     }
 

@@ -5,10 +5,11 @@ pub(crate) mod names;
 mod ops;
 mod read;
 mod root;
-mod scan;
+pub(crate) mod scan;
 #[cfg(test)]
 mod tests;
 mod write;
+mod write_behind;
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
