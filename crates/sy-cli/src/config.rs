@@ -12,7 +12,8 @@ use sy_transport::{FilterRules, RelPath, RuleKind};
 use crate::args::{Args, FilterArg, Parsed};
 use crate::progress::When;
 use crate::remote::{RemoteShell, RemoteSpec, parse_remote};
-use crate::settings::{CompressLevel, ConfigFile, Layer, Rsh};
+use crate::settings::{CompressLevel, ConfigFile, Layer, Origin, Rsh};
+use crate::ssh::SshFlags;
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -187,8 +188,18 @@ impl Config {
         let Some((dst, sources)) = args.paths.split_last() else {
             bail!(UsageError("need SRC and DST".into()));
         };
+        // No remote shell chosen, on the command line or in the config: sy connects itself.
+        let builtin = (settings.rsh.origin == Origin::BuiltIn).then(|| SshFlags {
+            config_file: args.ssh_config.clone(),
+            port: args.port,
+            identities: args.identity.clone(),
+            accept_new_host_key: args.accept_new_host_key,
+            cipher: args.cipher.clone(),
+            deploy: !args.no_deploy,
+        });
         let shell = RemoteShell {
             rsh: settings.rsh.value.words,
+            builtin,
             remote_path: settings.remote_path.value,
             compress_level: settings
                 .compress

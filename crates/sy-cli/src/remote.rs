@@ -8,11 +8,13 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
+use sy_transport::ssh::{ExecStatus, RemoteExit, SshSession};
 use sy_transport::{Agent, AgentOptions};
 use tokio::process::{Child, Command};
 
 use crate::bwlimit::{Paced, Throttle};
 use crate::config::UsageError;
+use crate::ssh::SshFlags;
 
 /// Bytes each pipe to the remote shell holds.
 const PIPE_SIZE: usize = 1 << 20;
@@ -102,6 +104,8 @@ pub fn remote_word(word: &str) -> Result<String, UsageError> {
 pub struct RemoteShell {
     /// `-e` split into words (`ssh` by default).
     pub rsh: Vec<String>,
+    /// The built-in SSH client and its flags, used when no `-e`/`rsh` was given.
+    pub builtin: Option<SshFlags>,
     /// The agent's command on the far side (`--remote-path`, default `sy-remote`); a command
     /// line of its own, not quoted (it may be `sudo sy-remote`).
     pub remote_path: String,
@@ -133,22 +137,80 @@ pub fn agent_command(
         argv.push(user.clone());
     }
     argv.push(spec.host.clone());
-    let mut remote = shell.remote_path.clone();
+    argv.push(agent_remote_command(&shell.remote_path, root, mkdir)?);
+    Ok(argv)
+}
+
+/// The command line the remote shell runs to start the agent for `root`:
+/// `sy-remote [--mkdir] -- 'root'` (`remote_path` is a command line of its own, not quoted).
+pub fn agent_remote_command(remote_path: &str, root: &str, mkdir: bool) -> Result<String, UsageError> {
+    let mut remote = remote_path.to_owned();
     if mkdir {
         remote.push_str(" --mkdir");
     }
     remote.push_str(" -- ");
     remote.push_str(&remote_word(if root.is_empty() { "." } else { root })?);
-    argv.push(remote);
-    Ok(argv)
+    Ok(remote)
 }
 
-/// A running agent: the client end and the remote shell process.
+/// A running agent: the client end and what carries it.
 pub struct Connection {
     /// The transport.
     pub agent: Agent,
-    child: Child,
+    link: Link,
     shown: String,
+}
+
+/// What carries the agent's bytes.
+enum Link {
+    /// A remote shell process (`-e`), whose stdio is the agent's.
+    Shell(Child),
+    /// An exec channel of the built-in SSH client (the session is taken when it is closed).
+    Ssh(Option<SshSession>, ExecStatus),
+}
+
+/// The far side of a job: an agent, or (built-in SSH to a host without one) SFTP.
+pub enum Remote {
+    /// `sy-remote` speaking the protocol.
+    Agent(Connection),
+}
+
+impl Remote {
+    /// Reaches `root` on `spec`'s host: with the built-in SSH client unless a remote shell
+    /// (`-e`) was chosen. With `mkdir`, the agent creates a missing root.
+    pub async fn start(
+        shell: &RemoteShell,
+        spec: &RemoteSpec,
+        root: &str,
+        mkdir: bool,
+        throttle: Option<&Throttle>,
+    ) -> Result<Remote> {
+        match &shell.builtin {
+            Some(flags) => crate::ssh::start(flags, shell, spec, root, mkdir, throttle).await,
+            None => Connection::start(shell, spec, root, mkdir, throttle).map(Remote::Agent),
+        }
+    }
+}
+
+/// The agent's client over `reader`/`writer`, paced by `throttle` when there is one.
+pub(crate) fn agent_over<R, W>(
+    reader: R,
+    writer: W,
+    options: AgentOptions,
+    throttle: Option<&Throttle>,
+) -> Agent
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match throttle {
+        Some(throttle) => Agent::new(
+            Paced::new(reader, throttle.clone()),
+            Paced::new(writer, throttle.clone()),
+            options,
+        ),
+        None => Agent::new(reader, writer, options),
+    }
 }
 
 impl Connection {
@@ -187,54 +249,34 @@ impl Connection {
             location: shown.clone(),
             compress_level: shell.compress_level,
         };
-        let agent = match throttle {
-            Some(throttle) => Agent::new(
-                Paced::new(stdout, throttle.clone()),
-                Paced::new(stdin, throttle.clone()),
-                options,
-            ),
-            None => Agent::new(stdout, stdin, options),
-        };
         Ok(Connection {
-            agent,
-            child,
+            agent: agent_over(stdout, stdin, options, throttle),
+            link: Link::Shell(child),
             shown,
         })
     }
 
-    /// Ends the session and waits for the remote shell. An error says why the connection
-    /// broke (the agent died, the shell failed), if it did. The agent's traffic counters are
-    /// final only after this.
-    pub async fn finish(&mut self) -> Result<(), RemoteEnd> {
-        // With the agent gone or broken, give the remote shell a moment to exit on its own
-        // (its status says why), then stop it: it may be blocked writing to a dead agent.
-        let mut early = None;
-        let mut killed = false;
-        if self.agent.failure().is_some() {
-            match tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await {
-                Ok(status) => early = Some(status),
-                Err(_) => {
-                    let _ = self.child.start_kill();
-                    killed = true;
-                }
-            }
+    /// An agent already speaking over an exec channel of `session`.
+    pub(crate) fn over_ssh(
+        agent: Agent,
+        session: SshSession,
+        status: ExecStatus,
+        shown: String,
+    ) -> Connection {
+        Connection {
+            agent,
+            link: Link::Ssh(Some(session), status),
+            shown,
         }
-        self.agent.close().await;
-        let waited = match early {
-            Some(status) => Ok(status),
-            None => tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await,
-        };
-        let shell = match waited {
-            // Its exit status is then our own kill's, not news.
-            _ if killed => None,
-            Ok(Ok(status)) if status.success() => None,
-            Ok(Ok(status)) if status.code() == Some(127) => Some(format!(
-                "the remote shell exited with {status} (command not found: is sy-remote \
-                 installed there? see --remote-path)"
-            )),
-            Ok(Ok(status)) => Some(format!("the remote shell exited with {status}")),
-            Ok(Err(e)) => Some(format!("waiting for the remote shell failed: {e}")),
-            Err(_) => Some("the remote shell did not exit".to_owned()),
+    }
+
+    /// Ends the session and waits for the remote shell or channel. An error says why the
+    /// connection broke (the agent died, the shell failed, the SSH connection was lost), if
+    /// it did. The agent's traffic counters are final only after this.
+    pub async fn finish(&mut self) -> Result<(), RemoteEnd> {
+        let shell = match &mut self.link {
+            Link::Shell(child) => finish_shell(&self.agent, child).await,
+            Link::Ssh(session, status) => finish_channel(&self.agent, session.take(), status).await,
         };
         let failure = self.agent.failure();
         if failure.is_none() && shell.is_none() {
@@ -245,6 +287,77 @@ impl Connection {
             failure,
             shell,
         })
+    }
+}
+
+/// Closes the agent and waits for the remote shell; what went wrong with it, if anything.
+async fn finish_shell(agent: &Agent, child: &mut Child) -> Option<String> {
+    // With the agent gone or broken, give the remote shell a moment to exit on its own
+    // (its status says why), then stop it: it may be blocked writing to a dead agent.
+    let mut early = None;
+    let mut killed = false;
+    if agent.failure().is_some() {
+        match tokio::time::timeout(Duration::from_millis(200), child.wait()).await {
+            Ok(status) => early = Some(status),
+            Err(_) => {
+                let _ = child.start_kill();
+                killed = true;
+            }
+        }
+    }
+    agent.close().await;
+    let waited = match early {
+        Some(status) => Ok(status),
+        None => tokio::time::timeout(Duration::from_secs(30), child.wait()).await,
+    };
+    match waited {
+        // Its exit status is then our own kill's, not news.
+        _ if killed => None,
+        Ok(Ok(status)) if status.success() => None,
+        Ok(Ok(status)) if status.code() == Some(127) => Some(format!(
+            "the remote shell exited with {status} (command not found: is sy-remote \
+             installed there? see --remote-path)"
+        )),
+        Ok(Ok(status)) => Some(format!("the remote shell exited with {status}")),
+        Ok(Err(e)) => Some(format!("waiting for the remote shell failed: {e}")),
+        Err(_) => Some("the remote shell did not exit".to_owned()),
+    }
+}
+
+/// Closes the agent, waits for its channel to close and says goodbye to the server; what
+/// went wrong with the agent's process or the connection, if anything.
+async fn finish_channel(
+    agent: &Agent,
+    session: Option<SshSession>,
+    status: &mut ExecStatus,
+) -> Option<String> {
+    let mut early = None;
+    if agent.failure().is_some() {
+        early = tokio::time::timeout(Duration::from_millis(200), status.wait())
+            .await
+            .ok();
+    }
+    agent.close().await;
+    let end = match early {
+        Some(end) => Some(end),
+        None => tokio::time::timeout(Duration::from_secs(30), status.wait())
+            .await
+            .ok(),
+    };
+    let lost = session.as_ref().and_then(SshSession::failure);
+    if let Some(session) = session {
+        session.close().await;
+    }
+    match (end.map(|end| end.exit), lost) {
+        (Some(RemoteExit::Status(0)), _) => None,
+        (_, Some(lost)) => Some(format!("the SSH connection ended: {lost}")),
+        (Some(RemoteExit::Status(127)), None) => Some(
+            "sy-remote exited with status 127 (command not found: is it installed there? \
+             see --remote-path)"
+                .to_owned(),
+        ),
+        (Some(exit), None) => Some(format!("sy-remote ended with {exit}")),
+        (None, None) => Some("sy-remote did not exit".to_owned()),
     }
 }
 
@@ -345,6 +458,7 @@ mod tests {
     fn the_agent_command_puts_user_host_and_a_quoted_root() {
         let shell = RemoteShell {
             rsh: split_rsh("ssh -p 2222 -o 'ProxyCommand=nc %h %p'").unwrap(),
+            builtin: None,
             remote_path: "/opt/sy-remote".to_owned(),
             compress_level: None,
         };

@@ -18,3 +18,4 @@ mod remote;
 mod resume;
 mod rsync;
 mod ssh;
+mod ssh_builtin;

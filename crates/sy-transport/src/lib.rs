@@ -32,6 +32,7 @@ mod filter;
 mod local;
 mod relpath;
 mod seed;
+pub mod ssh;
 mod transport;
 
 pub use agent::{

@@ -1,0 +1,414 @@
+//! The built-in SSH client (no `-e`) against a real OpenSSH server on a random loopback port:
+//! host-key trust, authentication, deploying the agent, and syncs through it. Every test reads
+//! its host settings from its own `-F` file (its own known_hosts, keys and agent), never the
+//! user's. Skipped (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::remote::{edge_tree, noise, sy_remote};
+use crate::ssh::{Sshd, keygen, sshd_or_skip, start_sshd, user_name};
+use crate::util::{Fixture, assert_same_tree, stderr, summary};
+
+/// A fixture with its own sshd, keys, known_hosts and ssh config.
+struct Setup {
+    f: Fixture,
+    sshd: Sshd,
+    user_key: PathBuf,
+    known_hosts: PathBuf,
+    /// The sshd's host public key line (`ssh-ed25519 AAAA… comment`).
+    host_pub: String,
+    /// HOME of the remote sessions.
+    home: PathBuf,
+}
+
+impl Setup {
+    /// `None` when the test is skipped. With `known`, known_hosts already trusts the server.
+    fn new(test: &str, known: bool) -> Option<Setup> {
+        let f = Fixture::new();
+        let keys = f.mkdir("keys");
+        let user_key = keys.join("id_ed25519");
+        keygen(&user_key);
+        let home = f.mkdir("remote-home");
+        let sshd = sshd_or_skip(start_sshd(&keys, &user_key, &home), test)?;
+        let host_pub = fs::read_to_string(keys.join("host_key.pub")).unwrap();
+        let known_hosts = keys.join("known_hosts");
+        let line = if known {
+            format!("[127.0.0.1]:{} {host_pub}", sshd.port)
+        } else {
+            String::new()
+        };
+        fs::write(&known_hosts, line).unwrap();
+        f.mkdir("local-home");
+        let setup = Setup {
+            f,
+            sshd,
+            user_key,
+            known_hosts,
+            host_pub,
+            home,
+        };
+        setup.write_config(&format!(
+            "IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none",
+            setup.user_key.display()
+        ));
+        Some(setup)
+    }
+
+    fn config_path(&self) -> PathBuf {
+        self.f.path("ssh_config")
+    }
+
+    /// An ssh config naming the server `sshtest` (and `jumped`, reached through `sshtest`),
+    /// with `auth` lines for both.
+    fn write_config(&self, auth: &str) {
+        fs::write(
+            self.config_path(),
+            format!(
+                "Host jumped\n  ProxyJump sshtest\n\n\
+                 Host sshtest jumped\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  {auth}\n  \
+                 UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  BatchMode yes\n",
+                self.sshd.port,
+                user_name(),
+                self.known_hosts.display(),
+            ),
+        )
+        .unwrap();
+    }
+
+    /// `sy -F CONFIG` with a HOME of its own and no ssh-agent from the environment.
+    fn sy(&self) -> assert_cmd::Command {
+        let mut cmd = self.f.sy();
+        cmd.env("HOME", self.f.path("local-home"))
+            .env_remove("SSH_AUTH_SOCK")
+            .arg("-F")
+            .arg(self.config_path())
+            .timeout(Duration::from_secs(120));
+        cmd
+    }
+
+    /// `sy -F CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
+    fn push(&self, args: &[&str]) -> Output {
+        self.sy()
+            .arg("--remote-path")
+            .arg(sy_remote())
+            .args(args)
+            .arg(self.f.src_slash())
+            .arg(format!("sshtest:{}/", self.f.dst().display()))
+            .output()
+            .unwrap()
+    }
+
+    /// The SHA256 fingerprint of the server's host key, as ssh-keygen prints it.
+    fn host_fingerprint(&self) -> String {
+        let out = Command::new("ssh-keygen")
+            .arg("-lf")
+            .arg(self.f.path("keys/host_key.pub"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.split_whitespace().nth(1).unwrap().to_owned()
+    }
+}
+
+fn ok(out: Output) -> Output {
+    assert_eq!(out.status.code(), Some(0), "sy failed: {}", stderr(&out));
+    out
+}
+
+#[test]
+fn builtin_ssh_pushes_and_pulls_an_edge_case_tree() {
+    let Some(s) = Setup::new("builtin_ssh_pushes_and_pulls_an_edge_case_tree", true) else {
+        return;
+    };
+    edge_tree(&s.f);
+    ok(s.push(&[]));
+    assert_same_tree(&s.f.src(), &s.f.dst());
+    let pulled = s.f.path("pulled");
+    ok(s
+        .sy()
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .arg(format!("sshtest:{}/", s.f.src().display()))
+        .arg(&pulled)
+        .output()
+        .unwrap());
+    assert_same_tree(&s.f.src(), &pulled);
+}
+
+#[test]
+fn builtin_ssh_sends_a_changed_file_as_a_delta() {
+    let Some(s) = Setup::new("builtin_ssh_sends_a_changed_file_as_a_delta", true) else {
+        return;
+    };
+    let old = noise(8 << 20, 5);
+    let mut new = old.clone();
+    for at in [100_000, 3_000_000, 7_000_000] {
+        new[at..at + 500].copy_from_slice(&noise(500, at as u64));
+    }
+    new.extend_from_slice(b"appended");
+    s.f.write("src/data", &new);
+    s.f.write("dst/data", &old);
+    let report = summary(&ok(s.push(&["--json"])));
+    assert!(fs::read(s.f.path("dst/data")).unwrap() == new, "{report}");
+    assert!(report["bytes_literal"].as_u64().unwrap() < 256 << 10, "{report}");
+    assert!(report["wire_bytes_sent"].as_u64().unwrap() < 512 << 10, "{report}");
+}
+
+#[test]
+fn an_unknown_host_is_refused_then_trusted_with_the_flag_and_remembered() {
+    let Some(s) = Setup::new("an_unknown_host_is_refused_then_trusted", false) else {
+        return;
+    };
+    s.f.write("src/a", "a");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    eprintln!("DEBUGMSG {err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&s.host_fingerprint()), "{err}");
+    assert!(err.contains("--accept-new-host-key"), "{err}");
+    assert!(!s.f.dst().exists(), "nothing is written to an untrusted host");
+
+    ok(s.push(&["--accept-new-host-key"]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+    let recorded = fs::read_to_string(&s.known_hosts).unwrap();
+    let key = s.host_pub.split_whitespace().nth(1).unwrap();
+    assert!(recorded.contains(key), "{recorded}");
+    assert!(recorded.contains(&format!("[127.0.0.1]:{}", s.sshd.port)), "{recorded}");
+
+    s.f.write("src/b", "b");
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "b");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_naming_the_file_and_line_of_the_old_one() {
+    let Some(s) = Setup::new("a_changed_host_key_is_refused", false) else {
+        return;
+    };
+    let other = s.f.path("keys/other_host_key");
+    keygen(&other);
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    fs::write(
+        &s.known_hosts,
+        format!(
+            "# the old key of the test server\n[127.0.0.1]:{} {other_pub}",
+            s.sshd.port
+        ),
+    )
+    .unwrap();
+    s.f.write("src/a", "a");
+    for flags in [&[][..], &["--accept-new-host-key"][..]] {
+        let out = s.push(flags);
+        let err = stderr(&out);
+        eprintln!("DEBUGMSG {err}");
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{err}");
+        assert!(
+            err.contains(&format!("{}:2", s.known_hosts.display())),
+            "{err}"
+        );
+        assert!(err.contains(&s.host_fingerprint()), "{err}");
+        assert!(!s.f.dst().exists());
+    }
+    let kept = fs::read_to_string(&s.known_hosts).unwrap();
+    assert!(kept.contains(other_pub.split_whitespace().nth(1).unwrap()));
+    assert!(!kept.contains(s.host_pub.split_whitespace().nth(1).unwrap()));
+}
+
+/// An `ssh-agent` in the foreground on its own socket, killed when dropped.
+struct SshAgent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_ssh_agent(dir: &Path) -> SshAgent {
+    let socket = dir.join("agent.sock");
+    let child = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = SshAgent { child, socket };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent.socket.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    agent
+}
+
+#[test]
+fn authenticates_with_a_key_held_by_ssh_agent() {
+    let Some(s) = Setup::new("authenticates_with_a_key_held_by_ssh_agent", true) else {
+        return;
+    };
+    let agent = start_ssh_agent(s.f.root());
+    let added = Command::new("ssh-add")
+        .arg(&s.user_key)
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", stderr(&added));
+    // No identity file: only the agent can log in.
+    s.write_config(&format!("IdentityAgent {}", agent.socket.display()));
+    fs::rename(&s.user_key, s.f.path("keys/moved-away")).unwrap();
+    s.f.write("src/a", "through the agent");
+    ok(s.push(&[]));
+    assert_eq!(
+        fs::read_to_string(s.f.path("dst/a")).unwrap(),
+        "through the agent"
+    );
+}
+
+#[test]
+fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
+    let Some(s) = Setup::new("authenticates_with_an_identity_flag", true) else {
+        return;
+    };
+    s.write_config("IdentityAgent none");
+    s.f.write("src/a", "with -i");
+    let key = s.user_key.display().to_string();
+    ok(s.push(&["-i", &key]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "with -i");
+
+    let wrong = s.f.path("keys/wrong_key");
+    keygen(&wrong);
+    let wrong = wrong.display().to_string();
+    let out = s.push(&["-i", &wrong, "-i", "/nonexistent/id_rsa"]);
+    let err = stderr(&out);
+    eprintln!("DEBUGMSG {err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(err.contains(&format!("{wrong} (refused)")), "{err}");
+    assert!(err.contains("/nonexistent/id_rsa (not found)"), "{err}");
+}
+
+#[test]
+fn a_host_alias_and_a_jump_host_come_from_the_ssh_config() {
+    let Some(s) = Setup::new("a_host_alias_and_a_jump_host_come_from_the_ssh_config", true)
+    else {
+        return;
+    };
+    s.f.write("src/a", "through the jump host");
+    ok(s
+        .sy()
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .arg(s.f.src_slash())
+        .arg(format!("jumped:{}/", s.f.dst().display()))
+        .output()
+        .unwrap());
+    assert_eq!(
+        fs::read_to_string(s.f.path("dst/a")).unwrap(),
+        "through the jump host"
+    );
+}
+
+#[test]
+fn a_remote_path_with_quotes_and_command_substitution_is_taken_literally() {
+    let Some(s) = Setup::new("a_remote_path_with_quotes_is_taken_literally", true) else {
+        return;
+    };
+    s.f.write("src/a", "literal");
+    let hostile = s.f.path("dst/it's \"a\" $(touch pwned) `touch pwned2`;x");
+    ok(s
+        .sy()
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", hostile.display()))
+        .output()
+        .unwrap());
+    assert_eq!(fs::read_to_string(hostile.join("a")).unwrap(), "literal");
+    for dir in [&s.home, &s.f.root().to_path_buf()] {
+        assert!(!dir.join("pwned").exists() && !dir.join("pwned2").exists());
+    }
+}
+
+#[test]
+fn a_named_cipher_is_used_and_an_unknown_one_refused() {
+    let Some(s) = Setup::new("a_named_cipher_is_used_and_an_unknown_one_refused", true) else {
+        return;
+    };
+    s.f.write("src/a", "chacha");
+    ok(s.push(&["--cipher", "chacha20-poly1305@openssh.com"]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "chacha");
+    let out = s.push(&["--cipher", "rot13"]);
+    let err = stderr(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("\"rot13\"") && err.contains("aes128-gcm@openssh.com"), "{err}");
+}
+
+#[test]
+fn a_host_without_sy_remote_gets_a_verified_copy_once() {
+    let Some(s) = Setup::new("a_host_without_sy_remote_gets_a_verified_copy_once", true) else {
+        return;
+    };
+    if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
+        eprintln!("SKIPPED a_host_without_sy_remote_gets_a_verified_copy_once: sy-remote is on /usr/bin:/bin");
+        return;
+    }
+    // Built beside the `sy` under test, which is where it is copied from.
+    let local = sy_remote();
+    edge_tree(&s.f);
+    let deployed = s
+        .home
+        .join(format!(".cache/sy/sy-remote-{}", env!("CARGO_PKG_VERSION")));
+    let run = || {
+        s.sy()
+            .arg("-v")
+            .arg(s.f.src_slash())
+            .arg(format!("sshtest:{}/", s.f.dst().display()))
+            .output()
+            .unwrap()
+    };
+    let first = ok(run());
+    eprintln!("DEBUGMSG {}", stderr(&first));
+    assert!(stderr(&first).contains("copied"), "{}", stderr(&first));
+    assert_same_tree(&s.f.src(), &s.f.dst());
+    assert!(fs::read(&deployed).unwrap() == fs::read(local).unwrap());
+    let mode = fs::metadata(&deployed).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    let leftovers: Vec<_> = fs::read_dir(deployed.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+
+    s.f.write("src/later", "second run");
+    let second = ok(run());
+    assert!(!stderr(&second).contains("copied"), "{}", stderr(&second));
+    assert_eq!(fs::read_to_string(s.f.path("dst/later")).unwrap(), "second run");
+}
+
+#[test]
+fn without_deploy_a_missing_agent_is_a_clear_error() {
+    let Some(s) = Setup::new("without_deploy_a_missing_agent_is_a_clear_error", true) else {
+        return;
+    };
+    s.f.write("src/a", "a");
+    let out = s
+        .sy()
+        .args(["--remote-path", "no-such-sy-remote"])
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    eprintln!("DEBUGMSG {err}");
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("no-such-sy-remote") && err.contains("127"), "{err}");
+}
