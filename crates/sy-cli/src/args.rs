@@ -129,14 +129,24 @@ pub struct Args {
     pub remote_path: Option<String>,
     /// Read SSH host settings (HostName, Port, User, IdentityFile, ProxyJump, …) from FILE
     /// instead of ~/.ssh/config. Built-in SSH client (no -e) only, as are the flags below.
-    #[arg(short = 'F', long = "ssh-config", value_name = "FILE", conflicts_with = "rsh")]
+    #[arg(
+        short = 'F',
+        long = "ssh-config",
+        value_name = "FILE",
+        conflicts_with = "rsh"
+    )]
     pub ssh_config: Option<PathBuf>,
     /// Connect to PORT on the remote host.
     #[arg(long, value_name = "PORT", conflicts_with = "rsh")]
     pub port: Option<u16>,
     /// Offer the private key in FILE (repeatable; tried after ssh-agent's keys, before the
     /// config's IdentityFile).
-    #[arg(short = 'i', long = "identity", value_name = "FILE", conflicts_with = "rsh")]
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "FILE",
+        conflicts_with = "rsh"
+    )]
     pub identity: Vec<PathBuf>,
     /// Trust a host whose key is not yet in known_hosts, and record its key there (a changed
     /// key is still refused).

@@ -143,7 +143,11 @@ pub fn agent_command(
 
 /// The command line the remote shell runs to start the agent for `root`:
 /// `sy-remote [--mkdir] -- 'root'` (`remote_path` is a command line of its own, not quoted).
-pub fn agent_remote_command(remote_path: &str, root: &str, mkdir: bool) -> Result<String, UsageError> {
+pub fn agent_remote_command(
+    remote_path: &str,
+    root: &str,
+    mkdir: bool,
+) -> Result<String, UsageError> {
     let mut remote = remote_path.to_owned();
     if mkdir {
         remote.push_str(" --mkdir");
@@ -166,7 +170,7 @@ enum Link {
     /// A remote shell process (`-e`), whose stdio is the agent's.
     Shell(Child),
     /// An exec channel of the built-in SSH client (the session is taken when it is closed).
-    Ssh(Option<SshSession>, ExecStatus),
+    Ssh(Option<Box<SshSession>>, ExecStatus),
 }
 
 /// The far side of a job: an agent, or (built-in SSH to a host without one) SFTP.
@@ -265,7 +269,7 @@ impl Connection {
     ) -> Connection {
         Connection {
             agent,
-            link: Link::Ssh(Some(session), status),
+            link: Link::Ssh(Some(Box::new(session)), status),
             shown,
         }
     }
@@ -328,7 +332,7 @@ async fn finish_shell(agent: &Agent, child: &mut Child) -> Option<String> {
 /// went wrong with the agent's process or the connection, if anything.
 async fn finish_channel(
     agent: &Agent,
-    session: Option<SshSession>,
+    session: Option<Box<SshSession>>,
     status: &mut ExecStatus,
 ) -> Option<String> {
     let mut early = None;
@@ -344,7 +348,7 @@ async fn finish_channel(
             .await
             .ok(),
     };
-    let lost = session.as_ref().and_then(SshSession::failure);
+    let lost = session.as_ref().and_then(|session| session.failure());
     if let Some(session) = session {
         session.close().await;
     }

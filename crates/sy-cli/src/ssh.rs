@@ -15,7 +15,9 @@ use sy_transport::ssh::{
 
 use crate::bwlimit::Throttle;
 use crate::config::UsageError;
-use crate::remote::{Connection, Remote, RemoteShell, RemoteSpec, agent_over, agent_remote_command};
+use crate::remote::{
+    Connection, Remote, RemoteShell, RemoteSpec, agent_over, agent_remote_command,
+};
 
 /// The agent's default command; only then is a missing one deployed.
 const DEFAULT_REMOTE_PATH: &str = "sy-remote";
@@ -96,7 +98,9 @@ pub async fn start(
         },
         throttle,
     );
-    Ok(Remote::Agent(Connection::over_ssh(agent, session, status, shown)))
+    Ok(Remote::Agent(Connection::over_ssh(
+        agent, session, status, shown,
+    )))
 }
 
 /// `sy-remote` from `~/.cache/sy` on the host: the copy an earlier run left, else a fresh one.
@@ -159,7 +163,9 @@ pub fn connect_options(flags: &SshFlags, spec: &RemoteSpec) -> Result<SshOptions
     if let Some(port) = flags.port {
         options.port = port;
     }
-    options.identity_files.splice(0..0, flags.identities.iter().cloned());
+    options
+        .identity_files
+        .splice(0..0, flags.identities.iter().cloned());
     match settings.proxy_jump.as_slice() {
         [] => {}
         [hop] => {

@@ -128,8 +128,7 @@ fn builtin_ssh_pushes_and_pulls_an_edge_case_tree() {
     ok(s.push(&[]));
     assert_same_tree(&s.f.src(), &s.f.dst());
     let pulled = s.f.path("pulled");
-    ok(s
-        .sy()
+    ok(s.sy()
         .arg("--remote-path")
         .arg(sy_remote())
         .arg(format!("sshtest:{}/", s.f.src().display()))
@@ -154,8 +153,14 @@ fn builtin_ssh_sends_a_changed_file_as_a_delta() {
     s.f.write("dst/data", &old);
     let report = summary(&ok(s.push(&["--json"])));
     assert!(fs::read(s.f.path("dst/data")).unwrap() == new, "{report}");
-    assert!(report["bytes_literal"].as_u64().unwrap() < 256 << 10, "{report}");
-    assert!(report["wire_bytes_sent"].as_u64().unwrap() < 512 << 10, "{report}");
+    assert!(
+        report["bytes_literal"].as_u64().unwrap() < 256 << 10,
+        "{report}"
+    );
+    assert!(
+        report["wire_bytes_sent"].as_u64().unwrap() < 512 << 10,
+        "{report}"
+    );
 }
 
 #[test]
@@ -166,18 +171,23 @@ fn an_unknown_host_is_refused_then_trusted_with_the_flag_and_remembered() {
     s.f.write("src/a", "a");
     let out = s.push(&[]);
     let err = stderr(&out);
-    eprintln!("DEBUGMSG {err}");
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains(&s.host_fingerprint()), "{err}");
     assert!(err.contains("--accept-new-host-key"), "{err}");
-    assert!(!s.f.dst().exists(), "nothing is written to an untrusted host");
+    assert!(
+        !s.f.dst().exists(),
+        "nothing is written to an untrusted host"
+    );
 
     ok(s.push(&["--accept-new-host-key"]));
     assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
     let recorded = fs::read_to_string(&s.known_hosts).unwrap();
     let key = s.host_pub.split_whitespace().nth(1).unwrap();
     assert!(recorded.contains(key), "{recorded}");
-    assert!(recorded.contains(&format!("[127.0.0.1]:{}", s.sshd.port)), "{recorded}");
+    assert!(
+        recorded.contains(&format!("[127.0.0.1]:{}", s.sshd.port)),
+        "{recorded}"
+    );
 
     s.f.write("src/b", "b");
     ok(s.push(&[]));
@@ -204,9 +214,11 @@ fn a_changed_host_key_is_refused_naming_the_file_and_line_of_the_old_one() {
     for flags in [&[][..], &["--accept-new-host-key"][..]] {
         let out = s.push(flags);
         let err = stderr(&out);
-        eprintln!("DEBUGMSG {err}");
         assert_eq!(out.status.code(), Some(3), "{err}");
-        assert!(err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"), "{err}");
+        assert!(
+            err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+            "{err}"
+        );
         assert!(
             err.contains(&format!("{}:2", s.known_hosts.display())),
             "{err}"
@@ -289,7 +301,6 @@ fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
     let wrong = wrong.display().to_string();
     let out = s.push(&["-i", &wrong, "-i", "/nonexistent/id_rsa"]);
     let err = stderr(&out);
-    eprintln!("DEBUGMSG {err}");
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("permission denied"), "{err}");
     assert!(err.contains(&format!("{wrong} (refused)")), "{err}");
@@ -298,13 +309,14 @@ fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
 
 #[test]
 fn a_host_alias_and_a_jump_host_come_from_the_ssh_config() {
-    let Some(s) = Setup::new("a_host_alias_and_a_jump_host_come_from_the_ssh_config", true)
-    else {
+    let Some(s) = Setup::new(
+        "a_host_alias_and_a_jump_host_come_from_the_ssh_config",
+        true,
+    ) else {
         return;
     };
     s.f.write("src/a", "through the jump host");
-    ok(s
-        .sy()
+    ok(s.sy()
         .arg("--remote-path")
         .arg(sy_remote())
         .arg(s.f.src_slash())
@@ -324,8 +336,7 @@ fn a_remote_path_with_quotes_and_command_substitution_is_taken_literally() {
     };
     s.f.write("src/a", "literal");
     let hostile = s.f.path("dst/it's \"a\" $(touch pwned) `touch pwned2`;x");
-    ok(s
-        .sy()
+    ok(s.sy()
         .arg("--remote-path")
         .arg(sy_remote())
         .arg(s.f.src_slash())
@@ -349,7 +360,10 @@ fn a_named_cipher_is_used_and_an_unknown_one_refused() {
     let out = s.push(&["--cipher", "rot13"]);
     let err = stderr(&out);
     assert_ne!(out.status.code(), Some(0), "{err}");
-    assert!(err.contains("\"rot13\"") && err.contains("aes128-gcm@openssh.com"), "{err}");
+    assert!(
+        err.contains("\"rot13\"") && err.contains("aes128-gcm@openssh.com"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -358,7 +372,9 @@ fn a_host_without_sy_remote_gets_a_verified_copy_once() {
         return;
     };
     if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
-        eprintln!("SKIPPED a_host_without_sy_remote_gets_a_verified_copy_once: sy-remote is on /usr/bin:/bin");
+        eprintln!(
+            "SKIPPED a_host_without_sy_remote_gets_a_verified_copy_once: sy-remote is on /usr/bin:/bin"
+        );
         return;
     }
     // Built beside the `sy` under test, which is where it is copied from.
@@ -376,7 +392,6 @@ fn a_host_without_sy_remote_gets_a_verified_copy_once() {
             .unwrap()
     };
     let first = ok(run());
-    eprintln!("DEBUGMSG {}", stderr(&first));
     assert!(stderr(&first).contains("copied"), "{}", stderr(&first));
     assert_same_tree(&s.f.src(), &s.f.dst());
     assert!(fs::read(&deployed).unwrap() == fs::read(local).unwrap());
@@ -391,7 +406,10 @@ fn a_host_without_sy_remote_gets_a_verified_copy_once() {
     s.f.write("src/later", "second run");
     let second = ok(run());
     assert!(!stderr(&second).contains("copied"), "{}", stderr(&second));
-    assert_eq!(fs::read_to_string(s.f.path("dst/later")).unwrap(), "second run");
+    assert_eq!(
+        fs::read_to_string(s.f.path("dst/later")).unwrap(),
+        "second run"
+    );
 }
 
 #[test]
@@ -408,7 +426,9 @@ fn without_deploy_a_missing_agent_is_a_clear_error() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    eprintln!("DEBUGMSG {err}");
     assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("no-such-sy-remote") && err.contains("127"), "{err}");
+    assert!(
+        err.contains("no-such-sy-remote") && err.contains("127"),
+        "{err}"
+    );
 }

@@ -5,6 +5,9 @@
 //! empty components, no NUL. Writes go to a temporary beside the target and are renamed into
 //! place, and every path is resolved beneath the root without following symbolic links.
 //!
+//! The [`ssh`] module holds the built-in SSH client's pieces: OpenSSH configuration and
+//! `known_hosts` trust.
+//!
 //! ```
 //! use sy_transport::{Local, RelPath, ScanOptions, Transport};
 //!

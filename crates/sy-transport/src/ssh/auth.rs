@@ -24,7 +24,14 @@ impl RsaHash {
             return None;
         }
         if self.0.is_none() {
-            self.0 = Some(handle.best_supported_rsa_hash().await.ok().flatten().flatten());
+            self.0 = Some(
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten(),
+            );
         }
         self.0.flatten()
     }

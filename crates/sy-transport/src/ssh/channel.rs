@@ -158,7 +158,10 @@ async fn route(
                     data = None;
                 }
             }
-            ChannelMsg::ExtendedData { data: bytes, ext: 1 } => {
+            ChannelMsg::ExtendedData {
+                data: bytes,
+                ext: 1,
+            } => {
                 stderr.extend_from_slice(&bytes);
                 relay_kept(&mut stderr);
             }
@@ -225,10 +228,7 @@ impl AsyncWrite for ExecWriter {
         self.0.as_mut().poll_flush(cx)
     }
 
-    fn poll_shutdown(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         self.0.as_mut().poll_shutdown(cx)
     }
 }

@@ -152,10 +152,12 @@ pub async fn deploy_agent(session: &SshSession, local: &Path) -> Result<Deployed
 
 /// Writes `local` to `remote` (mode 0700) and returns the BLAKE3 digest of what was sent.
 async fn upload(sftp: &SftpSession, local: &Path, remote: &str) -> Result<blake3::Hash> {
-    let io_error = |action: &'static str, path: String| move |source| Error::Io {
-        action,
-        path,
-        source,
+    let io_error = |action: &'static str, path: String| {
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
     };
     let attributes = FileAttributes {
         permissions: Some(0o700),
@@ -227,7 +229,10 @@ mod tests {
 
     #[test]
     fn uname_of_this_machine_matches_and_others_do_not() {
-        let this = std::process::Command::new("uname").arg("-sm").output().unwrap();
+        let this = std::process::Command::new("uname")
+            .arg("-sm")
+            .output()
+            .unwrap();
         let this = String::from_utf8(this.stdout).unwrap();
         assert!(platform_matches(this.trim()), "{this}");
         assert!(!platform_matches("Plan9 mips"));

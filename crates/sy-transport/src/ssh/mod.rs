@@ -1,12 +1,32 @@
 //! sy's built-in SSH client: what it needs to reach a host without the system `ssh`.
 //!
-//! [`SshConfig`] reads OpenSSH's client configuration and resolves a host to [`HostSettings`]
-//! as `ssh -G` would, and [`KnownHosts`] decides whether a server's host key is trusted,
-//! unknown, changed or revoked, as OpenSSH's `known_hosts` checking does. On them,
-//! [`SshSession`] connects with russh (host key checked by a [`HostKeyVerifier`], then
-//! ssh-agent and identity-file authentication), runs commands in exec channels
-//! ([`ExecChannel`]: `sy-remote` speaks the protocol over one), and [`deploy_agent`] puts
-//! `sy-remote` on a host that lacks it.
+//! The pure parts live here: [`SshConfig`] reads OpenSSH's client configuration and resolves a
+//! host to [`HostSettings`] as `ssh -G` would, and [`KnownHosts`] decides whether a server's host
+//! key is trusted, unknown, changed or revoked, as OpenSSH's `known_hosts` checking does, and
+//! records newly accepted keys. On them, [`SshSession`] connects with russh (the host key
+//! judged by a [`HostKeyVerifier`], then ssh-agent and identity-file authentication), runs
+//! commands in exec channels ([`ExecChannel`]: `sy-remote` speaks the protocol over one), and
+//! [`deploy_agent`] puts `sy-remote` on a host that lacks it.
+//!
+//! ```
+//! use std::path::Path;
+//! use sy_transport::ssh::{HostKeyStatus, KnownHosts, LocalUser, SshConfig};
+//!
+//! let alice = LocalUser { name: "alice".into(), home: "/home/alice".into(), uid: 1000 };
+//! let text = "Host web\n\tHostName %h.example.com\n\tPort=2222\n";
+//! let config = SshConfig::parse_as(text, Path::new("config"), alice)?;
+//! let web = config.resolve("web", None);
+//! assert_eq!((web.host_name.as_str(), web.port, web.user.as_str()), ("web.example.com", 2222, "alice"));
+//!
+//! let dir = tempfile::tempdir()?;
+//! let known = KnownHosts::new(vec![dir.path().join("known_hosts")], Vec::new());
+//! let key: russh::keys::PublicKey =
+//!     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJbJvYeBcDbBNiNOYEaM9P+9KOByV7S+hKvumcFPhCjk".parse()?;
+//! assert_eq!(known.check(&web.host_name, web.port, &key)?, HostKeyStatus::Unknown);
+//! known.record(&web.host_name, web.port, &key, true)?;
+//! assert!(matches!(known.check(&web.host_name, web.port, &key)?, HostKeyStatus::Trusted { line: 1, .. }));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 mod auth;
 mod channel;
@@ -27,6 +47,4 @@ pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
 pub use known_hosts::{HostKeyStatus, KnownHosts, KnownHostsError};
 /// Key types of the verifier's interface (from russh's `ssh-key`).
 pub use russh::keys::{Algorithm, HashAlg, PublicKey};
-pub use session::{
-    HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession, cipher_preference,
-};
+pub use session::{HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession, cipher_preference};

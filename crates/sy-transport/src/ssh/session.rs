@@ -109,7 +109,8 @@ impl SshOptions {
 fn has_aes_instructions() -> bool {
     #[cfg(target_arch = "x86_64")]
     {
-        std::arch::is_x86_feature_detected!("aes") && std::arch::is_x86_feature_detected!("pclmulqdq")
+        std::arch::is_x86_feature_detected!("aes")
+            && std::arch::is_x86_feature_detected!("pclmulqdq")
     }
     #[cfg(target_arch = "aarch64")]
     {
@@ -128,9 +129,17 @@ fn has_aes_instructions() -> bool {
 pub fn cipher_preference(requested: &[String]) -> std::result::Result<Vec<cipher::Name>, String> {
     if requested.is_empty() {
         let aead = if has_aes_instructions() {
-            [cipher::AES_128_GCM, cipher::AES_256_GCM, cipher::CHACHA20_POLY1305]
+            [
+                cipher::AES_128_GCM,
+                cipher::AES_256_GCM,
+                cipher::CHACHA20_POLY1305,
+            ]
         } else {
-            [cipher::CHACHA20_POLY1305, cipher::AES_128_GCM, cipher::AES_256_GCM]
+            [
+                cipher::CHACHA20_POLY1305,
+                cipher::AES_128_GCM,
+                cipher::AES_256_GCM,
+            ]
         };
         return Ok(aead.to_vec());
     }
@@ -343,7 +352,10 @@ impl SshSession {
         };
         let mut handle = handshake.map_err(|e| match e {
             HandlerError::HostKey(reason) => options.error(reason),
-            e => options.error(format!("SSH handshake with {target} failed: {}", describe(&e))),
+            e => options.error(format!(
+                "SSH handshake with {target} failed: {}",
+                describe(&e)
+            )),
         })?;
         authenticate(&mut handle, options).await?;
         Ok(SshSession {
@@ -471,7 +483,10 @@ mod tests {
         let chosen = cipher_preference(&["chacha20-poly1305@openssh.com".to_owned()]).unwrap();
         assert_eq!(chosen, [cipher::CHACHA20_POLY1305]);
         let err = cipher_preference(&["rot13".to_owned()]).unwrap_err();
-        assert!(err.contains("\"rot13\"") && err.contains("aes128-gcm@openssh.com"), "{err}");
+        assert!(
+            err.contains("\"rot13\"") && err.contains("aes128-gcm@openssh.com"),
+            "{err}"
+        );
         assert!(cipher_preference(&["none".to_owned()]).is_err());
     }
 

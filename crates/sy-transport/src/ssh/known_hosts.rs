@@ -1,0 +1,337 @@
+//! Host-key trust as OpenSSH decides it from `known_hosts` files (sshd(8), "SSH_KNOWN_HOSTS FILE
+//! FORMAT").
+//!
+//! A host is looked up as `host` on port 22 and as `[host]:port` otherwise, lower-cased. Entries
+//! may list patterns (`*`, `?`, `!negation`, `[host]:port`) or be hashed (`|1|salt|hmac`, the
+//! HMAC-SHA1 of that name keyed by the salt, as `HashKnownHosts` writes them). User files are
+//! consulted before global ones, and a host's status is, in this order:
+//! - [`Revoked`](HostKeyStatus::Revoked) if a `@revoked` entry for the host holds this key;
+//! - [`Trusted`](HostKeyStatus::Trusted) if an entry holds this key;
+//! - [`Changed`](HostKeyStatus::Changed) if an entry holds a different key of the same algorithm
+//!   (the first such entry is reported);
+//! - [`Unknown`](HostKeyStatus::Unknown) otherwise, including when only keys of other algorithms
+//!   are known (see [`KnownHosts::known_algorithms`] to avoid that case, as OpenSSH does).
+//!
+//! `@cert-authority` lines are skipped: sy does not accept host certificates. A malformed line is
+//! skipped with a warning naming its file and line, as OpenSSH does.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::PathBuf;
+
+use ring::hmac;
+use ring::rand::{SecureRandom, SystemRandom};
+use russh::keys::ssh_key::known_hosts::HostPatterns;
+use russh::keys::ssh_key::{Algorithm, HashAlg, PublicKey};
+
+use super::pattern::{ListMatch, match_list};
+
+/// How a server's host key stands against the known hosts files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyStatus {
+    /// The key is recorded for this host.
+    Trusted {
+        /// File holding the entry.
+        file: PathBuf,
+        /// Line of the entry, from 1.
+        line: usize,
+    },
+    /// No key of this algorithm is recorded for this host.
+    Unknown,
+    /// A different key of the same algorithm is recorded: possibly an attack; refuse.
+    Changed {
+        /// File holding the old key.
+        file: PathBuf,
+        /// Line of the old key, from 1.
+        line: usize,
+        /// `SHA256:…` fingerprint of the old key.
+        known_fingerprint: String,
+    },
+    /// The key is marked `@revoked` for this host; refuse.
+    Revoked {
+        /// File holding the `@revoked` entry.
+        file: PathBuf,
+        /// Line of the entry, from 1.
+        line: usize,
+    },
+}
+
+/// A known hosts file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KnownHostsError {
+    /// The file exists but could not be read.
+    #[error("cannot read known hosts file {}: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file (or its directory) could not be written.
+    #[error("cannot record the host key in {}: {source}", file.display())]
+    Write {
+        /// The file.
+        file: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// There is no user known hosts file to record the key in (`UserKnownHostsFile none`).
+    #[error("cannot record the host key: no user known hosts file is configured")]
+    NoUserFile,
+    /// The key could not be encoded (an unsupported algorithm).
+    #[error("cannot encode the host key: {0}")]
+    Encode(String),
+    /// The system random generator failed (needed for a hashed entry's salt).
+    #[error("cannot draw random salt for a hashed known hosts entry")]
+    Random,
+}
+
+/// The known hosts files to consult: user files (where new keys are recorded) then global ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownHosts {
+    user_files: Vec<PathBuf>,
+    global_files: Vec<PathBuf>,
+}
+
+/// A parsed line that names the host being looked up.
+struct Entry {
+    file: PathBuf,
+    line: usize,
+    revoked: bool,
+    key: PublicKey,
+}
+
+impl KnownHosts {
+    /// Consults `user_files` then `global_files`; missing files count as empty.
+    pub fn new(user_files: Vec<PathBuf>, global_files: Vec<PathBuf>) -> KnownHosts {
+        KnownHosts {
+            user_files,
+            global_files,
+        }
+    }
+
+    /// Decides whether `key`, presented by `host` on `port`, is trusted (see the module docs for
+    /// the rules). `host` is the name connected to, [`HostSettings::host_name`], as OpenSSH
+    /// looks it up. Fails only when a file exists but cannot be read.
+    ///
+    /// [`HostSettings::host_name`]: super::HostSettings::host_name
+    pub fn check(
+        &self,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+    ) -> Result<HostKeyStatus, KnownHostsError> {
+        let entries = self.entries_for(host, port)?;
+        let same_key = |entry: &&Entry| entry.key.key_data() == key.key_data();
+        if let Some(entry) = entries.iter().filter(|e| e.revoked).find(same_key) {
+            return Ok(HostKeyStatus::Revoked {
+                file: entry.file.clone(),
+                line: entry.line,
+            });
+        }
+        let valid = || entries.iter().filter(|e| !e.revoked);
+        if let Some(entry) = valid().find(same_key) {
+            return Ok(HostKeyStatus::Trusted {
+                file: entry.file.clone(),
+                line: entry.line,
+            });
+        }
+        Ok(
+            match valid().find(|e| e.key.algorithm() == key.algorithm()) {
+                Some(entry) => HostKeyStatus::Changed {
+                    file: entry.file.clone(),
+                    line: entry.line,
+                    known_fingerprint: entry.key.fingerprint(HashAlg::Sha256).to_string(),
+                },
+                None => HostKeyStatus::Unknown,
+            },
+        )
+    }
+
+    /// The algorithms of the keys recorded for `host` on `port`, in file order without repeats,
+    /// so a client can ask the server for a key it can check. An RSA key shows as
+    /// `Algorithm::Rsa { hash: None }`: offer `rsa-sha2-512`/`rsa-sha2-256` for it. An unreadable
+    /// file is skipped with a warning here ([`check`](KnownHosts::check) reports it).
+    pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
+        let entries = match self.entries_for(host, port) {
+            Ok(entries) => entries,
+            Err(error) => {
+                tracing::warn!("{error}");
+                return Vec::new();
+            }
+        };
+        let mut algorithms = Vec::new();
+        for entry in entries.iter().filter(|e| !e.revoked) {
+            let algorithm = entry.key.algorithm();
+            if !algorithms.contains(&algorithm) {
+                algorithms.push(algorithm);
+            }
+        }
+        algorithms
+    }
+
+    /// Appends `key` for `host` on `port` to the first user file, creating its directory (mode
+    /// 0700) and the file (mode 0600) as needed; hashed like `HashKnownHosts yes` when `hashed`.
+    /// Returns the file written.
+    pub fn record(
+        &self,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+        hashed: bool,
+    ) -> Result<PathBuf, KnownHostsError> {
+        let file = self
+            .user_files
+            .first()
+            .ok_or(KnownHostsError::NoUserFile)?
+            .clone();
+        let name = lookup_name(host, port);
+        let hosts = if hashed {
+            let mut salt = vec![0u8; 20];
+            SystemRandom::new()
+                .fill(&mut salt)
+                .map_err(|_| KnownHostsError::Random)?;
+            let hash = hmac_sha1(&salt, &name);
+            HostPatterns::HashedName { salt, hash }.to_string()
+        } else {
+            name
+        };
+        let mut bare_key = key.clone();
+        bare_key.set_comment("");
+        let encoded = bare_key
+            .to_openssh()
+            .map_err(|error| KnownHostsError::Encode(error.to_string()))?;
+        let write_error = |source| KnownHostsError::Write {
+            file: file.clone(),
+            source,
+        };
+        if let Some(dir) = file.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .map_err(write_error)?;
+        }
+        // A last line without a newline would otherwise swallow the new entry.
+        let needs_newline = match fs::read(&file) {
+            Ok(bytes) => bytes.last().is_some_and(|&last| last != b'\n'),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => false,
+            Err(source) => return Err(write_error(source)),
+        };
+        let line = format!(
+            "{}{hosts} {}\n",
+            if needs_newline { "\n" } else { "" },
+            encoded.trim_end()
+        );
+        fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(&file)
+            .and_then(|mut out| out.write_all(line.as_bytes()))
+            .map_err(write_error)?;
+        Ok(file)
+    }
+
+    /// Every usable entry naming the host, user files first.
+    fn entries_for(&self, host: &str, port: u16) -> Result<Vec<Entry>, KnownHostsError> {
+        let name = lookup_name(host, port);
+        let mut entries = Vec::new();
+        for file in self.user_files.iter().chain(&self.global_files) {
+            let text = match fs::read(file) {
+                Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(source) => {
+                    return Err(KnownHostsError::Read {
+                        file: file.clone(),
+                        source,
+                    });
+                }
+            };
+            for (index, line) in text.lines().enumerate() {
+                match parse_line(line, &name) {
+                    Ok(Some(Parsed { revoked, key })) => entries.push(Entry {
+                        file: file.clone(),
+                        line: index + 1,
+                        revoked,
+                        key,
+                    }),
+                    Ok(None) => {}
+                    Err(why) => tracing::warn!(
+                        "{}:{}: skipping malformed known hosts line: {why}",
+                        file.display(),
+                        index + 1
+                    ),
+                }
+            }
+        }
+        Ok(entries)
+    }
+}
+
+/// The name a host is recorded under: `host` on port 22, `[host]:port` otherwise.
+fn lookup_name(host: &str, port: u16) -> String {
+    let host = host.to_ascii_lowercase();
+    if port == 22 {
+        host
+    } else {
+        format!("[{host}]:{port}")
+    }
+}
+
+fn hmac_sha1(salt: &[u8], name: &str) -> [u8; 20] {
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, salt);
+    let mut hash = [0u8; 20];
+    hash.copy_from_slice(hmac::sign(&key, name.as_bytes()).as_ref());
+    hash
+}
+
+struct Parsed {
+    revoked: bool,
+    key: PublicKey,
+}
+
+/// Parses one line if it names `name`: `Ok(None)` for comments, blank lines, `@cert-authority`
+/// and other hosts' entries.
+fn parse_line(line: &str, name: &str) -> Result<Option<Parsed>, String> {
+    let mut fields = line.split_whitespace();
+    let mut first = match fields.next() {
+        None => return Ok(None),
+        Some(field) if field.starts_with('#') => return Ok(None),
+        Some(field) => field,
+    };
+    let mut revoked = false;
+    if first.starts_with('@') {
+        match first {
+            "@revoked" => revoked = true,
+            "@cert-authority" => return Ok(None),
+            _ => return Err(format!("unknown marker {first}")),
+        }
+        first = fields.next().ok_or("no host names after the marker")?;
+    }
+    let patterns: HostPatterns = first
+        .parse()
+        .map_err(|error| format!("bad host field: {error}"))?;
+    let names_host = match &patterns {
+        HostPatterns::HashedName { salt, hash } => hmac_sha1(salt, name) == *hash,
+        HostPatterns::Patterns(patterns) => {
+            let lowered: Vec<String> = patterns.iter().map(|p| p.to_ascii_lowercase()).collect();
+            match_list(name, lowered.iter().map(String::as_str)) == ListMatch::Matched
+        }
+    };
+    if !names_host {
+        return Ok(None);
+    }
+    let (Some(algorithm), Some(data)) = (fields.next(), fields.next()) else {
+        return Err("no key after the host names".to_owned());
+    };
+    let key = PublicKey::from_openssh(&format!("{algorithm} {data}"))
+        .map_err(|error| format!("bad {algorithm} key: {error}"))?;
+    Ok(Some(Parsed { revoked, key }))
+}
+
+#[cfg(test)]
+#[path = "known_hosts_tests.rs"]
+mod tests;

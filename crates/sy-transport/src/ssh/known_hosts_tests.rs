@@ -1,0 +1,456 @@
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use russh::keys::ssh_key::public::Ed25519PublicKey;
+
+use super::*;
+
+/// Real keys made with `ssh-keygen -t … -N '' -C ''`.
+const ED25519_A: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJbJvYeBcDbBNiNOYEaM9P+9KOByV7S+hKvumcFPhCjk";
+const ED25519_B: &str =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMYHuzpfCkyaRcvcbTm65fCchvdQRsdSjSc1o2GDrnCz";
+const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA2IUI6EGByQpfdjyzWHq3zsfEHS7IwT6DwccZE4P0v9RGblbnLPTJip9GepFMw3j+d6h2qoXL3Hj2EnJx8ihBo=";
+
+fn key(text: &str) -> PublicKey {
+    PublicKey::from_openssh(text).unwrap()
+}
+
+/// A temp dir holding `known_hosts` with `text`, and the checker for it alone.
+fn user_file(text: &str) -> (tempfile::TempDir, PathBuf, KnownHosts) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("known_hosts");
+    fs::write(&file, text).unwrap();
+    let known = KnownHosts::new(vec![file.clone()], Vec::new());
+    (dir, file, known)
+}
+
+fn trusted(file: &Path, line: usize) -> HostKeyStatus {
+    HostKeyStatus::Trusted {
+        file: file.to_owned(),
+        line,
+    }
+}
+
+#[test]
+fn plain_entries() {
+    let (_dir, file, known) = user_file(&format!(
+        "# comment\n\nother.example {ED25519_B}\nhost.example,10.0.0.1 {ED25519_A} alice@laptop\n"
+    ));
+    let a = key(ED25519_A);
+    assert_eq!(
+        known.check("host.example", 22, &a).unwrap(),
+        trusted(&file, 4)
+    );
+    assert_eq!(
+        known.check("HOST.Example", 22, &a).unwrap(),
+        trusted(&file, 4)
+    );
+    assert_eq!(known.check("10.0.0.1", 22, &a).unwrap(), trusted(&file, 4));
+    assert_eq!(
+        known.check("unknown.example", 22, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    assert_eq!(
+        known.check("host.example", 2222, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+}
+
+#[test]
+fn wildcards_and_negation() {
+    let (_dir, file, known) = user_file(&format!(
+        "*.example.com,!secret.example.com\t{ED25519_A}\nweb?.test {ED25519_A}\n"
+    ));
+    let a = key(ED25519_A);
+    assert_eq!(
+        known.check("www.example.com", 22, &a).unwrap(),
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("secret.example.com", 22, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    assert_eq!(known.check("web1.test", 22, &a).unwrap(), trusted(&file, 2));
+    assert_eq!(
+        known.check("web10.test", 22, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+}
+
+#[test]
+fn non_default_ports_use_brackets() {
+    let (_dir, file, known) = user_file(&format!(
+        "[host.example]:2222 {ED25519_A}\n[*.wild]:2200 {ED25519_B}\n"
+    ));
+    let a = key(ED25519_A);
+    assert_eq!(
+        known.check("host.example", 2222, &a).unwrap(),
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("host.example", 22, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    assert_eq!(
+        known.check("host.example", 2223, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    assert_eq!(
+        known.check("a.wild", 2200, &key(ED25519_B)).unwrap(),
+        trusted(&file, 2)
+    );
+}
+
+/// `|1|salt|hash` with HMAC-SHA1 computed here, independently of the code under test.
+fn hashed_name(name: &str, salt: &[u8]) -> String {
+    let mac = hmac::sign(
+        &hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, salt),
+        name.as_bytes(),
+    );
+    let mut hash = [0u8; 20];
+    hash.copy_from_slice(mac.as_ref());
+    HostPatterns::HashedName {
+        salt: salt.to_vec(),
+        hash,
+    }
+    .to_string()
+}
+
+#[test]
+fn hashed_entries_computed_in_the_test() {
+    let (_dir, file, known) = user_file(&format!(
+        "{} {ED25519_A}\n{} {ED25519_B}\n",
+        hashed_name("host.example", &[7; 20]),
+        hashed_name("[host.example]:2022", b"another salt of 20 b")
+    ));
+    assert!(fs::read_to_string(&file).unwrap().starts_with("|1|"));
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("host.example", 2022, &key(ED25519_B)).unwrap(),
+        trusted(&file, 2)
+    );
+    assert_eq!(
+        known.check("other.example", 22, &key(ED25519_A)).unwrap(),
+        HostKeyStatus::Unknown
+    );
+}
+
+#[test]
+fn hashed_entries_written_by_ssh_keygen() {
+    let (_dir, file, known) = user_file(&format!(
+        "host.example {ED25519_A}\n[host.example]:2022 {ED25519_B}\n"
+    ));
+    match Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&file)
+        .output()
+    {
+        Ok(output) if output.status.success() => {}
+        other => {
+            eprintln!(
+                "SKIPPED hashed_entries_written_by_ssh_keygen: ssh-keygen unavailable ({other:?})"
+            );
+            return;
+        }
+    }
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(
+        !text.contains("host.example"),
+        "ssh-keygen -H should have hashed:\n{text}"
+    );
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("host.example", 2022, &key(ED25519_B)).unwrap(),
+        trusted(&file, 2)
+    );
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Changed {
+            file: file.clone(),
+            line: 1,
+            known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
+        }
+    );
+}
+
+#[test]
+fn revoked_keys_are_refused_even_when_also_trusted() {
+    let (_dir, file, known) = user_file(&format!(
+        "host.example {ED25519_A}\n@revoked * {ED25519_A}\n@revoked other.example {ED25519_B}\n"
+    ));
+    let revoked = HostKeyStatus::Revoked {
+        file: file.clone(),
+        line: 2,
+    };
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        revoked
+    );
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Changed {
+            file: file.clone(),
+            line: 1,
+            known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
+        }
+    );
+    assert_eq!(
+        known.known_algorithms("host.example", 22),
+        vec![Algorithm::Ed25519]
+    );
+}
+
+#[test]
+fn a_changed_key_reports_the_old_entry() {
+    let (_dir, file, known) = user_file(&format!(
+        "other.example {ED25519_B}\n# comment\nhost.example {ED25519_A}\n"
+    ));
+    let status = known.check("host.example", 22, &key(ED25519_B)).unwrap();
+    let HostKeyStatus::Changed {
+        file: changed_file,
+        line,
+        known_fingerprint,
+    } = status
+    else {
+        panic!("expected Changed, got {status:?}");
+    };
+    assert_eq!((changed_file, line), (file, 3));
+    assert!(
+        known_fingerprint.starts_with("SHA256:"),
+        "{known_fingerprint}"
+    );
+    assert_eq!(
+        known_fingerprint,
+        key(ED25519_A).fingerprint(HashAlg::Sha256).to_string()
+    );
+}
+
+#[test]
+fn any_matching_entry_trusts_the_key() {
+    let (_dir, file, known) = user_file(&format!("host {ED25519_A}\nhost {ED25519_B}\n"));
+    assert_eq!(
+        known.check("host", 22, &key(ED25519_B)).unwrap(),
+        trusted(&file, 2)
+    );
+}
+
+#[test]
+fn keys_of_other_algorithms_leave_the_host_unknown() {
+    let (_dir, _file, known) = user_file(&format!("host.example {ECDSA}\n"));
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    let algorithms = known.known_algorithms("host.example", 22);
+    assert_eq!(algorithms, vec![key(ECDSA).algorithm()]);
+    assert!(known.known_algorithms("nobody.example", 22).is_empty());
+}
+
+#[test]
+fn global_files_are_consulted_after_user_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let user = dir.path().join("user_known_hosts");
+    let global = dir.path().join("global_known_hosts");
+    fs::write(&user, format!("host.example {ED25519_A}\n")).unwrap();
+    fs::write(
+        &global,
+        format!("\nhost.example {ED25519_B}\nglobal.example {ECDSA}\n"),
+    )
+    .unwrap();
+    let missing = dir.path().join("missing");
+    let known = KnownHosts::new(vec![missing, user.clone()], vec![global.clone()]);
+    assert_eq!(
+        known.check("global.example", 22, &key(ECDSA)).unwrap(),
+        trusted(&global, 3)
+    );
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        trusted(&global, 2)
+    );
+    let changed = known.check("host.example", 22, &key(&ED25519_A.replace("IJbJ", "IJbK")));
+    let Ok(HostKeyStatus::Changed { file, line, .. }) = changed else {
+        panic!("expected Changed, got {changed:?}");
+    };
+    assert_eq!(
+        (file, line),
+        (user, 1),
+        "the user file's entry is reported first"
+    );
+}
+
+#[test]
+fn cert_authority_lines_are_skipped() {
+    let (_dir, _file, known) = user_file(&format!("@cert-authority *.example {ED25519_A}\n"));
+    assert_eq!(
+        known.check("h.example", 22, &key(ED25519_A)).unwrap(),
+        HostKeyStatus::Unknown
+    );
+}
+
+#[test]
+fn malformed_lines_are_skipped() {
+    let (_dir, file, known) = user_file(&format!(
+        "host.example\n\
+         host.example ssh-ed25519\n\
+         host.example ssh-ed25519 not!base64\n\
+         host.example ssh-ed25519 AAAA\n\
+         @bogus host.example {ED25519_B}\n\
+         @revoked\n\
+         |1|bad|hash {ED25519_B}\n\
+         host.example no-such-algorithm AAAAB3NzaC1yc2EAAAADAQABAAABAQ\n\
+         host.example {ED25519_A}\n"
+    ));
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        trusted(&file, 9)
+    );
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Changed {
+            file: file.clone(),
+            line: 9,
+            known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
+        }
+    );
+}
+
+#[test]
+fn an_unreadable_file_is_an_error_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let known = KnownHosts::new(vec![dir.path().to_owned()], Vec::new());
+    let err = known.check("h", 22, &key(ED25519_A)).unwrap_err();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "cannot read known hosts file {}",
+            dir.path().display()
+        )),
+        "{err}"
+    );
+    assert!(known.known_algorithms("h", 22).is_empty());
+}
+
+#[test]
+fn record_then_check_is_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("new/.ssh/known_hosts");
+    let global = dir.path().join("global");
+    let known = KnownHosts::new(vec![file.clone()], vec![global.clone()]);
+    let a = key(&format!("{ED25519_A} comment-not-written"));
+    assert_eq!(
+        known.check("host.example", 22, &a).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    assert_eq!(known.record("Host.Example", 22, &a, false).unwrap(), file);
+    assert_eq!(
+        known
+            .record("host.example", 2222, &key(ED25519_B), false)
+            .unwrap(),
+        file
+    );
+    assert_eq!(
+        fs::read_to_string(&file).unwrap(),
+        format!("host.example {ED25519_A}\n[host.example]:2222 {ED25519_B}\n")
+    );
+    assert_eq!(
+        known.check("host.example", 22, &a).unwrap(),
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("host.example", 2222, &key(ED25519_B)).unwrap(),
+        trusted(&file, 2)
+    );
+    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&file), 0o600);
+    assert_eq!(mode(file.parent().unwrap()), 0o700);
+    assert!(!global.exists(), "only the first user file is written");
+}
+
+#[test]
+fn record_hashed_round_trips() {
+    let (_dir, file, known) = user_file(&format!("last.example {ECDSA}"));
+    known
+        .record("host.example", 22, &key(ED25519_A), true)
+        .unwrap();
+    known
+        .record("host.example", 2022, &key(ED25519_B), true)
+        .unwrap();
+    let text = fs::read_to_string(&file).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines.len(),
+        3,
+        "a missing final newline must not join entries:\n{text}"
+    );
+    assert!(
+        lines[1].starts_with("|1|") && lines[2].starts_with("|1|"),
+        "{text}"
+    );
+    assert!(!text.contains("host.example"), "{text}");
+    assert_eq!(
+        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        trusted(&file, 2)
+    );
+    assert_eq!(
+        known.check("host.example", 2022, &key(ED25519_B)).unwrap(),
+        trusted(&file, 3)
+    );
+    assert_eq!(
+        known.check("last.example", 22, &key(ECDSA)).unwrap(),
+        trusted(&file, 1)
+    );
+}
+
+#[test]
+fn ssh_keygen_finds_what_record_wrote() {
+    let (_dir, file, known) = user_file("");
+    known
+        .record("host.example", 22, &key(ED25519_A), true)
+        .unwrap();
+    let output = match Command::new("ssh-keygen")
+        .arg("-F")
+        .arg("host.example")
+        .arg("-f")
+        .arg(&file)
+        .output()
+    {
+        Ok(output) => output,
+        Err(error) => {
+            eprintln!("SKIPPED ssh_keygen_finds_what_record_wrote: no ssh-keygen ({error})");
+            return;
+        }
+    };
+    assert!(output.status.success(), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains(ED25519_A));
+}
+
+#[test]
+fn record_without_a_user_file_fails() {
+    let known = KnownHosts::new(Vec::new(), vec![PathBuf::from("/etc/ssh/ssh_known_hosts")]);
+    let err = known.record("h", 22, &key(ED25519_A), false).unwrap_err();
+    assert!(matches!(err, KnownHostsError::NoUserFile), "{err}");
+}
+
+#[test]
+fn keys_built_in_memory_work_too() {
+    let make = |byte| PublicKey::from(Ed25519PublicKey([byte; 32]));
+    let (_dir, file, known) = user_file("");
+    known.record("mem.example", 22, &make(1), false).unwrap();
+    assert_eq!(
+        known.check("mem.example", 22, &make(1)).unwrap(),
+        trusted(&file, 1)
+    );
+    assert!(matches!(
+        known.check("mem.example", 22, &make(2)).unwrap(),
+        HostKeyStatus::Changed { line: 1, .. }
+    ));
+}
