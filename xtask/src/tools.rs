@@ -15,9 +15,11 @@ pub struct Binaries {
     pub zstd: bool,
 }
 
-/// How to reach the far side: the `ssh` words for `-e` and `user@host`.
+/// How to reach the far side: the `ssh` words for `-e`, the ssh config they read (which sy's
+/// built-in client reads with `-F`), and the host alias.
 pub struct Remote {
     pub rsh: Vec<String>,
+    pub ssh_config: PathBuf,
     pub login: String,
 }
 
@@ -120,11 +122,12 @@ pub fn invocation(
             if scenario.sparse {
                 args.push("--sparse".into());
             }
+            // The built-in SSH client, with the same host entry (and cipher) as `ssh`.
             if let Some(r) = remote {
                 let agent = bins.sy_remote.clone()?;
                 args.extend([
-                    "-e".into(),
-                    join_words(&r.rsh).into(),
+                    "-F".into(),
+                    r.ssh_config.clone().into_os_string(),
                     "--remote-path".into(),
                     agent.into(),
                 ]);
@@ -235,6 +238,7 @@ mod tests {
         };
         let remote = Remote {
             rsh: vec!["ssh".into(), "-p".into(), "2222".into()],
+            ssh_config: "/b/ssh_config".into(),
             login: "root@127.0.0.1".into(),
         };
         let scenario = Scenario::get(ScenarioId::W4z);
@@ -271,6 +275,33 @@ mod tests {
             .unwrap_err(),
             "not built"
         );
+        let built = Binaries {
+            sy: Ok("/b/sy".into()),
+            sy_remote: Ok("/b/sy-remote".into()),
+            ..bins
+        };
+        let sy = invocation(
+            Tool::Sy,
+            &scenario,
+            Path::new("/s"),
+            Path::new("/d"),
+            Some(&remote),
+            &built,
+        )
+        .unwrap();
+        assert_eq!(
+            sy.args,
+            [
+                "-z",
+                "-F",
+                "/b/ssh_config",
+                "--remote-path",
+                "/b/sy-remote",
+                "/s/",
+                "root@127.0.0.1:/d/"
+            ]
+        );
+        let bins = built;
         let ceiling = invocation(
             Tool::Cp,
             &scenario,
