@@ -9,8 +9,8 @@ use anyhow::{Result, bail};
 use sy_transport::AgentOptions;
 use sy_transport::ssh::{
     Algorithm, Deployed, ExecChannel, HashAlg, HostKeyStatus, HostKeyVerifier, HostSettings,
-    KnownHosts, PassphrasePrompt, PublicKey, RemoteExit, SshConfig, SshOptions, SshSession,
-    StrictHostKeyChecking, cipher_preference, deploy_agent, deployed_agent_path,
+    KnownHosts, LocalUser, PassphrasePrompt, PublicKey, RemoteExit, SshConfig, SshOptions,
+    SshSession, StrictHostKeyChecking, cipher_preference, deploy_agent, deployed_agent_path,
 };
 
 use crate::bwlimit::Throttle;
@@ -163,9 +163,21 @@ pub fn connect_options(flags: &SshFlags, spec: &RemoteSpec) -> Result<SshOptions
     if let Some(port) = flags.port {
         options.port = port;
     }
-    options
-        .identity_files
-        .splice(0..0, flags.identities.iter().cloned());
+    if !flags.identities.is_empty() {
+        // As with ssh: -i keys come first, and ssh's default keys are offered only when no
+        // key is named anywhere.
+        let home = LocalUser::current().home.join(".ssh");
+        let defaults: Vec<PathBuf> = ["id_ed25519", "id_ecdsa", "id_rsa"]
+            .iter()
+            .map(|name| home.join(name))
+            .collect();
+        if options.identity_files == defaults {
+            options.identity_files.clear();
+        }
+        options
+            .identity_files
+            .splice(0..0, flags.identities.iter().cloned());
+    }
     match settings.proxy_jump.as_slice() {
         [] => {}
         [hop] => {

@@ -19,8 +19,40 @@ pub struct Sshd {
     pub port: u16,
 }
 
+impl Sshd {
+    /// Sends `signal` to sshd and every process under it (its sessions and their commands).
+    pub fn signal_all(&self, signal: rustix::process::Signal) {
+        let mut family = vec![self.child.id()];
+        let mut i = 0;
+        while i < family.len() {
+            let parent = family[i];
+            for entry in fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+                // The parent pid is the second field after the parenthesised command name.
+                let ppid = stat
+                    .rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if ppid == Some(parent) && !family.contains(&pid) {
+                    family.push(pid);
+                }
+            }
+            i += 1;
+        }
+        for pid in family {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, signal);
+            }
+        }
+    }
+}
+
 impl Drop for Sshd {
     fn drop(&mut self) {
+        self.signal_all(rustix::process::Signal::CONT);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -305,6 +305,10 @@ fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
     assert!(err.contains("permission denied"), "{err}");
     assert!(err.contains(&format!("{wrong} (refused)")), "{err}");
     assert!(err.contains("/nonexistent/id_rsa (not found)"), "{err}");
+    // Keys named with -i replace ssh's default ones.
+    assert!(!err.contains("~/.ssh/id_ed25519"), "{err}");
+    // Keys named with -i replace ssh's default ones.
+    assert!(!err.contains("~/.ssh/id_ed25519"), "{err}");
 }
 
 #[test]
@@ -413,8 +417,8 @@ fn a_host_without_sy_remote_gets_a_verified_copy_once() {
 }
 
 #[test]
-fn without_deploy_a_missing_agent_is_a_clear_error() {
-    let Some(s) = Setup::new("without_deploy_a_missing_agent_is_a_clear_error", true) else {
+fn a_missing_agent_at_a_custom_path_is_a_clear_error() {
+    let Some(s) = Setup::new("a_missing_agent_at_a_custom_path_is_a_clear_error", true) else {
         return;
     };
     s.f.write("src/a", "a");
@@ -431,4 +435,96 @@ fn without_deploy_a_missing_agent_is_a_clear_error() {
         err.contains("no-such-sy-remote") && err.contains("127"),
         "{err}"
     );
+}
+
+#[test]
+fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
+    let Some(s) = Setup::new("a_server_that_stops_answering_ends_the_run", true) else {
+        return;
+    };
+    s.write_config(&format!(
+        "IdentityFile {}\n  IdentityAgent none\n  ServerAliveInterval 1\n  ServerAliveCountMax 2",
+        s.user_key.display()
+    ));
+    // 64 MiB at 2 MiB/s: still going when the server freezes.
+    s.f.write("src/big", noise(64 << 20, 9));
+    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"))
+        .env("HOME", s.f.path("local-home"))
+        .env("XDG_CONFIG_HOME", s.f.path(".config"))
+        .env_remove("SSH_AUTH_SOCK")
+        .arg("-F")
+        .arg(s.config_path())
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .args(["--bwlimit", "2M"])
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let started = || {
+        fs::read_dir(s.f.dst()).is_ok_and(|entries| {
+            entries
+                .flatten()
+                .any(|e| e.file_name().to_string_lossy().contains(".sy-tmp."))
+        })
+    };
+    while !started() {
+        assert!(Instant::now() < deadline, "the transfer did not start");
+        assert!(
+            sy.try_wait().unwrap().is_none(),
+            "sy ended before the server froze"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.sshd.signal_all(rustix::process::Signal::STOP);
+    // Two unanswered keepalives a second apart end it; allow generously for a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = sy.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = sy.kill();
+            let _ = sy.wait();
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut sy.stderr.take().unwrap(), &mut err);
+            panic!("sy still running 60 s after the server froze: {err}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    s.sshd.signal_all(rustix::process::Signal::CONT);
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut sy.stderr.take().unwrap(), &mut err).unwrap();
+    // A broken link fails the files in flight, as when the agent dies (exit 2).
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("no answer to 2 keepalives"), "{err}");
+}
+
+#[test]
+fn an_encrypted_key_that_cannot_be_unlocked_is_named_in_the_error() {
+    let Some(s) = Setup::new("an_encrypted_key_that_cannot_be_unlocked", true) else {
+        return;
+    };
+    let locked = s.f.path("keys/locked");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    s.write_config(&format!(
+        "IdentityFile {}\n  IdentityAgent none",
+        locked.display()
+    ));
+    s.f.write("src/a", "a");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{} (encrypted", locked.display())),
+        "{err}"
+    );
+    assert!(err.contains("ssh-agent"), "{err}");
 }

@@ -142,8 +142,8 @@ async fn load_private_key(
         Ok(key) => Ok(key),
         Err(russh::keys::Error::KeyIsEncrypted) => {
             let Some(prompt) = options.passphrase.clone() else {
-                return Err("encrypted, and no terminal to ask for its passphrase: \
-                            add it to ssh-agent"
+                return Err("encrypted, and asking for its passphrase is not allowed \
+                            (BatchMode): add it to ssh-agent"
                     .to_owned());
             };
             let asked = path.to_path_buf();
@@ -151,7 +151,10 @@ async fn load_private_key(
                 .await
                 .ok()
                 .flatten()
-                .ok_or("encrypted, no passphrase given")?;
+                .ok_or(
+                    "encrypted, and no passphrase could be read (no terminal?): add it to \
+                        ssh-agent",
+                )?;
             decode_secret_key(&text, Some(&passphrase)).map_err(|_| "wrong passphrase".to_owned())
         }
         Err(e) => Err(format!("not a usable private key: {e}")),

@@ -5,6 +5,7 @@
 //! `sy-remote` (exit 127, "not found") or a crashed one explains itself; so a small task reads
 //! the channel's messages and routes each kind.
 
+use std::future::Future;
 use std::io::Write;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -75,14 +76,18 @@ impl ExecChannel {
         let (data_tx, data_rx) = mpsc::channel(QUEUE);
         let (end_tx, end_rx) = oneshot::channel();
         let relay = Arc::new(AtomicBool::new(false));
-        tokio::spawn(route(read, data_tx, Arc::clone(&relay), end_tx));
+        let (closed_tx, closed_rx) = oneshot::channel();
+        tokio::spawn(route(read, data_tx, Arc::clone(&relay), end_tx, closed_tx));
         ExecChannel {
             relay,
             reader: ExecReader {
                 queue: data_rx,
                 pending: Bytes::new(),
             },
-            writer: ExecWriter(Box::pin(write.make_writer())),
+            writer: ExecWriter {
+                inner: Box::pin(write.make_writer()),
+                closed: Some(closed_rx),
+            },
             status: ExecStatus {
                 waiting: Some(end_rx),
                 end: None,
@@ -136,6 +141,7 @@ async fn route(
     data: mpsc::Sender<Bytes>,
     relay: Arc<AtomicBool>,
     end: oneshot::Sender<ExecEnd>,
+    closed: oneshot::Sender<()>,
 ) {
     let mut data = Some(data);
     let mut exit = RemoteExit::Unknown;
@@ -176,6 +182,7 @@ async fn route(
         }
     }
     drop(data);
+    drop(closed);
     relay_kept(&mut stderr);
     let _ = end.send(ExecEnd { exit, stderr });
 }
@@ -207,11 +214,32 @@ impl AsyncRead for ExecReader {
 }
 
 /// The remote command's stdin.
-pub struct ExecWriter(Pin<Box<dyn AsyncWrite + Send>>);
+///
+/// russh's writer waits for the peer to open its window; a connection that died (keepalives
+/// unanswered) never will, so a write or shutdown also ends when the channel has closed.
+pub struct ExecWriter {
+    inner: Pin<Box<dyn AsyncWrite + Send>>,
+    /// Resolves (with an error: its sender is dropped) when the channel has closed; `None`
+    /// once it has.
+    closed: Option<oneshot::Receiver<()>>,
+}
 
 impl std::fmt::Debug for ExecWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ExecWriter")
+    }
+}
+
+impl ExecWriter {
+    /// True once the channel has closed (and registers for the wake-up when it does).
+    fn is_closed(&mut self, cx: &mut Context<'_>) -> bool {
+        if let Some(closed) = self.closed.as_mut() {
+            if Pin::new(closed).poll(cx).is_pending() {
+                return false;
+            }
+            self.closed = None;
+        }
+        true
     }
 }
 
@@ -221,15 +249,28 @@ impl AsyncWrite for ExecWriter {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        self.0.as_mut().poll_write(cx, buf)
+        if self.is_closed(cx) {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the SSH channel has closed",
+            )));
+        }
+        self.inner.as_mut().poll_write(cx, buf)
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.0.as_mut().poll_flush(cx)
+        if self.is_closed(cx) {
+            return Poll::Ready(Ok(()));
+        }
+        self.inner.as_mut().poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        self.0.as_mut().poll_shutdown(cx)
+        // Nothing to end on a closed channel.
+        if self.is_closed(cx) {
+            return Poll::Ready(Ok(()));
+        }
+        self.inner.as_mut().poll_shutdown(cx)
     }
 }
 
