@@ -54,7 +54,7 @@ use crate::bwlimit::{PacedObserver, Throttle};
 use crate::config::UsageError;
 use crate::execute::{Totals, sync_job};
 use crate::observer::Observer;
-use crate::remote::{Connection, Remote};
+use crate::remote::Connection;
 use crate::report::Reporter;
 
 /// Runs `sy` with these arguments (the first is the program name).
@@ -296,25 +296,21 @@ async fn run_job(
                 create_local_dir(&job.dst.root)?;
             }
             let dst = Arc::new(Local::open(&job.dst.root)?);
-            let root = remote_root(&job.src);
-            match Remote::start(&config.shell, spec, &root, false, throttle).await? {
-                Remote::Agent(connection) => {
-                    let src = Arc::new(connection.agent.clone());
-                    let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
-                    finish_remote(connection, synced, reporter).await
-                }
-            }
+            let connection =
+                Connection::start(&config.shell, spec, &remote_root(&job.src), false, throttle)
+                    .await?;
+            let src = Arc::new(connection.agent.clone());
+            let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
+            finish_remote(connection, synced, reporter).await
         }
         (None, Some(spec)) => {
             let src = Arc::new(Local::open(&job.src.root)?);
             let root = remote_root(&job.dst);
-            match Remote::start(&config.shell, spec, &root, make_dst, throttle).await? {
-                Remote::Agent(connection) => {
-                    let dst = Arc::new(connection.agent.clone());
-                    let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
-                    finish_remote(connection, synced, reporter).await
-                }
-            }
+            let connection =
+                Connection::start(&config.shell, spec, &root, make_dst, throttle).await?;
+            let dst = Arc::new(connection.agent.clone());
+            let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
+            finish_remote(connection, synced, reporter).await
         }
         (Some(_), Some(_)) => anyhow::bail!("copying between two remote hosts is not supported"),
     }

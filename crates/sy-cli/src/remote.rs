@@ -173,29 +173,6 @@ enum Link {
     Ssh(Option<Box<SshSession>>, ExecStatus),
 }
 
-/// The far side of a job: an agent, or (built-in SSH to a host without one) SFTP.
-pub enum Remote {
-    /// `sy-remote` speaking the protocol.
-    Agent(Connection),
-}
-
-impl Remote {
-    /// Reaches `root` on `spec`'s host: with the built-in SSH client unless a remote shell
-    /// (`-e`) was chosen. With `mkdir`, the agent creates a missing root.
-    pub async fn start(
-        shell: &RemoteShell,
-        spec: &RemoteSpec,
-        root: &str,
-        mkdir: bool,
-        throttle: Option<&Throttle>,
-    ) -> Result<Remote> {
-        match &shell.builtin {
-            Some(flags) => crate::ssh::start(flags, shell, spec, root, mkdir, throttle).await,
-            None => Connection::start(shell, spec, root, mkdir, throttle).map(Remote::Agent),
-        }
-    }
-}
-
 /// The agent's client over `reader`/`writer`, paced by `throttle` when there is one.
 pub(crate) fn agent_over<R, W>(
     reader: R,
@@ -218,10 +195,25 @@ where
 }
 
 impl Connection {
+    /// Reaches the agent for `root` on `spec`'s host: with the built-in SSH client unless a
+    /// remote shell (`-e`, `rsh`) was chosen. With `mkdir`, the agent creates a missing root;
+    /// with `throttle`, the bytes both ways are paced by it (`--bwlimit`).
+    pub async fn start(
+        shell: &RemoteShell,
+        spec: &RemoteSpec,
+        root: &str,
+        mkdir: bool,
+        throttle: Option<&Throttle>,
+    ) -> Result<Connection> {
+        match &shell.builtin {
+            Some(flags) => crate::ssh::start(flags, shell, spec, root, mkdir, throttle).await,
+            None => Connection::start_shell(shell, spec, root, mkdir, throttle),
+        }
+    }
+
     /// Starts the remote shell and speaks the protocol over its stdin/stdout (its stderr, with
     /// the agent's log and any ssh messages, goes to ours).
-    /// With `throttle`, the bytes both ways are paced by it (`--bwlimit`).
-    pub fn start(
+    fn start_shell(
         shell: &RemoteShell,
         spec: &RemoteSpec,
         root: &str,

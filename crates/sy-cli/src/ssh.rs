@@ -15,9 +15,7 @@ use sy_transport::ssh::{
 
 use crate::bwlimit::Throttle;
 use crate::config::UsageError;
-use crate::remote::{
-    Connection, Remote, RemoteShell, RemoteSpec, agent_over, agent_remote_command,
-};
+use crate::remote::{Connection, RemoteShell, RemoteSpec, agent_over, agent_remote_command};
 
 /// The agent's default command; only then is a missing one deployed.
 const DEFAULT_REMOTE_PATH: &str = "sy-remote";
@@ -48,7 +46,7 @@ pub async fn start(
     root: &str,
     mkdir: bool,
     throttle: Option<&Throttle>,
-) -> Result<Remote> {
+) -> Result<Connection> {
     let options = connect_options(flags, spec)?;
     let session = SshSession::connect(&options).await?;
     let shown = format!("{}:{root}", spec.host);
@@ -98,9 +96,7 @@ pub async fn start(
         },
         throttle,
     );
-    Ok(Remote::Agent(Connection::over_ssh(
-        agent, session, status, shown,
-    )))
+    Ok(Connection::over_ssh(agent, session, status, shown))
 }
 
 /// `sy-remote` from `~/.cache/sy` on the host: the copy an earlier run left, else a fresh one.

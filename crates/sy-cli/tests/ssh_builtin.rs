@@ -528,3 +528,34 @@ fn an_encrypted_key_that_cannot_be_unlocked_is_named_in_the_error() {
     );
     assert!(err.contains("ssh-agent"), "{err}");
 }
+
+#[test]
+fn a_host_that_never_answers_fails_after_connect_timeout() {
+    let f = Fixture::new();
+    // Accepts TCP connections (the kernel's backlog) but never says a word of SSH.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    fs::write(
+        f.path("ssh_config"),
+        format!(
+            "Host silent\n  HostName 127.0.0.1\n  Port {port}\n  ConnectTimeout 1\n  \
+             IdentityAgent none\n  BatchMode yes\n  UserKnownHostsFile /dev/null\n"
+        ),
+    )
+    .unwrap();
+    f.write("src/a", "a");
+    let out = f
+        .sy()
+        .env("HOME", f.path("src"))
+        .arg("-F")
+        .arg(f.path("ssh_config"))
+        .arg(f.src_slash())
+        .arg("silent:dst/")
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("ConnectTimeout"), "{err}");
+    drop(silent);
+}
