@@ -120,8 +120,8 @@ pub struct Args {
     /// Print one JSON object per event on stdout (see docs/json.md).
     #[arg(long)]
     pub json: bool,
-    /// Remote shell that starts the agent on the other host, split like a shell command
-    /// (`-e "ssh -p 2222"`) [default: ssh].
+    /// Start the agent through this remote shell instead of sy's built-in SSH client, split
+    /// like a shell command (`-e ssh` for OpenSSH with your ControlMaster; `-e "ssh -p 2222"`).
     #[arg(short = 'e', long = "rsh", value_name = "CMD")]
     pub rsh: Option<String>,
     /// The agent's command on the remote host [default: sy-remote].

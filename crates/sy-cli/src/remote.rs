@@ -1,5 +1,5 @@
 //! Remote sides: `[user@]host:path` as rsync reads it, and starting `sy-remote` there through
-//! a remote shell (`-e/--rsh`, `ssh` by default).
+//! the built-in SSH client (`crate::ssh`) or a remote shell (`-e/--rsh`).
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
@@ -102,7 +102,7 @@ pub fn remote_word(word: &str) -> Result<String, UsageError> {
 /// How to reach the agent.
 #[derive(Debug, Clone)]
 pub struct RemoteShell {
-    /// `-e` split into words (`ssh` by default).
+    /// `-e` split into words (empty with the built-in client).
     pub rsh: Vec<String>,
     /// The built-in SSH client and its flags, used when no `-e`/`rsh` was given.
     pub builtin: Option<SshFlags>,

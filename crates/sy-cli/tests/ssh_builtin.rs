@@ -559,3 +559,41 @@ fn a_host_that_never_answers_fails_after_connect_timeout() {
     assert!(err.contains("ConnectTimeout"), "{err}");
     drop(silent);
 }
+
+#[test]
+fn the_ssh_settings_of_the_config_file_reach_the_built_in_client() {
+    let Some(s) = Setup::new("the_ssh_settings_of_the_config_file_reach", true) else {
+        return;
+    };
+    let config = s.f.path(".config/sy/config.toml");
+    let write = |table: &str| {
+        fs::create_dir_all(config.parent().unwrap()).unwrap();
+        fs::write(
+            &config,
+            format!(
+                "[host.\"sshtest\"]\nssh_config = \"{}\"\n{table}",
+                s.config_path().display()
+            ),
+        )
+        .unwrap();
+    };
+    let run = || {
+        s.f.sy()
+            .env("HOME", s.f.path("local-home"))
+            .env_remove("SSH_AUTH_SOCK")
+            .arg("--remote-path")
+            .arg(sy_remote())
+            .arg(s.f.src_slash())
+            .arg(format!("sshtest:{}/", s.f.dst().display()))
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap()
+    };
+    s.f.write("src/a", "configured");
+    write("cipher = \"chacha20-poly1305@openssh.com\"\n");
+    ok(run());
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "configured");
+    write("cipher = \"rot13\"\n");
+    let out = run();
+    assert!(stderr(&out).contains("\"rot13\""), "{}", stderr(&out));
+}
