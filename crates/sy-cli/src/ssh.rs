@@ -137,17 +137,23 @@ async fn deployed_agent(
     }
 }
 
-/// The `sy-remote` to copy: beside the running `sy`.
+/// The `sy-remote` to copy, beside the running `sy`: a static musl build
+/// (`sy-remote-<arch>-linux-musl`, which runs whatever the host's C library) when there is one,
+/// else the `sy-remote` built with this `sy`.
 fn local_agent() -> Result<PathBuf> {
     let exe = std::env::current_exe()
         .map_err(|e| anyhow::anyhow!("cannot find the running sy binary: {e}"))?;
-    let beside = exe.with_file_name(DEFAULT_REMOTE_PATH);
-    if beside.is_file() {
-        return Ok(beside);
+    let static_build = format!("sy-remote-{}-linux-musl", std::env::consts::ARCH);
+    let candidates = [
+        exe.with_file_name(static_build),
+        exe.with_file_name(DEFAULT_REMOTE_PATH),
+    ];
+    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
+        return Ok(found.clone());
     }
     bail!(
         "sy-remote is not installed on the host, and there is no {} to copy there",
-        beside.display()
+        candidates[1].display()
     )
 }
 
