@@ -76,8 +76,8 @@ fn free_port() -> u16 {
 }
 
 /// Starts sshd with a generated config in `dir`, accepting `user_key` for any local user.
-/// Sessions get `home` as HOME (and as the SFTP start directory) and a PATH of only
-/// /usr/bin:/bin, so nothing from this checkout is found there unless a test puts it there.
+/// Sessions get `home` as HOME (and as the SFTP start directory) and a PATH of `home`/bin
+/// (empty unless a test puts a command there), /usr/bin and /bin: nothing from this checkout.
 pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Option<Sshd> {
     if !Path::new(SSHD).exists() {
         return None;
@@ -101,7 +101,8 @@ pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Option<Sshd> {
                  PidFile {}\nStrictModes no\nPermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PubkeyAuthentication yes\nUsePAM no\nLogLevel ERROR\n\
-                 SetEnv HOME={home} PATH=/usr/bin:/bin\nSubsystem sftp internal-sftp -d {home}\n",
+                 SetEnv HOME={home} PATH={home}/bin:/usr/bin:/bin\n\
+                 Subsystem sftp internal-sftp -d {home}\n",
                 host_key.display(),
                 authorized.display(),
                 dir.join("sshd.pid").display(),
