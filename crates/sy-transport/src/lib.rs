@@ -35,6 +35,7 @@ mod filter;
 mod local;
 mod relpath;
 mod seed;
+mod sftp;
 pub mod ssh;
 mod transport;
 
@@ -46,6 +47,7 @@ pub use error::{Error, Result, describe_error};
 pub use filter::{Filter, FilterRules, RuleKind};
 pub use local::Local;
 pub use relpath::RelPath;
+pub use sftp::{Sftp, SftpOptions};
 pub use transport::{
     Basis, Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, Leftover, LeftoverKind,
     MetaTarget, NoProgress, Progress, ReadOptions, Scan, ScanOptions, SourceFile, StreamChunk,

@@ -1,7 +1,7 @@
 //! `Local`: a directory tree on this machine.
 
 mod delta;
-mod names;
+pub(crate) mod names;
 mod ops;
 mod read;
 mod root;

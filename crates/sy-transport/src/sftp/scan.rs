@@ -1,0 +1,328 @@
+//! Walking a remote tree: directories listed several at a time (a listing carries every
+//! entry's attributes, so there is no `lstat` per file), links read concurrently.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use ignore::Match;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use russh_sftp::protocol::FileAttributes;
+use tokio::task::JoinSet;
+
+use super::read::fetch;
+use super::{Inner, entry_from_attrs, is_not_found, kind_of};
+use crate::local::names::parse_leftover;
+use crate::{
+    Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, RuleKind, Scan, ScanOptions,
+};
+
+/// Directories listed at the same time.
+const DIRS_AT_ONCE: usize = 16;
+/// A `.gitignore` larger than this is not read (and a warning says so).
+const GITIGNORE_LIMIT: u64 = 1 << 20;
+
+/// What the listing tasks share.
+struct Walk {
+    inner: Arc<Inner>,
+    filter: Filter,
+    follow: bool,
+    /// Real paths of directories entered through links with `-L`, to stop on link loops.
+    seen: Mutex<HashSet<String>>,
+}
+
+/// One directory's worth of a scan, and the subdirectories still to list.
+#[derive(Default)]
+struct Listing {
+    scan: Scan,
+    subdirs: Vec<(RelPath, Vec<Arc<Gitignore>>)>,
+}
+
+pub(super) async fn scan(inner: &Arc<Inner>, options: ScanOptions) -> Result<Scan> {
+    let mut scan = Scan::default();
+    if inner.root.is_none() {
+        return Ok(scan);
+    }
+    let base = options.base;
+    let remote = inner.remote(&base)?;
+    let found = if options.follow_links {
+        inner.session.stat(remote.as_str()).await
+    } else {
+        inner.session.lstat(remote.as_str()).await
+    };
+    let attrs = match found {
+        Ok(found) => found.attrs,
+        Err(e) if is_not_found(&e) => return Ok(scan),
+        Err(e) => return Err(inner.sftp_err("reading", &base, e)),
+    };
+    let walk = Arc::new(Walk {
+        inner: Arc::clone(inner),
+        filter: options.filter.compile()?,
+        follow: options.follow_links,
+        seen: Mutex::new(HashSet::new()),
+    });
+    let remote_of_base = remote.clone();
+    let entry = walk.entry(base.clone(), remote, &attrs).await?;
+    if !base.is_root() && walk.filter.excludes(&base, entry.is_dir()) {
+        return Ok(scan);
+    }
+    let is_dir = entry.is_dir();
+    scan.entries.push(entry);
+    if is_dir && walk.follow {
+        let real = walk.real_path(remote_of_base).await;
+        walk.first_visit(real);
+    }
+    if is_dir {
+        walk.walk(base, &mut scan).await;
+    }
+    scan.entries.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    Ok(scan)
+}
+
+impl Walk {
+    /// Lists the tree under `top`, up to [`DIRS_AT_ONCE`] directories at a time.
+    async fn walk(self: &Arc<Self>, top: RelPath, into: &mut Scan) {
+        let mut pending = vec![(top, Vec::new())];
+        let mut running = JoinSet::new();
+        loop {
+            while running.len() < DIRS_AT_ONCE {
+                let Some((dir, ignores)) = pending.pop() else {
+                    break;
+                };
+                let walk = Arc::clone(self);
+                running.spawn(async move { walk.list(dir, ignores).await });
+            }
+            match running.join_next().await {
+                Some(Ok(listing)) => {
+                    into.entries.extend(listing.scan.entries);
+                    into.problems.extend(listing.scan.problems);
+                    into.leftovers.extend(listing.scan.leftovers);
+                    pending.extend(listing.subdirs);
+                }
+                Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Some(Err(_)) => into.problems.push(Error::Interrupted),
+                None => break,
+            }
+        }
+    }
+
+    /// The entries of one directory (filtered), its leftovers and what could not be read.
+    async fn list(self: Arc<Self>, dir: RelPath, mut ignores: Vec<Arc<Gitignore>>) -> Listing {
+        let inner = &self.inner;
+        let mut listing = Listing::default();
+        let files = match inner.remote(&dir) {
+            Ok(remote) => inner
+                .list(&remote)
+                .await
+                .map_err(|e| inner.sftp_err("reading directory", &dir, e)),
+            Err(e) => Err(e),
+        };
+        let files = match files {
+            Ok(files) => files,
+            Err(e) => {
+                listing.scan.problems.push(e);
+                return listing;
+            }
+        };
+        let mut found = Vec::with_capacity(files.len());
+        for file in files {
+            let name = file.filename;
+            if name == "." || name == ".." {
+                continue;
+            }
+            if name.contains('\u{fffd}') {
+                // `russh-sftp` decoded a name that is not UTF-8 lossily: it names nothing.
+                listing.scan.problems.push(Error::InvalidPath {
+                    path: format!("{}", dir.join_checked(name.as_bytes())),
+                    reason: "not valid UTF-8, which SFTP names must be here",
+                });
+                continue;
+            }
+            // A hostile server could send `..` or `a/b`: `join` refuses those.
+            let path = match dir.join(name.as_bytes()) {
+                Ok(path) => path,
+                Err(e) => {
+                    listing.scan.problems.push(e);
+                    continue;
+                }
+            };
+            if let Some((kind, file)) = parse_leftover(name.as_bytes()) {
+                listing.scan.leftovers.push(Leftover {
+                    file: file.map(|f| dir.join_checked(f)),
+                    path,
+                    kind,
+                });
+                continue;
+            }
+            found.push((path, file.attrs));
+        }
+        if self.filter.uses_gitignore()
+            && let Some(ignore) = self.gitignore_in(&dir, &found).await
+        {
+            ignores.push(Arc::new(ignore));
+        }
+        // Links need one more request each (their target), and with `-L` a directory needs its
+        // real path (to stop on loops): all of them at once; the rest are ready as listed.
+        let mut kept = Vec::new();
+        let mut pending = JoinSet::new();
+        for (index, (path, attrs)) in found.into_iter().enumerate() {
+            let kind = match kind_of(&attrs) {
+                Some(kind) => kind,
+                None => {
+                    listing.scan.problems.push(unknown_kind(inner, &path));
+                    continue;
+                }
+            };
+            let needs_more = match kind {
+                EntryKind::Symlink { .. } => true,
+                EntryKind::Dir => self.follow,
+                _ => false,
+            };
+            if !needs_more {
+                kept.push((index, entry_from_attrs(path, &attrs, kind), None));
+                continue;
+            }
+            let walk = Arc::clone(&self);
+            pending.spawn(async move {
+                let remote = walk.inner.remote(&path)?;
+                let entry = walk.entry(path, remote.clone(), &attrs).await?;
+                let real = if walk.follow && entry.is_dir() {
+                    walk.real_path(remote).await
+                } else {
+                    None
+                };
+                Ok((index, entry, real))
+            });
+        }
+        while let Some(done) = pending.join_next().await {
+            match done {
+                Ok(Ok(done)) => kept.push(done),
+                Ok(Err(e)) => listing.scan.problems.push(e),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(_) => listing.scan.problems.push(Error::Interrupted),
+            }
+        }
+        kept.sort_unstable_by_key(|(index, _, _)| *index);
+        for (_, entry, real) in kept {
+            if !self.keep(&entry, &ignores) {
+                continue;
+            }
+            if entry.is_dir() && self.first_visit(real) {
+                listing.subdirs.push((entry.path.clone(), ignores.clone()));
+            }
+            listing.scan.entries.push(entry);
+        }
+        listing
+    }
+
+    /// The entry for `path` from its listed (or `lstat`) attributes: with `-L` a link is
+    /// reported as what it points to (a dangling one stays a link); a link's target is read.
+    async fn entry(&self, path: RelPath, remote: String, attrs: &FileAttributes) -> Result<Entry> {
+        let inner = &self.inner;
+        let unknown = || unknown_kind(inner, &path);
+        let mut kind = kind_of(attrs).ok_or_else(unknown)?;
+        let mut attrs = attrs.clone();
+        if self.follow && matches!(kind, EntryKind::Symlink { .. }) {
+            match inner.session.stat(remote.as_str()).await {
+                Ok(target) => {
+                    attrs = target.attrs;
+                    kind = kind_of(&attrs).ok_or_else(unknown)?;
+                }
+                Err(e) if is_not_found(&e) => {}
+                Err(e) => return Err(inner.sftp_err("reading", &path, e)),
+            }
+        }
+        if let EntryKind::Symlink { target } = &mut kind {
+            let name = inner
+                .session
+                .readlink(remote)
+                .await
+                .map_err(|e| inner.sftp_err("reading link", &path, e))?;
+            *target = name
+                .files
+                .into_iter()
+                .next()
+                .map(|f| f.filename.into_bytes())
+                .unwrap_or_default();
+        }
+        Ok(entry_from_attrs(path, &attrs, kind))
+    }
+
+    /// What the server resolves `remote` to, links and all (`None` if it cannot).
+    async fn real_path(&self, remote: String) -> Option<String> {
+        let name = self.inner.session.realpath(remote).await.ok()?;
+        name.files.into_iter().next().map(|f| f.filename)
+    }
+
+    /// True unless `-L` reached a directory already entered (a link loop), known by its real
+    /// path (SFTP has no inode numbers); without `-L`, or without a real path, always true.
+    fn first_visit(&self, real: Option<String>) -> bool {
+        match (real, self.seen.lock()) {
+            (Some(real), Ok(mut seen)) => seen.insert(real),
+            _ => true,
+        }
+    }
+
+    fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
+        let is_dir = entry.is_dir();
+        match self.filter.decide(&entry.path, is_dir) {
+            Some(RuleKind::Include) => return true,
+            Some(RuleKind::Exclude) => return false,
+            None => {}
+        }
+        // Matched as absolute paths beneath a virtual `/` standing for the root.
+        let full = Path::new("/").join(entry.path.as_path());
+        for ignore in ignores.iter().rev() {
+            match ignore.matched(&full, is_dir) {
+                Match::Ignore(_) => return false,
+                Match::Whitelist(_) => return true,
+                Match::None => {}
+            }
+        }
+        true
+    }
+
+    /// The rules of `dir/.gitignore`, when the listing has one.
+    async fn gitignore_in(
+        &self,
+        dir: &RelPath,
+        found: &[(RelPath, FileAttributes)],
+    ) -> Option<Gitignore> {
+        let (path, attrs) = found
+            .iter()
+            .find(|(p, a)| p.file_name() == Some(b".gitignore") && a.is_regular())?;
+        let entry = entry_from_attrs(path.clone(), attrs, EntryKind::File);
+        if entry.size > GITIGNORE_LIMIT {
+            tracing::warn!(
+                "{}: too large to read as a .gitignore",
+                self.inner.shown(path)
+            );
+            return None;
+        }
+        let text = match fetch(&self.inner, &entry).await {
+            Ok((text, _)) => text,
+            Err(e) => {
+                tracing::warn!("{}", crate::describe_error(&e));
+                return None;
+            }
+        };
+        let mut builder = GitignoreBuilder::new(Path::new("/").join(dir.as_path()));
+        for line in String::from_utf8_lossy(&text).lines() {
+            if let Err(e) = builder.add_line(None, line) {
+                tracing::warn!("{}: {e}", self.inner.shown(path));
+            }
+        }
+        builder.build().ok()
+    }
+}
+
+fn unknown_kind(inner: &Inner, path: &RelPath) -> Error {
+    inner.err(
+        "reading",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the server did not say what kind of file this is",
+        ),
+    )
+}
