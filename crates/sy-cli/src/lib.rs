@@ -30,6 +30,7 @@ pub mod observer;
 pub mod plan;
 pub mod progress;
 pub mod remote;
+pub mod remote_transport;
 pub mod report;
 pub mod settings;
 pub mod ssh;
@@ -299,7 +300,7 @@ async fn run_job(
             let connection =
                 Connection::start(&config.shell, spec, &remote_root(&job.src), false, throttle)
                     .await?;
-            let src = Arc::new(connection.agent.clone());
+            let src = Arc::new(connection.transport.clone());
             let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
             finish_remote(connection, synced, reporter).await
         }
@@ -308,7 +309,7 @@ async fn run_job(
             let root = remote_root(&job.dst);
             let connection =
                 Connection::start(&config.shell, spec, &root, make_dst, throttle).await?;
-            let dst = Arc::new(connection.agent.clone());
+            let dst = Arc::new(connection.transport.clone());
             let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
             finish_remote(connection, synced, reporter).await
         }
@@ -334,7 +335,7 @@ async fn finish_remote(
     reporter: &Arc<Reporter>,
 ) -> Result<Totals> {
     let closed = connection.finish().await;
-    let traffic = connection.agent.traffic();
+    let traffic = connection.transport.traffic();
     let mut totals = match (synced, closed) {
         (Ok(totals), Ok(())) => totals,
         (Ok(mut totals), Err(e)) => {

@@ -14,6 +14,7 @@ use tokio::process::{Child, Command};
 
 use crate::bwlimit::{Paced, Throttle};
 use crate::config::UsageError;
+use crate::remote_transport::RemoteTransport;
 use crate::ssh::SshFlags;
 
 /// Bytes each pipe to the remote shell holds.
@@ -157,20 +158,22 @@ pub fn agent_remote_command(
     Ok(remote)
 }
 
-/// A running agent: the client end and what carries it.
+/// The far side of a remote job: its transport and what carries it.
 pub struct Connection {
-    /// The transport.
-    pub agent: Agent,
+    /// The agent (or, on a host where it cannot run, SFTP).
+    pub transport: RemoteTransport,
     link: Link,
     shown: String,
 }
 
-/// What carries the agent's bytes.
+/// What carries the transport's bytes.
 enum Link {
     /// A remote shell process (`-e`), whose stdio is the agent's.
     Shell(Child),
     /// An exec channel of the built-in SSH client (the session is taken when it is closed).
     Ssh(Option<Box<SshSession>>, ExecStatus),
+    /// The `sftp` subsystem channel of the built-in SSH client.
+    Sftp(Option<Box<SshSession>>),
 }
 
 /// The agent's client over `reader`/`writer`, paced by `throttle` when there is one.
@@ -246,7 +249,7 @@ impl Connection {
             compress_level: shell.compress_level,
         };
         Ok(Connection {
-            agent: agent_over(stdout, stdin, options, throttle),
+            transport: RemoteTransport::Agent(agent_over(stdout, stdin, options, throttle)),
             link: Link::Shell(child),
             shown,
         })
@@ -260,8 +263,21 @@ impl Connection {
         shown: String,
     ) -> Connection {
         Connection {
-            agent,
+            transport: RemoteTransport::Agent(agent),
             link: Link::Ssh(Some(Box::new(session)), status),
+            shown,
+        }
+    }
+
+    /// SFTP over a channel of `session`.
+    pub(crate) fn over_sftp(
+        transport: RemoteTransport,
+        session: SshSession,
+        shown: String,
+    ) -> Connection {
+        Connection {
+            transport,
+            link: Link::Sftp(Some(Box::new(session))),
             shown,
         }
     }
@@ -271,10 +287,13 @@ impl Connection {
     /// it did. The agent's traffic counters are final only after this.
     pub async fn finish(&mut self) -> Result<(), RemoteEnd> {
         let shell = match &mut self.link {
-            Link::Shell(child) => finish_shell(&self.agent, child).await,
-            Link::Ssh(session, status) => finish_channel(&self.agent, session.take(), status).await,
+            Link::Shell(child) => finish_shell(&self.transport, child).await,
+            Link::Ssh(session, status) => {
+                finish_channel(&self.transport, session.take(), status).await
+            }
+            Link::Sftp(session) => finish_sftp(session.take()).await,
         };
-        let failure = self.agent.failure();
+        let failure = self.transport.failure();
         if failure.is_none() && shell.is_none() {
             return Ok(());
         }
@@ -287,7 +306,7 @@ impl Connection {
 }
 
 /// Closes the agent and waits for the remote shell; what went wrong with it, if anything.
-async fn finish_shell(agent: &Agent, child: &mut Child) -> Option<String> {
+async fn finish_shell(agent: &RemoteTransport, child: &mut Child) -> Option<String> {
     // With the agent gone or broken, give the remote shell a moment to exit on its own
     // (its status says why), then stop it: it may be blocked writing to a dead agent.
     let mut early = None;
@@ -323,7 +342,7 @@ async fn finish_shell(agent: &Agent, child: &mut Child) -> Option<String> {
 /// Closes the agent, waits for its channel to close and says goodbye to the server; what
 /// went wrong with the agent's process or the connection, if anything.
 async fn finish_channel(
-    agent: &Agent,
+    agent: &RemoteTransport,
     session: Option<Box<SshSession>>,
     status: &mut ExecStatus,
 ) -> Option<String> {
@@ -355,6 +374,14 @@ async fn finish_channel(
         (Some(exit), None) => Some(format!("sy-remote ended with {exit}")),
         (None, None) => Some("sy-remote did not exit".to_owned()),
     }
+}
+
+/// Says goodbye to the server after SFTP; why the connection ended, if it broke.
+async fn finish_sftp(session: Option<Box<SshSession>>) -> Option<String> {
+    let session = session?;
+    let lost = session.failure();
+    session.close().await;
+    lost.map(|lost| format!("the SSH connection ended: {lost}"))
 }
 
 /// How a session with an agent ended badly.

@@ -6,16 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Result, bail};
-use sy_transport::AgentOptions;
 use sy_transport::ssh::{
     Algorithm, Deployed, ExecChannel, HashAlg, HostKeyStatus, HostKeyVerifier, HostSettings,
     KnownHosts, LocalUser, PassphrasePrompt, PublicKey, RemoteExit, SshConfig, SshOptions,
     SshSession, StrictHostKeyChecking, cipher_preference, deploy_agent, deployed_agent_path,
 };
+use sy_transport::{AgentOptions, Sftp, SftpOptions};
 
-use crate::bwlimit::Throttle;
+use crate::bwlimit::{Paced, Throttle};
 use crate::config::UsageError;
 use crate::remote::{Connection, RemoteShell, RemoteSpec, agent_over, agent_remote_command};
+use crate::remote_transport::{ByteCount, Counted, RemoteTransport};
 
 /// The agent's default command; only then is a missing one deployed.
 const DEFAULT_REMOTE_PATH: &str = "sy-remote";
@@ -37,8 +38,9 @@ pub struct SshFlags {
     pub deploy: bool,
 }
 
-/// Connects to `spec`'s host and starts the agent for `root` there (deploying it if it is
-/// missing and allowed).
+/// Connects to `spec`'s host and starts the agent for `root` there. Where `sy-remote` is
+/// missing, it is copied there (unless `--no-deploy`); where that cannot be, the job runs over
+/// SFTP, whole files only.
 pub async fn start(
     flags: &SshFlags,
     shell: &RemoteShell,
@@ -56,15 +58,12 @@ pub async fn start(
     if !exec.started().await {
         let end = exec.status.wait().await;
         let missing = end.exit == RemoteExit::Status(127);
-        if !(missing && flags.deploy && shell.remote_path == DEFAULT_REMOTE_PATH) {
+        if !(missing && shell.remote_path == DEFAULT_REMOTE_PATH) {
             let said = String::from_utf8_lossy(&end.stderr).trim().to_owned();
-            let hint = match (missing, shell.remote_path == DEFAULT_REMOTE_PATH) {
-                (false, _) => "",
-                (true, true) => {
-                    " (command not found: install sy-remote there, or drop --no-deploy to \
-                     let sy copy it there)"
-                }
-                (true, false) => " (command not found: check --remote-path)",
+            let hint = if missing {
+                " (command not found: check --remote-path)"
+            } else {
+                ""
             };
             bail!(
                 "{} on {} ended with {}{hint} before speaking{}",
@@ -78,7 +77,20 @@ pub async fn start(
                 }
             );
         }
-        exec = deployed_agent(&session, spec, root, mkdir).await?;
+        let deployed = if flags.deploy {
+            deployed_agent(&session, spec, root, mkdir).await
+        } else {
+            Err(format!(
+                "sy-remote is not installed on {} (and --no-deploy)",
+                spec.host
+            ))
+        };
+        exec = match deployed {
+            Ok(exec) => exec,
+            Err(reason) => {
+                return over_sftp(session, spec, root, mkdir, &reason, throttle).await;
+            }
+        };
     }
     exec.relay_stderr();
     let ExecChannel {
@@ -100,41 +112,81 @@ pub async fn start(
 }
 
 /// `sy-remote` from `~/.cache/sy` on the host: the copy an earlier run left, else a fresh one.
+/// An error says why there is none (for the message that introduces the SFTP fallback).
 async fn deployed_agent(
     session: &SshSession,
     spec: &RemoteSpec,
     root: &str,
     mkdir: bool,
-) -> Result<ExecChannel> {
+) -> Result<ExecChannel, String> {
+    let failed = |e: anyhow::Error| crate::causes(&e);
     let cached = format!("~/{}", deployed_agent_path());
-    let command = agent_remote_command(&cached, root, mkdir)?;
-    let mut exec = session.exec(&command).await?;
+    let command = agent_remote_command(&cached, root, mkdir).map_err(|e| e.0)?;
+    let mut exec = session.exec(&command).await.map_err(|e| failed(e.into()))?;
     if exec.started().await {
         return Ok(exec);
     }
-    let local = local_agent()?;
-    match deploy_agent(session, &local).await? {
+    let local = local_agent().map_err(failed)?;
+    let deployed = deploy_agent(session, &local)
+        .await
+        .map_err(|e| format!("copying sy-remote to {} failed: {e}", spec.host))?;
+    match deployed {
         Deployed::Ready { path, uploaded } => {
             if uploaded {
                 tracing::info!("copied {} to {}:~/{path}", local.display(), spec.host);
             }
-            let mut exec = session.exec(&command).await?;
+            let mut exec = session.exec(&command).await.map_err(|e| failed(e.into()))?;
             if exec.started().await {
                 return Ok(exec);
             }
             let end = exec.status.wait().await;
-            bail!(
+            Err(format!(
                 "the copy of sy-remote at {}:~/{path} did not start ({}): {}",
                 spec.host,
                 end.exit,
                 String::from_utf8_lossy(&end.stderr).trim()
-            );
+            ))
         }
-        Deployed::Unsuitable(reason) => {
-            bail!("sy-remote is not installed on {}, and {reason}", spec.host)
-        }
-        _ => bail!("sy-remote is not installed on {}", spec.host),
+        Deployed::Unsuitable(reason) => Err(format!(
+            "sy-remote is not installed on {}, and {reason}",
+            spec.host
+        )),
+        _ => Err(format!("sy-remote is not installed on {}", spec.host)),
     }
+}
+
+/// The job over SFTP on `session`, after saying once why and what it costs.
+async fn over_sftp(
+    session: SshSession,
+    spec: &RemoteSpec,
+    root: &str,
+    mkdir: bool,
+    reason: &str,
+    throttle: Option<&Throttle>,
+) -> Result<Connection> {
+    tracing::warn!(
+        "{reason}; syncing with {} over SFTP instead: whole files only (a delta needs \
+         sy-remote there)",
+        spec.host
+    );
+    let shown = format!("{}:{root}", spec.host);
+    let stream = session.subsystem("sftp").await?;
+    let bytes = Arc::new(ByteCount::default());
+    let counted = Counted::new(stream, Arc::clone(&bytes));
+    let options = SftpOptions {
+        location: shown.clone(),
+        root: root.to_owned(),
+        create_root: mkdir,
+    };
+    let sftp = match throttle {
+        Some(throttle) => Sftp::new(Paced::new(counted, throttle.clone()), options).await?,
+        None => Sftp::new(counted, options).await?,
+    };
+    Ok(Connection::over_sftp(
+        RemoteTransport::Sftp { sftp, bytes },
+        session,
+        shown,
+    ))
 }
 
 /// The `sy-remote` to copy, beside the running `sy`: a static musl build

@@ -597,3 +597,89 @@ fn the_ssh_settings_of_the_config_file_reach_the_built_in_client() {
     let out = run();
     assert!(stderr(&out).contains("\"rot13\""), "{}", stderr(&out));
 }
+
+#[test]
+fn with_no_deploy_a_host_without_sy_remote_is_synced_over_sftp() {
+    let Some(s) = Setup::new(
+        "with_no_deploy_a_host_without_sy_remote_is_synced_over_sftp",
+        true,
+    ) else {
+        return;
+    };
+    if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
+        eprintln!("SKIPPED with_no_deploy_a_host_without_sy_remote: sy-remote is on /usr/bin:/bin");
+        return;
+    }
+    s.f.write("src/a.txt", "over sftp");
+    s.f.write("src/dir/big.bin", noise(3 << 20, 4));
+    s.f.write("src/dir with space/$(not run)", "literal");
+    s.f.symlink("a.txt", "src/link");
+    let out = ok(s
+        .sy()
+        .args(["--no-deploy", "--json"])
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .output()
+        .unwrap());
+    let err = stderr(&out);
+    assert_eq!(err.matches("over SFTP").count(), 1, "said once: {err}");
+    assert!(err.contains("delta needs sy-remote"), "{err}");
+    let report = summary(&out);
+    assert!(
+        report["wire_bytes_sent"].as_u64().unwrap() > 3 << 20,
+        "SFTP traffic is counted: {report}"
+    );
+    for rel in ["a.txt", "dir/big.bin", "dir with space/$(not run)"] {
+        assert!(
+            fs::read(s.f.src().join(rel)).unwrap() == fs::read(s.f.dst().join(rel)).unwrap(),
+            "{rel}"
+        );
+    }
+    assert_eq!(
+        fs::read_link(s.f.dst().join("link")).unwrap(),
+        Path::new("a.txt")
+    );
+    assert!(!s.home.join(".cache/sy").exists(), "nothing was deployed");
+
+    let pulled = s.f.path("pulled");
+    ok(s.sy()
+        .arg("--no-deploy")
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .arg(&pulled)
+        .output()
+        .unwrap());
+    assert!(
+        fs::read(pulled.join("dir/big.bin")).unwrap()
+            == fs::read(s.f.src().join("dir/big.bin")).unwrap()
+    );
+}
+
+#[test]
+fn a_host_of_another_platform_is_synced_over_sftp() {
+    let Some(s) = Setup::new("a_host_of_another_platform_is_synced_over_sftp", true) else {
+        return;
+    };
+    if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
+        eprintln!("SKIPPED a_host_of_another_platform: sy-remote is on /usr/bin:/bin");
+        return;
+    }
+    // The sessions' PATH starts with HOME/bin: this `uname` makes the host look foreign.
+    let bin = s.home.join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    fs::write(bin.join("uname"), "#!/bin/sh\necho Plan9 mips\n").unwrap();
+    fs::set_permissions(bin.join("uname"), fs::Permissions::from_mode(0o755)).unwrap();
+    s.f.write("src/a", "to plan 9");
+    let out = ok(s
+        .sy()
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .output()
+        .unwrap());
+    let err = stderr(&out);
+    assert!(
+        err.contains("Plan9 mips") && err.contains("over SFTP"),
+        "{err}"
+    );
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "to plan 9");
+    assert!(!s.home.join(".cache/sy").exists(), "nothing was deployed");
+}
