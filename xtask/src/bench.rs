@@ -169,7 +169,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         summaries: std::mem::take(&mut runner.summaries),
     };
     let mut markdown = report.markdown();
-    if args.tools.contains(&Tool::Sy) {
+    if args.tools.iter().any(|t| t.is_sy()) {
         markdown.push('\n');
         markdown.push_str(&goals::render(&report));
     }
@@ -271,7 +271,7 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
     let rsync =
         which("rsync").ok_or_else(|| "rsync not on PATH (apt-get install rsync)".to_string());
     let zstd = which("zstd").is_some();
-    let sy = match (&args.sy, args.tools.contains(&Tool::Sy)) {
+    let sy = match (&args.sy, args.tools.iter().any(|t| t.is_sy())) {
         (Some(path), _) if path.is_file() => Ok(path.clone()),
         (Some(path), _) => Err(format!("--sy {} does not exist", path.display())),
         (None, false) => Err("not requested".to_string()),

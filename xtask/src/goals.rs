@@ -50,6 +50,8 @@ enum Bound {
 
 struct Goal {
     issue: u32,
+    /// The tool whose figure is judged: sy, or sy over SFTP.
+    tool: Tool,
     scenario: ScenarioId,
     target: Target,
     figure: Figure,
@@ -73,6 +75,7 @@ const fn goal(
 ) -> Goal {
     Goal {
         issue,
+        tool: Tool::Sy,
         scenario,
         target,
         figure,
@@ -113,6 +116,10 @@ const GOALS: &[Goal] = {
         goal(6, W1, Ssh, Wall, times(Cp, 1.15)),
         goal(6, W1, Ssh, Wall, times(Rsync, 1.0 / 1.7)),
         goal(6, W5, Ssh, Wall, times(Cp, 1.1)),
+        Goal {
+            tool: Tool::SySftp,
+            ..goal(6, W1, Ssh, Wall, times(Tool::Sftp, 1.0))
+        },
     ]
 };
 
@@ -148,9 +155,14 @@ pub fn render(report: &Report) -> String {
             Bound::MiB(mib) => format!("{} ≤ {mib} MiB", g.figure.name()),
         };
         let (reached, met) = judge(report, g);
+        let by = if g.tool == Tool::Sy {
+            String::new()
+        } else {
+            format!(" ({})", g.tool.name())
+        };
         let _ = writeln!(
             out,
-            "| #{} | {} {:?} | {goal_text} | {reached} | {met} |",
+            "| #{} | {} {:?}{by} | {goal_text} | {reached} | {met} |",
             g.issue,
             g.target.name(),
             g.scenario
@@ -165,8 +177,8 @@ fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
             .summary(g.scenario, g.target, tool)
             .filter(|s| s.status == Status::Ok)
     };
-    let Some(sy) = ok(Tool::Sy).and_then(|s| g.figure.of(s)) else {
-        return ("sy not measured".into(), "—");
+    let Some(sy) = ok(g.tool).and_then(|s| g.figure.of(s)) else {
+        return (format!("{} not measured", g.tool.name()), "—");
     };
     match g.bound {
         Bound::MiB(cap) => {

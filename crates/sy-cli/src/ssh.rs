@@ -58,7 +58,10 @@ pub async fn start(
     if !exec.started().await {
         let end = exec.status.wait().await;
         let missing = end.exit == RemoteExit::Status(127);
-        if !(missing && shell.remote_path == DEFAULT_REMOTE_PATH) {
+        let default = shell.remote_path == DEFAULT_REMOTE_PATH;
+        // A missing agent at a path the user named is a mistake to report, unless they said
+        // not to deploy (then SFTP is what they asked for).
+        if !missing || (flags.deploy && !default) {
             let said = String::from_utf8_lossy(&end.stderr).trim().to_owned();
             let hint = if missing {
                 " (command not found: check --remote-path)"
@@ -81,8 +84,8 @@ pub async fn start(
             deployed_agent(&session, spec, root, mkdir).await
         } else {
             Err(format!(
-                "sy-remote is not installed on {} (and --no-deploy)",
-                spec.host
+                "{} is not installed on {} (and --no-deploy)",
+                shell.remote_path, spec.host
             ))
         };
         exec = match deployed {

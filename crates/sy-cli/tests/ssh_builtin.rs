@@ -641,9 +641,10 @@ fn with_no_deploy_a_host_without_sy_remote_is_synced_over_sftp() {
     );
     assert!(!s.home.join(".cache/sy").exists(), "nothing was deployed");
 
+    // With --no-deploy, an agent missing at a named path means SFTP too.
     let pulled = s.f.path("pulled");
     ok(s.sy()
-        .arg("--no-deploy")
+        .args(["--no-deploy", "--remote-path", "/nonexistent/sy-remote"])
         .arg(format!("sshtest:{}/", s.f.dst().display()))
         .arg(&pulled)
         .output()
