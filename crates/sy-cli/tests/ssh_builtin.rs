@@ -1,12 +1,14 @@
-//! The built-in SSH client (no `-e`) against a real OpenSSH server on a random loopback port:
-//! host-key trust, authentication, deploying the agent, and syncs through it. Every test reads
-//! its host settings from its own `-F` file (its own known_hosts, keys and agent), never the
-//! user's. Skipped (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure.
+//! Syncs over the built-in SSH client (no `-e`) against a real OpenSSH server on a random
+//! loopback port: push and pull, deltas, deploying the agent, the SFTP fallback, an alias and a
+//! jump host from the ssh config, hostile paths, ciphers, keepalives and timeouts. Every test
+//! reads its host settings from its own `-F` file (its own known_hosts and keys), never the
+//! user's. Trust and authentication are in `ssh_trust.rs`. Skipped (loudly) where there is no
+//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::remote::{edge_tree, noise, sy_remote};
@@ -14,20 +16,20 @@ use crate::ssh::{Sshd, keygen, sshd_or_skip, start_sshd, user_name};
 use crate::util::{Fixture, assert_same_tree, stderr, summary};
 
 /// A fixture with its own sshd, keys, known_hosts and ssh config.
-struct Setup {
-    f: Fixture,
-    sshd: Sshd,
-    user_key: PathBuf,
-    known_hosts: PathBuf,
+pub struct Setup {
+    pub f: Fixture,
+    pub sshd: Sshd,
+    pub user_key: PathBuf,
+    pub known_hosts: PathBuf,
     /// The sshd's host public key line (`ssh-ed25519 AAAA… comment`).
-    host_pub: String,
+    pub host_pub: String,
     /// HOME of the remote sessions.
-    home: PathBuf,
+    pub home: PathBuf,
 }
 
 impl Setup {
     /// `None` when the test is skipped. With `known`, known_hosts already trusts the server.
-    fn new(test: &str, known: bool) -> Option<Setup> {
+    pub fn new(test: &str, known: bool) -> Option<Setup> {
         let f = Fixture::new();
         let keys = f.mkdir("keys");
         let user_key = keys.join("id_ed25519");
@@ -58,13 +60,13 @@ impl Setup {
         Some(setup)
     }
 
-    fn config_path(&self) -> PathBuf {
+    pub fn config_path(&self) -> PathBuf {
         self.f.path("ssh_config")
     }
 
     /// An ssh config naming the server `sshtest` (and `jumped`, reached through `sshtest`),
     /// with `auth` lines for both.
-    fn write_config(&self, auth: &str) {
+    pub fn write_config(&self, auth: &str) {
         fs::write(
             self.config_path(),
             format!(
@@ -80,7 +82,7 @@ impl Setup {
     }
 
     /// `sy -F CONFIG` with a HOME of its own and no ssh-agent from the environment.
-    fn sy(&self) -> assert_cmd::Command {
+    pub fn sy(&self) -> assert_cmd::Command {
         let mut cmd = self.f.sy();
         cmd.env("HOME", self.f.path("local-home"))
             .env_remove("SSH_AUTH_SOCK")
@@ -91,7 +93,7 @@ impl Setup {
     }
 
     /// `sy -F CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
-    fn push(&self, args: &[&str]) -> Output {
+    pub fn push(&self, args: &[&str]) -> Output {
         self.sy()
             .arg("--remote-path")
             .arg(sy_remote())
@@ -103,7 +105,7 @@ impl Setup {
     }
 
     /// The SHA256 fingerprint of the server's host key, as ssh-keygen prints it.
-    fn host_fingerprint(&self) -> String {
+    pub fn host_fingerprint(&self) -> String {
         let out = Command::new("ssh-keygen")
             .arg("-lf")
             .arg(self.f.path("keys/host_key.pub"))
@@ -114,7 +116,7 @@ impl Setup {
     }
 }
 
-fn ok(out: Output) -> Output {
+pub fn ok(out: Output) -> Output {
     assert_eq!(out.status.code(), Some(0), "sy failed: {}", stderr(&out));
     out
 }
@@ -161,154 +163,6 @@ fn builtin_ssh_sends_a_changed_file_as_a_delta() {
         report["wire_bytes_sent"].as_u64().unwrap() < 512 << 10,
         "{report}"
     );
-}
-
-#[test]
-fn an_unknown_host_is_refused_then_trusted_with_the_flag_and_remembered() {
-    let Some(s) = Setup::new("an_unknown_host_is_refused_then_trusted", false) else {
-        return;
-    };
-    s.f.write("src/a", "a");
-    let out = s.push(&[]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains(&s.host_fingerprint()), "{err}");
-    assert!(err.contains("--accept-new-host-key"), "{err}");
-    assert!(
-        !s.f.dst().exists(),
-        "nothing is written to an untrusted host"
-    );
-
-    ok(s.push(&["--accept-new-host-key"]));
-    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
-    let recorded = fs::read_to_string(&s.known_hosts).unwrap();
-    let key = s.host_pub.split_whitespace().nth(1).unwrap();
-    assert!(recorded.contains(key), "{recorded}");
-    assert!(
-        recorded.contains(&format!("[127.0.0.1]:{}", s.sshd.port)),
-        "{recorded}"
-    );
-
-    s.f.write("src/b", "b");
-    ok(s.push(&[]));
-    assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "b");
-}
-
-#[test]
-fn a_changed_host_key_is_refused_naming_the_file_and_line_of_the_old_one() {
-    let Some(s) = Setup::new("a_changed_host_key_is_refused", false) else {
-        return;
-    };
-    let other = s.f.path("keys/other_host_key");
-    keygen(&other);
-    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
-    fs::write(
-        &s.known_hosts,
-        format!(
-            "# the old key of the test server\n[127.0.0.1]:{} {other_pub}",
-            s.sshd.port
-        ),
-    )
-    .unwrap();
-    s.f.write("src/a", "a");
-    for flags in [&[][..], &["--accept-new-host-key"][..]] {
-        let out = s.push(flags);
-        let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(3), "{err}");
-        assert!(
-            err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
-            "{err}"
-        );
-        assert!(
-            err.contains(&format!("{}:2", s.known_hosts.display())),
-            "{err}"
-        );
-        assert!(err.contains(&s.host_fingerprint()), "{err}");
-        assert!(!s.f.dst().exists());
-    }
-    let kept = fs::read_to_string(&s.known_hosts).unwrap();
-    assert!(kept.contains(other_pub.split_whitespace().nth(1).unwrap()));
-    assert!(!kept.contains(s.host_pub.split_whitespace().nth(1).unwrap()));
-}
-
-/// An `ssh-agent` in the foreground on its own socket, killed when dropped.
-struct SshAgent {
-    child: Child,
-    socket: PathBuf,
-}
-
-impl Drop for SshAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_ssh_agent(dir: &Path) -> SshAgent {
-    let socket = dir.join("agent.sock");
-    let child = Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&socket)
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let agent = SshAgent { child, socket };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !agent.socket.exists() {
-        assert!(Instant::now() < deadline, "ssh-agent did not start");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    agent
-}
-
-#[test]
-fn authenticates_with_a_key_held_by_ssh_agent() {
-    let Some(s) = Setup::new("authenticates_with_a_key_held_by_ssh_agent", true) else {
-        return;
-    };
-    let agent = start_ssh_agent(s.f.root());
-    let added = Command::new("ssh-add")
-        .arg(&s.user_key)
-        .env("SSH_AUTH_SOCK", &agent.socket)
-        .output()
-        .unwrap();
-    assert!(added.status.success(), "{}", stderr(&added));
-    // No identity file: only the agent can log in.
-    s.write_config(&format!("IdentityAgent {}", agent.socket.display()));
-    fs::rename(&s.user_key, s.f.path("keys/moved-away")).unwrap();
-    s.f.write("src/a", "through the agent");
-    ok(s.push(&[]));
-    assert_eq!(
-        fs::read_to_string(s.f.path("dst/a")).unwrap(),
-        "through the agent"
-    );
-}
-
-#[test]
-fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
-    let Some(s) = Setup::new("authenticates_with_an_identity_flag", true) else {
-        return;
-    };
-    s.write_config("IdentityAgent none");
-    s.f.write("src/a", "with -i");
-    let key = s.user_key.display().to_string();
-    ok(s.push(&["-i", &key]));
-    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "with -i");
-
-    let wrong = s.f.path("keys/wrong_key");
-    keygen(&wrong);
-    let wrong = wrong.display().to_string();
-    let out = s.push(&["-i", &wrong, "-i", "/nonexistent/id_rsa"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(err.contains("permission denied"), "{err}");
-    assert!(err.contains(&format!("{wrong} (refused)")), "{err}");
-    assert!(err.contains("/nonexistent/id_rsa (not found)"), "{err}");
-    // Keys named with -i replace ssh's default ones.
-    assert!(!err.contains("~/.ssh/id_ed25519"), "{err}");
-    // Keys named with -i replace ssh's default ones.
-    assert!(!err.contains("~/.ssh/id_ed25519"), "{err}");
 }
 
 #[test]
@@ -500,33 +354,6 @@ fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
     // A broken link fails the files in flight, as when the agent dies (exit 2).
     assert_eq!(status.code(), Some(2), "{err}");
     assert!(err.contains("no answer to 2 keepalives"), "{err}");
-}
-
-#[test]
-fn an_encrypted_key_that_cannot_be_unlocked_is_named_in_the_error() {
-    let Some(s) = Setup::new("an_encrypted_key_that_cannot_be_unlocked", true) else {
-        return;
-    };
-    let locked = s.f.path("keys/locked");
-    let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
-        .arg(&locked)
-        .status()
-        .unwrap();
-    assert!(status.success());
-    s.write_config(&format!(
-        "IdentityFile {}\n  IdentityAgent none",
-        locked.display()
-    ));
-    s.f.write("src/a", "a");
-    let out = s.push(&[]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
-    assert!(
-        err.contains(&format!("{} (encrypted", locked.display())),
-        "{err}"
-    );
-    assert!(err.contains("ssh-agent"), "{err}");
 }
 
 #[test]

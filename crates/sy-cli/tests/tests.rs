@@ -19,3 +19,4 @@ mod resume;
 mod rsync;
 mod ssh;
 mod ssh_builtin;
+mod ssh_trust;

@@ -38,6 +38,7 @@ mod deploy;
 mod known_hosts;
 mod pattern;
 mod session;
+mod tuning;
 
 pub use channel::{ExecChannel, ExecEnd, ExecReader, ExecStatus, ExecWriter, RemoteExit};
 pub use config::{
@@ -47,4 +48,5 @@ pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
 pub use known_hosts::{HostKeyStatus, KnownHosts, KnownHostsError};
 /// Key types of the verifier's interface (from russh's `ssh-key`).
 pub use russh::keys::{Algorithm, HashAlg, PublicKey};
-pub use session::{HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession, cipher_preference};
+pub use session::{HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession};
+pub use tuning::cipher_preference;
