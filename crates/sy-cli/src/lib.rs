@@ -297,9 +297,15 @@ async fn run_job(
                 create_local_dir(&job.dst.root)?;
             }
             let dst = Arc::new(Local::open(&job.dst.root)?);
-            let connection =
-                Connection::start(&config.shell, spec, &remote_root(&job.src), false, throttle)
-                    .await?;
+            let connection = Connection::start(
+                &config.shell,
+                spec,
+                &remote_root(&job.src),
+                false,
+                throttle,
+                cancel,
+            )
+            .await?;
             let src = Arc::new(connection.transport.clone());
             let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
             finish_remote(connection, synced, reporter).await
@@ -308,7 +314,7 @@ async fn run_job(
             let src = Arc::new(Local::open(&job.src.root)?);
             let root = remote_root(&job.dst);
             let connection =
-                Connection::start(&config.shell, spec, &root, make_dst, throttle).await?;
+                Connection::start(&config.shell, spec, &root, make_dst, throttle, cancel).await?;
             let dst = Arc::new(connection.transport.clone());
             let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
             finish_remote(connection, synced, reporter).await

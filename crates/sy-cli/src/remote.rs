@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use sy_transport::ssh::{ExecStatus, RemoteExit, SshSession};
-use sy_transport::{Agent, AgentOptions};
+use sy_transport::{Agent, AgentOptions, Cancel};
 use tokio::process::{Child, Command};
 
 use crate::bwlimit::{Paced, Throttle};
@@ -201,16 +201,21 @@ impl Connection {
     /// Reaches the agent for `root` on `spec`'s host: with the built-in SSH client unless a
     /// remote shell (`-e`, `rsh`) was chosen. With `mkdir`, the agent creates a missing root;
     /// with `throttle`, the bytes both ways are paced by it (`--bwlimit`).
+    /// Connecting stops at Ctrl-C (`cancel`): a host that never answers must not hold sy.
     pub async fn start(
         shell: &RemoteShell,
         spec: &RemoteSpec,
         root: &str,
         mkdir: bool,
         throttle: Option<&Throttle>,
+        cancel: &Cancel,
     ) -> Result<Connection> {
-        match &shell.builtin {
-            Some(flags) => crate::ssh::start(flags, shell, spec, root, mkdir, throttle).await,
-            None => Connection::start_shell(shell, spec, root, mkdir, throttle),
+        let Some(flags) = &shell.builtin else {
+            return Connection::start_shell(shell, spec, root, mkdir, throttle);
+        };
+        tokio::select! {
+            started = crate::ssh::start(flags, shell, spec, root, mkdir, throttle) => started,
+            () = cancelled(cancel) => bail!("interrupted while connecting to {}", spec.host),
         }
     }
 
@@ -302,6 +307,13 @@ impl Connection {
             failure,
             shell,
         })
+    }
+}
+
+/// Returns once `cancel` is set (checked every 50 ms: `Cancel` is a plain flag).
+async fn cancelled(cancel: &Cancel) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
