@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
@@ -27,7 +28,8 @@ use crate::settings::Rate;
     ./config.\n\nSettings are read from $XDG_CONFIG_HOME/sy/config.toml (or \
     ~/.config/sy/config.toml): [defaults], [profile.NAME] and [host.\"PATTERN\"] tables; \
     flags win over the profile, the profile over host tables, host tables over [defaults].\n\n\
-    Exit codes: 0 ok, 1 usage, 2 some files failed, 3 fatal, 130 interrupted, 143 terminated."
+    Exit codes: 0 ok, 1 usage, 2 some files failed, 3 fatal, 129 hangup (SIGHUP), 130 \
+    interrupted (SIGINT), 143 terminated (SIGTERM)."
 )]
 pub struct Args {
     /// Sources, then the destination (created if missing).
@@ -175,10 +177,34 @@ pub struct Args {
     /// zstd level for -z, 1 to 19 [default: 3]; implies -z.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
     pub compress_level: Option<i8>,
+    /// When the connection to a remote host breaks (reset, --timeout, the agent died),
+    /// reconnect and carry on up to N times: finished files are not sent again, the file in
+    /// flight resumes from its partial.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retry: u32,
+    /// Seconds before the first reconnect (fractions allowed); each further one waits twice as
+    /// long, at most 60 s.
+    #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_secs)]
+    pub retry_delay: Duration,
+    /// Give up on a remote host after SECS (at least 3) without a byte from it [default: wait
+    /// forever]. The agent speaks at least every second while busy.
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(3..))]
+    pub timeout: Option<u64>,
+    /// After each file is in place, read it back at the destination and compare its BLAKE3
+    /// digest with the source's; a mismatch is copied again once, then reported.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 fn parse_bwlimit(text: &str) -> Result<Rate, crate::config::UsageError> {
     Rate::try_from(text.to_owned())
+}
+
+fn parse_secs(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds"))
 }
 
 /// The subcommands.

@@ -58,6 +58,8 @@ pub struct SyncOptions {
     pub whole_file: Option<bool>,
     /// Parallel file workers.
     pub jobs: usize,
+    /// `--verify`: read each written file back and compare digests with the source's.
+    pub verify: bool,
 }
 
 /// What to print.
@@ -112,6 +114,8 @@ pub struct Config {
     pub shell: RemoteShell,
     /// `--bwlimit` in bytes per second.
     pub bwlimit: Option<u64>,
+    /// `--retry` and `--retry-delay`.
+    pub retry: crate::retry::RetryPolicy,
 }
 
 impl Config {
@@ -177,6 +181,7 @@ impl Config {
                 None
             },
             jobs,
+            verify: args.verify,
         };
         let output = OutputOptions {
             verbose: args.verbose,
@@ -205,6 +210,7 @@ impl Config {
                 .compress
                 .value
                 .then_some(settings.compress_level.value),
+            timeout: args.timeout.map(std::time::Duration::from_secs),
         };
         let single = sources.len() == 1;
         let jobs = sources
@@ -224,6 +230,10 @@ impl Config {
             output,
             shell,
             bwlimit: settings.bwlimit.value.map(|r| r.bytes_per_sec),
+            retry: crate::retry::RetryPolicy {
+                retries: args.retry,
+                delay: args.retry_delay,
+            },
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::config::{Compare, Job, SyncOptions};
 use crate::observer::{Action, Done, Observer, Phase, Planned};
 use crate::plan::{Plan, checksum_candidates, plan};
 use crate::transfer::{Ctx, SMALL_FILE, copy_files};
+use crate::verify::verify_files;
 
 /// Tree operations per request.
 const OPS_PER_BATCH: usize = 1024;
@@ -45,6 +46,8 @@ pub struct Totals {
     pub literal: u64,
     /// Content bytes reused at the destination.
     pub matched: u64,
+    /// Files read back at the destination with the source's digest (`--verify`).
+    pub verified: u64,
     /// Protocol bytes to and from a remote agent, before and after compression.
     pub traffic: Traffic,
 }
@@ -87,6 +90,7 @@ impl Totals {
         self.failed += o.failed;
         self.literal += o.literal;
         self.matched += o.matched;
+        self.verified += o.verified;
         self.traffic.add(&o.traffic);
     }
 }
@@ -230,6 +234,7 @@ where
             .whole_file
             .unwrap_or(src.prefers_whole_file() && dst.prefers_whole_file()),
         resume: opts.whole_file != Some(true),
+        verify: opts.verify,
         observer,
     });
 
@@ -292,9 +297,15 @@ where
         return Ok(totals);
     }
 
-    copy_files(&src, &dst, &ctx, plan.files.clone(), opts.jobs, &mut totals).await;
+    let written = copy_files(&src, &dst, &ctx, plan.files.clone(), opts.jobs, &mut totals).await;
     if cancel.is_cancelled() {
         return Ok(totals);
+    }
+    if opts.verify {
+        verify_files(&src, &dst, &ctx, written, opts, &mut totals).await;
+        if cancel.is_cancelled() {
+            return Ok(totals);
+        }
     }
 
     let mut finish = Vec::new();

@@ -13,6 +13,8 @@ pub enum Exit {
     Partial,
     /// 3: the run could not proceed at all (source unreadable, destination not creatable).
     Fatal,
+    /// 129: stopped by SIGHUP (the terminal went away); no file was left torn.
+    HungUp,
     /// 130: interrupted by Ctrl-C (SIGINT); no file was left torn.
     Interrupted,
     /// 143: terminated by SIGTERM; no file was left torn.
@@ -27,6 +29,7 @@ impl Exit {
             Exit::Usage => 1,
             Exit::Partial => 2,
             Exit::Fatal => 3,
+            Exit::HungUp => 129,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
         }

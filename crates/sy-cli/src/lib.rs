@@ -32,9 +32,11 @@ pub mod progress;
 pub mod remote;
 pub mod remote_transport;
 pub mod report;
+pub mod retry;
 pub mod settings;
 pub mod ssh;
 mod transfer;
+mod verify;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -57,6 +59,7 @@ use crate::execute::{Totals, sync_job};
 use crate::observer::Observer;
 use crate::remote::Connection;
 use crate::report::Reporter;
+use crate::retry::{Attempt, with_reconnects};
 
 /// Runs `sy` with these arguments (the first is the program name).
 pub fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
@@ -193,17 +196,29 @@ fn init_logging(level: Level, log_file: Option<&std::path::Path>) -> Result<()> 
 const NOT_SIGNALLED: u8 = 0;
 const SIGINT: u8 = 1;
 const SIGTERM: u8 = 2;
+const SIGHUP: u8 = 3;
 
-/// Stops the run at the next safe point on Ctrl-C or SIGTERM; records which one came.
+/// Stops the run at the next safe point on Ctrl-C, SIGTERM or SIGHUP (the terminal went away);
+/// records which one came.
 fn watch_signals(cancel: Cancel) -> Arc<AtomicU8> {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
     let signalled = Arc::new(AtomicU8::new(NOT_SIGNALLED));
     let seen = Arc::clone(&signalled);
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        async fn arrival(handler: &mut Option<Signal>) {
+            match handler.as_mut() {
+                Some(handler) => {
+                    handler.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        let mut term = signal(SignalKind::terminate()).ok();
+        let mut hup = signal(SignalKind::hangup()).ok();
         let which = tokio::select! {
             _ = tokio::signal::ctrl_c() => SIGINT,
-            Some(()) = async { match term.as_mut() { Some(t) => t.recv().await, None => std::future::pending().await } } => SIGTERM,
+            () = arrival(&mut term) => SIGTERM,
+            () = arrival(&mut hup) => SIGHUP,
         };
         seen.store(which, Ordering::SeqCst);
         cancel.cancel();
@@ -241,10 +256,14 @@ async fn run_config(config: Config) -> Result<Exit> {
     let exit = match signalled.load(Ordering::SeqCst) {
         SIGINT => Exit::Interrupted,
         SIGTERM => Exit::Terminated,
+        SIGHUP => Exit::HungUp,
         _ if fatal => Exit::Fatal,
         _ if totals.failed > 0 => Exit::Partial,
         _ => Exit::Ok,
     };
+    if matches!(exit, Exit::Interrupted | Exit::Terminated | Exit::HungUp) {
+        reporter.stopped(&totals, exit);
+    }
     if let Err(e) = reporter
         .finish(&totals, started.elapsed(), exit)
         .context("writing to stdout")
@@ -296,28 +315,31 @@ async fn run_job(
             if make_dst {
                 create_local_dir(&job.dst.root)?;
             }
-            let dst = Arc::new(Local::open(&job.dst.root)?);
-            let connection = Connection::start(
-                &config.shell,
-                spec,
-                &remote_root(&job.src),
-                false,
-                throttle,
-                cancel,
-            )
-            .await?;
-            let src = Arc::new(connection.transport.clone());
-            let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
-            finish_remote(connection, synced, reporter).await
+            let dst = &Arc::new(Local::open(&job.dst.root)?);
+            let root = &remote_root(&job.src);
+            with_reconnects(&config.retry, reporter, cancel, |observer| async move {
+                let connection =
+                    Connection::start(&config.shell, spec, root, false, throttle, cancel).await?;
+                let src = Arc::new(connection.transport.clone());
+                let synced =
+                    sync_job(src, Arc::clone(dst), job, &config.sync, observer, cancel).await;
+                Ok(finish_attempt(connection, synced).await)
+            })
+            .await
         }
         (None, Some(spec)) => {
-            let src = Arc::new(Local::open(&job.src.root)?);
-            let root = remote_root(&job.dst);
-            let connection =
-                Connection::start(&config.shell, spec, &root, make_dst, throttle, cancel).await?;
-            let dst = Arc::new(connection.transport.clone());
-            let synced = sync_job(src, dst, job, &config.sync, observer, cancel).await;
-            finish_remote(connection, synced, reporter).await
+            let src = &Arc::new(Local::open(&job.src.root)?);
+            let root = &remote_root(&job.dst);
+            with_reconnects(&config.retry, reporter, cancel, |observer| async move {
+                let connection =
+                    Connection::start(&config.shell, spec, root, make_dst, throttle, cancel)
+                        .await?;
+                let dst = Arc::new(connection.transport.clone());
+                let synced =
+                    sync_job(Arc::clone(src), dst, job, &config.sync, observer, cancel).await;
+                Ok(finish_attempt(connection, synced).await)
+            })
+            .await
         }
         (Some(_), Some(_)) => anyhow::bail!("copying between two remote hosts is not supported"),
     }
@@ -333,38 +355,22 @@ fn remote_root(end: &config::Endpoint) -> String {
     end.root.to_string_lossy().into_owned()
 }
 
-/// Closes the connection after a job; a connection that broke is a failure of the run even
-/// when the engine saw only interrupted transfers, and it explains a failed job.
-async fn finish_remote(
-    mut connection: Connection,
-    synced: Result<Totals>,
-    reporter: &Arc<Reporter>,
-) -> Result<Totals> {
+/// Closes the connection after an attempt at a job and says how both ended
+/// ([`retry::with_reconnects`] decides whether that was the last attempt).
+async fn finish_attempt(mut connection: Connection, synced: Result<Totals>) -> Attempt {
     let closed = connection.finish().await;
     let traffic = connection.transport.traffic();
-    let mut totals = match (synced, closed) {
-        (Ok(totals), Ok(())) => totals,
-        (Ok(mut totals), Err(e)) => {
-            reporter.failed(None, &e.to_string());
-            totals.failed += 1;
-            totals
-        }
-        (Err(e), Ok(())) => return Err(e),
-        // The job's error already says why the link broke; add only the shell's fate.
-        (Err(e), Err(end)) => {
-            return Err(match end.shell {
-                Some(shell) => e.context(shell),
-                None => e,
-            });
-        }
-    };
-    totals.traffic = execute::Traffic {
-        sent: traffic.sent.logical,
-        wire_sent: traffic.sent.wire,
-        received: traffic.received.logical,
-        wire_received: traffic.received.wire,
-    };
-    Ok(totals)
+    Attempt {
+        synced,
+        closed,
+        established: connection.transport.established(),
+        traffic: execute::Traffic {
+            sent: traffic.sent.logical,
+            wire_sent: traffic.sent.wire,
+            received: traffic.received.logical,
+            wire_received: traffic.received.wire,
+        },
+    }
 }
 
 /// `error` and its causes, outermost first, each shown once ([`sy_transport::describe_error`]).

@@ -351,6 +351,7 @@ mod tests {
             sparse: false,
             whole_file: None,
             jobs: 2,
+            verify: false,
         }
     }
 

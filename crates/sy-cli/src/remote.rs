@@ -112,6 +112,8 @@ pub struct RemoteShell {
     pub remote_path: String,
     /// `-z` / `--compress-level`.
     pub compress_level: Option<i8>,
+    /// `--timeout`: give up after this long without a byte from the agent.
+    pub timeout: Option<Duration>,
 }
 
 /// Splits `-e CMD` like a shell would.
@@ -252,6 +254,7 @@ impl Connection {
         let options = AgentOptions {
             location: shown.clone(),
             compress_level: shell.compress_level,
+            timeout: shell.timeout,
         };
         Ok(Connection {
             transport: RemoteTransport::Agent(agent_over(stdout, stdin, options, throttle)),
@@ -496,6 +499,7 @@ mod tests {
             builtin: None,
             remote_path: "/opt/sy-remote".to_owned(),
             compress_level: None,
+            timeout: None,
         };
         let spec = remote("me@box:my dir").unwrap();
         let argv = agent_command(&shell, &spec, &spec.path, true).unwrap();

@@ -43,6 +43,15 @@ impl RemoteTransport {
         }
     }
 
+    /// True once the far side answered: the agent's handshake, or the SFTP session (which is
+    /// set up before the transport exists).
+    pub fn established(&self) -> bool {
+        match self {
+            RemoteTransport::Agent(agent) => agent.established(),
+            RemoteTransport::Sftp { .. } => true,
+        }
+    }
+
     /// Why the agent's link broke, if it did (an SFTP failure is reported per file).
     pub fn failure(&self) -> Option<String> {
         match self {

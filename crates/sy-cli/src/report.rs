@@ -104,6 +104,7 @@ impl Reporter {
                 "bytes_literal": totals.literal,
                 "bytes_matched": totals.matched,
                 "bytes_written": written,
+                "verified": totals.verified,
                 "elapsed_ms": elapsed.as_millis() as u64,
                 "rate_bytes_per_sec": rate.round() as u64,
                 "bytes_sent": totals.traffic.sent,
@@ -135,6 +136,12 @@ impl Reporter {
                 secs,
                 human_bytes(rate),
             ));
+            if totals.verified > 0 {
+                self.print(&format!(
+                    "verify: {} files read back at the destination, digests equal to the source's",
+                    totals.verified
+                ));
+            }
             let t = &totals.traffic;
             if t.wire_sent + t.wire_received > 0 {
                 self.print(&format!(
@@ -146,6 +153,61 @@ impl Reporter {
         match self.stdout.lock() {
             Ok(mut state) => state.error.take().map_or(Ok(()), Err),
             Err(_) => Ok(()),
+        }
+    }
+}
+
+/// A lost connection about to be retried (`--retry`).
+#[derive(Debug, Clone)]
+pub struct Retrying {
+    /// What happened to the connection.
+    pub message: String,
+    /// The wait before reconnecting.
+    pub wait: Duration,
+    /// The attempt about to start (the first retry is attempt 2).
+    pub attempt: u32,
+    /// Attempts allowed in all (`--retry` + 1).
+    pub attempts: u32,
+}
+
+impl Reporter {
+    /// Says what was done before a signal stopped the run (on stderr, unless `-q`): files in
+    /// flight were kept as partials for the next run, none was left torn.
+    pub fn stopped(&self, totals: &Totals, exit: Exit) {
+        if self.out.quiet {
+            return;
+        }
+        let signal = match exit {
+            Exit::HungUp => "SIGHUP",
+            Exit::Terminated => "SIGTERM",
+            _ => "SIGINT",
+        };
+        self.eprint(&format!(
+            "sy: stopped by {signal}: {} files written ({} bytes); files in flight were kept as \
+             partials, and running the same command again finishes the job",
+            totals.created + totals.updated,
+            totals.literal + totals.matched,
+        ));
+    }
+
+    /// Says that the connection was lost and when the next attempt starts.
+    pub fn retrying(&self, retry: &Retrying) {
+        let secs = retry.wait.as_secs_f64();
+        let line = format!(
+            "{}; retrying in {secs} s (attempt {} of {})",
+            retry.message, retry.attempt, retry.attempts
+        );
+        if self.out.json {
+            self.json(json!({
+                "event": "retry",
+                "message": retry.message,
+                "delay_ms": retry.wait.as_millis() as u64,
+                "attempt": retry.attempt,
+                "attempts": retry.attempts,
+            }));
+        }
+        if !self.out.quiet {
+            self.eprint(&format!("sy: warning: {line}"));
         }
     }
 }

@@ -49,7 +49,19 @@ pub async fn start(
     mkdir: bool,
     throttle: Option<&Throttle>,
 ) -> Result<Connection> {
-    let options = connect_options(flags, spec)?;
+    let mut options = connect_options(flags, spec)?;
+    // A host silent for --timeout, or for as long as keepalives would wait, is as dead while
+    // connecting as later (a frozen host accepts TCP and then never says a word).
+    let probes = u32::try_from(options.keepalive_max)
+        .unwrap_or(u32::MAX)
+        .saturating_add(1);
+    let keepalive_bound = options
+        .keepalive_interval
+        .and_then(|interval| interval.checked_mul(probes));
+    options.connect_timeout = options
+        .connect_timeout
+        .or(shell.timeout)
+        .or(keepalive_bound);
     let session = SshSession::connect(&options).await?;
     let shown = format!("{}:{root}", spec.host);
     let command = agent_remote_command(&shell.remote_path, root, mkdir)?;
@@ -108,6 +120,7 @@ pub async fn start(
         AgentOptions {
             location: shown.clone(),
             compress_level: shell.compress_level,
+            timeout: shell.timeout,
         },
         throttle,
     );

@@ -16,6 +16,8 @@ use crate::plan::FileAction;
 
 /// Files up to this size travel in memory, many to a batch.
 pub(crate) const SMALL_FILE: u64 = 128 << 10;
+/// Copies of a file that changed while being read, before it is reported as changing.
+const SOURCE_CHANGE_ATTEMPTS: u8 = 3;
 /// A batch of small files ends at this many files…
 const BATCH_FILES: usize = 64;
 /// …or this many bytes.
@@ -33,6 +35,8 @@ pub(crate) struct Ctx<O: ?Sized> {
     pub(crate) delta_updates: bool,
     /// Resume from kept partials by delta (everything but `-W`).
     pub(crate) resume: bool,
+    /// `--verify`: keep the list of written files to read them back.
+    pub(crate) verify: bool,
     pub(crate) observer: Arc<O>,
 }
 
@@ -50,20 +54,21 @@ impl<O: Observer + ?Sized> Ctx<O> {
 struct Work {
     files: Vec<FileAction>,
     large: bool,
-    /// A second attempt after the source changed during the first.
-    retry: bool,
+    /// Which attempt this is (from 1): the source changed during the ones before.
+    attempt: u8,
 }
 
 /// What a worker hands back.
 struct Finished {
     large: bool,
-    retry: bool,
+    attempt: u8,
     results: Vec<(FileAction, Result<Written, Error>)>,
     elapsed: std::time::Duration,
 }
 
 /// Copies files with at most `jobs` units in flight. Big files get their own unit and at most
 /// half the workers while small batches are waiting, so neither kind starves the other.
+/// Returns the files written (with `--verify`, for reading back; else nothing is kept).
 pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + Sync + 'static>(
     src: &Arc<S>,
     dst: &Arc<D>,
@@ -71,7 +76,8 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
     files: Vec<FileAction>,
     jobs: usize,
     totals: &mut Totals,
-) {
+) -> Vec<FileAction> {
+    let mut written_files = Vec::new();
     let (mut large, mut small) = schedule(files);
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut large_running = 0usize;
@@ -99,7 +105,7 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                 };
                 Finished {
                     large: work.large,
-                    retry: work.retry,
+                    attempt: work.attempt,
                     results,
                     elapsed: started.elapsed(),
                 }
@@ -130,17 +136,25 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                         elapsed: finished.elapsed,
                     };
                     ctx.observer.done(action, &path, &done);
+                    if ctx.verify {
+                        written_files.push(file);
+                    }
                 }
-                Err(Error::SourceChanged { .. }) if !finished.retry => {
+                Err(Error::SourceChanged { .. }) if finished.attempt < SOURCE_CHANGE_ATTEMPTS => {
                     large.push_back(Work {
                         files: vec![file],
                         large: true,
-                        retry: true,
+                        attempt: finished.attempt + 1,
                     });
                 }
                 // Ctrl-C: the file stays as it was (or as a partial) and the run exits 130. Any
                 // other "interrupted" (a lost link, a short answer) is a failure of this file.
                 Err(e) if e.is_interrupted() && ctx.write.cancel.is_cancelled() => {}
+                Err(e) if e.is_interrupted() => {
+                    let message = format!("{path}: transfer cut short (kept as a partial)");
+                    ctx.observer.failed(Some(&path), &message);
+                    totals.failed += 1;
+                }
                 Err(e) => {
                     ctx.observer.failed(Some(&path), &e.to_string());
                     totals.failed += 1;
@@ -148,6 +162,7 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
             }
         }
     }
+    written_files
 }
 
 /// The two queues of work.
@@ -185,7 +200,7 @@ fn schedule(files: Vec<FileAction>) -> (VecDeque<Work>, VecDeque<Work>) {
             large.push_back(Work {
                 files: vec![f],
                 large: true,
-                retry: false,
+                attempt: 1,
             });
             continue;
         }
@@ -195,7 +210,7 @@ fn schedule(files: Vec<FileAction>) -> (VecDeque<Work>, VecDeque<Work>) {
             small.push_back(Work {
                 files: std::mem::take(&mut batch),
                 large: false,
-                retry: false,
+                attempt: 1,
             });
             batch_bytes = 0;
         }
@@ -204,7 +219,7 @@ fn schedule(files: Vec<FileAction>) -> (VecDeque<Work>, VecDeque<Work>) {
         small.push_back(Work {
             files: batch,
             large: false,
-            retry: false,
+            attempt: 1,
         });
     }
     (large, small)

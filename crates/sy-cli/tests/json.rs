@@ -168,6 +168,19 @@ fn json_output_matches_docs_json_md() {
     let events = json_events(&out);
     seen.extend(check(&events, &schema));
     assert!(events.last().unwrap()["wire_bytes_sent"].as_u64().unwrap() > 0);
+    // A link that drops once: `retry`.
+    let g = Fixture::new();
+    g.write("src/big", noise(1 << 20));
+    let out = crate::faults::relayed_sy(&g, "drop:300000")
+        .args(["--json", "--retry-delay", "0"])
+        .arg(g.src_slash())
+        .arg(crate::faults::remote_dst(&g))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let events = json_events(&out);
+    seen.extend(check(&events, &schema));
+    assert!(events.iter().any(|e| e["event"] == "retry"));
     let documented: BTreeSet<String> = schema.into_keys().collect();
     assert_eq!(
         seen, documented,

@@ -250,7 +250,7 @@ fn changed_big_files_travel_as_deltas_on_push_and_pull() {
     );
 }
 
-/// Starts `sy -v -j 1 SRC DST` through `PID_RSH`, kills the agent with SIGKILL once the
+/// Starts `sy -v -j 1 --retry 0 SRC DST` through `PID_RSH`, kills the agent with SIGKILL once the
 /// temporary of `big` under `landing` holds a quarter of `size`, and returns sy's output.
 fn kill_agent_mid_transfer(
     f: &Fixture,
@@ -267,7 +267,7 @@ fn kill_agent_mid_transfer(
         .arg(&rsh)
         .arg("--remote-path")
         .arg(sy_remote())
-        .args(["-v", "-j", "1", src, dst])
+        .args(["-v", "-j", "1", "--retry", "0", src, dst])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -310,7 +310,7 @@ fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
         .arg(s.config_path())
         .arg("--remote-path")
         .arg(sy_remote())
-        .args(["--bwlimit", "2M"])
+        .args(["--bwlimit", "2M", "--retry", "0"])
         .arg(s.f.src_slash())
         .arg(format!("sshtest:{}/", s.f.dst().display()))
         .stderr(Stdio::piped())

@@ -7,6 +7,7 @@ mod basics;
 mod compare;
 mod config;
 mod errors;
+mod faults;
 mod filters;
 mod json;
 mod kinds;

@@ -40,7 +40,8 @@ pub mod ssh;
 mod transport;
 
 pub use agent::{
-    Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, ServeOptions, Traffic, TrafficStats, serve,
+    Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ServeOptions, Traffic, TrafficStats,
+    serve,
 };
 pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
 pub use error::{Error, Result, describe_error};

@@ -32,6 +32,11 @@ pub struct AgentOptions {
     pub location: String,
     /// Ask for zstd at this level in both directions (`-z`, `--compress-level`).
     pub compress_level: Option<i8>,
+    /// Give up on the connection after this long without a byte from the agent (`--timeout`).
+    /// The agent sends a keepalive every [`KEEPALIVE`](crate::KEEPALIVE) while it is
+    /// otherwise silent, so a busy agent is never taken for a stalled link when this is
+    /// comfortably longer than that.
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// A tree served by a `sy-remote` agent at the other end of a byte stream (a remote shell's
@@ -55,7 +60,7 @@ impl std::fmt::Debug for Agent {
 pub(super) struct Client {
     pub(super) location: String,
     out: Mutex<Option<mpsc::Sender<Out>>>,
-    routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>>,
+    routes: Arc<Mutex<Routes>>,
     next_id: AtomicU64,
     pub(super) state: Arc<LinkState>,
     router: Mutex<Option<JoinHandle<()>>>,
@@ -79,8 +84,13 @@ impl Agent {
             reader,
             writer,
             AfterPeerEnds::Stop,
+            link::Liveness {
+                keepalive: None,
+                timeout: options.timeout,
+                peer: options.location.clone(),
+            },
         );
-        let routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>> = Arc::default();
+        let routes = Arc::new(Mutex::new(Some(HashMap::new())));
         let router = tokio::spawn(route(
             link.inbound,
             Arc::clone(&routes),
@@ -110,6 +120,12 @@ impl Agent {
             .state
             .session()
             .is_some_and(|s| s.compression.is_some())
+    }
+
+    /// True once the agent has answered the handshake: the host was reached and `sy-remote`
+    /// speaks our protocol.
+    pub fn established(&self) -> bool {
+        self.client.state.session().is_some()
     }
 
     /// Why the connection broke, if it did: calls that failed because of it say so too, but a
@@ -145,11 +161,15 @@ impl Agent {
     }
 }
 
+/// Where each request's answers go; `None` once the agent's stream has ended, so a call
+/// opened after that fails at once instead of waiting for an answer that cannot come.
+type Routes = Option<HashMap<u64, mpsc::Sender<Message>>>;
+
 /// Hands every answer to the call waiting for its id. When the agent's stream ends, every
 /// waiting call wakes up to an error.
 async fn route(
     mut inbound: mpsc::Receiver<Message>,
-    routes: Arc<Mutex<HashMap<u64, mpsc::Sender<Message>>>>,
+    routes: Arc<Mutex<Routes>>,
     state: Arc<LinkState>,
 ) {
     while let Some(message) = inbound.recv().await {
@@ -159,15 +179,17 @@ async fn route(
         let route = routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&id.0)
-            .cloned();
+            .as_ref()
+            .and_then(|routes| routes.get(&id.0).cloned());
         match route {
             Some(tx) => {
-                if tx.send(message).await.is_err() {
-                    routes
+                if tx.send(message).await.is_err()
+                    && let Some(routes) = routes
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .remove(&id.0);
+                        .as_mut()
+                {
+                    routes.remove(&id.0);
                 }
             }
             None => tracing::debug!("answer for request {id} that nobody waits for"),
@@ -176,10 +198,7 @@ async fn route(
     if !state.is_closing() {
         state.fail("sy-remote closed the connection".to_owned());
     }
-    routes
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clear();
+    *routes.lock().unwrap_or_else(PoisonError::into_inner) = None;
 }
 
 /// One request in flight: its id and the answers routed to it.
@@ -191,11 +210,15 @@ pub(super) struct Call {
 
 impl Drop for Call {
     fn drop(&mut self) {
-        self.client
+        if let Some(routes) = self
+            .client
             .routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id.0);
+            .as_mut()
+        {
+            routes.remove(&self.id.0);
+        }
     }
 }
 
@@ -229,10 +252,15 @@ impl Client {
     pub(super) fn open(self: &Arc<Self>) -> Call {
         let id = RequestId(self.next_id.fetch_add(1, Ordering::Relaxed));
         let (tx, answers) = mpsc::channel(CALL_QUEUE);
-        self.routes
+        // With the stream ended, `tx` is dropped here and the call's first answer is an error.
+        if let Some(routes) = self
+            .routes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .insert(id.0, tx);
+            .as_mut()
+        {
+            routes.insert(id.0, tx);
+        }
         Call {
             id,
             answers,

@@ -9,12 +9,14 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use sy_protocol::{Endpoint, Message, Session, TrafficStats};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 /// Bytes asked of the reader at a time.
 const READ_LEN: usize = 256 << 10;
@@ -109,12 +111,26 @@ pub(crate) enum AfterPeerEnds {
     Stop,
 }
 
+/// How a connection shows it is alive and notices a peer that is not.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Liveness {
+    /// Send a `Flush` after this long without sending anything (the agent), so a peer waiting
+    /// on a long computation still hears from us.
+    pub(crate) keepalive: Option<Duration>,
+    /// Fail after this long without a byte from the peer while we are reading (the client's
+    /// `--timeout`): a stalled link ends in an error, never a hang.
+    pub(crate) timeout: Option<Duration>,
+    /// The peer as messages name it (`host:/srv/data`).
+    pub(crate) peer: String,
+}
+
 /// Starts the driver and writer tasks for `endpoint` over `reader` / `writer`.
 pub(crate) fn start<R, W>(
     endpoint: Endpoint,
     reader: R,
     writer: W,
     after_peer_ends: AfterPeerEnds,
+    liveness: Liveness,
 ) -> Link
 where
     R: AsyncRead + Unpin + Send + 'static,
@@ -133,6 +149,7 @@ where
         unflushed: false,
         eof: false,
         after_peer_ends,
+        liveness,
     };
     let done = tokio::spawn(async move {
         driver.run(reader, out_rx, in_tx, wire_tx).await;
@@ -177,6 +194,7 @@ struct Driver {
     /// The peer's stream has ended (or failed).
     eof: bool,
     after_peer_ends: AfterPeerEnds,
+    liveness: Liveness,
 }
 
 impl Driver {
@@ -192,6 +210,8 @@ impl Driver {
         let mut out_open = true;
         let mut buf = BytesMut::with_capacity(READ_LEN);
         self.take_output();
+        let mut last_received = Instant::now();
+        let mut last_sent = Instant::now();
         loop {
             if in_tx.is_none() && self.after_peer_ends == AfterPeerEnds::Stop {
                 break;
@@ -207,11 +227,19 @@ impl Driver {
             }
             let writer = wire_tx.clone();
             let consumer = in_tx.clone();
+            let stall_deadline = self.liveness.timeout.map(|t| last_received + t);
+            let keepalive_at = self
+                .liveness
+                .keepalive
+                .filter(|_| out_open && !self.eof && self.endpoint.session().is_some())
+                .map(|k| last_sent + k);
             tokio::select! {
                 permit = async { consumer.as_ref()?.reserve().await.ok() }, if self.pending_in.is_some() => {
                     match (permit, self.pending_in.take()) {
                         (Some(permit), Some(message)) => {
                             permit.send(message);
+                            // The wait for room was ours: the peer's silence counts from now.
+                            last_received = Instant::now();
                             if !self.deliver(&mut in_tx) {
                                 in_tx = None;
                             }
@@ -227,6 +255,7 @@ impl Driver {
                             self.endpoint.receive_eof();
                         }
                         Ok(_) => {
+                            last_received = Instant::now();
                             self.endpoint.receive(&buf);
                             buf.clear();
                         }
@@ -249,12 +278,28 @@ impl Driver {
                     }
                 },
                 permit = async { writer.as_ref()?.reserve().await.ok() }, if !self.wire.is_empty() => match permit {
-                    Some(permit) => permit.send(self.wire.split().freeze()),
+                    Some(permit) => {
+                        last_sent = Instant::now();
+                        permit.send(self.wire.split().freeze());
+                    }
                     None => {
                         // The writer failed and said why; nothing more can be sent.
                         return;
                     }
                 },
+                () = sleep_until(stall_deadline), if reading && stall_deadline.is_some() => {
+                    let secs = self.liveness.timeout.map_or(0, |t| t.as_secs());
+                    self.state.fail(format!(
+                        "no data from {} for {secs} s (--timeout)",
+                        self.liveness.peer
+                    ));
+                    self.eof = true;
+                    in_tx = None;
+                }
+                () = sleep_until(keepalive_at), if keepalive_at.is_some() && self.wire.is_empty() => {
+                    self.encode(Out::new(Message::Flush));
+                    last_sent = Instant::now();
+                }
                 else => break,
             }
             if self.unflushed && out_rx.is_empty() {
@@ -331,5 +376,13 @@ impl Driver {
             .stats
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = self.endpoint.stats();
+    }
+}
+
+/// Sleeps until `deadline`; forever without one (its `select!` branch is disabled then anyway).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
     }
 }

@@ -56,5 +56,9 @@ pub use sy_protocol::{Traffic, TrafficStats};
 /// block size.
 const MAX_SIGNATURE: usize = 64 << 20;
 
+/// How long an agent stays silent before it sends a keepalive (an empty `Flush` frame), so a
+/// client's `--timeout` can tell a stalled link from an agent busy with a long computation.
+pub const KEEPALIVE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// zstd level of `-z` when no level is given.
 pub const DEFAULT_COMPRESS_LEVEL: i8 = sy_protocol::DEFAULT_ZSTD_LEVEL;

@@ -79,7 +79,17 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let endpoint = Endpoint::new(Role::Agent, Hello::new(crate::seed::random_seed()));
-    let mut link = link::start(endpoint, reader, writer, AfterPeerEnds::FinishWriting);
+    let liveness = link::Liveness {
+        keepalive: Some(super::KEEPALIVE),
+        ..link::Liveness::default()
+    };
+    let mut link = link::start(
+        endpoint,
+        reader,
+        writer,
+        AfterPeerEnds::FinishWriting,
+        liveness,
+    );
     let mut server = Server {
         transport,
         out: link.out,

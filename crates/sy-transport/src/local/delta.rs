@@ -30,6 +30,10 @@ impl Inner {
     fn delta_err(&self, path: &RelPath, source: sy_delta::Error) -> Error {
         match source {
             sy_delta::Error::Io { source, .. } if is_cancelled(&source) => Error::Interrupted,
+            // A full or closed destination is named as such, like a failed plain write.
+            sy_delta::Error::Io { source, .. } if super::explains(&source) => {
+                self.err("writing", path, source)
+            }
             source => Error::Delta {
                 path: self.shown(path),
                 source,

@@ -134,9 +134,33 @@ impl Inner {
         Error::Io {
             action,
             path: shown,
-            source,
+            source: explain(source),
         }
     }
+}
+
+/// The system's words for a destination that is full or closed to writing are terse ("File
+/// too large"); this says what they mean for a sync, keeping the original words and kind.
+fn explain(source: io::Error) -> io::Error {
+    match hint(&source) {
+        Some(hint) => io::Error::new(source.kind(), format!("{hint} ({source})")),
+        None => source,
+    }
+}
+
+/// True for the errors [`explain`] has words for.
+pub(super) fn explains(source: &io::Error) -> bool {
+    hint(source).is_some()
+}
+
+fn hint(source: &io::Error) -> Option<&'static str> {
+    Some(match Errno::from_io_error(source)? {
+        Errno::FBIG => "file too large for the destination (size limit)",
+        Errno::NOSPC => "no space left on the destination's device",
+        Errno::DQUOT => "disk quota exceeded at the destination",
+        Errno::ROFS => "the destination is a read-only file system",
+        _ => return None,
+    })
 }
 
 /// Builds an `Entry` from `stat`; the symlink target is filled in by the caller.

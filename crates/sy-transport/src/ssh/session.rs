@@ -334,7 +334,7 @@ async fn within<T>(options: &SshOptions, future: impl Future<Output = T>) -> Res
         None => Ok(future.await),
         Some(limit) => tokio::time::timeout(limit, future).await.map_err(|_| {
             options.error(format!(
-                "no connection to {} port {} within {}s (ConnectTimeout)",
+                "no connection to {} port {} within {}s (ConnectTimeout, --timeout)",
                 options.host_name,
                 options.port,
                 limit.as_secs_f64()

@@ -348,6 +348,7 @@ async fn client_error(bytes: Vec<u8>, close: bool) -> String {
         AgentOptions {
             location: "host:dir".to_owned(),
             compress_level: None,
+            timeout: None,
         },
     );
     agent

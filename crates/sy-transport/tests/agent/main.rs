@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod hostile;
+mod liveness;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -52,6 +53,7 @@ fn connect(
     let options = AgentOptions {
         location: "test:".to_owned(),
         compress_level: compress,
+        timeout: None,
     };
     (Agent::new(read, write, options), server)
 }

@@ -1,0 +1,188 @@
+//! Links that fail: dropped after a seeded number of bytes (`--retry` must finish the run in
+//! the same invocation), or stalled (`--timeout` must end it with a clear message).
+
+use std::time::{Duration, Instant};
+
+use super::{Rng, relayed_sy, remote_dst, remote_src};
+use crate::util::{Fixture, assert_same_tree, json_events, leftovers, stderr, summary};
+
+/// A tree with two big files and many small ones; returns its size in bytes.
+fn tree(f: &Fixture, rng: &mut Rng) -> u64 {
+    let mut total = 0;
+    for i in 0..2 {
+        let len = rng.range(3 << 20, 6 << 20) as usize;
+        f.write(format!("src/big{i}"), rng.bytes(len));
+        total += len as u64;
+    }
+    for i in 0..120 {
+        let len = rng.range(0, 20_000) as usize;
+        f.write(format!("src/small/{}/f{i}", i % 7), rng.bytes(len));
+        total += len as u64;
+    }
+    total
+}
+
+#[test]
+fn a_link_dropped_midway_is_reconnected_and_the_run_completes() {
+    for seed in 1..=4u64 {
+        let f = Fixture::new();
+        let mut rng = Rng::new(seed);
+        let size = tree(&f, &mut rng);
+        // Up to two connections drop, each after a seeded share of the bytes; the third holds.
+        let first = rng.range(16 << 10, size * 9 / 10);
+        let second = rng.range(1 << 10, size / 2);
+        let fault = format!("drop:{first},{second}");
+        let (src, dst) = if seed % 2 == 0 {
+            (f.src_slash(), remote_dst(&f))
+        } else {
+            (remote_src(&f), f.dst().display().to_string())
+        };
+        let out = relayed_sy(&f, &fault)
+            .args(["--json", "--retry", "3", "--retry-delay", "0.1"])
+            .arg(&src)
+            .arg(&dst)
+            .timeout(Duration::from_secs(120))
+            .output()
+            .unwrap();
+        let err = stderr(&out);
+        let context = format!("seed {seed}, {fault}, {src} -> {dst}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{context}");
+        let retries: Vec<_> = json_events(&out)
+            .into_iter()
+            .filter(|e| e["event"] == "retry")
+            .collect();
+        // The second budget may exceed what was left after the first reconnect.
+        let connections: usize = std::fs::read_to_string(f.path("relay-connections"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((2..=3).contains(&connections), "{connections}: {context}");
+        assert_eq!(retries.len(), connections - 1, "{context}");
+        for (n, retry) in retries.iter().enumerate() {
+            assert_eq!(retry["attempt"], n + 2, "{context}");
+            assert_eq!(retry["attempts"], 4, "{context}");
+        }
+        assert!(
+            err.contains("retrying in 0.1 s (attempt 2 of 4)"),
+            "{context}"
+        );
+        assert_eq!(summary(&out)["failed"], 0, "{context}");
+        assert_same_tree(&f.src(), &f.dst());
+        assert!(leftovers(&f.dst()).is_empty(), "{context}");
+    }
+}
+
+#[test]
+fn without_retries_a_dropped_link_fails_the_run_and_leaves_no_torn_file() {
+    let f = Fixture::new();
+    let mut rng = Rng::new(99);
+    tree(&f, &mut rng);
+    let out = relayed_sy(&f, "drop:2000000")
+        .args(["--retry", "0"])
+        .arg(f.src_slash())
+        .arg(remote_dst(&f))
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("connection to sy-remote on fakehost:"),
+        "{err}"
+    );
+    assert!(!err.contains("retrying"), "{err}");
+    // Whatever arrived is either complete or not there (or a partial under sy's own name).
+    for entry in walk(&f.dst()) {
+        let rel = entry.strip_prefix(f.dst()).unwrap();
+        if leftovers(&f.dst()).iter().any(|l| l == rel) {
+            continue;
+        }
+        assert_eq!(
+            std::fs::read(&entry).unwrap(),
+            std::fs::read(f.src().join(rel)).unwrap(),
+            "{rel:?} is torn"
+        );
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn a_stalled_link_ends_with_a_clear_message_within_10_s() {
+    let f = Fixture::new();
+    let mut rng = Rng::new(5);
+    let size = tree(&f, &mut rng);
+    let stall = rng.range(1 << 20, size / 2);
+    // Built first: the first use of the helpers may run cargo, which is not sy's time.
+    let mut sy = relayed_sy(&f, &format!("stall:{stall}"));
+    sy.args(["--timeout", "5", "--retry", "0"])
+        .arg(f.src_slash())
+        .arg(remote_dst(&f))
+        // The outer bound only stops a hang from blocking the suite; the assertion is below.
+        .timeout(Duration::from_secs(60));
+    let started = Instant::now();
+    let out = sy.output().unwrap();
+    let took = started.elapsed();
+    eprintln!("a link stalled after {stall} bytes ended after {took:?} (--timeout 5)");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("no data from fakehost:") && err.contains("for 5 s (--timeout)"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(10), "took {took:?}: {err}");
+}
+
+#[test]
+fn a_stall_counts_as_transient_and_the_retry_completes() {
+    let f = Fixture::new();
+    let mut rng = Rng::new(6);
+    let size = tree(&f, &mut rng);
+    let stall = rng.range(1 << 20, size / 2);
+    let out = relayed_sy(&f, &format!("stall:{stall}"))
+        .args(["--timeout", "3", "--retry", "1", "--retry-delay", "0.1"])
+        .arg(f.src_slash())
+        .arg(remote_dst(&f))
+        .timeout(Duration::from_secs(120))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("(--timeout); retrying in 0.1 s (attempt 2 of 2)"),
+        "{err}"
+    );
+    assert_same_tree(&f.src(), &f.dst());
+}
+
+/// A link that never carries a byte (a host that does not answer): --timeout ends the run too,
+/// and a first connection that never got through is not retried.
+#[test]
+fn a_link_silent_from_the_start_times_out_without_retries() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let mut sy = relayed_sy(&f, "stall:0");
+    sy.args(["--timeout", "3", "--retry", "3", "--retry-delay", "0"])
+        .arg(f.src_slash())
+        .arg(remote_dst(&f))
+        .timeout(Duration::from_secs(60));
+    let started = Instant::now();
+    let out = sy.output().unwrap();
+    let took = started.elapsed();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("for 3 s (--timeout)"), "{err}");
+    assert!(!err.contains("retrying"), "{err}");
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+}
