@@ -511,3 +511,53 @@ fn a_host_of_another_platform_is_synced_over_sftp() {
     assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "to plan 9");
     assert!(!s.home.join(".cache/sy").exists(), "nothing was deployed");
 }
+
+#[test]
+fn ctrl_c_stops_a_connection_attempt() {
+    let f = Fixture::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    // No ConnectTimeout, no keepalives: only Ctrl-C can end the wait for the banner.
+    fs::write(
+        f.path("ssh_config"),
+        format!(
+            "Host silent\n  HostName 127.0.0.1\n  Port {port}\n  IdentityAgent none\n  \
+             BatchMode yes\n  UserKnownHostsFile /dev/null\n"
+        ),
+    )
+    .unwrap();
+    f.write("src/a", "a");
+    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"))
+        .env("HOME", f.path("src"))
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .arg("-F")
+        .arg(f.path("ssh_config"))
+        .arg(f.src_slash())
+        .arg("silent:dst/")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Connected (the kernel accepted it) and waiting for the server's first words.
+    let (_accepted, _) = silent.accept().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = rustix::process::Pid::from_raw(sy.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = sy.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = sy.kill();
+            panic!("sy still connecting 30 s after Ctrl-C");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut sy.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(
+        err.contains("interrupted while connecting to silent"),
+        "{err}"
+    );
+}
