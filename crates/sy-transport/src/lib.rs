@@ -33,6 +33,7 @@ mod entry;
 mod error;
 mod filter;
 mod local;
+mod read_batch;
 mod relpath;
 mod seed;
 mod sftp;

@@ -12,6 +12,7 @@ use tokio::sync::mpsc;
 use super::client::{Call, Client};
 use super::client_files::{STREAM_QUEUE, cut_off, shown};
 use super::convert::meta_from_wire;
+use crate::read_batch::{SplitBatch, split_by_size};
 use crate::{
     DeltaChunk, DeltaSource, Entry, Error, FileData, ReadOptions, Result, SourceFile, StreamChunk,
 };
@@ -21,32 +22,23 @@ pub(super) async fn read_files(
     files: Vec<Entry>,
     options: ReadOptions,
 ) -> Vec<Result<SourceFile>> {
-    let mut results: Vec<Option<Result<SourceFile>>> = Vec::with_capacity(files.len());
-    let mut small = Vec::new();
-    let mut large = Vec::new();
-    for entry in files {
-        if entry.size <= options.inline_limit {
-            let call = client.open();
-            let request = Message::ReadRequest {
-                id: call.id,
-                path: entry.path.as_bytes().to_vec(),
-                follow_links: options.follow_links,
-                delta: false,
-            };
-            match client.send(request).await {
-                Ok(()) => {
-                    small.push((results.len(), entry, call));
-                    results.push(None);
-                }
-                Err(e) => results.push(Some(Err(e))),
-            }
-        } else {
-            let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-            results.push(Some(Ok(SourceFile {
-                entry: entry.clone(),
-                data: FileData::Stream(rx),
-            })));
-            large.push((entry, tx));
+    let SplitBatch {
+        mut results,
+        small: to_ask,
+        large,
+    } = split_by_size(files, options.inline_limit);
+    let mut small = Vec::with_capacity(to_ask.len());
+    for (slot, entry) in to_ask {
+        let call = client.open();
+        let request = Message::ReadRequest {
+            id: call.id,
+            path: entry.path.as_bytes().to_vec(),
+            follow_links: options.follow_links,
+            delta: false,
+        };
+        match client.send(request).await {
+            Ok(()) => small.push((slot, entry, call)),
+            Err(e) => results[slot] = Some(Err(e)),
         }
     }
     if !large.is_empty() {

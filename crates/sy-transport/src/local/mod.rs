@@ -5,7 +5,7 @@ pub(crate) mod names;
 mod ops;
 mod read;
 mod root;
-mod scan;
+pub(crate) mod scan;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::io;
 use std::os::fd::BorrowedFd;
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
 use ignore::Match;
@@ -272,24 +273,7 @@ impl Walk<'_> {
     }
 
     fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
-        let is_dir = entry.is_dir();
-        match self.filter.decide(&entry.path, is_dir) {
-            Some(RuleKind::Include) => return true,
-            Some(RuleKind::Exclude) => return false,
-            None => {}
-        }
-        if ignores.is_empty() {
-            return true;
-        }
-        let full = self.inner.root_path.join(entry.path.as_path());
-        for gi in ignores.iter().rev() {
-            match gi.matched(&full, is_dir) {
-                Match::Ignore(_) => return false,
-                Match::Whitelist(_) => return true,
-                Match::None => {}
-            }
-        }
-        true
+        passes_filters(&self.filter, ignores, &self.inner.root_path, entry)
     }
 
     fn gitignore_in(&self, dir: &RelPath) -> Option<Gitignore> {
@@ -304,4 +288,33 @@ impl Walk<'_> {
         }
         builder.build().ok()
     }
+}
+
+/// Whether a scan keeps `entry`: the filter rules decide first; then the `.gitignore` files of
+/// the directories above it, nearest first (`ignores` is ordered from the root down), matched
+/// with the entry's path beneath `root` (the path those files were built with).
+pub(crate) fn passes_filters(
+    filter: &Filter,
+    ignores: &[Arc<Gitignore>],
+    root: &Path,
+    entry: &Entry,
+) -> bool {
+    let is_dir = entry.is_dir();
+    match filter.decide(&entry.path, is_dir) {
+        Some(RuleKind::Include) => return true,
+        Some(RuleKind::Exclude) => return false,
+        None => {}
+    }
+    if ignores.is_empty() {
+        return true;
+    }
+    let full = root.join(entry.path.as_path());
+    for ignore in ignores.iter().rev() {
+        match ignore.matched(&full, is_dir) {
+            Match::Ignore(_) => return false,
+            Match::Whitelist(_) => return true,
+            Match::None => {}
+        }
+    }
+    true
 }

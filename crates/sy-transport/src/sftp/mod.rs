@@ -16,7 +16,8 @@
 //! - Writes go to `.NAME.sy-tmp.XXXX` beside the target (created exclusively, mode 0600), get
 //!   their mode, owner and times through the open handle, and are renamed into place with
 //!   `posix-rename@openssh.com` (plain SFTP rename refuses an existing target; without the
-//!   extension the target is removed first, which leaves a moment with no file at all).
+//!   extension the target is renamed aside first, which leaves a moment with no file at all,
+//!   and its old version is put back if the new one cannot take its place).
 //!
 //! What SFTP cannot do, and what that means:
 //! - Times are whole seconds (SFTP v3): scans report 0 ns, which the engine reads as "compare
@@ -42,10 +43,14 @@
 //!   the string).
 
 mod convert;
+mod extension;
 mod ops;
 mod parents;
 mod pipeline;
 mod read;
+mod remote_path;
+mod remove;
+mod rename;
 mod scan;
 mod session;
 mod write;
@@ -55,12 +60,13 @@ use std::sync::Arc;
 
 use russh_sftp::client::Config;
 use russh_sftp::client::error::Error as SftpError;
-use russh_sftp::protocol::{FileAttributes, Packet, StatusCode};
+use russh_sftp::protocol::{FileAttributes, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use convert::{entry_from_attrs, io_error, kind_of, mode_and_times, owner, set_times};
 use pipeline::bounded;
+use remote_path::{join, relative_to};
 use session::Session;
 
 use crate::{
@@ -321,8 +327,7 @@ impl Inner {
 
     /// The path beneath the root that the remote path `remote` names, if it lies there.
     fn relative(&self, remote: &str) -> Option<RelPath> {
-        let rest = remote.strip_prefix(self.root.as_deref()?)?;
-        RelPath::new(rest.strip_prefix('/').unwrap_or(rest)).ok()
+        relative_to(self.root.as_deref()?, remote)
     }
 
     /// `path` as the user would name it: `host:root/path`.
@@ -362,43 +367,6 @@ impl Inner {
             .acquire_owned()
             .await
             .map_err(|_| session_closed())
-    }
-
-    /// Renames `from` over `to`, replacing it atomically when the server can.
-    async fn rename_over(&self, from: &str, to: &str) -> Result<(), SftpError> {
-        if self.features.posix_rename {
-            let mut data = Vec::with_capacity(from.len() + to.len() + 8);
-            put_string(&mut data, from);
-            put_string(&mut data, to);
-            let reply = self
-                .session
-                .extended("posix-rename@openssh.com", data)
-                .await?;
-            return expect_ok(reply);
-        }
-        match self.session.rename(from, to).await {
-            Ok(_) => Ok(()),
-            // Plain SFTP rename refuses an existing target: remove it, then rename. Between
-            // the two the target is missing (never torn).
-            Err(SftpError::Status(status)) if status.status_code == StatusCode::Failure => {
-                match self.session.remove(to).await {
-                    Ok(_) => {}
-                    Err(e) if is_not_found(&e) => {}
-                    Err(e) => return Err(e),
-                }
-                self.session.rename(from, to).await.map(|_| ())
-            }
-            Err(e) => Err(e),
-        }
-    }
-
-    /// Sets attributes through the `lsetstat@openssh.com` extension (a link itself).
-    async fn lsetstat(&self, remote: &str, attrs: &FileAttributes) -> Result<(), SftpError> {
-        let mut data = Vec::new();
-        put_string(&mut data, remote);
-        data.extend_from_slice(&russh_sftp::ser::to_bytes(attrs).map_err(SftpError::from)?);
-        let reply = self.session.extended("lsetstat@openssh.com", data).await?;
-        expect_ok(reply)
     }
 }
 
@@ -468,31 +436,6 @@ impl Transport for Sftp {
 
     async fn apply(&self, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
         ops::apply(&self.inner, ops, meta).await
-    }
-}
-
-/// `rel` beneath the absolute remote `root`.
-fn join(root: &str, rel: &str) -> String {
-    if rel.is_empty() {
-        root.to_owned()
-    } else if root.ends_with('/') {
-        format!("{root}{rel}")
-    } else {
-        format!("{root}/{rel}")
-    }
-}
-
-/// Appends an SSH `string` (u32 length, bytes), as extension requests carry their arguments.
-fn put_string(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-fn expect_ok(reply: Packet) -> Result<(), SftpError> {
-    match reply {
-        Packet::Status(status) if status.status_code == StatusCode::Ok => Ok(()),
-        Packet::Status(status) => Err(SftpError::Status(status)),
-        _ => Err(SftpError::UnexpectedPacket),
     }
 }
 

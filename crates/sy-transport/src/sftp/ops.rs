@@ -1,21 +1,19 @@
 //! Tree operations over SFTP, each after the check that keeps it beneath the root.
 
 use std::collections::HashSet;
-use std::future::Future;
 use std::io;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, Status, StatusCode};
 
-use tokio::task::JoinSet;
-
 use super::parents::Parents;
+use super::remove::{remove_if_there, remove_tree};
+use super::rename::Unplaced;
 use super::{
     FILES_AT_ONCE, Inner, bounded, is_not_found, join, kind_of, mode_and_times, owner, set_times,
 };
-use crate::local::names::{partial_name, temp_name};
+use crate::local::names::{is_aside, partial_name, temp_name};
 use crate::{
     EntryKind, Error, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result,
     TreeOp,
@@ -249,10 +247,15 @@ async fn symlink(
         inner.rename_over(temp, remote).await
     }
     .await;
-    if placed.is_err() {
-        let _ = inner.session.remove(temp).await;
+    match placed {
+        Ok(()) => Ok(()),
+        Err(unplaced) => {
+            if unplaced.source_is_spare() {
+                let _ = inner.session.remove(temp).await;
+            }
+            Err(unplaced.into_error(temp))
+        }
     }
-    placed
 }
 
 /// Times and owner for a link itself, when there are any to set and the server offers
@@ -286,9 +289,11 @@ async fn hard_link(
     inner.session.hardlink(existing, temp).await?;
     let placed = inner.rename_over(temp, remote).await;
     // Renaming one name of a file over another name of the same file does nothing and keeps
-    // the temporary: it goes either way.
-    let _ = inner.session.remove(temp).await;
-    placed
+    // the temporary: it goes either way, unless it stands in for a missing target.
+    if placed.as_ref().err().is_none_or(Unplaced::source_is_spare) {
+        let _ = inner.session.remove(temp).await;
+    }
+    placed.map_err(|unplaced| unplaced.into_error(temp))
 }
 
 async fn set_meta(
@@ -349,122 +354,28 @@ async fn make_writable(inner: &Inner, remote: &str) -> Result<(), SftpError> {
     Ok(())
 }
 
-/// Where a removal failed (the remote path, deep inside the tree perhaps) and why.
-struct RemoveFailed {
-    remote: String,
-    error: SftpError,
-}
-
-/// Removes `remote` — a directory with everything in it — never following a link.
-/// `attrs` are its attributes when a listing already gave them.
-fn remove_tree(
-    inner: Arc<Inner>,
-    remote: String,
-    attrs: Option<FileAttributes>,
-) -> Pin<Box<dyn Future<Output = Result<(), RemoveFailed>> + Send>> {
-    Box::pin(async move {
-        let failed = |error| RemoveFailed {
-            remote: remote.clone(),
-            error,
-        };
-        let attrs = match attrs {
-            Some(attrs) => attrs,
-            None => match inner.session.lstat(remote.as_str()).await {
-                Ok(found) => found.attrs,
-                Err(e) if is_not_found(&e) => return Ok(()),
-                Err(e) => return Err(failed(e)),
-            },
-        };
-        if kind_of(&attrs) != Some(EntryKind::Dir) {
-            return remove_if_there(&inner, remote.clone())
-                .await
-                .map_err(failed);
-        }
-        // A read-only directory must become writable before its entries can go.
-        let mode = attrs.permissions.unwrap_or(0) & 0o7777;
-        if mode & 0o300 != 0o300 {
-            let writable = FileAttributes {
-                permissions: Some(mode | 0o700),
-                ..FileAttributes::default()
-            };
-            inner
-                .session
-                .setstat(remote.as_str(), writable)
-                .await
-                .map_err(failed)?;
-        }
-        let children = inner.list(&remote).await.map_err(failed)?;
-        let mut running = JoinSet::new();
-        let mut failure = None;
-        for child in children {
-            // `.`, `..` and anything a hostile server might name beyond this directory.
-            if child.filename == "." || child.filename == ".." || child.filename.contains('/') {
-                continue;
-            }
-            if running.len() >= FILES_AT_ONCE {
-                note(running.join_next().await, &mut failure, &remote);
-            }
-            let child_remote = join(&remote, &child.filename);
-            running.spawn(remove_tree(
-                Arc::clone(&inner),
-                child_remote,
-                Some(child.attrs),
-            ));
-        }
-        while let Some(done) = running.join_next().await {
-            note(Some(done), &mut failure, &remote);
-        }
-        if let Some(failure) = failure {
-            return Err(failure);
-        }
-        match inner.session.rmdir(remote.as_str()).await {
-            Err(e) if !is_not_found(&e) => Err(failed(e)),
-            _ => Ok(()),
-        }
-    })
-}
-
-/// Keeps the first failure of a finished removal task beneath `dir`.
-fn note(
-    done: Option<Result<Result<(), RemoveFailed>, tokio::task::JoinError>>,
-    failure: &mut Option<RemoveFailed>,
-    dir: &str,
-) {
-    match done {
-        Some(Ok(Err(e))) => {
-            failure.get_or_insert(e);
-        }
-        Some(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        Some(Err(_)) => {
-            failure.get_or_insert(RemoveFailed {
-                remote: dir.to_owned(),
-                error: SftpError::UnexpectedBehavior("interrupted".to_owned()),
-            });
-        }
-        _ => {}
-    }
-}
-
-async fn remove_if_there(inner: &Inner, remote: String) -> Result<(), SftpError> {
-    match inner.session.remove(remote).await {
-        Err(e) if !is_not_found(&e) => Err(e),
-        _ => Ok(()),
-    }
-}
-
-/// A stray temporary becomes its file's partial (unless a larger one exists) or goes.
+/// A stray temporary becomes its file's partial (unless a larger one exists) or goes. An old
+/// version moved aside goes back in place when its file is missing (a run was cut between the
+/// renames of [`Inner::rename_over`]), else it goes.
 async fn tidy(
     inner: &Inner,
     dir: &str,
     remote: &str,
     leftover: &Leftover,
 ) -> Result<(), SftpError> {
+    let file_name = leftover.file.as_ref().and_then(|f| f.file_name());
+    if leftover.path.file_name().is_some_and(is_aside)
+        && let Some(name) = file_name
+    {
+        let target = join(dir, &String::from_utf8_lossy(name));
+        return match inner.session.lstat(target.as_str()).await {
+            Err(e) if is_not_found(&e) => inner.session.rename(remote, target).await.map(drop),
+            Err(e) => Err(e),
+            Ok(_) => remove_if_there(inner, remote.to_owned()).await,
+        };
+    }
     if leftover.kind == LeftoverKind::Temp
-        && let Some(partial) = leftover
-            .file
-            .as_ref()
-            .and_then(|f| f.file_name())
-            .and_then(partial_name)
+        && let Some(partial) = file_name.and_then(partial_name)
     {
         let partial = join(dir, &String::from_utf8_lossy(&partial));
         let temp_len = inner.session.lstat(remote).await?.attrs.size.unwrap_or(0);
@@ -474,7 +385,10 @@ async fn tidy(
             Err(e) => return Err(e),
         };
         if temp_len > 0 && partial_len.is_none_or(|p| p < temp_len) {
-            return inner.rename_over(remote, &partial).await;
+            return inner
+                .rename_over(remote, &partial)
+                .await
+                .map_err(|unplaced| unplaced.into_error(remote));
         }
     }
     remove_if_there(inner, remote.to_owned()).await

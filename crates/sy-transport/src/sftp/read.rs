@@ -12,13 +12,12 @@ use tokio::sync::mpsc;
 
 use super::pipeline::{Handle, Reader};
 use super::{FILES_AT_ONCE, Inner, bounded, entry_from_attrs, kind_of};
+use crate::read_batch::{STREAM_QUEUE, SplitBatch, split_by_size};
 use crate::{
     Cancel, DeltaChunk, DeltaSource, Entry, EntryKind, Error, FileData, ReadOptions, RelPath,
     Result, SourceFile, StreamChunk,
 };
 
-/// Chunks queued per streamed file ahead of its writer.
-const STREAM_QUEUE: usize = 8;
 /// Files hashed at the same time for `checksums`.
 const HASHES_AT_ONCE: usize = 8;
 
@@ -27,22 +26,11 @@ pub(super) async fn read_files(
     files: Vec<Entry>,
     options: ReadOptions,
 ) -> Vec<Result<SourceFile>> {
-    let mut results: Vec<Option<Result<SourceFile>>> = Vec::with_capacity(files.len());
-    let mut small = Vec::new();
-    let mut large = Vec::new();
-    for entry in files {
-        if entry.size <= options.inline_limit {
-            small.push((results.len(), entry));
-            results.push(None);
-        } else {
-            let (tx, rx) = mpsc::channel(STREAM_QUEUE);
-            results.push(Some(Ok(SourceFile {
-                entry: entry.clone(),
-                data: FileData::Stream(rx),
-            })));
-            large.push((entry, tx));
-        }
-    }
+    let SplitBatch {
+        mut results,
+        small,
+        large,
+    } = split_by_size(files, options.inline_limit);
     if !large.is_empty() {
         // One after another: the writer consumes the streams in order.
         let inner = Arc::clone(inner);

@@ -5,7 +5,6 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use russh_sftp::protocol::FileAttributes;
 use tokio::task::JoinSet;
@@ -13,9 +12,8 @@ use tokio::task::JoinSet;
 use super::read::fetch;
 use super::{Inner, entry_from_attrs, is_not_found, kind_of};
 use crate::local::names::parse_leftover;
-use crate::{
-    Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, RuleKind, Scan, ScanOptions,
-};
+use crate::local::scan::passes_filters;
+use crate::{Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
 /// Directories listed at the same time.
 const DIRS_AT_ONCE: usize = 16;
@@ -264,22 +262,8 @@ impl Walk {
     }
 
     fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
-        let is_dir = entry.is_dir();
-        match self.filter.decide(&entry.path, is_dir) {
-            Some(RuleKind::Include) => return true,
-            Some(RuleKind::Exclude) => return false,
-            None => {}
-        }
         // Matched as absolute paths beneath a virtual `/` standing for the root.
-        let full = Path::new("/").join(entry.path.as_path());
-        for ignore in ignores.iter().rev() {
-            match ignore.matched(&full, is_dir) {
-                Match::Ignore(_) => return false,
-                Match::Whitelist(_) => return true,
-                Match::None => {}
-            }
-        }
-        true
+        passes_filters(&self.filter, ignores, Path::new("/"), entry)
     }
 
     /// The rules of `dir/.gitignore`, when the listing has one.

@@ -58,18 +58,25 @@ async fn write_file(
         .map_err(|e| inner.sftp_err("creating a temporary for", &path, e))?;
     let len = file.source.entry.size;
     let meta = file.source.entry.meta;
-    let placed = async {
+    let written = async {
         fill(inner, &handle, &path, file.source, options).await?;
-        set_attributes_and_close(inner, handle, &path, &meta, options).await?;
-        inner
-            .rename_over(&temp, &target)
-            .await
-            .map_err(|e| inner.sftp_err("renaming into place", &path, e))
+        set_attributes_and_close(inner, handle, &path, &meta, options).await
     }
     .await;
-    if let Err(e) = placed {
+    let placed = match written {
+        Ok(()) => inner.rename_over(&temp, &target).await.map_err(|unplaced| {
+            // With the target missing, the temporary is the only copy of the new version.
+            let spare = unplaced.source_is_spare();
+            let error = unplaced.into_error(&temp);
+            (spare, inner.sftp_err("renaming into place", &path, error))
+        }),
+        Err(e) => Err((true, e)),
+    };
+    if let Err((spare, e)) = placed {
         // Nothing to resume from without deltas: the temporary goes.
-        let _ = inner.session.remove(temp).await;
+        if spare {
+            let _ = inner.session.remove(temp).await;
+        }
         return Err(e);
     }
     if file.clear_partial

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::super::{LocalUser, SshConfig, SshConfigError};
+use super::super::{LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking};
 use super::alice;
 
 /// A home directory with `.ssh/config` and the given extra files (relative to `.ssh`).
@@ -111,7 +111,8 @@ fn loading_files() {
     assert_eq!(load(home.path()).resolve("h", None).port, 1234);
 }
 
-/// The same file through `ssh -G` gives the same answers (skipped without OpenSSH's `ssh`).
+/// The same file through `ssh -G` gives the same answers. Skipped only when there is no `ssh`
+/// to run; an `ssh` that rejects the file fails the test, since sy accepted it.
 #[test]
 fn agrees_with_ssh_dash_g() {
     let dir = tempfile::tempdir().unwrap();
@@ -119,12 +120,13 @@ fn agrees_with_ssh_dash_g() {
     fs::write(&include, "Host *.corp\n  User corpuser\n  Port 2201\n").unwrap();
     let text = format!(
         "ServerAliveInterval 15\n\
-         Host short\n  HostName LONG.example.org\n\
-         Match final host long.example.org\n  Port 2300\n\
-         Host web web2\n\tHostName %h.example.com\n\
+         Host short\n  HostName LONG.example.org\n  StrictHostKeyChecking yes\n\
+         Match final host long.example.org\n  Port 2300\n  ConnectTimeout 9\n\
+         Host web web2\n\tHostName %h.example.com\n\tServerAliveInterval 30\n\
          Host db=Port=5022\n\
          Include {}\n\
          Match host *.example.com\n  User=matched\n  ProxyJump ops@bastion:2200\n\
+         \x20 StrictHostKeyChecking off\n  IdentitiesOnly yes\n\
          Match originalhost db !user root\n  HostName database.internal\n  User dbuser\n\
          Host *\n  StrictHostKeyChecking accept-new\n  ServerAliveCountMax 7\n  User fallback\n",
         include.display()
@@ -140,18 +142,26 @@ fn agrees_with_ssh_dash_g() {
             .arg(host)
             .output()
         {
-            Ok(output) if output.status.success() => output,
-            other => {
-                eprintln!("SKIPPED agrees_with_ssh_dash_g: `ssh -G` unavailable ({other:?})");
+            Ok(output) => output,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                eprintln!("SKIPPED agrees_with_ssh_dash_g: no `ssh` to compare with ({e})");
                 return;
             }
+            Err(e) => panic!("cannot run `ssh -G`: {e}"),
         };
+        assert!(
+            output.status.success(),
+            "`ssh -G -F {} {host}` rejected a config sy accepted ({}): {}",
+            file.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
         let stdout = String::from_utf8(output.stdout).unwrap();
         let get = |key: &str| {
             stdout
                 .lines()
                 .find_map(|line| line.strip_prefix(&format!("{key} ")))
-                .unwrap_or("")
+                .unwrap_or_else(|| panic!("`ssh -G` printed no {key} for {host}"))
                 .to_owned()
         };
         let ours = config.resolve(host, None);
@@ -160,10 +170,33 @@ fn agrees_with_ssh_dash_g() {
         assert_eq!(ours.user, get("user"), "{host}");
         assert_eq!(
             ours.server_alive_count_max.to_string(),
-            get("serveralivecountmax")
+            get("serveralivecountmax"),
+            "{host}"
         );
-        assert_eq!(get("serveraliveinterval"), "15");
-        assert_eq!(get("stricthostkeychecking"), "accept-new");
+        // ssh prints seconds, 0 for "off"; `none` for no connect timeout.
+        let seconds = |d: Option<std::time::Duration>, off: &str| {
+            d.map_or_else(|| off.to_owned(), |d| d.as_secs().to_string())
+        };
+        assert_eq!(
+            seconds(ours.server_alive_interval, "0"),
+            get("serveraliveinterval"),
+            "{host}"
+        );
+        assert_eq!(
+            seconds(ours.connect_timeout, "none"),
+            get("connecttimeout"),
+            "{host}"
+        );
+        // ssh prints the first name of each state: `true` for yes, `false` for no/off.
+        let strict = match ours.strict_host_key_checking {
+            StrictHostKeyChecking::Yes => "true",
+            StrictHostKeyChecking::No => "false",
+            StrictHostKeyChecking::Ask => "ask",
+            StrictHostKeyChecking::AcceptNew => "accept-new",
+        };
+        assert_eq!(strict, get("stricthostkeychecking"), "{host}");
+        let only = if ours.identities_only { "yes" } else { "no" };
+        assert_eq!(only, get("identitiesonly"), "{host}");
         let jump = ours.proxy_jump.first().map(|hop| {
             format!(
                 "{}@{}:{}",
@@ -172,6 +205,10 @@ fn agrees_with_ssh_dash_g() {
                 hop.port.unwrap_or(0)
             )
         });
-        assert_eq!(jump.unwrap_or_default(), get("proxyjump"), "{host}");
+        if let Some(jump) = jump {
+            assert_eq!(jump, get("proxyjump"), "{host}");
+        } else {
+            assert!(!stdout.contains("\nproxyjump "), "{host}: {stdout}");
+        }
     }
 }

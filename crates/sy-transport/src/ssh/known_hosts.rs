@@ -7,10 +7,18 @@
 //! consulted before global ones, and a host's status is, in this order:
 //! - [`Revoked`](HostKeyStatus::Revoked) if a `@revoked` entry for the host holds this key;
 //! - [`Trusted`](HostKeyStatus::Trusted) if an entry holds this key;
-//! - [`Changed`](HostKeyStatus::Changed) if an entry holds a different key of the same algorithm
-//!   (the first such entry is reported);
-//! - [`Unknown`](HostKeyStatus::Unknown) otherwise, including when only keys of other algorithms
-//!   are known (see [`KnownHosts::known_algorithms`] to avoid that case, as OpenSSH does).
+//! - [`Changed`](HostKeyStatus::Changed) if an entry holds any other key, whatever its type, as
+//!   OpenSSH's `check_key_in_hostkeys` decides (`HOST_CHANGED`): a server presenting a key type
+//!   that is not recorded may be an attacker choosing an unrecorded type. The entry reported is
+//!   the first of the same key family (ECDSA on any curve counts as one family, like OpenSSH's
+//!   `KEY_ECDSA`), so its fingerprint is the one to compare, else the first entry. A client asks
+//!   for the recorded types first ([`KnownHosts::known_algorithms`]), as OpenSSH does, so a
+//!   server that still has its recorded key is not refused for offering another one;
+//! - [`Unknown`](HostKeyStatus::Unknown) when no entry names the host. On a port other than 22,
+//!   an unknown `[host]:port` is then looked up as plain `host`, as OpenSSH does ("checking
+//!   without port identifier"): the key recorded there is trusted, another key there leaves the
+//!   host unknown, and a key revoked there is refused (OpenSSH reports the revocation, then
+//!   goes on as for an unknown host).
 //!
 //! `@cert-authority` lines are skipped: sy does not accept host certificates. A malformed line is
 //! skipped with a warning naming its file and line, as OpenSSH does.
@@ -37,9 +45,9 @@ pub enum HostKeyStatus {
         /// Line of the entry, from 1.
         line: usize,
     },
-    /// No key of this algorithm is recorded for this host.
+    /// No key is recorded for this host.
     Unknown,
-    /// A different key of the same algorithm is recorded: possibly an attack; refuse.
+    /// Other keys are recorded for this host, but not this one: possibly an attack; refuse.
     Changed {
         /// File holding the old key.
         file: PathBuf,
@@ -123,6 +131,26 @@ impl KnownHosts {
         port: u16,
         key: &PublicKey,
     ) -> Result<HostKeyStatus, KnownHostsError> {
+        let status = self.check_name(host, port, key)?;
+        if status == HostKeyStatus::Unknown && port != 22 {
+            let plain = self.check_name(host, 22, key)?;
+            if matches!(
+                plain,
+                HostKeyStatus::Trusted { .. } | HostKeyStatus::Revoked { .. }
+            ) {
+                return Ok(plain);
+            }
+        }
+        Ok(status)
+    }
+
+    /// [`check`](KnownHosts::check) for the one name `host` on `port` is recorded under.
+    fn check_name(
+        &self,
+        host: &str,
+        port: u16,
+        key: &PublicKey,
+    ) -> Result<HostKeyStatus, KnownHostsError> {
         let entries = self.entries_for(host, port)?;
         let same_key = |entry: &&Entry| entry.key.key_data() == key.key_data();
         if let Some(entry) = entries.iter().filter(|e| e.revoked).find(same_key) {
@@ -138,20 +166,23 @@ impl KnownHosts {
                 line: entry.line,
             });
         }
-        Ok(
-            match valid().find(|e| e.key.algorithm() == key.algorithm()) {
-                Some(entry) => HostKeyStatus::Changed {
-                    file: entry.file.clone(),
-                    line: entry.line,
-                    known_fingerprint: entry.key.fingerprint(HashAlg::Sha256).to_string(),
-                },
-                None => HostKeyStatus::Unknown,
+        let family = key_family(&key.algorithm());
+        let changed = valid()
+            .find(|e| key_family(&e.key.algorithm()) == family)
+            .or_else(|| valid().next());
+        Ok(match changed {
+            Some(entry) => HostKeyStatus::Changed {
+                file: entry.file.clone(),
+                line: entry.line,
+                known_fingerprint: entry.key.fingerprint(HashAlg::Sha256).to_string(),
             },
-        )
+            None => HostKeyStatus::Unknown,
+        })
     }
 
     /// The algorithms of the keys recorded for `host` on `port`, in file order without repeats,
-    /// so a client can ask the server for a key it can check. An RSA key shows as
+    /// so a client can ask for these first (as OpenSSH orders its host key algorithms): a server
+    /// that picks an unrecorded type is [`Changed`](HostKeyStatus::Changed). An RSA key shows as
     /// `Algorithm::Rsa { hash: None }`: offer `rsa-sha2-512`/`rsa-sha2-256` for it. An unreadable
     /// file is skipped with a warning here ([`check`](KnownHosts::check) reports it).
     pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
@@ -268,6 +299,18 @@ impl KnownHosts {
             }
         }
         Ok(entries)
+    }
+}
+
+/// A key's type without its parameters: ECDSA on any curve is one family, as OpenSSH's
+/// `KEY_ECDSA` (the curve is a separate `nid`); RSA whatever the signature hash.
+fn key_family(algorithm: &Algorithm) -> Algorithm {
+    match algorithm {
+        Algorithm::Ecdsa { .. } => Algorithm::Ecdsa {
+            curve: russh::keys::ssh_key::EcdsaCurve::NistP256,
+        },
+        Algorithm::Rsa { .. } => Algorithm::Rsa { hash: None },
+        other => other.clone(),
     }
 }
 

@@ -1,11 +1,11 @@
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use russh::keys::ssh_key::public::Ed25519PublicKey;
-
 use super::*;
+
+#[path = "known_hosts_record_tests.rs"]
+mod record;
 
 /// Real keys made with `ssh-keygen -t … -N '' -C ''`.
 const ED25519_A: &str =
@@ -13,6 +13,8 @@ const ED25519_A: &str =
 const ED25519_B: &str =
     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIMYHuzpfCkyaRcvcbTm65fCchvdQRsdSjSc1o2GDrnCz";
 const ECDSA: &str = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA2IUI6EGByQpfdjyzWHq3zsfEHS7IwT6DwccZE4P0v9RGblbnLPTJip9GepFMw3j+d6h2qoXL3Hj2EnJx8ihBo=";
+
+const ECDSA_P384: &str = "ecdsa-sha2-nistp384 AAAAE2VjZHNhLXNoYTItbmlzdHAzODQAAAAIbmlzdHAzODQAAABhBPsIwPAa7oCznfnc8XuBQwzD6ZIfn5GBpsgpX0iG7Hz5v10Pw34X7ZPfQr/doYqIUeSn2BEcCLYLQKA5fj3tTTCxfBcQeZolzNV1hLV+W0pGLDLVoK5orjpwZUwPrtE8sw==";
 
 fn key(text: &str) -> PublicKey {
     PublicKey::from_openssh(text).unwrap()
@@ -53,9 +55,37 @@ fn plain_entries() {
         known.check("unknown.example", 22, &a).unwrap(),
         HostKeyStatus::Unknown
     );
+}
+
+#[test]
+fn on_another_port_a_key_recorded_without_a_port_is_trusted_as_by_openssh() {
+    let (_dir, file, known) = user_file(&format!(
+        "host.example {ED25519_A}\n@revoked old.example {ED25519_A}\n\
+         [moved.example]:2222 {ED25519_B}\nmoved.example {ED25519_A}\n"
+    ));
+    let a = key(ED25519_A);
     assert_eq!(
         known.check("host.example", 2222, &a).unwrap(),
-        HostKeyStatus::Unknown
+        trusted(&file, 1)
+    );
+    assert_eq!(
+        known.check("host.example", 2222, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Unknown,
+        "another key recorded without a port leaves the port unknown"
+    );
+    assert_eq!(
+        known.check("old.example", 2222, &a).unwrap(),
+        HostKeyStatus::Revoked {
+            file: file.clone(),
+            line: 2
+        }
+    );
+    assert!(
+        matches!(
+            known.check("moved.example", 2222, &a).unwrap(),
+            HostKeyStatus::Changed { line: 3, .. }
+        ),
+        "an entry for the port decides alone"
     );
 }
 
@@ -245,15 +275,45 @@ fn any_matching_entry_trusts_the_key() {
 }
 
 #[test]
-fn keys_of_other_algorithms_leave_the_host_unknown() {
-    let (_dir, _file, known) = user_file(&format!("host.example {ECDSA}\n"));
+fn a_key_of_another_type_is_a_changed_key() {
+    let (_dir, file, known) = user_file(&format!("host.example {ECDSA}\n"));
+    let status = known.check("host.example", 22, &key(ED25519_A)).unwrap();
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
-        HostKeyStatus::Unknown
+        status,
+        HostKeyStatus::Changed {
+            file,
+            line: 1,
+            known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
+        }
     );
     let algorithms = known.known_algorithms("host.example", 22);
     assert_eq!(algorithms, vec![key(ECDSA).algorithm()]);
     assert!(known.known_algorithms("nobody.example", 22).is_empty());
+}
+
+#[test]
+fn an_ecdsa_key_on_another_curve_is_a_changed_key_of_the_same_family() {
+    // The ed25519 entry comes first; the nistp256 one is reported, as the same family.
+    let (_dir, file, known) =
+        user_file(&format!("host.example {ED25519_B}\nhost.example {ECDSA}\n"));
+    let status = known.check("host.example", 22, &key(ECDSA_P384)).unwrap();
+    assert_eq!(
+        status,
+        HostKeyStatus::Changed {
+            file: file.clone(),
+            line: 2,
+            known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
+        }
+    );
+    let (_dir, file, known) = user_file(&format!("host.example {ECDSA_P384}\n"));
+    assert_eq!(
+        known.check("host.example", 22, &key(ECDSA_P384)).unwrap(),
+        trusted(&file, 1)
+    );
+    assert!(matches!(
+        known.check("host.example", 22, &key(ECDSA)).unwrap(),
+        HostKeyStatus::Changed { line: 1, .. }
+    ));
 }
 
 #[test]
@@ -337,120 +397,4 @@ fn an_unreadable_file_is_an_error_naming_it() {
         "{err}"
     );
     assert!(known.known_algorithms("h", 22).is_empty());
-}
-
-#[test]
-fn record_then_check_is_trusted() {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("new/.ssh/known_hosts");
-    let global = dir.path().join("global");
-    let known = KnownHosts::new(vec![file.clone()], vec![global.clone()]);
-    let a = key(&format!("{ED25519_A} comment-not-written"));
-    assert_eq!(
-        known.check("host.example", 22, &a).unwrap(),
-        HostKeyStatus::Unknown
-    );
-    assert_eq!(known.record("Host.Example", 22, &a, false).unwrap(), file);
-    assert_eq!(
-        known
-            .record("host.example", 2222, &key(ED25519_B), false)
-            .unwrap(),
-        file
-    );
-    assert_eq!(
-        fs::read_to_string(&file).unwrap(),
-        format!("host.example {ED25519_A}\n[host.example]:2222 {ED25519_B}\n")
-    );
-    assert_eq!(
-        known.check("host.example", 22, &a).unwrap(),
-        trusted(&file, 1)
-    );
-    assert_eq!(
-        known.check("host.example", 2222, &key(ED25519_B)).unwrap(),
-        trusted(&file, 2)
-    );
-    let mode = |path: &Path| fs::metadata(path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&file), 0o600);
-    assert_eq!(mode(file.parent().unwrap()), 0o700);
-    assert!(!global.exists(), "only the first user file is written");
-}
-
-#[test]
-fn record_hashed_round_trips() {
-    let (_dir, file, known) = user_file(&format!("last.example {ECDSA}"));
-    known
-        .record("host.example", 22, &key(ED25519_A), true)
-        .unwrap();
-    known
-        .record("host.example", 2022, &key(ED25519_B), true)
-        .unwrap();
-    let text = fs::read_to_string(&file).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(
-        lines.len(),
-        3,
-        "a missing final newline must not join entries:\n{text}"
-    );
-    assert!(
-        lines[1].starts_with("|1|") && lines[2].starts_with("|1|"),
-        "{text}"
-    );
-    assert!(!text.contains("host.example"), "{text}");
-    assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
-        trusted(&file, 2)
-    );
-    assert_eq!(
-        known.check("host.example", 2022, &key(ED25519_B)).unwrap(),
-        trusted(&file, 3)
-    );
-    assert_eq!(
-        known.check("last.example", 22, &key(ECDSA)).unwrap(),
-        trusted(&file, 1)
-    );
-}
-
-#[test]
-fn ssh_keygen_finds_what_record_wrote() {
-    let (_dir, file, known) = user_file("");
-    known
-        .record("host.example", 22, &key(ED25519_A), true)
-        .unwrap();
-    let output = match Command::new("ssh-keygen")
-        .arg("-F")
-        .arg("host.example")
-        .arg("-f")
-        .arg(&file)
-        .output()
-    {
-        Ok(output) => output,
-        Err(error) => {
-            eprintln!("SKIPPED ssh_keygen_finds_what_record_wrote: no ssh-keygen ({error})");
-            return;
-        }
-    };
-    assert!(output.status.success(), "{output:?}");
-    assert!(String::from_utf8_lossy(&output.stdout).contains(ED25519_A));
-}
-
-#[test]
-fn record_without_a_user_file_fails() {
-    let known = KnownHosts::new(Vec::new(), vec![PathBuf::from("/etc/ssh/ssh_known_hosts")]);
-    let err = known.record("h", 22, &key(ED25519_A), false).unwrap_err();
-    assert!(matches!(err, KnownHostsError::NoUserFile), "{err}");
-}
-
-#[test]
-fn keys_built_in_memory_work_too() {
-    let make = |byte| PublicKey::from(Ed25519PublicKey([byte; 32]));
-    let (_dir, file, known) = user_file("");
-    known.record("mem.example", 22, &make(1), false).unwrap();
-    assert_eq!(
-        known.check("mem.example", 22, &make(1)).unwrap(),
-        trusted(&file, 1)
-    );
-    assert!(matches!(
-        known.check("mem.example", 22, &make(2)).unwrap(),
-        HostKeyStatus::Changed { line: 1, .. }
-    ));
 }

@@ -18,9 +18,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sy_transport::{
-    Basis, Cancel, Entry, EntryKind, Error, FileData, FileWrite, Local, Meta, MetaOptions,
-    MetaTarget, NoProgress, ReadOptions, RelPath, ScanOptions, Sftp, SftpOptions, SourceFile,
-    StreamChunk, Timestamp, Transport, TreeOp, WriteOptions, describe_error,
+    Basis, Cancel, Entry, EntryKind, Error, FileData, FileWrite, LeftoverKind, Local, Meta,
+    MetaOptions, MetaTarget, NoProgress, ReadOptions, RelPath, ScanOptions, Sftp, SftpOptions,
+    SourceFile, StreamChunk, Timestamp, Transport, TreeOp, WriteOptions, describe_error,
 };
 use tokio::process::Child;
 
@@ -73,6 +73,16 @@ struct Start {
     create_root: bool,
     /// Extensions to hide from the client, as if the server did not offer them.
     hide: &'static [&'static str],
+    /// Renames the server is made to refuse, as if they failed there.
+    refuse: &'static [RefuseRename],
+}
+
+/// Refuse the `nth` (from 1) `SSH_FXP_RENAME` whose old path contains `from` and whose new path
+/// ends with `to`, with `SSH_FX_FAILURE`, without passing it to the server.
+struct RefuseRename {
+    from: &'static str,
+    to: &'static str,
+    nth: usize,
 }
 
 /// An `sftp-server` child and the `Sftp` transport talking to it over its stdin and stdout.
@@ -92,51 +102,118 @@ async fn connect_with(root: &str, start: Start) -> Option<(Sftp, Child)> {
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stream = tokio::io::join(
-        hide_extensions(stdout, start.hide),
-        child.stdin.take().unwrap(),
-    );
+    let (stdout, stdin) = (child.stdout.take().unwrap(), child.stdin.take().unwrap());
     let options = SftpOptions {
         location: "host:dst".to_owned(),
         root: root.to_owned(),
         create_root: start.create_root,
     };
-    let sftp = Sftp::new(stream, options).await.unwrap();
-    Some((sftp, child))
+    let sftp = if start.hide.is_empty() && start.refuse.is_empty() {
+        Sftp::new(tokio::io::join(stdout, stdin), options).await
+    } else {
+        Sftp::new(proxy(stdout, stdin, start.hide, start.refuse), options).await
+    };
+    Some((sftp.unwrap(), child))
 }
 
-/// The server's output with the extensions named in `hide` taken out of its first packet
-/// (`SSH_FXP_VERSION`: length, type, version, then pairs of strings).
-fn hide_extensions(
-    mut from: tokio::process::ChildStdout,
+/// One SFTP packet, its length included.
+async fn read_packet(from: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let len = from.read_u32().await.ok()?;
+    let mut packet = len.to_be_bytes().to_vec();
+    packet.resize(4 + len as usize, 0);
+    from.read_exact(&mut packet[4..]).await.ok()?;
+    Some(packet)
+}
+
+/// The SSH strings that follow `at` in `packet`.
+fn strings(packet: &[u8], mut at: usize) -> Vec<&[u8]> {
+    let mut found = Vec::new();
+    while at + 4 <= packet.len() {
+        let len = u32::from_be_bytes(packet[at..at + 4].try_into().unwrap()) as usize;
+        found.push(&packet[at + 4..at + 4 + len]);
+        at += 4 + len;
+    }
+    found
+}
+
+/// A man in the middle between the client and the server: takes the extensions in `hide` out
+/// of the server's first packet (`SSH_FXP_VERSION`: length, type, version, then pairs of
+/// strings), and answers the renames in `refuse` itself with a failure.
+fn proxy(
+    mut server_out: tokio::process::ChildStdout,
+    mut server_in: tokio::process::ChildStdin,
     hide: &'static [&'static str],
+    refuse: &'static [RefuseRename],
 ) -> tokio::io::DuplexStream {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let (mut to, out) = tokio::io::duplex(1 << 20);
+    use tokio::io::AsyncWriteExt;
+    let (client, ours) = tokio::io::duplex(1 << 20);
+    let (mut from_client, mut to_client) = tokio::io::split(ours);
+    let (replies, mut to_send) = tokio::sync::mpsc::unbounded_channel::<Vec<u8>>();
+    let refusals = replies.clone();
     tokio::spawn(async move {
-        let len = from.read_u32().await.unwrap();
-        let mut body = vec![0; len as usize];
-        from.read_exact(&mut body).await.unwrap();
-        let mut kept = body[..5].to_vec();
-        let mut rest = &body[5..];
-        let mut fields = Vec::new();
-        while !rest.is_empty() {
-            let (len, tail) = rest.split_at(4);
-            let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
-            fields.push(&rest[..4 + len]);
-            rest = &tail[len..];
-        }
-        for pair in fields.chunks(2) {
-            if !hide.iter().any(|h| &pair[0][4..] == h.as_bytes()) {
-                kept.extend(pair.concat());
+        let mut seen = vec![0; refuse.len()];
+        while let Some(packet) = read_packet(&mut from_client).await {
+            const RENAME: u8 = 18;
+            if packet[4] == RENAME {
+                let paths = strings(&packet, 9);
+                let (old, new) = (paths[0], paths[1]);
+                let refused = refuse.iter().zip(&mut seen).any(|(rule, seen)| {
+                    let matches = old
+                        .windows(rule.from.len())
+                        .any(|w| w == rule.from.as_bytes())
+                        && new.ends_with(rule.to.as_bytes());
+                    *seen += usize::from(matches);
+                    matches && *seen == rule.nth
+                });
+                if refused {
+                    // SSH_FXP_STATUS for the same id: SSH_FX_FAILURE, a message, no language.
+                    let mut reply = vec![101];
+                    reply.extend_from_slice(&packet[5..9]);
+                    reply.extend_from_slice(&4u32.to_be_bytes());
+                    reply.extend_from_slice(&14u32.to_be_bytes());
+                    reply.extend_from_slice(b"refused (test)");
+                    reply.extend_from_slice(&0u32.to_be_bytes());
+                    let mut framed = (reply.len() as u32).to_be_bytes().to_vec();
+                    framed.extend(reply);
+                    refusals.send(framed).unwrap();
+                    continue;
+                }
+            }
+            if server_in.write_all(&packet).await.is_err() {
+                break;
             }
         }
-        to.write_u32(kept.len() as u32).await.unwrap();
-        to.write_all(&kept).await.unwrap();
-        let _ = tokio::io::copy(&mut from, &mut to).await;
     });
-    out
+    tokio::spawn(async move {
+        let version = read_packet(&mut server_out).await.unwrap();
+        let mut kept = version[4..9].to_vec();
+        let fields = strings(&version, 9);
+        for pair in fields.chunks(2) {
+            if !hide.iter().any(|h| pair[0] == h.as_bytes()) {
+                for field in pair {
+                    kept.extend_from_slice(&(field.len() as u32).to_be_bytes());
+                    kept.extend_from_slice(field);
+                }
+            }
+        }
+        let mut framed = (kept.len() as u32).to_be_bytes().to_vec();
+        framed.extend(kept);
+        replies.send(framed).unwrap();
+        while let Some(packet) = read_packet(&mut server_out).await {
+            if replies.send(packet).is_err() {
+                break;
+            }
+        }
+    });
+    tokio::spawn(async move {
+        while let Some(packet) = to_send.recv().await {
+            if to_client.write_all(&packet).await.is_err() {
+                break;
+            }
+        }
+    });
+    client
 }
 
 async fn connect(root: &Path) -> Option<(Sftp, Child)> {

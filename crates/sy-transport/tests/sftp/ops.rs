@@ -209,6 +209,119 @@ fn without_openssh_extensions_files_are_still_replaced_and_missing_features_are_
     });
 }
 
+const NO_POSIX_RENAME: &[&str] = &["posix-rename@openssh.com"];
+
+#[test]
+fn without_posix_rename_a_failed_replace_keeps_the_old_version() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        fs::write(dst.path().join("f"), b"old").unwrap();
+        // The first rename is refused as the target exists; the target goes aside; then the
+        // temporary's second rename fails.
+        let start = Start {
+            hide: NO_POSIX_RENAME,
+            refuse: &[RefuseRename {
+                from: ".f.sy-tmp.",
+                to: "/f",
+                nth: 2,
+            }],
+            ..Start::default()
+        };
+        let Some((sftp, _server)) = connect_with(dst.path().to_str().unwrap(), start).await else {
+            return;
+        };
+        let written = sftp
+            .write_files(
+                vec![bytes_write("f", b"new".to_vec(), 0o600, 1_000)],
+                write_options(),
+            )
+            .await;
+        assert_eq!(
+            describe_error(written[0].as_ref().unwrap_err()),
+            "renaming into place host:dst/f: refused (test)"
+        );
+        assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"old");
+        assert_eq!(names(dst.path()), ["f"], "no temporary or aside copy left");
+    });
+}
+
+#[test]
+fn without_posix_rename_a_cut_replace_keeps_both_versions_and_tidying_restores_the_old() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        fs::write(dst.path().join("f"), b"old").unwrap();
+        // As if the link died after the target went aside: neither the new version nor the
+        // old one can be renamed into place.
+        let start = Start {
+            hide: NO_POSIX_RENAME,
+            refuse: &[
+                RefuseRename {
+                    from: ".f.sy-tmp.",
+                    to: "/f",
+                    nth: 2,
+                },
+                RefuseRename {
+                    from: ".f.sy-old.",
+                    to: "/f",
+                    nth: 1,
+                },
+            ],
+            ..Start::default()
+        };
+        let Some((sftp, _server)) = connect_with(dst.path().to_str().unwrap(), start).await else {
+            return;
+        };
+        let written = sftp
+            .write_files(
+                vec![bytes_write("f", b"new".to_vec(), 0o600, 1_000)],
+                write_options(),
+            )
+            .await;
+        let error = describe_error(written[0].as_ref().unwrap_err());
+        assert!(
+            error.starts_with(
+                "renaming into place host:dst/f: refused (test); the old version is kept as "
+            ),
+            "{error}"
+        );
+        let left = names(dst.path());
+        assert_eq!(left.len(), 2, "{left:?}");
+        let (aside, temp) = (&left[0], &left[1]);
+        assert!(aside.starts_with(".f.sy-old."), "{left:?}");
+        assert!(temp.starts_with(".f.sy-tmp."), "{left:?}");
+        assert!(
+            error.contains(aside.as_str()) && error.contains(temp.as_str()),
+            "{error}"
+        );
+        assert_eq!(fs::read(dst.path().join(aside)).unwrap(), b"old");
+        assert_eq!(fs::read(dst.path().join(temp)).unwrap(), b"new");
+
+        // The next run's scan finds both as sy's leftovers of `f`; tidying puts the old
+        // version back and keeps the new one as the partial.
+        let scan = sftp.scan(ScanOptions::default()).await.unwrap();
+        assert!(scan.entries.iter().all(|e| e.path.is_root()), "{scan:?}");
+        let mut leftovers = scan.leftovers.clone();
+        leftovers.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
+        let found: Vec<_> = leftovers
+            .iter()
+            .map(|l| (l.path.to_string(), l.file.clone(), l.kind))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (aside.clone(), Some(rel("f")), LeftoverKind::Temp),
+                (temp.clone(), Some(rel("f")), LeftoverKind::Temp),
+            ]
+        );
+        let ops = leftovers.into_iter().map(TreeOp::Tidy).collect();
+        let tidied = sftp.apply(ops, MetaOptions::default()).await;
+        assert!(tidied.iter().all(Result::is_ok), "{tidied:?}");
+        assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"old");
+        assert_eq!(fs::read(dst.path().join(".f.sy-partial")).unwrap(), b"new");
+        assert_eq!(names(dst.path()), [".f.sy-partial", "f"]);
+    });
+}
+
 #[test]
 fn read_only_directories_are_opened_for_the_run_and_removed_whole() {
     run(async {
