@@ -135,6 +135,7 @@ pub fn render(report: &Report) -> String {
     for g in GOALS {
         if !report.settings.targets.contains(&g.target)
             || !report.settings.scenarios.contains(&g.scenario)
+            || !report.settings.tools.contains(&g.tool)
         {
             continue;
         }
@@ -250,7 +251,8 @@ mod tests {
             machine: Machine::default(),
             settings: Settings {
                 scenarios: vec![ScenarioId::W1, ScenarioId::W3],
-                targets: vec![Target::Local],
+                targets: vec![Target::Local, Target::Ssh],
+                tools: vec![Tool::Sy, Tool::Cp],
                 ..Settings::default()
             },
             records: Vec::new(),
@@ -280,6 +282,11 @@ mod tests {
         assert!(
             !table.contains("W5"),
             "scenarios not run are left out: {table}"
+        );
+        assert!(
+            table.contains("| #6 | ssh W1 | wall ≤ 1.15× ceiling | sy not measured | — |")
+                && !table.contains("sy-sftp"),
+            "goals of tools not run are left out: {table}"
         );
     }
 }
