@@ -230,3 +230,116 @@ fn a_new_host_key_is_recorded_hashed_with_hash_known_hosts() {
     ok(s.push(&[]));
     assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "b");
 }
+
+/// Runs `sy ARGS…` on a pseudo-terminal (`script`) and types `typed` there once sy asks for a
+/// passphrase; what the terminal showed and the exit code. `None` without `script`.
+fn sy_on_a_terminal(s: &Setup, args: &[String], typed: &str) -> Option<(String, Option<i32>)> {
+    if !Path::new("/usr/bin/script").exists() {
+        return None;
+    }
+    let quote = |w: &str| format!("'{}'", w.replace('\'', r"'\''"));
+    let mut line = quote(env!("CARGO_BIN_EXE_sy"));
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", s.f.path("local-home"))
+        .env("XDG_CONFIG_HOME", s.f.path(".config"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let shown = std::sync::Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut typed_yet = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        // Typed only once asked, as a person would (typed-ahead input is echoed).
+        if !typed_yet && text().contains("Enter passphrase") {
+            std::io::Write::write_all(&mut stdin, typed.as_bytes()).unwrap();
+            typed_yet = true;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sy on a terminal did not finish: {}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    Some((text(), status.code()))
+}
+
+#[test]
+fn an_encrypted_key_is_unlocked_with_the_passphrase_typed_on_the_terminal() {
+    let Some(s) = Setup::new("an_encrypted_key_is_unlocked_on_the_terminal", true) else {
+        return;
+    };
+    let locked = s.f.path("keys/locked");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = fs::read_to_string(locked.with_extension("pub")).unwrap();
+    let authorized = s.f.path("keys/authorized_keys");
+    let mut keys = fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&public);
+    fs::write(&authorized, keys).unwrap();
+    // BatchMode no comes first, so it wins over the setup's BatchMode yes.
+    s.write_config(&format!(
+        "BatchMode no\n  IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none",
+        locked.display()
+    ));
+    s.f.write("src/a", "unlocked");
+    let args = |dst: &str| -> Vec<String> {
+        vec![
+            "-F".into(),
+            s.config_path().display().to_string(),
+            "--remote-path".into(),
+            crate::remote::sy_remote().display().to_string(),
+            s.f.src_slash(),
+            format!("sshtest:{dst}/"),
+        ]
+    };
+    let dst = s.f.dst().display().to_string();
+    let Some((shown, code)) = sy_on_a_terminal(&s, &args(&dst), "secret\n") else {
+        eprintln!("SKIPPED an_encrypted_key_is_unlocked_on_the_terminal: no /usr/bin/script");
+        return;
+    };
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Enter passphrase for key"), "{shown}");
+    assert!(
+        !shown.contains("secret"),
+        "the passphrase is not echoed: {shown}"
+    );
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "unlocked");
+
+    let other = s.f.path("other").display().to_string();
+    let (shown, code) = sy_on_a_terminal(&s, &args(&other), "wrong\n").unwrap();
+    assert_eq!(code, Some(3), "{shown}");
+    assert!(shown.contains("(wrong passphrase)"), "{shown}");
+}
