@@ -37,6 +37,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Target::Local, Target::Ssh, Target::Wan])]
     targets: Vec<Target>,
     /// Tools to compare; `cp` is the ceiling (`cp -a`, `ssh … cat`, `tar | ssh tar`, `ssh true`).
+    /// Also (remote targets, on request): `sy-sftp` (sy over SFTP, no agent) and `sftp`
+    /// (OpenSSH's `sftp` putting a single-file scenario's file).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp])]
     tools: Vec<Tool>,
     /// Directory for `<timestamp>.json` and `<timestamp>.md` [default: <target dir>/bench].
@@ -169,7 +171,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         summaries: std::mem::take(&mut runner.summaries),
     };
     let mut markdown = report.markdown();
-    if args.tools.contains(&Tool::Sy) {
+    if args.tools.iter().any(|t| t.is_sy()) {
         markdown.push('\n');
         markdown.push_str(&goals::render(&report));
     }
@@ -271,7 +273,7 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
     let rsync =
         which("rsync").ok_or_else(|| "rsync not on PATH (apt-get install rsync)".to_string());
     let zstd = which("zstd").is_some();
-    let sy = match (&args.sy, args.tools.contains(&Tool::Sy)) {
+    let sy = match (&args.sy, args.tools.iter().any(|t| t.is_sy())) {
         (Some(path), _) if path.is_file() => Ok(path.clone()),
         (Some(path), _) => Err(format!("--sy {} does not exist", path.display())),
         (None, false) => Err("not requested".to_string()),

@@ -50,6 +50,8 @@ enum Bound {
 
 struct Goal {
     issue: u32,
+    /// The tool whose figure is judged: sy, or sy over SFTP.
+    tool: Tool,
     scenario: ScenarioId,
     target: Target,
     figure: Figure,
@@ -73,6 +75,7 @@ const fn goal(
 ) -> Goal {
     Goal {
         issue,
+        tool: Tool::Sy,
         scenario,
         target,
         figure,
@@ -113,6 +116,10 @@ const GOALS: &[Goal] = {
         goal(6, W1, Ssh, Wall, times(Cp, 1.15)),
         goal(6, W1, Ssh, Wall, times(Rsync, 1.0 / 1.7)),
         goal(6, W5, Ssh, Wall, times(Cp, 1.1)),
+        Goal {
+            tool: Tool::SySftp,
+            ..goal(6, W1, Ssh, Wall, times(Tool::Sftp, 1.0))
+        },
     ]
 };
 
@@ -128,6 +135,7 @@ pub fn render(report: &Report) -> String {
     for g in GOALS {
         if !report.settings.targets.contains(&g.target)
             || !report.settings.scenarios.contains(&g.scenario)
+            || !report.settings.tools.contains(&g.tool)
         {
             continue;
         }
@@ -148,9 +156,14 @@ pub fn render(report: &Report) -> String {
             Bound::MiB(mib) => format!("{} ≤ {mib} MiB", g.figure.name()),
         };
         let (reached, met) = judge(report, g);
+        let by = if g.tool == Tool::Sy {
+            String::new()
+        } else {
+            format!(" ({})", g.tool.name())
+        };
         let _ = writeln!(
             out,
-            "| #{} | {} {:?} | {goal_text} | {reached} | {met} |",
+            "| #{} | {} {:?}{by} | {goal_text} | {reached} | {met} |",
             g.issue,
             g.target.name(),
             g.scenario
@@ -165,8 +178,8 @@ fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
             .summary(g.scenario, g.target, tool)
             .filter(|s| s.status == Status::Ok)
     };
-    let Some(sy) = ok(Tool::Sy).and_then(|s| g.figure.of(s)) else {
-        return ("sy not measured".into(), "—");
+    let Some(sy) = ok(g.tool).and_then(|s| g.figure.of(s)) else {
+        return (format!("{} not measured", g.tool.name()), "—");
     };
     match g.bound {
         Bound::MiB(cap) => {
@@ -238,7 +251,8 @@ mod tests {
             machine: Machine::default(),
             settings: Settings {
                 scenarios: vec![ScenarioId::W1, ScenarioId::W3],
-                targets: vec![Target::Local],
+                targets: vec![Target::Local, Target::Ssh],
+                tools: vec![Tool::Sy, Tool::Cp],
                 ..Settings::default()
             },
             records: Vec::new(),
@@ -268,6 +282,11 @@ mod tests {
         assert!(
             !table.contains("W5"),
             "scenarios not run are left out: {table}"
+        );
+        assert!(
+            table.contains("| #6 | ssh W1 | wall ≤ 1.15× ceiling | sy not measured | — |")
+                && !table.contains("sy-sftp"),
+            "goals of tools not run are left out: {table}"
         );
     }
 }

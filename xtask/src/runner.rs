@@ -136,7 +136,9 @@ impl<'a> Runner<'a> {
             ) {
                 (Some(reason), _) => Err(format!("no ssh target: {reason}")),
                 (None, Err(reason)) => Err(reason),
-                (None, Ok(inv)) if tool == Tool::Cp => Ok(inv),
+                // Plain commands need no probe (and the SFTP one copies the scenario's file,
+                // which the probe tree does not have).
+                (None, Ok(inv)) if matches!(tool, Tool::Cp | Tool::Sftp) => Ok(inv),
                 (None, Ok(inv)) => self.probe(tool, scenario, target).map(|()| inv),
             };
             match checked {

@@ -48,6 +48,14 @@ pub enum Tool {
     Rsync,
     /// The ceiling: `cp -a` locally, `ssh … cat > f` (or `tar | ssh tar`, `ssh true`) remotely.
     Cp,
+    /// sy over SFTP, as where the agent cannot run (`--no-deploy`): remote targets only, and
+    /// not run unless asked for.
+    #[value(name = "sy-sftp")]
+    #[serde(rename = "sy-sftp")]
+    SySftp,
+    /// OpenSSH's `sftp` putting the file of a single-file scenario: what sy over SFTP is
+    /// measured against. Remote targets only, and not run unless asked for.
+    Sftp,
 }
 
 impl Tool {
@@ -56,7 +64,14 @@ impl Tool {
             Self::Sy => "sy",
             Self::Rsync => "rsync",
             Self::Cp => "cp",
+            Self::SySftp => "sy-sftp",
+            Self::Sftp => "sftp",
         }
+    }
+
+    /// Runs the `sy` binary.
+    pub fn is_sy(self) -> bool {
+        matches!(self, Self::Sy | Self::SySftp)
     }
 }
 

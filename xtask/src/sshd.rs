@@ -134,6 +134,7 @@ impl Sshd {
         append(&config, &entry)?;
         Ok(Remote {
             rsh: vec!["ssh".into(), "-F".into(), config.display().to_string()],
+            ssh_config: config,
             login: alias,
         })
     }

@@ -15,9 +15,11 @@ pub struct Binaries {
     pub zstd: bool,
 }
 
-/// How to reach the far side: the `ssh` words for `-e` and `user@host`.
+/// How to reach the far side: the `ssh` words for `-e`, the ssh config they read (which sy's
+/// built-in client reads with `-F`), and the host alias.
 pub struct Remote {
     pub rsh: Vec<String>,
+    pub ssh_config: PathBuf,
     pub login: String,
 }
 
@@ -120,17 +122,63 @@ pub fn invocation(
             if scenario.sparse {
                 args.push("--sparse".into());
             }
+            // The built-in SSH client, with the same host entry (and cipher) as `ssh`.
             if let Some(r) = remote {
                 let agent = bins.sy_remote.clone()?;
                 args.extend([
-                    "-e".into(),
-                    join_words(&r.rsh).into(),
+                    "-F".into(),
+                    r.ssh_config.clone().into_os_string(),
                     "--remote-path".into(),
                     agent.into(),
                 ]);
             }
             args.extend([contents(src), destination]);
             Ok(Invocation::new("sy", sy, args))
+        }
+        Tool::SySftp => {
+            let sy = bins.sy.clone()?;
+            let Some(r) = remote else {
+                return Err("remote targets only".into());
+            };
+            let mut args: Vec<OsString> = Vec::new();
+            if scenario.compress {
+                args.push("-z".into());
+            }
+            if scenario.sparse {
+                args.push("--sparse".into());
+            }
+            // No agent at that path, and no copying one there: SFTP.
+            args.extend([
+                "-F".into(),
+                r.ssh_config.clone().into_os_string(),
+                "--no-deploy".into(),
+                "--remote-path".into(),
+                "/nonexistent/sy-remote".into(),
+                contents(src),
+                destination,
+            ]);
+            Ok(Invocation::new("sy over SFTP", sy, args))
+        }
+        Tool::Sftp => {
+            let Some(r) = remote else {
+                return Err("remote targets only".into());
+            };
+            let Some(name) = scenario.source.file_name() else {
+                return Err("single-file scenarios only".into());
+            };
+            // sftp's batch syntax takes double-quoted paths.
+            let put = format!(
+                "put \"{}\" \"{}\"",
+                src.join(name).display(),
+                dst.join(name).display()
+            );
+            let script = format!(
+                "echo {} | sftp -q -F {} -b - {}",
+                shell_quote(&put),
+                quoted(&r.ssh_config),
+                r.login
+            );
+            Ok(Invocation::shell("sftp put", script))
         }
         Tool::Cp => Ok(ceiling(scenario, src, dst, remote, bins)),
     }
@@ -235,6 +283,7 @@ mod tests {
         };
         let remote = Remote {
             rsh: vec!["ssh".into(), "-p".into(), "2222".into()],
+            ssh_config: "/b/ssh_config".into(),
             login: "root@127.0.0.1".into(),
         };
         let scenario = Scenario::get(ScenarioId::W4z);
@@ -271,6 +320,74 @@ mod tests {
             .unwrap_err(),
             "not built"
         );
+        let built = Binaries {
+            sy: Ok("/b/sy".into()),
+            sy_remote: Ok("/b/sy-remote".into()),
+            ..bins
+        };
+        let sy = invocation(
+            Tool::Sy,
+            &scenario,
+            Path::new("/s"),
+            Path::new("/d"),
+            Some(&remote),
+            &built,
+        )
+        .unwrap();
+        assert_eq!(
+            sy.args,
+            [
+                "-z",
+                "-F",
+                "/b/ssh_config",
+                "--remote-path",
+                "/b/sy-remote",
+                "/s/",
+                "root@127.0.0.1:/d/"
+            ]
+        );
+        let over_sftp = invocation(
+            Tool::SySftp,
+            &scenario,
+            Path::new("/s"),
+            Path::new("/d"),
+            Some(&remote),
+            &built,
+        )
+        .unwrap();
+        assert!(
+            over_sftp.command_line().contains(
+                "-F /b/ssh_config --no-deploy --remote-path /nonexistent/sy-remote /s/ \
+                 root@127.0.0.1:/d/"
+            ),
+            "{}",
+            over_sftp.command_line()
+        );
+        let put = invocation(
+            Tool::Sftp,
+            &Scenario::get(ScenarioId::W1),
+            Path::new("/s"),
+            Path::new("/d"),
+            Some(&remote),
+            &built,
+        )
+        .unwrap();
+        assert_eq!(
+            put.args[1],
+            r#"echo 'put "/s/data.bin" "/d/data.bin"' | sftp -q -F '/b/ssh_config' -b - root@127.0.0.1"#
+        );
+        for tool in [Tool::SySftp, Tool::Sftp] {
+            let local = invocation(
+                tool,
+                &scenario,
+                Path::new("/s"),
+                Path::new("/d"),
+                None,
+                &built,
+            );
+            assert_eq!(local.unwrap_err(), "remote targets only");
+        }
+        let bins = built;
         let ceiling = invocation(
             Tool::Cp,
             &scenario,

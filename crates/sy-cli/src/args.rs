@@ -122,13 +122,47 @@ pub struct Args {
     /// Print one JSON object per event on stdout (see docs/json.md).
     #[arg(long)]
     pub json: bool,
-    /// Remote shell that starts the agent on the other host, split like a shell command
-    /// (`-e "ssh -p 2222"`) [default: ssh].
+    /// Start the agent through this remote shell instead of sy's built-in SSH client, split
+    /// like a shell command (`-e ssh` for OpenSSH with your ControlMaster; `-e "ssh -p 2222"`).
     #[arg(short = 'e', long = "rsh", value_name = "CMD")]
     pub rsh: Option<String>,
     /// The agent's command on the remote host [default: sy-remote].
     #[arg(long, value_name = "PATH")]
     pub remote_path: Option<String>,
+    /// Read SSH host settings (HostName, Port, User, IdentityFile, ProxyJump, …) from FILE
+    /// instead of ~/.ssh/config. Built-in SSH client (no -e) only, as are the flags below.
+    #[arg(
+        short = 'F',
+        long = "ssh-config",
+        value_name = "FILE",
+        conflicts_with = "rsh"
+    )]
+    pub ssh_config: Option<PathBuf>,
+    /// Connect to PORT on the remote host.
+    #[arg(long, value_name = "PORT", conflicts_with = "rsh")]
+    pub port: Option<u16>,
+    /// Offer the private key in FILE (repeatable; tried after ssh-agent's keys, before the
+    /// config's IdentityFile).
+    #[arg(
+        short = 'i',
+        long = "identity",
+        value_name = "FILE",
+        conflicts_with = "rsh"
+    )]
+    pub identity: Vec<PathBuf>,
+    /// Trust a host whose key is not yet in known_hosts, and record its key there (a changed
+    /// key is still refused).
+    #[arg(long, conflicts_with = "rsh")]
+    pub accept_new_host_key: bool,
+    /// Encrypt with this SSH cipher (aes128-gcm@openssh.com, aes256-gcm@openssh.com,
+    /// chacha20-poly1305@openssh.com, …) [default: AES-GCM where the CPU has AES instructions,
+    /// else chacha20-poly1305].
+    #[arg(long, value_name = "NAME", conflicts_with = "rsh")]
+    pub cipher: Option<String>,
+    /// Never copy sy-remote to a host that lacks it (to ~/.cache/sy there); sync over SFTP
+    /// instead, whole files only.
+    #[arg(long, conflicts_with = "rsh")]
+    pub no_deploy: bool,
     /// Compress what goes over the wire to or from a remote host (zstd; already-compressed
     /// data is sent as is).
     #[arg(short = 'z', long)]

@@ -13,6 +13,7 @@ use crate::args::{Args, FilterArg, Parsed};
 use crate::progress::When;
 use crate::remote::{RemoteShell, RemoteSpec, parse_remote};
 use crate::settings::{CompressLevel, ConfigFile, Layer, Rsh};
+use crate::ssh::SshFlags;
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -192,8 +193,18 @@ impl Config {
         let Some((dst, sources)) = args.paths.split_last() else {
             bail!(UsageError("need SRC and DST".into()));
         };
+        // No remote shell chosen, on the command line or in the config: sy connects itself.
+        let builtin = settings.rsh.value.is_none().then(|| SshFlags {
+            config_file: settings.ssh_config.value.clone(),
+            port: settings.port.value,
+            identities: args.identity.clone(),
+            accept_new_host_key: args.accept_new_host_key,
+            cipher: settings.cipher.value.clone(),
+            deploy: settings.deploy.value,
+        });
         let shell = RemoteShell {
-            rsh: settings.rsh.value.words,
+            rsh: settings.rsh.value.map(|rsh| rsh.words).unwrap_or_default(),
+            builtin,
             remote_path: settings.remote_path.value,
             compress_level: settings
                 .compress
@@ -238,6 +249,10 @@ pub fn flag_layer(args: &Args) -> Result<Layer, UsageError> {
         exclude: None,
         gitignore: args.gitignore.then_some(true),
         bwlimit: args.bwlimit.clone(),
+        ssh_config: args.ssh_config.clone(),
+        port: args.port,
+        cipher: args.cipher.clone(),
+        deploy: args.no_deploy.then_some(false),
     })
 }
 

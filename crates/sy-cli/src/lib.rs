@@ -30,9 +30,11 @@ pub mod observer;
 pub mod plan;
 pub mod progress;
 pub mod remote;
+pub mod remote_transport;
 pub mod report;
 pub mod retry;
 pub mod settings;
+pub mod ssh;
 mod totals;
 mod transfer;
 mod verify;
@@ -350,8 +352,9 @@ async fn run_job(
             let root = &remote_root(&job.src);
             let unverified = &Unverified::default();
             with_reconnects(&config.retry, reporter, cancel, |observer| async move {
-                let connection = Connection::start(&config.shell, spec, root, false, throttle)?;
-                let src = Arc::new(connection.agent.clone());
+                let connection =
+                    Connection::start(&config.shell, spec, root, false, throttle, cancel).await?;
+                let src = Arc::new(connection.transport.clone());
                 let synced = sync_job(
                     src,
                     Arc::clone(dst),
@@ -371,8 +374,10 @@ async fn run_job(
             let root = &remote_root(&job.dst);
             let unverified = &Unverified::default();
             with_reconnects(&config.retry, reporter, cancel, |observer| async move {
-                let connection = Connection::start(&config.shell, spec, root, make_dst, throttle)?;
-                let dst = Arc::new(connection.agent.clone());
+                let connection =
+                    Connection::start(&config.shell, spec, root, make_dst, throttle, cancel)
+                        .await?;
+                let dst = Arc::new(connection.transport.clone());
                 let synced = sync_job(
                     Arc::clone(src),
                     dst,
@@ -405,12 +410,12 @@ fn remote_root(end: &config::Endpoint) -> String {
 /// ([`retry::with_reconnects`] decides whether that was the last attempt).
 async fn finish_attempt(mut connection: Connection, synced: Result<Totals>) -> Attempt {
     let closed = connection.finish().await;
-    let traffic = connection.agent.traffic();
+    let traffic = connection.transport.traffic();
     Attempt {
         synced,
         closed,
-        established: connection.agent.established(),
-        link_lost: connection.agent.link_lost(),
+        established: connection.transport.established(),
+        link_lost: connection.transport.link_lost(),
         traffic: execute::Traffic {
             sent: traffic.sent.logical,
             wire_sent: traffic.sent.wire,

@@ -1,5 +1,5 @@
 //! Remote sides: `[user@]host:path` as rsync reads it, and starting `sy-remote` there through
-//! a remote shell (`-e/--rsh`, `ssh` by default).
+//! the built-in SSH client (`crate::ssh`) or a remote shell (`-e/--rsh`).
 
 use std::ffi::OsStr;
 use std::os::fd::AsFd;
@@ -8,11 +8,14 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use sy_transport::{Agent, AgentOptions};
+use sy_transport::ssh::{ExecStatus, RemoteExit, SshSession};
+use sy_transport::{Agent, AgentOptions, Cancel};
 use tokio::process::{Child, Command};
 
 use crate::bwlimit::{Paced, Throttle};
 use crate::config::UsageError;
+use crate::remote_transport::RemoteTransport;
+use crate::ssh::SshFlags;
 
 /// Bytes each pipe to the remote shell holds.
 const PIPE_SIZE: usize = 1 << 20;
@@ -100,8 +103,10 @@ pub fn remote_word(word: &str) -> Result<String, UsageError> {
 /// How to reach the agent.
 #[derive(Debug, Clone)]
 pub struct RemoteShell {
-    /// `-e` split into words (`ssh` by default).
+    /// `-e` split into words (empty with the built-in client).
     pub rsh: Vec<String>,
+    /// The built-in SSH client and its flags, used when no `-e`/`rsh` was given.
+    pub builtin: Option<SshFlags>,
     /// The agent's command on the far side (`--remote-path`, default `sy-remote`); a command
     /// line of its own, not quoted (it may be `sudo sy-remote`).
     pub remote_path: String,
@@ -135,29 +140,90 @@ pub fn agent_command(
         argv.push(user.clone());
     }
     argv.push(spec.host.clone());
-    let mut remote = shell.remote_path.clone();
+    argv.push(agent_remote_command(&shell.remote_path, root, mkdir)?);
+    Ok(argv)
+}
+
+/// The command line the remote shell runs to start the agent for `root`:
+/// `sy-remote [--mkdir] -- 'root'` (`remote_path` is a command line of its own, not quoted).
+pub fn agent_remote_command(
+    remote_path: &str,
+    root: &str,
+    mkdir: bool,
+) -> Result<String, UsageError> {
+    let mut remote = remote_path.to_owned();
     if mkdir {
         remote.push_str(" --mkdir");
     }
     remote.push_str(" -- ");
     remote.push_str(&remote_word(if root.is_empty() { "." } else { root })?);
-    argv.push(remote);
-    Ok(argv)
+    Ok(remote)
 }
 
-/// A running agent: the client end and the remote shell process.
+/// The far side of a remote job: its transport and what carries it.
 pub struct Connection {
-    /// The transport.
-    pub agent: Agent,
-    child: Child,
+    /// The agent (or, on a host where it cannot run, SFTP).
+    pub transport: RemoteTransport,
+    link: Link,
     shown: String,
 }
 
+/// What carries the transport's bytes.
+enum Link {
+    /// A remote shell process (`-e`), whose stdio is the agent's.
+    Shell(Child),
+    /// An exec channel of the built-in SSH client (the session is taken when it is closed).
+    Ssh(Option<Box<SshSession>>, ExecStatus),
+    /// The `sftp` subsystem channel of the built-in SSH client.
+    Sftp(Option<Box<SshSession>>),
+}
+
+/// The agent's client over `reader`/`writer`, paced by `throttle` when there is one.
+pub(crate) fn agent_over<R, W>(
+    reader: R,
+    writer: W,
+    options: AgentOptions,
+    throttle: Option<&Throttle>,
+) -> Agent
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    match throttle {
+        Some(throttle) => Agent::new(
+            Paced::new(reader, throttle.clone()),
+            Paced::new(writer, throttle.clone()),
+            options,
+        ),
+        None => Agent::new(reader, writer, options),
+    }
+}
+
 impl Connection {
+    /// Reaches the agent for `root` on `spec`'s host: with the built-in SSH client unless a
+    /// remote shell (`-e`, `rsh`) was chosen. With `mkdir`, the agent creates a missing root;
+    /// with `throttle`, the bytes both ways are paced by it (`--bwlimit`).
+    /// Connecting stops at Ctrl-C (`cancel`): a host that never answers must not hold sy.
+    pub async fn start(
+        shell: &RemoteShell,
+        spec: &RemoteSpec,
+        root: &str,
+        mkdir: bool,
+        throttle: Option<&Throttle>,
+        cancel: &Cancel,
+    ) -> Result<Connection> {
+        let Some(flags) = &shell.builtin else {
+            return Connection::start_shell(shell, spec, root, mkdir, throttle);
+        };
+        tokio::select! {
+            started = crate::ssh::start(flags, shell, spec, root, mkdir, throttle) => started,
+            () = cancelled(cancel) => bail!("interrupted while connecting to {}", spec.host),
+        }
+    }
+
     /// Starts the remote shell and speaks the protocol over its stdin/stdout (its stderr, with
     /// the agent's log and any ssh messages, goes to ours).
-    /// With `throttle`, the bytes both ways are paced by it (`--bwlimit`).
-    pub fn start(
+    fn start_shell(
         shell: &RemoteShell,
         spec: &RemoteSpec,
         root: &str,
@@ -191,56 +257,52 @@ impl Connection {
             timeout: shell.timeout,
             read_pacing: throttle.map(Throttle::read_pacing),
         };
-        let agent = match throttle {
-            Some(throttle) => Agent::new(
-                Paced::new(stdout, throttle.clone()),
-                Paced::new(stdin, throttle.clone()),
-                options,
-            ),
-            None => Agent::new(stdout, stdin, options),
-        };
         Ok(Connection {
-            agent,
-            child,
+            transport: RemoteTransport::Agent(agent_over(stdout, stdin, options, throttle)),
+            link: Link::Shell(child),
             shown,
         })
     }
 
-    /// Ends the session and waits for the remote shell. An error says why the connection
-    /// broke (the agent died, the shell failed), if it did. The agent's traffic counters are
-    /// final only after this.
-    pub async fn finish(&mut self) -> Result<(), RemoteEnd> {
-        // With the agent gone or broken, give the remote shell a moment to exit on its own
-        // (its status says why), then stop it: it may be blocked writing to a dead agent.
-        let mut early = None;
-        let mut killed = false;
-        if self.agent.failure().is_some() {
-            match tokio::time::timeout(Duration::from_millis(200), self.child.wait()).await {
-                Ok(status) => early = Some(status),
-                Err(_) => {
-                    let _ = self.child.start_kill();
-                    killed = true;
-                }
-            }
+    /// An agent already speaking over an exec channel of `session`.
+    pub(crate) fn over_ssh(
+        agent: Agent,
+        session: SshSession,
+        status: ExecStatus,
+        shown: String,
+    ) -> Connection {
+        Connection {
+            transport: RemoteTransport::Agent(agent),
+            link: Link::Ssh(Some(Box::new(session)), status),
+            shown,
         }
-        self.agent.close().await;
-        let waited = match early {
-            Some(status) => Ok(status),
-            None => tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await,
+    }
+
+    /// SFTP over a channel of `session`.
+    pub(crate) fn over_sftp(
+        transport: RemoteTransport,
+        session: SshSession,
+        shown: String,
+    ) -> Connection {
+        Connection {
+            transport,
+            link: Link::Sftp(Some(Box::new(session))),
+            shown,
+        }
+    }
+
+    /// Ends the session and waits for the remote shell or channel. An error says why the
+    /// connection broke (the agent died, the shell failed, the SSH connection was lost), if
+    /// it did. The agent's traffic counters are final only after this.
+    pub async fn finish(&mut self) -> Result<(), RemoteEnd> {
+        let shell = match &mut self.link {
+            Link::Shell(child) => finish_shell(&self.transport, child).await,
+            Link::Ssh(session, status) => {
+                finish_channel(&self.transport, session.take(), status).await
+            }
+            Link::Sftp(session) => finish_sftp(session.take()).await,
         };
-        let shell = match waited {
-            // Its exit status is then our own kill's, not news.
-            _ if killed => None,
-            Ok(Ok(status)) if status.success() => None,
-            Ok(Ok(status)) if status.code() == Some(127) => Some(format!(
-                "the remote shell exited with {status} (command not found: is sy-remote \
-                 installed there? see --remote-path)"
-            )),
-            Ok(Ok(status)) => Some(format!("the remote shell exited with {status}")),
-            Ok(Err(e)) => Some(format!("waiting for the remote shell failed: {e}")),
-            Err(_) => Some("the remote shell did not exit".to_owned()),
-        };
-        let failure = self.agent.failure();
+        let failure = self.transport.failure();
         if failure.is_none() && shell.is_none() {
             return Ok(());
         }
@@ -250,6 +312,92 @@ impl Connection {
             shell,
         })
     }
+}
+
+/// Returns once `cancel` is set (checked every 50 ms: `Cancel` is a plain flag).
+async fn cancelled(cancel: &Cancel) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Closes the agent and waits for the remote shell; what went wrong with it, if anything.
+async fn finish_shell(agent: &RemoteTransport, child: &mut Child) -> Option<String> {
+    // With the agent gone or broken, give the remote shell a moment to exit on its own
+    // (its status says why), then stop it: it may be blocked writing to a dead agent.
+    let mut early = None;
+    let mut killed = false;
+    if agent.failure().is_some() {
+        match tokio::time::timeout(Duration::from_millis(200), child.wait()).await {
+            Ok(status) => early = Some(status),
+            Err(_) => {
+                let _ = child.start_kill();
+                killed = true;
+            }
+        }
+    }
+    agent.close().await;
+    let waited = match early {
+        Some(status) => Ok(status),
+        None => tokio::time::timeout(Duration::from_secs(30), child.wait()).await,
+    };
+    match waited {
+        // Its exit status is then our own kill's, not news.
+        _ if killed => None,
+        Ok(Ok(status)) if status.success() => None,
+        Ok(Ok(status)) if status.code() == Some(127) => Some(format!(
+            "the remote shell exited with {status} (command not found: is sy-remote \
+             installed there? see --remote-path)"
+        )),
+        Ok(Ok(status)) => Some(format!("the remote shell exited with {status}")),
+        Ok(Err(e)) => Some(format!("waiting for the remote shell failed: {e}")),
+        Err(_) => Some("the remote shell did not exit".to_owned()),
+    }
+}
+
+/// Closes the agent, waits for its channel to close and says goodbye to the server; what
+/// went wrong with the agent's process or the connection, if anything.
+async fn finish_channel(
+    agent: &RemoteTransport,
+    session: Option<Box<SshSession>>,
+    status: &mut ExecStatus,
+) -> Option<String> {
+    let mut early = None;
+    if agent.failure().is_some() {
+        early = tokio::time::timeout(Duration::from_millis(200), status.wait())
+            .await
+            .ok();
+    }
+    agent.close().await;
+    let end = match early {
+        Some(end) => Some(end),
+        None => tokio::time::timeout(Duration::from_secs(30), status.wait())
+            .await
+            .ok(),
+    };
+    let lost = session.as_ref().and_then(|session| session.failure());
+    if let Some(session) = session {
+        session.close().await;
+    }
+    match (end.map(|end| end.exit), lost) {
+        (Some(RemoteExit::Status(0)), _) => None,
+        (_, Some(lost)) => Some(format!("the SSH connection ended: {lost}")),
+        (Some(RemoteExit::Status(127)), None) => Some(
+            "sy-remote exited with status 127 (command not found: is it installed there? \
+             see --remote-path)"
+                .to_owned(),
+        ),
+        (Some(exit), None) => Some(format!("sy-remote ended with {exit}")),
+        (None, None) => Some("sy-remote did not exit".to_owned()),
+    }
+}
+
+/// Says goodbye to the server after SFTP; why the connection ended, if it broke.
+async fn finish_sftp(session: Option<Box<SshSession>>) -> Option<String> {
+    let session = session?;
+    let lost = session.failure();
+    session.close().await;
+    lost.map(|lost| format!("the SSH connection ended: {lost}"))
 }
 
 /// How a session with an agent ended badly.
@@ -349,6 +497,7 @@ mod tests {
     fn the_agent_command_puts_user_host_and_a_quoted_root() {
         let shell = RemoteShell {
             rsh: split_rsh("ssh -p 2222 -o 'ProxyCommand=nc %h %p'").unwrap(),
+            builtin: None,
             remote_path: "/opt/sy-remote".to_owned(),
             compress_level: None,
             timeout: None,

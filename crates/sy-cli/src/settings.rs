@@ -40,6 +40,14 @@ pub struct Layer {
     pub gitignore: Option<bool>,
     /// Bandwidth limit (`--bwlimit`), such as `"10M"`.
     pub bwlimit: Option<Rate>,
+    /// The built-in SSH client's ssh config file (`-F`).
+    pub ssh_config: Option<PathBuf>,
+    /// The remote port for the built-in SSH client (`--port`).
+    pub port: Option<u16>,
+    /// The SSH cipher of the built-in client (`--cipher`).
+    pub cipher: Option<String>,
+    /// Copy sy-remote to a host that lacks it (`false`: `--no-deploy`).
+    pub deploy: Option<bool>,
 }
 
 /// A bandwidth limit as written and in bytes per second.
@@ -144,8 +152,8 @@ pub struct Effective {
     pub compress: Setting<bool>,
     /// zstd level.
     pub compress_level: Setting<i8>,
-    /// The remote shell.
-    pub rsh: Setting<Rsh>,
+    /// The remote shell; `None` for sy's built-in SSH client.
+    pub rsh: Setting<Option<Rsh>>,
     /// The agent's command.
     pub remote_path: Setting<String>,
     /// Exclude patterns from the file.
@@ -154,6 +162,14 @@ pub struct Effective {
     pub gitignore: Setting<bool>,
     /// Bandwidth limit, if any.
     pub bwlimit: Setting<Option<Rate>>,
+    /// The ssh config file of the built-in client, if not ~/.ssh/config.
+    pub ssh_config: Setting<Option<PathBuf>>,
+    /// The port, if not the ssh config's.
+    pub port: Setting<Option<u16>>,
+    /// The cipher, if not sy's choice.
+    pub cipher: Setting<Option<String>>,
+    /// Copy sy-remote to hosts that lack it.
+    pub deploy: Setting<bool>,
 }
 
 impl Effective {
@@ -172,7 +188,16 @@ impl Effective {
                 self.compress_level.value.to_string(),
                 &self.compress_level.origin,
             ),
-            ("rsh", str_value(&self.rsh.value.text), &self.rsh.origin),
+            (
+                "rsh",
+                str_value(
+                    self.rsh
+                        .value
+                        .as_ref()
+                        .map_or("none (built-in SSH client)", |r| &r.text),
+                ),
+                &self.rsh.origin,
+            ),
             (
                 "remote_path",
                 str_value(&self.remote_path.value),
@@ -200,6 +225,30 @@ impl Effective {
                 str_value(self.bwlimit.value.as_ref().map_or("none", |r| &r.text)),
                 &self.bwlimit.origin,
             ),
+            (
+                "ssh_config",
+                str_value(
+                    &self
+                        .ssh_config
+                        .value
+                        .as_ref()
+                        .map_or("~/.ssh/config".into(), |p| p.display().to_string()),
+                ),
+                &self.ssh_config.origin,
+            ),
+            (
+                "port",
+                self.port
+                    .value
+                    .map_or_else(|| str_value("from the ssh config"), |p| p.to_string()),
+                &self.port.origin,
+            ),
+            (
+                "cipher",
+                str_value(self.cipher.value.as_deref().unwrap_or("auto")),
+                &self.cipher.origin,
+            ),
+            ("deploy", self.deploy.value.to_string(), &self.deploy.origin),
         ];
         let width = rows
             .iter()
@@ -392,18 +441,15 @@ impl ConfigFile {
                 |l| l.compress_level.map(|c| c.0),
                 || sy_transport::DEFAULT_COMPRESS_LEVEL,
             ),
-            rsh: pick(
-                &layers,
-                |l| l.rsh.clone(),
-                || Rsh {
-                    text: "ssh".to_owned(),
-                    words: vec!["ssh".to_owned()],
-                },
-            ),
+            rsh: pick(&layers, |l| l.rsh.clone().map(Some), || None),
             remote_path: pick(&layers, |l| l.remote_path.clone(), || "sy-remote".into()),
             exclude: pick(&layers, |l| l.exclude.clone(), Vec::new),
             gitignore: pick(&layers, |l| l.gitignore, || false),
             bwlimit: pick(&layers, |l| l.bwlimit.clone().map(Some), || None),
+            ssh_config: pick(&layers, |l| l.ssh_config.clone().map(Some), || None),
+            port: pick(&layers, |l| l.port.map(Some), || None),
+            cipher: pick(&layers, |l| l.cipher.clone().map(Some), || None),
+            deploy: pick(&layers, |l| l.deploy, || true),
         })
     }
 }

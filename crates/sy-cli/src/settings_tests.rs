@@ -78,6 +78,42 @@ fn keys() -> Vec<(&'static str, [&'static str; 3], Layer)> {
                 ..Layer::default()
             },
         ),
+        (
+            "ssh_config",
+            ["\"/d/ssh\"", "\"/h/ssh\"", "\"/p/ssh\""],
+            Layer {
+                ssh_config: Some("/f/ssh".into()),
+                ..Layer::default()
+            },
+        ),
+        (
+            "port",
+            ["2201", "2202", "2203"],
+            Layer {
+                port: Some(2209),
+                ..Layer::default()
+            },
+        ),
+        (
+            "cipher",
+            [
+                "\"aes128-gcm@openssh.com\"",
+                "\"aes256-gcm@openssh.com\"",
+                "\"chacha20-poly1305@openssh.com\"",
+            ],
+            Layer {
+                cipher: Some("aes128-ctr".into()),
+                ..Layer::default()
+            },
+        ),
+        (
+            "deploy",
+            ["false", "true", "false"],
+            Layer {
+                deploy: Some(true),
+                ..Layer::default()
+            },
+        ),
     ]
 }
 
@@ -107,6 +143,10 @@ fn get(e: &Effective, key: &str) -> (String, Origin) {
         "exclude" => &e.exclude.origin,
         "gitignore" => &e.gitignore.origin,
         "bwlimit" => &e.bwlimit.origin,
+        "ssh_config" => &e.ssh_config.origin,
+        "port" => &e.port.origin,
+        "cipher" => &e.cipher.origin,
+        "deploy" => &e.deploy.origin,
         _ => panic!("unknown key {key}"),
     };
     (value, origin.clone())
@@ -169,7 +209,12 @@ fn built_in_values() {
     let e = Effective::default_for_test();
     assert!(!e.compress.value);
     assert_eq!(e.compress_level.value, sy_transport::DEFAULT_COMPRESS_LEVEL);
-    assert_eq!(e.rsh.value.words, ["ssh"]);
+    assert_eq!(
+        e.rsh.value, None,
+        "the built-in SSH client, not a remote shell"
+    );
+    assert!(e.deploy.value);
+    assert_eq!((e.port.value, e.cipher.value.as_deref()), (None, None));
     assert_eq!(e.remote_path.value, "sy-remote");
     assert!(e.exclude.value.is_empty());
     assert!(e.jobs.value >= 2);
@@ -223,7 +268,8 @@ fn show_prints_values_as_toml_with_their_origin() {
     );
     assert!(
         text.lines()
-            .any(|l| l.starts_with("rsh = \"ssh\"") && l.ends_with("# built-in")),
+            .any(|l| l.starts_with("rsh = \"none (built-in SSH client)\"")
+                && l.ends_with("# built-in")),
         "{text}"
     );
 }

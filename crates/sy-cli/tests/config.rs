@@ -165,7 +165,10 @@ fn config_show_prints_each_setting_and_its_origin() {
         line("compress_level"),
         "compress_level = 7 # [profile.fast]"
     );
-    assert_eq!(line("rsh"), "rsh = \"ssh\" # built-in");
+    assert_eq!(
+        line("rsh"),
+        "rsh = \"none (built-in SSH client)\" # built-in"
+    );
     assert_eq!(
         line("remote_path"),
         "remote_path = \"sy-remote\" # built-in"

@@ -111,7 +111,7 @@ fn pull(f: &Fixture, args: &[&str]) -> Output {
     ))
 }
 
-fn noise(len: usize, seed: u64) -> Vec<u8> {
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed | 1;
     (0..len)
         .map(|_| {
@@ -124,7 +124,7 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
 }
 
 /// Names, sizes, kinds and modes that tend to break things.
-fn edge_tree(f: &Fixture) {
+pub fn edge_tree(f: &Fixture) {
     f.write("src/empty", "");
     f.write("src/one", "1");
     f.write("src/at-inline-limit", noise(128 << 10, 1));

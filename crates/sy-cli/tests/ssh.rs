@@ -14,19 +14,51 @@ use crate::util::{Fixture, assert_same_tree, stderr};
 const SSHD: &str = "/usr/sbin/sshd";
 
 /// A running sshd, killed when dropped.
-struct Sshd {
+pub struct Sshd {
     child: Child,
-    port: u16,
+    pub port: u16,
+}
+
+impl Sshd {
+    /// Sends `signal` to sshd and every process under it (its sessions and their commands).
+    pub fn signal_all(&self, signal: rustix::process::Signal) {
+        let mut family = vec![self.child.id()];
+        let mut i = 0;
+        while i < family.len() {
+            let parent = family[i];
+            for entry in fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                    continue;
+                };
+                let stat = fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+                // The parent pid is the second field after the parenthesised command name.
+                let ppid = stat
+                    .rsplit_once(") ")
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse::<u32>().ok());
+                if ppid == Some(parent) && !family.contains(&pid) {
+                    family.push(pid);
+                }
+            }
+            i += 1;
+        }
+        for pid in family {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, signal);
+            }
+        }
+    }
 }
 
 impl Drop for Sshd {
     fn drop(&mut self) {
+        self.signal_all(rustix::process::Signal::CONT);
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-fn keygen(path: &Path) {
+pub fn keygen(path: &Path) {
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-f"])
         .arg(path)
@@ -44,7 +76,9 @@ fn free_port() -> u16 {
 }
 
 /// Starts sshd with a generated config in `dir`, accepting `user_key` for any local user.
-fn start_sshd(dir: &Path, user_key: &Path) -> Option<Sshd> {
+/// Sessions get `home` as HOME (and as the SFTP start directory) and a PATH of `home`/bin
+/// (empty unless a test puts a command there), /usr/bin and /bin: nothing from this checkout.
+pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Option<Sshd> {
     if !Path::new(SSHD).exists() {
         return None;
     }
@@ -66,10 +100,13 @@ fn start_sshd(dir: &Path, user_key: &Path) -> Option<Sshd> {
                 "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
                  PidFile {}\nStrictModes no\nPermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-                 PubkeyAuthentication yes\nUsePAM no\nLogLevel ERROR\n",
+                 PubkeyAuthentication yes\nUsePAM no\nLogLevel ERROR\n\
+                 SetEnv HOME={home} PATH={home}/bin:/usr/bin:/bin\n\
+                 Subsystem sftp internal-sftp -d {home}\n",
                 host_key.display(),
                 authorized.display(),
                 dir.join("sshd.pid").display(),
+                home = home.display(),
             ),
         )
         .unwrap();
@@ -95,7 +132,19 @@ fn start_sshd(dir: &Path, user_key: &Path) -> Option<Sshd> {
     panic!("sshd did not start on any port");
 }
 
-fn user_name() -> String {
+/// `None` (after saying so) when there is no usable sshd, unless `SY_REQUIRE_SSHD=1`.
+pub fn sshd_or_skip(sshd: Option<Sshd>, test: &str) -> Option<Sshd> {
+    if sshd.is_none() {
+        assert!(
+            std::env::var_os("SY_REQUIRE_SSHD").is_none_or(|v| v != "1"),
+            "SY_REQUIRE_SSHD=1 but no usable sshd at {SSHD}"
+        );
+        eprintln!("SKIPPED {test}: no usable {SSHD}");
+    }
+    sshd
+}
+
+pub fn user_name() -> String {
     if rustix::process::geteuid().is_root() {
         return "root".to_owned();
     }
@@ -108,12 +157,11 @@ fn push_and_pull_over_openssh() {
     let keys = f.mkdir("keys");
     let user_key = keys.join("id_ed25519");
     keygen(&user_key);
-    let Some(sshd) = start_sshd(&keys, &user_key) else {
-        assert!(
-            std::env::var_os("SY_REQUIRE_SSHD").is_none_or(|v| v != "1"),
-            "SY_REQUIRE_SSHD=1 but no usable sshd at {SSHD}"
-        );
-        eprintln!("SKIPPED push_and_pull_over_openssh: no usable {SSHD}");
+    let home = f.mkdir("remote-home");
+    let Some(sshd) = sshd_or_skip(
+        start_sshd(&keys, &user_key, &home),
+        "push_and_pull_over_openssh",
+    ) else {
         return;
     };
     let host_pub = fs::read_to_string(keys.join("host_key.pub")).unwrap();

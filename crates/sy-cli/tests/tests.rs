@@ -19,3 +19,5 @@ mod remote;
 mod resume;
 mod rsync;
 mod ssh;
+mod ssh_builtin;
+mod ssh_trust;

@@ -64,6 +64,15 @@ pub enum Error {
     /// (a lost link); nothing was left half-written and what arrived is kept as a partial.
     #[error("interrupted")]
     Interrupted,
+    /// Connecting to, authenticating with or talking to an SSH server failed; `reason` says
+    /// what was tried and what to do about it (a refused host key names its fingerprint).
+    #[error("ssh {host}: {reason}")]
+    Ssh {
+        /// The host as the user named it.
+        host: String,
+        /// What went wrong.
+        reason: String,
+    },
 }
 
 impl Error {

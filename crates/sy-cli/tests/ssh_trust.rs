@@ -1,0 +1,345 @@
+//! Trust and identity with the built-in SSH client against a real OpenSSH server: host keys
+//! unknown, accepted, changed, revoked and hashed in known_hosts; authentication through
+//! ssh-agent and identity files, and what a refusal says. Skipped (loudly) without sshd.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::ssh::keygen;
+use crate::ssh_builtin::{Setup, ok};
+use crate::util::stderr;
+
+#[test]
+fn an_unknown_host_is_refused_then_trusted_with_the_flag_and_remembered() {
+    let Some(s) = Setup::new("an_unknown_host_is_refused_then_trusted", false) else {
+        return;
+    };
+    s.f.write("src/a", "a");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(&s.host_fingerprint()), "{err}");
+    assert!(err.contains("--accept-new-host-key"), "{err}");
+    assert!(
+        !s.f.dst().exists(),
+        "nothing is written to an untrusted host"
+    );
+
+    ok(s.push(&["--accept-new-host-key"]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+    let recorded = fs::read_to_string(&s.known_hosts).unwrap();
+    let key = s.host_pub.split_whitespace().nth(1).unwrap();
+    assert!(recorded.contains(key), "{recorded}");
+    assert!(
+        recorded.contains(&format!("[127.0.0.1]:{}", s.sshd.port)),
+        "{recorded}"
+    );
+
+    s.f.write("src/b", "b");
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "b");
+}
+
+#[test]
+fn a_changed_host_key_is_refused_naming_the_file_and_line_of_the_old_one() {
+    let Some(s) = Setup::new("a_changed_host_key_is_refused", false) else {
+        return;
+    };
+    let other = s.f.path("keys/other_host_key");
+    keygen(&other);
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    fs::write(
+        &s.known_hosts,
+        format!(
+            "# the old key of the test server\n[127.0.0.1]:{} {other_pub}",
+            s.sshd.port
+        ),
+    )
+    .unwrap();
+    s.f.write("src/a", "a");
+    for flags in [&[][..], &["--accept-new-host-key"][..]] {
+        let out = s.push(flags);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("{}:2", s.known_hosts.display())),
+            "{err}"
+        );
+        assert!(err.contains(&s.host_fingerprint()), "{err}");
+        assert!(!s.f.dst().exists());
+    }
+    let kept = fs::read_to_string(&s.known_hosts).unwrap();
+    assert!(kept.contains(other_pub.split_whitespace().nth(1).unwrap()));
+    assert!(!kept.contains(s.host_pub.split_whitespace().nth(1).unwrap()));
+}
+
+/// An `ssh-agent` in the foreground on its own socket, killed when dropped.
+struct SshAgent {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_ssh_agent(dir: &Path) -> SshAgent {
+    let socket = dir.join("agent.sock");
+    let child = Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&socket)
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let agent = SshAgent { child, socket };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !agent.socket.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    agent
+}
+
+#[test]
+fn authenticates_with_a_key_held_by_ssh_agent() {
+    let Some(s) = Setup::new("authenticates_with_a_key_held_by_ssh_agent", true) else {
+        return;
+    };
+    let agent = start_ssh_agent(s.f.root());
+    let added = Command::new("ssh-add")
+        .arg(&s.user_key)
+        .env("SSH_AUTH_SOCK", &agent.socket)
+        .output()
+        .unwrap();
+    assert!(added.status.success(), "{}", stderr(&added));
+    // No identity file: only the agent can log in.
+    s.write_config(&format!("IdentityAgent {}", agent.socket.display()));
+    fs::rename(&s.user_key, s.f.path("keys/moved-away")).unwrap();
+    s.f.write("src/a", "through the agent");
+    ok(s.push(&[]));
+    assert_eq!(
+        fs::read_to_string(s.f.path("dst/a")).unwrap(),
+        "through the agent"
+    );
+}
+
+#[test]
+fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
+    let Some(s) = Setup::new("authenticates_with_an_identity_flag", true) else {
+        return;
+    };
+    s.write_config("IdentityAgent none");
+    s.f.write("src/a", "with -i");
+    let key = s.user_key.display().to_string();
+    ok(s.push(&["-i", &key]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "with -i");
+
+    let wrong = s.f.path("keys/wrong_key");
+    keygen(&wrong);
+    let wrong = wrong.display().to_string();
+    let out = s.push(&["-i", &wrong, "-i", "/nonexistent/id_rsa"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("permission denied"), "{err}");
+    assert!(err.contains(&format!("{wrong} (refused)")), "{err}");
+    assert!(err.contains("/nonexistent/id_rsa (not found)"), "{err}");
+    // Keys named with -i replace ssh's default ones.
+    assert!(!err.contains("~/.ssh/id_ed25519"), "{err}");
+    // Keys named with -i replace ssh's default ones.
+    assert!(!err.contains("~/.ssh/id_ed25519"), "{err}");
+}
+
+#[test]
+fn an_encrypted_key_that_cannot_be_unlocked_is_named_in_the_error() {
+    let Some(s) = Setup::new("an_encrypted_key_that_cannot_be_unlocked", true) else {
+        return;
+    };
+    let locked = s.f.path("keys/locked");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    s.write_config(&format!(
+        "IdentityFile {}\n  IdentityAgent none",
+        locked.display()
+    ));
+    s.f.write("src/a", "a");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!("{} (encrypted", locked.display())),
+        "{err}"
+    );
+    assert!(err.contains("ssh-agent"), "{err}");
+}
+
+#[test]
+fn a_revoked_host_key_is_refused() {
+    let Some(s) = Setup::new("a_revoked_host_key_is_refused", false) else {
+        return;
+    };
+    fs::write(
+        &s.known_hosts,
+        format!(
+            "[127.0.0.1]:{port} {key}@revoked [127.0.0.1]:{port} {key}",
+            port = s.sshd.port,
+            key = s.host_pub
+        ),
+    )
+    .unwrap();
+    s.f.write("src/a", "a");
+    let out = s.push(&["--accept-new-host-key"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("@revoked") && err.contains(&format!("{}:2", s.known_hosts.display())),
+        "{err}"
+    );
+    assert!(!s.f.dst().exists());
+}
+
+#[test]
+fn a_new_host_key_is_recorded_hashed_with_hash_known_hosts() {
+    let Some(s) = Setup::new("a_new_host_key_is_recorded_hashed", false) else {
+        return;
+    };
+    s.write_config(&format!(
+        "IdentityFile {}\n  IdentityAgent none\n  HashKnownHosts yes",
+        s.user_key.display()
+    ));
+    s.f.write("src/a", "a");
+    ok(s.push(&["--accept-new-host-key"]));
+    let recorded = fs::read_to_string(&s.known_hosts).unwrap();
+    assert!(recorded.starts_with("|1|"), "{recorded}");
+    assert!(!recorded.contains("127.0.0.1"), "{recorded}");
+    // The hashed entry is found again.
+    s.f.write("src/b", "b");
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "b");
+}
+
+/// Runs `sy ARGS…` on a pseudo-terminal (`script`) and types `typed` there once sy asks for a
+/// passphrase; what the terminal showed and the exit code. `None` without `script`.
+fn sy_on_a_terminal(s: &Setup, args: &[String], typed: &str) -> Option<(String, Option<i32>)> {
+    if !Path::new("/usr/bin/script").exists() {
+        return None;
+    }
+    let quote = |w: &str| format!("'{}'", w.replace('\'', r"'\''"));
+    let mut line = quote(env!("CARGO_BIN_EXE_sy"));
+    for arg in args {
+        line.push(' ');
+        line.push_str(&quote(arg));
+    }
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("HOME", s.f.path("local-home"))
+        .env("XDG_CONFIG_HOME", s.f.path(".config"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let shown = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut out = child.stdout.take().unwrap();
+    let reader = {
+        let shown = std::sync::Arc::clone(&shown);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let text = || String::from_utf8_lossy(&shown.lock().unwrap()).into_owned();
+    let mut stdin = child.stdin.take().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut typed_yet = false;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        // Typed only once asked, as a person would (typed-ahead input is echoed).
+        if !typed_yet && text().contains("Enter passphrase") {
+            std::io::Write::write_all(&mut stdin, typed.as_bytes()).unwrap();
+            typed_yet = true;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sy on a terminal did not finish: {}",
+            text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    Some((text(), status.code()))
+}
+
+#[test]
+fn an_encrypted_key_is_unlocked_with_the_passphrase_typed_on_the_terminal() {
+    let Some(s) = Setup::new("an_encrypted_key_is_unlocked_on_the_terminal", true) else {
+        return;
+    };
+    let locked = s.f.path("keys/locked");
+    let made = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "secret", "-f"])
+        .arg(&locked)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let public = fs::read_to_string(locked.with_extension("pub")).unwrap();
+    let authorized = s.f.path("keys/authorized_keys");
+    let mut keys = fs::read_to_string(&authorized).unwrap();
+    keys.push_str(&public);
+    fs::write(&authorized, keys).unwrap();
+    // BatchMode no comes first, so it wins over the setup's BatchMode yes.
+    s.write_config(&format!(
+        "BatchMode no\n  IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none",
+        locked.display()
+    ));
+    s.f.write("src/a", "unlocked");
+    let args = |dst: &str| -> Vec<String> {
+        vec![
+            "-F".into(),
+            s.config_path().display().to_string(),
+            "--remote-path".into(),
+            crate::remote::sy_remote().display().to_string(),
+            s.f.src_slash(),
+            format!("sshtest:{dst}/"),
+        ]
+    };
+    let dst = s.f.dst().display().to_string();
+    let Some((shown, code)) = sy_on_a_terminal(&s, &args(&dst), "secret\n") else {
+        eprintln!("SKIPPED an_encrypted_key_is_unlocked_on_the_terminal: no /usr/bin/script");
+        return;
+    };
+    assert_eq!(code, Some(0), "{shown}");
+    assert!(shown.contains("Enter passphrase for key"), "{shown}");
+    assert!(
+        !shown.contains("secret"),
+        "the passphrase is not echoed: {shown}"
+    );
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "unlocked");
+
+    let other = s.f.path("other").display().to_string();
+    let (shown, code) = sy_on_a_terminal(&s, &args(&other), "wrong\n").unwrap();
+    assert_eq!(code, Some(3), "{shown}");
+    assert!(shown.contains("(wrong passphrase)"), "{shown}");
+}
