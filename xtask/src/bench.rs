@@ -274,13 +274,18 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
         which("rsync").ok_or_else(|| "rsync not on PATH (apt-get install rsync)".to_string());
     let zstd = which("zstd").is_some();
     let sy = match (&args.sy, args.tools.iter().any(|t| t.is_sy())) {
-        (Some(path), _) if path.is_file() => Ok(path.clone()),
+        // Absolute: the agent beside it runs on the far side, from another directory.
+        (Some(path), _) if path.is_file() => {
+            std::path::absolute(path).map_err(|e| format!("--sy {}: {e}", path.display()))
+        }
         (Some(path), _) => Err(format!("--sy {} does not exist", path.display())),
         (None, false) => Err("not requested".to_string()),
         (None, true) => build_sy(root).map(|()| target_dir.join("release/sy")),
     };
     let sy_remote = match (&args.sy_remote, &sy) {
-        (Some(path), _) if path.is_file() => Ok(path.clone()),
+        (Some(path), _) if path.is_file() => {
+            std::path::absolute(path).map_err(|e| format!("--sy-remote {}: {e}", path.display()))
+        }
         (Some(path), _) => Err(format!("--sy-remote {} does not exist", path.display())),
         (None, Ok(sy)) => Ok(sy.with_file_name("sy-remote")).and_then(|p: PathBuf| {
             if p.is_file() {
