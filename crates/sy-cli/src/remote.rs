@@ -156,8 +156,44 @@ pub fn agent_remote_command(
         remote.push_str(" --mkdir");
     }
     remote.push_str(" -- ");
-    remote.push_str(&remote_word(if root.is_empty() { "." } else { root })?);
+    remote.push_str(&remote_root_word(root)?);
     Ok(remote)
+}
+
+/// The agent's root as one word for the remote shell. A leading `~` or `~user` is left for that
+/// shell to expand, as rsync does (`host:~/backup` is `backup` in the home directory there); the
+/// rest is quoted by [`remote_word`]. An empty root is the login directory.
+pub fn remote_root_word(root: &str) -> Result<String, UsageError> {
+    let Some(after_tilde) = root.strip_prefix('~') else {
+        return remote_word(if root.is_empty() { "." } else { root });
+    };
+    let (user, tail) = after_tilde.split_once('/').unwrap_or((after_tilde, ""));
+    // Only a plain login name: `~+`, `~-` and anything odd stay literal.
+    let plain_user = !user.starts_with('-')
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !plain_user {
+        return remote_word(root);
+    }
+    let mut word = format!("~{user}");
+    if after_tilde.contains('/') {
+        word.push('/');
+        if !tail.is_empty() {
+            word.push_str(&remote_word(tail)?);
+        }
+    }
+    Ok(word)
+}
+
+/// The root as an SFTP path: SFTP servers start in the login directory and expand nothing, so
+/// `~/x` is `x` and `~` is the login directory (`~user` is left as typed).
+pub fn sftp_root(root: &str) -> &str {
+    if root == "~" {
+        ""
+    } else {
+        root.strip_prefix("~/").unwrap_or(root)
+    }
 }
 
 /// The far side of a remote job: its transport and what carries it.
@@ -491,6 +527,34 @@ mod tests {
             assert_eq!(String::from_utf8(out.stdout).unwrap(), word, "{quoted}");
         }
         assert!(remote_word("nul\0").is_err());
+    }
+
+    #[test]
+    fn a_leading_tilde_is_left_to_the_remote_shell_and_the_rest_stays_literal() {
+        for (root, expected) in [
+            ("~", "/home/me"),
+            ("~/", "/home/me/"),
+            ("~/back up/$(x)", "/home/me/back up/$(x)"),
+            ("a/~/b", "a/~/b"),
+            ("~+/x", "~+/x"),
+            ("~-", "~-"),
+            ("~$(x)/y", "~$(x)/y"),
+        ] {
+            let word = remote_root_word(root).unwrap();
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(format!("printf %s {word}"))
+                .env("HOME", "/home/me")
+                .output()
+                .unwrap();
+            assert_eq!(String::from_utf8(out.stdout).unwrap(), expected, "{word}");
+        }
+        assert_eq!(remote_root_word("~root/d e").unwrap(), "~root/'d e'");
+        assert_eq!(remote_root_word("").unwrap(), ".");
+        assert_eq!(sftp_root("~/x/y"), "x/y");
+        assert_eq!(sftp_root("~"), "");
+        assert_eq!(sftp_root("~root/x"), "~root/x");
+        assert_eq!(sftp_root("/abs"), "/abs");
     }
 
     #[test]

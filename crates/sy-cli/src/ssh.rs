@@ -15,7 +15,9 @@ use sy_transport::{AgentOptions, Sftp, SftpOptions};
 
 use crate::bwlimit::{Paced, Throttle};
 use crate::config::UsageError;
-use crate::remote::{Connection, RemoteShell, RemoteSpec, agent_over, agent_remote_command};
+use crate::remote::{
+    Connection, RemoteShell, RemoteSpec, agent_over, agent_remote_command, sftp_root,
+};
 use crate::remote_transport::{ByteCount, Counted, RemoteTransport};
 
 /// The agent's default command; only then is a missing one deployed.
@@ -192,7 +194,7 @@ async fn over_sftp(
     let counted = Counted::new(stream, Arc::clone(&bytes));
     let options = SftpOptions {
         location: shown.clone(),
-        root: root.to_owned(),
+        root: sftp_root(root).to_owned(),
         create_root: mkdir,
     };
     let sftp = match throttle {

@@ -208,6 +208,25 @@ fn a_remote_path_with_quotes_and_command_substitution_is_taken_literally() {
 }
 
 #[test]
+fn a_leading_tilde_is_the_remote_home_as_with_rsync() {
+    let Some(s) = Setup::new("a_leading_tilde_is_the_remote_home", true) else {
+        return;
+    };
+    s.f.write("src/a", "home");
+    ok(s.sy()
+        .arg("--remote-path")
+        .arg(sy_remote())
+        .arg(s.f.src_slash())
+        .arg("sshtest:~/in home/")
+        .output()
+        .unwrap());
+    assert_eq!(
+        fs::read_to_string(s.home.join("in home/a")).unwrap(),
+        "home"
+    );
+}
+
+#[test]
 fn a_named_cipher_is_used_and_an_unknown_one_refused() {
     let Some(s) = Setup::new("a_named_cipher_is_used_and_an_unknown_one_refused", true) else {
         return;
