@@ -7,9 +7,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle, TermLike};
-use sy_transport::RelPath;
-
-use crate::execute::Totals;
+use sy_engine::{Phase, RelPath, Totals};
 
 /// Files at least this big get a bar of their own.
 const FILE_BAR_MIN: u64 = 8 << 20;
@@ -26,30 +24,6 @@ pub enum When {
     /// Never.
     #[default]
     Never,
-}
-
-/// What the run is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// Listing both trees.
-    Scanning,
-    /// Computing digests of same-size files (`-c`).
-    Checksumming,
-    /// Comparing the listings into a plan.
-    Comparing,
-    /// Writing files.
-    Transferring,
-}
-
-impl Phase {
-    fn word(self) -> &'static str {
-        match self {
-            Phase::Scanning => "scanning",
-            Phase::Checksumming => "checksumming",
-            Phase::Comparing => "comparing",
-            Phase::Transferring => "transferring",
-        }
-    }
 }
 
 /// The live display.
@@ -178,7 +152,7 @@ pub fn closing_line(totals: &Totals, represented: u64, elapsed: Duration) -> Str
     let moved = if t.wire_sent + t.wire_received > 0 {
         t.wire_sent + t.wire_received
     } else {
-        totals.literal
+        totals.bytes_literal
     };
     let saved = if represented == 0 {
         0.0
@@ -187,7 +161,7 @@ pub fn closing_line(totals: &Totals, represented: u64, elapsed: Duration) -> Str
     };
     format!(
         "sy: {} written, {} moved for {} represented ({saved:.1}% saved) in {:.2} s",
-        count_files(totals.created + totals.updated),
+        count_files(totals.files_written),
         human_bytes(moved as f64),
         human_bytes(represented as f64),
         elapsed.as_secs_f64()
@@ -280,13 +254,11 @@ mod tests {
 
     #[test]
     fn the_closing_line_counts_files_and_savings() {
-        let totals = Totals {
-            created: 2,
-            updated: 1,
-            literal: 1 << 20,
-            matched: 39 << 20,
-            ..Totals::default()
-        };
+        let mut totals = Totals::default();
+        totals.files_written = 3;
+        totals.files_created = 2;
+        totals.bytes_literal = 1 << 20;
+        totals.bytes_matched = 39 << 20;
         assert_eq!(
             closing_line(&totals, 40 << 20, Duration::from_millis(1200)),
             "sy: 3 files written, 1.0 MiB moved for 40.0 MiB represented (97.5% saved) in 1.20 s"

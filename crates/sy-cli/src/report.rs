@@ -5,12 +5,10 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sy_transport::{Progress, RelPath};
+use sy_engine::{Action, Done, Observer, Phase, Planned, RelPath, Retrying, Totals};
 
 use crate::config::OutputOptions;
-use crate::execute::Totals;
 use crate::exit::Exit;
-use crate::observer::{Action, Done, Observer, Phase, Planned};
 use crate::progress::{ProgressView, human_bytes};
 
 /// Turns engine events into output.
@@ -80,7 +78,7 @@ impl Reporter {
         if let Some(view) = &self.view {
             view.finish(totals, elapsed);
         }
-        let written = totals.literal + totals.matched;
+        let written = totals.bytes_literal + totals.bytes_matched;
         let secs = elapsed.as_secs_f64();
         let rate = if secs > 0.0 {
             written as f64 / secs
@@ -92,8 +90,8 @@ impl Reporter {
                 "event": "summary",
                 "dry_run": self.dry_run,
                 "scanned": totals.scanned,
-                "created": totals.created,
-                "updated": totals.updated,
+                "created": totals.files_created,
+                "updated": totals.files_updated(),
                 "dirs": totals.dirs,
                 "links": totals.links,
                 "meta": totals.meta,
@@ -101,8 +99,8 @@ impl Reporter {
                 "unchanged": totals.unchanged,
                 "skipped": totals.skipped,
                 "failed": totals.failed,
-                "bytes_literal": totals.literal,
-                "bytes_matched": totals.matched,
+                "bytes_literal": totals.bytes_literal,
+                "bytes_matched": totals.bytes_matched,
                 "bytes_written": written,
                 "verified": totals.verified,
                 "elapsed_ms": elapsed.as_millis() as u64,
@@ -121,8 +119,8 @@ impl Reporter {
                  bytes: {} literal, {} matched, {} written\n\
                  time:  {:.3} s, {}/s",
                 totals.scanned,
-                totals.created,
-                totals.updated,
+                totals.files_created,
+                totals.files_updated(),
                 totals.deleted,
                 totals.unchanged,
                 totals.skipped,
@@ -130,8 +128,8 @@ impl Reporter {
                 totals.dirs,
                 totals.links,
                 totals.meta,
-                totals.literal,
-                totals.matched,
+                totals.bytes_literal,
+                totals.bytes_matched,
                 written,
                 secs,
                 human_bytes(rate),
@@ -157,19 +155,6 @@ impl Reporter {
     }
 }
 
-/// A lost connection about to be retried (`--retry`).
-#[derive(Debug, Clone)]
-pub struct Retrying {
-    /// What happened to the connection.
-    pub message: String,
-    /// The wait before reconnecting.
-    pub wait: Duration,
-    /// The attempt about to start (the first retry is attempt 2).
-    pub attempt: u32,
-    /// Attempts allowed in all (`--retry` + 1).
-    pub attempts: u32,
-}
-
 impl Reporter {
     /// Says what was done before a signal stopped the run (on stderr, unless `-q`): files in
     /// flight were kept as partials for the next run, none was left torn.
@@ -185,30 +170,9 @@ impl Reporter {
         self.eprint(&format!(
             "sy: stopped by {signal}: {} files written ({} bytes); files in flight were kept as \
              partials, and running the same command again finishes the job",
-            totals.created + totals.updated,
-            totals.literal + totals.matched,
+            totals.files_written,
+            totals.bytes_literal + totals.bytes_matched,
         ));
-    }
-
-    /// Says that the connection was lost and when the next attempt starts.
-    pub fn retrying(&self, retry: &Retrying) {
-        let secs = retry.wait.as_secs_f64();
-        let line = format!(
-            "{}; retrying in {secs} s (attempt {} of {})",
-            retry.message, retry.attempt, retry.attempts
-        );
-        if self.out.json {
-            self.json(json!({
-                "event": "retry",
-                "message": retry.message,
-                "delay_ms": retry.wait.as_millis() as u64,
-                "attempt": retry.attempt,
-                "attempts": retry.attempts,
-            }));
-        }
-        if !self.out.quiet {
-            self.eprint(&format!("sy: warning: {line}"));
-        }
     }
 }
 
@@ -222,15 +186,13 @@ fn json_path(value: &mut Value, path: &RelPath) {
     }
 }
 
-impl Progress for Reporter {
+impl Observer for Reporter {
     fn advance(&self, path: &RelPath, bytes: u64) {
         if let Some(view) = &self.view {
             view.advance(path, bytes);
         }
     }
-}
 
-impl Observer for Reporter {
     fn planned(&self, planned: &Planned) {
         if self.out.json {
             self.json(json!({
@@ -313,6 +275,27 @@ impl Observer for Reporter {
         }
         if !self.out.quiet {
             self.eprint(&format!("sy: warning: {message}"));
+        }
+    }
+
+    /// Says that the connection was lost and when the next attempt starts.
+    fn retrying(&self, retry: &Retrying) {
+        let secs = retry.wait.as_secs_f64();
+        let line = format!(
+            "{}; retrying in {secs} s (attempt {} of {})",
+            retry.message, retry.attempt, retry.attempts
+        );
+        if self.out.json {
+            self.json(json!({
+                "event": "retry",
+                "message": retry.message,
+                "delay_ms": retry.wait.as_millis() as u64,
+                "attempt": retry.attempt,
+                "attempts": retry.attempts,
+            }));
+        }
+        if !self.out.quiet {
+            self.eprint(&format!("sy: warning: {line}"));
         }
     }
 }

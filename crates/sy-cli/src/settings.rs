@@ -16,9 +16,7 @@ use globset::{Glob, GlobMatcher};
 use serde::Deserialize;
 use serde::de::{MapAccess, Visitor};
 
-use crate::bwlimit::parse_rate;
 use crate::config::UsageError;
-use crate::remote::split_rsh;
 
 /// One table of settings; every key is optional.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
@@ -472,6 +470,44 @@ fn locate(text: &str, offset: usize) -> (usize, String) {
         })
         .unwrap_or_default();
     (line, key)
+}
+
+/// A rate as typed: `500K`, `10M`, `1.5G` (binary units, per second); a bare number is KiB/s,
+/// as in rsync.
+pub(crate) fn parse_rate(text: &str) -> Result<u64, UsageError> {
+    let bad = || {
+        UsageError(format!(
+            "bad rate {text:?}: expected a number with an optional K, M or G suffix (10M, 500K)"
+        ))
+    };
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let scale: f64 = match unit.to_ascii_uppercase().as_str() {
+        "" | "K" | "KB" | "KIB" => 1024.0,
+        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
+        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
+        "B" => 1.0,
+        _ => return Err(bad()),
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let rate = (value * scale).round();
+    if !rate.is_finite() || rate < 1.0 || rate > u64::MAX as f64 {
+        return Err(bad());
+    }
+    Ok(rate as u64)
+}
+
+/// Splits `-e CMD` like a shell would.
+fn split_rsh(cmd: &str) -> Result<Vec<String>, UsageError> {
+    match shlex::split(cmd) {
+        Some(words) if !words.is_empty() => Ok(words),
+        _ => Err(UsageError(format!(
+            "cannot parse --rsh {cmd:?} as a command"
+        ))),
+    }
 }
 
 #[cfg(test)]

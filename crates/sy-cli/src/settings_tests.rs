@@ -273,3 +273,26 @@ fn show_prints_values_as_toml_with_their_origin() {
         "{text}"
     );
 }
+
+#[test]
+fn rates_parse_in_binary_units_and_bare_numbers_are_kib() {
+    assert_eq!(parse_rate("10M").unwrap(), 10 << 20);
+    assert_eq!(parse_rate("500K").unwrap(), 500 << 10);
+    assert_eq!(parse_rate("500k").unwrap(), 500 << 10);
+    assert_eq!(parse_rate("1.5G").unwrap(), 3 << 29);
+    assert_eq!(parse_rate("100").unwrap(), 100 << 10);
+    assert_eq!(parse_rate("4096B").unwrap(), 4096);
+    for bad in ["", "M", "10X", "-1M", "0", "1.2.3K", "0.0001B"] {
+        assert!(parse_rate(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn a_remote_shell_command_splits_like_a_shell() {
+    assert_eq!(
+        split_rsh("ssh -p 2222 -o 'ProxyCommand=nc %h %p'").unwrap(),
+        ["ssh", "-p", "2222", "-o", "ProxyCommand=nc %h %p"]
+    );
+    assert!(split_rsh("ssh 'unclosed").is_err());
+    assert!(split_rsh("").is_err());
+}

@@ -1,4 +1,4 @@
-//! `--retry`: when the connection to a remote host breaks in the middle of a job, connect again
+//! Retrying: when the connection to a remote host breaks in the middle of a job, connect again
 //! and run the job again in the same invocation.
 //!
 //! A rerun is cheap by construction: files that were completed are unchanged now (same size and
@@ -14,24 +14,33 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use anyhow::Result;
 use sy_transport::{Cancel, RelPath};
 
-use crate::execute::{Totals, Traffic};
-use crate::observer::{Forward, Intercept, Observer};
-use crate::remote::RemoteEnd;
-use crate::report::{Reporter, Retrying};
+use crate::SyncError;
+use crate::connect::RemoteEnd;
+use crate::observer::{Forward, Intercept, Observer, Retrying};
+use crate::totals::{Totals, Traffic};
 
 /// The longest wait between two attempts.
 const MAX_DELAY: Duration = Duration::from_secs(60);
 
-/// How often to reconnect and how long to wait first.
+/// How often to reconnect to a remote side whose link broke, and how long to wait first.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RetryPolicy {
-    /// Reconnects allowed per job (`--retry`); 0 turns retrying off.
+    /// Reconnects allowed per job; 0 turns retrying off.
     pub retries: u32,
-    /// The wait before the first reconnect (`--retry-delay`); it doubles for each further one.
+    /// The wait before the first reconnect; it doubles for each further one, up to a minute.
     pub delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Three reconnects, the first after two seconds.
+    fn default() -> RetryPolicy {
+        RetryPolicy {
+            retries: 3,
+            delay: Duration::from_secs(2),
+        }
+    }
 }
 
 impl RetryPolicy {
@@ -48,7 +57,7 @@ impl RetryPolicy {
 /// How one attempt at a remote job ended.
 pub(crate) struct Attempt {
     /// What the engine returned.
-    pub(crate) synced: Result<Totals>,
+    pub(crate) synced: Result<Totals, SyncError>,
     /// How the connection ended: an error when it broke or the remote shell failed.
     pub(crate) closed: Result<(), RemoteEnd>,
     /// The agent answered the handshake (the host was reached and speaks our protocol).
@@ -75,15 +84,16 @@ impl Attempt {
 /// Runs `attempt` (one connect–sync–close) until it ends without losing its connection, or
 /// the retries are used up, or the run is cancelled. Each attempt gets an observer that holds
 /// back file failures while another attempt may still follow.
-pub(crate) async fn with_reconnects<F, Fut>(
+pub(crate) async fn with_reconnects<O, F, Fut>(
     policy: &RetryPolicy,
-    reporter: &Arc<Reporter>,
+    reporter: &Arc<O>,
     cancel: &Cancel,
     mut attempt: F,
-) -> Result<Totals>
+) -> Result<Totals, SyncError>
 where
-    F: FnMut(Arc<Held>) -> Fut,
-    Fut: Future<Output = Result<Attempt>>,
+    O: Observer,
+    F: FnMut(Arc<Held<O>>) -> Fut,
+    Fut: Future<Output = Result<Attempt, SyncError>>,
 {
     let mut earlier = Totals::default();
     let mut reconnects = 0;
@@ -135,7 +145,7 @@ where
 impl Attempt {
     /// The job's totals once this attempt stands: a connection that broke is a failure of the
     /// run even when the engine saw only interrupted transfers, and it explains a failed job.
-    fn into_totals(self, reporter: &Reporter) -> Result<Totals> {
+    fn into_totals<O: Observer>(self, reporter: &O) -> Result<Totals, SyncError> {
         let mut totals = match (self.synced, self.closed) {
             (Ok(totals), Ok(())) => totals,
             (Ok(mut totals), Err(e)) => {
@@ -147,7 +157,10 @@ impl Attempt {
             // The job's error already says why the link broke; add only the shell's fate.
             (Err(e), Err(end)) => {
                 return Err(match end.shell {
-                    Some(shell) => e.context(shell),
+                    Some(shell) => SyncError::RemoteEnded {
+                        shell,
+                        source: Box::new(e),
+                    },
                     None => e,
                 });
             }
@@ -172,7 +185,7 @@ fn completed_part(totals: &Totals) -> Totals {
 /// The last attempt's totals plus what earlier ones completed; what those wrote, the last one
 /// found unchanged, so it is not counted twice.
 fn merge(earlier: &Totals, last: Totals) -> Totals {
-    let written = earlier.created + earlier.updated + earlier.dirs + earlier.links + earlier.meta;
+    let written = earlier.files_written + earlier.dirs + earlier.links + earlier.meta;
     let mut totals = last;
     totals.unchanged = totals.unchanged.saturating_sub(written);
     totals.add(earlier);
@@ -188,8 +201,8 @@ async fn pause(wait: Duration, cancel: &Cancel) {
     }
 }
 
-/// The reporter, except that file failures are kept back while the attempt may be retried.
-pub(crate) type Held = Forward<Reporter, Holding>;
+/// The observer, except that file failures are kept back while the attempt may be retried.
+pub(crate) type Held<O> = Forward<O, Holding>;
 
 /// File failures kept back (when `holding`) until the attempt stands.
 pub(crate) struct Holding {
@@ -210,7 +223,7 @@ impl Intercept for Holding {
     }
 }
 
-fn held(reporter: Arc<Reporter>, holding: bool) -> Held {
+fn held<O: Observer>(reporter: Arc<O>, holding: bool) -> Held<O> {
     Forward {
         next: reporter,
         intercept: Holding {
@@ -220,7 +233,7 @@ fn held(reporter: Arc<Reporter>, holding: bool) -> Held {
     }
 }
 
-impl Held {
+impl<O: Observer> Held<O> {
     /// Reports the failures held back: the attempt stands.
     fn release(&self) {
         for (path, message) in self.take() {
@@ -265,24 +278,26 @@ mod tests {
     #[test]
     fn what_an_earlier_attempt_wrote_is_not_counted_unchanged_again() {
         let earlier = Totals {
-            created: 3,
-            literal: 300,
+            files_written: 3,
+            files_created: 3,
+            bytes_literal: 300,
             ..Totals::default()
         };
         let last = Totals {
             scanned: 10,
-            created: 2,
+            files_written: 2,
+            files_created: 2,
             unchanged: 8,
-            literal: 200,
+            bytes_literal: 200,
             ..Totals::default()
         };
         let merged = merge(&earlier, last);
         assert_eq!(
             (
                 merged.scanned,
-                merged.created,
+                merged.files_created,
                 merged.unchanged,
-                merged.literal
+                merged.bytes_literal
             ),
             (10, 5, 5, 500)
         );

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use sy_transport::{Entry, EntryKind, Meta, MetaTarget, RelPath, SpecialKind};
 
-use crate::config::{Compare, SyncOptions};
+use crate::options::{Compare, SyncOptions};
 use crate::observer::Action;
 
 /// A file whose content must move.
@@ -43,23 +43,83 @@ pub struct Plan {
     pub mkdirs: Vec<RelPath>,
     /// Files to copy.
     pub files: Vec<FileAction>,
-    /// Symbolic links to create or replace: key, target, attributes, replaces an existing one.
-    pub symlinks: Vec<(RelPath, Vec<u8>, Meta, bool)>,
-    /// Hard links: key, key of the file it links to.
-    pub hard_links: Vec<(RelPath, RelPath)>,
+    /// Symbolic links to create or replace.
+    pub symlinks: Vec<NewSymlink>,
+    /// Hard links to make.
+    pub hard_links: Vec<NewHardLink>,
     /// Unchanged content whose attributes differ.
-    pub fix_meta: Vec<(RelPath, MetaTarget, Meta)>,
+    pub fix_meta: Vec<MetaFix>,
     /// Directory attributes to set once their contents are final, deepest first.
-    pub dir_meta: Vec<(RelPath, Meta)>,
+    pub dir_meta: Vec<DirMeta>,
     /// Extraneous destination entries (only with `--delete`), deepest first.
     pub deletions: Vec<RelPath>,
     /// Source objects that are not copied (FIFOs, sockets, devices).
-    pub specials: Vec<(RelPath, SpecialKind)>,
+    pub specials: Vec<Special>,
     /// Non-empty destination directories in the way of a file or link: left alone (and
     /// reported) unless `--delete` allows removing them, as rsync does.
     pub blocked: Vec<RelPath>,
     /// Entries left alone, and why.
-    pub unchanged: Vec<(RelPath, Skip)>,
+    pub unchanged: Vec<LeftAlone>,
+}
+
+/// A symbolic link to create, or to put in place of what is at its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewSymlink {
+    /// Key relative to the bases.
+    pub key: RelPath,
+    /// What it points to, as stored in the link.
+    pub target: Vec<u8>,
+    /// Its attributes.
+    pub meta: Meta,
+    /// It replaces an existing entry.
+    pub replaces: bool,
+}
+
+/// A hard link to make: `key` becomes another name of `leader`, written earlier in the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHardLink {
+    /// Key of the new name.
+    pub key: RelPath,
+    /// Key of the file it links to.
+    pub leader: RelPath,
+}
+
+/// Attributes to correct on an entry whose content is unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetaFix {
+    /// Key relative to the bases.
+    pub key: RelPath,
+    /// What kind of entry it is.
+    pub target: MetaTarget,
+    /// The attributes it gets.
+    pub meta: Meta,
+}
+
+/// Attributes a directory gets once its contents are final.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirMeta {
+    /// Key relative to the bases.
+    pub key: RelPath,
+    /// The attributes.
+    pub meta: Meta,
+}
+
+/// A source object that is not copied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Special {
+    /// Key relative to the bases.
+    pub key: RelPath,
+    /// What it is.
+    pub kind: SpecialKind,
+}
+
+/// An entry left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftAlone {
+    /// Key relative to the bases.
+    pub key: RelPath,
+    /// Why.
+    pub why: Skip,
 }
 
 /// Why an entry is left alone.
@@ -188,10 +248,10 @@ pub fn plan(
                             && d.zip(dst_map.get(&leader))
                                 .is_some_and(|(d, l)| d.dev == l.dev && d.ino == l.ino);
                         if linked {
-                            plan.unchanged.push((key, Skip::Unchanged));
+                            plan.unchanged.push(LeftAlone { key, why: Skip::Unchanged });
                         } else {
                             mark_parent(&mut dirty, &key);
-                            plan.hard_links.push((key, leader));
+                            plan.hard_links.push(NewHardLink { key, leader });
                         }
                         continue;
                     }
@@ -203,9 +263,13 @@ pub fn plan(
                 match d {
                     Some(d) if d.is_file() => {
                         match file_decision(&key, s, d, opts, equal_content) {
-                            Decision::Skip(why) => plan.unchanged.push((key, why)),
+                            Decision::Skip(why) => plan.unchanged.push(LeftAlone { key, why: why }),
                             Decision::FixMeta => {
-                                plan.fix_meta.push((key, MetaTarget::File, s.meta));
+                                plan.fix_meta.push(MetaFix {
+                                    key,
+                                    target: MetaTarget::File,
+                                    meta: s.meta,
+                                });
                             }
                             Decision::Transfer => {
                                 mark_parent(&mut dirty, &key);
@@ -217,7 +281,7 @@ pub fn plan(
                             }
                         }
                     }
-                    Some(_) if opts.ignore_existing => plan.unchanged.push((key, Skip::Existing)),
+                    Some(_) if opts.ignore_existing => plan.unchanged.push(LeftAlone { key, why: Skip::Existing }),
                     _ => {
                         mark_parent(&mut dirty, &key);
                         plan.files.push(FileAction {
@@ -235,16 +299,20 @@ pub fn plan(
             }
             EntryKind::Symlink { target } => match d.map(|d| &d.kind) {
                 Some(EntryKind::Symlink { target: old }) if old == target => {
-                    plan.unchanged.push((key, Skip::Unchanged));
+                    plan.unchanged.push(LeftAlone { key, why: Skip::Unchanged });
                 }
-                Some(_) if opts.ignore_existing => plan.unchanged.push((key, Skip::Existing)),
+                Some(_) if opts.ignore_existing => plan.unchanged.push(LeftAlone { key, why: Skip::Existing }),
                 other => {
                     mark_parent(&mut dirty, &key);
-                    plan.symlinks
-                        .push((key, target.clone(), s.meta, other.is_some()));
+                    plan.symlinks.push(NewSymlink {
+                        key,
+                        target: target.clone(),
+                        meta: s.meta,
+                        replaces: other.is_some(),
+                    });
                 }
             },
-            EntryKind::Special(kind) => plan.specials.push((key, *kind)),
+            EntryKind::Special(kind) => plan.specials.push(Special { key, kind: *kind }),
         }
     }
 
@@ -272,11 +340,11 @@ pub fn plan(
             plan.make_writable.push(key.clone());
         }
         if changed || dirty.contains(&key) {
-            plan.dir_meta.push((key, meta));
+            plan.dir_meta.push(DirMeta { key, meta });
         }
     }
     plan.dir_meta
-        .sort_by_key(|(k, _)| std::cmp::Reverse(k.depth()));
+        .sort_by_key(|dir| std::cmp::Reverse(dir.key.depth()));
     plan
 }
 
@@ -333,25 +401,14 @@ fn under_any(key: &RelPath, dirs: &HashSet<RelPath>) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use sy_transport::{FilterRules, Timestamp};
+    use sy_transport::Timestamp;
 
     use super::*;
 
     fn opts() -> SyncOptions {
         SyncOptions {
-            filter: FilterRules::default(),
-            follow_links: false,
-            hard_links: false,
-            owner: false,
-            compare: Compare::SizeAndTime,
-            update: false,
-            ignore_existing: false,
-            delete: false,
-            dry_run: false,
-            sparse: false,
-            whole_file: None,
             jobs: 2,
-            verify: false,
+            ..SyncOptions::default()
         }
     }
 
@@ -414,7 +471,7 @@ mod tests {
             .collect();
         assert_eq!(files, [("d/f".to_owned(), None), ("g".to_owned(), None)]);
         // Both directories get their times once their contents are in, deepest first.
-        let dirs: Vec<_> = plan.dir_meta.iter().map(|(k, _)| k.to_string()).collect();
+        let dirs: Vec<_> = plan.dir_meta.iter().map(|d| d.key.to_string()).collect();
         assert_eq!(dirs, ["d", "."]);
     }
 
@@ -424,7 +481,10 @@ mod tests {
         let plan = run(&src, &src, &opts());
         assert_eq!(
             plan.unchanged,
-            [(RelPath::new("f").unwrap(), Skip::Unchanged)]
+            [LeftAlone {
+                key: RelPath::new("f").unwrap(),
+                why: Skip::Unchanged
+            }]
         );
         assert!(plan.files.is_empty() && plan.fix_meta.is_empty() && plan.dir_meta.is_empty());
     }
@@ -449,7 +509,7 @@ mod tests {
             [("a".to_owned(), Some(4)), ("b".to_owned(), Some(3))]
         );
         assert_eq!(plan.fix_meta.len(), 1);
-        assert_eq!(plan.fix_meta[0].0.to_string(), "c");
+        assert_eq!(plan.fix_meta[0].key.to_string(), "c");
     }
 
     #[test]
@@ -468,7 +528,10 @@ mod tests {
         assert_eq!(plan.files[0].key.to_string(), "newer");
         assert_eq!(
             plan.unchanged,
-            [(RelPath::new("older").unwrap(), Skip::Newer)]
+            [LeftAlone {
+                key: RelPath::new("older").unwrap(),
+                why: Skip::Newer
+            }]
         );
         let plan = run(
             &src,
@@ -479,7 +542,7 @@ mod tests {
             },
         );
         assert!(plan.files.is_empty());
-        assert!(plan.unchanged.iter().all(|(_, why)| *why == Skip::Existing));
+        assert!(plan.unchanged.iter().all(|l| l.why == Skip::Existing));
         assert_eq!(plan.unchanged.len(), 2);
     }
 
@@ -578,7 +641,13 @@ mod tests {
             },
         );
         assert_eq!(plan.files.len(), 1);
-        assert_eq!(plan.hard_links, [(p("b"), p("a"))]);
+        assert_eq!(
+            plan.hard_links,
+            [NewHardLink {
+                key: p("b"),
+                leader: p("a")
+            }]
+        );
         let plan = run(&src, &[dir("")], &opts());
         assert_eq!(plan.files.len(), 2);
         // Already linked at the destination: nothing to do…
@@ -606,7 +675,13 @@ mod tests {
             },
         );
         assert_eq!(plan.files.len(), 1);
-        assert_eq!(plan.hard_links, [(p("b"), p("a"))]);
+        assert_eq!(
+            plan.hard_links,
+            [NewHardLink {
+                key: p("b"),
+                leader: p("a")
+            }]
+        );
     }
 
     #[test]
@@ -619,10 +694,16 @@ mod tests {
             &opts(),
         );
         assert!(plan.symlinks.is_empty());
-        assert_eq!(plan.specials, [(p("p"), SpecialKind::Fifo)]);
+        assert_eq!(
+            plan.specials,
+            [Special {
+                key: p("p"),
+                kind: SpecialKind::Fifo
+            }]
+        );
         let plan = run(&[dir(""), link("b")], &[dir(""), link("a")], &opts());
         assert_eq!(plan.symlinks.len(), 1);
-        assert!(plan.symlinks[0].3, "replaces the old link");
+        assert!(plan.symlinks[0].replaces, "replaces the old link");
     }
 
     #[test]
@@ -634,7 +715,7 @@ mod tests {
         assert!(
             plan.dir_meta
                 .iter()
-                .any(|(k, m)| k.to_string() == "ro" && m.mode == 0o755)
+                .any(|d| d.key.to_string() == "ro" && d.meta.mode == 0o755)
         );
     }
 

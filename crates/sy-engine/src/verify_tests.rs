@@ -6,13 +6,11 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sy_transport::{
-    Basis, Cancel, DeltaSource, Entry, FileWrite, FilterRules, Local, MetaOptions, NoProgress,
+    Basis, Cancel, DeltaSource, Entry, FileWrite, Local, MetaOptions, NoProgress,
     ReadOptions, RelPath, Result, Scan, ScanOptions, SourceFile, TreeOp, WriteOptions, Written,
 };
 
 use super::*;
-use crate::config::Compare;
-use crate::observer::{Action, Done, Phase, Planned};
 
 /// A local destination whose digest of `bad` is wrong the first `lies` times it is asked.
 struct Lying {
@@ -86,16 +84,7 @@ struct Seen {
     failures: Mutex<Vec<String>>,
 }
 
-impl sy_transport::Progress for Seen {
-    fn advance(&self, _: &RelPath, _: u64) {}
-}
-
 impl Observer for Seen {
-    fn phase(&self, _: Phase) {}
-    fn planned(&self, _: &Planned) {}
-    fn started(&self, _: Action, _: &RelPath, _: u64) {}
-    fn skipped(&self, _: &RelPath, _: &str) {}
-    fn done(&self, _: Action, _: &RelPath, _: &Done) {}
     fn failed(&self, _: Option<&RelPath>, message: &str) {
         self.failures.lock().unwrap().push(message.to_owned());
     }
@@ -160,19 +149,9 @@ fn run(lies: u32) -> (Totals, Vec<String>, Vec<String>) {
             })
             .collect();
         let opts = SyncOptions {
-            filter: FilterRules::default(),
-            follow_links: false,
-            hard_links: false,
-            owner: false,
-            compare: Compare::SizeAndTime,
-            update: false,
-            ignore_existing: false,
-            delete: false,
-            dry_run: false,
-            sparse: false,
-            whole_file: None,
             jobs: 2,
             verify: true,
+            ..SyncOptions::default()
         };
         let mut totals = Totals::default();
         let written = copy_files(&src, &dst, &ctx, files, 2, &mut totals).await;
@@ -187,7 +166,7 @@ fn run(lies: u32) -> (Totals, Vec<String>, Vec<String>) {
 #[test]
 fn an_honest_destination_verifies_every_file() {
     let (totals, warnings, failures) = run(0);
-    assert_eq!((totals.created, totals.verified, totals.failed), (2, 2, 0));
+    assert_eq!((totals.files_created, totals.verified, totals.failed), (2, 2, 0));
     assert!(
         warnings.is_empty() && failures.is_empty(),
         "{warnings:?} {failures:?}"
@@ -197,7 +176,7 @@ fn an_honest_destination_verifies_every_file() {
 #[test]
 fn one_mismatch_is_copied_again_and_then_verified() {
     let (totals, warnings, failures) = run(1);
-    assert_eq!((totals.created, totals.verified, totals.failed), (2, 2, 0));
+    assert_eq!((totals.files_created, totals.verified, totals.failed), (2, 2, 0));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("bad differs from the source after the copy"),
@@ -209,7 +188,7 @@ fn one_mismatch_is_copied_again_and_then_verified() {
 #[test]
 fn a_file_that_differs_twice_is_reported() {
     let (totals, warnings, failures) = run(2);
-    assert_eq!((totals.created, totals.verified, totals.failed), (2, 1, 1));
+    assert_eq!((totals.files_created, totals.verified, totals.failed), (2, 1, 1));
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(

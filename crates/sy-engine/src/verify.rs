@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sy_transport::{Error, RelPath, Transport};
 
-use crate::config::SyncOptions;
-use crate::execute::Totals;
+use crate::options::SyncOptions;
+use crate::totals::Totals;
 use crate::observer::Observer;
 use crate::plan::FileAction;
 use crate::transfer::{Ctx, copy_files};
@@ -81,8 +81,8 @@ pub(crate) async fn verify_files<S, D, O>(
     // The second copy's files were counted as written the first time already.
     let mut again = Totals::default();
     let rewritten = copy_files(src, dst, ctx, differing, opts.jobs, &mut again).await;
-    totals.literal += again.literal;
-    totals.matched += again.matched;
+    totals.bytes_literal += again.bytes_literal;
+    totals.bytes_matched += again.bytes_matched;
     totals.failed += again.failed;
     for file in compare(&**src, &**dst, ctx, rewritten, opts, unverified, totals).await {
         let path = ctx.dst_path(&file.key);

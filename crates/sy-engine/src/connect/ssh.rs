@@ -2,10 +2,9 @@
 //! host keys checked against known_hosts, and the agent started in an exec channel — put on
 //! the host first when it is missing there.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Result, bail};
 use sy_transport::ssh::{
     Algorithm, Deployed, ExecChannel, HashAlg, HostKeyStatus, HostKeyVerifier, HostSettings,
     KnownHosts, LocalUser, PassphrasePrompt, PublicKey, RemoteExit, SshConfig, SshOptions,
@@ -13,44 +12,24 @@ use sy_transport::ssh::{
 };
 use sy_transport::{AgentOptions, Sftp, SftpOptions};
 
-use crate::bwlimit::{Paced, Throttle};
-use crate::config::UsageError;
-use crate::remote::{
-    Connection, RemoteShell, RemoteSpec, agent_over, agent_remote_command, sftp_root,
-};
-use crate::remote_transport::{ByteCount, Counted, RemoteTransport};
-
-/// The agent's default command; only then is a missing one deployed.
-const DEFAULT_REMOTE_PATH: &str = "sy-remote";
-
-/// The command-line flags of the built-in client.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct SshFlags {
-    /// `-F FILE` instead of ~/.ssh/config.
-    pub config_file: Option<PathBuf>,
-    /// `--port`.
-    pub port: Option<u16>,
-    /// `-i FILE`, in order.
-    pub identities: Vec<PathBuf>,
-    /// `--accept-new-host-key`.
-    pub accept_new_host_key: bool,
-    /// `--cipher`.
-    pub cipher: Option<String>,
-    /// Copy sy-remote to a host that lacks it (off with `--no-deploy`).
-    pub deploy: bool,
-}
+use super::command::{agent_remote_command, sftp_root};
+use super::remote_transport::{ByteCount, Counted, RemoteTransport};
+use super::{Connection, DEFAULT_REMOTE_PATH, agent_over};
+use crate::endpoint::RemoteSpec;
+use crate::pacing::{Paced, Throttle};
+use crate::{RemoteOptions, SshSettings, SyncError};
 
 /// Connects to `spec`'s host and starts the agent for `root` there. Where `sy-remote` is
 /// missing, it is copied there (unless `--no-deploy`); where that cannot be, the job runs over
 /// SFTP, whole files only.
-pub async fn start(
-    flags: &SshFlags,
-    shell: &RemoteShell,
+pub(super) async fn start(
+    remote: &RemoteOptions,
     spec: &RemoteSpec,
     root: &str,
     mkdir: bool,
     throttle: Option<&Throttle>,
-) -> Result<Connection> {
+) -> Result<Connection, SyncError> {
+    let flags = &remote.ssh;
     let mut options = connect_options(flags, spec)?;
     // A host silent for --timeout, or for as long as keepalives would wait, is as dead while
     // connecting as later (a frozen host accepts TCP and then never says a word).
@@ -62,17 +41,17 @@ pub async fn start(
         .and_then(|interval| interval.checked_mul(probes));
     options.connect_timeout = options
         .connect_timeout
-        .or(shell.timeout)
+        .or(remote.timeout)
         .or(keepalive_bound);
     let session = SshSession::connect(&options).await?;
     let shown = format!("{}:{root}", spec.host);
-    let command = agent_remote_command(&shell.remote_path, root, mkdir)?;
+    let command = agent_remote_command(&remote.remote_path, root, mkdir)?;
     tracing::debug!("running {command:?} on {}", spec.host);
     let mut exec = session.exec(&command).await?;
     if !exec.started().await {
         let end = exec.status.wait().await;
         let missing = end.exit == RemoteExit::Status(127);
-        let default = shell.remote_path == DEFAULT_REMOTE_PATH;
+        let default = remote.remote_path == DEFAULT_REMOTE_PATH;
         // A missing agent at a path the user named is a mistake to report, unless they said
         // not to deploy (then SFTP is what they asked for).
         if !missing || (flags.deploy && !default) {
@@ -82,9 +61,9 @@ pub async fn start(
             } else {
                 ""
             };
-            bail!(
+            return Err(SyncError::Remote(format!(
                 "{} on {} ended with {}{hint} before speaking{}",
-                shell.remote_path,
+                remote.remote_path,
                 spec.host,
                 end.exit,
                 if said.is_empty() {
@@ -92,14 +71,14 @@ pub async fn start(
                 } else {
                     format!(": {said}")
                 }
-            );
+            )));
         }
         let deployed = if flags.deploy {
             deployed_agent(&session, spec, root, mkdir).await
         } else {
             Err(format!(
                 "{} is not installed on {} (and --no-deploy)",
-                shell.remote_path, spec.host
+                remote.remote_path, spec.host
             ))
         };
         exec = match deployed {
@@ -121,8 +100,8 @@ pub async fn start(
         writer,
         AgentOptions {
             location: shown.clone(),
-            compress_level: shell.compress_level,
-            timeout: shell.timeout,
+            compress_level: remote.compress_level,
+            timeout: remote.timeout,
             read_pacing: throttle.map(Throttle::read_pacing),
         },
         throttle,
@@ -138,14 +117,14 @@ async fn deployed_agent(
     root: &str,
     mkdir: bool,
 ) -> Result<ExecChannel, String> {
-    let failed = |e: anyhow::Error| crate::causes(&e);
+    let failed = |e: sy_transport::Error| sy_transport::describe_error(&e);
     let cached = format!("~/{}", deployed_agent_path());
-    let command = agent_remote_command(&cached, root, mkdir).map_err(|e| e.0)?;
-    let mut exec = session.exec(&command).await.map_err(|e| failed(e.into()))?;
+    let command = agent_remote_command(&cached, root, mkdir).map_err(|e| e.to_string())?;
+    let mut exec = session.exec(&command).await.map_err(failed)?;
     if exec.started().await {
         return Ok(exec);
     }
-    let local = local_agent().map_err(failed)?;
+    let local = local_agent()?;
     let deployed = deploy_agent(session, &local)
         .await
         .map_err(|e| format!("copying sy-remote to {} failed: {e}", spec.host))?;
@@ -154,7 +133,7 @@ async fn deployed_agent(
             if uploaded {
                 tracing::info!("copied {} to {}:~/{path}", local.display(), spec.host);
             }
-            let mut exec = session.exec(&command).await.map_err(|e| failed(e.into()))?;
+            let mut exec = session.exec(&command).await.map_err(failed)?;
             if exec.started().await {
                 return Ok(exec);
             }
@@ -182,7 +161,7 @@ async fn over_sftp(
     mkdir: bool,
     reason: &str,
     throttle: Option<&Throttle>,
-) -> Result<Connection> {
+) -> Result<Connection, SyncError> {
     tracing::warn!(
         "{reason}; syncing with {} over SFTP instead: whole files only (a delta needs \
          sy-remote there)",
@@ -211,9 +190,9 @@ async fn over_sftp(
 /// The `sy-remote` to copy, beside the running `sy`: a static musl build
 /// (`sy-remote-<arch>-linux-musl`, which runs whatever the host's C library) when there is one,
 /// else the `sy-remote` built with this `sy`.
-fn local_agent() -> Result<PathBuf> {
-    let exe = std::env::current_exe()
-        .map_err(|e| anyhow::anyhow!("cannot find the running sy binary: {e}"))?;
+fn local_agent() -> Result<PathBuf, String> {
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find the running program: {e}"))?;
     let static_build = format!("sy-remote-{}-linux-musl", std::env::consts::ARCH);
     let candidates = [
         exe.with_file_name(static_build),
@@ -222,14 +201,14 @@ fn local_agent() -> Result<PathBuf> {
     if let Some(found) = candidates.iter().find(|path| path.is_file()) {
         return Ok(found.clone());
     }
-    bail!(
+    Err(format!(
         "sy-remote is not installed on the host, and there is no {} to copy there",
         candidates[1].display()
-    )
+    ))
 }
 
 /// The connection settings for `spec`: the ssh config (or `-F`), then the flags.
-pub fn connect_options(flags: &SshFlags, spec: &RemoteSpec) -> Result<SshOptions> {
+fn connect_options(flags: &SshSettings, spec: &RemoteSpec) -> Result<SshOptions, SyncError> {
     let config = SshConfig::load(flags.config_file.as_deref())?;
     let settings = config.resolve(&spec.host, spec.user.as_deref());
     let mut options = hop_options(&settings, flags, spec.host.clone())?;
@@ -256,7 +235,7 @@ pub fn connect_options(flags: &SshFlags, spec: &RemoteSpec) -> Result<SshOptions
         [hop] => {
             let jump = config.resolve(&hop.host, hop.user.as_deref());
             if !jump.proxy_jump.is_empty() {
-                bail!(UsageError(format!(
+                return Err(SyncError::SshSetup(format!(
                     "ProxyJump {}: the jump host has a ProxyJump of its own; the built-in \
                      client goes through one hop (use -e ssh for chains)",
                     hop.host
@@ -268,7 +247,7 @@ pub fn connect_options(flags: &SshFlags, spec: &RemoteSpec) -> Result<SshOptions
             }
             options.jump = Some(Box::new(jump_options));
         }
-        _ => bail!(UsageError(format!(
+        _ => return Err(SyncError::SshSetup(format!(
             "{}: ProxyJump through {} hosts; the built-in client goes through one (use -e ssh \
              for chains)",
             spec.host,
@@ -279,9 +258,13 @@ pub fn connect_options(flags: &SshFlags, spec: &RemoteSpec) -> Result<SshOptions
 }
 
 /// The options for one host (the target or the jump host) from its resolved settings.
-fn hop_options(settings: &HostSettings, flags: &SshFlags, shown: String) -> Result<SshOptions> {
+fn hop_options(
+    settings: &HostSettings,
+    flags: &SshSettings,
+    shown: String,
+) -> Result<SshOptions, SyncError> {
     if let Some(command) = &settings.proxy_command {
-        bail!(UsageError(format!(
+        return Err(SyncError::SshSetup(format!(
             "{shown}: ProxyCommand {command:?} is not run by the built-in SSH client; use -e ssh"
         )));
     }
@@ -289,7 +272,7 @@ fn hop_options(settings: &HostSettings, flags: &SshFlags, shown: String) -> Resu
         Some(name) => vec![name.clone()],
         None => config_ciphers(settings.ciphers.as_deref()),
     };
-    cipher_preference(&ciphers).map_err(|e| UsageError(format!("{shown}: {e}")))?;
+    cipher_preference(&ciphers).map_err(|e| SyncError::SshSetup(format!("{shown}: {e}")))?;
     let accept_new = flags.accept_new_host_key
         || matches!(
             settings.strict_host_key_checking,
@@ -298,7 +281,18 @@ fn hop_options(settings: &HostSettings, flags: &SshFlags, shown: String) -> Resu
     let passphrase: Option<PassphrasePrompt> = if settings.batch_mode {
         None
     } else {
-        Some(Arc::new(ask_passphrase))
+        flags.passphrase.clone()
+    };
+    let host_keys: Arc<dyn HostKeyVerifier> = match &flags.host_keys {
+        Some(custom) => Arc::clone(custom),
+        None => Arc::new(KnownHostsCheck {
+            known: KnownHosts::new(
+                settings.user_known_hosts_files.clone(),
+                settings.global_known_hosts_files.clone(),
+            ),
+            accept_new,
+            hashed: settings.hash_known_hosts,
+        }),
     };
     Ok(SshOptions {
         shown,
@@ -312,14 +306,7 @@ fn hop_options(settings: &HostSettings, flags: &SshFlags, shown: String) -> Resu
         keepalive_max: settings.server_alive_count_max as usize,
         connect_timeout: settings.connect_timeout,
         ciphers,
-        host_keys: Arc::new(KnownHostsCheck {
-            known: KnownHosts::new(
-                settings.user_known_hosts_files.clone(),
-                settings.global_known_hosts_files.clone(),
-            ),
-            accept_new,
-            hashed: settings.hash_known_hosts,
-        }),
+        host_keys,
         passphrase,
         jump: None,
     })
@@ -366,11 +353,6 @@ fn config_ciphers(written: Option<&str>) -> Vec<String> {
         }
         _ => names(written),
     }
-}
-
-/// Asks on the terminal; `None` without one (rpassword reads /dev/tty).
-fn ask_passphrase(path: &Path) -> Option<String> {
-    rpassword::prompt_password(format!("Enter passphrase for key '{}': ", path.display())).ok()
 }
 
 /// Host keys against known_hosts, as OpenSSH checks them.

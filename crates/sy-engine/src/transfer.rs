@@ -10,7 +10,7 @@ use sy_transport::{
 };
 use tokio::task::JoinSet;
 
-use crate::execute::Totals;
+use crate::totals::Totals;
 use crate::observer::{Done, Observer};
 use crate::plan::FileAction;
 use crate::totals::count;
@@ -129,8 +129,8 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                 Ok(written) => {
                     let action = file.action();
                     count(totals, action);
-                    totals.literal += written.literal;
-                    totals.matched += written.matched;
+                    totals.bytes_literal += written.literal;
+                    totals.bytes_matched += written.matched;
                     let done = Done {
                         literal: written.literal,
                         matched: written.matched,

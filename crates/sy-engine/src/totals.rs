@@ -1,16 +1,17 @@
-//! What a run did, counted: the figures of `--stats` and of the JSON summary.
+//! What a run did, counted.
 
 use crate::observer::Action;
 
-/// Counters for `--stats` and the JSON summary.
+/// What a run did, counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Totals {
     /// Entries found in the source.
     pub scanned: u64,
-    /// Files created.
-    pub created: u64,
-    /// Files rewritten.
-    pub updated: u64,
+    /// Files whose content was written (created or rewritten).
+    pub files_written: u64,
+    /// Of those, the files that did not exist at the destination before.
+    pub files_created: u64,
     /// Directories created.
     pub dirs: u64,
     /// Symbolic and hard links made.
@@ -23,12 +24,15 @@ pub struct Totals {
     pub unchanged: u64,
     /// Special files skipped.
     pub skipped: u64,
-    /// Failures (each reported).
+    /// Entries that failed (each reported to the observer).
     pub failed: u64,
+    /// Sources that could not be synced at all (each reported); only with several sources,
+    /// since with one the run returns the error.
+    pub failed_sources: u64,
     /// Content bytes sent from the source.
-    pub literal: u64,
-    /// Content bytes reused at the destination.
-    pub matched: u64,
+    pub bytes_literal: u64,
+    /// Content bytes reused from the destination's old version or partial.
+    pub bytes_matched: u64,
     /// Files read back at the destination with the source's digest (`--verify`).
     pub verified: u64,
     /// Protocol bytes to and from a remote agent, before and after compression.
@@ -59,11 +63,21 @@ impl Traffic {
 }
 
 impl Totals {
+    /// Files rewritten: written over an older version at the destination.
+    pub fn files_updated(&self) -> u64 {
+        self.files_written - self.files_created
+    }
+
+    /// True when nothing failed: every entry and every source was handled.
+    pub fn is_complete(&self) -> bool {
+        self.failed == 0 && self.failed_sources == 0
+    }
+
     /// Adds another job's counts.
     pub fn add(&mut self, o: &Totals) {
         self.scanned += o.scanned;
-        self.created += o.created;
-        self.updated += o.updated;
+        self.files_written += o.files_written;
+        self.files_created += o.files_created;
         self.dirs += o.dirs;
         self.links += o.links;
         self.meta += o.meta;
@@ -71,8 +85,9 @@ impl Totals {
         self.unchanged += o.unchanged;
         self.skipped += o.skipped;
         self.failed += o.failed;
-        self.literal += o.literal;
-        self.matched += o.matched;
+        self.failed_sources += o.failed_sources;
+        self.bytes_literal += o.bytes_literal;
+        self.bytes_matched += o.bytes_matched;
         self.verified += o.verified;
         self.traffic.add(&o.traffic);
     }
@@ -81,8 +96,11 @@ impl Totals {
 /// Counts one completed `action`.
 pub(crate) fn count(totals: &mut Totals, action: Action) {
     match action {
-        Action::Create => totals.created += 1,
-        Action::Update => totals.updated += 1,
+        Action::Create => {
+            totals.files_written += 1;
+            totals.files_created += 1;
+        }
+        Action::Update => totals.files_written += 1,
         Action::Mkdir => totals.dirs += 1,
         Action::Symlink | Action::HardLink => totals.links += 1,
         Action::Meta => totals.meta += 1,

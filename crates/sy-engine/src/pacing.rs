@@ -1,4 +1,4 @@
-//! `--bwlimit RATE`: a token bucket shared by everything one run moves. Over a connection it
+//! Bandwidth limiting: a token bucket shared by everything one run moves. Over a connection it
 //! paces the bytes on the wire (both directions together); between two local directories it
 //! paces the bytes written, from the progress callback on the writing threads.
 
@@ -14,36 +14,7 @@ use tokio::time::{Instant, Sleep};
 
 use sy_transport::{ReadPacing, RelPath};
 
-use crate::config::UsageError;
 use crate::observer::{Intercept, Observer};
-
-/// A rate as typed: `500K`, `10M`, `1.5G` (binary units, per second); a bare number is KiB/s,
-/// as in rsync.
-pub fn parse_rate(text: &str) -> Result<u64, UsageError> {
-    let bad = || {
-        UsageError(format!(
-            "bad rate {text:?}: expected a number with an optional K, M or G suffix (10M, 500K)"
-        ))
-    };
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let scale: f64 = match unit.to_ascii_uppercase().as_str() {
-        "" | "K" | "KB" | "KIB" => 1024.0,
-        "M" | "MB" | "MIB" => 1024.0 * 1024.0,
-        "G" | "GB" | "GIB" => 1024.0 * 1024.0 * 1024.0,
-        "B" => 1.0,
-        _ => return Err(bad()),
-    };
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let rate = (value * scale).round();
-    if !rate.is_finite() || rate < 1.0 || rate > u64::MAX as f64 {
-        return Err(bad());
-    }
-    Ok(rate as u64)
-}
 
 /// Tokens are bytes; they accrue at `rate` per second up to `burst`. Taking more than there
 /// are runs into debt, and the taker waits until the debt is paid, so the long-run average is
@@ -216,19 +187,6 @@ impl Intercept for Pacing {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rates_parse_in_binary_units_and_bare_numbers_are_kib() {
-        assert_eq!(parse_rate("10M").unwrap(), 10 << 20);
-        assert_eq!(parse_rate("500K").unwrap(), 500 << 10);
-        assert_eq!(parse_rate("500k").unwrap(), 500 << 10);
-        assert_eq!(parse_rate("1.5G").unwrap(), 3 << 29);
-        assert_eq!(parse_rate("100").unwrap(), 100 << 10);
-        assert_eq!(parse_rate("4096B").unwrap(), 4096);
-        for bad in ["", "M", "10X", "-1M", "0", "1.2.3K", "0.0001B"] {
-            assert!(parse_rate(bad).is_err(), "{bad:?}");
-        }
-    }
 
     /// Drains the bucket as a writer would (take, wait, take…) for `secs` seconds of
     /// simulated time; returns the bytes taken.

@@ -1,0 +1,94 @@
+//! The one error type of the engine: why a sync could not run (as opposed to single files that
+//! failed, which are reported to the [`Observer`](crate::Observer) and counted in
+//! [`Totals::failed`](crate::Totals::failed)).
+
+use std::io;
+use std::path::PathBuf;
+
+/// Why a sync, or one source of it, could not run at all.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// The request cannot be carried out as given (a destination inside its source, two
+    /// remote sides, an unusable remote shell command…); nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+    /// A source could not be examined.
+    #[error("reading source {shown}")]
+    Source {
+        /// The source as given.
+        shown: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// A local destination directory could not be created.
+    #[error("creating destination {}", path.display())]
+    Destination {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// One side could not be listed (`side` is `source` or `destination`).
+    #[error("scanning {side} {shown}")]
+    Scan {
+        /// `source` or `destination`.
+        side: &'static str,
+        /// That side as the user named it.
+        shown: String,
+        /// The cause.
+        #[source]
+        source: sy_transport::Error,
+    },
+    /// The ssh settings of a host ask for what the built-in SSH client does not do (a
+    /// `ProxyCommand`, a chain of jump hosts, an unknown cipher).
+    #[error("{0}")]
+    SshSetup(String),
+    /// The ssh config file could not be read.
+    #[error(transparent)]
+    SshConfig(#[from] sy_transport::ssh::SshConfigError),
+    /// Reaching a remote side failed: its SSH connection, its remote shell or its agent.
+    #[error(transparent)]
+    Transport(#[from] sy_transport::Error),
+    /// The remote shell (`-e`) could not be started.
+    #[error("starting the remote shell {program:?}")]
+    RemoteShell {
+        /// The command.
+        program: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+    /// The agent on the far side could not be started, or the session with it ended badly.
+    #[error("{0}")]
+    Remote(String),
+    /// A remote job failed, and the remote shell or agent process then failed too (`shell`
+    /// says how).
+    #[error("{shell}")]
+    RemoteEnded {
+        /// What happened to the remote shell or agent process.
+        shell: String,
+        /// The job's own error.
+        #[source]
+        source: Box<SyncError>,
+    },
+    /// The run was cancelled while connecting to `host`.
+    #[error("interrupted while connecting to {host}")]
+    Interrupted {
+        /// The host.
+        host: String,
+    },
+    /// The blocking [`SyncJob::run`](crate::SyncJob::run) could not start its runtime.
+    #[error("starting the runtime")]
+    Runtime(#[source] io::Error),
+}
+
+impl SyncError {
+    /// True when the request itself is at fault (a usage error) rather than the world: the
+    /// same call would fail again the same way.
+    pub fn is_invalid(&self) -> bool {
+        matches!(self, SyncError::Invalid(_))
+    }
+}

@@ -1,0 +1,171 @@
+//! What to synchronize and how: the options of a [`SyncJob`](crate::SyncJob). Their defaults
+//! are a plain `sy SRC DST`.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sy_transport::FilterRules;
+use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt};
+
+use crate::retry::RetryPolicy;
+
+/// How files are judged unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compare {
+    /// Same size and modification time (reads nothing).
+    #[default]
+    SizeAndTime,
+    /// Same size and the same BLAKE3 digest (reads both sides).
+    Checksum,
+    /// Same size.
+    SizeOnly,
+}
+
+/// What to synchronize and how. `SyncOptions::default()` is a plain `sy SRC DST`: copy what
+/// differs in size or time, keep times, delete nothing, connect to remote hosts with the
+/// built-in SSH client.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SyncOptions {
+    /// Which paths take part; what the rules exclude is neither copied, compared nor deleted.
+    pub filter: FilterRules,
+    /// Copy what symbolic links in the source point to, instead of the links.
+    pub follow_links: bool,
+    /// Recreate hard links among the source's files as hard links.
+    pub hard_links: bool,
+    /// Give copies the source's owner and group (needs privilege).
+    pub owner: bool,
+    /// How unchanged files are recognised.
+    pub compare: Compare,
+    /// Leave alone destination files newer than their source.
+    pub update: bool,
+    /// Leave alone every file that exists at the destination.
+    pub ignore_existing: bool,
+    /// Remove destination entries that are not in the source.
+    pub delete: bool,
+    /// Report what would be done and change nothing.
+    pub dry_run: bool,
+    /// Turn runs of zeros into holes in the files written.
+    pub sparse: bool,
+    /// `Some(true)`: always send whole files; `Some(false)`: always send deltas against the
+    /// destination's old version; `None`: decide per pair of sides (deltas when one is remote).
+    pub whole_file: Option<bool>,
+    /// Files worked on at once.
+    pub jobs: usize,
+    /// Read each written file back and compare its digest with the source's.
+    pub verify: bool,
+    /// Bytes per second both ways together, at most; `None` is unlimited.
+    pub bwlimit: Option<u64>,
+    /// Reconnecting when the link to a remote side breaks in the middle of a job.
+    pub retry: RetryPolicy,
+    /// How remote sides are reached.
+    pub remote: RemoteOptions,
+}
+
+impl Default for SyncOptions {
+    fn default() -> SyncOptions {
+        SyncOptions {
+            filter: FilterRules::default(),
+            follow_links: false,
+            hard_links: false,
+            owner: false,
+            compare: Compare::SizeAndTime,
+            update: false,
+            ignore_existing: false,
+            delete: false,
+            dry_run: false,
+            sparse: false,
+            whole_file: None,
+            jobs: std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
+            verify: false,
+            bwlimit: None,
+            retry: RetryPolicy::default(),
+            remote: RemoteOptions::default(),
+        }
+    }
+}
+
+/// How remote sides are reached: sy's built-in SSH client, or a remote shell command; then
+/// the `sy-remote` agent is started there.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RemoteOptions {
+    /// A remote shell command, split into words (`["ssh", "-p", "2222"]`), to which the host
+    /// and the agent's command line are appended. Empty: the built-in SSH client connects.
+    pub shell: Vec<String>,
+    /// The built-in SSH client's settings (unused with a remote shell).
+    pub ssh: SshSettings,
+    /// The agent's command on the far side; a command line of its own, not quoted (it may be
+    /// `sudo sy-remote`).
+    pub remote_path: String,
+    /// Compress the agent's stream at this zstd level; `None` sends it as is.
+    pub compress_level: Option<i8>,
+    /// Give up on a remote side after this long without a byte from it.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for RemoteOptions {
+    fn default() -> RemoteOptions {
+        RemoteOptions {
+            shell: Vec::new(),
+            ssh: SshSettings::default(),
+            remote_path: crate::connect::DEFAULT_REMOTE_PATH.to_owned(),
+            compress_level: None,
+            timeout: None,
+        }
+    }
+}
+
+/// Settings of the built-in SSH client, over those of the ssh config file.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct SshSettings {
+    /// The ssh config file to read instead of `~/.ssh/config`.
+    pub config_file: Option<PathBuf>,
+    /// The port, over the config file's.
+    pub port: Option<u16>,
+    /// Private keys to offer first, in order.
+    pub identities: Vec<PathBuf>,
+    /// Trust, and record in known_hosts, the key of a host that has none recorded.
+    pub accept_new_host_key: bool,
+    /// The one cipher to offer, over the config file's `Ciphers`.
+    pub cipher: Option<String>,
+    /// Copy `sy-remote` to a host that lacks it (else fall back to SFTP there).
+    pub deploy: bool,
+    /// Decides whether a host's key is trusted; `None` checks known_hosts as OpenSSH does.
+    pub host_keys: Option<Arc<dyn HostKeyVerifier>>,
+    /// Asks for the passphrase of an encrypted key; `None` skips such keys.
+    pub passphrase: Option<PassphrasePrompt>,
+}
+
+impl Default for SshSettings {
+    fn default() -> SshSettings {
+        SshSettings {
+            config_file: None,
+            port: None,
+            identities: Vec::new(),
+            accept_new_host_key: false,
+            cipher: None,
+            deploy: true,
+            host_keys: None,
+            passphrase: None,
+        }
+    }
+}
+
+impl fmt::Debug for SshSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SshSettings")
+            .field("config_file", &self.config_file)
+            .field("port", &self.port)
+            .field("identities", &self.identities)
+            .field("accept_new_host_key", &self.accept_new_host_key)
+            .field("cipher", &self.cipher)
+            .field("deploy", &self.deploy)
+            .field("host_keys", &self.host_keys.as_ref().map(|_| "custom"))
+            .field("passphrase", &self.passphrase.as_ref().map(|_| "prompt"))
+            .finish()
+    }
+}

@@ -1,0 +1,232 @@
+//! From the endpoints a user gave to what each transport opens: the directory (root) on
+//! each side and the subtree (base) in it that takes part, by rsync's rules.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use sy_transport::RelPath;
+
+use crate::endpoint::{RemoteSpec, has_trailing_slash};
+use crate::{Endpoint, SyncError, SyncOptions};
+
+/// One side of one transfer: a directory and the subtree in it that takes part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Side {
+    /// The directory the transport opens (on `remote` when there is one).
+    pub(crate) root: PathBuf,
+    /// The subtree (the root itself when empty).
+    pub(crate) base: RelPath,
+    /// The host it is on; `None` on this machine.
+    pub(crate) remote: Option<RemoteSpec>,
+}
+
+/// One source copied to the destination.
+#[derive(Debug, Clone)]
+pub(crate) struct Transfer {
+    /// The source as given, for messages.
+    pub(crate) shown: String,
+    /// Where it is read.
+    pub(crate) src: Side,
+    /// Where it is written.
+    pub(crate) dst: Side,
+    /// Source and destination are the same directory: nothing to do.
+    pub(crate) same: bool,
+}
+
+fn split_name(path: &Path) -> Option<(PathBuf, RelPath)> {
+    let name = path.file_name()?;
+    let base = RelPath::new(name.as_bytes()).ok()?;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Some((parent, base))
+}
+
+/// Works out which directories the transports open and which subtrees take part.
+pub(crate) fn resolve(
+    src: &Endpoint,
+    dst: &Endpoint,
+    single: bool,
+    sync: &SyncOptions,
+) -> Result<Transfer, SyncError> {
+    match (src.remote(), dst.remote()) {
+        (Some(_), Some(_)) => Err(SyncError::Invalid(
+            "copying between two remote hosts is not supported; run sy on one of them".into(),
+        )),
+        (Some(spec), None) => Ok(resolve_pull(spec.clone(), dst.as_os_str())),
+        (None, remote_dst) => {
+            resolve_local(src.as_os_str(), dst.as_os_str(), remote_dst.cloned(), single, sync)
+        }
+    }
+}
+
+/// `host:src DST`: the remote source cannot be examined before connecting, so the trailing
+/// slash alone decides (with it, the contents; without, the directory or file itself).
+fn resolve_pull(spec: RemoteSpec, dst: &OsStr) -> Transfer {
+    let shown = spec.shown();
+    let contents = spec.path.is_empty() || has_trailing_slash(OsStr::new(&spec.path));
+    let src_path = PathBuf::from(&spec.path);
+    let (root, base) = match split_name(&src_path) {
+        Some(split) if !contents => split,
+        _ if spec.path.is_empty() => (PathBuf::from("."), RelPath::root()),
+        _ => (src_path, RelPath::root()),
+    };
+    Transfer {
+        shown,
+        dst: Side {
+            root: PathBuf::from(dst),
+            base: base.clone(),
+            remote: None,
+        },
+        src: Side {
+            root,
+            base,
+            remote: Some(spec),
+        },
+        same: false,
+    }
+}
+
+fn resolve_local(
+    src: &OsStr,
+    dst: &OsStr,
+    remote_dst: Option<RemoteSpec>,
+    single: bool,
+    sync: &SyncOptions,
+) -> Result<Transfer, SyncError> {
+    let src_path = PathBuf::from(src);
+    let shown = src_path.display().to_string();
+    let meta = if sync.follow_links {
+        fs::metadata(&src_path)
+    } else {
+        fs::symlink_metadata(&src_path)
+    }
+    .map_err(|source| SyncError::Source {
+        shown: shown.clone(),
+        source,
+    })?;
+    let contents = has_trailing_slash(src);
+    let (src_root, src_base) = match split_name(&src_path) {
+        Some(split) if !contents => split,
+        _ => (src_path.clone(), RelPath::root()),
+    };
+    let (dst_path, dst_is_dir) = match &remote_dst {
+        // A remote directory cannot be examined first: a trailing slash (or no path, the
+        // login directory) says it is one.
+        Some(spec) => (
+            PathBuf::from(if spec.path.is_empty() {
+                "."
+            } else {
+                &spec.path
+            }),
+            spec.path.is_empty() || has_trailing_slash(OsStr::new(&spec.path)),
+        ),
+        None => {
+            let path = PathBuf::from(dst);
+            let is_dir = has_trailing_slash(dst) || path.is_dir();
+            (path, is_dir)
+        }
+    };
+    let dst_end = if !meta.is_dir() && single && !dst_is_dir {
+        // `sy file.txt new-name`: the copy takes DST's name.
+        split_name(&dst_path)
+            .map(|(root, base)| Side {
+                root,
+                base,
+                remote: remote_dst.clone(),
+            })
+            .ok_or_else(|| {
+                SyncError::Invalid(format!("{} is not a usable file name", dst_path.display()))
+            })?
+    } else {
+        Side {
+            root: dst_path.clone(),
+            base: src_base.clone(),
+            remote: remote_dst.clone(),
+        }
+    };
+    let src_end = Side {
+        root: src_root,
+        base: src_base,
+        remote: None,
+    };
+    let mut same = false;
+    if meta.is_dir() && remote_dst.is_none() {
+        let src_real = fs::canonicalize(src_end.root.join(src_end.base.as_path()))
+            .map_err(|source| SyncError::Source {
+                shown: shown.clone(),
+                source,
+            })?;
+        let dst_real = canonical_prefix(&dst_end.root.join(dst_end.base.as_path()));
+        if dst_real == src_real {
+            same = true;
+        } else if dst_real.starts_with(&src_real) {
+            return Err(SyncError::Invalid(format!(
+                "destination {} is inside source {shown}; refusing to copy a tree into itself",
+                dst_path.display()
+            )));
+        } else if sync.delete && src_real.starts_with(&dst_real) {
+            return Err(SyncError::Invalid(format!(
+                "source {shown} is inside destination {}; --delete would remove it",
+                dst_path.display()
+            )));
+        }
+    }
+    Ok(Transfer {
+        shown,
+        src: src_end,
+        dst: dst_end,
+        same,
+    })
+}
+
+/// `path` with its longest existing ancestor canonicalized (the rest may not exist yet).
+fn canonical_prefix(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut missing = Vec::new();
+    let mut cursor = absolute.as_path();
+    loop {
+        if let Ok(real) = fs::canonicalize(cursor) {
+            let mut out = real;
+            for name in missing.iter().rev() {
+                out.push(name);
+            }
+            return out;
+        }
+        match (cursor.parent(), cursor.file_name()) {
+            (Some(parent), Some(name)) => {
+                missing.push(name.to_os_string());
+                cursor = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn name_splits_into_parent_and_base() {
+        let (parent, base) = split_name(Path::new("x/y")).unwrap();
+        assert_eq!(parent, Path::new("x"));
+        assert_eq!(base.as_bytes(), b"y");
+        let (parent, _) = split_name(Path::new("y")).unwrap();
+        assert_eq!(parent, Path::new("."));
+        assert!(split_name(Path::new("/")).is_none());
+    }
+
+    #[test]
+    fn canonical_prefix_keeps_missing_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = fs::canonicalize(dir.path()).unwrap();
+        assert_eq!(
+            canonical_prefix(&dir.path().join("a/b")),
+            real.join("a").join("b")
+        );
+    }
+}
