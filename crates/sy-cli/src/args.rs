@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::settings::Rate;
+use crate::config_file::Rate;
 
 /// A file synchronizer: makes DST a copy of SRC — files, directories, symlinks, permissions,
 /// times — sending as little as possible and never leaving a file half-written.

@@ -9,8 +9,8 @@ use anyhow::{Context, Result, bail};
 use sy_engine::{Compare, Endpoint, FilterRules, RetryPolicy, RuleKind, SyncOptions};
 
 use crate::args::{Args, FilterArg, Parsed};
+use crate::config_file::{CompressLevel, ConfigFile, Layer, Rsh};
 use crate::progress::When;
-use crate::settings::{CompressLevel, ConfigFile, Layer, Rsh};
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
 #[derive(Debug, thiserror::Error)]
@@ -176,4 +176,3 @@ pub fn flag_layer(args: &Args) -> Result<Layer, UsageError> {
         deploy: args.no_deploy.then_some(false),
     })
 }
-

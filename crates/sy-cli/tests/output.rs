@@ -147,7 +147,7 @@ fn log_file_and_verbosity_select_tracing() {
     assert!(log.contains("1 files (1 bytes) to write"), "{log}");
     let out = f.sync(&["-v"]);
     assert!(
-        stderr(&out).contains("INFO sy_cli: syncing"),
+        stderr(&out).contains("INFO sy_engine::job: syncing"),
         "{}",
         stderr(&out)
     );

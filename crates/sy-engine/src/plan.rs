@@ -7,8 +7,8 @@ use std::collections::{HashMap, HashSet};
 
 use sy_transport::{Entry, EntryKind, Meta, MetaTarget, RelPath, SpecialKind};
 
-use crate::options::{Compare, SyncOptions};
 use crate::observer::Action;
+use crate::options::{Compare, SyncOptions};
 
 /// A file whose content must move.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -248,7 +248,10 @@ pub fn plan(
                             && d.zip(dst_map.get(&leader))
                                 .is_some_and(|(d, l)| d.dev == l.dev && d.ino == l.ino);
                         if linked {
-                            plan.unchanged.push(LeftAlone { key, why: Skip::Unchanged });
+                            plan.unchanged.push(LeftAlone {
+                                key,
+                                why: Skip::Unchanged,
+                            });
                         } else {
                             mark_parent(&mut dirty, &key);
                             plan.hard_links.push(NewHardLink { key, leader });
@@ -263,7 +266,7 @@ pub fn plan(
                 match d {
                     Some(d) if d.is_file() => {
                         match file_decision(&key, s, d, opts, equal_content) {
-                            Decision::Skip(why) => plan.unchanged.push(LeftAlone { key, why: why }),
+                            Decision::Skip(why) => plan.unchanged.push(LeftAlone { key, why }),
                             Decision::FixMeta => {
                                 plan.fix_meta.push(MetaFix {
                                     key,
@@ -281,7 +284,10 @@ pub fn plan(
                             }
                         }
                     }
-                    Some(_) if opts.ignore_existing => plan.unchanged.push(LeftAlone { key, why: Skip::Existing }),
+                    Some(_) if opts.ignore_existing => plan.unchanged.push(LeftAlone {
+                        key,
+                        why: Skip::Existing,
+                    }),
                     _ => {
                         mark_parent(&mut dirty, &key);
                         plan.files.push(FileAction {
@@ -299,9 +305,15 @@ pub fn plan(
             }
             EntryKind::Symlink { target } => match d.map(|d| &d.kind) {
                 Some(EntryKind::Symlink { target: old }) if old == target => {
-                    plan.unchanged.push(LeftAlone { key, why: Skip::Unchanged });
+                    plan.unchanged.push(LeftAlone {
+                        key,
+                        why: Skip::Unchanged,
+                    });
                 }
-                Some(_) if opts.ignore_existing => plan.unchanged.push(LeftAlone { key, why: Skip::Existing }),
+                Some(_) if opts.ignore_existing => plan.unchanged.push(LeftAlone {
+                    key,
+                    why: Skip::Existing,
+                }),
                 other => {
                     mark_parent(&mut dirty, &key);
                     plan.symlinks.push(NewSymlink {

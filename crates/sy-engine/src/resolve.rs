@@ -57,9 +57,13 @@ pub(crate) fn resolve(
             "copying between two remote hosts is not supported; run sy on one of them".into(),
         )),
         (Some(spec), None) => Ok(resolve_pull(spec.clone(), dst.as_os_str())),
-        (None, remote_dst) => {
-            resolve_local(src.as_os_str(), dst.as_os_str(), remote_dst.cloned(), single, sync)
-        }
+        (None, remote_dst) => resolve_local(
+            src.as_os_str(),
+            dst.as_os_str(),
+            remote_dst.cloned(),
+            single,
+            sync,
+        ),
     }
 }
 
@@ -155,10 +159,12 @@ fn resolve_local(
     };
     let mut same = false;
     if meta.is_dir() && remote_dst.is_none() {
-        let src_real = fs::canonicalize(src_end.root.join(src_end.base.as_path()))
-            .map_err(|source| SyncError::Source {
-                shown: shown.clone(),
-                source,
+        let src_real =
+            fs::canonicalize(src_end.root.join(src_end.base.as_path())).map_err(|source| {
+                SyncError::Source {
+                    shown: shown.clone(),
+                    source,
+                }
             })?;
         let dst_real = canonical_prefix(&dst_end.root.join(dst_end.base.as_path()));
         if dst_real == src_real {

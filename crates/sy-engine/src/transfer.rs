@@ -10,9 +10,9 @@ use sy_transport::{
 };
 use tokio::task::JoinSet;
 
-use crate::totals::Totals;
 use crate::observer::{Done, Observer};
 use crate::plan::FileAction;
+use crate::totals::Totals;
 use crate::totals::count;
 
 /// Files up to this size travel in memory, many to a batch.

@@ -12,10 +12,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use sy_transport::{Error, RelPath, Transport};
 
-use crate::options::SyncOptions;
-use crate::totals::Totals;
 use crate::observer::Observer;
+use crate::options::SyncOptions;
 use crate::plan::FileAction;
+use crate::totals::Totals;
 use crate::transfer::{Ctx, copy_files};
 
 /// Files whose digests are asked for in one request per side.

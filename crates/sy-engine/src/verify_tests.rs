@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sy_transport::{
-    Basis, Cancel, DeltaSource, Entry, FileWrite, Local, MetaOptions, NoProgress,
-    ReadOptions, RelPath, Result, Scan, ScanOptions, SourceFile, TreeOp, WriteOptions, Written,
+    Basis, Cancel, DeltaSource, Entry, FileWrite, Local, MetaOptions, NoProgress, ReadOptions,
+    RelPath, Result, Scan, ScanOptions, SourceFile, TreeOp, WriteOptions, Written,
 };
 
 use super::*;
@@ -166,7 +166,10 @@ fn run(lies: u32) -> (Totals, Vec<String>, Vec<String>) {
 #[test]
 fn an_honest_destination_verifies_every_file() {
     let (totals, warnings, failures) = run(0);
-    assert_eq!((totals.files_created, totals.verified, totals.failed), (2, 2, 0));
+    assert_eq!(
+        (totals.files_created, totals.verified, totals.failed),
+        (2, 2, 0)
+    );
     assert!(
         warnings.is_empty() && failures.is_empty(),
         "{warnings:?} {failures:?}"
@@ -176,7 +179,10 @@ fn an_honest_destination_verifies_every_file() {
 #[test]
 fn one_mismatch_is_copied_again_and_then_verified() {
     let (totals, warnings, failures) = run(1);
-    assert_eq!((totals.files_created, totals.verified, totals.failed), (2, 2, 0));
+    assert_eq!(
+        (totals.files_created, totals.verified, totals.failed),
+        (2, 2, 0)
+    );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(
         warnings[0].contains("bad differs from the source after the copy"),
@@ -188,7 +194,10 @@ fn one_mismatch_is_copied_again_and_then_verified() {
 #[test]
 fn a_file_that_differs_twice_is_reported() {
     let (totals, warnings, failures) = run(2);
-    assert_eq!((totals.files_created, totals.verified, totals.failed), (2, 1, 1));
+    assert_eq!(
+        (totals.files_created, totals.verified, totals.failed),
+        (2, 1, 1)
+    );
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert_eq!(failures.len(), 1, "{failures:?}");
     assert!(

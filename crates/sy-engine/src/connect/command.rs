@@ -146,12 +146,18 @@ mod tests {
 
     #[test]
     fn the_agent_command_puts_user_host_and_a_quoted_root() {
-        let mut remote = RemoteOptions::default();
-        remote.shell = ["ssh", "-p", "2222", "-o", "ProxyCommand=nc %h %p"]
-            .map(String::from)
-            .to_vec();
-        remote.remote_path = "/opt/sy-remote".to_owned();
-        let spec = Endpoint::parse("me@box:my dir").unwrap().remote().cloned().unwrap();
+        let remote = RemoteOptions {
+            shell: ["ssh", "-p", "2222", "-o", "ProxyCommand=nc %h %p"]
+                .map(String::from)
+                .to_vec(),
+            remote_path: "/opt/sy-remote".to_owned(),
+            ..RemoteOptions::default()
+        };
+        let spec = Endpoint::parse("me@box:my dir")
+            .unwrap()
+            .remote()
+            .cloned()
+            .unwrap();
         let argv = agent_command(&remote, &spec, &spec.path, true).unwrap();
         assert_eq!(
             argv,

@@ -302,4 +302,3 @@ impl std::fmt::Display for RemoteEnd {
 }
 
 impl std::error::Error for RemoteEnd {}
-

@@ -247,12 +247,14 @@ fn connect_options(flags: &SshSettings, spec: &RemoteSpec) -> Result<SshOptions,
             }
             options.jump = Some(Box::new(jump_options));
         }
-        _ => return Err(SyncError::SshSetup(format!(
-            "{}: ProxyJump through {} hosts; the built-in client goes through one (use -e ssh \
+        _ => {
+            return Err(SyncError::SshSetup(format!(
+                "{}: ProxyJump through {} hosts; the built-in client goes through one (use -e ssh \
              for chains)",
-            spec.host,
-            settings.proxy_jump.len()
-        ))),
+                spec.host,
+                settings.proxy_jump.len()
+            )));
+        }
     }
     Ok(options)
 }

@@ -46,4 +46,3 @@ pub(super) async fn same_content<S: Transport, D: Transport, O: Observer>(
     }
     equal
 }
-

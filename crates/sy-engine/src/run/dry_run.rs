@@ -44,4 +44,3 @@ pub(super) fn report<O: Observer>(plan: &Plan, ctx: &Ctx<O>, totals: &mut Totals
         totals.deleted += 1;
     }
 }
-

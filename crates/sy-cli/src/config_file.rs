@@ -511,5 +511,5 @@ fn split_rsh(cmd: &str) -> Result<Vec<String>, UsageError> {
 }
 
 #[cfg(test)]
-#[path = "settings_tests.rs"]
+#[path = "config_file_tests.rs"]
 mod tests;
