@@ -437,7 +437,7 @@ impl ConfigFile {
             compress_level: pick(
                 &layers,
                 |l| l.compress_level.map(|c| c.0),
-                || sy_transport::DEFAULT_COMPRESS_LEVEL,
+                || sy_engine::DEFAULT_COMPRESS_LEVEL,
             ),
             rsh: pick(&layers, |l| l.rsh.clone().map(Some), || None),
             remote_path: pick(&layers, |l| l.remote_path.clone(), || "sy-remote".into()),

@@ -208,7 +208,7 @@ fn the_first_matching_host_table_wins() {
 fn built_in_values() {
     let e = Effective::default_for_test();
     assert!(!e.compress.value);
-    assert_eq!(e.compress_level.value, sy_transport::DEFAULT_COMPRESS_LEVEL);
+    assert_eq!(e.compress_level.value, sy_engine::DEFAULT_COMPRESS_LEVEL);
     assert_eq!(
         e.rsh.value, None,
         "the built-in SSH client, not a remote shell"

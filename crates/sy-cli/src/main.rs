@@ -24,8 +24,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::CommandFactory;
-use sy_engine::{Cancel, Observer, SyncError, SyncJob, Totals};
-use sy_transport::describe_error;
+use sy_engine::{Cancel, Observer, SyncError, SyncJob, Totals, describe_error};
+
 use tracing::Level;
 
 use crate::config::{Config, UsageError};

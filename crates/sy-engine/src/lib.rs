@@ -59,5 +59,7 @@ pub use observer::{Action, Done, NoObserver, Observer, Phase, Planned, Retrying}
 pub use options::{Compare, RemoteOptions, SshSettings, SyncOptions};
 pub use retry::RetryPolicy;
 pub use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt, PublicKey};
-pub use sy_transport::{Cancel, FilterRules, RelPath, RuleKind};
+pub use sy_transport::{
+    Cancel, DEFAULT_COMPRESS_LEVEL, FilterRules, RelPath, RuleKind, describe_error,
+};
 pub use totals::{Totals, Traffic};
