@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sy_transport::{Cancel, Local, Transport};
 
 use crate::connect::Connection;
+use crate::endpoint::RemoteSpec;
 use crate::observer::{Forward, NoObserver, Observer};
 use crate::pacing::{Pacing, Throttle};
 use crate::resolve::{Side, Transfer, resolve};
@@ -180,61 +181,66 @@ impl<O: Observer + 'static> Run<'_, O> {
                 if make_dst {
                     create_local_dir(&transfer.dst.root)?;
                 }
-                let dst = &Arc::new(Local::open(&transfer.dst.root)?);
-                let root = &remote_root(&transfer.src);
-                with_reconnects(
-                    &self.options.retry,
-                    self.observer,
-                    self.cancel,
-                    |observer| async move {
-                        let connection = Connection::start(
-                            &self.options.remote,
-                            spec,
-                            root,
-                            false,
-                            self.throttle.as_ref(),
-                            self.cancel,
-                        )
-                        .await?;
-                        let src = Arc::new(connection.transport.clone());
-                        let synced = self
-                            .sync(src, Arc::clone(dst), transfer, observer, unverified)
-                            .await;
-                        Ok(finish_attempt(connection, synced).await)
-                    },
-                )
-                .await
+                let dst = Arc::new(Local::open(&transfer.dst.root)?);
+                self.connected(transfer, spec, &dst, Direction::Pull, unverified)
+                    .await
             }
             (None, Some(spec)) => {
-                let src = &Arc::new(Local::open(&transfer.src.root)?);
-                let root = &remote_root(&transfer.dst);
-                with_reconnects(
-                    &self.options.retry,
-                    self.observer,
-                    self.cancel,
-                    |observer| async move {
-                        let connection = Connection::start(
-                            &self.options.remote,
-                            spec,
-                            root,
-                            make_dst,
-                            self.throttle.as_ref(),
-                            self.cancel,
-                        )
-                        .await?;
-                        let dst = Arc::new(connection.transport.clone());
-                        let synced = self
-                            .sync(Arc::clone(src), dst, transfer, observer, unverified)
-                            .await;
-                        Ok(finish_attempt(connection, synced).await)
-                    },
-                )
-                .await
+                let src = Arc::new(Local::open(&transfer.src.root)?);
+                self.connected(transfer, spec, &src, Direction::Push, unverified)
+                    .await
             }
             (Some(_), Some(_)) => Err(SyncError::Invalid(
                 "copying between two remote hosts is not supported".to_owned(),
             )),
         }
+    }
+
+    /// Syncs between this machine (`local`) and `spec`'s host, connecting again after a broken
+    /// link while retries remain.
+    async fn connected(
+        &self,
+        transfer: &Transfer,
+        spec: &RemoteSpec,
+        local: &Arc<Local>,
+        direction: Direction,
+        unverified: &Unverified,
+    ) -> Result<Totals, SyncError> {
+        let (remote_side, mkdir) = match direction {
+            Direction::Pull => (&transfer.src, false),
+            Direction::Push => (&transfer.dst, !self.options.dry_run),
+        };
+        let root = &remote_root(remote_side);
+        with_reconnects(
+            &self.options.retry,
+            self.observer,
+            self.cancel,
+            |observer| async move {
+                let connection = Connection::start(
+                    &self.options.remote,
+                    spec,
+                    root,
+                    mkdir,
+                    self.throttle.as_ref(),
+                    self.cancel,
+                )
+                .await?;
+                let remote = Arc::new(connection.transport.clone());
+                let local = Arc::clone(local);
+                let synced = match direction {
+                    Direction::Pull => {
+                        self.sync(remote, local, transfer, observer, unverified)
+                            .await
+                    }
+                    Direction::Push => {
+                        self.sync(local, remote, transfer, observer, unverified)
+                            .await
+                    }
+                };
+                Ok(finish_attempt(connection, synced).await)
+            },
+        )
+        .await
     }
 
     async fn sync<S, D, P>(
@@ -261,6 +267,15 @@ impl<O: Observer + 'static> Run<'_, O> {
         )
         .await
     }
+}
+
+/// Which way a remote transfer goes.
+#[derive(Debug, Clone, Copy)]
+enum Direction {
+    /// From the remote host to this machine.
+    Pull,
+    /// From this machine to the remote host.
+    Push,
 }
 
 fn create_local_dir(root: &Path) -> Result<(), SyncError> {
