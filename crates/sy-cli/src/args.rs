@@ -20,7 +20,8 @@ use crate::config_file::Rate;
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_negates_reqs = true,
-    disable_help_subcommand = true
+    disable_help_subcommand = true,
+    disable_help_flag = true
 )]
 #[command(
     after_help = "A trailing slash on SRC copies its contents; without it, SRC itself \
@@ -47,9 +48,39 @@ pub struct Args {
     #[arg(long, value_name = "NAME", global = true)]
     pub profile: Option<String>,
 
+    /// Print this help (`-h` alone too, as in rsync).
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
     /// Archive mode: also keep owner and group (when run as root) and hard links.
     #[arg(short = 'a', long)]
     pub archive: bool,
+    /// Recurse into directories: always on (accepted for rsync's -r).
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    /// Copy symbolic links as links: always on (accepted for rsync's -l).
+    #[arg(short = 'l', long)]
+    pub links: bool,
+    /// Keep permissions: always on (accepted for rsync's -p).
+    #[arg(short = 'p', long)]
+    pub perms: bool,
+    /// Keep modification times: always on (accepted for rsync's -t).
+    #[arg(short = 't', long)]
+    pub times: bool,
+    /// Keep the group (when run as root, as -a does).
+    #[arg(short = 'g', long)]
+    pub group: bool,
+    /// Keep the owner (when run as root, as -a does).
+    #[arg(short = 'o', long)]
+    pub owner: bool,
+    /// rsync's --devices --specials: sy skips device files, FIFOs and sockets with a warning.
+    #[arg(short = 'D')]
+    pub devices_specials: bool,
+    /// Print sizes in --stats in human units (KiB, MiB, …).
+    #[arg(short = 'h', long, action = ArgAction::Count)]
+    pub human_readable: u8,
+    /// Leave non-ASCII file names alone in output: always so (accepted for rsync's -8).
+    #[arg(short = '8', long = "8-bit-output")]
+    pub eight_bit_output: bool,
     /// Keep hard links between files in the source as hard links.
     #[arg(short = 'H', long)]
     pub hard_links: bool,
@@ -69,8 +100,16 @@ pub struct Args {
     #[arg(long)]
     pub ignore_existing: bool,
     /// Delete files in DST that are not in SRC (after the transfer succeeded; never outside DST).
-    #[arg(long)]
+    /// rsync's --del, --delete-after and --delete-delay mean the same here.
+    #[arg(long, visible_aliases = ["del", "delete-after", "delete-delay"])]
     pub delete: bool,
+    /// Keep partially written files for the next run to resume: always so (accepted for
+    /// rsync's --partial).
+    #[arg(long)]
+    pub partial: bool,
+    /// Create DST's missing parent directories: always so (accepted for rsync's --mkpath).
+    #[arg(long)]
+    pub mkpath: bool,
     /// Show what would be done, change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -98,8 +137,8 @@ pub struct Args {
     /// Files transferred in parallel [default: number of cores, at least 2].
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
-    /// List each file changed; log at info level to stderr (-vv debug, -vvv trace; RUST_LOG
-    /// overrides).
+    /// List each change; -vv adds the log at info level on stderr (-vvv debug, -vvvv trace;
+    /// RUST_LOG overrides).
     #[arg(short = 'v', long, action = ArgAction::Count)]
     pub verbose: u8,
     /// Print nothing but errors.
@@ -119,6 +158,9 @@ pub struct Args {
         default_missing_value = "auto"
     )]
     pub progress: Option<crate::progress::When>,
+    /// rsync's --info: `progress2` shows the overall progress bar (as -P does).
+    #[arg(long, value_name = "FLAGS", value_parser = parse_info)]
+    pub info: Option<Info>,
     /// Print one JSON object per event on stdout (see docs/json.md).
     #[arg(long)]
     pub json: bool,
@@ -127,7 +169,7 @@ pub struct Args {
     #[arg(short = 'e', long = "rsh", value_name = "CMD")]
     pub rsh: Option<String>,
     /// The agent's command on the remote host [default: sy-remote].
-    #[arg(long, value_name = "PATH")]
+    #[arg(long, value_name = "PATH", visible_alias = "rsync-path")]
     pub remote_path: Option<String>,
     /// Read SSH host settings (HostName, Port, User, IdentityFile, ProxyJump, …) from FILE
     /// instead of ~/.ssh/config. Built-in SSH client (no -e) only, as are the flags below.
@@ -143,12 +185,7 @@ pub struct Args {
     pub port: Option<u16>,
     /// Offer the private key in FILE (repeatable; tried after ssh-agent's keys, before the
     /// config's IdentityFile).
-    #[arg(
-        short = 'i',
-        long = "identity",
-        value_name = "FILE",
-        conflicts_with = "rsh"
-    )]
+    #[arg(long = "identity", value_name = "FILE", conflicts_with = "rsh")]
     pub identity: Vec<PathBuf>,
     /// Trust a host whose key is not yet in known_hosts, and record its key there (a changed
     /// key is still refused).
@@ -168,7 +205,8 @@ pub struct Args {
     #[arg(short = 'z', long)]
     pub compress: bool,
     /// Limit the transfer to RATE bytes per second: 500K, 10M, 1G (binary units; a bare
-    /// number is KiB). On the wire for a remote host; bytes written for a local copy.
+    /// number is KiB; 0 is no limit). On the wire for a remote host; bytes written for a local
+    /// copy.
     #[arg(long, value_name = "RATE", value_parser = parse_bwlimit)]
     pub bwlimit: Option<Rate>,
     /// Append the log (at the -v level, info by default) to FILE.
@@ -187,8 +225,8 @@ pub struct Args {
     #[arg(long, value_name = "SECS", default_value = "2", value_parser = parse_retry_delay)]
     pub retry_delay: Duration,
     /// Give up on a remote host after SECS (3 to 604800, a week) without a byte from it
-    /// [default: wait forever]. The agent speaks at least every second while busy.
-    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(3..=MAX_TIMEOUT))]
+    /// [default, or 0: wait forever]. The agent speaks at least every second while busy.
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Option<u64>,
     /// After each file is in place, read it back at the destination and compare its BLAKE3
     /// digest with the source's; a mismatch is copied again once, then reported.
@@ -198,6 +236,37 @@ pub struct Args {
 
 fn parse_bwlimit(text: &str) -> Result<Rate, crate::config::UsageError> {
     Rate::try_from(text.to_owned())
+}
+
+/// `--timeout SECS`: 3 s to a week, or 0 for none (as in rsync); `Some(0)` is no timeout.
+fn parse_timeout(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(secs) if secs == 0 || (3..=MAX_TIMEOUT).contains(&secs) => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not 0 (no timeout) or a number of seconds from 3 to {MAX_TIMEOUT}"
+        )),
+    }
+}
+
+/// What rsync's `--info=FLAGS` asks for, as far as sy has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Info {
+    /// `progress2`: the overall progress bar.
+    Progress,
+    /// Anything else rsync knows (`stats2`, `name0`, …): sy's output stays as it is.
+    Other,
+}
+
+fn parse_info(text: &str) -> Result<Info, String> {
+    let flags: Vec<&str> = text.split(',').map(str::trim).collect();
+    if flags.iter().any(|f| f.is_empty()) {
+        return Err(format!("{text:?}: empty --info flag"));
+    }
+    Ok(if flags.iter().any(|f| f.starts_with("progress")) {
+        Info::Progress
+    } else {
+        Info::Other
+    })
 }
 
 /// The longest `--timeout`: a week.
@@ -260,8 +329,13 @@ pub struct Parsed {
     pub filters: Vec<FilterArg>,
 }
 
-/// Parses `argv` (including the program name).
+/// Parses `argv` (including the program name). `-h` alone asks for help, as in rsync;
+/// anywhere else it is `--human-readable`.
 pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::Error> {
+    let mut argv: Vec<OsString> = argv.into_iter().collect();
+    if argv.len() == 2 && argv[1] == "-h" {
+        argv[1] = OsString::from("--help");
+    }
     let matches = Args::command().try_get_matches_from(argv)?;
     let args = Args::from_arg_matches(&matches)?;
     let filters = ordered_filters(&matches, &args);
@@ -298,6 +372,49 @@ mod tests {
 
     fn parse_str(args: &[&str]) -> Parsed {
         parse(args.iter().map(OsString::from)).unwrap()
+    }
+
+    #[test]
+    fn rsyncs_daily_letters_parse() {
+        let a = parse_str(&["sy", "-avh", "s/", "d"]).args;
+        assert!(a.archive && a.verbose == 1 && a.human_readable == 1);
+        let a = parse_str(&["sy", "-rlptgoD", "s/", "d"]).args;
+        assert!(a.recursive && a.links && a.perms && a.times && a.group && a.owner);
+        assert!(a.devices_specials);
+        let a = parse_str(&["sy", "-rltv8", "--partial", "--mkpath", "--del", "s/", "d"]).args;
+        assert!(a.delete && a.partial && a.mkpath && a.eight_bit_output);
+        for spelling in ["--delete-after", "--delete-delay"] {
+            assert!(
+                parse_str(&["sy", spelling, "s/", "d"]).args.delete,
+                "{spelling}"
+            );
+        }
+        let a = parse_str(&[
+            "sy",
+            "--info=progress2",
+            "--rsync-path=/opt/sy-remote",
+            "s",
+            "d",
+        ])
+        .args;
+        assert_eq!(a.info, Some(Info::Progress));
+        assert_eq!(a.remote_path.as_deref(), Some("/opt/sy-remote"));
+        let a = parse_str(&["sy", "--bwlimit=0", "--timeout=0", "s", "d"]).args;
+        assert_eq!(a.bwlimit.map(|r| r.bytes_per_sec), Some(0));
+        assert_eq!(a.timeout, Some(0));
+        assert!(parse(["sy", "--timeout=2", "s", "d"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn h_alone_is_help_and_i_is_not_an_identity() {
+        let err = parse(["sy", "-h"].map(OsString::from)).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        let err = parse(["sy", "--help"].map(OsString::from)).unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
+        // `-aiv` must never take `v` as a key file.
+        assert!(parse(["sy", "-aiv", "s/", "d"].map(OsString::from)).is_err());
+        let a = parse_str(&["sy", "--identity", "k", "s", "h:d"]).args;
+        assert_eq!(a.identity, [PathBuf::from("k")]);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use sy_engine::{Compare, Endpoint, FilterRules, RetryPolicy, RuleKind, SyncOptions};
 
-use crate::args::{Args, FilterArg, Parsed};
+use crate::args::{Args, FilterArg, Info, Parsed};
 use crate::config_file::{CompressLevel, ConfigFile, Layer, Rsh};
 use crate::progress::When;
 
@@ -30,6 +30,8 @@ pub struct OutputOptions {
     pub progress: When,
     /// `--json`.
     pub json: bool,
+    /// `-h`: sizes in --stats in human units.
+    pub human_readable: bool,
 }
 
 /// Everything the run needs, validated.
@@ -91,7 +93,8 @@ impl Config {
         sync.filter = rules;
         sync.follow_links = args.copy_links;
         sync.hard_links = args.hard_links || args.archive;
-        sync.owner = args.archive && rustix::process::geteuid().is_root();
+        sync.owner =
+            (args.archive || args.owner || args.group) && rustix::process::geteuid().is_root();
         sync.compare = if args.checksum {
             Compare::Checksum
         } else if args.size_only {
@@ -113,7 +116,11 @@ impl Config {
         };
         sync.jobs = settings.jobs.value;
         sync.verify = args.verify;
-        sync.bwlimit = settings.bwlimit.value.map(|r| r.bytes_per_sec);
+        sync.bwlimit = settings
+            .bwlimit
+            .value
+            .map(|r| r.bytes_per_sec)
+            .filter(|&rate| rate > 0);
         sync.retry = RetryPolicy {
             retries: args.retry,
             delay: args.retry_delay,
@@ -125,7 +132,10 @@ impl Config {
             .compress
             .value
             .then_some(settings.compress_level.value);
-        remote.timeout = args.timeout.map(std::time::Duration::from_secs);
+        remote.timeout = args
+            .timeout
+            .filter(|&secs| secs > 0)
+            .map(std::time::Duration::from_secs);
         let ssh = &mut remote.ssh;
         ssh.config_file = settings.ssh_config.value;
         ssh.port = settings.port.value;
@@ -138,7 +148,12 @@ impl Config {
             verbose: args.verbose,
             quiet: args.quiet,
             stats: args.stats,
-            progress: args.progress.unwrap_or(When::Never),
+            progress: match (args.progress, args.info) {
+                (Some(when), _) => when,
+                (None, Some(Info::Progress)) => When::Auto,
+                (None, _) => When::Never,
+            },
+            human_readable: args.human_readable > 0,
             json: args.json,
         };
         let Some((destination, sources)) = endpoints.split_last() else {

@@ -473,7 +473,7 @@ fn locate(text: &str, offset: usize) -> (usize, String) {
 }
 
 /// A rate as typed: `500K`, `10M`, `1.5G` (binary units, per second); a bare number is KiB/s,
-/// as in rsync.
+/// as in rsync, and 0 (in any unit) is no limit.
 pub(crate) fn parse_rate(text: &str) -> Result<u64, UsageError> {
     let bad = || {
         UsageError(format!(
@@ -493,6 +493,10 @@ pub(crate) fn parse_rate(text: &str) -> Result<u64, UsageError> {
         _ => return Err(bad()),
     };
     let value: f64 = number.parse().map_err(|_| bad())?;
+    // As in rsync, 0 is no limit.
+    if value == 0.0 {
+        return Ok(0);
+    }
     let rate = (value * scale).round();
     if !rate.is_finite() || rate < 1.0 || rate > u64::MAX as f64 {
         return Err(bad());

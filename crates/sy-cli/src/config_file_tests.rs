@@ -282,7 +282,9 @@ fn rates_parse_in_binary_units_and_bare_numbers_are_kib() {
     assert_eq!(parse_rate("1.5G").unwrap(), 3 << 29);
     assert_eq!(parse_rate("100").unwrap(), 100 << 10);
     assert_eq!(parse_rate("4096B").unwrap(), 4096);
-    for bad in ["", "M", "10X", "-1M", "0", "1.2.3K", "0.0001B"] {
+    assert_eq!(parse_rate("0").unwrap(), 0, "no limit");
+    assert_eq!(parse_rate("0M").unwrap(), 0, "no limit");
+    for bad in ["", "M", "10X", "-1M", "1.2.3K", "0.0001B"] {
         assert!(parse_rate(bad).is_err(), "{bad:?}");
     }
 }

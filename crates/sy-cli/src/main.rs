@@ -61,10 +61,11 @@ fn run(argv: impl IntoIterator<Item = OsString>) -> Result<Exit> {
     let log_level = if parsed.args.quiet {
         Level::ERROR
     } else {
+        // `-v` lists the changes (the reporter's doing); the log starts at `-vv`.
         match parsed.args.verbose {
-            0 => Level::WARN,
-            1 => Level::INFO,
-            2 => Level::DEBUG,
+            0 | 1 => Level::WARN,
+            2 => Level::INFO,
+            3 => Level::DEBUG,
             _ => Level::TRACE,
         }
     };
@@ -147,9 +148,12 @@ fn init_logging(level: Level, log_file: Option<&std::path::Path>) -> Result<()> 
         EnvFilter::try_from_default_env()
             .unwrap_or_else(|_| EnvFilter::new(level.as_str().to_ascii_lowercase()))
     };
+    // Module paths are for whoever asks for them through RUST_LOG, not for a user's warnings.
+    let targets = std::env::var_os("RUST_LOG").is_some();
     let to_stderr = fmt::layer()
         .with_writer(io::stderr)
         .with_ansi(io::stderr().is_terminal())
+        .with_target(targets)
         .without_time()
         .with_filter(filter(level));
     let to_file = match log_file {

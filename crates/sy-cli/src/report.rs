@@ -72,6 +72,15 @@ impl Reporter {
         self.print(&value.to_string());
     }
 
+    /// A byte count for --stats: exact, or in human units with `-h`.
+    fn size(&self, bytes: u64) -> String {
+        if self.out.human_readable {
+            human_bytes(bytes as f64)
+        } else {
+            bytes.to_string()
+        }
+    }
+
     /// Ends the output: the progress display's closing line, `--stats` or the JSON summary.
     /// Returns the first error writing to stdout (a closed pipe), if any.
     pub fn finish(&self, totals: &Totals, elapsed: Duration, exit: Exit) -> io::Result<()> {
@@ -128,9 +137,9 @@ impl Reporter {
                 totals.dirs,
                 totals.links,
                 totals.meta,
-                totals.bytes_literal,
-                totals.bytes_matched,
-                written,
+                self.size(totals.bytes_literal),
+                self.size(totals.bytes_matched),
+                self.size(written),
                 secs,
                 human_bytes(rate),
             ));

@@ -262,7 +262,7 @@ fn a_host_without_sy_remote_gets_a_verified_copy_once() {
         .join(format!(".cache/sy/sy-remote-{}", env!("CARGO_PKG_VERSION")));
     let run = || {
         s.sy()
-            .arg("-v")
+            .arg("-vv")
             .arg(s.f.src_slash())
             .arg(format!("sshtest:{}/", s.f.dst().display()))
             .output()

@@ -141,13 +141,13 @@ fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
     s.write_config("IdentityAgent none");
     s.f.write("src/a", "with -i");
     let key = s.user_key.display().to_string();
-    ok(s.push(&["-i", &key]));
+    ok(s.push(&["--identity", &key]));
     assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "with -i");
 
     let wrong = s.f.path("keys/wrong_key");
     keygen(&wrong);
     let wrong = wrong.display().to_string();
-    let out = s.push(&["-i", &wrong, "-i", "/nonexistent/id_rsa"]);
+    let out = s.push(&["--identity", &wrong, "--identity", "/nonexistent/id_rsa"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("permission denied"), "{err}");
