@@ -343,7 +343,9 @@ fn config_ciphers(written: Option<&str>) -> Vec<String> {
         }
         all
     };
-    match written.split_at(1) {
+    // `split_at(1)` would panic inside a multi-byte first character (`Ciphers é…`).
+    let (first, rest) = written.split_at(written.chars().next().map_or(0, char::len_utf8));
+    match (first, rest) {
         ("^", rest) => merge(names(rest), defaults()),
         ("+", rest) => merge(defaults(), names(rest)),
         ("-", rest) => {
@@ -447,5 +449,7 @@ mod tests {
         assert_eq!(without.len(), 2);
         let plus = config_ciphers(Some("+aes128-ctr"));
         assert_eq!(plus.last().map(String::as_str), Some("aes128-ctr"));
+        // A name that is not ASCII is an unknown cipher, not a panic.
+        assert_eq!(config_ciphers(Some("é-cipher")), ["é-cipher"]);
     }
 }
