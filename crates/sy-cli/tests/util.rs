@@ -301,6 +301,27 @@ pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
+/// A program this workspace builds (`sy-remote`, an example), found where cargo puts it beside
+/// the `sy` under test — never built from here, which would fight the running cargo for its
+/// build lock. A missing one fails the test, naming the command that builds it (`build`, to
+/// which `--release` is added for a release build of the tests).
+///
+/// Cargo rebuilds it only when its package is in the build: after a change below `sy-remote`,
+/// `cargo test -p sy-cli` would run the `sy-remote` built before it, and `cargo test
+/// --workspace` the new one.
+pub fn built_program(rel: &str, build: &str) -> PathBuf {
+    let sy = Path::new(env!("CARGO_BIN_EXE_sy"));
+    let path = sy.with_file_name(rel);
+    let release = sy.parent().is_some_and(|dir| dir.ends_with("release"));
+    let profile = if release { " --release" } else { "" };
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test --workspace{profile}` builds it, or `{build}{profile}`",
+        path.display(),
+    );
+    path
+}
+
 /// Allocated bytes of a file (to tell holes from written zeros).
 pub fn allocated(path: &Path) -> u64 {
     fs::metadata(path).unwrap().blocks() * 512

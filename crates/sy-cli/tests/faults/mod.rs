@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::util::Fixture;
+use crate::util::{Fixture, built_program};
 
 /// A tiny xorshift generator: reproducible from its seed, good enough to pick moments and sizes.
 pub struct Rng(u64);
@@ -47,37 +47,15 @@ impl Rng {
     }
 }
 
-/// The `fault_relay` example (a link that drops or stalls), built once per run into the same
-/// target directory and profile as `sy`, offline (the test build fetched all there is); its
-/// path is the one cargo reports, not a guess at the directory layout.
+/// The `fault_relay` example (a link that drops or stalls), which `cargo test` builds beside
+/// the test binaries unless told to build only some tests (`--test tests`).
 pub fn fault_relay() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let sy = PathBuf::from(env!("CARGO_BIN_EXE_sy"));
-        let profile_dir = sy.parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let mut cargo = std::process::Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--quiet", "--offline", "--message-format=json"])
-            .args(["-p", "sy-cli", "--example", "fault_relay", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(std::process::Stdio::inherit());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let out = cargo.output().expect("running cargo to build fault_relay");
-        assert!(out.status.success(), "building fault_relay failed");
-        let built = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find_map(|message| {
-                let executable = message["executable"].as_str()?;
-                (message["target"]["name"] == "fault_relay").then(|| PathBuf::from(executable))
-            })
-            .expect("cargo named no fault_relay executable");
-        assert!(built.is_file(), "{} missing", built.display());
-        built
+        built_program(
+            "examples/fault_relay",
+            "cargo build -p sy-cli --example fault_relay",
+        )
     })
 }
 
