@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::remote::{edge_tree, noise, sy_remote};
 use crate::ssh::{Sshd, keygen, sshd_or_skip, start_sshd, user_name};
-use crate::util::{Fixture, assert_same_tree, stderr, summary};
+use crate::util::{Fixture, assert_same_tree, default_signal_actions, stderr, summary};
 
 /// A fixture with its own sshd, keys, known_hosts and ssh config.
 pub struct Setup {
@@ -546,7 +546,8 @@ fn ctrl_c_stops_a_connection_attempt() {
     )
     .unwrap();
     f.write("src/a", "a");
-    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"))
+    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"));
+    let mut sy = default_signal_actions(&mut sy)
         .env("HOME", f.path("src"))
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .arg("-F")

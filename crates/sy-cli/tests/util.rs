@@ -281,6 +281,23 @@ pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Bytes written so far to the largest of sy's temporaries and partials directly in `dir`
+/// (a file's temporary is beside it): whether an interrupted run will leave a partial.
+pub fn bytes_in_temporaries(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.contains(".sy-tmp.") || name.ends_with(".sy-partial")
+        })
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Parses `--json` output into its events.
 pub fn json_events(out: &Output) -> Vec<serde_json::Value> {
     stdout(out)
@@ -299,6 +316,25 @@ pub fn summary(out: &Output) -> serde_json::Value {
 
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// Gives the child the default action for SIGHUP, SIGINT and SIGTERM. sy keeps a signal its
+/// parent ignored (as `nohup` leaves SIGHUP, and a shell's background job SIGINT), so a test
+/// that signals sy must not hand down the dispositions of whatever runs the suite.
+pub fn default_signal_actions(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe, the only kind of call allowed between fork and
+    // exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+                if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    }
 }
 
 /// A program this workspace builds (`sy-remote`, an example), found where cargo puts it beside

@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::util::{Fixture, built_program};
+use crate::util::{Fixture, built_program, default_signal_actions};
 
 /// A tiny xorshift generator: reproducible from its seed, good enough to pick moments and sizes.
 pub struct Rng(u64);
@@ -95,11 +95,12 @@ pub fn relayed_sy(f: &Fixture, fault: &str) -> assert_cmd::Command {
     assert_cmd::Command::from_std(relayed(f, fault))
 }
 
-/// [`relayed_sy`] as a std command (to be spawned and signalled).
+/// [`relayed_sy`] as a std command (to be spawned and signalled; the signals act by default).
 pub fn relayed(f: &Fixture, fault: &str) -> std::process::Command {
     let rsh = fake_ssh(f, "relay-rsh", RELAY_TAIL);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
-    cmd.current_dir(f.root())
+    default_signal_actions(&mut cmd)
+        .current_dir(f.root())
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .env("SY_TEST_RELAY", fault_relay())
         .env("SY_RELAY_FAULT", fault)
@@ -111,12 +112,13 @@ pub fn relayed(f: &Fixture, fault: &str) -> std::process::Command {
     cmd
 }
 
-/// `sy -e PID-RSH --remote-path SY-REMOTE` as a std command (to be spawned and killed); the
-/// agent's process id lands in `pidfile`.
+/// `sy -e PID-RSH --remote-path SY-REMOTE` as a std command (to be spawned, signalled and
+/// killed; the signals act by default); the agent's process id lands in `pidfile`.
 pub fn pid_sy(f: &Fixture, pidfile: &Path) -> std::process::Command {
     let rsh = fake_ssh(f, "pid-rsh", PID_TAIL);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
-    cmd.current_dir(f.root())
+    default_signal_actions(&mut cmd)
+        .current_dir(f.root())
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .env("SY_TEST_PIDFILE", pidfile)
         .arg("-e")
