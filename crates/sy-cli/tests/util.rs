@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -316,6 +317,76 @@ pub fn summary(out: &Output) -> serde_json::Value {
 
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// Whether a missing tool or privilege fails the test instead of skipping it: under
+/// `SY_REQUIRE_SSHD=1`, which CI sets (it runs as root with rsync and OpenSSH installed).
+fn skips_are_failures() -> bool {
+    std::env::var_os("SY_REQUIRE_SSHD").is_some_and(|v| v == "1")
+}
+
+/// The one place a test decides it cannot run here. `true` when `available`; otherwise the
+/// running test is skipped loudly (a line on stderr naming it and `missing`, which should say
+/// how to get what is missing) and `false` is returned — or, under `SY_REQUIRE_SSHD=1`, the
+/// test fails, so a CI run never passes a test it did not run.
+pub fn require(available: bool, missing: &str) -> bool {
+    if available {
+        return true;
+    }
+    // libtest runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
+    assert!(
+        !skips_are_failures(),
+        "{test}: SY_REQUIRE_SSHD=1, but it {missing}"
+    );
+    // Written to stderr itself: libtest would swallow `eprintln!` of a test that passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: it {missing} (SY_REQUIRE_SSHD=1 makes this a failure)"
+    );
+    false
+}
+
+/// [`require`] for a program on `PATH`, found in the Debian `package`.
+pub fn require_tool(program: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+        })
+    });
+    require(
+        found,
+        &format!("needs `{program}`, which is not on PATH (apt-get install {package})"),
+    )
+}
+
+/// [`require`] for root privileges, which the test needs to `why`.
+pub fn require_root(why: &str) -> bool {
+    require(
+        is_root(),
+        &format!("needs root to {why} (run the tests as root)"),
+    )
+}
+
+/// A `sy` command that permission bits apply to: as root, who reads and writes everything
+/// regardless, it runs as `nobody` through `setpriv`; otherwise it is `sy` itself. `None` (the
+/// test skipped, see [`require`]) when this is root and `setpriv` is missing.
+pub fn sy_bound_by_permissions(f: &Fixture) -> Option<std::process::Command> {
+    let mut cmd = if is_root() {
+        if !require_tool("setpriv", "util-linux") {
+            return None;
+        }
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_sy"));
+        cmd
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
+    };
+    cmd.current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"));
+    Some(cmd)
 }
 
 /// Gives the child the default action for SIGHUP, SIGINT and SIGTERM. sy keeps a signal its
