@@ -6,7 +6,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::util::{Fixture, assert_same_tree, is_root, leftovers, snapshot, stderr};
+use crate::util::{
+    Fixture, assert_same_tree, is_root, leftovers, snapshot, stderr, sy_bound_by_permissions,
+};
 
 /// Root reads everything whatever the mode bits say, so as root the run drops to `nobody`
 /// (setpriv, util-linux) for permission bits to apply; otherwise `chmod 000` is enough.
@@ -20,21 +22,17 @@ fn unreadable_source_is_named_the_rest_completes_exit_2() {
     fs::set_permissions(f.path("src/secret"), fs::Permissions::from_mode(0o000)).unwrap();
     fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o000)).unwrap();
     f.mkdir("dst");
-    let mut cmd = if is_root() {
+    let Some(mut cmd) = sy_bound_by_permissions(&f) else {
+        return;
+    };
+    if is_root() {
         rustix::fs::chown(
             f.dst(),
             Some(rustix::fs::Uid::from_raw(65534)),
             Some(rustix::fs::Gid::from_raw(65534)),
         )
         .unwrap();
-        let mut cmd = assert_cmd::Command::new("setpriv");
-        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(env!("CARGO_BIN_EXE_sy"))
-            .current_dir(f.root());
-        cmd
-    } else {
-        f.sy()
-    };
+    }
     let out = cmd
         .arg("--json")
         .arg(f.src_slash())

@@ -4,7 +4,7 @@ use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixListener;
 
-use crate::util::{Fixture, assert_same_tree, is_root, stderr};
+use crate::util::{Fixture, assert_same_tree, require_root, stderr};
 
 #[test]
 fn empty_files_and_directories() {
@@ -203,8 +203,7 @@ fn hard_links_are_kept_with_h() {
 
 #[test]
 fn archive_keeps_owner_and_group_when_root() {
-    if !is_root() {
-        eprintln!("skipped: needs root to give files away");
+    if !require_root("give files away") {
         return;
     }
     let f = Fixture::new();

@@ -7,35 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::OnceLock;
 
-use crate::util::{Fixture, assert_same_tree, files_equal, leftovers, stderr, summary};
+use crate::util::{
+    Fixture, assert_same_tree, built_program, files_equal, leftovers, stderr, summary,
+};
 
-/// The `sy-remote` built from this checkout. Cargo builds only this package's binaries for its
-/// tests, so it is built here once per run, into the same target directory and profile as
-/// `sy` (a no-op when it is up to date; works on a clean clone with `cargo test --workspace`).
+/// The `sy-remote` built from this checkout, beside `sy`. Cargo builds another package's
+/// binaries only when that package is tested too: `cargo test --workspace` does.
 pub fn sy_remote() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let sy = PathBuf::from(env!("CARGO_BIN_EXE_sy"));
-        let profile_dir = sy.parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let mut cargo = std::process::Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--quiet", "-p", "sy-remote", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let status = cargo.status().expect("running cargo to build sy-remote");
-        assert!(status.success(), "building sy-remote failed");
-        let built = profile_dir.join("sy-remote");
-        assert!(
-            built.is_file(),
-            "{} missing after the build",
-            built.display()
-        );
-        built
-    })
+    BUILT.get_or_init(|| built_program("sy-remote", "cargo build -p sy-remote"))
 }
 
 /// A stand-in for `ssh`: skips its options and the host, then runs the command string here

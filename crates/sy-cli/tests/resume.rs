@@ -2,7 +2,9 @@
 
 use std::fs;
 
-use crate::util::{Fixture, assert_same_tree, leftovers};
+use crate::util::{
+    Fixture, assert_same_tree, bytes_in_temporaries, default_signal_actions, leftovers,
+};
 
 #[test]
 fn a_stray_temp_from_a_killed_run_is_tidied_and_never_taken_for_the_file() {
@@ -93,10 +95,11 @@ fn no_whole_file_updates_by_delta() {
 }
 
 /// Starts sy updating a big file by delta, paced by `--bwlimit` so the 24 MiB take about 12 s,
-/// waits until its temporary exists, then sends `signal` (SIGKILL for `None`) while it is
+/// waits until its temporary holds data, then sends `signal` (SIGKILL for `None`) while it is
 /// certainly still running. Returns the exit code.
 fn interrupt_midway(f: &Fixture, signal: Option<rustix::process::Signal>) -> Option<i32> {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
+    let mut sy = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
+    let mut child = default_signal_actions(&mut sy)
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .args(["--no-whole-file", "--bwlimit", "2M", &f.src_slash(), "dst"])
         .current_dir(f.root())
@@ -104,13 +107,13 @@ fn interrupt_midway(f: &Fixture, signal: Option<rustix::process::Signal>) -> Opt
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while leftovers(&f.dst()).is_empty()
+    // Data, not only the file: what an interrupted run wrote is kept, an empty temporary is not.
+    while bytes_in_temporaries(&f.dst()) == 0
         && std::time::Instant::now() < deadline
         && child.try_wait().unwrap().is_none()
     {
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    std::thread::sleep(std::time::Duration::from_millis(50));
     assert!(
         child.try_wait().unwrap().is_none(),
         "sy finished before it could be interrupted"

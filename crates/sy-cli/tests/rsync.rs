@@ -2,12 +2,11 @@
 
 use std::process::Command;
 
-use crate::util::{Fixture, assert_same_tree};
+use crate::util::{Fixture, assert_same_tree, require_tool};
 
 #[test]
 fn same_result_as_rsync_archive() {
-    if Command::new("rsync").arg("--version").output().is_err() {
-        eprintln!("skipped: rsync is not installed");
+    if !require_tool("rsync", "rsync") {
         return;
     }
     let f = Fixture::new();

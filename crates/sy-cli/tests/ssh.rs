@@ -1,6 +1,6 @@
 //! One sync over a real OpenSSH server: `sshd` on a random loopback port with keys made for the
 //! test, `sy -e "ssh …"` pushing and pulling through it. Skipped (loudly) where there is no
-//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure.
+//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
 
 use std::fs;
 use std::net::{TcpListener, TcpStream};
@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::remote::sy_remote;
-use crate::util::{Fixture, assert_same_tree, stderr};
+use crate::util::{Fixture, assert_same_tree, require, stderr};
 
 const SSHD: &str = "/usr/sbin/sshd";
 
@@ -78,14 +78,8 @@ fn free_port() -> u16 {
 /// Starts sshd with a generated config in `dir`, accepting `user_key` for any local user.
 /// Sessions get `home` as HOME (and as the SFTP start directory) and a PATH of `home`/bin
 /// (empty unless a test puts a command there), /usr/bin and /bin: nothing from this checkout.
-pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Option<Sshd> {
-    if !Path::new(SSHD).exists() {
-        return None;
-    }
-    // Privilege separation needs this directory; it is missing in minimal containers.
-    if fs::create_dir_all("/run/sshd").is_err() {
-        return None;
-    }
+/// Call [`sshd_usable`] first.
+pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Sshd {
     let host_key = dir.join("host_key");
     keygen(&host_key);
     let authorized = dir.join("authorized_keys");
@@ -120,7 +114,7 @@ pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Option<Sshd> {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(sshd);
+                return sshd;
             }
             if let Ok(Some(_)) = sshd.child.try_wait() {
                 break; // the port was taken meanwhile: try another
@@ -132,16 +126,16 @@ pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Option<Sshd> {
     panic!("sshd did not start on any port");
 }
 
-/// `None` (after saying so) when there is no usable sshd, unless `SY_REQUIRE_SSHD=1`.
-pub fn sshd_or_skip(sshd: Option<Sshd>, test: &str) -> Option<Sshd> {
-    if sshd.is_none() {
-        assert!(
-            std::env::var_os("SY_REQUIRE_SSHD").is_none_or(|v| v != "1"),
-            "SY_REQUIRE_SSHD=1 but no usable sshd at {SSHD}"
-        );
-        eprintln!("SKIPPED {test}: no usable {SSHD}");
-    }
-    sshd
+/// Whether this machine can run a test sshd; if not, the test is skipped or fails ([`require`]).
+pub fn sshd_usable() -> bool {
+    require(
+        Path::new(SSHD).exists(),
+        &format!("needs OpenSSH's sshd at {SSHD} (apt-get install openssh-server)"),
+    ) && require(
+        // Privilege separation needs this directory; it is missing in minimal containers.
+        fs::create_dir_all("/run/sshd").is_ok(),
+        "needs /run/sshd for sshd's privilege separation, which it cannot create (run as root)",
+    )
 }
 
 pub fn user_name() -> String {
@@ -153,17 +147,15 @@ pub fn user_name() -> String {
 
 #[test]
 fn push_and_pull_over_openssh() {
+    if !sshd_usable() {
+        return;
+    }
     let f = Fixture::new();
     let keys = f.mkdir("keys");
     let user_key = keys.join("id_ed25519");
     keygen(&user_key);
     let home = f.mkdir("remote-home");
-    let Some(sshd) = sshd_or_skip(
-        start_sshd(&keys, &user_key, &home),
-        "push_and_pull_over_openssh",
-    ) else {
-        return;
-    };
+    let sshd = start_sshd(&keys, &user_key, &home);
     let host_pub = fs::read_to_string(keys.join("host_key.pub")).unwrap();
     let known_hosts = keys.join("known_hosts");
     fs::write(

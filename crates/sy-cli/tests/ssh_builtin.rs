@@ -3,7 +3,7 @@
 //! jump host from the ssh config, hostile paths, ciphers, keepalives and timeouts. Every test
 //! reads its host settings from its own `-F` file (its own known_hosts and keys), never the
 //! user's. Trust and authentication are in `ssh_trust.rs`. Skipped (loudly) where there is no
-//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure.
+//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -12,8 +12,8 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::remote::{edge_tree, noise, sy_remote};
-use crate::ssh::{Sshd, keygen, sshd_or_skip, start_sshd, user_name};
-use crate::util::{Fixture, assert_same_tree, stderr, summary};
+use crate::ssh::{Sshd, keygen, sshd_usable, start_sshd, user_name};
+use crate::util::{Fixture, assert_same_tree, default_signal_actions, require, stderr, summary};
 
 /// A fixture with its own sshd, keys, known_hosts and ssh config.
 pub struct Setup {
@@ -28,14 +28,18 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// `None` when the test is skipped. With `known`, known_hosts already trusts the server.
-    pub fn new(test: &str, known: bool) -> Option<Setup> {
+    /// `None` when the test is skipped (no sshd, see [`sshd_usable`]). With `known`,
+    /// known_hosts already trusts the server.
+    pub fn new(known: bool) -> Option<Setup> {
+        if !sshd_usable() {
+            return None;
+        }
         let f = Fixture::new();
         let keys = f.mkdir("keys");
         let user_key = keys.join("id_ed25519");
         keygen(&user_key);
         let home = f.mkdir("remote-home");
-        let sshd = sshd_or_skip(start_sshd(&keys, &user_key, &home), test)?;
+        let sshd = start_sshd(&keys, &user_key, &home);
         let host_pub = fs::read_to_string(keys.join("host_key.pub")).unwrap();
         let known_hosts = keys.join("known_hosts");
         let line = if known {
@@ -116,6 +120,18 @@ impl Setup {
     }
 }
 
+/// Whether the remote sessions (PATH: HOME/bin, /usr/bin, /bin) find no `sy-remote` of their
+/// own, as tests of deploying the agent and of SFTP need; if they do, the test is skipped or
+/// fails ([`require`]).
+fn no_sy_remote_on_the_remote_path() -> bool {
+    require(
+        !["/usr/bin/sy-remote", "/bin/sy-remote"]
+            .iter()
+            .any(|p| Path::new(p).exists()),
+        "needs no sy-remote in /usr/bin or /bin, where the remote sessions would find it",
+    )
+}
+
 pub fn ok(out: Output) -> Output {
     assert_eq!(out.status.code(), Some(0), "sy failed: {}", stderr(&out));
     out
@@ -123,7 +139,7 @@ pub fn ok(out: Output) -> Output {
 
 #[test]
 fn builtin_ssh_pushes_and_pulls_an_edge_case_tree() {
-    let Some(s) = Setup::new("builtin_ssh_pushes_and_pulls_an_edge_case_tree", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     edge_tree(&s.f);
@@ -142,7 +158,7 @@ fn builtin_ssh_pushes_and_pulls_an_edge_case_tree() {
 
 #[test]
 fn builtin_ssh_sends_a_changed_file_as_a_delta() {
-    let Some(s) = Setup::new("builtin_ssh_sends_a_changed_file_as_a_delta", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     let old = noise(8 << 20, 5);
@@ -167,10 +183,7 @@ fn builtin_ssh_sends_a_changed_file_as_a_delta() {
 
 #[test]
 fn a_host_alias_and_a_jump_host_come_from_the_ssh_config() {
-    let Some(s) = Setup::new(
-        "a_host_alias_and_a_jump_host_come_from_the_ssh_config",
-        true,
-    ) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     s.f.write("src/a", "through the jump host");
@@ -189,7 +202,7 @@ fn a_host_alias_and_a_jump_host_come_from_the_ssh_config() {
 
 #[test]
 fn a_remote_path_with_quotes_and_command_substitution_is_taken_literally() {
-    let Some(s) = Setup::new("a_remote_path_with_quotes_is_taken_literally", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     s.f.write("src/a", "literal");
@@ -209,7 +222,7 @@ fn a_remote_path_with_quotes_and_command_substitution_is_taken_literally() {
 
 #[test]
 fn a_leading_tilde_is_the_remote_home_as_with_rsync() {
-    let Some(s) = Setup::new("a_leading_tilde_is_the_remote_home", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     s.f.write("src/a", "home");
@@ -228,7 +241,7 @@ fn a_leading_tilde_is_the_remote_home_as_with_rsync() {
 
 #[test]
 fn a_named_cipher_is_used_and_an_unknown_one_refused() {
-    let Some(s) = Setup::new("a_named_cipher_is_used_and_an_unknown_one_refused", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     s.f.write("src/a", "chacha");
@@ -245,15 +258,12 @@ fn a_named_cipher_is_used_and_an_unknown_one_refused() {
 
 #[test]
 fn a_host_without_sy_remote_gets_a_verified_copy_once() {
-    let Some(s) = Setup::new("a_host_without_sy_remote_gets_a_verified_copy_once", true) else {
-        return;
-    };
-    if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
-        eprintln!(
-            "SKIPPED a_host_without_sy_remote_gets_a_verified_copy_once: sy-remote is on /usr/bin:/bin"
-        );
+    if !no_sy_remote_on_the_remote_path() {
         return;
     }
+    let Some(s) = Setup::new(true) else {
+        return;
+    };
     // Built beside the `sy` under test, which is where it is copied from.
     let local = sy_remote();
     edge_tree(&s.f);
@@ -291,7 +301,7 @@ fn a_host_without_sy_remote_gets_a_verified_copy_once() {
 
 #[test]
 fn a_missing_agent_at_a_custom_path_is_a_clear_error() {
-    let Some(s) = Setup::new("a_missing_agent_at_a_custom_path_is_a_clear_error", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     s.f.write("src/a", "a");
@@ -312,7 +322,7 @@ fn a_missing_agent_at_a_custom_path_is_a_clear_error() {
 
 #[test]
 fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
-    let Some(s) = Setup::new("a_server_that_stops_answering_ends_the_run", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     s.write_config(&format!(
@@ -408,7 +418,7 @@ fn a_host_that_never_answers_fails_after_connect_timeout() {
 
 #[test]
 fn the_ssh_settings_of_the_config_file_reach_the_built_in_client() {
-    let Some(s) = Setup::new("the_ssh_settings_of_the_config_file_reach", true) else {
+    let Some(s) = Setup::new(true) else {
         return;
     };
     let config = s.f.path(".config/sy/config.toml");
@@ -446,16 +456,12 @@ fn the_ssh_settings_of_the_config_file_reach_the_built_in_client() {
 
 #[test]
 fn with_no_deploy_a_host_without_sy_remote_is_synced_over_sftp() {
-    let Some(s) = Setup::new(
-        "with_no_deploy_a_host_without_sy_remote_is_synced_over_sftp",
-        true,
-    ) else {
-        return;
-    };
-    if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
-        eprintln!("SKIPPED with_no_deploy_a_host_without_sy_remote: sy-remote is on /usr/bin:/bin");
+    if !no_sy_remote_on_the_remote_path() {
         return;
     }
+    let Some(s) = Setup::new(true) else {
+        return;
+    };
     s.f.write("src/a.txt", "over sftp");
     s.f.write("src/dir/big.bin", noise(3 << 20, 4));
     s.f.write("src/dir with space/$(not run)", "literal");
@@ -503,13 +509,12 @@ fn with_no_deploy_a_host_without_sy_remote_is_synced_over_sftp() {
 
 #[test]
 fn a_host_of_another_platform_is_synced_over_sftp() {
-    let Some(s) = Setup::new("a_host_of_another_platform_is_synced_over_sftp", true) else {
-        return;
-    };
-    if Path::new("/usr/bin/sy-remote").exists() || Path::new("/bin/sy-remote").exists() {
-        eprintln!("SKIPPED a_host_of_another_platform: sy-remote is on /usr/bin:/bin");
+    if !no_sy_remote_on_the_remote_path() {
         return;
     }
+    let Some(s) = Setup::new(true) else {
+        return;
+    };
     // The sessions' PATH starts with HOME/bin: this `uname` makes the host look foreign.
     let bin = s.home.join("bin");
     fs::create_dir_all(&bin).unwrap();
@@ -546,7 +551,8 @@ fn ctrl_c_stops_a_connection_attempt() {
     )
     .unwrap();
     f.write("src/a", "a");
-    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"))
+    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"));
+    let mut sy = default_signal_actions(&mut sy)
         .env("HOME", f.path("src"))
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .arg("-F")

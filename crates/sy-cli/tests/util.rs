@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
@@ -281,6 +282,23 @@ pub fn leftovers(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
+/// Bytes written so far to the largest of sy's temporaries and partials directly in `dir`
+/// (a file's temporary is beside it): whether an interrupted run will leave a partial.
+pub fn bytes_in_temporaries(dir: &Path) -> u64 {
+    fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.contains(".sy-tmp.") || name.ends_with(".sy-partial")
+        })
+        .filter_map(|e| e.metadata().ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0)
+}
+
 /// Parses `--json` output into its events.
 pub fn json_events(out: &Output) -> Vec<serde_json::Value> {
     stdout(out)
@@ -299,6 +317,116 @@ pub fn summary(out: &Output) -> serde_json::Value {
 
 pub fn is_root() -> bool {
     rustix::process::geteuid().is_root()
+}
+
+/// Whether a missing tool or privilege fails the test instead of skipping it: under
+/// `SY_REQUIRE_SSHD=1`, which CI sets (it runs as root with rsync and OpenSSH installed).
+fn skips_are_failures() -> bool {
+    std::env::var_os("SY_REQUIRE_SSHD").is_some_and(|v| v == "1")
+}
+
+/// The one place a test decides it cannot run here. `true` when `available`; otherwise the
+/// running test is skipped loudly (a line on stderr naming it and `missing`, which should say
+/// how to get what is missing) and `false` is returned — or, under `SY_REQUIRE_SSHD=1`, the
+/// test fails, so a CI run never passes a test it did not run.
+pub fn require(available: bool, missing: &str) -> bool {
+    if available {
+        return true;
+    }
+    // libtest runs each test on a thread named after it.
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("this test");
+    assert!(
+        !skips_are_failures(),
+        "{test}: SY_REQUIRE_SSHD=1, but it {missing}"
+    );
+    // Written to stderr itself: libtest would swallow `eprintln!` of a test that passes.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED {test}: it {missing} (SY_REQUIRE_SSHD=1 makes this a failure)"
+    );
+    false
+}
+
+/// [`require`] for a program on `PATH`, found in the Debian `package`.
+pub fn require_tool(program: &str, package: &str) -> bool {
+    let found = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            fs::metadata(dir.join(program)).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+        })
+    });
+    require(
+        found,
+        &format!("needs `{program}`, which is not on PATH (apt-get install {package})"),
+    )
+}
+
+/// [`require`] for root privileges, which the test needs to `why`.
+pub fn require_root(why: &str) -> bool {
+    require(
+        is_root(),
+        &format!("needs root to {why} (run the tests as root)"),
+    )
+}
+
+/// A `sy` command that permission bits apply to: as root, who reads and writes everything
+/// regardless, it runs as `nobody` through `setpriv`; otherwise it is `sy` itself. `None` (the
+/// test skipped, see [`require`]) when this is root and `setpriv` is missing.
+pub fn sy_bound_by_permissions(f: &Fixture) -> Option<std::process::Command> {
+    let mut cmd = if is_root() {
+        if !require_tool("setpriv", "util-linux") {
+            return None;
+        }
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_sy"));
+        cmd
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_sy"))
+    };
+    cmd.current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"));
+    Some(cmd)
+}
+
+/// Gives the child the default action for SIGHUP, SIGINT and SIGTERM. sy keeps a signal its
+/// parent ignored (as `nohup` leaves SIGHUP, and a shell's background job SIGINT), so a test
+/// that signals sy must not hand down the dispositions of whatever runs the suite.
+pub fn default_signal_actions(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: signal(2) is async-signal-safe, the only kind of call allowed between fork and
+    // exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            for signal in [libc::SIGHUP, libc::SIGINT, libc::SIGTERM] {
+                if libc::signal(signal, libc::SIG_DFL) == libc::SIG_ERR {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// A program this workspace builds (`sy-remote`, an example), found where cargo puts it beside
+/// the `sy` under test — never built from here, which would fight the running cargo for its
+/// build lock. A missing one fails the test, naming the command that builds it (`build`, to
+/// which `--release` is added for a release build of the tests).
+///
+/// Cargo rebuilds it only when its package is in the build: after a change below `sy-remote`,
+/// `cargo test -p sy-cli` would run the `sy-remote` built before it, and `cargo test
+/// --workspace` the new one.
+pub fn built_program(rel: &str, build: &str) -> PathBuf {
+    let sy = Path::new(env!("CARGO_BIN_EXE_sy"));
+    let path = sy.with_file_name(rel);
+    let release = sy.parent().is_some_and(|dir| dir.ends_with("release"));
+    let profile = if release { " --release" } else { "" };
+    assert!(
+        path.is_file(),
+        "{} is missing: `cargo test --workspace{profile}` builds it, or `{build}{profile}`",
+        path.display(),
+    );
+    path
 }
 
 /// Allocated bytes of a file (to tell holes from written zeros).

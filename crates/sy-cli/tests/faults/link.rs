@@ -124,7 +124,6 @@ fn a_stalled_link_ends_with_a_clear_message_within_10_s() {
     let mut rng = Rng::new(5);
     let size = tree(&f, &mut rng);
     let stall = rng.range(1 << 20, size / 2);
-    // Built first: the first use of the helpers may run cargo, which is not sy's time.
     let mut sy = relayed_sy(&f, &format!("stall:{stall}"));
     sy.args(["--timeout", "5", "--retry", "0"])
         .arg(f.src_slash())

@@ -14,7 +14,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::util::Fixture;
+use crate::util::{Fixture, built_program, default_signal_actions};
 
 /// A tiny xorshift generator: reproducible from its seed, good enough to pick moments and sizes.
 pub struct Rng(u64);
@@ -47,37 +47,15 @@ impl Rng {
     }
 }
 
-/// The `fault_relay` example (a link that drops or stalls), built once per run into the same
-/// target directory and profile as `sy`, offline (the test build fetched all there is); its
-/// path is the one cargo reports, not a guess at the directory layout.
+/// The `fault_relay` example (a link that drops or stalls), which `cargo test` builds beside
+/// the test binaries unless told to build only some tests (`--test tests`).
 pub fn fault_relay() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {
-        let sy = PathBuf::from(env!("CARGO_BIN_EXE_sy"));
-        let profile_dir = sy.parent().unwrap();
-        let target_dir = profile_dir.parent().unwrap();
-        let mut cargo = std::process::Command::new(env!("CARGO"));
-        cargo
-            .args(["build", "--quiet", "--offline", "--message-format=json"])
-            .args(["-p", "sy-cli", "--example", "fault_relay", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stderr(std::process::Stdio::inherit());
-        if profile_dir.file_name().is_some_and(|n| n == "release") {
-            cargo.arg("--release");
-        }
-        let out = cargo.output().expect("running cargo to build fault_relay");
-        assert!(out.status.success(), "building fault_relay failed");
-        let built = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-            .find_map(|message| {
-                let executable = message["executable"].as_str()?;
-                (message["target"]["name"] == "fault_relay").then(|| PathBuf::from(executable))
-            })
-            .expect("cargo named no fault_relay executable");
-        assert!(built.is_file(), "{} missing", built.display());
-        built
+        built_program(
+            "examples/fault_relay",
+            "cargo build -p sy-cli --example fault_relay",
+        )
     })
 }
 
@@ -117,11 +95,12 @@ pub fn relayed_sy(f: &Fixture, fault: &str) -> assert_cmd::Command {
     assert_cmd::Command::from_std(relayed(f, fault))
 }
 
-/// [`relayed_sy`] as a std command (to be spawned and signalled).
+/// [`relayed_sy`] as a std command (to be spawned and signalled; the signals act by default).
 pub fn relayed(f: &Fixture, fault: &str) -> std::process::Command {
     let rsh = fake_ssh(f, "relay-rsh", RELAY_TAIL);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
-    cmd.current_dir(f.root())
+    default_signal_actions(&mut cmd)
+        .current_dir(f.root())
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .env("SY_TEST_RELAY", fault_relay())
         .env("SY_RELAY_FAULT", fault)
@@ -133,12 +112,13 @@ pub fn relayed(f: &Fixture, fault: &str) -> std::process::Command {
     cmd
 }
 
-/// `sy -e PID-RSH --remote-path SY-REMOTE` as a std command (to be spawned and killed); the
-/// agent's process id lands in `pidfile`.
+/// `sy -e PID-RSH --remote-path SY-REMOTE` as a std command (to be spawned, signalled and
+/// killed; the signals act by default); the agent's process id lands in `pidfile`.
 pub fn pid_sy(f: &Fixture, pidfile: &Path) -> std::process::Command {
     let rsh = fake_ssh(f, "pid-rsh", PID_TAIL);
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
-    cmd.current_dir(f.root())
+    default_signal_actions(&mut cmd)
+        .current_dir(f.root())
         .env("XDG_CONFIG_HOME", f.path(".config"))
         .env("SY_TEST_PIDFILE", pidfile)
         .arg("-e")

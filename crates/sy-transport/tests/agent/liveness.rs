@@ -1,16 +1,21 @@
 //! `AgentOptions::timeout` and the agent's keepalives: an idle but healthy link survives any
 //! pause, a silent one fails every call in flight with a clear error instead of hanging.
+//!
+//! The link's clocks are tokio's, so most of these run on a paused clock: it stands still while
+//! a task works and jumps to the next timer when every task waits (but not while `Local` works
+//! on a blocking thread), so a 5 s pause takes no time and a timeout is exact. The one test
+//! whose peer is a real process stays on the real clock.
 
+use std::os::fd::AsFd;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sy_protocol::{Endpoint, Hello, Message, Role};
 use sy_transport::{
     Agent, AgentOptions, KEEPALIVE, Local, ScanOptions, ServeOptions, Transport, serve,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-use super::run;
+use tokio::time::Instant;
 
 fn options(timeout: Duration) -> AgentOptions {
     AgentOptions {
@@ -21,9 +26,17 @@ fn options(timeout: Duration) -> AgentOptions {
     }
 }
 
-#[test]
-fn an_idle_agent_keeps_the_link_alive_past_the_timeout() {
-    run(async {
+/// Fails a test on a paused clock that has not ended within a minute of that clock: when every
+/// task waits, the clock jumps to this deadline, so a deadlock fails at once instead of hanging.
+async fn within_a_minute(test: impl Future<Output = ()>) {
+    tokio::time::timeout(Duration::from_secs(60), test)
+        .await
+        .expect("the test timed out");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_idle_agent_keeps_the_link_alive_past_the_timeout() {
+    within_a_minute(async {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("a"), "a").unwrap();
         let (client_end, agent_end) = tokio::io::duplex(256 << 10);
@@ -61,18 +74,20 @@ fn an_idle_agent_keeps_the_link_alive_past_the_timeout() {
         );
         agent.close().await;
         server.await.unwrap().unwrap();
-    });
+    })
+    .await;
 }
 
-#[test]
-fn a_silent_agent_fails_the_call_after_the_timeout() {
-    run(async {
+#[tokio::test(start_paused = true)]
+async fn a_silent_agent_fails_the_call_after_the_timeout() {
+    within_a_minute(async {
         let (client_end, mut agent_end) = tokio::io::duplex(256 << 10);
         // An agent that shakes hands, then never says another word (nor reads).
         let mut endpoint = Endpoint::new(Role::Agent, Hello::new(5));
         agent_end.write_all(&endpoint.take_output()).await.unwrap();
         let (read, write) = tokio::io::split(client_end);
-        let agent = Agent::new(read, write, options(Duration::from_secs(2)));
+        let timeout = Duration::from_secs(2);
+        let agent = Agent::new(read, write, options(timeout));
         let mut buf = vec![0; 4096];
         let n = agent_end.read(&mut buf).await.unwrap();
         endpoint.receive(&buf[..n]);
@@ -88,19 +103,30 @@ fn a_silent_agent_fails_the_call_after_the_timeout() {
             error.contains("no data from test: for 2 s (--timeout)"),
             "{error}"
         );
-        assert!(took >= Duration::from_millis(1500), "{took:?}");
-        assert!(took < Duration::from_secs(20), "{took:?}");
+        // The paused clock stood still through the handshake, so the silence began as the
+        // call did: it fails at the timeout, not a moment before, and not much after.
+        assert!(
+            took >= timeout && took < timeout + Duration::from_millis(50),
+            "{took:?}"
+        );
         drop(agent_end);
-    });
+    })
+    .await;
 }
 
 /// The client's runtime is not polled for longer than the timeout (a suspended machine,
 /// SIGSTOP) while the agent's keepalives pile up unread in a real pipe: when it resumes, the
 /// stall timer and the waiting bytes are ready together, and the bytes must count.
+///
+/// On the real clock: the bytes must wait in an OS pipe (through `cat`, fed by a peer on a
+/// thread of its own) while our runtime's thread is blocked, which the runtime notices in the
+/// same step as its expired timer; a paused clock would jump ahead whenever the runtime waited
+/// for such bytes. Only the gaps are slept, each just past the timeout; every other wait is
+/// for an event (bytes waiting in the pipe), so a slow machine makes the test slower, not
+/// wrong.
 #[test]
 fn a_gap_in_our_own_scheduling_is_not_the_agents_silence() {
-    // The agent's bytes reach the client through `cat`, so they wait in an OS pipe, which the
-    // runtime notices in the same step as its timers.
+    const TIMEOUT: Duration = Duration::from_millis(100);
     let mut cat = std::process::Command::new("cat")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -108,6 +134,18 @@ fn a_gap_in_our_own_scheduling_is_not_the_agents_silence() {
         .unwrap();
     let to_cat = cat.stdin.take().unwrap();
     let from_cat = cat.stdout.take().unwrap();
+    // The same pipe, to see whether bytes wait in it.
+    let pipe = from_cat.as_fd().try_clone_to_owned().unwrap();
+    let wait_for_bytes_in_the_pipe = || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while rustix::io::ioctl_fionread(&pipe).unwrap() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nothing from the peer"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
     let (client_out, agent_in) = tokio::io::duplex(1 << 20);
     let peer = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -133,22 +171,27 @@ fn a_gap_in_our_own_scheduling_is_not_the_agents_silence() {
             }
         });
     });
+    // The agent's hello is waiting before the client starts: the handshake cannot be late.
+    wait_for_bytes_in_the_pipe();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     runtime.block_on(async {
         let read = tokio::process::ChildStdout::from_std(from_cat).unwrap();
-        let agent = Agent::new(read, client_out, options(Duration::from_millis(300)));
+        let agent = Agent::new(read, client_out, options(TIMEOUT));
         let started = Instant::now();
         while !agent.established() && started.elapsed() < Duration::from_secs(20) {
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
         assert!(agent.established());
         // A timer that won half the time would fail one of ten rounds but once in a thousand.
         for round in 0..10 {
-            std::thread::sleep(Duration::from_millis(600));
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The gap: the runtime's thread blocked past the stall deadline (the last byte
+            // came before the gap began), and until keepalives wait in the pipe.
+            std::thread::sleep(TIMEOUT + Duration::from_millis(50));
+            wait_for_bytes_in_the_pipe();
+            tokio::time::sleep(Duration::from_millis(10)).await;
             assert_eq!(agent.failure(), None, "round {round}");
         }
     });
@@ -160,14 +203,15 @@ fn a_gap_in_our_own_scheduling_is_not_the_agents_silence() {
 
 /// The agent stops reading while a large request is still being written, and goes silent:
 /// the call fails by the timeout, and closing does not wait forever on the blocked writer.
-#[test]
-fn closing_a_link_stalled_mid_write_does_not_hang() {
-    run(async {
+#[tokio::test(start_paused = true)]
+async fn closing_a_link_stalled_mid_write_does_not_hang() {
+    within_a_minute(async {
         let (client_end, mut agent_end) = tokio::io::duplex(64 << 10);
         let mut endpoint = Endpoint::new(Role::Agent, Hello::new(5));
         agent_end.write_all(&endpoint.take_output()).await.unwrap();
         let (read, write) = tokio::io::split(client_end);
-        let agent = Agent::new(read, write, options(Duration::from_millis(500)));
+        let timeout = Duration::from_millis(500);
+        let agent = Agent::new(read, write, options(timeout));
         let mut buf = vec![0; 4096];
         let n = agent_end.read(&mut buf).await.unwrap();
         endpoint.receive(&buf[..n]);
@@ -176,10 +220,20 @@ fn closing_a_link_stalled_mid_write_does_not_hang() {
         let paths = (0..20_000)
             .map(|i| sy_transport::RelPath::new(format!("{i:0>60}")).unwrap())
             .collect();
+        let started = Instant::now();
         let digests = agent.checksums(paths, false).await;
         assert!(digests.iter().all(Result::is_err));
-        let closed = tokio::time::timeout(Duration::from_secs(10), agent.close()).await;
-        assert!(closed.is_ok(), "close() hung on the blocked writer");
+        let failed = started.elapsed();
+        assert!(
+            failed >= timeout && failed < timeout + Duration::from_millis(50),
+            "{failed:?}"
+        );
+        // The blocked writer gets as long as the peer got to answer, then is given up on.
+        let closing = Instant::now();
+        agent.close().await;
+        let closed = closing.elapsed();
+        assert!(closed <= timeout + Duration::from_millis(50), "{closed:?}");
         drop(agent_end);
-    });
+    })
+    .await;
 }

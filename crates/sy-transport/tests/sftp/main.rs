@@ -31,19 +31,37 @@ const SERVERS: [&str; 4] = [
     "/usr/libexec/openssh/sftp-server",
 ];
 
-/// OpenSSH's `sftp-server`, or `None` (said loudly) when this machine has none.
+/// `true` when `available`; otherwise the running test is skipped loudly, or fails under
+/// `SY_REQUIRE_SSHD=1` (CI: root, with OpenSSH installed) so that CI never passes a test it did
+/// not run. The rule of sy-cli's `util::require`.
+fn require(available: bool, missing: &str) -> bool {
+    if !available {
+        // libtest runs each test on a thread named after it.
+        let thread = std::thread::current();
+        let test = thread.name().unwrap_or("this test");
+        assert!(
+            std::env::var_os("SY_REQUIRE_SSHD").is_none_or(|v| v != "1"),
+            "{test}: SY_REQUIRE_SSHD=1, but it {missing}"
+        );
+        // Written to stderr itself: libtest would swallow `eprintln!` of a test that passes.
+        let _ = std::io::Write::write_all(
+            &mut std::io::stderr(),
+            format!("SKIPPED {test}: it {missing} (SY_REQUIRE_SSHD=1 makes this a failure)\n")
+                .as_bytes(),
+        );
+    }
+    available
+}
+
+/// OpenSSH's `sftp-server`, or `None` when this machine has none (see [`require`]).
 fn sftp_server() -> Option<PathBuf> {
-    if let Some(found) = SERVERS.iter().map(Path::new).find(|p| p.is_file()) {
-        return Some(found.to_path_buf());
-    }
-    if std::env::var_os("SY_REQUIRE_SSHD").is_some_and(|v| v == "1") {
-        panic!("SY_REQUIRE_SSHD=1 but no sftp-server found (tried {SERVERS:?})");
-    }
-    eprintln!(
-        "SKIPPED: no OpenSSH sftp-server found (tried {SERVERS:?}); \
-         set SY_REQUIRE_SSHD=1 to make this a failure"
+    let found = SERVERS.iter().map(Path::new).find(|p| p.is_file());
+    let missing = format!(
+        "needs OpenSSH's sftp-server, not found at {SERVERS:?} \
+         (apt-get install openssh-sftp-server)"
     );
-    None
+    require(found.is_some(), &missing);
+    found.map(Path::to_path_buf)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -328,8 +328,10 @@ fn many_batches_at_once_stay_within_the_handles_the_session_can_carry() {
 #[test]
 fn owner_then_mode_keeps_set_id_bits() {
     run(async {
-        if !rustix::process::geteuid().is_root() {
-            eprintln!("SKIPPED: changing owners needs root");
+        if !require(
+            rustix::process::geteuid().is_root(),
+            "needs root to change owners (run the tests as root)",
+        ) {
             return;
         }
         let dst = tempfile::tempdir().unwrap();
