@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use sy_transport::{FilterRules, RelPath, RuleKind};
+use sy_transport::{Filter, FilterRules, RelPath, RuleKind};
 
 use crate::args::{Args, FilterArg, Parsed};
 use crate::progress::When;
@@ -154,7 +154,7 @@ impl Config {
         for pattern in &settings.exclude.value {
             rules.rules.push((RuleKind::Exclude, pattern.clone()));
         }
-        rules.compile().map_err(|e| UsageError(e.to_string()))?;
+        Filter::compile(&rules).map_err(|e| UsageError(e.to_string()))?;
         let jobs = settings.jobs.value;
         let sync = SyncOptions {
             filter: rules,

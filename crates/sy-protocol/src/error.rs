@@ -4,6 +4,7 @@ use std::io;
 
 use crate::handshake::VersionRange;
 use crate::kind::FrameKind;
+use crate::relpath::PathError;
 
 /// Everything that can go wrong while encoding, decoding, negotiating or (de)compressing.
 ///
@@ -42,6 +43,20 @@ pub enum ProtocolError {
         kind: FrameKind,
         /// What exactly was wrong, naming the field.
         reason: String,
+    },
+
+    /// A frame named a path that is not a clean relative path: absolute, with a `.` or `..`
+    /// component, an empty component or a NUL byte. A hostile or broken peer; nothing acted on
+    /// the path.
+    #[error("{kind} frame names an unsafe path in field `{field}`: {source}")]
+    InvalidPath {
+        /// Kind of the frame being decoded.
+        kind: FrameKind,
+        /// The field that held the path.
+        field: &'static str,
+        /// The path and what is wrong with it.
+        #[source]
+        source: PathError,
     },
 
     /// A signature request asked for a strong hash longer than the handshake allowed

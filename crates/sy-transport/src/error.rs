@@ -75,6 +75,15 @@ pub enum Error {
     },
 }
 
+impl From<sy_protocol::PathError> for Error {
+    fn from(e: sy_protocol::PathError) -> Self {
+        Error::InvalidPath {
+            path: e.path,
+            reason: e.reason,
+        }
+    }
+}
+
 impl Error {
     /// True if the operation was stopped before completing (see [`Error::Interrupted`]); whether
     /// that was the user's doing is for the caller, who knows if it cancelled.

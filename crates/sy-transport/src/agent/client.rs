@@ -12,8 +12,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::convert::error_from_wire;
 use super::link::{self, AfterPeerEnds, LinkState, Out};
+use super::wire_error::error_from_wire;
 use crate::{
     Basis, DeltaSource, Entry, Error, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
     ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,

@@ -11,9 +11,9 @@ use tokio::sync::mpsc;
 
 use super::MAX_SIGNATURE;
 use super::client::{Call, Client};
-use super::convert::{basis_to_wire, error_from_wire, meta_to_wire, options_to_wire};
 use super::link::Out;
 use super::outgoing::{DeltaBatcher, send_local_file};
+use super::wire_error::error_from_wire;
 use crate::{
     Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, StreamChunk,
     WriteOptions, Written,
@@ -100,11 +100,11 @@ async fn send_file(
     }
     let header = wire::FileHeader {
         id,
-        path: file.path.as_bytes().to_vec(),
+        path: file.path.clone(),
         size,
-        meta: meta_to_wire(&entry.meta),
+        meta: entry.meta,
         options: wire::WriteOptions {
-            meta: options_to_wire(options.meta),
+            meta: options.meta,
             sparse: options.sparse,
             clear_partial: file.clear_partial,
         },
@@ -216,8 +216,8 @@ pub(super) async fn signature(
     client
         .send(Message::SignatureRequest {
             id: call.id,
-            path: path.as_bytes().to_vec(),
-            basis: basis_to_wire(basis),
+            path: path.clone(),
+            basis,
             block_size: None,
             strong_len: None,
         })
@@ -259,21 +259,16 @@ pub(super) async fn apply_delta(
     let id = call.id;
     let header = wire::FileHeader {
         id,
-        path: path.as_bytes().to_vec(),
+        path: path.clone(),
         size: delta.entry.size,
-        meta: meta_to_wire(&delta.entry.meta),
+        meta: delta.entry.meta,
         options: wire::WriteOptions {
-            meta: options_to_wire(options.meta),
+            meta: options.meta,
             sparse: options.sparse,
             clear_partial: false,
         },
     };
-    client
-        .send(Message::DeltaBegin {
-            header,
-            basis: basis_to_wire(basis),
-        })
-        .await?;
+    client.send(Message::DeltaBegin { header, basis }).await?;
     let streamed = stream_ops(client, id, &path, &mut delta, &options).await;
     if let Err(e) = streamed {
         abort(client, id, &path, &e).await;

@@ -11,7 +11,6 @@ use tokio::sync::mpsc;
 
 use super::client::{Call, Client};
 use super::client_files::{STREAM_QUEUE, cut_off, shown};
-use super::convert::meta_from_wire;
 use crate::read_batch::{SplitBatch, split_by_size};
 use crate::{
     DeltaChunk, DeltaSource, Entry, Error, FileData, ReadOptions, Result, SourceFile, StreamChunk,
@@ -32,7 +31,7 @@ pub(super) async fn read_files(
         let call = client.open();
         let request = Message::ReadRequest {
             id: call.id,
-            path: entry.path.as_bytes().to_vec(),
+            path: entry.path.clone(),
             follow_links: options.follow_links,
             delta: false,
         };
@@ -76,7 +75,7 @@ async fn expect_header(
     entry: &Entry,
 ) -> Result<wire::FileHeader> {
     match call.next().await? {
-        Message::FileBegin(header) if header.path == entry.path.as_bytes() => {
+        Message::FileBegin(header) if header.path == entry.path => {
             if header.size != entry.size {
                 return Err(Error::SourceChanged {
                     path: shown(client, &entry.path),
@@ -119,7 +118,7 @@ async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Re
                 }
                 return Ok(SourceFile {
                     entry: Entry {
-                        meta: meta_from_wire(&header.meta),
+                        meta: header.meta,
                         ..entry
                     },
                     data: FileData::Bytes(data.freeze()),
@@ -139,7 +138,7 @@ async fn stream_files(
         let mut call = client.open();
         let request = Message::ReadRequest {
             id: call.id,
-            path: entry.path.as_bytes().to_vec(),
+            path: entry.path.clone(),
             follow_links,
             delta: false,
         };
@@ -160,7 +159,7 @@ async fn stream_one(
     tx: &mpsc::Sender<Result<StreamChunk>>,
 ) -> Result<()> {
     let header = expect_header(client, call, entry).await?;
-    if meta_from_wire(&header.meta).mtime != entry.meta.mtime {
+    if header.meta.mtime != entry.meta.mtime {
         return Err(Error::SourceChanged {
             path: shown(client, &entry.path),
         });
@@ -214,7 +213,7 @@ pub(super) async fn delta(
     client
         .send(Message::ReadRequest {
             id,
-            path: entry.path.as_bytes().to_vec(),
+            path: entry.path.clone(),
             follow_links: options.follow_links,
             delta: true,
         })
@@ -226,12 +225,12 @@ pub(super) async fn delta(
     }
     client.send(Message::SignatureEnd { id }).await?;
     let header = match call.next().await? {
-        Message::DeltaBegin { header, .. } if header.path == entry.path.as_bytes() => header,
+        Message::DeltaBegin { header, .. } if header.path == entry.path => header,
         other => return Err(call.unexpected(&other)),
     };
     let entry = Entry {
         size: header.size,
-        meta: meta_from_wire(&header.meta),
+        meta: header.meta,
         ..entry
     };
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);

@@ -8,10 +8,7 @@ use std::sync::Arc;
 use sy_protocol::{self as wire, Message};
 
 use super::client::Client;
-use super::convert::{
-    entry_from_wire, error_from_wire, filter_to_wire, leftover_from_wire, options_to_wire,
-    tree_op_to_wire,
-};
+use super::wire_error::error_from_wire;
 use crate::{Entry, MetaOptions, RelPath, Result, Scan, ScanOptions, TreeOp};
 
 pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<Scan> {
@@ -19,9 +16,8 @@ pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<S
     client
         .send(Message::ScanRequest {
             id: call.id,
-            base: options.base.as_bytes().to_vec(),
-            filter: filter_to_wire(&options.filter),
-            gitignore: options.filter.gitignore,
+            base: options.base.clone(),
+            filter: options.filter,
             follow_links: options.follow_links,
         })
         .await?;
@@ -31,18 +27,13 @@ pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<S
         match call.next_raw().await? {
             Message::ScanEntries { entries, .. } => {
                 for entry in entries {
-                    let entry = entry_from_wire(entry)?;
                     tree.admit(&entry).map_err(|reason| {
                         client.protocol_error(format!("the agent listed {}, {reason}", entry.path))
                     })?;
                     scan.entries.push(entry);
                 }
             }
-            Message::ScanLeftovers { leftovers, .. } => {
-                for leftover in leftovers {
-                    scan.leftovers.push(leftover_from_wire(leftover)?);
-                }
-            }
+            Message::ScanLeftovers { leftovers, .. } => scan.leftovers.extend(leftovers),
             Message::Error(reply) => {
                 let problem = reply.scope == wire::ErrorScope::Problem;
                 let error = error_from_wire(&client.location, reply);
@@ -74,8 +65,8 @@ pub(super) async fn apply(
     let mut call = client.open();
     let request = Message::TreeOps {
         id: call.id,
-        meta: options_to_wire(meta),
-        ops: ops.iter().map(tree_op_to_wire).collect(),
+        meta,
+        ops,
     };
     let mut results: Vec<Option<Result<()>>> = (0..len).map(|_| None).collect();
     let outcome = async {
@@ -101,7 +92,7 @@ pub(super) async fn digests(
     let mut call = client.open();
     let request = Message::ChecksumRequest {
         id: call.id,
-        paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        paths,
         follow_links,
     };
     let mut results: Vec<Option<Result<[u8; 32]>>> = (0..len).map(|_| None).collect();

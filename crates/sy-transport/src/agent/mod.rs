@@ -43,12 +43,12 @@ mod client;
 mod client_files;
 mod client_pull;
 mod client_tree;
-mod convert;
 mod link;
 mod outgoing;
 mod pacing;
 mod serve;
 mod serve_send;
+mod wire_error;
 
 pub use client::{Agent, AgentOptions};
 pub use pacing::ReadPacing;

@@ -26,9 +26,9 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::MAX_SIGNATURE;
-use super::convert::{basis_from_wire, error_to_wire, options_from_wire, path};
 use super::link::{self, AfterPeerEnds, LinkState, Out};
 use super::serve_send;
+use super::wire_error::error_to_wire;
 
 mod upload;
 
@@ -187,7 +187,7 @@ fn entry_for(path: RelPath, size: u64, meta: Meta) -> Entry {
 
 fn write_options(options: wire::WriteOptions) -> WriteOptions {
     WriteOptions {
-        meta: options_from_wire(options.meta),
+        meta: options.meta,
         sparse: options.sparse,
         cancel: Cancel::default(),
         progress: Arc::new(NoProgress),
@@ -228,9 +228,9 @@ impl<T: Transport> Server<T> {
         });
     }
 
-    /// `path` as a path the client may read: clean, and beneath a directory it scanned.
-    fn readable(&self, bytes: &[u8]) -> Result<RelPath> {
-        let path = path(bytes)?;
+    /// `path` if the client may read it: beneath a directory it scanned (the decoder already
+    /// made sure it is a clean relative path).
+    fn readable(&self, path: RelPath) -> Result<RelPath> {
         if self
             .sources
             .iter()
@@ -253,30 +253,26 @@ impl<T: Transport> Server<T> {
                 id,
                 base,
                 filter,
-                gitignore,
                 follow_links,
-            } => match path(&base) {
-                Ok(base) => {
-                    if !self.sources.contains(&base) {
-                        self.sources.push(base.clone());
-                    }
-                    let options = crate::ScanOptions {
-                        base,
-                        filter: super::convert::filter_from_wire(filter, gitignore),
-                        follow_links,
-                    };
-                    let (transport, reply) = (Arc::clone(&self.transport), self.reply());
-                    self.spawn_bounded(serve_send::scan(transport, reply, id, options))
-                        .await;
+            } => {
+                if !self.sources.contains(&base) {
+                    self.sources.push(base.clone());
                 }
-                Err(e) => self.refuse(id, &e).await,
-            },
+                let options = crate::ScanOptions {
+                    base,
+                    filter,
+                    follow_links,
+                };
+                let (transport, reply) = (Arc::clone(&self.transport), self.reply());
+                self.spawn_bounded(serve_send::scan(transport, reply, id, options))
+                    .await;
+            }
             Message::ReadRequest {
                 id,
                 path: requested,
                 follow_links,
                 delta,
-            } => match self.readable(&requested) {
+            } => match self.readable(requested) {
                 Ok(path) if delta => {
                     self.signatures.insert(
                         id.0,
@@ -316,16 +312,15 @@ impl<T: Transport> Server<T> {
                             id,
                             scope: ErrorScope::Request,
                             kind: wire::ErrorKind::Unsupported,
-                            path: requested,
+                            path: requested.as_bytes().to_vec(),
                             message: error.to_string(),
                         }))
                         .await;
                     return;
                 }
-                match self.readable(&requested) {
+                match self.readable(requested) {
                     Ok(path) => {
                         let (transport, reply) = (Arc::clone(&self.transport), self.reply());
-                        let basis = basis_from_wire(basis);
                         self.spawn_bounded(serve_send::signature(
                             transport, reply, id, path, basis,
                         ))
@@ -340,7 +335,7 @@ impl<T: Transport> Server<T> {
                 follow_links,
             } => {
                 let mut valid = Vec::new();
-                for (item, requested) in paths.iter().enumerate() {
+                for (item, requested) in paths.into_iter().enumerate() {
                     match self.readable(requested) {
                         Ok(path) => valid.push((item as u32, path)),
                         Err(e) => {
@@ -361,20 +356,8 @@ impl<T: Transport> Server<T> {
                 .await;
             }
             Message::TreeOps { id, meta, ops } => {
-                let mut valid = Vec::new();
-                for (item, op) in ops.into_iter().enumerate() {
-                    match super::convert::tree_op_from_wire(op) {
-                        Ok(op) => valid.push((item as u32, op)),
-                        Err(e) => {
-                            self.reply()
-                                .error(id, ErrorScope::Item(item as u32), &e)
-                                .await;
-                        }
-                    }
-                }
                 let (transport, reply) = (Arc::clone(&self.transport), self.reply());
-                let meta = options_from_wire(meta);
-                self.spawn_bounded(serve_send::tree_ops(transport, reply, id, valid, meta))
+                self.spawn_bounded(serve_send::tree_ops(transport, reply, id, ops, meta))
                     .await;
             }
             Message::FileBegin(header) => self.file_begin(header).await,

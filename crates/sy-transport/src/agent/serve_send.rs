@@ -6,7 +6,6 @@ use std::sync::Arc;
 use bytes::Bytes;
 use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth_compressing};
 
-use super::convert::{entry_to_wire, leftover_to_wire, meta_to_wire};
 use super::link::Out;
 use super::outgoing::{DeltaBatcher, send_local_file};
 use super::serve::Reply;
@@ -35,9 +34,9 @@ fn source_entry(path: RelPath) -> Entry {
 fn header(id: RequestId, entry: &Entry) -> wire::FileHeader {
     wire::FileHeader {
         id,
-        path: entry.path.as_bytes().to_vec(),
+        path: entry.path.clone(),
         size: entry.size,
-        meta: meta_to_wire(&entry.meta),
+        meta: entry.meta,
         options: wire::WriteOptions::default(),
     }
 }
@@ -72,8 +71,8 @@ pub(super) async fn scan<T: Transport>(
     }
     let mut batch = Vec::new();
     let mut bytes = 0;
-    for entry in &scan.entries {
-        let entry = entry_to_wire(entry);
+    let total = scan.entries.len() as u64;
+    for entry in scan.entries {
         bytes += entry.encoded_len();
         batch.push(entry);
         if bytes >= SCAN_FRAME {
@@ -88,15 +87,10 @@ pub(super) async fn scan<T: Transport>(
             .await;
     }
     for leftovers in scan.leftovers.chunks(1024) {
-        let leftovers = leftovers.iter().map(leftover_to_wire).collect();
+        let leftovers = leftovers.to_vec();
         reply.send(Message::ScanLeftovers { id, leftovers }).await;
     }
-    reply
-        .send(Message::ScanDone {
-            id,
-            entries: scan.entries.len() as u64,
-        })
-        .await;
+    reply.send(Message::ScanDone { id, entries: total }).await;
 }
 
 pub(super) async fn read<T: Transport>(
@@ -246,7 +240,7 @@ pub(super) async fn delta<T: Transport>(
     reply
         .send(Message::DeltaBegin {
             header: header(id, &source.entry),
-            basis: wire::Basis::Existing,
+            basis: Basis::Existing,
         })
         .await;
     let mut batcher = DeltaBatcher::default();
@@ -302,14 +296,13 @@ pub(super) async fn tree_ops<T: Transport>(
     transport: Arc<T>,
     reply: Reply,
     id: RequestId,
-    ops: Vec<(u32, TreeOp)>,
+    ops: Vec<TreeOp>,
     meta: MetaOptions,
 ) {
-    let (items, ops): (Vec<u32>, Vec<TreeOp>) = ops.into_iter().unzip();
     let results = transport.apply(ops, meta).await;
-    for (item, result) in items.into_iter().zip(results) {
+    for (item, result) in results.into_iter().enumerate() {
         if let Err(e) = result {
-            reply.error(id, ErrorScope::Item(item), &e).await;
+            reply.error(id, ErrorScope::Item(item as u32), &e).await;
         }
     }
     reply.send(Message::Ok { id }).await;

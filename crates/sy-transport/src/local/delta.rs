@@ -57,7 +57,7 @@ impl Inner {
                 let Some(partial) = partial_name(name) else {
                     return Ok(None);
                 };
-                parent.join_checked(&partial)
+                parent.join(&partial)?
             }
         };
         let fd = match open_beneath(

@@ -49,7 +49,7 @@ impl Inner {
         let walk = Walk {
             inner: self,
             root,
-            filter: options.filter.compile()?,
+            filter: Filter::compile(&options.filter)?,
             follow: options.follow_links,
             seen_dirs: Mutex::new(HashSet::new()),
         };
@@ -209,10 +209,16 @@ impl Walk<'_> {
             if name == b"." || name == b".." {
                 continue;
             }
-            let path = dir_path.join_checked(name);
+            let path = match dir_path.join(name) {
+                Ok(path) => path,
+                Err(e) => {
+                    scan.problems.push(e.into());
+                    continue;
+                }
+            };
             if let Some((kind, file)) = parse_leftover(name) {
                 scan.leftovers.push(Leftover {
-                    file: file.map(|f| dir_path.join_checked(f)),
+                    file: file.and_then(|f| dir_path.join(f).ok()),
                     path,
                     kind,
                 });

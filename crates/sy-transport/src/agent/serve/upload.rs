@@ -13,7 +13,6 @@ use super::{
     SMALL_BATCH_BYTES, SMALL_BATCH_FILES, SMALL_FILE, STREAM_QUEUE, Server, entry_for, protocol,
     write_options,
 };
-use crate::agent::convert::{basis_from_wire, meta_from_wire, path};
 use crate::agent::serve_send;
 use crate::{
     DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, SourceFile, StreamChunk,
@@ -73,14 +72,7 @@ impl<T: Transport> Server<T> {
 
     pub(super) async fn file_begin(&mut self, header: wire::FileHeader) {
         let id = header.id;
-        let path = match path(&header.path) {
-            Ok(path) => path,
-            Err(e) => {
-                self.uploads.insert(id.0, Upload::Refused);
-                self.refuse(id, &e).await;
-                return;
-            }
-        };
+        let path = header.path.clone();
         if self.uploads.contains_key(&id.0) {
             // Replacing the upload would drop its stream's sender: an unverified file would
             // then look complete to its writer.
@@ -111,7 +103,7 @@ impl<T: Transport> Server<T> {
         let write = FileWrite {
             path: path.clone(),
             source: SourceFile {
-                entry: entry_for(path.clone(), header.size, meta_from_wire(&header.meta)),
+                entry: entry_for(path.clone(), header.size, header.meta),
                 data: FileData::Stream(rx),
             },
             clear_partial: header.options.clear_partial,
@@ -208,7 +200,7 @@ impl<T: Transport> Server<T> {
                     return;
                 }
                 self.small_bytes += header.size;
-                let entry = entry_for(path.clone(), header.size, meta_from_wire(&header.meta));
+                let entry = entry_for(path.clone(), header.size, header.meta);
                 self.small.push(SmallFile {
                     id,
                     options: header.options,
@@ -286,22 +278,14 @@ impl<T: Transport> Server<T> {
 
     pub(super) async fn delta_begin(&mut self, header: wire::FileHeader, basis: wire::Basis) {
         let id = header.id;
-        let path = match path(&header.path) {
-            Ok(path) => path,
-            Err(e) => {
-                self.uploads.insert(id.0, Upload::Refused);
-                self.refuse(id, &e).await;
-                return;
-            }
-        };
+        let path = header.path.clone();
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let source = DeltaSource {
-            entry: entry_for(path.clone(), header.size, meta_from_wire(&header.meta)),
+            entry: entry_for(path.clone(), header.size, header.meta),
             chunks: rx,
         };
         let (transport, reply) = (Arc::clone(&self.transport), self.reply());
         let options = write_options(header.options);
-        let basis = basis_from_wire(basis);
         self.tasks.spawn(async move {
             let result = transport.apply_delta(path, basis, source, options).await;
             serve_send::answer_written(&reply, id, result).await;
