@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use sy_transport::{
-    Agent, Basis, DeltaSource, Entry, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
-    ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp, WriteOptions, Written,
+    Agent, Basis, DeltaSource, Entry, FileDigest, FileWrite, MetaOptions, ReadOptions, RelPath,
+    Result, Scan, ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp, WriteOptions,
+    Written,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -152,7 +153,7 @@ impl Transport for RemoteTransport {
         }
     }
 
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         match self {
             RemoteTransport::Agent(agent) => agent.checksums(paths, follow_links).await,
             RemoteTransport::Sftp { sftp, .. } => sftp.checksums(paths, follow_links).await,

@@ -14,8 +14,7 @@ use crate::error::{ProtocolError, Result};
 use crate::frame::{Limits, MAX_BLOCK_SIZE, MIN_STRONG_LEN};
 use crate::kind::FrameKind;
 use crate::message::{
-    DIGEST_LEN, DeltaOp, ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message,
-    RequestId, WriteOptions,
+    ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, RequestId, WriteOptions,
 };
 use crate::wire::BodyReader;
 use crate::{
@@ -23,6 +22,7 @@ use crate::{
     RuleKind, SpecialKind, Timestamp, TreeOp,
 };
 use bytes::Bytes;
+use sy_delta::{DeltaOp, FileDigest};
 
 const NANOS_PER_SEC: u32 = 1_000_000_000;
 
@@ -35,7 +35,7 @@ const MIN_LEFTOVER_LEN: usize = 3;
 const MIN_RULE_LEN: usize = 2;
 const MIN_OP_LEN: usize = 2;
 const MIN_PATH_LEN: usize = 1;
-const MIN_ITEM_DIGEST_LEN: usize = 1 + DIGEST_LEN;
+const MIN_ITEM_DIGEST_LEN: usize = 1 + FileDigest::LEN;
 
 /// Pre-allocation cap: items are larger in memory than on the wire, so a list grows with the
 /// items actually parsed rather than with what its count claims.
@@ -88,7 +88,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
         },
         FrameKind::FileEnd => Message::FileEnd {
             id: id(&mut r)?,
-            digest: r.array("digest")?,
+            digest: digest(&mut r)?,
         },
         FrameKind::ReadRequest => Message::ReadRequest {
             id: id(&mut r)?,
@@ -112,7 +112,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
         },
         FrameKind::DeltaEnd => Message::DeltaEnd {
             id: id(&mut r)?,
-            digest: r.array("digest")?,
+            digest: digest(&mut r)?,
         },
         FrameKind::TreeOps => Message::TreeOps {
             id: id(&mut r)?,
@@ -132,7 +132,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
             digests: list(&mut r, "digests", MIN_ITEM_DIGEST_LEN, |r| {
                 Ok(ItemDigest {
                     item: r.u32("item")?,
-                    digest: r.array("digest")?,
+                    digest: digest(r)?,
                 })
             })?,
         },
@@ -157,6 +157,10 @@ fn list<T>(
 
 fn id(r: &mut BodyReader) -> Result<RequestId> {
     Ok(RequestId(r.varint("id")?))
+}
+
+fn digest(r: &mut BodyReader) -> Result<FileDigest> {
+    Ok(FileDigest::from_bytes(r.array("digest")?))
 }
 
 fn time(r: &mut BodyReader) -> Result<Timestamp> {
@@ -299,7 +303,7 @@ fn leftover(r: &mut BodyReader) -> Result<Leftover> {
     Ok(Leftover { path, file, kind })
 }
 
-fn delta_op(r: &mut BodyReader) -> Result<DeltaOp> {
+fn delta_op(r: &mut BodyReader) -> Result<DeltaOp<Bytes>> {
     match r.u8("op")? {
         OP_COPY => Ok(DeltaOp::Copy {
             offset: r.varint("offset")?,

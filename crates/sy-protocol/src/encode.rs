@@ -4,9 +4,10 @@
 //! the bytes, digests are 32 raw bytes, lists are a varint count and the items, enums and option
 //! flags are one byte. `decode.rs` reads exactly this.
 
-use crate::message::{
-    DeltaOp, ErrorReply, ErrorScope, FileHeader, Message, RequestId, WriteOptions,
-};
+use bytes::Bytes;
+use sy_delta::DeltaOp;
+
+use crate::message::{ErrorReply, ErrorScope, FileHeader, Message, RequestId, WriteOptions};
 use crate::wire::{Counter, Sink, put_bytes, put_signed, put_varint};
 use crate::{
     Basis, Entry, EntryKind, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath,
@@ -100,7 +101,7 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
         }
         Message::FileEnd { id, digest } | Message::DeltaEnd { id, digest } => {
             put_id(dst, *id);
-            dst.put_slice(digest);
+            dst.put_slice(digest.as_bytes());
         }
         Message::ReadRequest {
             id,
@@ -156,7 +157,7 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
             put_id(dst, *id);
             put_list(dst, digests, |dst, item| {
                 put_varint(dst, u64::from(item.item));
-                dst.put_slice(&item.digest);
+                dst.put_slice(item.digest.as_bytes());
             });
         }
     }
@@ -285,7 +286,7 @@ fn put_leftover(dst: &mut impl Sink, leftover: &Leftover) {
     });
 }
 
-fn put_delta_op(dst: &mut impl Sink, op: &DeltaOp) {
+fn put_delta_op(dst: &mut impl Sink, op: &DeltaOp<Bytes>) {
     match op {
         DeltaOp::Copy { offset, len } => {
             dst.put_u8(OP_COPY);

@@ -191,9 +191,11 @@ pub use handshake::{
 };
 pub use kind::FrameKind;
 pub use message::{
-    DIGEST_LEN, DeltaOp, Digest, ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest,
-    Message, RequestId, WriteOptions,
+    ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, RequestId, WriteOptions,
 };
 pub use relpath::{Escaped, PathError, RelPath};
 pub use stream::{BLOCK_TARGET, MAX_BLOCK, Traffic, TrafficStats};
+/// sy-delta's op and whole-file digest, as the wire carries them (a [`Message::DeltaChunk`]'s
+/// literals are `Bytes` sliced out of the frame, without a copy).
+pub use sy_delta::{DeltaOp, FileDigest};
 pub use tree::{Basis, MetaTarget, TreeOp};

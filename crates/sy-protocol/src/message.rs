@@ -9,15 +9,10 @@
 use std::fmt;
 
 use bytes::Bytes;
+use sy_delta::{DeltaOp, FileDigest};
 
 use crate::kind::FrameKind;
 use crate::{Basis, Entry, FilterRules, Leftover, Meta, MetaOptions, RelPath, TreeOp};
-
-/// Length of a BLAKE3 whole-file digest.
-pub const DIGEST_LEN: usize = 32;
-
-/// BLAKE3 digest of a whole file, checked by the receiver before it renames the file into place.
-pub type Digest = [u8; DIGEST_LEN];
 
 /// Names a request, so many can be in flight and their answers may come back in any order.
 ///
@@ -142,27 +137,13 @@ pub struct FileHeader {
     pub options: WriteOptions,
 }
 
-/// One piece of a delta: copy from the receiver's basis, or new bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeltaOp {
-    /// Append `len` bytes of the basis, starting at `offset`.
-    Copy {
-        /// Offset in the basis.
-        offset: u64,
-        /// Bytes to copy.
-        len: u64,
-    },
-    /// Append these bytes.
-    Literal(Bytes),
-}
-
 /// The digest of item `item` of a [`Message::ChecksumRequest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ItemDigest {
     /// Index of the path in the request.
     pub item: u32,
     /// Its BLAKE3 digest.
-    pub digest: Digest,
+    pub digest: FileDigest,
 }
 
 /// Every message of the protocol after the handshake.
@@ -248,7 +229,7 @@ pub enum Message {
         /// The file's request.
         id: RequestId,
         /// BLAKE3 of the whole file.
-        digest: Digest,
+        digest: FileDigest,
     },
     /// Pull: ask the peer to send `path`. Without `delta` the answer is `FileBegin`…`FileEnd`.
     /// With `delta`, the requester follows this frame with the signature of its basis
@@ -305,8 +286,8 @@ pub enum Message {
     DeltaChunk {
         /// The delta's request.
         id: RequestId,
-        /// The next operations.
-        ops: Vec<DeltaOp>,
+        /// The next operations (sy-delta's, with their literals in shared buffers).
+        ops: Vec<DeltaOp<Bytes>>,
     },
     /// End of a delta (terminal for a read); the receiver verifies the rebuilt file's digest
     /// before the rename.
@@ -314,7 +295,7 @@ pub enum Message {
         /// The delta's request.
         id: RequestId,
         /// BLAKE3 of the rebuilt file.
-        digest: Digest,
+        digest: FileDigest,
     },
     /// Apply tree changes in order (batched). Failed items are reported as
     /// [`ErrorScope::Item`] errors; the batch ends with [`Message::Ok`].

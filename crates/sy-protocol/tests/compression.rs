@@ -2,7 +2,7 @@
 
 use bytes::{Bytes, BytesMut};
 use sy_protocol::{
-    Compressor, FileHeader, Hello, Message, Meta, RequestId, Timestamp, WriteOptions,
+    Compressor, FileDigest, FileHeader, Hello, Message, Meta, RequestId, Timestamp, WriteOptions,
 };
 
 use crate::util::{connected, deliver, drain, p};
@@ -47,7 +47,7 @@ fn file_messages(index: usize) -> Vec<Message> {
         },
         Message::FileEnd {
             id,
-            digest: [index as u8; 32],
+            digest: FileDigest::from_bytes([index as u8; 32]),
         },
     ]
 }

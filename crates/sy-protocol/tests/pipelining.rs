@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use sy_protocol::{FileHeader, Hello, Message, Meta, RequestId, WriteOptions};
+use sy_protocol::{FileDigest, FileHeader, Hello, Message, Meta, RequestId, WriteOptions};
 
 use crate::util::{connected, deliver, drain, p};
 
@@ -79,7 +79,7 @@ fn a_batch_of_reads_is_answered_interleaved_and_out_of_order() {
         agent
             .send(&Message::FileEnd {
                 id: RequestId(id),
-                digest: [0; 32],
+                digest: FileDigest::from_bytes([0; 32]),
             })
             .unwrap();
     }

@@ -4,9 +4,9 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
     Basis, Decoder, DeltaOp, Encoder, Endpoint, Entry, EntryKind, ErrorKind, ErrorReply,
-    ErrorScope, FileHeader, FilterRules, Hello, ItemDigest, Leftover, LeftoverKind, Limits,
-    Message, Meta, MetaOptions, MetaTarget, RelPath, RequestId, Role, RuleKind, SpecialKind,
-    Timestamp, TreeOp, WriteOptions,
+    ErrorScope, FileDigest, FileHeader, FilterRules, Hello, ItemDigest, Leftover, LeftoverKind,
+    Limits, Message, Meta, MetaOptions, MetaTarget, RelPath, RequestId, Role, RuleKind,
+    SpecialKind, Timestamp, TreeOp, WriteOptions,
 };
 
 pub fn encode_all(messages: &[Message]) -> BytesMut {
@@ -188,7 +188,11 @@ fn rule() -> impl Strategy<Value = (RuleKind, String)> {
     )
 }
 
-fn delta_op() -> impl Strategy<Value = DeltaOp> {
+fn digest() -> impl Strategy<Value = FileDigest> {
+    any::<[u8; 32]>().prop_map(FileDigest::from_bytes)
+}
+
+fn delta_op() -> impl Strategy<Value = DeltaOp<Bytes>> {
     prop_oneof![
         (any::<u64>(), any::<u64>()).prop_map(|(offset, len)| DeltaOp::Copy { offset, len }),
         data().prop_map(DeltaOp::Literal),
@@ -263,7 +267,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             offset,
             data
         }),
-        (id(), any::<[u8; 32]>()).prop_map(|(id, digest)| Message::FileEnd { id, digest }),
+        (id(), digest()).prop_map(|(id, digest)| Message::FileEnd { id, digest }),
         (id(), path(), any::<bool>(), any::<bool>()).prop_map(|(id, path, follow_links, delta)| {
             Message::ReadRequest {
                 id,
@@ -293,7 +297,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         (header(), basis()).prop_map(|(header, basis)| Message::DeltaBegin { header, basis }),
         (id(), prop::collection::vec(delta_op(), 0..6))
             .prop_map(|(id, ops)| Message::DeltaChunk { id, ops }),
-        (id(), any::<[u8; 32]>()).prop_map(|(id, digest)| Message::DeltaEnd { id, digest }),
+        (id(), digest()).prop_map(|(id, digest)| Message::DeltaEnd { id, digest }),
         (id(), meta_options(), prop::collection::vec(tree_op(), 0..6))
             .prop_map(|(id, meta, ops)| Message::TreeOps { id, meta, ops }),
         (id(), prop::collection::vec(path(), 0..6), any::<bool>()).prop_map(
@@ -306,8 +310,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         (
             id(),
             prop::collection::vec(
-                (any::<u32>(), any::<[u8; 32]>())
-                    .prop_map(|(item, digest)| ItemDigest { item, digest }),
+                (any::<u32>(), digest()).prop_map(|(item, digest)| ItemDigest { item, digest }),
                 0..5
             )
         )
@@ -407,7 +410,7 @@ pub fn one_of_each() -> Vec<Message> {
         },
         Message::FileEnd {
             id,
-            digest: [1; 32],
+            digest: FileDigest::from_bytes([1; 32]),
         },
         Message::ReadRequest {
             id,
@@ -443,7 +446,7 @@ pub fn one_of_each() -> Vec<Message> {
         },
         Message::DeltaEnd {
             id,
-            digest: [2; 32],
+            digest: FileDigest::from_bytes([2; 32]),
         },
         Message::TreeOps {
             id,
@@ -482,7 +485,7 @@ pub fn one_of_each() -> Vec<Message> {
             id,
             digests: vec![ItemDigest {
                 item: 1,
-                digest: [3; 32],
+                digest: FileDigest::from_bytes([3; 32]),
             }],
         },
     ]

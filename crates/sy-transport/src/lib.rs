@@ -48,10 +48,11 @@ pub use error::{Error, Result, describe_error};
 pub use filter::Filter;
 pub use local::Local;
 pub use sftp::{Sftp, SftpOptions};
-/// The file vocabulary, defined once in `sy-protocol`: the same values travel over the wire.
+/// The file vocabulary, defined once in `sy-protocol` (the delta op and the whole-file digest
+/// in `sy-delta`): the same values travel over the wire.
 pub use sy_protocol::{
-    Basis, Entry, EntryKind, FilterRules, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget,
-    PathError, RelPath, RuleKind, SpecialKind, Timestamp, TreeOp,
+    Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterRules, Leftover, LeftoverKind, Meta,
+    MetaOptions, MetaTarget, PathError, RelPath, RuleKind, SpecialKind, Timestamp, TreeOp,
 };
 pub use transport::{
     Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, NoProgress, Progress, ReadOptions, Scan,

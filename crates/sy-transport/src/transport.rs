@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use sy_delta::{DeltaOp, FileDigest};
 use tokio::sync::mpsc;
 
 use crate::{Basis, Entry, FilterRules, Leftover, MetaOptions, RelPath, Result, TreeOp};
@@ -164,19 +165,13 @@ pub struct Written {
 /// One piece of a delta as it travels from the source side to the destination side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeltaChunk {
-    /// Append `len` bytes of the basis, starting at `offset`.
-    Copy {
-        /// Offset in the basis.
-        offset: u64,
-        /// Bytes to copy.
-        len: u64,
-    },
-    /// Append these bytes.
-    Literal(Bytes),
-    /// The end: the BLAKE3 digest of the whole new file, checked before it is renamed in.
+    /// The next op, as sy-delta makes it and the protocol carries it: copy from the basis, or
+    /// these bytes.
+    Op(DeltaOp<Bytes>),
+    /// The end: the digest of the whole new file, checked before it is renamed in.
     End {
         /// The source file's digest.
-        digest: [u8; 32],
+        digest: FileDigest,
     },
 }
 
@@ -251,7 +246,7 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         paths: Vec<RelPath>,
         follow_links: bool,
-    ) -> impl Future<Output = Vec<Result<[u8; 32]>>> + Send;
+    ) -> impl Future<Output = Vec<Result<FileDigest>>> + Send;
 
     /// Applies tree changes in order.
     fn apply(

@@ -7,6 +7,7 @@ use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use sy_delta::FileDigest;
 use sy_protocol::{self as wire, Endpoint, Hello, Message, RequestId, Role, TrafficStats};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
@@ -380,7 +381,7 @@ impl Transport for Agent {
         super::client_files::apply_delta(&self.client, path, basis, delta, options).await
     }
 
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         super::client_tree::digests(&self.client, paths, follow_links).await
     }
 

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
@@ -149,8 +150,8 @@ async fn send_bytes(
     path: &RelPath,
     bytes: Bytes,
     options: &WriteOptions,
-) -> Result<[u8; 32]> {
-    let digest = *blake3::hash(&bytes).as_bytes();
+) -> Result<FileDigest> {
+    let digest = FileDigest::of_bytes(&bytes);
     let stored = client.compressing() && !worth_compressing(path.as_bytes(), &bytes);
     let mut offset = 0;
     while offset < bytes.len() {
@@ -179,8 +180,8 @@ async fn send_stream(
     size: u64,
     mut chunks: mpsc::Receiver<Result<StreamChunk>>,
     options: &WriteOptions,
-) -> Result<[u8; 32]> {
-    let mut hasher = blake3::Hasher::new();
+) -> Result<FileDigest> {
+    let mut hasher = FileHasher::new();
     let mut offset = 0u64;
     loop {
         let data = match chunks.recv().await.unwrap_or(Err(Error::Interrupted))? {
@@ -204,7 +205,7 @@ async fn send_stream(
             path: path.to_string(),
         });
     }
-    Ok(*hasher.finalize().as_bytes())
+    Ok(hasher.finalize())
 }
 
 pub(super) async fn signature(
@@ -288,13 +289,9 @@ async fn stream_ops(
     while let Some(chunk) = delta.chunks.recv().await {
         options.cancel.check()?;
         let op = match chunk? {
-            DeltaChunk::Copy { offset, len } => {
-                options.progress.advance(path, len);
-                wire::DeltaOp::Copy { offset, len }
-            }
-            DeltaChunk::Literal(bytes) => {
-                options.progress.advance(path, bytes.len() as u64);
-                wire::DeltaOp::Literal(bytes)
+            DeltaChunk::Op(op) => {
+                options.progress.advance(path, op.output_len());
+                op
             }
             DeltaChunk::End { digest } => {
                 if let Some(ops) = batcher.rest() {

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, Message};
 use tokio::sync::mpsc;
 
@@ -111,7 +112,7 @@ async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Re
                         path: shown(client, &entry.path),
                     });
                 }
-                if *blake3::hash(&data).as_bytes() != digest {
+                if FileDigest::of_bytes(&data) != digest {
                     return Err(Error::DigestMismatch {
                         path: shown(client, &entry.path),
                     });
@@ -164,7 +165,7 @@ async fn stream_one(
             path: shown(client, &entry.path),
         });
     }
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = FileHasher::new();
     let mut received = 0u64;
     loop {
         match call.next().await? {
@@ -188,7 +189,7 @@ async fn stream_one(
                         path: shown(client, &entry.path),
                     });
                 }
-                if *hasher.finalize().as_bytes() != digest {
+                if hasher.finalize() != digest {
                     return Err(Error::DigestMismatch {
                         path: shown(client, &entry.path),
                     });
@@ -248,11 +249,7 @@ async fn forward_delta(call: &mut Call, tx: &mpsc::Sender<Result<DeltaChunk>>) -
         match call.next().await? {
             Message::DeltaChunk { ops, .. } => {
                 for op in ops {
-                    let chunk = match op {
-                        wire::DeltaOp::Copy { offset, len } => DeltaChunk::Copy { offset, len },
-                        wire::DeltaOp::Literal(bytes) => DeltaChunk::Literal(bytes),
-                    };
-                    if tx.send(Ok(chunk)).await.is_err() {
+                    if tx.send(Ok(DeltaChunk::Op(op))).await.is_err() {
                         return Ok(());
                     }
                 }

@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use sy_delta::FileDigest;
 use sy_protocol::{self as wire, Message};
 
 use super::client::Client;
@@ -87,7 +88,7 @@ pub(super) async fn digests(
     client: &Arc<Client>,
     paths: Vec<RelPath>,
     follow_links: bool,
-) -> Vec<Result<[u8; 32]>> {
+) -> Vec<Result<FileDigest>> {
     let len = paths.len();
     let mut call = client.open();
     let request = Message::ChecksumRequest {
@@ -95,7 +96,7 @@ pub(super) async fn digests(
         paths,
         follow_links,
     };
-    let mut results: Vec<Option<Result<[u8; 32]>>> = (0..len).map(|_| None).collect();
+    let mut results: Vec<Option<Result<FileDigest>>> = (0..len).map(|_| None).collect();
     let outcome = async {
         client.send(request).await?;
         loop {

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth_compressing};
 
 use super::link::Out;
@@ -135,7 +136,7 @@ pub(super) async fn read<T: Transport>(
             .unwrap_or(Err(Error::Interrupted))
         }
         FileData::Stream(mut chunks) => {
-            let mut hasher = blake3::Hasher::new();
+            let mut hasher = FileHasher::new();
             let mut offset = 0u64;
             let mut failed = None;
             loop {
@@ -155,7 +156,7 @@ pub(super) async fn read<T: Transport>(
             }
             match failed {
                 Some(e) => Err(e),
-                None => Ok(*hasher.finalize().as_bytes()),
+                None => Ok(hasher.finalize()),
             }
         }
     };
@@ -170,8 +171,8 @@ async fn send_bytes(
     id: RequestId,
     path: &RelPath,
     bytes: Bytes,
-) -> Result<[u8; 32]> {
-    let digest = *blake3::hash(&bytes).as_bytes();
+) -> Result<FileDigest> {
+    let digest = FileDigest::of_bytes(&bytes);
     let stored = reply.compressing() && !worth_compressing(path.as_bytes(), &bytes);
     let mut offset = 0;
     while offset < bytes.len() {
@@ -246,8 +247,7 @@ pub(super) async fn delta<T: Transport>(
     let mut batcher = DeltaBatcher::default();
     while let Some(chunk) = source.chunks.recv().await {
         let op = match chunk {
-            Ok(DeltaChunk::Copy { offset, len }) => wire::DeltaOp::Copy { offset, len },
-            Ok(DeltaChunk::Literal(bytes)) => wire::DeltaOp::Literal(bytes),
+            Ok(DeltaChunk::Op(op)) => op,
             Ok(DeltaChunk::End { digest }) => {
                 if let Some(ops) = batcher.rest() {
                     reply.send(Message::DeltaChunk { id, ops }).await;

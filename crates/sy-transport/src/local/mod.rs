@@ -20,9 +20,9 @@ use rustix::fs::{FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::{
-    Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, Meta, MetaOptions, ReadOptions,
-    RelPath, Result, Scan, ScanOptions, SourceFile, SpecialKind, Timestamp, Transport, TreeOp,
-    WriteOptions, Written,
+    Basis, DeltaSource, Entry, EntryKind, Error, FileDigest, FileWrite, Meta, MetaOptions,
+    ReadOptions, RelPath, Result, Scan, ScanOptions, SourceFile, SpecialKind, Timestamp, Transport,
+    TreeOp, WriteOptions, Written,
 };
 
 /// A directory on the local file system. Cheap to clone; all blocking work runs on tokio's
@@ -282,7 +282,7 @@ impl Transport for Local {
             .await?
     }
 
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         let len = paths.len();
         self.blocking_batch(len, move |inner| {
             paths

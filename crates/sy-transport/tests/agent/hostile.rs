@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use sy_protocol::{
-    Encoder, Endpoint, Entry, EntryKind, ErrorKind, FileHeader, FilterRules, FrameKind,
+    Encoder, Endpoint, Entry, EntryKind, ErrorKind, FileDigest, FileHeader, FilterRules, FrameKind,
     HashSupport, Hello, Limits, Message, RelPath, RequestId, Role, StrongHash, TrafficStats,
 };
 use sy_transport::{Agent, AgentOptions, Local, ScanOptions, ServeOptions, Transport, serve};
@@ -140,7 +140,7 @@ fn whole_file(id: u64, path: &str, data: &'static [u8]) -> Vec<Message> {
         },
         Message::FileEnd {
             id: RequestId(id),
-            digest: *blake3::hash(data).as_bytes(),
+            digest: FileDigest::of_bytes(data),
         },
     ]
 }
@@ -214,7 +214,7 @@ fn a_request_id_reused_for_another_upload_never_commits_the_first_unverified() {
                 Message::FileBegin(header(1, "big", size)),
                 Message::FileEnd {
                     id: RequestId(1),
-                    digest: [0; 32],
+                    digest: FileDigest::from_bytes([0; 32]),
                 },
             ])
             .await;

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use sy_delta::{DeltaOp, FileDigest, FileHasher};
 use sy_protocol::{self as wire, RequestId};
 use tokio::sync::mpsc;
 
@@ -26,14 +27,14 @@ pub(super) enum Upload {
         path: RelPath,
         header: wire::FileHeader,
         data: BytesMut,
-        hasher: blake3::Hasher,
+        hasher: FileHasher,
     },
     /// Streamed into its writer as it arrives.
     Stream {
         path: RelPath,
         size: u64,
         received: u64,
-        hasher: blake3::Hasher,
+        hasher: FileHasher,
         chunks: mpsc::Sender<Result<StreamChunk>>,
     },
     /// A delta streamed into its writer.
@@ -94,7 +95,7 @@ impl<T: Transport> Server<T> {
                     path,
                     data: BytesMut::with_capacity(header.size as usize),
                     header,
-                    hasher: blake3::Hasher::new(),
+                    hasher: FileHasher::new(),
                 },
             );
             return;
@@ -124,7 +125,7 @@ impl<T: Transport> Server<T> {
                 path,
                 size: header.size,
                 received: 0,
-                hasher: blake3::Hasher::new(),
+                hasher: FileHasher::new(),
                 chunks: tx,
             },
         );
@@ -184,7 +185,7 @@ impl<T: Transport> Server<T> {
         }
     }
 
-    pub(super) async fn file_end(&mut self, id: RequestId, digest: wire::Digest) {
+    pub(super) async fn file_end(&mut self, id: RequestId, digest: FileDigest) {
         match self.uploads.remove(&id.0) {
             Some(Upload::Small {
                 path,
@@ -192,7 +193,7 @@ impl<T: Transport> Server<T> {
                 data,
                 hasher,
             }) => {
-                if data.len() as u64 != header.size || *hasher.finalize().as_bytes() != digest {
+                if data.len() as u64 != header.size || hasher.finalize() != digest {
                     let error = Error::DigestMismatch {
                         path: path.to_string(),
                     };
@@ -224,7 +225,7 @@ impl<T: Transport> Server<T> {
                 hasher,
                 chunks,
             }) => {
-                let end = if received != size || *hasher.finalize().as_bytes() != digest {
+                let end = if received != size || hasher.finalize() != digest {
                     Err(Error::DigestMismatch {
                         path: path.to_string(),
                     })
@@ -293,15 +294,11 @@ impl<T: Transport> Server<T> {
         self.uploads.insert(id.0, Upload::Delta { ops: tx });
     }
 
-    pub(super) async fn delta_chunk(&mut self, id: RequestId, ops: Vec<wire::DeltaOp>) {
+    pub(super) async fn delta_chunk(&mut self, id: RequestId, ops: Vec<DeltaOp<Bytes>>) {
         match self.uploads.get(&id.0) {
             Some(Upload::Delta { ops: tx }) => {
                 for op in ops {
-                    let chunk = match op {
-                        wire::DeltaOp::Copy { offset, len } => DeltaChunk::Copy { offset, len },
-                        wire::DeltaOp::Literal(bytes) => DeltaChunk::Literal(bytes),
-                    };
-                    if tx.send(Ok(chunk)).await.is_err() {
+                    if tx.send(Ok(DeltaChunk::Op(op))).await.is_err() {
                         break;
                     }
                 }
