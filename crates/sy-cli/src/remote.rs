@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use sy_transport::ssh::{ExecStatus, RemoteExit, SshSession};
-use sy_transport::{Agent, AgentOptions, Cancel};
+use sy_transport::{Agent, AgentOptions, Cancel, LinkFailure};
 use tokio::process::{Child, Command};
 
 use crate::bwlimit::{Paced, Throttle};
@@ -441,7 +441,7 @@ async fn finish_sftp(session: Option<Box<SshSession>>) -> Option<String> {
 pub struct RemoteEnd {
     shown: String,
     /// Why the connection broke, if it did.
-    pub failure: Option<String>,
+    pub failure: Option<LinkFailure>,
     /// What went wrong with the remote shell process, if anything.
     pub shell: Option<String>,
 }

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use sy_transport::{
-    Agent, Basis, DeltaSource, Entry, FileDigest, FileWrite, MetaOptions, ReadOptions, RelPath,
-    Result, Scan, ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp, WriteOptions,
-    Written,
+    Agent, Basis, DeltaSource, Entry, FileDigest, FileWrite, LinkFailure, MetaOptions, ReadOptions,
+    RelPath, Result, Scan, ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp,
+    WriteOptions, Written,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -63,7 +63,7 @@ impl RemoteTransport {
     }
 
     /// Why the agent's link broke, if it did (an SFTP failure is reported per file).
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<LinkFailure> {
         match self {
             RemoteTransport::Agent(agent) => agent.failure(),
             RemoteTransport::Sftp { .. } => None,

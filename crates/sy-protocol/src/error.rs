@@ -1,16 +1,19 @@
 //! The one error type of this crate.
 
 use std::io;
+use std::sync::Arc;
 
 use crate::handshake::VersionRange;
 use crate::kind::FrameKind;
 use crate::relpath::PathError;
 
-/// Everything that can go wrong while encoding, decoding, negotiating or (de)compressing.
+/// Everything that can go wrong while encoding, decoding, negotiating or (de)compressing, and a
+/// peer's messages that break the conversation's rules.
 ///
 /// Every variant says which frame kind or which side of the handshake it is about, so a log line
-/// is enough to tell a broken peer from a broken link.
-#[derive(Debug, thiserror::Error)]
+/// is enough to tell a broken peer from a broken link. Cheap to clone, so a connection can
+/// record the error that ended it and hand it to every call that was waiting.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A frame header announced a body longer than the agreed maximum; nothing was allocated.
@@ -173,7 +176,16 @@ pub enum ProtocolError {
         operation: &'static str,
         /// The error zstd reported.
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
+    },
+
+    /// The peer's messages, each well formed, broke the rules of the conversation: an answer
+    /// that does not fit its request, a count that does not add up, file data beyond the size
+    /// it announced.
+    #[error("protocol violation: {reason}")]
+    Violation {
+        /// What the peer did.
+        reason: String,
     },
 }
 
@@ -181,6 +193,13 @@ pub enum ProtocolError {
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
 
 impl ProtocolError {
+    /// A [`ProtocolError::Violation`] saying what the peer did.
+    pub fn violation(reason: impl Into<String>) -> Self {
+        Self::Violation {
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn malformed(kind: FrameKind, reason: impl Into<String>) -> Self {
         Self::Malformed {
             kind,

@@ -44,7 +44,7 @@ pub use agent::{
     Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing, ServeOptions, Traffic,
     TrafficStats, serve,
 };
-pub use error::{Error, Result, describe_error};
+pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};
 pub use filter::Filter;
 pub use local::Local;
 pub use sftp::{Sftp, SftpOptions};

@@ -8,7 +8,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use sy_delta::FileDigest;
-use sy_protocol::{self as wire, Endpoint, Hello, Message, RequestId, Role, TrafficStats};
+use sy_protocol::{
+    self as wire, Endpoint, Hello, Message, ProtocolError, RequestId, Role, TrafficStats,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -16,8 +18,8 @@ use tokio::task::JoinHandle;
 use super::link::{self, AfterPeerEnds, LinkState, Out};
 use super::wire_error::error_from_wire;
 use crate::{
-    Basis, DeltaSource, Entry, Error, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
-    ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
+    Basis, DeltaSource, Entry, Error, FileWrite, LinkCause, LinkFailure, MetaOptions, ReadOptions,
+    RelPath, Result, Scan, ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
 };
 
 /// Answers queued per call before the router waits for the caller to take them.
@@ -130,17 +132,23 @@ impl Agent {
         self.client.state.session().is_some()
     }
 
-    /// Why the connection broke, if it did: calls that failed because of it say so too, but a
-    /// caller that saw interrupted transfers asks here whether the link was the cause.
-    pub fn failure(&self) -> Option<String> {
+    /// Why the connection broke, if it did (the first reason it recorded): its stream was
+    /// lost, or the agent broke the protocol. Calls that failed because of it return the same
+    /// as [`Error::LinkLost`] or [`Error::Protocol`]; a caller that saw interrupted transfers
+    /// asks here whether the link was the cause.
+    pub fn failure(&self) -> Option<LinkFailure> {
         self.client.state.failure()
     }
 
     /// True when the connection was lost rather than refused: its stream failed, ended
-    /// before the session did, or went silent past `--timeout`. A protocol error or a
-    /// session that ended cleanly is not a lost link, whatever else went wrong.
+    /// before the session did, or went silent past `--timeout` ([`LinkFailure::Lost`]). A
+    /// protocol error or a session that ended cleanly is not a lost link, whatever else went
+    /// wrong.
     pub fn link_lost(&self) -> bool {
-        self.client.state.lost()
+        self.client
+            .state
+            .failure()
+            .is_some_and(|failure| failure.is_lost())
     }
 
     /// Ends the session: no more requests, the agent sees its input close and exits. Waits
@@ -205,7 +213,7 @@ async fn route(
         }
     }
     if !state.is_closing() {
-        state.lose("sy-remote closed the connection".to_owned());
+        state.lose(LinkCause::Closed);
     }
     *routes.lock().unwrap_or_else(PoisonError::into_inner) = None;
 }
@@ -298,31 +306,45 @@ impl Client {
         self.sender()
     }
 
+    /// The error of a call the connection cannot carry any more: what the connection recorded
+    /// ([`Error::LinkLost`] or [`Error::Protocol`]), or, after [`Agent::close`], that it was
+    /// closed.
     pub(super) fn lost(&self) -> Error {
-        let reason = self
-            .state
-            .failure()
-            .unwrap_or_else(|| "the connection was closed".to_owned());
-        Error::Io {
-            action: "talking to sy-remote at",
-            path: self.location.clone(),
-            source: io::Error::new(io::ErrorKind::ConnectionAborted, reason),
+        match self.state.failure() {
+            Some(failure) => failure.to_error(&self.location),
+            None => Error::Io {
+                action: "talking to sy-remote at",
+                path: self.location.clone(),
+                source: io::Error::new(io::ErrorKind::NotConnected, "the connection was closed"),
+            },
         }
     }
 
-    pub(super) fn failed_batch(&self, reason: &str) -> Error {
-        Error::Io {
-            action: "talking to sy-remote at",
-            path: self.location.clone(),
-            source: io::Error::other(format!("the batch failed: {reason}")),
+    /// The error of an item of a batch that failed as a whole with `error` (reported on its
+    /// first item): the link's own error again, so every item says the link was lost.
+    pub(super) fn failed_batch(&self, error: &Error) -> Error {
+        match error {
+            Error::LinkLost { location, cause } => Error::LinkLost {
+                location: location.clone(),
+                cause: cause.clone(),
+            },
+            Error::Protocol { location, source } => Error::Protocol {
+                location: location.clone(),
+                source: source.clone(),
+            },
+            other => Error::Io {
+                action: "talking to sy-remote at",
+                path: self.location.clone(),
+                source: io::Error::other(format!("the batch failed: {other}")),
+            },
         }
     }
 
+    /// The agent's answers broke the conversation's rules.
     pub(super) fn protocol_error(&self, reason: String) -> Error {
-        Error::Io {
-            action: "talking to sy-remote at",
-            path: self.location.clone(),
-            source: io::Error::new(io::ErrorKind::InvalidData, reason),
+        Error::Protocol {
+            location: self.location.clone(),
+            source: ProtocolError::violation(reason),
         }
     }
 

@@ -27,13 +27,13 @@ pub(super) fn shown(client: &Client, path: &RelPath) -> String {
     format!("{}/{path}", client.location)
 }
 
-/// The error for a transfer cut off by the connection: the receiving side keeps what arrived
-/// as a partial, and the caller learns the cause from [`crate::Agent::failure`].
+/// The error for a transfer cut off by the connection: the connection's own (a lost link, which
+/// the receiving side keeps as a partial, or the agent's protocol error) when it has failed,
+/// else `error`.
 pub(super) fn cut_off(client: &Client, error: Error) -> Error {
-    if client.state.failure().is_some() {
-        Error::Interrupted
-    } else {
-        error
+    match client.state.failure() {
+        Some(failure) => failure.to_error(&client.location),
+        None => error,
     }
 }
 
@@ -138,6 +138,11 @@ async fn send_file(
     match sent {
         Ok(digest) => client.send(Message::FileEnd { id, digest }).await,
         Err(e) => {
+            // A file cut off because its queue closed names the connection's failure.
+            let e = match e {
+                Error::Interrupted => cut_off(client, e),
+                e => e,
+            };
             abort(client, id, &file.path, &e).await;
             Err(e)
         }

@@ -149,16 +149,16 @@ fn fill<T>(
             .map(|r| r.unwrap_or_else(&unreported))
             .collect(),
         Err(e) => {
-            let text = e.to_string();
-            let mut first = Some(e);
-            results
+            // The first item without an error of its own gets the batch's; the rest, a copy.
+            let first = results.iter().position(Option::is_none);
+            let mut filled: Vec<Result<T>> = results
                 .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(first.take().unwrap_or_else(|| client.failed_batch(&text)))
-                    })
-                })
-                .collect()
+                .map(|r| r.unwrap_or_else(|| Err(client.failed_batch(&e))))
+                .collect();
+            if let Some(slot) = first.and_then(|i| filled.get_mut(i)) {
+                *slot = Err(e);
+            }
+            filled
         }
     }
 }

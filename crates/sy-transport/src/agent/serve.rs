@@ -19,7 +19,8 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use sy_protocol::{
-    self as wire, Endpoint, ErrorScope, Hello, Message, RequestId, Role, TrafficStats,
+    self as wire, Endpoint, ErrorScope, Hello, Message, ProtocolError, RequestId, Role,
+    TrafficStats,
 };
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{Semaphore, mpsc};
@@ -118,11 +119,7 @@ where
     drop(server);
     let _ = link.done.await;
     match state.failure() {
-        Some(reason) => Err(Error::Io {
-            action: "serving",
-            path: "the client".to_owned(),
-            source: std::io::Error::new(std::io::ErrorKind::ConnectionAborted, reason),
-        }),
+        Some(failure) => Err(failure.to_error(CLIENT)),
         None => Ok(state.stats()),
     }
 }
@@ -194,11 +191,14 @@ fn write_options(options: wire::WriteOptions) -> WriteOptions {
     }
 }
 
+/// How the agent names its peer in messages.
+const CLIENT: &str = "the client";
+
+/// A request that breaks the conversation's rules, refused on its own: the session goes on.
 fn protocol(reason: String) -> Error {
-    Error::Io {
-        action: "handling a request from",
-        path: "the client".to_owned(),
-        source: std::io::Error::new(std::io::ErrorKind::InvalidData, reason),
+    Error::Protocol {
+        location: CLIENT.to_owned(),
+        source: ProtocolError::violation(reason),
     }
 }
 

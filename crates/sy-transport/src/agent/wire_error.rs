@@ -24,7 +24,11 @@ pub(crate) fn error_to_wire(
         Error::Delta { path, .. } => (wire::ErrorKind::Io, path.clone()),
         Error::Filter { pattern, .. } => (wire::ErrorKind::InvalidFilter, pattern.clone()),
         Error::Interrupted => (wire::ErrorKind::Interrupted, String::new()),
-        Error::Ssh { host, .. } => (wire::ErrorKind::Io, host.clone()),
+        Error::LinkLost { location, .. } => (wire::ErrorKind::Io, location.clone()),
+        Error::Protocol { location, .. } => (wire::ErrorKind::Protocol, location.clone()),
+        Error::Ssh { host, .. } | Error::HostKey { host, .. } => {
+            (wire::ErrorKind::Io, host.clone())
+        }
     };
     wire::Message::Error(wire::ErrorReply {
         id,

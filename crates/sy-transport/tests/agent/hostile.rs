@@ -7,9 +7,12 @@ use std::sync::Arc;
 use bytes::{BufMut, Bytes, BytesMut};
 use sy_protocol::{
     Encoder, Endpoint, Entry, EntryKind, ErrorKind, FileDigest, FileHeader, FilterRules, FrameKind,
-    HashSupport, Hello, Limits, Message, RelPath, RequestId, Role, StrongHash, TrafficStats,
+    HashSupport, Hello, Limits, Message, ProtocolError, RelPath, RequestId, Role, StrongHash,
+    TrafficStats,
 };
-use sy_transport::{Agent, AgentOptions, Local, ScanOptions, ServeOptions, Transport, serve};
+use sy_transport::{
+    Agent, AgentOptions, Error, LinkCause, Local, ScanOptions, ServeOptions, Transport, serve,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
 
@@ -187,8 +190,18 @@ fn paths_that_leave_the_root_end_the_session_and_nothing_is_written_outside() {
             ] {
                 let mut client = RawClient::start(&root, Hello::new(1));
                 client.send_raw(&raw).await;
-                let error = client.outcome().await.unwrap_err().to_string();
-                assert!(error.contains("unsafe path"), "{path:?}: {error}");
+                let error = client.outcome().await.unwrap_err();
+                assert!(
+                    matches!(
+                        &error,
+                        Error::Protocol {
+                            source: ProtocolError::InvalidPath { .. },
+                            ..
+                        }
+                    ),
+                    "{path:?}: {error:?}"
+                );
+                assert!(error.to_string().contains("unsafe path"), "{error}");
             }
         }
     });
@@ -362,7 +375,7 @@ fn a_signature_with_hashes_longer_than_negotiated_is_refused() {
 }
 
 /// A client facing an agent that writes `bytes` and then closes (or stays open).
-async fn client_error(bytes: Vec<u8>, close: bool) -> String {
+async fn client_error(bytes: Vec<u8>, close: bool) -> Error {
     let (client_end, mut agent_end) = tokio::io::duplex(1 << 20);
     agent_end.write_all(&bytes).await.unwrap();
     let _keep = if close {
@@ -386,7 +399,6 @@ async fn client_error(bytes: Vec<u8>, close: bool) -> String {
         .scan(ScanOptions::default())
         .await
         .expect_err("a broken agent cannot answer")
-        .to_string()
 }
 
 fn agent_hello() -> BytesMut {
@@ -402,7 +414,8 @@ fn junk_before_the_handshake_is_shown_as_the_remote_shells_output() {
             b"Welcome to example.org!\nLast login: never\n".to_vec(),
             false,
         )
-        .await;
+        .await
+        .to_string();
         assert!(error.contains("remote shell printed"), "{error}");
         assert!(error.contains("Welcome to example.org!"), "{error}");
         assert!(error.contains("host:dir"), "{error}");
@@ -417,24 +430,49 @@ fn broken_streams_from_the_agent_are_clear_errors() {
         huge.put_u32(0xffff_fff0);
         huge.put_u8(FrameKind::ScanEntries.code());
         let error = client_error(huge.to_vec(), false).await;
-        assert!(error.contains("frame limit"), "{error}");
+        assert!(
+            matches!(
+                &error,
+                Error::Protocol {
+                    source: ProtocolError::FrameTooLarge { .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("frame limit"), "{error}");
 
         let mut unknown = agent_hello();
         unknown.put_u32(1);
         unknown.put_u8(0x7e);
         unknown.put_u8(0);
-        let error = client_error(unknown.to_vec(), false).await;
+        let error = client_error(unknown.to_vec(), false).await.to_string();
         assert!(error.contains("unknown frame kind 0x7e"), "{error}");
 
         let mut truncated = agent_hello();
         truncated.put_u32(100);
         truncated.put_u8(FrameKind::ScanEntries.code());
         truncated.put_slice(&[1, 2, 3]);
+        // A stream cut short is a lost link, not a broken peer: worth connecting again.
         let error = client_error(truncated.to_vec(), true).await;
-        assert!(error.contains("stream ended inside"), "{error}");
+        assert!(
+            matches!(
+                &error,
+                Error::LinkLost {
+                    cause: LinkCause::Cut(ProtocolError::Truncated { .. }),
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("stream ended inside"), "{error}");
 
         let error = client_error(agent_hello()[..10].to_vec(), true).await;
-        assert!(error.contains("closed before the handshake"), "{error}");
+        assert!(error.is_interrupted(), "{error:?}");
+        assert!(
+            error.to_string().contains("closed before the handshake"),
+            "{error}"
+        );
     });
 }
 
@@ -527,8 +565,18 @@ fn an_agent_listing_entries_beneath_a_symlink_or_outside_the_tree_is_refused() {
             .concat();
             frame(FrameKind::ScanEntries, &body)
         };
-        let error = scan_answered_with(escaping).await.unwrap_err().to_string();
-        assert!(error.contains("unsafe path"), "{error}");
+        let error = scan_answered_with(escaping).await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Protocol {
+                    source: ProtocolError::InvalidPath { field: "path", .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("unsafe path"), "{error}");
 
         let fine = vec![
             entry("", EntryKind::Dir),

@@ -77,14 +77,7 @@ impl<T: Transport> Server<T> {
         if self.uploads.contains_key(&id.0) {
             // Replacing the upload would drop its stream's sender: an unverified file would
             // then look complete to its writer.
-            let error = Error::Io {
-                action: "receiving",
-                path: path.to_string(),
-                source: std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("request id {} is already in use", id.0),
-                ),
-            };
+            let error = protocol(format!("request id {} for {path} is already in use", id.0));
             self.refuse(id, &error).await;
             return;
         }
