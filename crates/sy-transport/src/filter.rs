@@ -7,10 +7,14 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
 
 use globset::{Candidate, GlobBuilder, GlobMatcher};
+use ignore::Match;
+use ignore::gitignore::Gitignore;
 
-use crate::{Error, FilterRules, RelPath, RuleKind};
+use crate::{Entry, Error, FilterRules, RelPath, RuleKind};
 
 #[derive(Debug, Clone)]
 struct Rule {
@@ -116,6 +120,30 @@ impl Filter {
     /// True when `.gitignore` files are to be honoured.
     pub fn uses_gitignore(&self) -> bool {
         self.gitignore
+    }
+
+    /// Whether a scan keeps `entry`: the rules decide first; then the `.gitignore` files of
+    /// the directories above it, nearest first (`ignores` is ordered from the root down),
+    /// matched with the entry's path beneath `root` (the path those files were built with).
+    pub(crate) fn keeps(&self, entry: &Entry, ignores: &[Arc<Gitignore>], root: &Path) -> bool {
+        let is_dir = entry.is_dir();
+        match self.decide(&entry.path, is_dir) {
+            Some(RuleKind::Include) => return true,
+            Some(RuleKind::Exclude) => return false,
+            None => {}
+        }
+        if ignores.is_empty() {
+            return true;
+        }
+        let full = root.join(entry.path.as_path());
+        for ignore in ignores.iter().rev() {
+            match ignore.matched(&full, is_dir) {
+                Match::Ignore(_) => return false,
+                Match::Whitelist(_) => return true,
+                Match::None => {}
+            }
+        }
+        true
     }
 }
 

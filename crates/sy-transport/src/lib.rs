@@ -34,6 +34,7 @@ mod agent;
 mod error;
 mod filter;
 mod local;
+mod names;
 mod read_batch;
 mod seed;
 mod sftp;

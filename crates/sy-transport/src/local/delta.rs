@@ -4,22 +4,19 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroU64;
+use std::os::fd::AsFd;
 
 use bytes::{Bytes, BytesMut};
-use rustix::fs::{
-    Advice, AtFlags, FileType, Mode, OFlags, fadvise, fstat, ftruncate, renameat, unlinkat,
-};
-use rustix::io::Errno;
+use rustix::fs::{Advice, FileType, Mode, OFlags, fadvise, fstat, ftruncate};
 use sy_delta::{DeltaOp, FileDigest, FileHasher, Patcher, Signature, SignatureOptions, diff};
 use tokio::sync::mpsc;
 
-use super::names::partial_name;
 use super::root::{open_beneath, parent_of};
-use super::write::{
-    Out, TempGuard, cancelled, create_temp, is_cancelled, keep_partial, set_file_meta,
-};
+use super::staged::Staged;
+use super::write::{Out, cancelled, is_cancelled};
 use super::write_behind::{WriteBehind, write_behind};
 use super::{Inner, entry_from_stat};
+use crate::names::partial_name;
 use crate::{
     Basis, Cancel, DeltaChunk, DeltaSource, Entry, EntryKind, Error, RelPath, Result, WriteOptions,
     Written,
@@ -182,18 +179,13 @@ impl Inner {
                 io::Error::new(io::ErrorKind::NotFound, "the old version disappeared"),
             ));
         };
-        let (tmp_name, tmp) =
-            create_temp(&dir, name).map_err(|e| self.err("creating a temporary for", path, e))?;
-        let mut guard = TempGuard {
-            dir: rustix::fd::AsFd::as_fd(&dir),
-            name: tmp_name,
-            armed: true,
-        };
+        let staged = Staged::create(dir.as_fd(), name)
+            .map_err(|e| self.err("creating a temporary for", path, e))?;
         let len = delta.entry.size;
-        let mut out = Out::new(&tmp, options, path);
+        let mut out = Out::new(&staged.file, options, path);
         let mut written = Written::default();
         let mut hasher = FileDigest::hasher();
-        let (patched, wrote) = write_behind(&mut out, &tmp, &mut hasher, |behind| {
+        let (patched, wrote) = write_behind(&mut out, &staged.file, &mut hasher, |behind| {
             self.patch(path, &basis_file, &mut delta, behind, &mut written)
         });
         let result = match (patched, wrote) {
@@ -211,26 +203,18 @@ impl Inner {
                 path: self.shown(path),
             }),
         };
+        let valid = out.pos;
         if let Err(error) = result {
-            tracing::debug!(pos = out.pos, "delta into {path} stopped: {error}");
-            if error.is_interrupted() && out.pos > 0 {
-                keep_partial(&dir, name, &tmp, &guard.name, out.pos, &mut guard.armed);
+            tracing::debug!(pos = valid, "delta into {path} stopped: {error}");
+            if error.is_interrupted() && valid > 0 {
+                staged.keep_partial(valid);
             }
             return Err(error);
         }
-        ftruncate(&tmp, len).map_err(|e| self.err("writing", path, e.into()))?;
-        set_file_meta(&tmp, &delta.entry.meta, options.meta)
-            .map_err(|e| self.err("setting attributes of", path, e))?;
-        drop(tmp);
-        renameat(&dir, &guard.name, &dir, name)
-            .map_err(|e| self.err("renaming into place", path, e.into()))?;
-        guard.armed = false;
-        if let Some(partial) = partial_name(name) {
-            match unlinkat(&dir, partial, AtFlags::empty()) {
-                Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => tracing::warn!("removing the partial of {path}: {e}"),
-            }
-        }
+        ftruncate(&staged.file, len).map_err(|e| self.err("writing", path, e.into()))?;
+        staged
+            .commit(&delta.entry.meta, options.meta, true)
+            .map_err(|e| self.err(e.action, path, e.source))?;
         Ok(written)
     }
 

@@ -1,11 +1,12 @@
 //! `Local`: a directory tree on this machine.
 
+mod attrs;
 mod delta;
-pub(crate) mod names;
 mod ops;
 mod read;
 mod root;
-pub(crate) mod scan;
+mod scan;
+mod staged;
 #[cfg(test)]
 mod tests;
 mod write;

@@ -12,8 +12,7 @@ use tokio::task::JoinSet;
 
 use super::read::fetch;
 use super::{Inner, entry_from_attrs, is_not_found, kind_of};
-use crate::local::names::parse_leftover;
-use crate::local::scan::passes_filters;
+use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
 /// Directories listed at the same time.
@@ -269,7 +268,7 @@ impl Walk {
 
     fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
         // Matched as absolute paths beneath a virtual `/` standing for the root.
-        passes_filters(&self.filter, ignores, Path::new("/"), entry)
+        self.filter.keeps(entry, ignores, Path::new("/"))
     }
 
     /// The rules of `dir/.gitignore`, when the listing has one.

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::parents::Parents;
 use super::pipeline::{Handle, Writer};
 use super::{FILES_AT_ONCE, Inner, bounded, join, mode_and_times, owner};
-use crate::local::names::{partial_name, temp_name};
+use crate::names::{partial_name, temp_name};
 use crate::{
     Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, Meta, RelPath, Result, SourceFile,
     StreamChunk, Timestamp, WriteOptions, Written,

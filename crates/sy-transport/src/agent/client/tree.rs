@@ -8,8 +8,8 @@ use std::sync::Arc;
 use sy_delta::FileDigest;
 use sy_protocol::{self as wire, Message};
 
-use super::client::Client;
-use super::wire_error::error_from_wire;
+use super::connection::Client;
+use crate::agent::wire_error::error_from_wire;
 use crate::{Entry, MetaOptions, RelPath, Result, Scan, ScanOptions, TreeOp};
 
 pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<Scan> {

@@ -10,32 +10,15 @@ use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
-use super::MAX_SIGNATURE;
-use super::client::{Call, Client};
-use super::link::Out;
-use super::outgoing::{DeltaBatcher, send_local_file};
-use super::wire_error::error_from_wire;
+use super::connection::{Call, Client};
+use crate::agent::MAX_SIGNATURE;
+use crate::agent::link::Out;
+use crate::agent::outgoing::{DeltaBatcher, send_local_file};
+use crate::agent::wire_error::error_from_wire;
 use crate::{
     Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, StreamChunk,
     WriteOptions, Written,
 };
-
-/// Chunks of a streamed file buffered between the connection and its consumer.
-pub(super) const STREAM_QUEUE: usize = 8;
-
-pub(super) fn shown(client: &Client, path: &RelPath) -> String {
-    format!("{}/{path}", client.location)
-}
-
-/// The error for a transfer cut off by the connection: the connection's own (a lost link, which
-/// the receiving side keeps as a partial, or the agent's protocol error) when it has failed,
-/// else `error`.
-pub(super) fn cut_off(client: &Client, error: Error) -> Error {
-    match client.state.failure() {
-        Some(failure) => failure.to_error(&client.location),
-        None => error,
-    }
-}
 
 pub(super) async fn write_files(
     client: &Arc<Client>,
@@ -140,7 +123,7 @@ async fn send_file(
         Err(e) => {
             // A file cut off because its queue closed names the connection's failure.
             let e = match e {
-                Error::Interrupted => cut_off(client, e),
+                Error::Interrupted => client.cut_off(e),
                 e => e,
             };
             abort(client, id, &file.path, &e).await;
@@ -243,7 +226,7 @@ pub(super) async fn signature(
                 return sy_delta::Signature::from_bytes(&bytes)
                     .map(Some)
                     .map_err(|source| Error::Delta {
-                        path: shown(client, &path),
+                        path: client.shown(&path),
                         source,
                     });
             }

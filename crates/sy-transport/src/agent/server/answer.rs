@@ -1,5 +1,5 @@
-//! The agent's request tasks that answer with data: scans, file reads and deltas for pulls,
-//! signatures for pushes, checksums, and the outcome of tree operations and writes.
+//! The agent's request tasks, each answering one request: scans, file reads and deltas for
+//! pulls, signatures for pushes, checksums, and the outcome of tree operations and writes.
 
 use std::sync::Arc;
 
@@ -7,9 +7,10 @@ use bytes::Bytes;
 use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth_compressing};
 
-use super::link::Out;
-use super::outgoing::{DeltaBatcher, send_local_file};
-use super::serve::Reply;
+use super::receive::DeltaRead;
+use super::tasks::Reply;
+use crate::agent::link::Out;
+use crate::agent::outgoing::{DeltaBatcher, send_local_file};
 use crate::{
     Basis, Cancel, DeltaChunk, Entry, EntryKind, Error, FileData, Meta, MetaOptions, ReadOptions,
     RelPath, Result, ScanOptions, StreamChunk, Transport, TreeOp, Written,
@@ -42,7 +43,8 @@ fn header(id: RequestId, entry: &Entry) -> wire::FileHeader {
     }
 }
 
-pub(super) async fn answer_written(reply: &Reply, id: RequestId, result: Result<Written>) {
+/// The answer to a pushed file or delta: what writing it did, or why it failed.
+pub(super) async fn written(reply: &Reply, id: RequestId, result: Result<Written>) {
     match result {
         Ok(written) => {
             reply
@@ -222,10 +224,13 @@ pub(super) async fn delta<T: Transport>(
     transport: Arc<T>,
     reply: Reply,
     id: RequestId,
-    path: RelPath,
-    signature: sy_delta::Signature,
-    follow_links: bool,
+    read: DeltaRead,
 ) {
+    let DeltaRead {
+        path,
+        signature,
+        follow_links,
+    } = read;
     let options = ReadOptions {
         inline_limit: 0,
         follow_links,

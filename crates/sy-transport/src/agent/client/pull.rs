@@ -10,8 +10,7 @@ use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, Message};
 use tokio::sync::mpsc;
 
-use super::client::{Call, Client};
-use super::client_files::{STREAM_QUEUE, cut_off, shown};
+use super::connection::{Call, Client, STREAM_QUEUE};
 use crate::read_batch::{SplitBatch, split_by_size};
 use crate::{
     DeltaChunk, DeltaSource, Entry, Error, FileData, ReadOptions, Result, SourceFile, StreamChunk,
@@ -79,7 +78,7 @@ async fn expect_header(
         Message::FileBegin(header) if header.path == entry.path => {
             if header.size != entry.size {
                 return Err(Error::SourceChanged {
-                    path: shown(client, &entry.path),
+                    path: client.shown(&entry.path),
                 });
             }
             Ok(header)
@@ -109,12 +108,12 @@ async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Re
             Message::FileEnd { digest, .. } => {
                 if data.len() as u64 != header.size {
                     return Err(Error::SourceChanged {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
                 if FileDigest::of_bytes(&data) != digest {
                     return Err(Error::DigestMismatch {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
                 return Ok(SourceFile {
@@ -148,7 +147,7 @@ async fn stream_files(
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
-            let _ = tx.send(Err(cut_off(&client, e))).await;
+            let _ = tx.send(Err(client.cut_off(e))).await;
         }
     }
 }
@@ -162,7 +161,7 @@ async fn stream_one(
     let header = expect_header(client, call, entry).await?;
     if header.meta.mtime != entry.meta.mtime {
         return Err(Error::SourceChanged {
-            path: shown(client, &entry.path),
+            path: client.shown(&entry.path),
         });
     }
     let mut hasher = FileHasher::new();
@@ -186,12 +185,12 @@ async fn stream_one(
             Message::FileEnd { digest, .. } => {
                 if received != header.size {
                     return Err(Error::SourceChanged {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
                 if hasher.finalize() != digest {
                     return Err(Error::DigestMismatch {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
                 // A writer that gave up has its own error to report.
@@ -238,7 +237,7 @@ pub(super) async fn delta(
     let client = Arc::clone(client);
     tokio::spawn(async move {
         if let Err(e) = forward_delta(&mut call, &tx).await {
-            let _ = tx.send(Err(cut_off(&client, e))).await;
+            let _ = tx.send(Err(client.cut_off(e))).await;
         }
     });
     Ok(DeltaSource { entry, chunks: rx })
