@@ -14,7 +14,7 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use sy_protocol::bytes::{Bytes, BytesMut};
 use sy_protocol::{
     CHUNK_LEN, Compressor, Decoder, Decompressor, Encoder, Endpoint, Entry, EntryKind, Hello,
-    Limits, Message, Meta, RequestId, Role, Timestamp,
+    Limits, Message, Meta, RelPath, RequestId, Role, Timestamp,
 };
 
 /// Bytes of file data pushed through each case.
@@ -71,7 +71,7 @@ fn chunk_messages(data: &Bytes) -> Vec<Message> {
 fn scan_batch(count: usize) -> Message {
     let entries = (0..count)
         .map(|i| Entry {
-            path: format!("src/module_{}/file_{i}.rs", i / 100).into_bytes(),
+            path: RelPath::new(format!("src/module_{}/file_{i}.rs", i / 100)).unwrap(),
             kind: EntryKind::File,
             size: (i * 7919 % 100_000) as u64,
             meta: Meta {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use sy_engine::{Compare, Endpoint, FilterRules, RetryPolicy, RuleKind, SyncOptions};
+use sy_engine::{Compare, Endpoint, Filter, FilterRules, RetryPolicy, RuleKind, SyncOptions};
 
 use crate::args::{Args, FilterArg, Info, Parsed};
 use crate::config_file::{CompressLevel, ConfigFile, Layer, Rsh};
@@ -88,7 +88,7 @@ impl Config {
         for pattern in &settings.exclude.value {
             rules.rules.push((RuleKind::Exclude, pattern.clone()));
         }
-        rules.compile().map_err(|e| UsageError(e.to_string()))?;
+        Filter::compile(&rules).map_err(|e| UsageError(e.to_string()))?;
         let mut sync = SyncOptions::default();
         sync.filter = rules;
         sync.follow_links = args.copy_links;

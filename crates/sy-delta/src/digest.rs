@@ -1,7 +1,7 @@
 //! Whole-file digests, to check end to end that `apply` rebuilt the right bytes.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
 
 use crate::error::{Error, Result};
 
@@ -21,25 +21,21 @@ use crate::error::{Error, Result};
 pub struct FileDigest(blake3::Hash);
 
 impl FileDigest {
+    /// Bytes in a digest.
+    pub const LEN: usize = 32;
+
     /// An incremental hasher; the same as [`FileHasher::new`].
     pub fn hasher() -> FileHasher {
         FileHasher::new()
     }
 
-    /// The digest of everything `reader` yields until its end (read in 64 KiB pieces).
-    pub fn of_reader<R: Read>(mut reader: R) -> Result<FileDigest> {
+    /// The digest of everything `reader` yields until its end.
+    pub fn of_reader<R: Read>(reader: R) -> Result<FileDigest> {
         let mut hasher = FileHasher::new();
-        let mut buf = vec![0u8; 64 << 10];
-        loop {
-            match reader.read(&mut buf) {
-                Ok(0) => return Ok(hasher.finalize()),
-                Ok(n) => {
-                    hasher.update(&buf[..n]);
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("reading the file to digest")(e)),
-            }
-        }
+        hasher
+            .update_reader(reader)
+            .map_err(Error::io("reading the file to digest"))?;
+        Ok(hasher.finalize())
     }
 
     /// The digest of a byte slice.
@@ -48,12 +44,12 @@ impl FileDigest {
     }
 
     /// The 32 raw bytes, e.g. to send over the wire.
-    pub fn as_bytes(&self) -> &[u8; 32] {
+    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
         self.0.as_bytes()
     }
 
     /// A digest from its 32 raw bytes.
-    pub fn from_bytes(bytes: [u8; 32]) -> FileDigest {
+    pub fn from_bytes(bytes: [u8; Self::LEN]) -> FileDigest {
         FileDigest(blake3::Hash::from_bytes(bytes))
     }
 }
@@ -84,6 +80,13 @@ impl FileHasher {
     pub fn update(&mut self, bytes: &[u8]) -> &mut Self {
         self.0.update(bytes);
         self
+    }
+
+    /// Feeds everything `reader` yields until its end (in 64 KiB pieces, retrying reads that
+    /// were interrupted); an error from the reader is returned as it is.
+    pub fn update_reader(&mut self, reader: impl Read) -> io::Result<&mut Self> {
+        self.0.update_reader(reader)?;
+        Ok(self)
     }
 
     /// The digest of everything fed so far (the hasher may go on being fed).

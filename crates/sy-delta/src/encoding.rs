@@ -97,7 +97,7 @@ impl<W: Write> DeltaWriter<W> {
 }
 
 impl<W: Write> DeltaSink for DeltaWriter<W> {
-    fn op(&mut self, op: DeltaOp<'_>) -> Result<()> {
+    fn op(&mut self, op: DeltaOp<&[u8]>) -> Result<()> {
         let len = op.output_len();
         if len == 0 {
             return Ok(());
@@ -180,7 +180,7 @@ impl<R: Read> DeltaReader<R> {
     }
 
     /// The next op, or `None` after the end byte.
-    pub fn next_op(&mut self) -> Result<Option<DeltaOp<'_>>> {
+    pub fn next_op(&mut self) -> Result<Option<DeltaOp<&[u8]>>> {
         if self.state == ReaderState::Header {
             self.read_header()?;
         }
@@ -306,7 +306,7 @@ mod tests {
 
     #[test]
     fn copies_far_and_near_round_trip() {
-        let ops = [
+        let ops: [DeltaOp<&[u8]>; 5] = [
             DeltaOp::Copy {
                 offset: 1 << 40,
                 len: 5,

@@ -12,8 +12,22 @@ pub const MAX_COPY_LEN: u64 = 16 << 20;
 
 /// One instruction for rebuilding the new file: output bytes come either from the basis
 /// or from the delta itself.
+///
+/// `L` holds a literal's bytes: [`diff`](crate::diff) and the [`DeltaSink`]s borrow them
+/// (`DeltaOp<&[u8]>`, no copy while diffing); a caller that ships ops elsewhere keeps them in a
+/// buffer of its own (`sy-protocol` sends `DeltaOp<bytes::Bytes>`) and lends them back with
+/// [`DeltaOp::as_borrowed`].
+///
+/// ```
+/// use sy_delta::DeltaOp;
+/// let owned: DeltaOp<Vec<u8>> = DeltaOp::Literal(b"new bytes".to_vec());
+/// assert_eq!(owned.as_borrowed(), DeltaOp::Literal(&b"new bytes"[..]));
+/// assert_eq!(owned.output_len(), 9);
+/// let copy: DeltaOp<Vec<u8>> = DeltaOp::Copy { offset: 0, len: 4096 };
+/// assert_eq!(copy.output_len(), 4096);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DeltaOp<'a> {
+pub enum DeltaOp<L> {
     /// Append `len` bytes of the basis, starting at `offset`.
     Copy {
         /// Offset in the basis.
@@ -22,15 +36,26 @@ pub enum DeltaOp<'a> {
         len: u64,
     },
     /// Append these bytes.
-    Literal(&'a [u8]),
+    Literal(L),
 }
 
-impl DeltaOp<'_> {
+impl<L: AsRef<[u8]>> DeltaOp<L> {
     /// Bytes this op appends to the output.
     pub fn output_len(&self) -> u64 {
-        match *self {
-            DeltaOp::Copy { len, .. } => len,
-            DeltaOp::Literal(bytes) => bytes.len() as u64,
+        match self {
+            DeltaOp::Copy { len, .. } => *len,
+            DeltaOp::Literal(bytes) => bytes.as_ref().len() as u64,
+        }
+    }
+
+    /// The same op with its literal borrowed, as a [`DeltaSink`] takes it.
+    pub fn as_borrowed(&self) -> DeltaOp<&[u8]> {
+        match self {
+            DeltaOp::Copy { offset, len } => DeltaOp::Copy {
+                offset: *offset,
+                len: *len,
+            },
+            DeltaOp::Literal(bytes) => DeltaOp::Literal(bytes.as_ref()),
         }
     }
 }
@@ -39,14 +64,14 @@ impl DeltaOp<'_> {
 ///
 /// Implemented by [`DeltaWriter`](crate::DeltaWriter) (the binary encoding),
 /// [`Patcher`](crate::Patcher) (apply as you go) and by any closure
-/// `FnMut(DeltaOp<'_>) -> Result<()>` for callers that ship ops themselves:
+/// `FnMut(DeltaOp<&[u8]>) -> Result<()>` for callers that ship ops themselves:
 ///
 /// ```
 /// use sy_delta::{DeltaOp, Result, Signature, SignatureOptions, diff};
 /// let old = b"the quick brown fox jumps over the lazy dog";
 /// let sig = Signature::calculate(&old[..], SignatureOptions::for_len(43).with_block_size(8))?;
 /// let mut ops = Vec::new();
-/// diff(&sig.index(), &b"the quick brown cat jumps over the lazy dog"[..], &mut |op: DeltaOp<'_>| {
+/// diff(&sig.index(), &b"the quick brown cat jumps over the lazy dog"[..], &mut |op: DeltaOp<&[u8]>| {
 ///     ops.push(format!("{op:?}"));
 ///     Ok(())
 /// })?;
@@ -55,14 +80,14 @@ impl DeltaOp<'_> {
 /// ```
 pub trait DeltaSink {
     /// Takes the next op. A Literal's bytes are only borrowed for the call.
-    fn op(&mut self, op: DeltaOp<'_>) -> Result<()>;
+    fn op(&mut self, op: DeltaOp<&[u8]>) -> Result<()>;
 }
 
 impl<F> DeltaSink for F
 where
-    F: FnMut(DeltaOp<'_>) -> Result<()>,
+    F: FnMut(DeltaOp<&[u8]>) -> Result<()>,
 {
-    fn op(&mut self, op: DeltaOp<'_>) -> Result<()> {
+    fn op(&mut self, op: DeltaOp<&[u8]>) -> Result<()> {
         self(op)
     }
 }

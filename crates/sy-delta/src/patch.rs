@@ -54,7 +54,7 @@ impl<B: Read + Seek, W: Write> Patcher<B, W> {
     }
 
     /// Appends the output of one op.
-    pub fn op(&mut self, op: DeltaOp<'_>) -> Result<()> {
+    pub fn op(&mut self, op: DeltaOp<&[u8]>) -> Result<()> {
         let total = self
             .written
             .checked_add(op.output_len())
@@ -141,7 +141,7 @@ impl<B: Read + Seek, W: Write> Patcher<B, W> {
 }
 
 impl<B: Read + Seek, W: Write> DeltaSink for Patcher<B, W> {
-    fn op(&mut self, op: DeltaOp<'_>) -> Result<()> {
+    fn op(&mut self, op: DeltaOp<&[u8]>) -> Result<()> {
         Patcher::op(self, op)
     }
 }

@@ -40,7 +40,7 @@ pub enum SyncError {
         shown: String,
         /// The cause.
         #[source]
-        source: sy_transport::Error,
+        source: Box<sy_transport::Error>,
     },
     /// The ssh settings of a host ask for what the built-in SSH client does not do (a
     /// `ProxyCommand`, a chain of jump hosts, an unknown cipher).
@@ -51,7 +51,7 @@ pub enum SyncError {
     SshConfig(#[from] sy_transport::ssh::SshConfigError),
     /// Reaching a remote side failed: its SSH connection, its remote shell or its agent.
     #[error(transparent)]
-    Transport(#[from] sy_transport::Error),
+    Transport(Box<sy_transport::Error>),
     /// The remote shell (`-e`) could not be started.
     #[error("starting the remote shell {program:?}")]
     RemoteShell {
@@ -83,6 +83,12 @@ pub enum SyncError {
     /// The blocking [`SyncJob::run`](crate::SyncJob::run) could not start its runtime.
     #[error("starting the runtime")]
     Runtime(#[source] io::Error),
+}
+
+impl From<sy_transport::Error> for SyncError {
+    fn from(error: sy_transport::Error) -> SyncError {
+        SyncError::Transport(Box::new(error))
+    }
 }
 
 impl SyncError {

@@ -299,7 +299,6 @@ async fn finish_attempt(mut connection: Connection, synced: Result<Totals, SyncE
         synced,
         closed,
         established: connection.transport.established(),
-        link_lost: connection.transport.link_lost(),
         traffic: Traffic {
             sent: traffic.sent.logical,
             wire_sent: traffic.sent.wire,

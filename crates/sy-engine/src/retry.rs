@@ -14,7 +14,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use sy_transport::{Cancel, RelPath};
+use sy_transport::{Cancel, LinkFailure, RelPath};
 
 use crate::SyncError;
 use crate::connect::RemoteEnd;
@@ -62,9 +62,6 @@ pub(crate) struct Attempt {
     pub(crate) closed: Result<(), RemoteEnd>,
     /// The agent answered the handshake (the host was reached and speaks our protocol).
     pub(crate) established: bool,
-    /// The connection's stream was lost (an I/O error, an end before the session's, or
-    /// `--timeout`), as opposed to a session that failed or ended and then went wrong.
-    pub(crate) link_lost: bool,
     /// What crossed the connection.
     pub(crate) traffic: Traffic,
 }
@@ -77,7 +74,10 @@ impl Attempt {
     /// that ended cleanly before the remote shell failed, would only happen again.
     fn lost(&self, reconnecting: bool) -> Option<&RemoteEnd> {
         let end = self.closed.as_ref().err()?;
-        (self.link_lost && (self.established || reconnecting)).then_some(end)
+        // Lost: an I/O error, an end before the session's, or the timeout — as opposed to a
+        // protocol failure, or a session that ended and then went wrong.
+        let lost = matches!(end.failure, Some(LinkFailure::Lost(_)));
+        (lost && (self.established || reconnecting)).then_some(end)
     }
 }
 

@@ -6,8 +6,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use sy_transport::{
-    Basis, Cancel, DeltaSource, Entry, FileWrite, Local, MetaOptions, NoProgress, ReadOptions,
-    RelPath, Result, Scan, ScanOptions, SourceFile, TreeOp, WriteOptions, Written,
+    Basis, Cancel, DeltaSource, Entry, FileDigest, FileWrite, Local, MetaOptions, NoProgress,
+    ReadOptions, RelPath, Result, Scan, ScanOptions, SourceFile, TreeOp, WriteOptions, Written,
 };
 
 use super::*;
@@ -59,7 +59,7 @@ impl Transport for Lying {
     ) -> Result<Written> {
         self.inner.apply_delta(path, basis, delta, options).await
     }
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         let mut digests = self.inner.checksums(paths.clone(), follow_links).await;
         for (path, digest) in paths.iter().zip(&mut digests) {
             if *path == self.bad
@@ -67,7 +67,9 @@ impl Transport for Lying {
                 && let Ok(digest) = digest
             {
                 self.lies.fetch_sub(1, Ordering::SeqCst);
-                digest[0] ^= 1;
+                let mut bytes = *digest.as_bytes();
+                bytes[0] ^= 1;
+                *digest = FileDigest::from_bytes(bytes);
             }
         }
         digests

@@ -5,6 +5,8 @@
 //! given so far decodable without ending that context. [`Decompressor`] produces output in
 //! bounded steps, so a small input that expands hugely cannot fill memory.
 
+use std::sync::Arc;
+
 use bytes::BytesMut;
 use zstd::stream::raw::{CParameter, DParameter, Decoder, Encoder, InBuffer, Operation, OutBuffer};
 
@@ -31,7 +33,10 @@ const COMPRESSED_EXTENSIONS: &[&str] = &[
 ];
 
 fn zstd_error(operation: &'static str) -> impl FnOnce(std::io::Error) -> ProtocolError {
-    move |source| ProtocolError::Zstd { operation, source }
+    move |source| ProtocolError::Zstd {
+        operation,
+        source: Arc::new(source),
+    }
 }
 
 /// Compresses one direction of a session.

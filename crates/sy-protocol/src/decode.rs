@@ -1,8 +1,8 @@
 //! The body layout of each message kind, read back (the layout is described in `encode.rs`).
 //!
 //! Every length and count is checked against the bytes left in the body before anything is
-//! allocated for it; enum tags, flag bits and ranges are checked too, and a body must be used up
-//! exactly.
+//! allocated for it; enum tags, flag bits and ranges are checked too, every path must be a
+//! clean [`crate::RelPath`], and a body must be used up exactly.
 
 use crate::encode::{
     ENTRY_DIR, ENTRY_FILE, ENTRY_SPECIAL, ENTRY_SYMLINK, OP_COPY, OP_LITERAL, OPT_CLEAR_PARTIAL,
@@ -10,20 +10,24 @@ use crate::encode::{
     TREE_HARDLINK, TREE_MAKE_WRITABLE, TREE_MKDIR, TREE_REMOVE, TREE_SET_META, TREE_SYMLINK,
     TREE_TIDY,
 };
-use crate::entry::{
-    Basis, DIGEST_LEN, Entry, EntryKind, FilterRule, Leftover, LeftoverKind, Meta, MetaOptions,
-    MetaTarget, RequestId, RuleKind, SpecialKind, Timestamp, WriteOptions,
-};
 use crate::error::{ProtocolError, Result};
 use crate::frame::{Limits, MAX_BLOCK_SIZE, MIN_STRONG_LEN};
 use crate::kind::FrameKind;
 use crate::message::{
-    DeltaOp, ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, TreeOp,
+    ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, RequestId, WriteOptions,
 };
 use crate::wire::BodyReader;
+use crate::{
+    Basis, Entry, EntryKind, FilterRules, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget,
+    RuleKind, SpecialKind, Timestamp, TreeOp,
+};
 use bytes::Bytes;
+use sy_delta::{DeltaOp, FileDigest};
 
 const NANOS_PER_SEC: u32 = 1_000_000_000;
+
+/// Bits of a mode that are permissions; a peer's others are dropped.
+const PERMISSION_BITS: u32 = 0o7777;
 
 /// Smallest encodings of list items, used to bound counts before allocating.
 const MIN_ENTRY_LEN: usize = 11;
@@ -31,7 +35,7 @@ const MIN_LEFTOVER_LEN: usize = 3;
 const MIN_RULE_LEN: usize = 2;
 const MIN_OP_LEN: usize = 2;
 const MIN_PATH_LEN: usize = 1;
-const MIN_ITEM_DIGEST_LEN: usize = 1 + DIGEST_LEN;
+const MIN_ITEM_DIGEST_LEN: usize = 1 + FileDigest::LEN;
 
 /// Pre-allocation cap: items are larger in memory than on the wire, so a list grows with the
 /// items actually parsed rather than with what its count claims.
@@ -57,9 +61,11 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
         },
         FrameKind::ScanRequest => Message::ScanRequest {
             id: id(&mut r)?,
-            base: r.vec("base")?,
-            filter: list(&mut r, "filter", MIN_RULE_LEN, rule)?,
-            gitignore: r.bool("gitignore")?,
+            base: r.path("base")?,
+            filter: FilterRules {
+                rules: list(&mut r, "filter", MIN_RULE_LEN, rule)?,
+                gitignore: r.bool("gitignore")?,
+            },
             follow_links: r.bool("follow_links")?,
         },
         FrameKind::ScanEntries => Message::ScanEntries {
@@ -82,11 +88,11 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
         },
         FrameKind::FileEnd => Message::FileEnd {
             id: id(&mut r)?,
-            digest: r.array("digest")?,
+            digest: digest(&mut r)?,
         },
         FrameKind::ReadRequest => Message::ReadRequest {
             id: id(&mut r)?,
-            path: r.vec("path")?,
+            path: r.path("path")?,
             follow_links: r.bool("follow_links")?,
             delta: r.bool("delta")?,
         },
@@ -106,7 +112,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
         },
         FrameKind::DeltaEnd => Message::DeltaEnd {
             id: id(&mut r)?,
-            digest: r.array("digest")?,
+            digest: digest(&mut r)?,
         },
         FrameKind::TreeOps => Message::TreeOps {
             id: id(&mut r)?,
@@ -118,7 +124,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
         },
         FrameKind::ChecksumRequest => Message::ChecksumRequest {
             id: id(&mut r)?,
-            paths: list(&mut r, "paths", MIN_PATH_LEN, |r| r.vec("path"))?,
+            paths: list(&mut r, "paths", MIN_PATH_LEN, |r| r.path("path"))?,
             follow_links: r.bool("follow_links")?,
         },
         FrameKind::Checksums => Message::Checksums {
@@ -126,7 +132,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
             digests: list(&mut r, "digests", MIN_ITEM_DIGEST_LEN, |r| {
                 Ok(ItemDigest {
                     item: r.u32("item")?,
-                    digest: r.array("digest")?,
+                    digest: digest(r)?,
                 })
             })?,
         },
@@ -153,6 +159,10 @@ fn id(r: &mut BodyReader) -> Result<RequestId> {
     Ok(RequestId(r.varint("id")?))
 }
 
+fn digest(r: &mut BodyReader) -> Result<FileDigest> {
+    Ok(FileDigest::from_bytes(r.array("digest")?))
+}
+
 fn time(r: &mut BodyReader) -> Result<Timestamp> {
     let secs = r.signed("mtime_secs")?;
     let nanos = r.u32("mtime_nanos")?;
@@ -164,7 +174,7 @@ fn time(r: &mut BodyReader) -> Result<Timestamp> {
 
 fn meta(r: &mut BodyReader) -> Result<Meta> {
     Ok(Meta {
-        mode: r.u32("mode")?,
+        mode: r.u32("mode")? & PERMISSION_BITS,
         mtime: time(r)?,
         uid: r.u32("uid")?,
         gid: r.u32("gid")?,
@@ -201,7 +211,7 @@ fn basis(r: &mut BodyReader) -> Result<Basis> {
 
 fn header(r: &mut BodyReader) -> Result<FileHeader> {
     let id = id(r)?;
-    let path = r.vec("path")?;
+    let path = r.path("path")?;
     let size = r.varint("size")?;
     let meta = meta(r)?;
     let bits = option_bits(r, OPT_TIMES | OPT_OWNER | OPT_SPARSE | OPT_CLEAR_PARTIAL)?;
@@ -238,17 +248,17 @@ fn error_reply(r: &mut BodyReader) -> Result<ErrorReply> {
     })
 }
 
-fn rule(r: &mut BodyReader) -> Result<FilterRule> {
+fn rule(r: &mut BodyReader) -> Result<(RuleKind, String)> {
     let kind = tag(r, "rule_kind", &[RuleKind::Include, RuleKind::Exclude])?;
     let pattern = r.bytes("pattern")?;
     let pattern = std::str::from_utf8(&pattern)
         .map_err(|_| r.error("field `pattern` is not UTF-8"))?
         .to_owned();
-    Ok(FilterRule { kind, pattern })
+    Ok((kind, pattern))
 }
 
 fn entry(r: &mut BodyReader) -> Result<Entry> {
-    let path = r.vec("path")?;
+    let path = r.path("path")?;
     let kind = match r.u8("entry_kind")? {
         ENTRY_FILE => EntryKind::File,
         ENTRY_DIR => EntryKind::Dir,
@@ -279,9 +289,9 @@ fn entry(r: &mut BodyReader) -> Result<Entry> {
 }
 
 fn leftover(r: &mut BodyReader) -> Result<Leftover> {
-    let path = r.vec("path")?;
+    let path = r.path("path")?;
     let file = if r.bool("has_file")? {
-        Some(r.vec("file")?)
+        Some(r.path("file")?)
     } else {
         None
     };
@@ -293,7 +303,7 @@ fn leftover(r: &mut BodyReader) -> Result<Leftover> {
     Ok(Leftover { path, file, kind })
 }
 
-fn delta_op(r: &mut BodyReader) -> Result<DeltaOp> {
+fn delta_op(r: &mut BodyReader) -> Result<DeltaOp<Bytes>> {
     match r.u8("op")? {
         OP_COPY => Ok(DeltaOp::Copy {
             offset: r.varint("offset")?,
@@ -307,19 +317,19 @@ fn delta_op(r: &mut BodyReader) -> Result<DeltaOp> {
 fn tree_op(r: &mut BodyReader) -> Result<TreeOp> {
     Ok(match r.u8("tree_op")? {
         TREE_MKDIR => TreeOp::Mkdir {
-            path: r.vec("path")?,
+            path: r.path("path")?,
         },
         TREE_SYMLINK => TreeOp::Symlink {
-            path: r.vec("path")?,
+            path: r.path("path")?,
             target: r.vec("target")?,
             meta: meta(r)?,
         },
-        TREE_HARDLINK => TreeOp::Hardlink {
-            path: r.vec("path")?,
-            target: r.vec("target")?,
+        TREE_HARDLINK => TreeOp::HardLink {
+            path: r.path("path")?,
+            target: r.path("target")?,
         },
         TREE_SET_META => TreeOp::SetMeta {
-            path: r.vec("path")?,
+            path: r.path("path")?,
             target: tag(
                 r,
                 "meta_target",
@@ -328,14 +338,14 @@ fn tree_op(r: &mut BodyReader) -> Result<TreeOp> {
             meta: meta(r)?,
         },
         TREE_MAKE_WRITABLE => TreeOp::MakeWritable {
-            path: r.vec("path")?,
+            path: r.path("path")?,
         },
         TREE_REMOVE => TreeOp::Remove {
-            path: r.vec("path")?,
+            path: r.path("path")?,
         },
         TREE_TIDY => TreeOp::Tidy(leftover(r)?),
         TREE_DROP_PARTIAL => TreeOp::DropPartial {
-            file: r.vec("file")?,
+            file: r.path("file")?,
         },
         other => return Err(r.error(format!("field `tree_op`: unknown code {other}"))),
     })
@@ -343,7 +353,7 @@ fn tree_op(r: &mut BodyReader) -> Result<TreeOp> {
 
 fn signature_request(r: &mut BodyReader, limits: &Limits) -> Result<Message> {
     let id = id(r)?;
-    let path = r.vec("path")?;
+    let path = r.path("path")?;
     let basis = basis(r)?;
     let block_size = Some(r.u32("block_size")?).filter(|size| *size != 0);
     let strong_len = Some(r.u8("strong_len")?).filter(|len| *len != 0);

@@ -4,12 +4,15 @@
 //! the bytes, digests are 32 raw bytes, lists are a varint count and the items, enums and option
 //! flags are one byte. `decode.rs` reads exactly this.
 
-use crate::entry::{
-    Basis, Entry, EntryKind, FilterRule, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget,
-    RequestId, RuleKind, SpecialKind, Timestamp, WriteOptions,
-};
-use crate::message::{DeltaOp, ErrorReply, ErrorScope, FileHeader, Message, TreeOp};
+use bytes::Bytes;
+use sy_delta::DeltaOp;
+
+use crate::message::{ErrorReply, ErrorScope, FileHeader, Message, RequestId, WriteOptions};
 use crate::wire::{Counter, Sink, put_bytes, put_signed, put_varint};
+use crate::{
+    Basis, Entry, EntryKind, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath,
+    RuleKind, SpecialKind, Timestamp, TreeOp,
+};
 
 pub(crate) const ENTRY_FILE: u8 = 0;
 pub(crate) const ENTRY_DIR: u8 = 1;
@@ -70,13 +73,12 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
             id,
             base,
             filter,
-            gitignore,
             follow_links,
         } => {
             put_id(dst, *id);
-            put_bytes(dst, base);
-            put_list(dst, filter, put_rule);
-            put_bool(dst, *gitignore);
+            put_path(dst, base);
+            put_list(dst, &filter.rules, put_rule);
+            put_bool(dst, filter.gitignore);
             put_bool(dst, *follow_links);
         }
         Message::ScanEntries { id, entries } => {
@@ -99,7 +101,7 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
         }
         Message::FileEnd { id, digest } | Message::DeltaEnd { id, digest } => {
             put_id(dst, *id);
-            dst.put_slice(digest);
+            dst.put_slice(digest.as_bytes());
         }
         Message::ReadRequest {
             id,
@@ -108,7 +110,7 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
             delta,
         } => {
             put_id(dst, *id);
-            put_bytes(dst, path);
+            put_path(dst, path);
             put_bool(dst, *follow_links);
             put_bool(dst, *delta);
         }
@@ -120,7 +122,7 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
             strong_len,
         } => {
             put_id(dst, *id);
-            put_bytes(dst, path);
+            put_path(dst, path);
             put_basis(dst, *basis);
             put_varint(dst, u64::from(block_size.unwrap_or(0)));
             dst.put_u8(strong_len.unwrap_or(0));
@@ -148,14 +150,14 @@ pub(crate) fn encode_body(message: &Message, dst: &mut impl Sink) {
             follow_links,
         } => {
             put_id(dst, *id);
-            put_list(dst, paths, |dst, path| put_bytes(dst, path));
+            put_list(dst, paths, put_path);
             put_bool(dst, *follow_links);
         }
         Message::Checksums { id, digests } => {
             put_id(dst, *id);
             put_list(dst, digests, |dst, item| {
                 put_varint(dst, u64::from(item.item));
-                dst.put_slice(&item.digest);
+                dst.put_slice(item.digest.as_bytes());
             });
         }
     }
@@ -170,6 +172,10 @@ fn put_list<S: Sink, T>(dst: &mut S, items: &[T], mut put: impl FnMut(&mut S, &T
 
 fn put_bool(dst: &mut impl Sink, value: bool) {
     dst.put_u8(u8::from(value));
+}
+
+fn put_path(dst: &mut impl Sink, path: &RelPath) {
+    put_bytes(dst, path.as_bytes());
 }
 
 fn put_id(dst: &mut impl Sink, id: RequestId) {
@@ -201,7 +207,7 @@ fn put_basis(dst: &mut impl Sink, basis: Basis) {
 
 fn put_header(dst: &mut impl Sink, header: &FileHeader) {
     put_id(dst, header.id);
-    put_bytes(dst, &header.path);
+    put_path(dst, &header.path);
     put_varint(dst, header.size);
     put_meta(dst, &header.meta);
     let WriteOptions {
@@ -231,16 +237,16 @@ fn put_error(dst: &mut impl Sink, reply: &ErrorReply) {
     put_bytes(dst, reply.message.as_bytes());
 }
 
-fn put_rule(dst: &mut impl Sink, rule: &FilterRule) {
-    dst.put_u8(match rule.kind {
+fn put_rule(dst: &mut impl Sink, (kind, pattern): &(RuleKind, String)) {
+    dst.put_u8(match kind {
         RuleKind::Include => 0,
         RuleKind::Exclude => 1,
     });
-    put_bytes(dst, rule.pattern.as_bytes());
+    put_bytes(dst, pattern.as_bytes());
 }
 
 fn put_entry(dst: &mut impl Sink, entry: &Entry) {
-    put_bytes(dst, &entry.path);
+    put_path(dst, &entry.path);
     match &entry.kind {
         EntryKind::File => dst.put_u8(ENTRY_FILE),
         EntryKind::Dir => dst.put_u8(ENTRY_DIR),
@@ -266,11 +272,11 @@ fn put_entry(dst: &mut impl Sink, entry: &Entry) {
 }
 
 fn put_leftover(dst: &mut impl Sink, leftover: &Leftover) {
-    put_bytes(dst, &leftover.path);
+    put_path(dst, &leftover.path);
     match &leftover.file {
         Some(file) => {
             dst.put_u8(1);
-            put_bytes(dst, file);
+            put_path(dst, file);
         }
         None => dst.put_u8(0),
     }
@@ -280,7 +286,7 @@ fn put_leftover(dst: &mut impl Sink, leftover: &Leftover) {
     });
 }
 
-fn put_delta_op(dst: &mut impl Sink, op: &DeltaOp) {
+fn put_delta_op(dst: &mut impl Sink, op: &DeltaOp<Bytes>) {
     match op {
         DeltaOp::Copy { offset, len } => {
             dst.put_u8(OP_COPY);
@@ -298,22 +304,22 @@ fn put_tree_op(dst: &mut impl Sink, op: &TreeOp) {
     match op {
         TreeOp::Mkdir { path } => {
             dst.put_u8(TREE_MKDIR);
-            put_bytes(dst, path);
+            put_path(dst, path);
         }
         TreeOp::Symlink { path, target, meta } => {
             dst.put_u8(TREE_SYMLINK);
-            put_bytes(dst, path);
+            put_path(dst, path);
             put_bytes(dst, target);
             put_meta(dst, meta);
         }
-        TreeOp::Hardlink { path, target } => {
+        TreeOp::HardLink { path, target } => {
             dst.put_u8(TREE_HARDLINK);
-            put_bytes(dst, path);
-            put_bytes(dst, target);
+            put_path(dst, path);
+            put_path(dst, target);
         }
         TreeOp::SetMeta { path, target, meta } => {
             dst.put_u8(TREE_SET_META);
-            put_bytes(dst, path);
+            put_path(dst, path);
             dst.put_u8(match target {
                 MetaTarget::File => 0,
                 MetaTarget::Dir => 1,
@@ -323,11 +329,11 @@ fn put_tree_op(dst: &mut impl Sink, op: &TreeOp) {
         }
         TreeOp::MakeWritable { path } => {
             dst.put_u8(TREE_MAKE_WRITABLE);
-            put_bytes(dst, path);
+            put_path(dst, path);
         }
         TreeOp::Remove { path } => {
             dst.put_u8(TREE_REMOVE);
-            put_bytes(dst, path);
+            put_path(dst, path);
         }
         TreeOp::Tidy(leftover) => {
             dst.put_u8(TREE_TIDY);
@@ -335,7 +341,7 @@ fn put_tree_op(dst: &mut impl Sink, op: &TreeOp) {
         }
         TreeOp::DropPartial { file } => {
             dst.put_u8(TREE_DROP_PARTIAL);
-            put_bytes(dst, file);
+            put_path(dst, file);
         }
     }
 }

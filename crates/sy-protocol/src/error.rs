@@ -1,15 +1,19 @@
 //! The one error type of this crate.
 
 use std::io;
+use std::sync::Arc;
 
 use crate::handshake::VersionRange;
 use crate::kind::FrameKind;
+use crate::relpath::PathError;
 
-/// Everything that can go wrong while encoding, decoding, negotiating or (de)compressing.
+/// Everything that can go wrong while encoding, decoding, negotiating or (de)compressing, and a
+/// peer's messages that break the conversation's rules.
 ///
 /// Every variant says which frame kind or which side of the handshake it is about, so a log line
-/// is enough to tell a broken peer from a broken link.
-#[derive(Debug, thiserror::Error)]
+/// is enough to tell a broken peer from a broken link. Cheap to clone, so a connection can
+/// record the error that ended it and hand it to every call that was waiting.
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum ProtocolError {
     /// A frame header announced a body longer than the agreed maximum; nothing was allocated.
@@ -42,6 +46,20 @@ pub enum ProtocolError {
         kind: FrameKind,
         /// What exactly was wrong, naming the field.
         reason: String,
+    },
+
+    /// A frame named a path that is not a clean relative path: absolute, with a `.` or `..`
+    /// component, an empty component or a NUL byte. A hostile or broken peer; nothing acted on
+    /// the path.
+    #[error("{kind} frame names an unsafe path in field `{field}`: {source}")]
+    InvalidPath {
+        /// Kind of the frame being decoded.
+        kind: FrameKind,
+        /// The field that held the path.
+        field: &'static str,
+        /// The path and what is wrong with it.
+        #[source]
+        source: PathError,
     },
 
     /// A signature request asked for a strong hash longer than the handshake allowed
@@ -158,7 +176,16 @@ pub enum ProtocolError {
         operation: &'static str,
         /// The error zstd reported.
         #[source]
-        source: io::Error,
+        source: Arc<io::Error>,
+    },
+
+    /// The peer's messages, each well formed, broke the rules of the conversation: an answer
+    /// that does not fit its request, a count that does not add up, file data beyond the size
+    /// it announced.
+    #[error("protocol violation: {reason}")]
+    Violation {
+        /// What the peer did.
+        reason: String,
     },
 }
 
@@ -166,6 +193,13 @@ pub enum ProtocolError {
 pub type Result<T, E = ProtocolError> = std::result::Result<T, E>;
 
 impl ProtocolError {
+    /// A [`ProtocolError::Violation`] saying what the peer did.
+    pub fn violation(reason: impl Into<String>) -> Self {
+        Self::Violation {
+            reason: reason.into(),
+        }
+    }
+
     pub(crate) fn malformed(kind: FrameKind, reason: impl Into<String>) -> Self {
         Self::Malformed {
             kind,

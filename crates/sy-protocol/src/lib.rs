@@ -12,6 +12,11 @@
 //!   few lines. They see the plain stream: with compression, use [`Endpoint`].
 //! - [`Compressor`] / [`Decompressor`] / [`worth_compressing`]: streaming zstd, one context per
 //!   direction, flushed at batch boundaries.
+//! - sy's file vocabulary, defined once here and re-exported by `sy-transport`: [`RelPath`]
+//!   (a path beneath a root, checked when it is made), [`Entry`] and its [`Meta`],
+//!   [`Leftover`], [`TreeOp`], [`FilterRules`]. The decoder checks every path a peer sends as
+//!   it reads it, so a frame naming `../x`, an absolute path or a NUL byte is a
+//!   [`ProtocolError::InvalidPath`], never a value.
 //!
 //! # Wire format
 //!
@@ -115,7 +120,7 @@
 //! Two endpoints in memory: the handshake (with compression), then a request and its answer.
 //!
 //! ```
-//! use sy_protocol::{Endpoint, Hello, Message, RequestId, Role};
+//! use sy_protocol::{Endpoint, FilterRules, Hello, Message, RelPath, RequestId, Role};
 //!
 //! let mut client = Endpoint::new(Role::Client, Hello::new(0x5eed).with_compression(3));
 //! let mut agent = Endpoint::new(Role::Agent, Hello::new(0xa9e7));
@@ -123,9 +128,8 @@
 //! // The client need not wait for the handshake: this is held until the agent's Hello arrives.
 //! client.send(&Message::ScanRequest {
 //!     id: RequestId(1),
-//!     base: Vec::new(),
-//!     filter: Vec::new(),
-//!     gitignore: false,
+//!     base: RelPath::root(),
+//!     filter: FilterRules::default(),
 //!     follow_links: false,
 //! })?;
 //! client.flush()?;
@@ -157,11 +161,14 @@ mod encode;
 mod endpoint;
 mod entry;
 mod error;
+mod filter;
 mod frame;
 mod handshake;
 mod kind;
 mod message;
+mod relpath;
 mod stream;
+mod tree;
 mod wire;
 
 /// The `bytes` crate whose `BytesMut` and `Bytes` this API takes and returns, re-exported so
@@ -170,10 +177,10 @@ pub use bytes;
 pub use compress::{Compressor, Decompressor, Progress, SAMPLE_LEN, worth_compressing};
 pub use endpoint::Endpoint;
 pub use entry::{
-    Basis, DIGEST_LEN, Digest, Entry, EntryKind, FilterRule, Leftover, LeftoverKind, Meta,
-    MetaOptions, MetaTarget, RequestId, RuleKind, SpecialKind, Timestamp, WriteOptions,
+    Entry, EntryKind, Leftover, LeftoverKind, Meta, MetaOptions, SpecialKind, Timestamp,
 };
 pub use error::{ProtocolError, Result};
+pub use filter::{FilterRules, RuleKind};
 pub use frame::{
     CHUNK_LEN, DEFAULT_MAX_FRAME, Decoder, Encoder, HEADER_LEN, Limits, MAX_BLOCK_SIZE,
     MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME, MIN_STRONG_LEN,
@@ -184,6 +191,11 @@ pub use handshake::{
 };
 pub use kind::FrameKind;
 pub use message::{
-    DeltaOp, ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, TreeOp,
+    ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, RequestId, WriteOptions,
 };
+pub use relpath::{Escaped, PathError, RelPath};
 pub use stream::{BLOCK_TARGET, MAX_BLOCK, Traffic, TrafficStats};
+/// sy-delta's op and whole-file digest, as the wire carries them (a [`Message::DeltaChunk`]'s
+/// literals are `Bytes` sliced out of the frame, without a copy).
+pub use sy_delta::{DeltaOp, FileDigest};
+pub use tree::{Basis, MetaTarget, TreeOp};

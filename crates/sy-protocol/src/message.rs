@@ -1,17 +1,42 @@
 //! The messages both sides exchange after the handshake: one request per `Transport` operation
 //! (scan, read, write, signature, delta, checksums, tree changes) and their answers.
 //!
-//! Paths travel as raw bytes relative to the root the agent was given; this crate only bounds
-//! their length. Turning them into safe relative paths (no `..`, no absolute part, no NUL) is the
-//! transport's job.
+//! Paths travel as raw bytes relative to the root the agent was given, and the decoder turns
+//! each into a [`RelPath`] as it reads it: a frame naming an absolute path, a `.` or `..`
+//! component, an empty component or a NUL byte is a [`crate::ProtocolError::InvalidPath`], so
+//! no code above this crate ever sees such a path from a peer.
+
+use std::fmt;
 
 use bytes::Bytes;
+use sy_delta::{DeltaOp, FileDigest};
 
-use crate::entry::{
-    Basis, Digest, Entry, FilterRule, Leftover, Meta, MetaOptions, MetaTarget, RequestId,
-    WriteOptions,
-};
 use crate::kind::FrameKind;
+use crate::{Basis, Entry, FilterRules, Leftover, Meta, MetaOptions, RelPath, TreeOp};
+
+/// Names a request, so many can be in flight and their answers may come back in any order.
+///
+/// The side that sends a request picks its id; every frame answering it (or continuing it, such
+/// as chunks) carries the same id. An id may be reused once its request has ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub u64);
+
+impl fmt::Display for RequestId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// How the receiver writes a pushed file (the option bits of a [`FileHeader`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct WriteOptions {
+    /// Which attributes to apply.
+    pub meta: MetaOptions,
+    /// Turn runs of zeros into holes (`--sparse`).
+    pub sparse: bool,
+    /// A kept partial of this file exists; remove it once the file is in place.
+    pub clear_partial: bool,
+}
 
 /// Why a request failed, so the client can choose an exit code and a retry policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -90,7 +115,8 @@ pub struct ErrorReply {
     pub scope: ErrorScope,
     /// Category of the failure.
     pub kind: ErrorKind,
-    /// The path it is about (may be empty when no path applies).
+    /// The path it is about as the sender shows it (a location, not a [`RelPath`]: it may name
+    /// the host or be empty); raw bytes, to be shown with [`crate::Escaped`].
     pub path: Vec<u8>,
     /// Human-readable cause, e.g. the OS error text.
     pub message: String,
@@ -102,7 +128,7 @@ pub struct FileHeader {
     /// The request this file (or delta) belongs to.
     pub id: RequestId,
     /// Path relative to the receiver's root.
-    pub path: Vec<u8>,
+    pub path: RelPath,
     /// Final size in bytes.
     pub size: u64,
     /// Attributes of the source as it was opened.
@@ -111,79 +137,13 @@ pub struct FileHeader {
     pub options: WriteOptions,
 }
 
-/// One piece of a delta: copy from the receiver's basis, or new bytes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeltaOp {
-    /// Append `len` bytes of the basis, starting at `offset`.
-    Copy {
-        /// Offset in the basis.
-        offset: u64,
-        /// Bytes to copy.
-        len: u64,
-    },
-    /// Append these bytes.
-    Literal(Bytes),
-}
-
-/// A change to the receiver's tree that moves no file content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TreeOp {
-    /// Create a directory (an existing one is fine); its mode comes with a later `SetMeta`.
-    Mkdir {
-        /// Where.
-        path: Vec<u8>,
-    },
-    /// Create or atomically replace a symbolic link.
-    Symlink {
-        /// Where.
-        path: Vec<u8>,
-        /// The target, stored as is.
-        target: Vec<u8>,
-        /// Attributes (times, owner) for the link itself.
-        meta: Meta,
-    },
-    /// Create or atomically replace `path` as a hard link to the existing `target`.
-    Hardlink {
-        /// The new name.
-        path: Vec<u8>,
-        /// The existing file, relative to the root.
-        target: Vec<u8>,
-    },
-    /// Apply attributes.
-    SetMeta {
-        /// Where.
-        path: Vec<u8>,
-        /// What kind of object it is.
-        target: MetaTarget,
-        /// The attributes.
-        meta: Meta,
-    },
-    /// Make a directory owner-writable for the rest of the run.
-    MakeWritable {
-        /// The directory.
-        path: Vec<u8>,
-    },
-    /// Remove a file, link or (recursively) a directory, without following links.
-    Remove {
-        /// Where.
-        path: Vec<u8>,
-    },
-    /// Deal with a leftover of an interrupted run: keep it as its file's partial, or remove it.
-    Tidy(Leftover),
-    /// Remove the kept partial of `file`, if there is one.
-    DropPartial {
-        /// The file whose partial goes.
-        file: Vec<u8>,
-    },
-}
-
 /// The digest of item `item` of a [`Message::ChecksumRequest`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ItemDigest {
     /// Index of the path in the request.
     pub item: u32,
     /// Its BLAKE3 digest.
-    pub digest: Digest,
+    pub digest: FileDigest,
 }
 
 /// Every message of the protocol after the handshake.
@@ -223,11 +183,10 @@ pub enum Message {
         /// Request id.
         id: RequestId,
         /// The subtree, relative to the root.
-        base: Vec<u8>,
-        /// Include/exclude rules, in command-line order; excluded directories are not entered.
-        filter: Vec<FilterRule>,
-        /// Also honour `.gitignore` files.
-        gitignore: bool,
+        base: RelPath,
+        /// Include/exclude rules, in command-line order (excluded directories are not
+        /// entered), and whether `.gitignore` files count too.
+        filter: FilterRules,
         /// Report what symbolic links point to instead of the links (`-L`).
         follow_links: bool,
     },
@@ -270,7 +229,7 @@ pub enum Message {
         /// The file's request.
         id: RequestId,
         /// BLAKE3 of the whole file.
-        digest: Digest,
+        digest: FileDigest,
     },
     /// Pull: ask the peer to send `path`. Without `delta` the answer is `FileBegin`…`FileEnd`.
     /// With `delta`, the requester follows this frame with the signature of its basis
@@ -280,7 +239,7 @@ pub enum Message {
         /// Request id.
         id: RequestId,
         /// The file to send.
-        path: Vec<u8>,
+        path: RelPath,
         /// Follow a symbolic link at `path` (`-L`).
         follow_links: bool,
         /// A basis signature follows; answer with a delta.
@@ -293,7 +252,7 @@ pub enum Message {
         /// Request id.
         id: RequestId,
         /// The file.
-        path: Vec<u8>,
+        path: RelPath,
         /// Its current version or its kept partial.
         basis: Basis,
         /// Block size (at most [`crate::MAX_BLOCK_SIZE`]); `None`: sy-delta's rule for the
@@ -327,8 +286,8 @@ pub enum Message {
     DeltaChunk {
         /// The delta's request.
         id: RequestId,
-        /// The next operations.
-        ops: Vec<DeltaOp>,
+        /// The next operations (sy-delta's, with their literals in shared buffers).
+        ops: Vec<DeltaOp<Bytes>>,
     },
     /// End of a delta (terminal for a read); the receiver verifies the rebuilt file's digest
     /// before the rename.
@@ -336,7 +295,7 @@ pub enum Message {
         /// The delta's request.
         id: RequestId,
         /// BLAKE3 of the rebuilt file.
-        digest: Digest,
+        digest: FileDigest,
     },
     /// Apply tree changes in order (batched). Failed items are reported as
     /// [`ErrorScope::Item`] errors; the batch ends with [`Message::Ok`].
@@ -354,7 +313,7 @@ pub enum Message {
         /// Request id.
         id: RequestId,
         /// The files.
-        paths: Vec<Vec<u8>>,
+        paths: Vec<RelPath>,
         /// Follow symbolic links.
         follow_links: bool,
     },
@@ -365,14 +324,6 @@ pub enum Message {
         /// Digests of the items that could be read.
         digests: Vec<ItemDigest>,
     },
-}
-
-impl Entry {
-    /// Bytes this entry adds to a [`Message::ScanEntries`] frame, for filling batches up to a
-    /// budget below the frame limit.
-    pub fn encoded_len(&self) -> usize {
-        crate::encode::entry_len(self)
-    }
 }
 
 impl Message {

@@ -5,6 +5,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 
 use crate::error::{ProtocolError, Result};
 use crate::kind::FrameKind;
+use crate::relpath::RelPath;
 
 /// Where encoded fields go: a buffer, or a [`Counter`] that only measures, so sizes come from
 /// the same code that writes.
@@ -158,9 +159,19 @@ impl BodyReader {
         Ok(self.body.slice(start..self.pos))
     }
 
-    /// A length-prefixed byte string copied into its own `Vec` (paths, link targets).
+    /// A length-prefixed byte string copied into its own `Vec` (link targets, error texts).
     pub(crate) fn vec(&mut self, field: &str) -> Result<Vec<u8>> {
         Ok(self.bytes(field)?.to_vec())
+    }
+
+    /// A length-prefixed path, refused unless it is a clean relative path.
+    pub(crate) fn path(&mut self, field: &'static str) -> Result<RelPath> {
+        let bytes = self.bytes(field)?;
+        RelPath::new(&bytes[..]).map_err(|source| ProtocolError::InvalidPath {
+            kind: self.kind,
+            field,
+            source,
+        })
     }
 
     /// An item count, refused when even the smallest possible items could not fit in what is

@@ -2,10 +2,10 @@
 
 use bytes::{Bytes, BytesMut};
 use sy_protocol::{
-    Compressor, FileHeader, Hello, Message, Meta, RequestId, Timestamp, WriteOptions,
+    Compressor, FileDigest, FileHeader, Hello, Message, Meta, RequestId, Timestamp, WriteOptions,
 };
 
-use crate::util::{connected, deliver, drain};
+use crate::util::{connected, deliver, drain, p};
 
 /// A small source file, similar to its neighbours but not equal.
 fn small_file(index: usize) -> Vec<u8> {
@@ -27,7 +27,7 @@ fn file_messages(index: usize) -> Vec<Message> {
     vec![
         Message::FileBegin(FileHeader {
             id,
-            path: format!("src/module_{index}.rs").into_bytes(),
+            path: p(&format!("src/module_{index}.rs")),
             size: data.len() as u64,
             meta: Meta {
                 mode: 0o644,
@@ -47,7 +47,7 @@ fn file_messages(index: usize) -> Vec<Message> {
         },
         Message::FileEnd {
             id,
-            digest: [index as u8; 32],
+            digest: FileDigest::from_bytes([index as u8; 32]),
         },
     ]
 }

@@ -6,7 +6,7 @@ use sy_protocol::{
     PROTOCOL_VERSIONS, ProtocolError, RequestId, Role, StrongHash, VersionRange,
 };
 
-use crate::util::{connected, deliver, drain};
+use crate::util::{connected, deliver, drain, p};
 
 #[test]
 fn compatible_peers_agree_on_the_same_session() {
@@ -194,7 +194,7 @@ fn held_message_over_the_agreed_limit_fails_when_the_handshake_completes() {
     client
         .send(&Message::SignatureRequest {
             id: RequestId(1),
-            path: b"f".to_vec(),
+            path: p("f"),
             basis: Basis::Existing,
             block_size: Some(700),
             strong_len: Some(16),

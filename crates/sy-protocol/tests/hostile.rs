@@ -4,10 +4,10 @@ use bytes::{BufMut, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
     Basis, Compressor, Decoder, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits, MAX_BLOCK,
-    Message, ProtocolError, RequestId, Role,
+    Message, ProtocolError, RelPath, RequestId, Role,
 };
 
-use crate::util::{encode_all, one_of_each};
+use crate::util::{encode_all, one_of_each, p};
 
 fn decode_err(bytes: &[u8]) -> ProtocolError {
     let mut buf = BytesMut::from(bytes);
@@ -150,7 +150,7 @@ fn every_truncation_of_a_valid_stream_is_reported() {
 fn strong_hash_over_the_negotiated_maximum_is_refused_both_ways() {
     let request = Message::SignatureRequest {
         id: RequestId(7),
-        path: b"big.db".to_vec(),
+        path: p("big.db"),
         basis: Basis::Existing,
         block_size: Some(4096),
         strong_len: Some(17),
@@ -186,7 +186,7 @@ fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
     for block_size in [0, sy_protocol::MAX_BLOCK_SIZE + 1] {
         let request = Message::SignatureRequest {
             id: RequestId(7),
-            path: Vec::new(),
+            path: RelPath::root(),
             basis: Basis::Existing,
             block_size: Some(block_size),
             strong_len: None,
@@ -202,7 +202,7 @@ fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
     }
     let request = Message::SignatureRequest {
         id: RequestId(7),
-        path: Vec::new(),
+        path: RelPath::root(),
         basis: Basis::Partial,
         block_size: None,
         strong_len: Some(sy_protocol::MIN_STRONG_LEN - 1),
@@ -291,6 +291,120 @@ fn out_of_range_fields_and_trailing_bytes_are_refused() {
             "{err}"
         );
         assert!(err.contains(expected), "{kind}: {err}");
+    }
+}
+
+/// `bytes` as a length-prefixed field (short ones only: a one-byte length).
+fn field(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![u8::try_from(bytes.len()).unwrap()];
+    out.extend_from_slice(bytes);
+    out
+}
+
+#[test]
+fn unsafe_paths_from_a_peer_are_refused_while_decoding() {
+    let unsafe_paths: [&[u8]; 8] = [
+        b"../x",
+        b"a/../../b",
+        b"/etc/passwd",
+        b"a//b",
+        b"a/",
+        b"./a",
+        b"..",
+        b"nul\0byte",
+    ];
+    for bad in unsafe_paths {
+        // Meta: mode, mtime secs, nanos, uid, gid.
+        let meta = [0; 5];
+        let mut cases: Vec<(FrameKind, &str, Vec<u8>)> = Vec::new();
+        // ReadRequest id 1: path, follow_links, delta.
+        cases.push((
+            FrameKind::ReadRequest,
+            "path",
+            [&[1][..], &field(bad), &[0, 0]].concat(),
+        ));
+        // ScanRequest id 1: base, no rules, gitignore, follow_links.
+        cases.push((
+            FrameKind::ScanRequest,
+            "base",
+            [&[1][..], &field(bad), &[0, 0, 0]].concat(),
+        ));
+        // ScanEntries id 1, one file entry: path, kind, size, meta, dev, ino, nlink.
+        cases.push((
+            FrameKind::ScanEntries,
+            "path",
+            [&[1, 1][..], &field(bad), &[0, 0], &meta, &[0, 0, 1]].concat(),
+        ));
+        // ScanLeftovers id 1, one partial whose file is the bad path.
+        cases.push((
+            FrameKind::ScanLeftovers,
+            "file",
+            [
+                &[1, 1][..],
+                &field(b".x.sy-partial"),
+                &[1],
+                &field(bad),
+                &[0],
+            ]
+            .concat(),
+        ));
+        // FileBegin id 1: path, size, meta, options.
+        cases.push((
+            FrameKind::FileBegin,
+            "path",
+            [&[1][..], &field(bad), &[0], &meta, &[0]].concat(),
+        ));
+        // TreeOps id 1, no options, one hard link from a clean name to the bad path.
+        cases.push((
+            FrameKind::TreeOps,
+            "target",
+            [&[1, 0, 1, 2][..], &field(b"h"), &field(bad)].concat(),
+        ));
+        // ChecksumRequest id 1: a clean path, then the bad one.
+        cases.push((
+            FrameKind::ChecksumRequest,
+            "path",
+            [&[1, 2][..], &field(b"ok"), &field(bad), &[0]].concat(),
+        ));
+        for (kind, expected_field, body) in cases {
+            match decode_err(&frame(kind, &body)) {
+                ProtocolError::InvalidPath {
+                    kind: got,
+                    field,
+                    source,
+                } => {
+                    assert_eq!((got, field), (kind, expected_field), "{bad:?}");
+                    assert_eq!(source.path, String::from_utf8_lossy(bad));
+                }
+                other => panic!("{kind} with {bad:?}: {other}"),
+            }
+        }
+    }
+    // The same layouts with clean paths decode, so the refusals above are about the paths.
+    let clean = [&[1][..], &field(b"d/f"), &[0, 0]].concat();
+    let mut buf = BytesMut::from(&frame(FrameKind::ReadRequest, &clean)[..]);
+    let message = Decoder::new(Limits::default()).decode(&mut buf).unwrap();
+    assert_eq!(
+        message,
+        Some(Message::ReadRequest {
+            id: RequestId(1),
+            path: RelPath::new("d/f").unwrap(),
+            follow_links: false,
+            delta: false,
+        })
+    );
+}
+
+#[test]
+fn mode_bits_beyond_the_permissions_are_dropped() {
+    // FileBegin id 1, path "f", size 0, mode 0o100644 (a regular file's st_mode), no options.
+    let mut body = vec![1];
+    body.extend(field(b"f"));
+    body.extend([0, 0xa4, 0x83, 0x02, 0, 0, 0, 0, 0]);
+    let mut buf = BytesMut::from(&frame(FrameKind::FileBegin, &body)[..]);
+    match Decoder::new(Limits::default()).decode(&mut buf).unwrap() {
+        Some(Message::FileBegin(header)) => assert_eq!(header.meta.mode, 0o644),
+        other => panic!("{other:?}"),
     }
 }
 

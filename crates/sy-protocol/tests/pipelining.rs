@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 
 use bytes::Bytes;
-use sy_protocol::{FileHeader, Hello, Message, Meta, RequestId, WriteOptions};
+use sy_protocol::{FileDigest, FileHeader, Hello, Message, Meta, RequestId, WriteOptions};
 
-use crate::util::{connected, deliver, drain};
+use crate::util::{connected, deliver, drain, p};
 
 fn content(id: u64) -> Vec<u8> {
     format!("file {id} ")
@@ -21,7 +21,7 @@ fn a_batch_of_reads_is_answered_interleaved_and_out_of_order() {
         client
             .send(&Message::ReadRequest {
                 id: RequestId(id),
-                path: format!("f{id}").into_bytes(),
+                path: p(&format!("f{id}")),
                 follow_links: false,
                 delta: false,
             })
@@ -47,7 +47,7 @@ fn a_batch_of_reads_is_answered_interleaved_and_out_of_order() {
         agent
             .send(&Message::FileBegin(FileHeader {
                 id: RequestId(id),
-                path: format!("f{id}").into_bytes(),
+                path: p(&format!("f{id}")),
                 size: content(id).len() as u64,
                 meta: Meta {
                     mode: 0o600,
@@ -79,7 +79,7 @@ fn a_batch_of_reads_is_answered_interleaved_and_out_of_order() {
         agent
             .send(&Message::FileEnd {
                 id: RequestId(id),
-                digest: [0; 32],
+                digest: FileDigest::from_bytes([0; 32]),
             })
             .unwrap();
     }

@@ -4,9 +4,9 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
     Basis, Decoder, DeltaOp, Encoder, Endpoint, Entry, EntryKind, ErrorKind, ErrorReply,
-    ErrorScope, FileHeader, FilterRule, Hello, ItemDigest, Leftover, LeftoverKind, Limits, Message,
-    Meta, MetaOptions, MetaTarget, RequestId, Role, RuleKind, SpecialKind, Timestamp, TreeOp,
-    WriteOptions,
+    ErrorScope, FileDigest, FileHeader, FilterRules, Hello, ItemDigest, Leftover, LeftoverKind,
+    Limits, Message, Meta, MetaOptions, MetaTarget, RelPath, RequestId, Role, RuleKind,
+    SpecialKind, Timestamp, TreeOp, WriteOptions,
 };
 
 pub fn encode_all(messages: &[Message]) -> BytesMut {
@@ -55,8 +55,27 @@ pub fn drain(endpoint: &mut Endpoint) -> Vec<Message> {
     out
 }
 
-fn path() -> impl Strategy<Value = Vec<u8>> {
+/// Any bytes: link targets, error texts.
+fn raw() -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(any::<u8>(), 0..48)
+}
+
+/// A clean relative path: up to four components of any bytes but `/` and NUL (`.` and `..`
+/// made into other names), or the root.
+fn path() -> impl Strategy<Value = RelPath> {
+    let byte = any::<u8>().prop_filter("a separator or NUL", |b| *b != b'/' && *b != 0);
+    let component = prop::collection::vec(byte, 1..12).prop_map(|mut name| {
+        if name == b"." || name == b".." {
+            name.push(b'x');
+        }
+        name
+    });
+    prop::collection::vec(component, 0..4)
+        .prop_map(|components| RelPath::new(components.join(&b'/')).expect("clean components"))
+}
+
+pub fn p(path: &str) -> RelPath {
+    RelPath::new(path).expect("a clean path")
 }
 
 fn data() -> impl Strategy<Value = Bytes> {
@@ -72,7 +91,7 @@ fn timestamp() -> impl Strategy<Value = Timestamp> {
 }
 
 fn meta() -> impl Strategy<Value = Meta> {
-    (any::<u32>(), timestamp(), any::<u32>(), any::<u32>()).prop_map(|(mode, mtime, uid, gid)| {
+    (0..=0o7777u32, timestamp(), any::<u32>(), any::<u32>()).prop_map(|(mode, mtime, uid, gid)| {
         Meta {
             mode,
             mtime,
@@ -100,7 +119,7 @@ fn entry() -> impl Strategy<Value = Entry> {
     let kind = prop_oneof![
         Just(EntryKind::File),
         Just(EntryKind::Dir),
-        path().prop_map(|target| EntryKind::Symlink { target }),
+        raw().prop_map(|target| EntryKind::Symlink { target }),
         special.prop_map(EntryKind::Special),
     ];
     (
@@ -162,15 +181,18 @@ fn scope() -> impl Strategy<Value = ErrorScope> {
     ]
 }
 
-fn rule() -> impl Strategy<Value = FilterRule> {
+fn rule() -> impl Strategy<Value = (RuleKind, String)> {
     (
         prop::sample::select(vec![RuleKind::Include, RuleKind::Exclude]),
         ".{0,20}",
     )
-        .prop_map(|(kind, pattern)| FilterRule { kind, pattern })
 }
 
-fn delta_op() -> impl Strategy<Value = DeltaOp> {
+fn digest() -> impl Strategy<Value = FileDigest> {
+    any::<[u8; 32]>().prop_map(FileDigest::from_bytes)
+}
+
+fn delta_op() -> impl Strategy<Value = DeltaOp<Bytes>> {
     prop_oneof![
         (any::<u64>(), any::<u64>()).prop_map(|(offset, len)| DeltaOp::Copy { offset, len }),
         data().prop_map(DeltaOp::Literal),
@@ -181,12 +203,12 @@ fn tree_op() -> impl Strategy<Value = TreeOp> {
     let target = prop::sample::select(vec![MetaTarget::File, MetaTarget::Dir, MetaTarget::Symlink]);
     prop_oneof![
         path().prop_map(|path| TreeOp::Mkdir { path }),
-        (path(), path(), meta()).prop_map(|(path, target, meta)| TreeOp::Symlink {
+        (path(), raw(), meta()).prop_map(|(path, target, meta)| TreeOp::Symlink {
             path,
             target,
             meta
         }),
-        (path(), path()).prop_map(|(path, target)| TreeOp::Hardlink { path, target }),
+        (path(), path()).prop_map(|(path, target)| TreeOp::HardLink { path, target }),
         (path(), target, meta()).prop_map(|(path, target, meta)| TreeOp::SetMeta {
             path,
             target,
@@ -205,7 +227,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         Just(Message::Flush),
         Just(Message::Goodbye),
         id().prop_map(|id| Message::Ok { id }),
-        (id(), scope(), error_kind(), path(), ".{0,40}").prop_map(
+        (id(), scope(), error_kind(), raw(), ".{0,40}").prop_map(
             |(id, scope, kind, path, message)| Message::Error(ErrorReply {
                 id,
                 scope,
@@ -226,12 +248,11 @@ pub fn message() -> impl Strategy<Value = Message> {
             any::<bool>(),
             any::<bool>()
         )
-            .prop_map(|(id, base, filter, gitignore, follow_links)| {
+            .prop_map(|(id, base, rules, gitignore, follow_links)| {
                 Message::ScanRequest {
                     id,
                     base,
-                    filter,
-                    gitignore,
+                    filter: FilterRules { rules, gitignore },
                     follow_links,
                 }
             }),
@@ -246,7 +267,7 @@ pub fn message() -> impl Strategy<Value = Message> {
             offset,
             data
         }),
-        (id(), any::<[u8; 32]>()).prop_map(|(id, digest)| Message::FileEnd { id, digest }),
+        (id(), digest()).prop_map(|(id, digest)| Message::FileEnd { id, digest }),
         (id(), path(), any::<bool>(), any::<bool>()).prop_map(|(id, path, follow_links, delta)| {
             Message::ReadRequest {
                 id,
@@ -276,7 +297,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         (header(), basis()).prop_map(|(header, basis)| Message::DeltaBegin { header, basis }),
         (id(), prop::collection::vec(delta_op(), 0..6))
             .prop_map(|(id, ops)| Message::DeltaChunk { id, ops }),
-        (id(), any::<[u8; 32]>()).prop_map(|(id, digest)| Message::DeltaEnd { id, digest }),
+        (id(), digest()).prop_map(|(id, digest)| Message::DeltaEnd { id, digest }),
         (id(), meta_options(), prop::collection::vec(tree_op(), 0..6))
             .prop_map(|(id, meta, ops)| Message::TreeOps { id, meta, ops }),
         (id(), prop::collection::vec(path(), 0..6), any::<bool>()).prop_map(
@@ -289,8 +310,7 @@ pub fn message() -> impl Strategy<Value = Message> {
         (
             id(),
             prop::collection::vec(
-                (any::<u32>(), any::<[u8; 32]>())
-                    .prop_map(|(item, digest)| ItemDigest { item, digest }),
+                (any::<u32>(), digest()).prop_map(|(item, digest)| ItemDigest { item, digest }),
                 0..5
             )
         )
@@ -312,7 +332,7 @@ pub fn one_of_each() -> Vec<Message> {
     };
     let header = FileHeader {
         id,
-        path: b"dir/new \xff name".to_vec(),
+        path: RelPath::new(&b"dir/new \xff name"[..]).expect("a clean path"),
         size: 1 << 40,
         meta,
         options: WriteOptions {
@@ -324,8 +344,8 @@ pub fn one_of_each() -> Vec<Message> {
             clear_partial: true,
         },
     };
-    let entry = |path: &[u8], kind| Entry {
-        path: path.to_vec(),
+    let entry = |path: &str, kind| Entry {
+        path: p(path),
         kind,
         size: 5,
         meta,
@@ -334,8 +354,8 @@ pub fn one_of_each() -> Vec<Message> {
         nlink: 2,
     };
     let leftover = Leftover {
-        path: b".a.sy-partial".to_vec(),
-        file: Some(b"a".to_vec()),
+        path: p(".a.sy-partial"),
+        file: Some(p("a")),
         kind: LeftoverKind::Partial,
     };
     vec![
@@ -356,26 +376,25 @@ pub fn one_of_each() -> Vec<Message> {
         },
         Message::ScanRequest {
             id,
-            base: Vec::new(),
-            filter: vec![FilterRule {
-                kind: RuleKind::Exclude,
-                pattern: "target/".to_owned(),
-            }],
-            gitignore: true,
+            base: RelPath::root(),
+            filter: FilterRules {
+                rules: vec![(RuleKind::Exclude, "target/".to_owned())],
+                gitignore: true,
+            },
             follow_links: false,
         },
         Message::ScanEntries {
             id,
             entries: vec![
-                entry(b"a", EntryKind::File),
-                entry(b"b", EntryKind::Dir),
+                entry("a", EntryKind::File),
+                entry("b", EntryKind::Dir),
                 entry(
-                    b"c",
+                    "c",
                     EntryKind::Symlink {
                         target: b"/abs".to_vec(),
                     },
                 ),
-                entry(b"d", EntryKind::Special(SpecialKind::Fifo)),
+                entry("d", EntryKind::Special(SpecialKind::Fifo)),
             ],
         },
         Message::ScanLeftovers {
@@ -391,17 +410,17 @@ pub fn one_of_each() -> Vec<Message> {
         },
         Message::FileEnd {
             id,
-            digest: [1; 32],
+            digest: FileDigest::from_bytes([1; 32]),
         },
         Message::ReadRequest {
             id,
-            path: b"pull/me".to_vec(),
+            path: p("pull/me"),
             follow_links: true,
             delta: true,
         },
         Message::SignatureRequest {
             id,
-            path: b"big.db".to_vec(),
+            path: p("big.db"),
             basis: Basis::Partial,
             block_size: Some(4096),
             strong_len: None,
@@ -427,7 +446,7 @@ pub fn one_of_each() -> Vec<Message> {
         },
         Message::DeltaEnd {
             id,
-            digest: [2; 32],
+            digest: FileDigest::from_bytes([2; 32]),
         },
         Message::TreeOps {
             id,
@@ -436,45 +455,37 @@ pub fn one_of_each() -> Vec<Message> {
                 owner: true,
             },
             ops: vec![
-                TreeOp::Mkdir {
-                    path: b"x/y".to_vec(),
-                },
+                TreeOp::Mkdir { path: p("x/y") },
                 TreeOp::Symlink {
-                    path: b"l".to_vec(),
+                    path: p("l"),
                     target: b"../t".to_vec(),
                     meta,
                 },
-                TreeOp::Hardlink {
-                    path: b"h".to_vec(),
-                    target: b"a".to_vec(),
+                TreeOp::HardLink {
+                    path: p("h"),
+                    target: p("a"),
                 },
                 TreeOp::SetMeta {
-                    path: b"x".to_vec(),
+                    path: p("x"),
                     target: MetaTarget::Dir,
                     meta,
                 },
-                TreeOp::MakeWritable {
-                    path: b"ro".to_vec(),
-                },
+                TreeOp::MakeWritable { path: p("ro") },
                 TreeOp::Tidy(leftover),
-                TreeOp::DropPartial {
-                    file: b"a".to_vec(),
-                },
-                TreeOp::Remove {
-                    path: b"old".to_vec(),
-                },
+                TreeOp::DropPartial { file: p("a") },
+                TreeOp::Remove { path: p("old") },
             ],
         },
         Message::ChecksumRequest {
             id,
-            paths: vec![b"a".to_vec(), b"b".to_vec()],
+            paths: vec![p("a"), p("b")],
             follow_links: false,
         },
         Message::Checksums {
             id,
             digests: vec![ItemDigest {
                 item: 1,
-                digest: [3; 32],
+                digest: FileDigest::from_bytes([3; 32]),
             }],
         },
     ]

@@ -1,6 +1,11 @@
-//! The one error type of this crate; every variant names the path and side it concerns.
+//! The one error type of this crate; every variant names the path and side it concerns. A
+//! connection to a peer records why it ended as a [`LinkFailure`]: a lost stream
+//! ([`LinkCause`]) or a protocol error, so a retry layer can tell the two apart by matching.
 
 use std::io;
+use std::sync::Arc;
+
+use sy_protocol::ProtocolError;
 
 /// An error from a transport, with the path and the cause.
 #[derive(Debug, thiserror::Error)]
@@ -60,12 +65,43 @@ pub enum Error {
         #[source]
         source: sy_delta::Error,
     },
-    /// The operation stopped before it completed — cancelled (Ctrl-C), or its stream was cut
-    /// (a lost link); nothing was left half-written and what arrived is kept as a partial.
+    /// The operation stopped before it completed — cancelled (Ctrl-C), or its input ended
+    /// early; nothing was left half-written and what arrived is kept as a partial.
     #[error("interrupted")]
     Interrupted,
+    /// The connection to a peer was lost while the operation needed it: its stream failed,
+    /// ended before the session did, or went silent past `--timeout`. As with
+    /// [`Error::Interrupted`], what arrived is kept as a partial; another connection may fare
+    /// better.
+    #[error("connection to {location} lost: {cause}")]
+    LinkLost {
+        /// The peer as messages name it (`host:/srv/data`, or "the client" for an agent).
+        location: String,
+        /// How the stream was lost.
+        #[source]
+        cause: LinkCause,
+    },
+    /// The peer broke the protocol: a frame that does not decode (a hostile path among them),
+    /// or messages that do not fit the conversation. Connecting again would meet the same peer.
+    #[error("talking to {location}: {source}")]
+    Protocol {
+        /// The peer as messages name it (`host:/srv/data`, or "the client" for an agent).
+        location: String,
+        /// What the peer did.
+        #[source]
+        source: ProtocolError,
+    },
+    /// An SSH server's host key was refused: unknown (and not accepted), changed, revoked, or a
+    /// certificate. `reason` names the fingerprint and what to do about it.
+    #[error("ssh {host}: {reason}")]
+    HostKey {
+        /// The host as the user named it.
+        host: String,
+        /// Why the key was refused.
+        reason: String,
+    },
     /// Connecting to, authenticating with or talking to an SSH server failed; `reason` says
-    /// what was tried and what to do about it (a refused host key names its fingerprint).
+    /// what was tried and what to do about it.
     #[error("ssh {host}: {reason}")]
     Ssh {
         /// The host as the user named it.
@@ -75,11 +111,82 @@ pub enum Error {
     },
 }
 
+impl From<sy_protocol::PathError> for Error {
+    fn from(e: sy_protocol::PathError) -> Self {
+        Error::InvalidPath {
+            path: e.path,
+            reason: e.reason,
+        }
+    }
+}
+
 impl Error {
-    /// True if the operation was stopped before completing (see [`Error::Interrupted`]); whether
-    /// that was the user's doing is for the caller, who knows if it cancelled.
+    /// True if the operation was stopped before completing, with what it wrote kept as a
+    /// partial: [`Error::Interrupted`] or [`Error::LinkLost`]. Whether that was the user's
+    /// doing is for the caller, who knows if it cancelled.
     pub fn is_interrupted(&self) -> bool {
-        matches!(self, Error::Interrupted)
+        matches!(self, Error::Interrupted | Error::LinkLost { .. })
+    }
+}
+
+/// How the byte stream under a session was lost.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkCause {
+    /// Reading from the peer failed.
+    #[error("reading from the peer failed: {0}")]
+    Read(#[source] Arc<io::Error>),
+    /// Writing to the peer failed.
+    #[error("writing to the peer failed: {0}")]
+    Write(#[source] Arc<io::Error>),
+    /// The peer's stream ended in the middle of a frame, or before its handshake was complete.
+    #[error(transparent)]
+    Cut(ProtocolError),
+    /// The agent closed its side before this side ended the session.
+    #[error("sy-remote closed the connection")]
+    Closed,
+    /// Nothing came from the peer for longer than `--timeout` while this side waited.
+    #[error("no data from {peer} for {secs} s (--timeout)")]
+    Timeout {
+        /// The peer as messages name it.
+        peer: String,
+        /// The timeout, in seconds.
+        secs: u64,
+    },
+}
+
+/// Why a connection ended badly, as it recorded it (the first reason only): the stream was
+/// lost, or the session itself failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LinkFailure {
+    /// The stream under the session was lost; connecting again may work.
+    #[error(transparent)]
+    Lost(LinkCause),
+    /// The peer broke the protocol, or a message could not be encoded: connecting again
+    /// would meet the same failure.
+    #[error(transparent)]
+    Protocol(ProtocolError),
+}
+
+impl LinkFailure {
+    /// True when the stream was lost (see [`LinkFailure::Lost`]).
+    pub fn is_lost(&self) -> bool {
+        matches!(self, LinkFailure::Lost(_))
+    }
+
+    /// The error of an operation that failed because of this, on the link to `location`.
+    pub fn to_error(&self, location: &str) -> Error {
+        match self {
+            LinkFailure::Lost(cause) => Error::LinkLost {
+                location: location.to_owned(),
+                cause: cause.clone(),
+            },
+            LinkFailure::Protocol(source) => Error::Protocol {
+                location: location.to_owned(),
+                source: source.clone(),
+            },
+        }
     }
 }
 

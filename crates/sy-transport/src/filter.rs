@@ -7,62 +7,14 @@
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::Arc;
 
 use globset::{Candidate, GlobBuilder, GlobMatcher};
+use ignore::Match;
+use ignore::gitignore::Gitignore;
 
-use crate::{Error, RelPath};
-
-/// Whether a rule keeps or drops what it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RuleKind {
-    /// `--include`: keep (and stop checking further rules).
-    Include,
-    /// `--exclude`: drop; a dropped directory is not descended into.
-    Exclude,
-}
-
-/// Filter rules as data, so they can be sent to a remote scanner and compiled there.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FilterRules {
-    /// `(kind, pattern)` in command-line order.
-    pub rules: Vec<(RuleKind, String)>,
-    /// Also honour `.gitignore` files found while scanning.
-    pub gitignore: bool,
-}
-
-impl FilterRules {
-    /// Adds the rules of an `--exclude-from` file: one pattern a line, blank lines and lines
-    /// starting with `#` or `;` skipped, `+ PATTERN` includes and `- PATTERN` excludes.
-    pub fn add_rules_file(&mut self, text: &str) {
-        for line in text.lines() {
-            let line = line.trim_end_matches('\r');
-            if line.trim().is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            let rule = if let Some(p) = line.strip_prefix("+ ") {
-                (RuleKind::Include, p.to_owned())
-            } else if let Some(p) = line.strip_prefix("- ") {
-                (RuleKind::Exclude, p.to_owned())
-            } else {
-                (RuleKind::Exclude, line.to_owned())
-            };
-            self.rules.push(rule);
-        }
-    }
-
-    /// Compiles the patterns; a bad pattern is an error naming it.
-    pub fn compile(&self) -> Result<Filter, Error> {
-        let rules = self
-            .rules
-            .iter()
-            .map(|(kind, pattern)| Rule::compile(*kind, pattern))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Filter {
-            rules,
-            gitignore: self.gitignore,
-        })
-    }
-}
+use crate::{Entry, Error, FilterRules, RelPath, RuleKind};
 
 #[derive(Debug, Clone)]
 struct Rule {
@@ -134,6 +86,19 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// Compiles `rules`; a bad pattern is an error naming it.
+    pub fn compile(rules: &FilterRules) -> Result<Filter, Error> {
+        let compiled = rules
+            .rules
+            .iter()
+            .map(|(kind, pattern)| Rule::compile(*kind, pattern))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Filter {
+            rules: compiled,
+            gitignore: rules.gitignore,
+        })
+    }
+
     /// A filter that keeps everything.
     pub fn keep_all() -> Filter {
         Filter::default()
@@ -156,6 +121,30 @@ impl Filter {
     pub fn uses_gitignore(&self) -> bool {
         self.gitignore
     }
+
+    /// Whether a scan keeps `entry`: the rules decide first; then the `.gitignore` files of
+    /// the directories above it, nearest first (`ignores` is ordered from the root down),
+    /// matched with the entry's path beneath `root` (the path those files were built with).
+    pub(crate) fn keeps(&self, entry: &Entry, ignores: &[Arc<Gitignore>], root: &Path) -> bool {
+        let is_dir = entry.is_dir();
+        match self.decide(&entry.path, is_dir) {
+            Some(RuleKind::Include) => return true,
+            Some(RuleKind::Exclude) => return false,
+            None => {}
+        }
+        if ignores.is_empty() {
+            return true;
+        }
+        let full = root.join(entry.path.as_path());
+        for ignore in ignores.iter().rev() {
+            match ignore.matched(&full, is_dir) {
+                Match::Ignore(_) => return false,
+                Match::Whitelist(_) => return true,
+                Match::None => {}
+            }
+        }
+        true
+    }
 }
 
 #[cfg(test)]
@@ -163,11 +152,10 @@ mod tests {
     use super::*;
 
     fn filter(rules: &[(RuleKind, &str)]) -> Filter {
-        FilterRules {
+        Filter::compile(&FilterRules {
             rules: rules.iter().map(|(k, p)| (*k, (*p).to_owned())).collect(),
             gitignore: false,
-        }
-        .compile()
+        })
         .unwrap()
     }
 
@@ -237,7 +225,7 @@ mod tests {
     fn rules_file_syntax() {
         let mut rules = FilterRules::default();
         rules.add_rules_file("# comment\n\n; also\n+ keep.tmp\n- *.tmp\nlogs/\n");
-        let f = rules.compile().unwrap();
+        let f = Filter::compile(&rules).unwrap();
         assert!(!f.excludes(&p("keep.tmp"), false));
         assert!(f.excludes(&p("a.tmp"), false));
         assert!(f.excludes(&p("logs"), true));
@@ -246,11 +234,10 @@ mod tests {
 
     #[test]
     fn bad_pattern_is_an_error_naming_it() {
-        let err = FilterRules {
+        let err = Filter::compile(&FilterRules {
             rules: vec![(Exclude, "a[".to_owned())],
             gitignore: false,
-        }
-        .compile()
+        })
         .unwrap_err();
         assert!(err.to_string().contains("a["), "{err}");
     }

@@ -3,7 +3,9 @@
 //!
 //! Everything a peer can name is a [`RelPath`], checked when it is made: relative, no `..`, no
 //! empty components, no NUL. Writes go to a temporary beside the target and are renamed into
-//! place, and every path is resolved beneath the root without following symbolic links.
+//! place, and every path is resolved beneath the root without following symbolic links. The
+//! file vocabulary ([`Entry`], [`Meta`], [`RelPath`], [`TreeOp`]…) is `sy-protocol`'s,
+//! re-exported here, so what a scan returns is what travels over the wire.
 //!
 //! The [`ssh`] module holds the built-in SSH client's pieces: OpenSSH configuration and
 //! `known_hosts` trust.
@@ -29,12 +31,11 @@
 #![deny(missing_docs)]
 
 mod agent;
-mod entry;
 mod error;
 mod filter;
 mod local;
+mod names;
 mod read_batch;
-mod relpath;
 mod seed;
 mod sftp;
 pub mod ssh;
@@ -44,14 +45,17 @@ pub use agent::{
     Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing, ServeOptions, Traffic,
     TrafficStats, serve,
 };
-pub use entry::{Entry, EntryKind, Meta, MetaOptions, SpecialKind, Timestamp};
-pub use error::{Error, Result, describe_error};
-pub use filter::{Filter, FilterRules, RuleKind};
+pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};
+pub use filter::Filter;
 pub use local::Local;
-pub use relpath::RelPath;
 pub use sftp::{Sftp, SftpOptions};
+/// The file vocabulary, defined once in `sy-protocol` (the delta op and the whole-file digest
+/// in `sy-delta`): the same values travel over the wire.
+pub use sy_protocol::{
+    Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterRules, Leftover, LeftoverKind, Meta,
+    MetaOptions, MetaTarget, PathError, RelPath, RuleKind, SpecialKind, Timestamp, TreeOp,
+};
 pub use transport::{
-    Basis, Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, Leftover, LeftoverKind,
-    MetaTarget, NoProgress, Progress, ReadOptions, Scan, ScanOptions, SourceFile, StreamChunk,
-    Transport, TreeOp, WriteOptions, Written,
+    Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, NoProgress, Progress, ReadOptions, Scan,
+    ScanOptions, SourceFile, StreamChunk, Transport, WriteOptions, Written,
 };

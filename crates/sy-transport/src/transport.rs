@@ -9,9 +9,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
+use sy_delta::{DeltaOp, FileDigest};
 use tokio::sync::mpsc;
 
-use crate::{Entry, FilterRules, Meta, MetaOptions, RelPath, Result};
+use crate::{Basis, Entry, FilterRules, Leftover, MetaOptions, RelPath, Result, TreeOp};
 
 /// What to scan and how.
 #[derive(Debug, Clone, Default)]
@@ -35,26 +36,6 @@ pub struct Scan {
     pub problems: Vec<crate::Error>,
     /// sy's own leftovers from an interrupted run (temporaries and partials); never entries.
     pub leftovers: Vec<Leftover>,
-}
-
-/// A file sy left behind when a previous run was interrupted.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Leftover {
-    /// The leftover itself.
-    pub path: RelPath,
-    /// The file it was being written for, when its name says so.
-    pub file: Option<RelPath>,
-    /// A kept partial (usable as a delta basis) or a stray temporary.
-    pub kind: LeftoverKind,
-}
-
-/// The two kinds of leftovers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LeftoverKind {
-    /// `.NAME.sy-partial`: the start of NAME's new content, kept for resuming.
-    Partial,
-    /// `.NAME.sy-tmp.XXXX`: a temporary from a run that was killed.
-    Temp,
 }
 
 /// A flag shared by the engine and the workers; set on Ctrl-C.
@@ -181,31 +162,16 @@ pub struct Written {
     pub matched: u64,
 }
 
-/// Which destination file a delta is computed against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Basis {
-    /// The current version of the file.
-    Existing,
-    /// The partial an interrupted run kept (the start of the new content): resuming.
-    Partial,
-}
-
 /// One piece of a delta as it travels from the source side to the destination side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeltaChunk {
-    /// Append `len` bytes of the basis, starting at `offset`.
-    Copy {
-        /// Offset in the basis.
-        offset: u64,
-        /// Bytes to copy.
-        len: u64,
-    },
-    /// Append these bytes.
-    Literal(Bytes),
-    /// The end: the BLAKE3 digest of the whole new file, checked before it is renamed in.
+    /// The next op, as sy-delta makes it and the protocol carries it: copy from the basis, or
+    /// these bytes.
+    Op(DeltaOp<Bytes>),
+    /// The end: the digest of the whole new file, checked before it is renamed in.
     End {
         /// The source file's digest.
-        digest: [u8; 32],
+        digest: FileDigest,
     },
 }
 
@@ -216,71 +182,6 @@ pub struct DeltaSource {
     pub entry: Entry,
     /// Chunks in order, ending with [`DeltaChunk::End`]; an `Err` aborts the file.
     pub chunks: mpsc::Receiver<Result<DeltaChunk>>,
-}
-
-/// The kind of object a [`TreeOp::SetMeta`] applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MetaTarget {
-    /// A regular file.
-    File,
-    /// A directory.
-    Dir,
-    /// A symbolic link (only times and owner apply).
-    Symlink,
-}
-
-/// A change to the destination tree that moves no file content.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TreeOp {
-    /// Create a directory (an existing directory is fine). It stays owner-writable until a later
-    /// `SetMeta` gives it its final mode, so read-only source directories can still be filled.
-    Mkdir {
-        /// Where.
-        path: RelPath,
-    },
-    /// Create or atomically replace a symbolic link.
-    Symlink {
-        /// Where.
-        path: RelPath,
-        /// The target, stored as is.
-        target: Vec<u8>,
-        /// Attributes (times, owner) for the link itself.
-        meta: Meta,
-    },
-    /// Create or atomically replace `path` as a hard link to `target` (both beneath the root).
-    HardLink {
-        /// The new name.
-        path: RelPath,
-        /// The existing file.
-        target: RelPath,
-    },
-    /// Apply attributes.
-    SetMeta {
-        /// Where.
-        path: RelPath,
-        /// What kind of object it is.
-        target: MetaTarget,
-        /// The attributes.
-        meta: Meta,
-    },
-    /// Make a directory owner-writable for the duration of the run (it may be read-only).
-    MakeWritable {
-        /// The directory.
-        path: RelPath,
-    },
-    /// Remove a file, link or (recursively) a directory, without following links.
-    Remove {
-        /// Where.
-        path: RelPath,
-    },
-    /// Deal with a stray temporary: it becomes the partial of its file (unless a larger
-    /// partial exists) or is removed.
-    Tidy(Leftover),
-    /// Remove the kept partial of `file`, if there is one.
-    DropPartial {
-        /// The file whose partial goes.
-        file: RelPath,
-    },
 }
 
 /// One side of a transfer: a local directory, or a remote agent, or anything else that can do
@@ -345,7 +246,7 @@ pub trait Transport: Send + Sync + 'static {
         &self,
         paths: Vec<RelPath>,
         follow_links: bool,
-    ) -> impl Future<Output = Vec<Result<[u8; 32]>>> + Send;
+    ) -> impl Future<Output = Vec<Result<FileDigest>>> + Send;
 
     /// Applies tree changes in order.
     fn apply(

@@ -162,7 +162,7 @@ fn a_closure_sink_sees_coalesced_copies_and_bounded_literals() {
     diff(
         &sig.index(),
         &new[..],
-        &mut |op: DeltaOp<'_>| -> Result<()> {
+        &mut |op: DeltaOp<&[u8]>| -> Result<()> {
             ops.push(match op {
                 DeltaOp::Copy { offset, len } => (true, offset, len),
                 DeltaOp::Literal(bytes) => {

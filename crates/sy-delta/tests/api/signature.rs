@@ -93,7 +93,7 @@ fn read_errors_surface_with_context_on_any_thread_count() {
         assert_eq!(source.to_string(), "disk on fire");
     }
     let sig = Signature::calculate(&[1u8; 5000][..], SignatureOptions::for_len(5000)).unwrap();
-    let mut sink = |_: sy_delta::DeltaOp<'_>| Ok(());
+    let mut sink = |_: sy_delta::DeltaOp<&[u8]>| Ok(());
     let result = sy_delta::diff(&sig.index(), FailingReader { good: 1 << 20 }, &mut sink);
     assert!(
         matches!(

@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use sy_transport::ssh::{ExecStatus, RemoteExit, SshSession};
-use sy_transport::{Agent, AgentOptions, Cancel};
+use sy_transport::{Agent, AgentOptions, Cancel, LinkFailure};
 use tokio::process::{Child, Command};
 
 pub(crate) use self::remote_transport::RemoteTransport;
@@ -275,7 +275,7 @@ async fn finish_sftp(session: Option<Box<SshSession>>) -> Option<String> {
 pub(crate) struct RemoteEnd {
     shown: String,
     /// Why the connection broke, if it did.
-    pub(crate) failure: Option<String>,
+    pub(crate) failure: Option<LinkFailure>,
     /// What went wrong with the remote shell process, if anything.
     pub(crate) shell: Option<String>,
 }

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use sy_transport::{
-    Agent, Basis, DeltaSource, Entry, FileWrite, MetaOptions, ReadOptions, RelPath, Result, Scan,
-    ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp, WriteOptions, Written,
+    Agent, Basis, DeltaSource, Entry, FileDigest, FileWrite, LinkFailure, MetaOptions, ReadOptions,
+    RelPath, Result, Scan, ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp,
+    WriteOptions, Written,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -52,17 +53,8 @@ impl RemoteTransport {
         }
     }
 
-    /// True when the agent's byte stream was lost (not a protocol failure): what `--retry`
-    /// reconnects for. SFTP failures are reported per file.
-    pub fn link_lost(&self) -> bool {
-        match self {
-            RemoteTransport::Agent(agent) => agent.link_lost(),
-            RemoteTransport::Sftp { .. } => false,
-        }
-    }
-
     /// Why the agent's link broke, if it did (an SFTP failure is reported per file).
-    pub fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<LinkFailure> {
         match self {
             RemoteTransport::Agent(agent) => agent.failure(),
             RemoteTransport::Sftp { .. } => None,
@@ -152,7 +144,7 @@ impl Transport for RemoteTransport {
         }
     }
 
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         match self {
             RemoteTransport::Agent(agent) => agent.checksums(paths, follow_links).await,
             RemoteTransport::Sftp { sftp, .. } => sftp.checksums(paths, follow_links).await,

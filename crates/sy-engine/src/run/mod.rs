@@ -156,12 +156,12 @@ where
     let src_scan = src_scan.map_err(|source| SyncError::Scan {
         side: "source",
         shown: transfer.shown.clone(),
-        source,
+        source: Box::new(source),
     })?;
     let dst_scan = dst_scan.map_err(|source| SyncError::Scan {
         side: "destination",
         shown: dst.location().to_owned(),
-        source,
+        source: Box::new(source),
     })?;
     if src_scan.entries.is_empty() {
         observer.warning(&format!(

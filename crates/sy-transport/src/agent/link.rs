@@ -13,11 +13,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use sy_protocol::{Endpoint, Message, Session, TrafficStats};
+use sy_protocol::{Endpoint, Message, ProtocolError, Session, TrafficStats};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+
+use crate::{LinkCause, LinkFailure};
 
 /// Bytes asked of the reader at a time.
 const READ_LEN: usize = 256 << 10;
@@ -52,9 +54,7 @@ impl Out {
 pub(crate) struct LinkState {
     stats: Mutex<TrafficStats>,
     session: Mutex<Option<Session>>,
-    failure: Mutex<Option<String>>,
-    /// The failure recorded is the stream's, not the protocol's (see [`LinkState::lose`]).
-    lost: AtomicBool,
+    failure: Mutex<Option<LinkFailure>>,
     /// This side asked to end the session, so the peer closing is expected.
     closing: AtomicBool,
 }
@@ -69,7 +69,7 @@ impl LinkState {
     }
 
     /// Why the connection failed (the first reason recorded), if it did.
-    pub(crate) fn failure(&self) -> Option<String> {
+    pub(crate) fn failure(&self) -> Option<LinkFailure> {
         self.failure
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -86,27 +86,21 @@ impl LinkState {
 
     /// Records a failure of the session itself (a bad frame, a message that cannot be sent):
     /// connecting again would meet it again.
-    pub(crate) fn fail(&self, reason: String) {
-        self.record(reason, false);
+    pub(crate) fn fail(&self, error: ProtocolError) {
+        self.record(LinkFailure::Protocol(error));
     }
 
     /// Records the loss of the stream under the session: an I/O error, an end before the
     /// session ended, or the peer's silence past `--timeout`. Another connection may fare
     /// better.
-    pub(crate) fn lose(&self, reason: String) {
-        self.record(reason, true);
+    pub(crate) fn lose(&self, cause: LinkCause) {
+        self.record(LinkFailure::Lost(cause));
     }
 
-    /// True when the first failure recorded was a loss of the stream.
-    pub(crate) fn lost(&self) -> bool {
-        self.lost.load(Ordering::Relaxed)
-    }
-
-    fn record(&self, reason: String, lost: bool) {
+    fn record(&self, reason: LinkFailure) {
         let mut failure = self.failure.lock().unwrap_or_else(PoisonError::into_inner);
         if failure.is_none() {
             tracing::debug!("connection failed: {reason}");
-            self.lost.store(lost, Ordering::Relaxed);
             *failure = Some(reason);
         }
     }
@@ -212,7 +206,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             other => other,
         };
         if let Err(e) = written {
-            state.lose(format!("writing to the peer failed: {e}"));
+            state.lose(LinkCause::Write(Arc::new(e)));
             return;
         }
     }
@@ -320,11 +314,10 @@ impl Driver {
                         .stall_deadline(last_received)
                         .is_some_and(|deadline| deadline <= Instant::now())
                     {
-                        let secs = self.liveness.timeout.map_or(0, |t| t.as_secs());
-                        self.state.lose(format!(
-                            "no data from {} for {secs} s (--timeout)",
-                            self.liveness.peer
-                        ));
+                        self.state.lose(LinkCause::Timeout {
+                            peer: self.liveness.peer.clone(),
+                            secs: self.liveness.timeout.map_or(0, |t| t.as_secs()),
+                        });
                         self.eof = true;
                         in_tx = None;
                     }
@@ -373,8 +366,7 @@ impl Driver {
                 buf.clear();
             }
             Err(e) => {
-                self.state
-                    .lose(format!("reading from the peer failed: {e}"));
+                self.state.lose(LinkCause::Read(Arc::new(e)));
                 self.eof = true;
                 *in_tx = None;
             }
@@ -414,11 +406,11 @@ impl Driver {
                 Ok(None) => return !self.eof,
                 // Past the end of the stream, an error is a frame the stream cut short.
                 Err(e) if self.eof => {
-                    self.state.lose(e.to_string());
+                    self.state.lose(LinkCause::Cut(e));
                     return false;
                 }
                 Err(e) => {
-                    self.state.fail(e.to_string());
+                    self.state.fail(e);
                     return false;
                 }
             }
@@ -433,8 +425,7 @@ impl Driver {
             self.endpoint.send(&out.message)
         };
         if let Err(e) = sent {
-            self.state
-                .fail(format!("cannot send a {} frame: {e}", out.message.kind()));
+            self.state.fail(e);
         }
         self.unflushed = !flushing;
         self.take_output();

@@ -40,19 +40,15 @@
 //! ```
 
 mod client;
-mod client_files;
-mod client_pull;
-mod client_tree;
-mod convert;
 mod link;
 mod outgoing;
 mod pacing;
-mod serve;
-mod serve_send;
+mod server;
+mod wire_error;
 
 pub use client::{Agent, AgentOptions};
 pub use pacing::ReadPacing;
-pub use serve::{ServeOptions, serve};
+pub use server::{ServeOptions, serve};
 pub use sy_protocol::{Traffic, TrafficStats};
 
 /// Largest signature either side accepts from its peer: enough for a 1 TiB file at the default

@@ -6,7 +6,8 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 
 use bytes::Bytes;
-use sy_protocol::{CHUNK_LEN, DeltaOp, Message, RequestId, worth_compressing};
+use sy_delta::{DeltaOp, FileDigest, FileHasher};
+use sy_protocol::{CHUNK_LEN, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
 use super::link::Out;
@@ -22,7 +23,7 @@ pub(super) fn send_local_file(
     mut file: File,
     compressing: bool,
     mut after_chunk: impl FnMut(u64) -> Result<()>,
-) -> Result<[u8; 32]> {
+) -> Result<FileDigest> {
     let reading = |e| Error::Io {
         action: "reading",
         path: entry.path.to_string(),
@@ -31,7 +32,7 @@ pub(super) fn send_local_file(
     let changed = || Error::SourceChanged {
         path: entry.path.to_string(),
     };
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = FileHasher::new();
     let mut offset = 0u64;
     // Judged once, on the first chunk: the rest of the file is as compressible as its start.
     let mut stored = None;
@@ -65,7 +66,7 @@ pub(super) fn send_local_file(
     {
         return Err(changed());
     }
-    Ok(*hasher.finalize().as_bytes())
+    Ok(hasher.finalize())
 }
 
 /// The next piece of `file`, up to [`CHUNK_LEN`] bytes (empty at its end), read into a fresh
@@ -85,13 +86,13 @@ const DELTA_LITERAL: usize = CHUNK_LEN;
 /// well under the frame limit.
 #[derive(Default)]
 pub(super) struct DeltaBatcher {
-    ops: Vec<DeltaOp>,
+    ops: Vec<DeltaOp<Bytes>>,
     literal: usize,
 }
 
 impl DeltaBatcher {
     /// Adds `op`; returns a full batch when this one filled it.
-    pub(super) fn push(&mut self, op: DeltaOp) -> Option<Vec<DeltaOp>> {
+    pub(super) fn push(&mut self, op: DeltaOp<Bytes>) -> Option<Vec<DeltaOp<Bytes>>> {
         if let DeltaOp::Literal(bytes) = &op {
             self.literal += bytes.len();
         }
@@ -103,7 +104,7 @@ impl DeltaBatcher {
     }
 
     /// The ops not sent yet, if any.
-    pub(super) fn rest(self) -> Option<Vec<DeltaOp>> {
+    pub(super) fn rest(self) -> Option<Vec<DeltaOp<Bytes>>> {
         (!self.ops.is_empty()).then_some(self.ops)
     }
 }

@@ -4,22 +4,19 @@
 use std::fs::File;
 use std::io::{self, Read};
 use std::num::NonZeroU64;
+use std::os::fd::AsFd;
 
-use bytes::BytesMut;
-use rustix::fs::{
-    Advice, AtFlags, FileType, Mode, OFlags, fadvise, fstat, ftruncate, renameat, unlinkat,
-};
-use rustix::io::Errno;
+use bytes::{Bytes, BytesMut};
+use rustix::fs::{Advice, FileType, Mode, OFlags, fadvise, fstat, ftruncate};
 use sy_delta::{DeltaOp, FileDigest, FileHasher, Patcher, Signature, SignatureOptions, diff};
 use tokio::sync::mpsc;
 
-use super::names::partial_name;
 use super::root::{open_beneath, parent_of};
-use super::write::{
-    Out, TempGuard, cancelled, create_temp, is_cancelled, keep_partial, set_file_meta,
-};
+use super::staged::Staged;
+use super::write::{Out, cancelled, is_cancelled};
 use super::write_behind::{WriteBehind, write_behind};
 use super::{Inner, entry_from_stat};
+use crate::names::partial_name;
 use crate::{
     Basis, Cancel, DeltaChunk, DeltaSource, Entry, EntryKind, Error, RelPath, Result, WriteOptions,
     Written,
@@ -57,7 +54,7 @@ impl Inner {
                 let Some(partial) = partial_name(name) else {
                     return Ok(None);
                 };
-                parent.join_checked(&partial)
+                parent.join(&partial)?
             }
         };
         let fd = match open_beneath(
@@ -114,7 +111,7 @@ impl Inner {
         signature: Signature,
         cancel: &Cancel,
         tx: &mpsc::Sender<Result<DeltaChunk>>,
-    ) -> Result<[u8; 32]> {
+    ) -> Result<FileDigest> {
         let path = &entry.path;
         let index = signature.into_index();
         let mut reader = Hashing {
@@ -124,25 +121,25 @@ impl Inner {
             bytes: 0,
         };
         let mut literal = BytesMut::new();
-        let send = |chunk: DeltaChunk| {
-            tx.blocking_send(Ok(chunk))
+        let send = |op: DeltaOp<Bytes>| {
+            tx.blocking_send(Ok(DeltaChunk::Op(op)))
                 .map_err(|_| sy_delta::Error::Io {
                     context: "sending the delta",
                     source: io::ErrorKind::BrokenPipe.into(),
                 })
         };
-        let mut sink = |op: DeltaOp<'_>| -> sy_delta::Result<()> {
+        let mut sink = |op: DeltaOp<&[u8]>| -> sy_delta::Result<()> {
             match op {
                 DeltaOp::Copy { offset, len } => {
                     if !literal.is_empty() {
-                        send(DeltaChunk::Literal(literal.split().freeze()))?;
+                        send(DeltaOp::Literal(literal.split().freeze()))?;
                     }
-                    send(DeltaChunk::Copy { offset, len })
+                    send(DeltaOp::Copy { offset, len })
                 }
                 DeltaOp::Literal(bytes) => {
                     literal.extend_from_slice(bytes);
                     if literal.len() >= LITERAL_CHUNK {
-                        send(DeltaChunk::Literal(literal.split().freeze()))?;
+                        send(DeltaOp::Literal(literal.split().freeze()))?;
                     }
                     Ok(())
                 }
@@ -150,7 +147,7 @@ impl Inner {
         };
         diff(&index, &mut reader, &mut sink).map_err(|e| self.delta_err(path, e))?;
         if !literal.is_empty() {
-            send(DeltaChunk::Literal(literal.split().freeze()))
+            send(DeltaOp::Literal(literal.split().freeze()))
                 .map_err(|e| self.delta_err(path, e))?;
         }
         let after = fstat(file).map_err(|e| self.err("reading", path, e.into()))?;
@@ -163,7 +160,7 @@ impl Inner {
                 path: self.shown(path),
             });
         }
-        Ok(*reader.hasher.finalize().as_bytes())
+        Ok(reader.hasher.finalize())
     }
 
     pub(super) fn apply_delta(
@@ -182,18 +179,13 @@ impl Inner {
                 io::Error::new(io::ErrorKind::NotFound, "the old version disappeared"),
             ));
         };
-        let (tmp_name, tmp) =
-            create_temp(&dir, name).map_err(|e| self.err("creating a temporary for", path, e))?;
-        let mut guard = TempGuard {
-            dir: rustix::fd::AsFd::as_fd(&dir),
-            name: tmp_name,
-            armed: true,
-        };
+        let staged = Staged::create(dir.as_fd(), name)
+            .map_err(|e| self.err("creating a temporary for", path, e))?;
         let len = delta.entry.size;
-        let mut out = Out::new(&tmp, options, path);
+        let mut out = Out::new(&staged.file, options, path);
         let mut written = Written::default();
         let mut hasher = FileDigest::hasher();
-        let (patched, wrote) = write_behind(&mut out, &tmp, &mut hasher, |behind| {
+        let (patched, wrote) = write_behind(&mut out, &staged.file, &mut hasher, |behind| {
             self.patch(path, &basis_file, &mut delta, behind, &mut written)
         });
         let result = match (patched, wrote) {
@@ -206,31 +198,23 @@ impl Inner {
                 },
             )),
             (Err(e), Ok(())) => Err(e),
-            (Ok(digest), Ok(())) if *hasher.finalize().as_bytes() == digest => Ok(()),
+            (Ok(digest), Ok(())) if hasher.finalize() == digest => Ok(()),
             (Ok(_), Ok(())) => Err(Error::DigestMismatch {
                 path: self.shown(path),
             }),
         };
+        let valid = out.pos;
         if let Err(error) = result {
-            tracing::debug!(pos = out.pos, "delta into {path} stopped: {error}");
-            if error.is_interrupted() && out.pos > 0 {
-                keep_partial(&dir, name, &tmp, &guard.name, out.pos, &mut guard.armed);
+            tracing::debug!(pos = valid, "delta into {path} stopped: {error}");
+            if error.is_interrupted() && valid > 0 {
+                staged.keep_partial(valid);
             }
             return Err(error);
         }
-        ftruncate(&tmp, len).map_err(|e| self.err("writing", path, e.into()))?;
-        set_file_meta(&tmp, &delta.entry.meta, options.meta)
-            .map_err(|e| self.err("setting attributes of", path, e))?;
-        drop(tmp);
-        renameat(&dir, &guard.name, &dir, name)
-            .map_err(|e| self.err("renaming into place", path, e.into()))?;
-        guard.armed = false;
-        if let Some(partial) = partial_name(name) {
-            match unlinkat(&dir, partial, AtFlags::empty()) {
-                Ok(()) | Err(Errno::NOENT) => {}
-                Err(e) => tracing::warn!("removing the partial of {path}: {e}"),
-            }
-        }
+        ftruncate(&staged.file, len).map_err(|e| self.err("writing", path, e.into()))?;
+        staged
+            .commit(&delta.entry.meta, options.meta, true)
+            .map_err(|e| self.err(e.action, path, e.source))?;
         Ok(written)
     }
 
@@ -243,7 +227,7 @@ impl Inner {
         delta: &mut DeltaSource,
         behind: WriteBehind<'_>,
         written: &mut Written,
-    ) -> Result<[u8; 32]> {
+    ) -> Result<FileDigest> {
         let len = delta.entry.size;
         let mut patcher = Patcher::new(basis_file, behind, len);
         let mut behind_copies = CacheDrop {
@@ -259,18 +243,17 @@ impl Inner {
                 )
             })??;
             match chunk {
-                DeltaChunk::Copy { offset, len } => {
+                DeltaChunk::Op(op) => {
                     patcher
-                        .op(DeltaOp::Copy { offset, len })
+                        .op(op.as_borrowed())
                         .map_err(|e| self.delta_err(path, e))?;
-                    written.matched += len;
-                    behind_copies.passed(offset, len);
-                }
-                DeltaChunk::Literal(bytes) => {
-                    patcher
-                        .op(DeltaOp::Literal(&bytes))
-                        .map_err(|e| self.delta_err(path, e))?;
-                    written.literal += bytes.len() as u64;
+                    match op {
+                        DeltaOp::Copy { offset, len } => {
+                            written.matched += len;
+                            behind_copies.passed(offset, len);
+                        }
+                        DeltaOp::Literal(bytes) => written.literal += bytes.len() as u64,
+                    }
                 }
                 DeltaChunk::End { digest } => {
                     let total = patcher.finish().map_err(|e| self.delta_err(path, e))?;
@@ -348,8 +331,8 @@ mod tests {
 
     use super::super::Local;
     use crate::{
-        Basis, Cancel, DeltaChunk, DeltaSource, Entry, Error, MetaOptions, NoProgress, RelPath,
-        ScanOptions, Transport, WriteOptions,
+        Basis, Cancel, DeltaChunk, DeltaOp, DeltaSource, Entry, Error, FileDigest, MetaOptions,
+        NoProgress, RelPath, ScanOptions, Transport, WriteOptions,
     };
 
     fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -411,19 +394,19 @@ mod tests {
         // Back to a range whose cache the forward copies dropped.
         new.extend_from_slice(&old[MIB..2 * MIB]);
         let chunks = vec![
-            DeltaChunk::Copy {
+            DeltaChunk::Op(DeltaOp::Copy {
                 offset: 0,
                 len: 10 * MIB as u64,
-            },
-            DeltaChunk::Literal(Bytes::from(fresh)),
-            DeltaChunk::Copy {
+            }),
+            DeltaChunk::Op(DeltaOp::Literal(Bytes::from(fresh))),
+            DeltaChunk::Op(DeltaOp::Copy {
                 offset: 11 * MIB as u64,
                 len: 9 * MIB as u64,
-            },
-            DeltaChunk::Copy {
+            }),
+            DeltaChunk::Op(DeltaOp::Copy {
                 offset: MIB as u64,
                 len: MIB as u64,
-            },
+            }),
         ];
         (old, new, chunks)
     }
@@ -446,7 +429,7 @@ mod tests {
         let (old, new, mut chunks) = old_and_new();
         let (dir, dst, entry) = setup(&old, &new).await;
         chunks.push(DeltaChunk::End {
-            digest: *blake3::hash(&new).as_bytes(),
+            digest: FileDigest::of_bytes(&new),
         });
         apply(&dst, entry, chunks).await.unwrap();
         assert!(fs::read(dir.path().join("dst/f")).unwrap() == new);
@@ -458,7 +441,7 @@ mod tests {
         let (old, new, mut chunks) = old_and_new();
         let (dir, dst, entry) = setup(&old, &new).await;
         chunks.push(DeltaChunk::End {
-            digest: *blake3::hash(&old).as_bytes(),
+            digest: FileDigest::of_bytes(&old),
         });
         let result = apply(&dst, entry, chunks).await;
         assert!(

@@ -1,11 +1,12 @@
 //! `Local`: a directory tree on this machine.
 
+mod attrs;
 mod delta;
-pub(crate) mod names;
 mod ops;
 mod read;
 mod root;
-pub(crate) mod scan;
+mod scan;
+mod staged;
 #[cfg(test)]
 mod tests;
 mod write;
@@ -20,9 +21,9 @@ use rustix::fs::{FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
 use crate::{
-    Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, Meta, MetaOptions, ReadOptions,
-    RelPath, Result, Scan, ScanOptions, SourceFile, SpecialKind, Timestamp, Transport, TreeOp,
-    WriteOptions, Written,
+    Basis, DeltaSource, Entry, EntryKind, Error, FileDigest, FileWrite, Meta, MetaOptions,
+    ReadOptions, RelPath, Result, Scan, ScanOptions, SourceFile, SpecialKind, Timestamp, Transport,
+    TreeOp, WriteOptions, Written,
 };
 
 /// A directory on the local file system. Cheap to clone; all blocking work runs on tokio's
@@ -282,7 +283,7 @@ impl Transport for Local {
             .await?
     }
 
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         let len = paths.len();
         self.blocking_batch(len, move |inner| {
             paths

@@ -10,9 +10,10 @@ use rustix::fs::{
 use rustix::io::Errno;
 
 use super::Inner;
-use super::names::{partial_name, temp_name};
+use super::attrs::{set_file_meta, timestamps};
 use super::root::{DirFd, open_beneath, parent_of};
-use super::write::{set_file_meta, timestamps};
+use super::staged::Temp;
+use crate::names::{partial_name, temp_name};
 use crate::{Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result, TreeOp};
 
 impl Inner {
@@ -75,12 +76,9 @@ impl Inner {
         let (dir, name) = parent_of(root, path)?;
         let tmp = temp_name(name);
         symlinkat(target, &dir, tmp.as_slice())?;
-        let placed = set_link_meta(&dir, &tmp, meta, options)
-            .and_then(|()| Ok(renameat(&dir, tmp.as_slice(), &dir, name)?));
-        if placed.is_err() {
-            let _ = unlinkat(&dir, tmp.as_slice(), AtFlags::empty());
-        }
-        placed
+        let tmp = Temp::adopt(dir.as_fd(), name, tmp);
+        set_link_meta(&dir, tmp.name(), meta, options)?;
+        tmp.rename_into_place()
     }
 
     fn hard_link(&self, path: &RelPath, target: &RelPath) -> io::Result<()> {
@@ -96,11 +94,7 @@ impl Inner {
         }
         let tmp = temp_name(name);
         linkat(&tdir, tname, &dir, tmp.as_slice(), AtFlags::empty())?;
-        let placed = renameat(&dir, tmp.as_slice(), &dir, name);
-        if placed.is_err() {
-            let _ = unlinkat(&dir, tmp.as_slice(), AtFlags::empty());
-        }
-        Ok(placed?)
+        Temp::adopt(dir.as_fd(), name, tmp).rename_into_place()
     }
 
     fn set_meta(

@@ -5,6 +5,7 @@ use std::io::Read;
 
 use bytes::Bytes;
 use rustix::fs::{FileType, Mode, OFlags, fstat};
+use sy_delta::{FileDigest, FileHasher};
 
 use super::root::open_beneath;
 use super::{Inner, entry_from_stat};
@@ -67,12 +68,12 @@ impl Inner {
         })
     }
 
-    pub(super) fn checksum(&self, path: &RelPath, follow: bool) -> Result<[u8; 32]> {
+    pub(super) fn checksum(&self, path: &RelPath, follow: bool) -> Result<FileDigest> {
         let (file, _) = self.open_source(path, follow)?;
-        let mut hasher = blake3::Hasher::new();
+        let mut hasher = FileHasher::new();
         hasher
             .update_reader(file)
             .map_err(|e| self.err("reading", path, e))?;
-        Ok(*hasher.finalize().as_bytes())
+        Ok(hasher.finalize())
     }
 }

@@ -3,18 +3,16 @@
 use std::collections::HashSet;
 use std::io;
 use std::os::fd::BorrowedFd;
-use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
-use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use rustix::fs::{AtFlags, Dir, Mode, OFlags, readlinkat, statat};
 use rustix::io::Errno;
 
-use super::names::parse_leftover;
 use super::root::{open_beneath, parent_of};
 use super::{Inner, entry_from_stat, kind_of};
-use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, RuleKind, Scan, ScanOptions};
+use crate::names::parse_leftover;
+use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
 /// Directories waiting to be read, each with the `.gitignore` matchers that apply in it.
 type Pending = Vec<(RelPath, Vec<Arc<Gitignore>>)>;
@@ -49,7 +47,7 @@ impl Inner {
         let walk = Walk {
             inner: self,
             root,
-            filter: options.filter.compile()?,
+            filter: Filter::compile(&options.filter)?,
             follow: options.follow_links,
             seen_dirs: Mutex::new(HashSet::new()),
         };
@@ -209,10 +207,16 @@ impl Walk<'_> {
             if name == b"." || name == b".." {
                 continue;
             }
-            let path = dir_path.join_checked(name);
+            let path = match dir_path.join(name) {
+                Ok(path) => path,
+                Err(e) => {
+                    scan.problems.push(e.into());
+                    continue;
+                }
+            };
             if let Some((kind, file)) = parse_leftover(name) {
                 scan.leftovers.push(Leftover {
-                    file: file.map(|f| dir_path.join_checked(f)),
+                    file: file.and_then(|f| dir_path.join(f).ok()),
                     path,
                     kind,
                 });
@@ -273,7 +277,7 @@ impl Walk<'_> {
     }
 
     fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
-        passes_filters(&self.filter, ignores, &self.inner.root_path, entry)
+        self.filter.keeps(entry, ignores, &self.inner.root_path)
     }
 
     fn gitignore_in(&self, dir: &RelPath) -> Option<Gitignore> {
@@ -288,33 +292,4 @@ impl Walk<'_> {
         }
         builder.build().ok()
     }
-}
-
-/// Whether a scan keeps `entry`: the filter rules decide first; then the `.gitignore` files of
-/// the directories above it, nearest first (`ignores` is ordered from the root down), matched
-/// with the entry's path beneath `root` (the path those files were built with).
-pub(crate) fn passes_filters(
-    filter: &Filter,
-    ignores: &[Arc<Gitignore>],
-    root: &Path,
-    entry: &Entry,
-) -> bool {
-    let is_dir = entry.is_dir();
-    match filter.decide(&entry.path, is_dir) {
-        Some(RuleKind::Include) => return true,
-        Some(RuleKind::Exclude) => return false,
-        None => {}
-    }
-    if ignores.is_empty() {
-        return true;
-    }
-    let full = root.join(entry.path.as_path());
-    for ignore in ignores.iter().rev() {
-        match ignore.matched(&full, is_dir) {
-            Match::Ignore(_) => return false,
-            Match::Whitelist(_) => return true,
-            Match::None => {}
-        }
-    }
-    true
 }

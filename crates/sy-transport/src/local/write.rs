@@ -1,22 +1,21 @@
-//! Writing a file: a temporary beside the target, content, attributes, rename.
+//! Writing a file's content into its temporary ([`super::staged::Staged`]): whole from memory,
+//! copied from a local file (`copy_file_range`, holes kept), or streamed; `--sparse` makes holes
+//! of zeros.
 
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::AsFd;
 use std::os::unix::fs::FileExt;
 
-use rustix::fs::{
-    AtFlags, Gid, Mode, OFlags, SeekFrom, Timespec, Timestamps, UTIME_OMIT, Uid, copy_file_range,
-    fchmod, fchown, fstat, ftruncate, futimens, openat, renameat, seek, unlinkat,
-};
+use rustix::fs::{SeekFrom, copy_file_range, fstat, ftruncate, seek};
 use rustix::io::Errno;
 
-use super::names::{partial_name, temp_name};
-use super::root::{DirFd, ParentCache};
+use super::root::ParentCache;
+use super::staged::Staged;
 use super::{Inner, entry_from_stat};
 use crate::{
-    Cancel, EntryKind, Error, FileData, FileWrite, Meta, MetaOptions, Progress, RelPath, Result,
-    StreamChunk, WriteOptions, Written,
+    Cancel, EntryKind, Error, FileData, FileWrite, Progress, RelPath, Result, StreamChunk,
+    WriteOptions, Written,
 };
 
 /// `copy_file_range` is asked for at most this much at a time, so Ctrl-C is noticed quickly.
@@ -25,21 +24,6 @@ const COPY_STEP: usize = 8 << 20;
 const BUFFER: usize = 256 << 10;
 /// Granularity of zero detection with `--sparse`.
 const SPARSE_BLOCK: usize = 4096;
-
-/// Removes the temporary unless the write succeeded or it was kept as a partial.
-pub(super) struct TempGuard<'a> {
-    pub(super) dir: BorrowedFd<'a>,
-    pub(super) name: Vec<u8>,
-    pub(super) armed: bool,
-}
-
-impl Drop for TempGuard<'_> {
-    fn drop(&mut self) {
-        if self.armed {
-            let _ = unlinkat(self.dir, &self.name, AtFlags::empty());
-        }
-    }
-}
 
 /// A failed fill: the error and how many leading bytes of the temporary are already right.
 struct Failure {
@@ -59,35 +43,19 @@ impl Inner {
         let (dir, name) = parents
             .parent_of(root, path)
             .map_err(|e| self.err("writing", path, e))?;
-        let (tmp_name, tmp) =
-            create_temp(&dir, name).map_err(|e| self.err("creating a temporary for", path, e))?;
-        let mut guard = TempGuard {
-            dir: dir.as_fd(),
-            name: tmp_name,
-            armed: true,
-        };
+        let staged = Staged::create(dir.as_fd(), name)
+            .map_err(|e| self.err("creating a temporary for", path, e))?;
         let meta = file.source.entry.meta;
         let len = file.source.entry.size;
-        match self.fill(&tmp, path, file.source, options) {
-            Ok(()) => {}
-            Err(Failure { error, valid }) => {
-                if error.is_interrupted() && valid > 0 {
-                    keep_partial(&dir, name, &tmp, &guard.name, valid, &mut guard.armed);
-                }
-                return Err(error);
+        if let Err(Failure { error, valid }) = self.fill(&staged.file, path, file.source, options) {
+            if error.is_interrupted() && valid > 0 {
+                staged.keep_partial(valid);
             }
+            return Err(error);
         }
-        set_file_meta(&tmp, &meta, options.meta)
-            .map_err(|e| self.err("setting attributes of", path, e))?;
-        drop(tmp);
-        renameat(&dir, &guard.name, &dir, name)
-            .map_err(|e| self.err("renaming into place", path, e.into()))?;
-        guard.armed = false;
-        if file.clear_partial
-            && let Some(partial) = partial_name(name)
-        {
-            let _ = unlinkat(&dir, partial, AtFlags::empty());
-        }
+        staged
+            .commit(&meta, options.meta, file.clear_partial)
+            .map_err(|e| self.err(e.action, path, e.source))?;
         Ok(Written {
             literal: len,
             matched: 0,
@@ -320,75 +288,4 @@ fn copy_local(src: &File, len: u64, out: &mut Out<'_>) -> io::Result<bool> {
     }
     out.pos = len;
     Ok(true)
-}
-
-/// Creates `.NAME.sy-tmp.XXXX` exclusively (never through a symlink), retrying on a clash.
-pub(super) fn create_temp(dir: &DirFd<'_>, name: &[u8]) -> io::Result<(Vec<u8>, File)> {
-    let mut attempts = 0;
-    loop {
-        let tmp = temp_name(name);
-        match openat(
-            dir,
-            tmp.as_slice(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o600),
-        ) {
-            Ok(fd) => return Ok((tmp, File::from(fd))),
-            Err(Errno::EXIST) if attempts < 8 => attempts += 1,
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// After an interrupt, keeps the first `valid` bytes of the temporary as NAME's partial (the
-/// delta basis of the next run) unless an existing partial is larger.
-pub(super) fn keep_partial(
-    dir: &DirFd<'_>,
-    name: &[u8],
-    tmp: &File,
-    tmp_name: &[u8],
-    valid: u64,
-    armed: &mut bool,
-) {
-    let Some(partial) = partial_name(name) else {
-        return;
-    };
-    if let Ok(st) = rustix::fs::statat(dir, partial.as_slice(), AtFlags::SYMLINK_NOFOLLOW)
-        && st.st_size as u64 >= valid
-    {
-        return;
-    }
-    if ftruncate(tmp, valid).is_ok() && renameat(dir, tmp_name, dir, partial.as_slice()).is_ok() {
-        *armed = false;
-    }
-}
-
-/// Owner first (chown clears set-id bits), then mode, then times (last, as writes change them).
-pub(super) fn set_file_meta(file: &File, meta: &Meta, options: MetaOptions) -> io::Result<()> {
-    if options.owner {
-        fchown(
-            file,
-            Some(Uid::from_raw(meta.uid)),
-            Some(Gid::from_raw(meta.gid)),
-        )?;
-    }
-    fchmod(file, Mode::from_raw_mode(meta.mode))?;
-    if options.times {
-        futimens(file, &timestamps(meta))?;
-    }
-    Ok(())
-}
-
-/// Timestamps that set mtime and leave atime alone.
-pub(super) fn timestamps(meta: &Meta) -> Timestamps {
-    Timestamps {
-        last_access: Timespec {
-            tv_sec: 0,
-            tv_nsec: UTIME_OMIT,
-        },
-        last_modification: Timespec {
-            tv_sec: meta.mtime.secs,
-            tv_nsec: meta.mtime.nanos.into(),
-        },
-    }
 }

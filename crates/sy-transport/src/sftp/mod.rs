@@ -70,8 +70,8 @@ use remote_path::{join, relative_to};
 use session::Session;
 
 use crate::{
-    Basis, DeltaSource, Entry, EntryKind, Error, FileWrite, MetaOptions, ReadOptions, RelPath,
-    Result, Scan, ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
+    Basis, DeltaSource, Entry, EntryKind, Error, FileDigest, FileWrite, MetaOptions, ReadOptions,
+    RelPath, Result, Scan, ScanOptions, SourceFile, Transport, TreeOp, WriteOptions, Written,
 };
 
 /// Largest read or write request: 256 KiB, or the server's limit when it states a smaller one.
@@ -430,7 +430,7 @@ impl Transport for Sftp {
     }
 
     /// Reads each file whole and hashes it here (slow: every byte crosses the link, but right).
-    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<[u8; 32]>> {
+    async fn checksums(&self, paths: Vec<RelPath>, follow_links: bool) -> Vec<Result<FileDigest>> {
         read::checksums(&self.inner, paths, follow_links).await
     }
 

@@ -13,7 +13,7 @@ use super::rename::Unplaced;
 use super::{
     FILES_AT_ONCE, Inner, bounded, is_not_found, join, kind_of, mode_and_times, owner, set_times,
 };
-use crate::local::names::{is_aside, partial_name, temp_name};
+use crate::names::{is_aside, partial_name, temp_name};
 use crate::{
     EntryKind, Error, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result,
     TreeOp,

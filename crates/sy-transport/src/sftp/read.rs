@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
+use sy_delta::{DeltaOp, FileDigest, FileHasher};
 use tokio::sync::mpsc;
 
 use super::pipeline::{Handle, Reader};
@@ -189,7 +190,7 @@ pub(super) async fn literal_delta(
         let entry = task_entry;
         let sent = async {
             let mut reader = Reader::new(&inner, &handle, entry.size);
-            let mut hasher = blake3::Hasher::new();
+            let mut hasher = FileHasher::new();
             while let Some(piece) = reader
                 .next()
                 .await
@@ -198,7 +199,7 @@ pub(super) async fn literal_delta(
                 options.cancel.check()?;
                 hasher.update(&piece);
                 if tx
-                    .send(Ok(DeltaChunk::Literal(Bytes::from(piece))))
+                    .send(Ok(DeltaChunk::Op(DeltaOp::Literal(Bytes::from(piece)))))
                     .await
                     .is_err()
                 {
@@ -207,7 +208,7 @@ pub(super) async fn literal_delta(
             }
             verify(&inner, &handle, &entry).await?;
             drop(handle);
-            Ok(*hasher.finalize().as_bytes())
+            Ok(hasher.finalize())
         }
         .await;
         let last = sent.map(|digest| DeltaChunk::End { digest });
@@ -223,7 +224,7 @@ pub(super) async fn checksums(
     inner: &Arc<Inner>,
     paths: Vec<RelPath>,
     follow_links: bool,
-) -> Vec<Result<[u8; 32]>> {
+) -> Vec<Result<FileDigest>> {
     bounded(paths, HASHES_AT_ONCE, |path| {
         let inner = Arc::clone(inner);
         async move { checksum(&inner, path, follow_links).await }
@@ -232,7 +233,7 @@ pub(super) async fn checksums(
 }
 
 /// Reads the file at `path` whole and hashes it.
-async fn checksum(inner: &Arc<Inner>, path: RelPath, follow_links: bool) -> Result<[u8; 32]> {
+async fn checksum(inner: &Arc<Inner>, path: RelPath, follow_links: bool) -> Result<FileDigest> {
     let remote = inner.remote(&path)?;
     let attrs = if follow_links {
         inner.session.stat(remote).await
@@ -251,7 +252,7 @@ async fn checksum(inner: &Arc<Inner>, path: RelPath, follow_links: bool) -> Resu
     let entry = entry_from_attrs(path, &attrs, EntryKind::File);
     let handle = open(inner, &entry.path).await?;
     let mut reader = Reader::new(inner, &handle, entry.size);
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = FileHasher::new();
     while let Some(piece) = reader
         .next()
         .await
@@ -261,5 +262,5 @@ async fn checksum(inner: &Arc<Inner>, path: RelPath, follow_links: bool) -> Resu
     }
     verify(inner, &handle, &entry).await?;
     drop(handle);
-    Ok(*hasher.finalize().as_bytes())
+    Ok(hasher.finalize())
 }

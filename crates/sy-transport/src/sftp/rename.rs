@@ -6,7 +6,7 @@ use russh_sftp::protocol::StatusCode;
 
 use super::{Inner, is_not_found, kind_of};
 use crate::EntryKind;
-use crate::local::names::aside_name;
+use crate::names::aside_name;
 
 /// A rename into place that failed.
 #[derive(Debug)]

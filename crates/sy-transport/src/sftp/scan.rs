@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use russh_sftp::protocol::FileAttributes;
+use sy_protocol::Escaped;
 use tokio::task::JoinSet;
 
 use super::read::fetch;
 use super::{Inner, entry_from_attrs, is_not_found, kind_of};
-use crate::local::names::parse_leftover;
-use crate::local::scan::passes_filters;
+use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
 /// Directories listed at the same time.
@@ -55,7 +55,7 @@ pub(super) async fn scan(inner: &Arc<Inner>, options: ScanOptions) -> Result<Sca
     };
     let walk = Arc::new(Walk {
         inner: Arc::clone(inner),
-        filter: options.filter.compile()?,
+        filter: Filter::compile(&options.filter)?,
         follow: options.follow_links,
         seen: Mutex::new(HashSet::new()),
     });
@@ -130,8 +130,13 @@ impl Walk {
             }
             if name.contains('\u{fffd}') {
                 // `russh-sftp` decoded a name that is not UTF-8 lossily: it names nothing.
+                let shown = Escaped(name.as_bytes());
                 listing.scan.problems.push(Error::InvalidPath {
-                    path: format!("{}", dir.join_checked(name.as_bytes())),
+                    path: if dir.is_root() {
+                        shown.to_string()
+                    } else {
+                        format!("{dir}/{shown}")
+                    },
                     reason: "not valid UTF-8, which SFTP names must be here",
                 });
                 continue;
@@ -140,13 +145,13 @@ impl Walk {
             let path = match dir.join(name.as_bytes()) {
                 Ok(path) => path,
                 Err(e) => {
-                    listing.scan.problems.push(e);
+                    listing.scan.problems.push(e.into());
                     continue;
                 }
             };
             if let Some((kind, file)) = parse_leftover(name.as_bytes()) {
                 listing.scan.leftovers.push(Leftover {
-                    file: file.map(|f| dir.join_checked(f)),
+                    file: file.and_then(|f| dir.join(f).ok()),
                     path,
                     kind,
                 });
@@ -263,7 +268,7 @@ impl Walk {
 
     fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
         // Matched as absolute paths beneath a virtual `/` standing for the root.
-        passes_filters(&self.filter, ignores, Path::new("/"), entry)
+        self.filter.keeps(entry, ignores, Path::new("/"))
     }
 
     /// The rules of `dir/.gitignore`, when the listing has one.

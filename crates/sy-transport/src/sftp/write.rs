@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use russh_sftp::client::error::Error as SftpError;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use sy_delta::{DeltaOp, FileHasher};
 use tokio::sync::mpsc;
 
 use super::parents::Parents;
 use super::pipeline::{Handle, Writer};
 use super::{FILES_AT_ONCE, Inner, bounded, join, mode_and_times, owner};
-use crate::local::names::{partial_name, temp_name};
+use crate::names::{partial_name, temp_name};
 use crate::{
     Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, Meta, RelPath, Result, SourceFile,
     StreamChunk, Timestamp, WriteOptions, Written,
@@ -260,15 +261,15 @@ pub(super) async fn write_literal_delta(
     let mut chunks = delta.chunks;
     let shown = inner.shown(&path);
     tokio::spawn(async move {
-        let mut hasher = blake3::Hasher::new();
+        let mut hasher = FileHasher::new();
         loop {
             let next = match chunks.recv().await {
-                Some(Ok(DeltaChunk::Literal(data))) => {
+                Some(Ok(DeltaChunk::Op(DeltaOp::Literal(data)))) => {
                     hasher.update(&data);
                     Ok(StreamChunk::Data(data))
                 }
                 Some(Ok(DeltaChunk::End { digest })) => {
-                    if *hasher.finalize().as_bytes() == digest {
+                    if hasher.finalize() == digest {
                         Ok(StreamChunk::End)
                     } else {
                         Err(Error::DigestMismatch {
@@ -276,7 +277,7 @@ pub(super) async fn write_literal_delta(
                         })
                     }
                 }
-                Some(Ok(DeltaChunk::Copy { .. })) => Err(Error::Io {
+                Some(Ok(DeltaChunk::Op(DeltaOp::Copy { .. }))) => Err(Error::Io {
                     action: "applying a delta to",
                     path: shown.clone(),
                     source: io::Error::new(

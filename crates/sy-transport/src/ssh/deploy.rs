@@ -11,6 +11,7 @@ use std::path::Path;
 
 use russh_sftp::client::SftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags};
+use sy_delta::{FileDigest, FileHasher};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::channel::RemoteExit;
@@ -151,7 +152,7 @@ pub async fn deploy_agent(session: &SshSession, local: &Path) -> Result<Deployed
 }
 
 /// Writes `local` to `remote` (mode 0700) and returns the BLAKE3 digest of what was sent.
-async fn upload(sftp: &SftpSession, local: &Path, remote: &str) -> Result<blake3::Hash> {
+async fn upload(sftp: &SftpSession, local: &Path, remote: &str) -> Result<FileDigest> {
     let io_error = |action: &'static str, path: String| {
         move |source| Error::Io {
             action,
@@ -178,7 +179,7 @@ async fn upload(sftp: &SftpSession, local: &Path, remote: &str) -> Result<blake3
     let mut source = tokio::fs::File::open(local)
         .await
         .map_err(io_error("reading", local.display().to_string()))?;
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = FileHasher::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = source
@@ -200,7 +201,7 @@ async fn upload(sftp: &SftpSession, local: &Path, remote: &str) -> Result<blake3
 }
 
 /// The BLAKE3 digest of `remote` as the host has it.
-async fn read_back(sftp: &SftpSession, remote: &str) -> Result<blake3::Hash> {
+async fn read_back(sftp: &SftpSession, remote: &str) -> Result<FileDigest> {
     let io_error = |source| Error::Io {
         action: "reading back",
         path: format!("~/{remote}"),
@@ -211,7 +212,7 @@ async fn read_back(sftp: &SftpSession, remote: &str) -> Result<blake3::Hash> {
         path: format!("~/{remote}"),
         source: std::io::Error::other(e.to_string()),
     })?;
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = FileHasher::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
         let n = file.read(&mut buf).await.map_err(io_error)?;

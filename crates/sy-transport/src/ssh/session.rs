@@ -249,7 +249,10 @@ impl SshSession {
             }
         };
         let mut handle = handshake.map_err(|e| match e {
-            HandlerError::HostKey(reason) => options.error(reason),
+            HandlerError::HostKey(reason) => Error::HostKey {
+                host: options.shown.clone(),
+                reason,
+            },
             e => options.error(format!(
                 "SSH handshake with {target} failed: {}",
                 describe(&e)

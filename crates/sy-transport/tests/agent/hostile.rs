@@ -6,11 +6,15 @@ use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use sy_protocol::{
-    Endpoint, ErrorKind, ErrorScope, FileHeader, FrameKind, HashSupport, Hello, Message, RequestId,
-    Role, StrongHash,
+    Encoder, Endpoint, Entry, EntryKind, ErrorKind, FileDigest, FileHeader, FilterRules, FrameKind,
+    HashSupport, Hello, Limits, Message, ProtocolError, RelPath, RequestId, Role, StrongHash,
+    TrafficStats,
 };
-use sy_transport::{Agent, AgentOptions, Local, ScanOptions, ServeOptions, Transport, serve};
+use sy_transport::{
+    Agent, AgentOptions, Error, LinkCause, Local, ScanOptions, ServeOptions, Transport, serve,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::task::JoinHandle;
 
 use super::run;
 
@@ -18,6 +22,7 @@ use super::run;
 struct RawClient {
     endpoint: Endpoint,
     io: DuplexStream,
+    server: JoinHandle<sy_transport::Result<TrafficStats>>,
 }
 
 impl RawClient {
@@ -25,15 +30,16 @@ impl RawClient {
         let (client_end, agent_end) = tokio::io::duplex(1 << 20);
         let (read, write) = tokio::io::split(agent_end);
         let local = Arc::new(Local::open(root).unwrap());
-        tokio::spawn(serve(local, read, write, ServeOptions::default()));
+        let server = tokio::spawn(serve(local, read, write, ServeOptions::default()));
         RawClient {
             endpoint: Endpoint::new(Role::Client, hello),
             io: client_end,
+            server,
         }
     }
 
-    async fn send(&mut self, messages: Vec<Message>) {
-        // Messages sent before the agent's Hello would be held back: finish the handshake first.
+    /// Messages sent before the agent's Hello would be held back: finish the handshake first.
+    async fn handshake(&mut self) {
         while self.endpoint.session().is_none() {
             let hello = self.endpoint.take_output();
             self.io.write_all(&hello).await.unwrap();
@@ -42,6 +48,24 @@ impl RawClient {
             self.endpoint.receive(&buf[..n]);
             assert_eq!(self.endpoint.poll_message().unwrap(), None);
         }
+    }
+
+    /// Bytes no encoder would write (the session is not compressed: they are frames as is).
+    async fn send_raw(&mut self, bytes: &[u8]) {
+        self.handshake().await;
+        self.io.write_all(bytes).await.unwrap();
+    }
+
+    /// How the agent's session ended, once this side stops too.
+    async fn outcome(mut self) -> sy_transport::Result<TrafficStats> {
+        self.io.shutdown().await.unwrap();
+        let mut sink = Vec::new();
+        let _ = self.io.read_to_end(&mut sink).await;
+        self.server.await.unwrap()
+    }
+
+    async fn send(&mut self, messages: Vec<Message>) {
+        self.handshake().await;
         for message in messages {
             self.endpoint.send(&message).unwrap();
         }
@@ -77,10 +101,29 @@ impl RawClient {
     }
 }
 
-fn header(id: u64, path: &[u8], size: u64) -> FileHeader {
+fn p(path: &str) -> RelPath {
+    RelPath::new(path).unwrap()
+}
+
+/// A frame as the encoder would lay it out, whatever its body.
+fn frame(kind: FrameKind, body: &[u8]) -> Vec<u8> {
+    let mut out = (body.len() as u32).to_be_bytes().to_vec();
+    out.push(kind.code());
+    out.extend_from_slice(body);
+    out
+}
+
+/// `bytes` as a length-prefixed field (short ones only: a one-byte length).
+fn field(bytes: &[u8]) -> Vec<u8> {
+    let mut out = vec![u8::try_from(bytes.len()).unwrap()];
+    out.extend_from_slice(bytes);
+    out
+}
+
+fn header(id: u64, path: &str, size: u64) -> FileHeader {
     FileHeader {
         id: RequestId(id),
-        path: path.to_vec(),
+        path: p(path),
         size,
         meta: sy_protocol::Meta {
             mode: 0o644,
@@ -90,7 +133,7 @@ fn header(id: u64, path: &[u8], size: u64) -> FileHeader {
     }
 }
 
-fn whole_file(id: u64, path: &[u8], data: &'static [u8]) -> Vec<Message> {
+fn whole_file(id: u64, path: &str, data: &'static [u8]) -> Vec<Message> {
     vec![
         Message::FileBegin(header(id, path, data.len() as u64)),
         Message::FileChunk {
@@ -100,7 +143,7 @@ fn whole_file(id: u64, path: &[u8], data: &'static [u8]) -> Vec<Message> {
         },
         Message::FileEnd {
             id: RequestId(id),
-            digest: *blake3::hash(data).as_bytes(),
+            digest: FileDigest::of_bytes(data),
         },
     ]
 }
@@ -123,7 +166,7 @@ fn tree(dir: &Path) -> Vec<String> {
 }
 
 #[test]
-fn paths_that_leave_the_root_are_refused_and_nothing_is_written_outside() {
+fn paths_that_leave_the_root_end_the_session_and_nothing_is_written_outside() {
     let top = tempfile::tempdir().unwrap();
     let root = top.path().join("root");
     std::fs::create_dir(&root).unwrap();
@@ -136,28 +179,30 @@ fn paths_that_leave_the_root_are_refused_and_nothing_is_written_outside() {
         b"a/../../b",
     ];
     run(async {
-        let mut client = RawClient::start(&root, Hello::new(1));
-        for (i, path) in bad.iter().enumerate() {
-            let id = i as u64 + 1;
-            client.send(whole_file(id, path, b"evil")).await;
-            let (kind, message) = client.error_for(id).await;
-            assert_eq!(kind, ErrorKind::InvalidPath, "{path:?}: {message}");
-        }
-        client
-            .send(vec![Message::TreeOps {
-                id: RequestId(50),
-                meta: Default::default(),
-                ops: vec![sy_protocol::TreeOp::Mkdir {
-                    path: b"../outside-dir".to_vec(),
-                }],
-            }])
-            .await;
-        match client.recv().await {
-            Message::Error(reply) => {
-                assert_eq!(reply.scope, ErrorScope::Item(0));
-                assert_eq!(reply.kind, ErrorKind::InvalidPath);
+        for path in bad {
+            // FileBegin id 1: path, size 4, meta, no options.
+            let begin = [&[1][..], &field(path), &[4], &[0; 5], &[0]].concat();
+            // TreeOps id 2, no options, one Mkdir.
+            let mkdir = [&[2, 0, 1, 0][..], &field(path)].concat();
+            for raw in [
+                frame(FrameKind::FileBegin, &begin),
+                frame(FrameKind::TreeOps, &mkdir),
+            ] {
+                let mut client = RawClient::start(&root, Hello::new(1));
+                client.send_raw(&raw).await;
+                let error = client.outcome().await.unwrap_err();
+                assert!(
+                    matches!(
+                        &error,
+                        Error::Protocol {
+                            source: ProtocolError::InvalidPath { .. },
+                            ..
+                        }
+                    ),
+                    "{path:?}: {error:?}"
+                );
+                assert!(error.to_string().contains("unsafe path"), "{error}");
             }
-            other => panic!("{other:?}"),
         }
     });
     assert_eq!(tree(top.path()), ["root"]);
@@ -171,7 +216,7 @@ fn a_request_id_reused_for_another_upload_never_commits_the_first_unverified() {
         let mut client = RawClient::start(root.path(), Hello::new(1));
         client
             .send(vec![
-                Message::FileBegin(header(1, b"big", size)),
+                Message::FileBegin(header(1, "big", size)),
                 Message::FileChunk {
                     id: RequestId(1),
                     offset: 0,
@@ -179,10 +224,10 @@ fn a_request_id_reused_for_another_upload_never_commits_the_first_unverified() {
                 },
                 // Replacing upload 1 would close its stream with every byte in: committed
                 // without its digest ever being checked.
-                Message::FileBegin(header(1, b"big", size)),
+                Message::FileBegin(header(1, "big", size)),
                 Message::FileEnd {
                     id: RequestId(1),
-                    digest: [0; 32],
+                    digest: FileDigest::from_bytes([0; 32]),
                 },
             ])
             .await;
@@ -218,14 +263,14 @@ fn a_symlink_the_client_created_is_never_followed_by_a_later_write() {
                 id: RequestId(1),
                 meta: Default::default(),
                 ops: vec![sy_protocol::TreeOp::Symlink {
-                    path: b"link".to_vec(),
+                    path: p("link"),
                     target: outside.as_os_str().as_encoded_bytes().to_vec(),
                     meta: Default::default(),
                 }],
             }])
             .await;
         assert_eq!(client.recv().await, Message::Ok { id: RequestId(1) });
-        client.send(whole_file(2, b"link/evil", b"evil")).await;
+        client.send(whole_file(2, "link/evil", b"evil")).await;
         let (kind, message) = client.error_for(2).await;
         assert_eq!(kind, ErrorKind::InvalidPath, "{message}");
         assert!(message.contains("symbolic link"), "{message}");
@@ -241,43 +286,42 @@ fn reads_outside_the_scanned_source_set_are_refused() {
     std::fs::write(root.path().join("secret"), b"private").unwrap();
     run(async {
         let mut client = RawClient::start(root.path(), Hello::new(1));
-        let read = |id: u64, path: &[u8]| Message::ReadRequest {
+        let read = |id: u64, path: &str| Message::ReadRequest {
             id: RequestId(id),
-            path: path.to_vec(),
+            path: p(path),
             follow_links: false,
             delta: false,
         };
         // Before any scan nothing is readable.
-        client.send(vec![read(1, b"public/a")]).await;
+        client.send(vec![read(1, "public/a")]).await;
         let (kind, message) = client.error_for(1).await;
         assert_eq!(kind, ErrorKind::InvalidPath);
         assert!(message.contains("outside the source set"), "{message}");
         client
             .send(vec![Message::ScanRequest {
                 id: RequestId(2),
-                base: b"public".to_vec(),
-                filter: Vec::new(),
-                gitignore: false,
+                base: p("public"),
+                filter: FilterRules::default(),
                 follow_links: false,
             }])
             .await;
         while !matches!(client.recv().await, Message::ScanDone { .. }) {}
-        client.send(vec![read(3, b"secret")]).await;
+        client.send(vec![read(3, "secret")]).await;
         let (kind, _) = client.error_for(3).await;
         assert_eq!(kind, ErrorKind::InvalidPath);
         client
             .send(vec![Message::ChecksumRequest {
                 id: RequestId(4),
-                paths: vec![b"secret".to_vec()],
+                paths: vec![p("secret")],
                 follow_links: false,
             }])
             .await;
         let (kind, _) = client.error_for(4).await;
         assert_eq!(kind, ErrorKind::InvalidPath);
-        client.send(vec![read(5, b"public/a")]).await;
+        client.send(vec![read(5, "public/a")]).await;
         loop {
             match client.recv().await {
-                Message::FileBegin(h) => break assert_eq!(h.path, b"public/a"),
+                Message::FileBegin(h) => break assert_eq!(h.path, p("public/a")),
                 Message::Error(reply) => panic!("{reply:?}"),
                 _ => {}
             }
@@ -299,9 +343,8 @@ fn a_signature_with_hashes_longer_than_negotiated_is_refused() {
         client
             .send(vec![Message::ScanRequest {
                 id: RequestId(1),
-                base: Vec::new(),
-                filter: Vec::new(),
-                gitignore: false,
+                base: RelPath::root(),
+                filter: FilterRules::default(),
                 follow_links: false,
             }])
             .await;
@@ -312,7 +355,7 @@ fn a_signature_with_hashes_longer_than_negotiated_is_refused() {
             .send(vec![
                 Message::ReadRequest {
                     id: RequestId(2),
-                    path: b"f".to_vec(),
+                    path: p("f"),
                     follow_links: false,
                     delta: true,
                 },
@@ -332,7 +375,7 @@ fn a_signature_with_hashes_longer_than_negotiated_is_refused() {
 }
 
 /// A client facing an agent that writes `bytes` and then closes (or stays open).
-async fn client_error(bytes: Vec<u8>, close: bool) -> String {
+async fn client_error(bytes: Vec<u8>, close: bool) -> Error {
     let (client_end, mut agent_end) = tokio::io::duplex(1 << 20);
     agent_end.write_all(&bytes).await.unwrap();
     let _keep = if close {
@@ -356,7 +399,6 @@ async fn client_error(bytes: Vec<u8>, close: bool) -> String {
         .scan(ScanOptions::default())
         .await
         .expect_err("a broken agent cannot answer")
-        .to_string()
 }
 
 fn agent_hello() -> BytesMut {
@@ -372,7 +414,8 @@ fn junk_before_the_handshake_is_shown_as_the_remote_shells_output() {
             b"Welcome to example.org!\nLast login: never\n".to_vec(),
             false,
         )
-        .await;
+        .await
+        .to_string();
         assert!(error.contains("remote shell printed"), "{error}");
         assert!(error.contains("Welcome to example.org!"), "{error}");
         assert!(error.contains("host:dir"), "{error}");
@@ -387,30 +430,55 @@ fn broken_streams_from_the_agent_are_clear_errors() {
         huge.put_u32(0xffff_fff0);
         huge.put_u8(FrameKind::ScanEntries.code());
         let error = client_error(huge.to_vec(), false).await;
-        assert!(error.contains("frame limit"), "{error}");
+        assert!(
+            matches!(
+                &error,
+                Error::Protocol {
+                    source: ProtocolError::FrameTooLarge { .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("frame limit"), "{error}");
 
         let mut unknown = agent_hello();
         unknown.put_u32(1);
         unknown.put_u8(0x7e);
         unknown.put_u8(0);
-        let error = client_error(unknown.to_vec(), false).await;
+        let error = client_error(unknown.to_vec(), false).await.to_string();
         assert!(error.contains("unknown frame kind 0x7e"), "{error}");
 
         let mut truncated = agent_hello();
         truncated.put_u32(100);
         truncated.put_u8(FrameKind::ScanEntries.code());
         truncated.put_slice(&[1, 2, 3]);
+        // A stream cut short is a lost link, not a broken peer: worth connecting again.
         let error = client_error(truncated.to_vec(), true).await;
-        assert!(error.contains("stream ended inside"), "{error}");
+        assert!(
+            matches!(
+                &error,
+                Error::LinkLost {
+                    cause: LinkCause::Cut(ProtocolError::Truncated { .. }),
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("stream ended inside"), "{error}");
 
         let error = client_error(agent_hello()[..10].to_vec(), true).await;
-        assert!(error.contains("closed before the handshake"), "{error}");
+        assert!(error.is_interrupted(), "{error:?}");
+        assert!(
+            error.to_string().contains("closed before the handshake"),
+            "{error}"
+        );
     });
 }
 
-/// An agent that answers the first scan with `entries`.
+/// An agent that answers the first scan with the frames `answer` makes for its request id.
 async fn scan_answered_with(
-    entries: Vec<sy_protocol::Entry>,
+    answer: impl FnOnce(RequestId) -> Vec<u8> + Send + 'static,
 ) -> sy_transport::Result<sy_transport::Scan> {
     let (client_end, mut agent_end) = tokio::io::duplex(1 << 20);
     let (read, write) = tokio::io::split(client_end);
@@ -426,15 +494,8 @@ async fn scan_answered_with(
                 break id;
             }
         };
-        let count = entries.len() as u64;
-        endpoint
-            .send(&Message::ScanEntries { id, entries })
-            .unwrap();
-        endpoint
-            .send(&Message::ScanDone { id, entries: count })
-            .unwrap();
-        endpoint.flush().unwrap();
-        agent_end.write_all(&endpoint.take_output()).await.unwrap();
+        // Nobody asked for compression: frames go on the wire as they are.
+        agent_end.write_all(&answer(id)).await.unwrap();
         agent_end
     });
     let scan = agent.scan(ScanOptions::default()).await;
@@ -442,9 +503,24 @@ async fn scan_answered_with(
     scan
 }
 
-fn wire_entry(path: &[u8], kind: sy_protocol::EntryKind) -> sy_protocol::Entry {
-    sy_protocol::Entry {
-        path: path.to_vec(),
+/// The frames of a scan's answer listing `entries`.
+fn listing(id: RequestId, entries: Vec<Entry>) -> Vec<u8> {
+    let count = entries.len() as u64;
+    let mut buf = BytesMut::new();
+    let mut encoder = Encoder::new(Limits::default());
+    for message in [
+        Message::ScanEntries { id, entries },
+        Message::ScanDone { id, entries: count },
+        Message::Flush,
+    ] {
+        encoder.encode(&message, &mut buf).unwrap();
+    }
+    buf.to_vec()
+}
+
+fn entry(path: &str, kind: EntryKind) -> Entry {
+    Entry {
+        path: p(path),
         kind,
         size: 0,
         meta: Default::default(),
@@ -456,19 +532,18 @@ fn wire_entry(path: &[u8], kind: sy_protocol::EntryKind) -> sy_protocol::Entry {
 
 #[test]
 fn an_agent_listing_entries_beneath_a_symlink_or_outside_the_tree_is_refused() {
-    use sy_protocol::EntryKind;
     run(async {
         let through_link = vec![
-            wire_entry(b"", EntryKind::Dir),
-            wire_entry(
-                b"l",
+            entry("", EntryKind::Dir),
+            entry(
+                "l",
                 EntryKind::Symlink {
                     target: b"/etc".to_vec(),
                 },
             ),
-            wire_entry(b"l/passwd", EntryKind::File),
+            entry("l/passwd", EntryKind::File),
         ];
-        let error = scan_answered_with(through_link)
+        let error = scan_answered_with(|id| listing(id, through_link))
             .await
             .unwrap_err()
             .to_string();
@@ -477,19 +552,39 @@ fn an_agent_listing_entries_beneath_a_symlink_or_outside_the_tree_is_refused() {
             "{error}"
         );
 
-        let escaping = vec![
-            wire_entry(b"", EntryKind::Dir),
-            wire_entry(b"../x", EntryKind::File),
-        ];
-        let error = scan_answered_with(escaping).await.unwrap_err().to_string();
-        assert!(error.contains("invalid path"), "{error}");
+        // ScanEntries: the root, then a file at `../x` (no encoder writes that path).
+        let escaping = |id: RequestId| {
+            let file = |path: &[u8], kind: u8| {
+                [&field(path)[..], &[kind, 0], &[0; 5], &[0, 0, 1]].concat()
+            };
+            let body = [
+                &[u8::try_from(id.0).unwrap(), 2][..],
+                &file(b"", 1),
+                &file(b"../x", 0),
+            ]
+            .concat();
+            frame(FrameKind::ScanEntries, &body)
+        };
+        let error = scan_answered_with(escaping).await.unwrap_err();
+        assert!(
+            matches!(
+                &error,
+                Error::Protocol {
+                    source: ProtocolError::InvalidPath { field: "path", .. },
+                    ..
+                }
+            ),
+            "{error:?}"
+        );
+        assert!(error.to_string().contains("unsafe path"), "{error}");
 
         let fine = vec![
-            wire_entry(b"", EntryKind::Dir),
-            wire_entry(b"d", EntryKind::Dir),
-            wire_entry(b"d/f", EntryKind::File),
+            entry("", EntryKind::Dir),
+            entry("d", EntryKind::Dir),
+            entry("d/f", EntryKind::File),
         ];
-        assert_eq!(scan_answered_with(fine).await.unwrap().entries.len(), 3);
+        let scan = scan_answered_with(|id| listing(id, fine)).await.unwrap();
+        assert_eq!(scan.entries.len(), 3);
     });
 }
 

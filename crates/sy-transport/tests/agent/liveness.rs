@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use sy_protocol::{Endpoint, Hello, Message, Role};
 use sy_transport::{
-    Agent, AgentOptions, KEEPALIVE, Local, ScanOptions, ServeOptions, Transport, serve,
+    Agent, AgentOptions, Error, KEEPALIVE, LinkCause, LinkFailure, Local, ScanOptions,
+    ServeOptions, Transport, serve,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
@@ -62,7 +63,7 @@ async fn an_idle_agent_keeps_the_link_alive_past_the_timeout() {
         );
         // Nothing asked, nothing to say: only the keepalives cross the link.
         tokio::time::sleep(timeout * 2).await;
-        assert_eq!(agent.failure(), None);
+        assert!(agent.failure().is_none(), "{:?}", agent.failure());
         assert_eq!(
             agent
                 .scan(ScanOptions::default())
@@ -96,13 +97,30 @@ async fn a_silent_agent_fails_the_call_after_the_timeout() {
         let error = agent
             .scan(ScanOptions::default())
             .await
-            .expect_err("nobody answers")
-            .to_string();
+            .expect_err("nobody answers");
         let took = started.elapsed();
+        // Typed, so a retry layer can tell a lost link by matching: the call's error and the
+        // connection's record say the same.
         assert!(
-            error.contains("no data from test: for 2 s (--timeout)"),
+            matches!(
+                &error,
+                Error::LinkLost { location, cause: LinkCause::Timeout { secs: 2, .. } }
+                    if location == "test:"
+            ),
+            "{error:?}"
+        );
+        assert!(
+            error
+                .to_string()
+                .contains("no data from test: for 2 s (--timeout)"),
             "{error}"
         );
+        assert!(error.is_interrupted());
+        assert!(matches!(
+            agent.failure(),
+            Some(LinkFailure::Lost(LinkCause::Timeout { .. }))
+        ));
+        assert!(agent.link_lost());
         // The paused clock stood still through the handshake, so the silence began as the
         // call did: it fails at the timeout, not a moment before, and not much after.
         assert!(
@@ -192,7 +210,7 @@ fn a_gap_in_our_own_scheduling_is_not_the_agents_silence() {
             std::thread::sleep(TIMEOUT + Duration::from_millis(50));
             wait_for_bytes_in_the_pipe();
             tokio::time::sleep(Duration::from_millis(10)).await;
-            assert_eq!(agent.failure(), None, "round {round}");
+            assert!(agent.failure().is_none(), "round {round}");
         }
     });
     drop(runtime);

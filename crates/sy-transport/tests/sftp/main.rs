@@ -18,9 +18,10 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use bytes::Bytes;
 use sy_transport::{
-    Basis, Cancel, Entry, EntryKind, Error, FileData, FileWrite, LeftoverKind, Local, Meta,
-    MetaOptions, MetaTarget, NoProgress, ReadOptions, RelPath, ScanOptions, Sftp, SftpOptions,
-    SourceFile, StreamChunk, Timestamp, Transport, TreeOp, WriteOptions, describe_error,
+    Basis, Cancel, Entry, EntryKind, Error, FileData, FileDigest, FileWrite, LeftoverKind, Local,
+    Meta, MetaOptions, MetaTarget, NoProgress, ReadOptions, RelPath, ScanOptions, Sftp,
+    SftpOptions, SourceFile, StreamChunk, Timestamp, Transport, TreeOp, WriteOptions,
+    describe_error,
 };
 use tokio::process::Child;
 

@@ -5,13 +5,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use sy_delta::FileDigest;
 use sy_protocol::{self as wire, Message};
 
-use super::client::Client;
-use super::convert::{
-    entry_from_wire, error_from_wire, filter_to_wire, leftover_from_wire, options_to_wire,
-    tree_op_to_wire,
-};
+use super::connection::Client;
+use crate::agent::wire_error::error_from_wire;
 use crate::{Entry, MetaOptions, RelPath, Result, Scan, ScanOptions, TreeOp};
 
 pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<Scan> {
@@ -19,9 +17,8 @@ pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<S
     client
         .send(Message::ScanRequest {
             id: call.id,
-            base: options.base.as_bytes().to_vec(),
-            filter: filter_to_wire(&options.filter),
-            gitignore: options.filter.gitignore,
+            base: options.base.clone(),
+            filter: options.filter,
             follow_links: options.follow_links,
         })
         .await?;
@@ -31,18 +28,13 @@ pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<S
         match call.next_raw().await? {
             Message::ScanEntries { entries, .. } => {
                 for entry in entries {
-                    let entry = entry_from_wire(entry)?;
                     tree.admit(&entry).map_err(|reason| {
                         client.protocol_error(format!("the agent listed {}, {reason}", entry.path))
                     })?;
                     scan.entries.push(entry);
                 }
             }
-            Message::ScanLeftovers { leftovers, .. } => {
-                for leftover in leftovers {
-                    scan.leftovers.push(leftover_from_wire(leftover)?);
-                }
-            }
+            Message::ScanLeftovers { leftovers, .. } => scan.leftovers.extend(leftovers),
             Message::Error(reply) => {
                 let problem = reply.scope == wire::ErrorScope::Problem;
                 let error = error_from_wire(&client.location, reply);
@@ -74,8 +66,8 @@ pub(super) async fn apply(
     let mut call = client.open();
     let request = Message::TreeOps {
         id: call.id,
-        meta: options_to_wire(meta),
-        ops: ops.iter().map(tree_op_to_wire).collect(),
+        meta,
+        ops,
     };
     let mut results: Vec<Option<Result<()>>> = (0..len).map(|_| None).collect();
     let outcome = async {
@@ -96,15 +88,15 @@ pub(super) async fn digests(
     client: &Arc<Client>,
     paths: Vec<RelPath>,
     follow_links: bool,
-) -> Vec<Result<[u8; 32]>> {
+) -> Vec<Result<FileDigest>> {
     let len = paths.len();
     let mut call = client.open();
     let request = Message::ChecksumRequest {
         id: call.id,
-        paths: paths.iter().map(|p| p.as_bytes().to_vec()).collect(),
+        paths,
         follow_links,
     };
-    let mut results: Vec<Option<Result<[u8; 32]>>> = (0..len).map(|_| None).collect();
+    let mut results: Vec<Option<Result<FileDigest>>> = (0..len).map(|_| None).collect();
     let outcome = async {
         client.send(request).await?;
         loop {
@@ -157,16 +149,16 @@ fn fill<T>(
             .map(|r| r.unwrap_or_else(&unreported))
             .collect(),
         Err(e) => {
-            let text = e.to_string();
-            let mut first = Some(e);
-            results
+            // The first item without an error of its own gets the batch's; the rest, a copy.
+            let first = results.iter().position(Option::is_none);
+            let mut filled: Vec<Result<T>> = results
                 .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(first.take().unwrap_or_else(|| client.failed_batch(&text)))
-                    })
-                })
-                .collect()
+                .map(|r| r.unwrap_or_else(|| Err(client.failed_batch(&e))))
+                .collect();
+            if let Some(slot) = first.and_then(|i| filled.get_mut(i)) {
+                *slot = Err(e);
+            }
+            filled
         }
     }
 }

@@ -6,35 +6,19 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
-use super::MAX_SIGNATURE;
-use super::client::{Call, Client};
-use super::convert::{basis_to_wire, error_from_wire, meta_to_wire, options_to_wire};
-use super::link::Out;
-use super::outgoing::{DeltaBatcher, send_local_file};
+use super::connection::{Call, Client};
+use crate::agent::MAX_SIGNATURE;
+use crate::agent::link::Out;
+use crate::agent::outgoing::{DeltaBatcher, send_local_file};
+use crate::agent::wire_error::error_from_wire;
 use crate::{
     Basis, DeltaChunk, DeltaSource, Error, FileData, FileWrite, RelPath, Result, StreamChunk,
     WriteOptions, Written,
 };
-
-/// Chunks of a streamed file buffered between the connection and its consumer.
-pub(super) const STREAM_QUEUE: usize = 8;
-
-pub(super) fn shown(client: &Client, path: &RelPath) -> String {
-    format!("{}/{path}", client.location)
-}
-
-/// The error for a transfer cut off by the connection: the receiving side keeps what arrived
-/// as a partial, and the caller learns the cause from [`crate::Agent::failure`].
-pub(super) fn cut_off(client: &Client, error: Error) -> Error {
-    if client.state.failure().is_some() {
-        Error::Interrupted
-    } else {
-        error
-    }
-}
 
 pub(super) async fn write_files(
     client: &Arc<Client>,
@@ -100,11 +84,11 @@ async fn send_file(
     }
     let header = wire::FileHeader {
         id,
-        path: file.path.as_bytes().to_vec(),
+        path: file.path.clone(),
         size,
-        meta: meta_to_wire(&entry.meta),
+        meta: entry.meta,
         options: wire::WriteOptions {
-            meta: options_to_wire(options.meta),
+            meta: options.meta,
             sparse: options.sparse,
             clear_partial: file.clear_partial,
         },
@@ -137,6 +121,11 @@ async fn send_file(
     match sent {
         Ok(digest) => client.send(Message::FileEnd { id, digest }).await,
         Err(e) => {
+            // A file cut off because its queue closed names the connection's failure.
+            let e = match e {
+                Error::Interrupted => client.cut_off(e),
+                e => e,
+            };
             abort(client, id, &file.path, &e).await;
             Err(e)
         }
@@ -149,8 +138,8 @@ async fn send_bytes(
     path: &RelPath,
     bytes: Bytes,
     options: &WriteOptions,
-) -> Result<[u8; 32]> {
-    let digest = *blake3::hash(&bytes).as_bytes();
+) -> Result<FileDigest> {
+    let digest = FileDigest::of_bytes(&bytes);
     let stored = client.compressing() && !worth_compressing(path.as_bytes(), &bytes);
     let mut offset = 0;
     while offset < bytes.len() {
@@ -179,8 +168,8 @@ async fn send_stream(
     size: u64,
     mut chunks: mpsc::Receiver<Result<StreamChunk>>,
     options: &WriteOptions,
-) -> Result<[u8; 32]> {
-    let mut hasher = blake3::Hasher::new();
+) -> Result<FileDigest> {
+    let mut hasher = FileHasher::new();
     let mut offset = 0u64;
     loop {
         let data = match chunks.recv().await.unwrap_or(Err(Error::Interrupted))? {
@@ -204,7 +193,7 @@ async fn send_stream(
             path: path.to_string(),
         });
     }
-    Ok(*hasher.finalize().as_bytes())
+    Ok(hasher.finalize())
 }
 
 pub(super) async fn signature(
@@ -216,8 +205,8 @@ pub(super) async fn signature(
     client
         .send(Message::SignatureRequest {
             id: call.id,
-            path: path.as_bytes().to_vec(),
-            basis: basis_to_wire(basis),
+            path: path.clone(),
+            basis,
             block_size: None,
             strong_len: None,
         })
@@ -237,7 +226,7 @@ pub(super) async fn signature(
                 return sy_delta::Signature::from_bytes(&bytes)
                     .map(Some)
                     .map_err(|source| Error::Delta {
-                        path: shown(client, &path),
+                        path: client.shown(&path),
                         source,
                     });
             }
@@ -259,21 +248,16 @@ pub(super) async fn apply_delta(
     let id = call.id;
     let header = wire::FileHeader {
         id,
-        path: path.as_bytes().to_vec(),
+        path: path.clone(),
         size: delta.entry.size,
-        meta: meta_to_wire(&delta.entry.meta),
+        meta: delta.entry.meta,
         options: wire::WriteOptions {
-            meta: options_to_wire(options.meta),
+            meta: options.meta,
             sparse: options.sparse,
             clear_partial: false,
         },
     };
-    client
-        .send(Message::DeltaBegin {
-            header,
-            basis: basis_to_wire(basis),
-        })
-        .await?;
+    client.send(Message::DeltaBegin { header, basis }).await?;
     let streamed = stream_ops(client, id, &path, &mut delta, &options).await;
     if let Err(e) = streamed {
         abort(client, id, &path, &e).await;
@@ -293,13 +277,9 @@ async fn stream_ops(
     while let Some(chunk) = delta.chunks.recv().await {
         options.cancel.check()?;
         let op = match chunk? {
-            DeltaChunk::Copy { offset, len } => {
-                options.progress.advance(path, len);
-                wire::DeltaOp::Copy { offset, len }
-            }
-            DeltaChunk::Literal(bytes) => {
-                options.progress.advance(path, bytes.len() as u64);
-                wire::DeltaOp::Literal(bytes)
+            DeltaChunk::Op(op) => {
+                options.progress.advance(path, op.output_len());
+                op
             }
             DeltaChunk::End { digest } => {
                 if let Some(ops) = batcher.rest() {

@@ -1,15 +1,16 @@
-//! The agent's request tasks that answer with data: scans, file reads and deltas for pulls,
-//! signatures for pushes, checksums, and the outcome of tree operations and writes.
+//! The agent's request tasks, each answering one request: scans, file reads and deltas for
+//! pulls, signatures for pushes, checksums, and the outcome of tree operations and writes.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
+use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, ErrorScope, Message, RequestId, worth_compressing};
 
-use super::convert::{entry_to_wire, leftover_to_wire, meta_to_wire};
-use super::link::Out;
-use super::outgoing::{DeltaBatcher, send_local_file};
-use super::serve::Reply;
+use super::receive::DeltaRead;
+use super::tasks::Reply;
+use crate::agent::link::Out;
+use crate::agent::outgoing::{DeltaBatcher, send_local_file};
 use crate::{
     Basis, Cancel, DeltaChunk, Entry, EntryKind, Error, FileData, Meta, MetaOptions, ReadOptions,
     RelPath, Result, ScanOptions, StreamChunk, Transport, TreeOp, Written,
@@ -35,14 +36,15 @@ fn source_entry(path: RelPath) -> Entry {
 fn header(id: RequestId, entry: &Entry) -> wire::FileHeader {
     wire::FileHeader {
         id,
-        path: entry.path.as_bytes().to_vec(),
+        path: entry.path.clone(),
         size: entry.size,
-        meta: meta_to_wire(&entry.meta),
+        meta: entry.meta,
         options: wire::WriteOptions::default(),
     }
 }
 
-pub(super) async fn answer_written(reply: &Reply, id: RequestId, result: Result<Written>) {
+/// The answer to a pushed file or delta: what writing it did, or why it failed.
+pub(super) async fn written(reply: &Reply, id: RequestId, result: Result<Written>) {
     match result {
         Ok(written) => {
             reply
@@ -72,8 +74,8 @@ pub(super) async fn scan<T: Transport>(
     }
     let mut batch = Vec::new();
     let mut bytes = 0;
-    for entry in &scan.entries {
-        let entry = entry_to_wire(entry);
+    let total = scan.entries.len() as u64;
+    for entry in scan.entries {
         bytes += entry.encoded_len();
         batch.push(entry);
         if bytes >= SCAN_FRAME {
@@ -88,15 +90,10 @@ pub(super) async fn scan<T: Transport>(
             .await;
     }
     for leftovers in scan.leftovers.chunks(1024) {
-        let leftovers = leftovers.iter().map(leftover_to_wire).collect();
+        let leftovers = leftovers.to_vec();
         reply.send(Message::ScanLeftovers { id, leftovers }).await;
     }
-    reply
-        .send(Message::ScanDone {
-            id,
-            entries: scan.entries.len() as u64,
-        })
-        .await;
+    reply.send(Message::ScanDone { id, entries: total }).await;
 }
 
 pub(super) async fn read<T: Transport>(
@@ -141,7 +138,7 @@ pub(super) async fn read<T: Transport>(
             .unwrap_or(Err(Error::Interrupted))
         }
         FileData::Stream(mut chunks) => {
-            let mut hasher = blake3::Hasher::new();
+            let mut hasher = FileHasher::new();
             let mut offset = 0u64;
             let mut failed = None;
             loop {
@@ -161,7 +158,7 @@ pub(super) async fn read<T: Transport>(
             }
             match failed {
                 Some(e) => Err(e),
-                None => Ok(*hasher.finalize().as_bytes()),
+                None => Ok(hasher.finalize()),
             }
         }
     };
@@ -176,8 +173,8 @@ async fn send_bytes(
     id: RequestId,
     path: &RelPath,
     bytes: Bytes,
-) -> Result<[u8; 32]> {
-    let digest = *blake3::hash(&bytes).as_bytes();
+) -> Result<FileDigest> {
+    let digest = FileDigest::of_bytes(&bytes);
     let stored = reply.compressing() && !worth_compressing(path.as_bytes(), &bytes);
     let mut offset = 0;
     while offset < bytes.len() {
@@ -227,10 +224,13 @@ pub(super) async fn delta<T: Transport>(
     transport: Arc<T>,
     reply: Reply,
     id: RequestId,
-    path: RelPath,
-    signature: sy_delta::Signature,
-    follow_links: bool,
+    read: DeltaRead,
 ) {
+    let DeltaRead {
+        path,
+        signature,
+        follow_links,
+    } = read;
     let options = ReadOptions {
         inline_limit: 0,
         follow_links,
@@ -246,14 +246,13 @@ pub(super) async fn delta<T: Transport>(
     reply
         .send(Message::DeltaBegin {
             header: header(id, &source.entry),
-            basis: wire::Basis::Existing,
+            basis: Basis::Existing,
         })
         .await;
     let mut batcher = DeltaBatcher::default();
     while let Some(chunk) = source.chunks.recv().await {
         let op = match chunk {
-            Ok(DeltaChunk::Copy { offset, len }) => wire::DeltaOp::Copy { offset, len },
-            Ok(DeltaChunk::Literal(bytes)) => wire::DeltaOp::Literal(bytes),
+            Ok(DeltaChunk::Op(op)) => op,
             Ok(DeltaChunk::End { digest }) => {
                 if let Some(ops) = batcher.rest() {
                     reply.send(Message::DeltaChunk { id, ops }).await;
@@ -302,14 +301,13 @@ pub(super) async fn tree_ops<T: Transport>(
     transport: Arc<T>,
     reply: Reply,
     id: RequestId,
-    ops: Vec<(u32, TreeOp)>,
+    ops: Vec<TreeOp>,
     meta: MetaOptions,
 ) {
-    let (items, ops): (Vec<u32>, Vec<TreeOp>) = ops.into_iter().unzip();
     let results = transport.apply(ops, meta).await;
-    for (item, result) in items.into_iter().zip(results) {
+    for (item, result) in results.into_iter().enumerate() {
         if let Err(e) = result {
-            reply.error(id, ErrorScope::Item(item), &e).await;
+            reply.error(id, ErrorScope::Item(item as u32), &e).await;
         }
     }
     reply.send(Message::Ok { id }).await;

@@ -5,14 +5,23 @@ use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use crate::Error;
+/// A path refused by [`RelPath::new`] or [`RelPath::join`]: absolute, with a `.` or `..`
+/// component, an empty component, or a NUL byte.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid path {path:?}: {reason}")]
+pub struct PathError {
+    /// The offending path, lossily decoded.
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: &'static str,
+}
 
 /// A relative path beneath a transfer root, as raw bytes (Unix file names need not be UTF-8).
 ///
 /// Every `RelPath` is valid by construction: no leading `/`, no `.` or `..` components, no
 /// empty components (so no `//` and no trailing `/`), no NUL byte. The empty path is the root
-/// itself. Paths that arrive from a peer go through [`RelPath::new`], so a hostile peer cannot
-/// name anything outside the root.
+/// itself. The protocol's decoder makes every path a peer sends through [`RelPath::new`], so a
+/// hostile peer cannot name anything outside the root.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct RelPath(Box<[u8]>);
 
@@ -23,11 +32,11 @@ impl RelPath {
     }
 
     /// Checks `bytes` and wraps them; refuses absolute paths, `.`/`..`, empty components and NUL.
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, Error> {
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, PathError> {
         let bytes = bytes.into();
         if !bytes.is_empty() {
             for component in bytes.split(|&b| b == b'/') {
-                check_component(component).map_err(|reason| Error::InvalidPath {
+                check_component(component).map_err(|reason| PathError {
                     path: String::from_utf8_lossy(&bytes).into_owned(),
                     reason,
                 })?;
@@ -37,26 +46,26 @@ impl RelPath {
     }
 
     /// Converts a relative filesystem path (as typed by a user) into a `RelPath`.
-    pub fn from_path(path: &Path) -> Result<Self, Error> {
+    pub fn from_path(path: &Path) -> Result<Self, PathError> {
         RelPath::new(path.as_os_str().as_bytes())
     }
 
     /// This path joined with one more file name, which must be a single valid component.
-    pub fn join(&self, name: &[u8]) -> Result<Self, Error> {
+    pub fn join(&self, name: &[u8]) -> Result<Self, PathError> {
         let one = if name.contains(&b'/') {
             Err("`/` in a file name")
         } else {
             check_component(name)
         };
-        one.map_err(|reason| Error::InvalidPath {
+        one.map_err(|reason| PathError {
             path: String::from_utf8_lossy(name).into_owned(),
             reason,
         })?;
-        Ok(self.join_checked(name))
+        Ok(self.join_valid(name))
     }
 
-    /// Joins a component already known to be valid (it came from a directory listing).
-    pub(crate) fn join_checked(&self, name: &[u8]) -> Self {
+    /// Joins a component (or several) already known to be valid.
+    fn join_valid(&self, name: &[u8]) -> Self {
         if self.0.is_empty() {
             return RelPath(name.into());
         }
@@ -72,7 +81,7 @@ impl RelPath {
         if other.is_root() {
             return self.clone();
         }
-        self.join_checked(&other.0)
+        self.join_valid(&other.0)
     }
 
     /// This path with `prefix` removed from its front, if it lies at or beneath `prefix`.
@@ -161,8 +170,15 @@ impl fmt::Display for RelPath {
 }
 
 /// Bytes shown safely on a terminal: invalid UTF-8 as `\xNN`, control characters escaped.
-/// For anything a peer or a file name supplies that ends up in a message.
-pub(crate) struct Escaped<'a>(pub(crate) &'a [u8]);
+/// For anything a peer or a file name supplies that ends up in a message, so it cannot forge
+/// a line of output or move the cursor.
+///
+/// ```
+/// use sy_protocol::Escaped;
+/// assert_eq!(Escaped(b"a\nb\xff").to_string(), "a\\nb\\xff");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Escaped<'a>(pub &'a [u8]);
 
 impl fmt::Display for Escaped<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -222,8 +238,9 @@ mod tests {
             b"a\0b",
         ] {
             let err = RelPath::new(bad).unwrap_err();
-            assert!(
-                matches!(err, Error::InvalidPath { .. }),
+            assert_eq!(
+                err.path,
+                String::from_utf8_lossy(bad),
                 "{bad:?} gave {err:?}"
             );
         }

@@ -6,12 +6,11 @@
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
+use sy_delta::{FileDigest, FileHasher};
 use sy_protocol::{self as wire, CHUNK_LEN, Message};
 use tokio::sync::mpsc;
 
-use super::client::{Call, Client};
-use super::client_files::{STREAM_QUEUE, cut_off, shown};
-use super::convert::meta_from_wire;
+use super::connection::{Call, Client, STREAM_QUEUE};
 use crate::read_batch::{SplitBatch, split_by_size};
 use crate::{
     DeltaChunk, DeltaSource, Entry, Error, FileData, ReadOptions, Result, SourceFile, StreamChunk,
@@ -32,7 +31,7 @@ pub(super) async fn read_files(
         let call = client.open();
         let request = Message::ReadRequest {
             id: call.id,
-            path: entry.path.as_bytes().to_vec(),
+            path: entry.path.clone(),
             follow_links: options.follow_links,
             delta: false,
         };
@@ -76,10 +75,10 @@ async fn expect_header(
     entry: &Entry,
 ) -> Result<wire::FileHeader> {
     match call.next().await? {
-        Message::FileBegin(header) if header.path == entry.path.as_bytes() => {
+        Message::FileBegin(header) if header.path == entry.path => {
             if header.size != entry.size {
                 return Err(Error::SourceChanged {
-                    path: shown(client, &entry.path),
+                    path: client.shown(&entry.path),
                 });
             }
             Ok(header)
@@ -109,17 +108,17 @@ async fn receive_whole(client: &Arc<Client>, mut call: Call, entry: Entry) -> Re
             Message::FileEnd { digest, .. } => {
                 if data.len() as u64 != header.size {
                     return Err(Error::SourceChanged {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
-                if *blake3::hash(&data).as_bytes() != digest {
+                if FileDigest::of_bytes(&data) != digest {
                     return Err(Error::DigestMismatch {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
                 return Ok(SourceFile {
                     entry: Entry {
-                        meta: meta_from_wire(&header.meta),
+                        meta: header.meta,
                         ..entry
                     },
                     data: FileData::Bytes(data.freeze()),
@@ -139,7 +138,7 @@ async fn stream_files(
         let mut call = client.open();
         let request = Message::ReadRequest {
             id: call.id,
-            path: entry.path.as_bytes().to_vec(),
+            path: entry.path.clone(),
             follow_links,
             delta: false,
         };
@@ -148,7 +147,7 @@ async fn stream_files(
             Err(e) => Err(e),
         };
         if let Err(e) = outcome {
-            let _ = tx.send(Err(cut_off(&client, e))).await;
+            let _ = tx.send(Err(client.cut_off(e))).await;
         }
     }
 }
@@ -160,12 +159,12 @@ async fn stream_one(
     tx: &mpsc::Sender<Result<StreamChunk>>,
 ) -> Result<()> {
     let header = expect_header(client, call, entry).await?;
-    if meta_from_wire(&header.meta).mtime != entry.meta.mtime {
+    if header.meta.mtime != entry.meta.mtime {
         return Err(Error::SourceChanged {
-            path: shown(client, &entry.path),
+            path: client.shown(&entry.path),
         });
     }
-    let mut hasher = blake3::Hasher::new();
+    let mut hasher = FileHasher::new();
     let mut received = 0u64;
     loop {
         match call.next().await? {
@@ -186,12 +185,12 @@ async fn stream_one(
             Message::FileEnd { digest, .. } => {
                 if received != header.size {
                     return Err(Error::SourceChanged {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
-                if *hasher.finalize().as_bytes() != digest {
+                if hasher.finalize() != digest {
                     return Err(Error::DigestMismatch {
-                        path: shown(client, &entry.path),
+                        path: client.shown(&entry.path),
                     });
                 }
                 // A writer that gave up has its own error to report.
@@ -214,7 +213,7 @@ pub(super) async fn delta(
     client
         .send(Message::ReadRequest {
             id,
-            path: entry.path.as_bytes().to_vec(),
+            path: entry.path.clone(),
             follow_links: options.follow_links,
             delta: true,
         })
@@ -226,19 +225,19 @@ pub(super) async fn delta(
     }
     client.send(Message::SignatureEnd { id }).await?;
     let header = match call.next().await? {
-        Message::DeltaBegin { header, .. } if header.path == entry.path.as_bytes() => header,
+        Message::DeltaBegin { header, .. } if header.path == entry.path => header,
         other => return Err(call.unexpected(&other)),
     };
     let entry = Entry {
         size: header.size,
-        meta: meta_from_wire(&header.meta),
+        meta: header.meta,
         ..entry
     };
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
     let client = Arc::clone(client);
     tokio::spawn(async move {
         if let Err(e) = forward_delta(&mut call, &tx).await {
-            let _ = tx.send(Err(cut_off(&client, e))).await;
+            let _ = tx.send(Err(client.cut_off(e))).await;
         }
     });
     Ok(DeltaSource { entry, chunks: rx })
@@ -249,11 +248,7 @@ async fn forward_delta(call: &mut Call, tx: &mpsc::Sender<Result<DeltaChunk>>) -
         match call.next().await? {
             Message::DeltaChunk { ops, .. } => {
                 for op in ops {
-                    let chunk = match op {
-                        wire::DeltaOp::Copy { offset, len } => DeltaChunk::Copy { offset, len },
-                        wire::DeltaOp::Literal(bytes) => DeltaChunk::Literal(bytes),
-                    };
-                    if tx.send(Ok(chunk)).await.is_err() {
+                    if tx.send(Ok(DeltaChunk::Op(op))).await.is_err() {
                         return Ok(());
                     }
                 }

@@ -1,0 +1,92 @@
+//! The agent side: requests from a client served with any [`Transport`] (in `sy-remote`, the
+//! [`crate::Local`] backend of the root it was given).
+//!
+//! One dispatcher (`dispatch`) reads the client's messages in order. Work that reads or
+//! computes (scans, reads for pulls, signatures, deltas, checksums, tree operations, batches of
+//! small files) runs in tasks bounded by a semaphore (`tasks`), each answering its request
+//! (`answer`); files being pushed stream into their writers as their chunks arrive, small ones
+//! collected in memory and written in one batch per client flush (`receive`).
+//!
+//! What the client may ask is checked: every path is a clean [`crate::RelPath`] (the protocol's
+//! decoder refuses any other; writes are then confined beneath the root by the transport,
+//! which never follows a symbolic link on the way), and reads — file data, signatures,
+//! checksums — are served only beneath a directory the client scanned first (the source set)
+//! and beneath the root; with `-L` (follow links) a symbolic link in the source set is followed
+//! wherever it points, as rsync does. This narrows a confused client; it is not a sandbox for a
+//! hostile one, which logged in through the remote shell and can read what that login can. The
+//! client side is never asked for anything by the agent.
+
+mod answer;
+mod dispatch;
+mod receive;
+mod tasks;
+
+use std::sync::Arc;
+
+use sy_protocol::{Endpoint, Hello, Role, TrafficStats};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::link::{self, AfterPeerEnds};
+use crate::{Result, Transport};
+use dispatch::Dispatcher;
+use tasks::{CLIENT, Reply};
+
+/// How to serve.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Requests worked on at once (scans, reads, signatures, batches); streams of pushed files
+    /// are not counted, the client bounds those.
+    pub concurrency: usize,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+        }
+    }
+}
+
+/// Serves the sy protocol on `reader` / `writer` with `transport` until the client closes its
+/// side, then returns the traffic counters. An error means the connection broke (the client
+/// vanished, or sent something that is not the protocol); requests that merely fail are
+/// answered with errors and do not end the session.
+pub async fn serve<T, R, W>(
+    transport: Arc<T>,
+    reader: R,
+    writer: W,
+    options: ServeOptions,
+) -> Result<TrafficStats>
+where
+    T: Transport,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let endpoint = Endpoint::new(Role::Agent, Hello::new(crate::seed::random_seed()));
+    let liveness = link::Liveness {
+        keepalive: Some(super::KEEPALIVE),
+        ..link::Liveness::default()
+    };
+    let mut link = link::start(
+        endpoint,
+        reader,
+        writer,
+        AfterPeerEnds::FinishWriting,
+        liveness,
+    );
+    let state = Arc::clone(&link.state);
+    let reply = Reply::new(link.out, Arc::clone(&link.state));
+    let mut dispatcher = Dispatcher::new(transport, reply, options.concurrency);
+    while let Some(message) = link.inbound.recv().await {
+        dispatcher.handle(message).await;
+        dispatcher.reap();
+    }
+    dispatcher.finish().await;
+    // Dropping the last sender lets the driver write out what is queued and close.
+    drop(dispatcher);
+    let _ = link.done.await;
+    match state.failure() {
+        Some(failure) => Err(failure.to_error(CLIENT)),
+        None => Ok(state.stats()),
+    }
+}
