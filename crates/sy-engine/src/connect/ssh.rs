@@ -100,7 +100,7 @@ pub(super) async fn start(
         writer,
         AgentOptions {
             location: shown.clone(),
-            compress_level: remote.compress_level,
+            compression: remote.compression,
             timeout: remote.timeout,
             read_pacing: throttle.map(Throttle::read_pacing),
         },
