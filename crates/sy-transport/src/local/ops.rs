@@ -16,6 +16,9 @@ use super::staged::Temp;
 use crate::names::{partial_name, temp_name};
 use crate::{Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result, TreeOp};
 
+/// The mode of a directory from its creation until its own is set: owner-only.
+const NEW_DIR_MODE: u32 = 0o700;
+
 impl Inner {
     pub(super) fn apply(&self, op: TreeOp, options: MetaOptions) -> Result<()> {
         match op {
@@ -46,13 +49,15 @@ impl Inner {
         }
     }
 
+    /// A new directory is owner-only until the run's last step gives it its mode, so a
+    /// run stopped in between never leaves it more open than its source.
     fn mkdir(&self, path: &RelPath) -> io::Result<()> {
         let root = self.root()?;
         if path.is_root() {
             return Ok(());
         }
         let (dir, name) = parent_of(root, path)?;
-        match mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+        match mkdirat(&dir, name, Mode::from_raw_mode(NEW_DIR_MODE)) {
             Err(Errno::EXIST) => {
                 let st = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
                 if FileType::from_raw_mode(st.st_mode) == FileType::Directory {

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::Local;
 use crate::{
-    Basis, Cancel, Error, FileData, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions,
-    RelPath, ScanOptions, SourceFile, StreamChunk, Transport, TreeOp, WriteOptions,
+    Basis, Cancel, Error, FileData, FileWrite, LeftoverKind, Meta, MetaOptions, MetaTarget,
+    NoProgress, ReadOptions, RelPath, ScanOptions, SourceFile, StreamChunk, Timestamp, Transport,
+    TreeOp, WriteOptions,
 };
 
 fn p(s: &str) -> RelPath {
@@ -115,6 +116,57 @@ async fn tree_ops_do_not_follow_links_either() {
     assert_eq!(fs::read(dir.path().join("outside/keep")).unwrap(), b"keep");
     assert!(!dir.path().join("outside/new").exists());
     assert!(fs::symlink_metadata(dir.path().join("dst/link")).is_err());
+}
+
+#[tokio::test]
+async fn new_directories_stay_owner_only_until_their_mode_is_set() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let (dir, _src, dst) = setup(b"");
+    let mode_of = |path: &str| {
+        fs::metadata(dir.path().join("dst").join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    let made = dst
+        .apply(
+            vec![
+                TreeOp::Mkdir { path: p("private") },
+                TreeOp::Mkdir {
+                    path: p("private/inner"),
+                },
+            ],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(made.iter().all(Result::is_ok), "{made:?}");
+    // A run stopped here leaves them as closed as the most private source could be.
+    assert_eq!(mode_of("private") & 0o077, 0, "{:o}", mode_of("private"));
+    assert_eq!(mode_of("private/inner") & 0o077, 0);
+
+    let meta = Meta {
+        mode: 0o755,
+        mtime: Timestamp {
+            secs: 1_000_000,
+            nanos: 0,
+        },
+        uid: 0,
+        gid: 0,
+    };
+    let set = dst
+        .apply(
+            vec![TreeOp::SetMeta {
+                path: p("private/inner"),
+                target: MetaTarget::Dir,
+                meta,
+            }],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(set[0].is_ok(), "{set:?}");
+    assert_eq!(mode_of("private/inner"), 0o755, "the last step opens it");
 }
 
 #[tokio::test]
