@@ -314,3 +314,43 @@ async fn a_stream_is_committed_only_after_its_end_marker() {
         "what arrived is kept to resume from"
     );
 }
+
+#[tokio::test]
+async fn a_tree_five_thousand_levels_deep_is_removed() {
+    use rustix::fs::{Mode, OFlags, mkdirat, openat};
+
+    let (dir, _src, dst) = setup(b"");
+    // Built through descriptors: its paths are far longer than PATH_MAX.
+    let open_dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut at = openat(
+        rustix::fs::CWD,
+        dir.path().join("dst"),
+        open_dir,
+        Mode::empty(),
+    )
+    .unwrap();
+    let create = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC;
+    for level in 0..5_000 {
+        mkdirat(&at, "d", Mode::from_raw_mode(0o755)).unwrap();
+        at = openat(&at, "d", open_dir, Mode::empty()).unwrap();
+        // Now and then a second, read-only branch with a file in it.
+        if level % 1_000 == 999 {
+            mkdirat(&at, "side", Mode::from_raw_mode(0o755)).unwrap();
+            let side = openat(&at, "side", open_dir, Mode::empty()).unwrap();
+            openat(&side, "f", create, Mode::from_raw_mode(0o644)).unwrap();
+            rustix::fs::fchmod(&side, Mode::from_raw_mode(0o500)).unwrap();
+        }
+    }
+    openat(&at, "f", create, Mode::from_raw_mode(0o644)).unwrap();
+    drop(at);
+
+    let removed = dst
+        .apply(
+            vec![TreeOp::Remove { path: p("d") }],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(removed[0].is_ok(), "{removed:?}");
+    assert!(!dir.path().join("dst/d").exists());
+    assert_eq!(fs::read_dir(dir.path().join("dst")).unwrap().count(), 0);
+}
