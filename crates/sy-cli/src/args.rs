@@ -360,10 +360,144 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::E
     if argv.len() == 2 && argv[1] == "-h" {
         argv[1] = OsString::from("--help");
     }
-    let matches = Args::command().try_get_matches_from(argv)?;
+    let matches = match Args::command().try_get_matches_from(&argv) {
+        Ok(matches) => matches,
+        Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
+            return Err(rsync_only(&argv).map_or(e, |message| {
+                clap::Error::raw(clap::error::ErrorKind::UnknownArgument, message)
+            }));
+        }
+        Err(e) => return Err(e),
+    };
     let args = Args::from_arg_matches(&matches)?;
     let filters = ordered_filters(&matches, &args);
     Ok(Parsed { args, filters })
+}
+
+/// rsync options sy does not have, with what to do instead: an rsync user's flag gets an answer
+/// of its own, never a suggestion of a similar flag (clap offers `--exclude-from` for
+/// `--include-from`, the opposite).
+const RSYNC_ONLY: &[(&str, &str)] = &[
+    (
+        "daemon",
+        "not supported by sy: there is no daemon mode; use host:path over SSH",
+    ),
+    ("server", "is rsync's own remote side; sy's is sy-remote"),
+    ("sender", "is rsync's own remote side; sy's is sy-remote"),
+    ("itemize-changes", "not supported yet; -v lists each change"),
+    (
+        "include-from",
+        "not supported yet; use --exclude-from FILE with `+ PATTERN` lines",
+    ),
+    ("files-from", "not supported yet"),
+    (
+        "filter",
+        "not supported yet; use --include, --exclude and --exclude-from",
+    ),
+    ("delete-excluded", "not supported yet"),
+    ("max-size", "not supported yet"),
+    ("min-size", "not supported yet"),
+    ("existing", "not supported yet"),
+    ("relative", "not supported yet"),
+    ("ignore-times", "not supported yet; -c compares contents"),
+    ("modify-window", "not supported yet"),
+    ("chmod", "not supported yet"),
+    ("backup", "not supported yet"),
+    ("backup-dir", "not supported yet"),
+    ("suffix", "not supported yet"),
+    ("link-dest", "not supported yet"),
+    ("compare-dest", "not supported yet"),
+    ("copy-dest", "not supported yet"),
+    ("max-delete", "not supported yet"),
+    ("one-file-system", "not supported yet"),
+    ("xattrs", "not supported yet"),
+    ("acls", "not supported yet"),
+    ("numeric-ids", "not supported yet"),
+    (
+        "inplace",
+        "not supported: sy always writes a temporary and renames it into place",
+    ),
+    (
+        "append",
+        "not supported: sy resumes interrupted files from their partials by itself",
+    ),
+    ("remove-source-files", "not supported yet"),
+    ("cvs-exclude", "not supported; use --exclude or --gitignore"),
+    (
+        "protect-args",
+        "not needed: sy quotes every remote argument",
+    ),
+    (
+        "secluded-args",
+        "not needed: sy quotes every remote argument",
+    ),
+    (
+        "compress-choice",
+        "not needed: sy compresses with zstd (-z, --compress-level)",
+    ),
+    (
+        "checksum-choice",
+        "not needed: sy's digests are BLAKE3 and XXH3",
+    ),
+    ("fuzzy", "not supported"),
+    (
+        "password-file",
+        "not supported: there is no rsync daemon to log in to",
+    ),
+    ("from0", "not supported yet (it goes with --files-from)"),
+];
+
+/// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
+const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
+    ('i', "itemize-changes"),
+    ('f', "filter"),
+    ('R', "relative"),
+    ('I', "ignore-times"),
+    ('b', "backup"),
+    ('x', "one-file-system"),
+    ('X', "xattrs"),
+    ('A', "acls"),
+    ('C', "cvs-exclude"),
+    ('s', "protect-args"),
+    ('y', "fuzzy"),
+    ('0', "from0"),
+];
+
+/// sy's one-letter options that take a value: the rest of a cluster after one is that value.
+const SHORT_WITH_VALUE: &[char] = &['j', 'e', 'F'];
+
+/// The message for the first rsync option in `argv` that sy does not have, if there is one.
+fn rsync_only(argv: &[OsString]) -> Option<String> {
+    let said = |long: &str, typed: &str| {
+        RSYNC_ONLY
+            .iter()
+            .find(|(name, _)| *name == long)
+            .map(|(_, what)| format!("{typed}: {what}"))
+    };
+    for arg in argv.iter().skip(1) {
+        let arg = arg.to_string_lossy();
+        if arg == "--" {
+            break;
+        }
+        if let Some(long) = arg.strip_prefix("--") {
+            let name = long.split_once('=').map_or(long, |(name, _)| name);
+            if let Some(message) = said(name, &format!("--{name}")) {
+                return Some(message);
+            }
+        } else if let Some(cluster) = arg.strip_prefix('-') {
+            for letter in cluster.chars() {
+                if SHORT_WITH_VALUE.contains(&letter) {
+                    break;
+                }
+                let long = RSYNC_ONLY_SHORT.iter().find(|(short, _)| *short == letter);
+                if let Some(message) = long.and_then(|(_, long)| said(long, &format!("-{letter}")))
+                {
+                    return Some(message);
+                }
+            }
+        }
+    }
+    None
 }
 
 fn ordered_filters(matches: &ArgMatches, args: &Args) -> Vec<FilterArg> {
@@ -445,6 +579,29 @@ mod tests {
         assert_eq!(a.compress, Some(Compress::Auto));
         assert!(parse(["sy", "--compress=sometimes", "s", "d"].map(OsString::from)).is_err());
         assert!(parse(["sy", "-z", "--compress=never", "s", "d"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn rsync_options_sy_lacks_get_an_answer_not_a_look_alike() {
+        let message = |args: &[&str]| {
+            let err = parse(args.iter().map(OsString::from)).unwrap_err();
+            assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
+            err.to_string()
+        };
+        let include_from = message(&["sy", "--include-from", "list", "s/", "d"]);
+        assert!(
+            include_from.contains("--include-from: not supported yet"),
+            "{include_from}"
+        );
+        assert!(!include_from.contains("similar"), "{include_from}");
+        assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
+        assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
+        assert!(message(&["sy", "-aiv", "s/", "d"]).contains("-i: not supported yet"));
+        assert!(message(&["sy", "--max-size=10M", "s/", "d"]).contains("--max-size"));
+        // A value is not a cluster of letters, and a flag sy does not know at all keeps clap's
+        // message.
+        assert!(parse(["sy", "-j", "4", "-e", "ssh -x", "s/", "h:d"].map(OsString::from)).is_ok());
+        assert!(message(&["sy", "--no-such-flag", "s/", "d"]).contains("--no-such-flag"));
     }
 
     #[test]

@@ -105,6 +105,11 @@
 //!   data into the new file cannot precompute blocks that collide with the basis. A weak
 //!   checksum that collides 256 times without a strong match is ignored from then on, so
 //!   crafted data cannot make `diff` hash a block at every byte position.
+//! - **A hostile signature costs linear time.** A peer chooses the weak checksums in the
+//!   signature it sends; the [`SignatureIndex`] hashes them with a key drawn at random per
+//!   index, keeps at most 64 blocks per weak checksum and walks at most 256 slots per
+//!   probe, so no choice of checksums makes building it or probing it quadratic. Blocks
+//!   left out only make the delta less compact.
 //! - **Limits.** Decoding never trusts a length: a signature's block count is checked
 //!   against the bytes present ([`Signature::from_bytes`]) or a caller's limit
 //!   ([`Signature::read_from`]) before allocating, block sizes are capped at

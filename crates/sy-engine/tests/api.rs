@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use sy_engine::{Endpoint, SyncError, SyncJob, SyncOptions};
+use sy_engine::{Endpoint, RuleKind, SyncError, SyncJob, SyncOptions};
 
 use crate::util::{Recorder, Via, read_tree, write_tree};
 
@@ -178,6 +178,48 @@ fn a_missing_source_is_an_error_that_names_it_and_changes_nothing() {
     assert!(matches!(err, SyncError::Source { .. }), "{err:?}");
     assert!(err.to_string().contains("no-such-dir"), "{err}");
     assert!(!dst.path().join("out").exists());
+}
+
+#[test]
+fn a_missing_source_on_either_side_is_an_error_never_an_empty_success() {
+    for via in Via::ALL {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = format!("{}/no-such-file", dir.path().display());
+        let (from, opts) = via.endpoint(&missing);
+        let err = SyncJob::new(
+            vec![from],
+            Endpoint::parse(dir.path().join("out")).unwrap(),
+            opts,
+        )
+        .run()
+        .unwrap_err();
+        assert!(matches!(err, SyncError::Source { .. }), "{via:?}: {err:?}");
+        assert!(err.to_string().contains("no-such-file"), "{via:?}: {err}");
+    }
+}
+
+#[test]
+fn a_source_the_rules_exclude_is_a_warning_not_an_error() {
+    let src = source();
+    let dst = tempfile::tempdir().unwrap();
+    let (from, mut opts) = Via::Agent.endpoint(&format!("{}/sub", src.path().display()));
+    opts.filter
+        .rules
+        .push((RuleKind::Exclude, "sub".to_owned()));
+    let recorder = Arc::new(Recorder::default());
+    let totals = SyncJob::new(vec![from], Endpoint::parse(dst.path()).unwrap(), opts)
+        .observer(Arc::clone(&recorder))
+        .run()
+        .unwrap();
+    assert_eq!(totals.files_written, 0);
+    assert!(
+        recorder
+            .events()
+            .iter()
+            .any(|e| e.contains("excluded by the filter rules")),
+        "{:?}",
+        recorder.events()
+    );
 }
 
 #[test]

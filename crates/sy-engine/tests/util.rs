@@ -92,17 +92,22 @@ impl Via {
 
     /// `dir` as a destination reached this way, and the options that reach it.
     pub fn destination(self, dir: &Path) -> (Endpoint, SyncOptions) {
+        self.endpoint(&format!("{}/", dir.display()))
+    }
+
+    /// `path` (as typed, trailing slash and all) reached this way, and the options that reach
+    /// it.
+    pub fn endpoint(self, path: &str) -> (Endpoint, SyncOptions) {
         let mut opts = SyncOptions::default();
         match self {
-            Via::Local => (Endpoint::parse(dir).unwrap(), opts),
+            Via::Local => (Endpoint::parse(path).unwrap(), opts),
             Via::Agent => {
                 // Called as `sh -c SCRIPT rsh HOST COMMAND`: runs COMMAND, ignores HOST.
                 opts.remote.shell = ["sh", "-c", "exec sh -c \"$2\"", "rsh"]
                     .map(String::from)
                     .to_vec();
                 opts.remote.remote_path = agent().display().to_string();
-                let spec = format!("localhost:{}/", dir.display());
-                (Endpoint::parse(spec).unwrap(), opts)
+                (Endpoint::parse(format!("localhost:{path}")).unwrap(), opts)
             }
         }
     }

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sy_transport::{
-    Cancel, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan, ScanOptions,
+    Cancel, Filter, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan, ScanOptions,
     Transport, TreeOp, WriteOptions,
 };
 
@@ -164,6 +164,17 @@ where
         source: Box::new(source),
     })?;
     if src_scan.entries.is_empty() {
+        // Nothing at the source's path: either the rules exclude it, or it is not there (a
+        // remote source cannot be examined before connecting) — which must not pass for a
+        // successful sync.
+        let base = &transfer.src.base;
+        let filter = Filter::compile(&opts.filter)?;
+        if base.is_root() || !(filter.excludes(base, true) || filter.excludes(base, false)) {
+            return Err(SyncError::Source {
+                shown: transfer.shown.clone(),
+                source: rustix::io::Errno::NOENT.into(),
+            });
+        }
         observer.warning(&format!(
             "source {} is excluded by the filter rules",
             transfer.shown

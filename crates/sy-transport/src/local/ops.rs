@@ -16,6 +16,9 @@ use super::staged::Temp;
 use crate::names::{partial_name, temp_name};
 use crate::{Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result, TreeOp};
 
+/// The mode of a directory from its creation until its own is set: owner-only.
+const NEW_DIR_MODE: u32 = 0o700;
+
 impl Inner {
     pub(super) fn apply(&self, op: TreeOp, options: MetaOptions) -> Result<()> {
         match op {
@@ -46,13 +49,15 @@ impl Inner {
         }
     }
 
+    /// A new directory is owner-only until the run's last step gives it its mode, so a
+    /// run stopped in between never leaves it more open than its source.
     fn mkdir(&self, path: &RelPath) -> io::Result<()> {
         let root = self.root()?;
         if path.is_root() {
             return Ok(());
         }
         let (dir, name) = parent_of(root, path)?;
-        match mkdirat(&dir, name, Mode::from_raw_mode(0o755)) {
+        match mkdirat(&dir, name, Mode::from_raw_mode(NEW_DIR_MODE)) {
             Err(Errno::EXIST) => {
                 let st = statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW)?;
                 if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
@@ -278,21 +283,64 @@ fn set_meta_by_proc(fd: &OwnedFd, meta: &Meta, options: MetaOptions) -> io::Resu
 }
 
 /// Removes `name` in `dir`; a directory with everything in it, never following a link.
+///
+/// Iterative, so no depth of tree exhausts the stack, and it holds two descriptors at any
+/// depth: it climbs back out through `..`, checked to be the directory it came from.
 fn remove_at(dir: &impl AsFd, name: &[u8]) -> io::Result<()> {
-    let st = match statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+    let Some((mut current, top)) = enter(dir, name.to_vec())? else {
+        return Ok(());
+    };
+    // The directories from `name` down to `current`, each still being emptied.
+    let mut levels = vec![top];
+    while let Some(mut level) = levels.pop() {
+        if let Some(child) = level.subdirs.pop() {
+            levels.push(level);
+            if let Some((fd, entered)) = enter(&current, child)? {
+                current = fd;
+                levels.push(entered);
+            }
+            continue;
+        }
+        // `level` is empty: climb to its parent and remove it there.
+        match levels.last() {
+            Some(parent) => {
+                current = leave(&current, parent)?;
+                remove_dir(&current, &level.name)?;
+            }
+            None => remove_dir(dir, &level.name)?,
+        }
+    }
+    Ok(())
+}
+
+/// A directory being emptied by [`remove_at`].
+struct Level {
+    name: Vec<u8>,
+    /// Device and inode, to recognise it when climbing back through `..`.
+    id: (u64, u64),
+    /// Its subdirectories not yet removed (its other entries are already gone).
+    subdirs: Vec<Vec<u8>>,
+}
+
+/// Opens the directory `name` in `parent`, makes it writable, removes all but its
+/// subdirectories, and returns it with them. Something else there is just removed.
+fn enter(parent: &impl AsFd, name: Vec<u8>) -> io::Result<Option<(OwnedFd, Level)>> {
+    let st = match statat(parent, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
         Ok(st) => st,
-        Err(Errno::NOENT) => return Ok(()),
+        Err(Errno::NOENT) => return Ok(None),
         Err(e) => return Err(e.into()),
     };
     if FileType::from_raw_mode(st.st_mode) != FileType::Directory {
-        return Ok(unlinkat(dir, name, AtFlags::empty())?);
+        unlink_if_there(parent, &name)?;
+        return Ok(None);
     }
     let fd = openat(
-        dir,
-        name,
+        parent,
+        name.as_slice(),
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::empty(),
     )?;
+    let st = rustix::fs::fstat(&fd)?;
     // A read-only directory must become writable before its entries can go.
     if st.st_mode & 0o300 != 0o300 {
         rustix::fs::fchmod(&fd, Mode::from_raw_mode((st.st_mode & 0o7777) | 0o700))?;
@@ -306,9 +354,52 @@ fn remove_at(dir: &impl AsFd, name: &[u8]) -> io::Result<()> {
             names.push(child.to_vec());
         }
     }
+    let mut subdirs = Vec::new();
     for child in names {
-        remove_at(&fd, &child)?;
+        match statat(&fd, child.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) == FileType::Directory => {
+                subdirs.push(child);
+            }
+            Ok(_) => unlink_if_there(&fd, &child)?,
+            Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
+    let level = Level {
+        name,
+        id: (st.st_dev, st.st_ino),
+        subdirs,
+    };
+    Ok(Some((fd, level)))
+}
+
+/// The parent of `dir` through `..`, refused unless it is `parent`: a directory moved
+/// elsewhere meanwhile must not lead the removal out of the tree.
+fn leave(dir: &OwnedFd, parent: &Level) -> io::Result<OwnedFd> {
+    let up = openat(
+        dir,
+        "..",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = rustix::fs::fstat(&up)?;
+    if (st.st_dev, st.st_ino) == parent.id {
+        Ok(up)
+    } else {
+        Err(io::Error::other(
+            "a directory was moved elsewhere while it was being removed",
+        ))
+    }
+}
+
+fn unlink_if_there(dir: &impl AsFd, name: &[u8]) -> io::Result<()> {
+    match unlinkat(dir, name, AtFlags::empty()) {
+        Err(Errno::NOENT) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+fn remove_dir(dir: &impl AsFd, name: &[u8]) -> io::Result<()> {
     match unlinkat(dir, name, AtFlags::REMOVEDIR) {
         Err(Errno::NOENT) => Ok(()),
         other => Ok(other?),

@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::Local;
 use crate::{
-    Basis, Cancel, Error, FileData, FileWrite, LeftoverKind, MetaOptions, NoProgress, ReadOptions,
-    RelPath, ScanOptions, SourceFile, StreamChunk, Transport, TreeOp, WriteOptions,
+    Basis, Cancel, Error, FileData, FileWrite, LeftoverKind, Meta, MetaOptions, MetaTarget,
+    NoProgress, ReadOptions, RelPath, ScanOptions, SourceFile, StreamChunk, Timestamp, Transport,
+    TreeOp, WriteOptions,
 };
 
 fn p(s: &str) -> RelPath {
@@ -115,6 +116,57 @@ async fn tree_ops_do_not_follow_links_either() {
     assert_eq!(fs::read(dir.path().join("outside/keep")).unwrap(), b"keep");
     assert!(!dir.path().join("outside/new").exists());
     assert!(fs::symlink_metadata(dir.path().join("dst/link")).is_err());
+}
+
+#[tokio::test]
+async fn new_directories_stay_owner_only_until_their_mode_is_set() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let (dir, _src, dst) = setup(b"");
+    let mode_of = |path: &str| {
+        fs::metadata(dir.path().join("dst").join(path))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    let made = dst
+        .apply(
+            vec![
+                TreeOp::Mkdir { path: p("private") },
+                TreeOp::Mkdir {
+                    path: p("private/inner"),
+                },
+            ],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(made.iter().all(Result::is_ok), "{made:?}");
+    // A run stopped here leaves them as closed as the most private source could be.
+    assert_eq!(mode_of("private") & 0o077, 0, "{:o}", mode_of("private"));
+    assert_eq!(mode_of("private/inner") & 0o077, 0);
+
+    let meta = Meta {
+        mode: 0o755,
+        mtime: Timestamp {
+            secs: 1_000_000,
+            nanos: 0,
+        },
+        uid: 0,
+        gid: 0,
+    };
+    let set = dst
+        .apply(
+            vec![TreeOp::SetMeta {
+                path: p("private/inner"),
+                target: MetaTarget::Dir,
+                meta,
+            }],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(set[0].is_ok(), "{set:?}");
+    assert_eq!(mode_of("private/inner"), 0o755, "the last step opens it");
 }
 
 #[tokio::test]
@@ -261,4 +313,44 @@ async fn a_stream_is_committed_only_after_its_end_marker() {
         4096,
         "what arrived is kept to resume from"
     );
+}
+
+#[tokio::test]
+async fn a_tree_five_thousand_levels_deep_is_removed() {
+    use rustix::fs::{Mode, OFlags, mkdirat, openat};
+
+    let (dir, _src, dst) = setup(b"");
+    // Built through descriptors: its paths are far longer than PATH_MAX.
+    let open_dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+    let mut at = openat(
+        rustix::fs::CWD,
+        dir.path().join("dst"),
+        open_dir,
+        Mode::empty(),
+    )
+    .unwrap();
+    let create = OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC;
+    for level in 0..5_000 {
+        mkdirat(&at, "d", Mode::from_raw_mode(0o755)).unwrap();
+        at = openat(&at, "d", open_dir, Mode::empty()).unwrap();
+        // Now and then a second, read-only branch with a file in it.
+        if level % 1_000 == 999 {
+            mkdirat(&at, "side", Mode::from_raw_mode(0o755)).unwrap();
+            let side = openat(&at, "side", open_dir, Mode::empty()).unwrap();
+            openat(&side, "f", create, Mode::from_raw_mode(0o644)).unwrap();
+            rustix::fs::fchmod(&side, Mode::from_raw_mode(0o500)).unwrap();
+        }
+    }
+    openat(&at, "f", create, Mode::from_raw_mode(0o644)).unwrap();
+    drop(at);
+
+    let removed = dst
+        .apply(
+            vec![TreeOp::Remove { path: p("d") }],
+            MetaOptions::default(),
+        )
+        .await;
+    assert!(removed[0].is_ok(), "{removed:?}");
+    assert!(!dir.path().join("dst/d").exists());
+    assert_eq!(fs::read_dir(dir.path().join("dst")).unwrap().count(), 0);
 }

@@ -205,12 +205,14 @@ fn temp_of(name: &str) -> String {
     String::from_utf8_lossy(&temp_name(name.as_bytes())).into_owned()
 }
 
+/// A new directory is owner-only until the run's last step gives it its mode, so a run
+/// stopped in between (or a lost link) never leaves it more open than its source.
 async fn mkdir(inner: &Inner, path: &RelPath, remote: &str) -> Result<(), SftpError> {
     if path.is_root() {
         return Ok(());
     }
     let attrs = FileAttributes {
-        permissions: Some(0o755),
+        permissions: Some(0o700),
         ..FileAttributes::default()
     };
     match inner.session.mkdir(remote, attrs).await {

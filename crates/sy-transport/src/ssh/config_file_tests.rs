@@ -144,7 +144,9 @@ fn agrees_with_ssh_dash_g() {
         {
             Ok(output) => output,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                eprintln!("SKIPPED agrees_with_ssh_dash_g: no `ssh` to compare with ({e})");
+                crate::ssh::skip_test(&format!(
+                    "agrees_with_ssh_dash_g needs `ssh` to compare with ({e})"
+                ));
                 return;
             }
             Err(e) => panic!("cannot run `ssh -G`: {e}"),

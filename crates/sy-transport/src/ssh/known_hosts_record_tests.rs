@@ -95,7 +95,9 @@ fn ssh_keygen_finds_what_record_wrote() {
     {
         Ok(output) => output,
         Err(error) => {
-            eprintln!("SKIPPED ssh_keygen_finds_what_record_wrote: no ssh-keygen ({error})");
+            crate::ssh::skip_test(&format!(
+                "ssh_keygen_finds_what_record_wrote needs ssh-keygen ({error})"
+            ));
             return;
         }
     };

@@ -184,9 +184,9 @@ fn hashed_entries_written_by_ssh_keygen() {
     {
         Ok(output) if output.status.success() => {}
         other => {
-            eprintln!(
-                "SKIPPED hashed_entries_written_by_ssh_keygen: ssh-keygen unavailable ({other:?})"
-            );
+            crate::ssh::skip_test(&format!(
+                "hashed_entries_written_by_ssh_keygen needs a working ssh-keygen ({other:?})"
+            ));
             return;
         }
     }

@@ -155,6 +155,35 @@ fn a_tree_of_new_directories_and_their_modes_in_one_batch() {
 }
 
 #[test]
+fn new_directories_stay_owner_only_until_their_mode_is_set() {
+    run(async {
+        let dst = tempfile::tempdir().unwrap();
+        let Some((sftp, _server)) = connect(dst.path()).await else {
+            return;
+        };
+        let results = sftp
+            .apply(
+                vec![
+                    TreeOp::Mkdir {
+                        path: rel("private"),
+                    },
+                    TreeOp::Mkdir {
+                        path: rel("private/inner"),
+                    },
+                ],
+                MetaOptions::default(),
+            )
+            .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        // A run stopped here (or a lost link) leaves them no more open than their source.
+        for dir in ["private", "private/inner"] {
+            let mode = fs::metadata(dst.path().join(dir)).unwrap().mode() & 0o7777;
+            assert_eq!(mode & 0o077, 0, "{dir} is {mode:o}");
+        }
+    });
+}
+
+#[test]
 fn without_openssh_extensions_files_are_still_replaced_and_missing_features_are_named() {
     run(async {
         let dst = tempfile::tempdir().unwrap();
