@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::relay::Link;
 use crate::report::{Report, Stat, Status, Summary};
 use crate::scenarios::{ScenarioId, Target, Tool};
 
@@ -56,6 +57,8 @@ struct Goal {
     target: Target,
     figure: Figure,
     bound: Bound,
+    /// The emulated link the goal is set for (wan target only); `None`: any.
+    link: Option<&'static str>,
 }
 
 const fn times(tool: Tool, limit: f64) -> Bound {
@@ -80,15 +83,29 @@ const fn goal(
         target,
         figure,
         bound,
+        link: None,
     }
 }
 
-/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`) and 6 (SSH).
+/// A goal of the wan target on one emulated link.
+const fn on(link: &'static str, goal: Goal) -> Goal {
+    Goal {
+        link: Some(link),
+        ..goal
+    }
+}
+
+/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`), 6 (SSH)
+/// and 16 (real links: adaptive compression; `sy-never` and `rsync-z` must be asked for with
+/// `--tools`).
 const GOALS: &[Goal] = {
     use Figure::{RemoteRss, Rss, Wall, Wire};
-    use ScenarioId::{W1, W2, W3, W4z, W5};
-    use Target::{Local, Ssh};
-    use Tool::{Cp, Rsync};
+    use ScenarioId::{W1, W2, W3, W4, W4z, W5};
+    use Target::{Local, Ssh, Wan};
+    use Tool::{Cp, Rsync, RsyncZ, SyNever};
+    const FAST: &str = "100mbit:20ms";
+    const SLOW: &str = "10mbit:80ms";
+    const LAN: &str = "1gbit:5ms";
     &[
         goal(4, W1, Local, Wall, times(Cp, 1.2)),
         goal(
@@ -120,6 +137,28 @@ const GOALS: &[Goal] = {
             tool: Tool::SySftp,
             ..goal(6, W1, Ssh, Wall, times(Tool::Sftp, 1.0))
         },
+        on(FAST, goal(16, W3, Wan, Wall, times(Rsync, 0.35))),
+        on(FAST, goal(16, W4, Wan, Wall, times(Rsync, 0.3))),
+        on(FAST, goal(16, W4, Wan, Wall, times(RsyncZ, 0.8))),
+        on(FAST, goal(16, W5, Wan, Wall, times(Cp, 1.15))),
+        on(SLOW, goal(16, W3, Wan, Wall, times(Rsync, 0.3))),
+        on(SLOW, goal(16, W3, Wan, Wall, times(RsyncZ, 0.8))),
+        on(SLOW, goal(16, W4, Wan, Wall, times(Rsync, 0.3))),
+        on(SLOW, goal(16, W4, Wan, Wall, times(RsyncZ, 0.8))),
+        on(LAN, goal(16, W1, Wan, Wall, times(SyNever, 1.05))),
+        goal(16, W1, Ssh, Wall, times(SyNever, 1.05)),
+        goal(16, W1, Ssh, Wall, times(Rsync, 0.6)),
+        goal(16, W2, Wan, Wire, times(Rsync, 1.0)),
+        goal(16, W1, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W2, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W3, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W4, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W4z, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W1, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W2, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W3, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W4, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W4z, Wan, RemoteRss, Bound::MiB(32.0)),
     ]
 };
 
@@ -136,6 +175,8 @@ pub fn render(report: &Report) -> String {
         if !report.settings.targets.contains(&g.target)
             || !report.settings.scenarios.contains(&g.scenario)
             || !report.settings.tools.contains(&g.tool)
+            || g.link
+                .is_some_and(|link| !same_link(link, &report.settings.link))
         {
             continue;
         }
@@ -156,11 +197,14 @@ pub fn render(report: &Report) -> String {
             Bound::MiB(mib) => format!("{} ≤ {mib} MiB", g.figure.name()),
         };
         let (reached, met) = judge(report, g);
-        let by = if g.tool == Tool::Sy {
+        let mut by = if g.tool == Tool::Sy {
             String::new()
         } else {
             format!(" ({})", g.tool.name())
         };
+        if let Some(link) = g.link {
+            let _ = write!(by, " at {link}");
+        }
         let _ = writeln!(
             out,
             "| #{} | {} {:?}{by} | {goal_text} | {reached} | {met} |",
@@ -170,6 +214,14 @@ pub fn render(report: &Report) -> String {
         );
     }
     out
+}
+
+/// Whether two spellings name the same link (`1gbit:5ms` is recorded as `1000mbit:5ms`).
+fn same_link(a: &str, b: &str) -> bool {
+    match (a.parse::<Link>(), b.parse::<Link>()) {
+        (Ok(a), Ok(b)) => a.to_string() == b.to_string(),
+        _ => false,
+    }
 }
 
 fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
@@ -240,6 +292,43 @@ mod tests {
             remote_max_rss_kib: None,
             wire_bytes: None,
         }
+    }
+
+    #[test]
+    fn link_goals_apply_to_their_link_only() {
+        let on_wan = |tool, wall| Summary {
+            target: Target::Wan,
+            ..summary(ScenarioId::W1, tool, wall, 1024.0)
+        };
+        let report = |link: &str| Report {
+            format: FORMAT,
+            started: String::new(),
+            duration_s: 0.0,
+            machine: Machine::default(),
+            settings: Settings {
+                scenarios: vec![ScenarioId::W1, ScenarioId::W4],
+                targets: vec![Target::Wan],
+                tools: vec![Tool::Sy, Tool::SyNever, Tool::Rsync],
+                link: link.into(),
+                ..Settings::default()
+            },
+            records: Vec::new(),
+            summaries: vec![on_wan(Tool::Sy, 1.0), on_wan(Tool::SyNever, 0.98)],
+        };
+        let lan = render(&report("1000mbit:5ms"));
+        assert!(
+            lan.contains("| #16 | wan W1 at 1gbit:5ms | wall ≤ 1.05× sy-never | 1.02× | yes |"),
+            "{lan}"
+        );
+        assert!(!lan.contains("100mbit:20ms"), "{lan}");
+        let fast = render(&report("100mbit:20ms"));
+        assert!(!fast.contains("1gbit:5ms"), "{fast}");
+        assert!(
+            fast.contains(
+                "| #16 | wan W4 at 100mbit:20ms | wall ≤ 0.30× rsync | sy not measured | — |"
+            ),
+            "{fast}"
+        );
     }
 
     #[test]
