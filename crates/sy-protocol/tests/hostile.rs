@@ -3,8 +3,8 @@
 use bytes::{BufMut, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
-    Basis, Compressor, Decoder, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits, MAX_BLOCK,
-    Message, ProtocolError, RelPath, RequestId, Role,
+    Basis, Compressor, Decoder, DeltaOp, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits,
+    MAX_BLOCK, MAX_LIST_ITEMS, Message, ProtocolError, RelPath, RequestId, Role,
 };
 
 use crate::util::{encode_all, one_of_each, p};
@@ -214,6 +214,29 @@ fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
     assert!(
         err.contains("strong hash length 7 below the minimum of 8"),
         "{err}"
+    );
+}
+
+#[test]
+fn a_frame_of_more_list_items_than_a_sender_makes_is_refused() {
+    // 16385 two-byte copy ops fit easily in a frame and would decode to ~650 KiB of ops; a
+    // 64 MiB frame of them, to ~1.3 GB.
+    let ops = vec![DeltaOp::Copy { offset: 0, len: 1 }; MAX_LIST_ITEMS + 1];
+    let mut buf = BytesMut::new();
+    Encoder::new(Limits::default())
+        .encode(
+            &Message::DeltaChunk {
+                id: RequestId(1),
+                ops,
+            },
+            &mut buf,
+        )
+        .unwrap();
+    let err = decode_err(&buf).to_string();
+    assert_eq!(
+        err,
+        "malformed DeltaChunk (0x39) frame: field `ops` declares 16385 items, over the 16384 a \
+         frame may carry"
     );
 }
 

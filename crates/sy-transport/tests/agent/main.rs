@@ -344,3 +344,34 @@ fn checksums_and_tree_ops_report_per_item() {
         Path::new("../a")
     );
 }
+
+#[test]
+fn batches_longer_than_a_frame_may_carry_are_split_and_answered_in_order() {
+    let root = tempfile::tempdir().unwrap();
+    let n = sy_protocol::MAX_LIST_ITEMS + 10;
+    run(async {
+        let (agent, server) = connect(root.path(), CompressionPolicy::Never);
+        agent.scan(ScanOptions::default()).await.unwrap();
+        let mut ops: Vec<TreeOp> = (0..n)
+            .map(|i| TreeOp::Mkdir {
+                path: rel(&format!("d{i}")),
+            })
+            .collect();
+        // The last op fails: its result must land last, not in the first request's answers.
+        ops.push(TreeOp::Remove {
+            path: rel("nope/deeper"),
+        });
+        let results = agent.apply(ops, MetaOptions::default()).await;
+        assert_eq!(results.len(), n + 1);
+        assert!(results[..n].iter().all(Result::is_ok));
+        assert!(results[n].is_err());
+        let digests = agent
+            .checksums((0..n).map(|i| rel(&format!("d{i}/none"))).collect(), false)
+            .await;
+        assert_eq!(digests.len(), n);
+        assert!(digests.iter().all(Result::is_err));
+        agent.close().await;
+        server.await.unwrap().unwrap();
+    });
+    assert!(root.path().join(format!("d{}", n - 1)).is_dir());
+}
