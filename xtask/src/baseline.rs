@@ -149,6 +149,7 @@ mod tests {
             max_rss_kib: None,
             remote_max_rss_kib: None,
             wire_bytes: wire.map(stat),
+            turns: None,
         }
     }
 

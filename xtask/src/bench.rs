@@ -37,8 +37,9 @@ pub struct BenchArgs {
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Target::Local, Target::Ssh, Target::Wan])]
     targets: Vec<Target>,
     /// Tools to compare; `cp` is the ceiling (`cp -a`, `ssh … cat`, `tar | ssh tar`, `ssh true`).
-    /// Also (remote targets, on request): `sy-sftp` (sy over SFTP, no agent) and `sftp`
-    /// (OpenSSH's `sftp` putting a single-file scenario's file).
+    /// Also, on request: `sy-never` (sy with `--compress=never`), `rsync-z` (rsync with
+    /// `-z --compress-choice=zstd`), and for remote targets `sy-sftp` (sy over SFTP, no agent)
+    /// and `sftp` (OpenSSH's `sftp` putting a single-file scenario's file).
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp])]
     tools: Vec<Tool>,
     /// Directory for `<timestamp>.json` and `<timestamp>.md` [default: <target dir>/bench].

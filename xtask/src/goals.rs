@@ -3,6 +3,7 @@
 
 use std::fmt::Write as _;
 
+use crate::relay::Link;
 use crate::report::{Report, Stat, Status, Summary};
 use crate::scenarios::{ScenarioId, Target, Tool};
 
@@ -14,6 +15,8 @@ enum Figure {
     Rss,
     /// Peak RSS of the remote command.
     RemoteRss,
+    /// Round trips at the relay.
+    Turns,
 }
 
 impl Figure {
@@ -23,6 +26,7 @@ impl Figure {
             Self::Wire => "wire bytes",
             Self::Rss => "peak RSS",
             Self::RemoteRss => "remote peak RSS",
+            Self::Turns => "round trips",
         }
     }
 
@@ -32,6 +36,7 @@ impl Figure {
             Self::Wire => s.wire_bytes,
             Self::Rss => s.max_rss_kib,
             Self::RemoteRss => s.remote_max_rss_kib,
+            Self::Turns => s.turns,
         }
     }
 }
@@ -46,6 +51,8 @@ enum Bound {
     },
     /// sy's median ≤ this many MiB.
     MiB(f64),
+    /// sy's median ≤ the median of this tool plus `more`.
+    Plus { tool: Tool, more: f64 },
 }
 
 struct Goal {
@@ -56,6 +63,8 @@ struct Goal {
     target: Target,
     figure: Figure,
     bound: Bound,
+    /// The emulated link the goal is set for (wan target only); `None`: any.
+    link: Option<&'static str>,
 }
 
 const fn times(tool: Tool, limit: f64) -> Bound {
@@ -80,15 +89,29 @@ const fn goal(
         target,
         figure,
         bound,
+        link: None,
     }
 }
 
-/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`) and 6 (SSH).
+/// A goal of the wan target on one emulated link.
+const fn on(link: &'static str, goal: Goal) -> Goal {
+    Goal {
+        link: Some(link),
+        ..goal
+    }
+}
+
+/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`), 6 (SSH)
+/// and 16 (real links: adaptive compression; `sy-never` and `rsync-z` must be asked for with
+/// `--tools`).
 const GOALS: &[Goal] = {
-    use Figure::{RemoteRss, Rss, Wall, Wire};
-    use ScenarioId::{W1, W2, W3, W4z, W5};
-    use Target::{Local, Ssh};
-    use Tool::{Cp, Rsync};
+    use Figure::{RemoteRss, Rss, Turns, Wall, Wire};
+    use ScenarioId::{W1, W2, W3, W4, W4z, W5};
+    use Target::{Local, Ssh, Wan};
+    use Tool::{Cp, Rsync, RsyncZ, SyNever};
+    const FAST: &str = "100mbit:20ms";
+    const SLOW: &str = "10mbit:80ms";
+    const LAN: &str = "1gbit:5ms";
     &[
         goal(4, W1, Local, Wall, times(Cp, 1.2)),
         goal(
@@ -120,6 +143,38 @@ const GOALS: &[Goal] = {
             tool: Tool::SySftp,
             ..goal(6, W1, Ssh, Wall, times(Tool::Sftp, 1.0))
         },
+        on(FAST, goal(16, W3, Wan, Wall, times(Rsync, 0.35))),
+        on(FAST, goal(16, W4, Wan, Wall, times(Rsync, 0.3))),
+        on(FAST, goal(16, W4, Wan, Wall, times(RsyncZ, 0.8))),
+        on(FAST, goal(16, W5, Wan, Wall, times(Cp, 1.15))),
+        goal(
+            16,
+            W5,
+            Wan,
+            Turns,
+            Bound::Plus {
+                tool: Cp,
+                more: 2.0,
+            },
+        ),
+        on(SLOW, goal(16, W3, Wan, Wall, times(Rsync, 0.3))),
+        on(SLOW, goal(16, W3, Wan, Wall, times(RsyncZ, 0.8))),
+        on(SLOW, goal(16, W4, Wan, Wall, times(Rsync, 0.3))),
+        on(SLOW, goal(16, W4, Wan, Wall, times(RsyncZ, 0.8))),
+        on(LAN, goal(16, W1, Wan, Wall, times(SyNever, 1.05))),
+        goal(16, W1, Ssh, Wall, times(SyNever, 1.05)),
+        goal(16, W1, Ssh, Wall, times(Rsync, 0.6)),
+        goal(16, W2, Wan, Wire, times(Rsync, 1.0)),
+        goal(16, W1, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W2, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W3, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W4, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W4z, Wan, Rss, Bound::MiB(32.0)),
+        goal(16, W1, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W2, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W3, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W4, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(16, W4z, Wan, RemoteRss, Bound::MiB(32.0)),
     ]
 };
 
@@ -136,6 +191,8 @@ pub fn render(report: &Report) -> String {
         if !report.settings.targets.contains(&g.target)
             || !report.settings.scenarios.contains(&g.scenario)
             || !report.settings.tools.contains(&g.tool)
+            || g.link
+                .is_some_and(|link| !same_link(link, &report.settings.link))
         {
             continue;
         }
@@ -146,21 +203,22 @@ pub fn render(report: &Report) -> String {
                 strict,
             } => {
                 let op = if strict { "<" } else { "≤" };
-                let name = if tool == Tool::Cp {
-                    "ceiling"
-                } else {
-                    tool.name()
-                };
-                format!("{} {op} {limit:.2}× {name}", g.figure.name())
+                format!("{} {op} {limit:.2}× {}", g.figure.name(), tool_name(tool))
             }
             Bound::MiB(mib) => format!("{} ≤ {mib} MiB", g.figure.name()),
+            Bound::Plus { tool, more } => {
+                format!("{} ≤ {} + {more}", g.figure.name(), tool_name(tool))
+            }
         };
         let (reached, met) = judge(report, g);
-        let by = if g.tool == Tool::Sy {
+        let mut by = if g.tool == Tool::Sy {
             String::new()
         } else {
             format!(" ({})", g.tool.name())
         };
+        if let Some(link) = g.link {
+            let _ = write!(by, " at {link}");
+        }
         let _ = writeln!(
             out,
             "| #{} | {} {:?}{by} | {goal_text} | {reached} | {met} |",
@@ -170,6 +228,22 @@ pub fn render(report: &Report) -> String {
         );
     }
     out
+}
+
+fn tool_name(tool: Tool) -> &'static str {
+    if tool == Tool::Cp {
+        "ceiling"
+    } else {
+        tool.name()
+    }
+}
+
+/// Whether two spellings name the same link (`1gbit:5ms` is recorded as `1000mbit:5ms`).
+fn same_link(a: &str, b: &str) -> bool {
+    match (a.parse::<Link>(), b.parse::<Link>()) {
+        (Ok(a), Ok(b)) => a.to_string() == b.to_string(),
+        _ => false,
+    }
 }
 
 fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
@@ -208,6 +282,16 @@ fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
             };
             (format!("{ratio:.2}×"), if met { "yes" } else { "NO" })
         }
+        Bound::Plus { tool, more } => {
+            let Some(other) = ok(tool).and_then(|s| g.figure.of(s)) else {
+                return (format!("{} not measured", tool.name()), "—");
+            };
+            let extra = sy.median - other.median;
+            (
+                format!("{} ({extra:+})", sy.median),
+                if extra <= more { "yes" } else { "NO" },
+            )
+        }
     }
 }
 
@@ -239,7 +323,83 @@ mod tests {
             max_rss_kib: stat(rss_kib),
             remote_max_rss_kib: None,
             wire_bytes: None,
+            turns: None,
         }
+    }
+
+    #[test]
+    fn link_goals_apply_to_their_link_only() {
+        let on_wan = |tool, wall| Summary {
+            target: Target::Wan,
+            ..summary(ScenarioId::W1, tool, wall, 1024.0)
+        };
+        let report = |link: &str| Report {
+            format: FORMAT,
+            started: String::new(),
+            duration_s: 0.0,
+            machine: Machine::default(),
+            settings: Settings {
+                scenarios: vec![ScenarioId::W1, ScenarioId::W4],
+                targets: vec![Target::Wan],
+                tools: vec![Tool::Sy, Tool::SyNever, Tool::Rsync],
+                link: link.into(),
+                ..Settings::default()
+            },
+            records: Vec::new(),
+            summaries: vec![on_wan(Tool::Sy, 1.0), on_wan(Tool::SyNever, 0.98)],
+        };
+        let lan = render(&report("1000mbit:5ms"));
+        assert!(
+            lan.contains("| #16 | wan W1 at 1gbit:5ms | wall ≤ 1.05× sy-never | 1.02× | yes |"),
+            "{lan}"
+        );
+        assert!(!lan.contains("100mbit:20ms"), "{lan}");
+        let fast = render(&report("100mbit:20ms"));
+        assert!(!fast.contains("1gbit:5ms"), "{fast}");
+        assert!(
+            fast.contains(
+                "| #16 | wan W4 at 100mbit:20ms | wall ≤ 0.30× rsync | sy not measured | — |"
+            ),
+            "{fast}"
+        );
+    }
+
+    #[test]
+    fn round_trips_are_judged_against_the_ceiling_plus_a_margin() {
+        let turns = |tool, n: f64| Summary {
+            target: Target::Wan,
+            turns: Some(Stat {
+                median: n,
+                min: n,
+                max: n,
+            }),
+            ..summary(ScenarioId::W5, tool, 1.0, 1024.0)
+        };
+        let report = |sy: f64| Report {
+            format: FORMAT,
+            started: String::new(),
+            duration_s: 0.0,
+            machine: Machine::default(),
+            settings: Settings {
+                scenarios: vec![ScenarioId::W5],
+                targets: vec![Target::Wan],
+                tools: vec![Tool::Sy, Tool::Cp],
+                link: "100mbit:20ms".into(),
+                ..Settings::default()
+            },
+            records: Vec::new(),
+            summaries: vec![turns(Tool::Sy, sy), turns(Tool::Cp, 6.0)],
+        };
+        let met = render(&report(8.0));
+        assert!(
+            met.contains("| #16 | wan W5 | round trips ≤ ceiling + 2 | 8 (+2) | yes |"),
+            "{met}"
+        );
+        let missed = render(&report(9.0));
+        assert!(
+            missed.contains("| #16 | wan W5 | round trips ≤ ceiling + 2 | 9 (+3) | NO |"),
+            "{missed}"
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -99,18 +99,65 @@ fn split_unit(s: &str) -> (&str, &str) {
     s.split_at(at)
 }
 
-/// Bytes that crossed the relay: `up` from the client to the server, `down` back.
+/// Bytes that crossed the relay: `up` from the client to the server, `down` back; and `turns`,
+/// the times the server spoke after the client had: the round trips, counting a pipelined
+/// stream of requests whose answers overlap it as one.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Wire {
     pub up: u64,
     pub down: u64,
+    pub turns: u64,
 }
 
 #[derive(Default)]
 struct Counters {
     up: AtomicU64,
     down: AtomicU64,
+    turns: AtomicU64,
     open: AtomicUsize,
+}
+
+/// Who spoke last on one connection, as the relay reads it (before any emulated delay).
+#[derive(Default)]
+struct LastSpoke(AtomicU8);
+
+impl LastSpoke {
+    const CLIENT: u8 = 1;
+    const SERVER: u8 = 2;
+
+    /// Notes bytes read from the client (`up`) or the server; counts a turn when the server
+    /// speaks after the client.
+    fn heard(&self, up: bool, counters: &Counters) {
+        if up {
+            self.0.store(Self::CLIENT, Ordering::SeqCst);
+        } else if self.0.swap(Self::SERVER, Ordering::SeqCst) == Self::CLIENT {
+            counters.turns.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+/// One direction of one connection: where its bytes are counted.
+struct Direction {
+    up: bool,
+    counters: Arc<Counters>,
+    last: Arc<LastSpoke>,
+}
+
+impl Direction {
+    /// Bytes read from the sender (for who-spoke-last).
+    fn heard(&self) {
+        self.last.heard(self.up, &self.counters);
+    }
+
+    /// Bytes delivered to the receiver.
+    fn delivered(&self, n: usize) {
+        let counter = if self.up {
+            &self.counters.up
+        } else {
+            &self.counters.down
+        };
+        counter.fetch_add(n as u64, Ordering::SeqCst);
+    }
 }
 
 /// Decrements the open-connection count when both directions of a connection are done.
@@ -164,6 +211,7 @@ impl Relay {
         Wire {
             up: self.counters.up.load(Ordering::SeqCst),
             down: self.counters.down.load(Ordering::SeqCst),
+            turns: self.counters.turns.load(Ordering::SeqCst),
         }
     }
 
@@ -213,6 +261,7 @@ fn accept_loop(
         }
         counters.open.fetch_add(1, Ordering::SeqCst);
         let guard = Arc::new(OpenConnection(Arc::clone(counters)));
+        let last = Arc::new(LastSpoke::default());
         let directions = [
             (client.try_clone(), server.try_clone(), true),
             (server.try_clone(), client.try_clone(), false),
@@ -221,14 +270,18 @@ fn accept_loop(
             let (Ok(from), Ok(to)) = (from, to) else {
                 continue;
             };
-            let (guard, counters) = (Arc::clone(&guard), Arc::clone(counters));
+            let guard = Arc::clone(&guard);
+            let direction = Direction {
+                up,
+                counters: Arc::clone(counters),
+                last: Arc::clone(&last),
+            };
             let _ = thread::Builder::new()
                 .name("relay-pump".into())
                 .spawn(move || {
-                    let counter = if up { &counters.up } else { &counters.down };
                     match link {
-                        Some(link) => pump_link(from, to, counter, link),
-                        None => pump(from, to, counter),
+                        Some(link) => pump_link(from, to, direction, link),
+                        None => pump(from, to, &direction),
                     }
                     drop(guard);
                 });
@@ -269,25 +322,28 @@ fn read_some(from: &mut TcpStream, buf: &mut [u8]) -> Option<usize> {
     }
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, counter: &AtomicU64) {
+fn pump(mut from: TcpStream, mut to: TcpStream, direction: &Direction) {
     let mut buf = vec![0u8; PLAIN_CHUNK];
     while let Some(n) = read_some(&mut from, &mut buf) {
+        direction.heard();
         if to.write_all(&buf[..n]).is_err() {
             break;
         }
-        counter.fetch_add(n as u64, Ordering::SeqCst);
+        direction.delivered(n);
     }
     let _ = to.shutdown(Shutdown::Write);
     let _ = from.shutdown(Shutdown::Read);
 }
 
-fn pump_link(from: TcpStream, mut to: TcpStream, counter: &AtomicU64, link: Link) {
+fn pump_link(from: TcpStream, mut to: TcpStream, direction: Direction, link: Link) {
+    let direction = Arc::new(direction);
     let limit = link.bytes_per_sec.map_or(UNLIMITED_IN_FLIGHT, |rate| {
         (rate as f64 * link.rtt.as_secs_f64()) as usize + ROUTER_BUFFER
     });
     let queue = Arc::new(DelayQueue::new(limit));
     let reader = {
         let queue = Arc::clone(&queue);
+        let direction = Arc::clone(&direction);
         let Ok(mut from) = from.try_clone() else {
             return;
         };
@@ -295,6 +351,7 @@ fn pump_link(from: TcpStream, mut to: TcpStream, counter: &AtomicU64, link: Link
             let mut link_free = Instant::now();
             let mut buf = vec![0u8; LINK_CHUNK];
             while let Some(n) = read_some(&mut from, &mut buf) {
+                direction.heard();
                 // The link serialises bytes at its rate, then they travel half the round trip.
                 let start = link_free.max(Instant::now());
                 link_free = start
@@ -316,7 +373,7 @@ fn pump_link(from: TcpStream, mut to: TcpStream, counter: &AtomicU64, link: Link
         if to.write_all(&data).is_err() {
             break;
         }
-        counter.fetch_add(data.len() as u64, Ordering::SeqCst);
+        direction.delivered(data.len());
     }
     queue.close();
     let _ = to.shutdown(Shutdown::Write);
@@ -431,9 +488,35 @@ mod tests {
             relay.wire(),
             Wire {
                 up: sent as u64,
-                down: reply as u64
+                down: reply as u64,
+                turns: 1,
             }
         );
+    }
+
+    #[test]
+    fn counts_each_request_answered_as_a_turn() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            let mut byte = [0u8; 1];
+            while stream.read_exact(&mut byte).is_ok() {
+                stream.write_all(&byte).unwrap();
+            }
+        });
+        let relay = Relay::start(addr, Some("100mbit:1ms".parse().unwrap())).unwrap();
+        let mut client = TcpStream::connect(("127.0.0.1", relay.port())).unwrap();
+        for i in 0..5u8 {
+            client.write_all(&[i]).unwrap();
+            let mut echo = [0u8; 1];
+            client.read_exact(&mut echo).unwrap();
+            assert_eq!(echo, [i]);
+        }
+        drop(client);
+        server.join().unwrap();
+        assert!(relay.wait_idle(Duration::from_secs(10)));
+        assert_eq!(relay.wire().turns, 5);
     }
 
     #[test]

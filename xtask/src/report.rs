@@ -36,6 +36,9 @@ pub struct Record {
     pub remote_max_rss_kib: Option<u64>,
     pub wire_up: Option<u64>,
     pub wire_down: Option<u64>,
+    /// Round trips at the relay: the times the server spoke after the client.
+    #[serde(default)]
+    pub turns: Option<u64>,
 }
 
 impl Record {
@@ -107,6 +110,8 @@ pub struct Summary {
     pub max_rss_kib: Option<Stat>,
     pub remote_max_rss_kib: Option<Stat>,
     pub wire_bytes: Option<Stat>,
+    #[serde(default)]
+    pub turns: Option<Stat>,
 }
 
 impl Summary {
@@ -126,6 +131,7 @@ impl Summary {
             max_rss_kib: None,
             remote_max_rss_kib: None,
             wire_bytes: None,
+            turns: None,
         }
     }
 
@@ -161,6 +167,7 @@ impl Summary {
             max_rss_kib: stat(&|r| Some(r.max_rss_kib as f64)),
             remote_max_rss_kib: stat(&|r| r.remote_max_rss_kib.map(|k| k as f64)),
             wire_bytes: stat(&|r| r.wire_bytes().map(|b| b as f64)),
+            turns: stat(&|r| r.turns.map(|t| t as f64)),
         }
     }
 }
@@ -248,8 +255,8 @@ impl Report {
         for target in &self.settings.targets {
             let _ = writeln!(out, "### {}\n", target_title(*target, &self.settings.link));
             out.push_str(
-                "| Scenario | Tool | Wall s median (min–max) | vs rsync | vs ceiling | CPU s | Peak RSS MiB local / remote | Wire MiB | Wire vs rsync | Runs ok |\n\
-                 |---|---|---|---|---|---|---|---|---|---|\n",
+                "| Scenario | Tool | Wall s median (min–max) | vs rsync | vs ceiling | CPU s | Peak RSS MiB local / remote | Wire MiB | Wire vs rsync | Round trips | Runs ok |\n\
+                 |---|---|---|---|---|---|---|---|---|---|---|\n",
             );
             for scenario in &self.settings.scenarios {
                 if !target.runs(*scenario) {
@@ -279,7 +286,7 @@ impl Report {
         out.push_str(
             "Ratios are of medians (< 1 is better than rsync; vs ceiling: 1 = as fast as the plain copy). \
              CPU is the local process tree plus the sshd sessions. Peak RSS is the largest process, with a \
-             floor of ≈ 3 MiB (the measuring trampoline). Wire counts both directions at the relay. \
+             floor of ≈ 3 MiB (the measuring trampoline). Wire counts both directions at the relay; round trips are the times the server spoke after the client. \
              See docs/benchmarks.md.\n",
         );
         out
@@ -299,7 +306,7 @@ impl Report {
                 ("FAILED", format!("{}/{}", s.runs - s.failed, s.runs))
             };
             return format!(
-                "| {name} | {tool} | {what}: {} | | | | | | | {runs} |\n",
+                "| {name} | {tool} | {what}: {} | | | | | | | | {runs} |\n",
                 cell(why)
             );
         }
@@ -327,7 +334,7 @@ impl Report {
             String::new()
         };
         format!(
-            "| {name} | {tool} | {wall} | {} | {} | {} | {} / {} | {} | {} | {}/{}{failed} |\n",
+            "| {name} | {tool} | {wall} | {} | {} | {} | {} / {} | {} | {} | {} | {}/{}{failed} |\n",
             ratio(Tool::Rsync, |x| x.wall_s),
             ratio(Tool::Cp, |x| x.wall_s),
             s.cpu_s.map_or("—".into(), |c| secs(c.median)),
@@ -338,6 +345,7 @@ impl Report {
                 w.median / (1u64 << 20) as f64
             )),
             ratio(Tool::Rsync, |x| x.wire_bytes),
+            s.turns.map_or("—".into(), |t| format!("{:.0}", t.median)),
             s.runs - s.failed,
             s.runs,
         )
@@ -435,6 +443,7 @@ mod tests {
             remote_max_rss_kib: None,
             wire_up: None,
             wire_down: None,
+            turns: None,
         }
     }
 

@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use crate::digest::{copy_tree, pre_read, remove_tree, tree_digest};
-use crate::relay::Relay;
+use crate::relay::{Relay, Wire};
 use crate::report::{Record, Summary};
 use crate::rusage::{Finished, MEASURE, run_measured, take_stats};
 use crate::scenarios::{Basis, Scenario, Target, Tool};
@@ -65,7 +65,7 @@ pub struct Runner<'a> {
 struct Outcome {
     finished: Finished,
     error: Option<String>,
-    wire: Option<(u64, u64)>,
+    wire: Option<Wire>,
     remote_cpu: Option<Duration>,
     remote_rss_kib: Option<u64>,
 }
@@ -239,7 +239,11 @@ impl<'a> Runner<'a> {
                 incomplete = Some("an sshd session outlived the tool by 5 s".to_string());
             }
             let wire = side.relay.wire();
-            outcome.wire = Some((wire.up - wire0.up, wire.down - wire0.down));
+            outcome.wire = Some(Wire {
+                up: wire.up - wire0.up,
+                down: wire.down - wire0.down,
+                turns: wire.turns - wire0.turns,
+            });
             outcome.remote_cpu = Some(sshd.reaped_cpu()?.saturating_sub(cpu0));
             outcome.remote_rss_kib = sshd.take_remote_usage()?.map(|u| u.max_rss_kib);
         }
@@ -387,8 +391,9 @@ fn record(
         max_rss_kib: o.finished.usage.max_rss_kib,
         remote_cpu_s: o.remote_cpu.map(|d| d.as_secs_f64()),
         remote_max_rss_kib: o.remote_rss_kib,
-        wire_up: o.wire.map(|w| w.0),
-        wire_down: o.wire.map(|w| w.1),
+        wire_up: o.wire.map(|w| w.up),
+        wire_down: o.wire.map(|w| w.down),
+        turns: o.wire.map(|w| w.turns),
     }
 }
 

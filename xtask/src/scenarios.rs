@@ -45,7 +45,16 @@ pub enum Target {
 #[serde(rename_all = "lowercase")]
 pub enum Tool {
     Sy,
+    /// sy with `--compress=never`: what adaptive compression (sy's default) is measured
+    /// against. Not run unless asked for.
+    #[value(name = "sy-never")]
+    #[serde(rename = "sy-never")]
+    SyNever,
     Rsync,
+    /// rsync with `-z --compress-choice=zstd` in every scenario. Not run unless asked for.
+    #[value(name = "rsync-z")]
+    #[serde(rename = "rsync-z")]
+    RsyncZ,
     /// The ceiling: `cp -a` locally, `ssh … cat > f` (or `tar | ssh tar`, `ssh true`) remotely.
     Cp,
     /// sy over SFTP, as where the agent cannot run (`--no-deploy`): remote targets only, and
@@ -62,7 +71,9 @@ impl Tool {
     pub fn name(self) -> &'static str {
         match self {
             Self::Sy => "sy",
+            Self::SyNever => "sy-never",
             Self::Rsync => "rsync",
+            Self::RsyncZ => "rsync-z",
             Self::Cp => "cp",
             Self::SySftp => "sy-sftp",
             Self::Sftp => "sftp",
@@ -71,7 +82,7 @@ impl Tool {
 
     /// Runs the `sy` binary.
     pub fn is_sy(self) -> bool {
-        matches!(self, Self::Sy | Self::SySftp)
+        matches!(self, Self::Sy | Self::SyNever | Self::SySftp)
     }
 }
 

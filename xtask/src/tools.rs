@@ -98,10 +98,10 @@ pub fn invocation(
         None => contents(dst),
     };
     match tool {
-        Tool::Rsync => {
+        Tool::Rsync | Tool::RsyncZ => {
             let rsync = bins.rsync.clone()?;
             let mut args: Vec<OsString> = vec!["-a".into()];
-            if scenario.compress {
+            if scenario.compress || tool == Tool::RsyncZ {
                 args.extend(["-z".into(), "--compress-choice=zstd".into()]);
             }
             if scenario.sparse {
@@ -111,13 +111,20 @@ pub fn invocation(
                 args.extend(["-e".into(), join_words(&r.rsh).into()]);
             }
             args.extend([contents(src), destination]);
-            Ok(Invocation::new("rsync -a", rsync, args))
+            let label = if tool == Tool::RsyncZ {
+                "rsync -az --compress-choice=zstd"
+            } else {
+                "rsync -a"
+            };
+            Ok(Invocation::new(label, rsync, args))
         }
-        Tool::Sy => {
+        Tool::Sy | Tool::SyNever => {
             let sy = bins.sy.clone()?;
             let mut args: Vec<OsString> = Vec::new();
             if scenario.compress {
                 args.push("-z".into());
+            } else if tool == Tool::SyNever {
+                args.push("--compress=never".into());
             }
             if scenario.sparse {
                 args.push("--sparse".into());
@@ -133,7 +140,12 @@ pub fn invocation(
                 ]);
             }
             args.extend([contents(src), destination]);
-            Ok(Invocation::new("sy", sy, args))
+            let label = if tool == Tool::SyNever {
+                "sy --compress=never"
+            } else {
+                "sy"
+            };
+            Ok(Invocation::new(label, sy, args))
         }
         Tool::SySftp => {
             let sy = bins.sy.clone()?;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use crate::config_file::Rate;
+use crate::config_file::{Compress, Rate};
 
 /// A file synchronizer: makes DST a copy of SRC — files, directories, symlinks, permissions,
 /// times — sending as little as possible and never leaving a file half-written.
@@ -201,9 +201,20 @@ pub struct Args {
     #[arg(long, conflicts_with = "rsh")]
     pub no_deploy: bool,
     /// Compress what goes over the wire to or from a remote host (zstd; already-compressed
-    /// data is sent as is).
-    #[arg(short = 'z', long)]
-    pub compress: bool,
+    /// data is sent as is): auto compresses only while the link is what limits the transfer,
+    /// at a level the CPU keeps up with; always compresses at --compress-level whatever the
+    /// link [default: auto; --compress alone: always].
+    #[arg(
+        long,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "always"
+    )]
+    pub compress: Option<Compress>,
+    /// Same as --compress=always.
+    #[arg(short = 'z', conflicts_with = "compress")]
+    pub z: bool,
     /// Limit the transfer to RATE bytes per second: 500K, 10M, 1G (binary units; a bare
     /// number is KiB; 0 is no limit). On the wire for a remote host; bytes written for a local
     /// copy.
@@ -212,7 +223,8 @@ pub struct Args {
     /// Append the log (at the -v level, info by default) to FILE.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
-    /// zstd level for -z, 1 to 19 [default: 3]; implies -z.
+    /// zstd level for --compress=always, 1 to 19 [default: 3]; implies it unless --compress
+    /// says otherwise.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
     pub compress_level: Option<i8>,
     /// When the connection to a remote host breaks (reset, --timeout, the agent died),
@@ -318,6 +330,18 @@ pub enum FilterArg {
     Include(String),
     /// `--exclude-from FILE`
     ExcludeFrom(PathBuf),
+}
+
+impl Args {
+    /// When to compress, as the flags say (`-z` is `--compress=always`); `None` when they do
+    /// not say.
+    pub fn compress_when(&self) -> Option<Compress> {
+        if self.z {
+            Some(Compress::Always)
+        } else {
+            self.compress
+        }
+    }
 }
 
 /// Parsed arguments plus the filter rules in the order they were given.
@@ -537,6 +561,24 @@ mod tests {
         assert_eq!(a.bwlimit.map(|r| r.bytes_per_sec), Some(0));
         assert_eq!(a.timeout, Some(0));
         assert!(parse(["sy", "--timeout=2", "s", "d"].map(OsString::from)).is_err());
+    }
+
+    #[test]
+    fn compress_spellings() {
+        let when = |argv: &[&str]| parse_str(argv).args;
+        let a = when(&["sy", "s", "d"]);
+        assert_eq!((a.compress, a.z), (None, false));
+        let a = when(&["sy", "-avz", "s/", "d"]);
+        assert!(a.z && a.archive && a.verbose == 1);
+        assert_eq!(a.compress_when(), Some(Compress::Always));
+        let a = when(&["sy", "--compress", "s/", "d"]);
+        assert_eq!(a.compress, Some(Compress::Always));
+        let a = when(&["sy", "--compress=never", "s/", "d"]);
+        assert_eq!(a.compress, Some(Compress::Never));
+        let a = when(&["sy", "--compress=auto", "s/", "d"]);
+        assert_eq!(a.compress, Some(Compress::Auto));
+        assert!(parse(["sy", "--compress=sometimes", "s", "d"].map(OsString::from)).is_err());
+        assert!(parse(["sy", "-z", "--compress=never", "s", "d"].map(OsString::from)).is_err());
     }
 
     #[test]

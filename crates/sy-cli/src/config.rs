@@ -6,10 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use sy_engine::{Compare, Endpoint, Filter, FilterRules, RetryPolicy, RuleKind, SyncOptions};
+use sy_engine::{
+    Compare, CompressionPolicy, Endpoint, Filter, FilterRules, RetryPolicy, RuleKind, SyncOptions,
+};
 
 use crate::args::{Args, FilterArg, Info, Parsed};
-use crate::config_file::{CompressLevel, ConfigFile, Layer, Rsh};
+use crate::config_file::{Compress, CompressLevel, ConfigFile, Layer, Rsh};
 use crate::progress::When;
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
@@ -128,10 +130,13 @@ impl Config {
         let remote = &mut sync.remote;
         remote.shell = settings.rsh.value.map(|rsh| rsh.words).unwrap_or_default();
         remote.remote_path = settings.remote_path.value;
-        remote.compress_level = settings
-            .compress
-            .value
-            .then_some(settings.compress_level.value);
+        remote.compression = match settings.compress.value {
+            Compress::Auto => CompressionPolicy::Auto,
+            Compress::Always => CompressionPolicy::Always {
+                level: settings.compress_level.value,
+            },
+            Compress::Never => CompressionPolicy::Never,
+        };
         remote.timeout = args
             .timeout
             .filter(|&secs| secs > 0)
@@ -178,7 +183,9 @@ fn ask_passphrase(path: &Path) -> Option<String> {
 pub fn flag_layer(args: &Args) -> Result<Layer, UsageError> {
     Ok(Layer {
         jobs: args.jobs,
-        compress: (args.compress || args.compress_level.is_some()).then_some(true),
+        compress: args
+            .compress_when()
+            .or_else(|| args.compress_level.is_some().then_some(Compress::Always)),
         compress_level: args.compress_level.map(CompressLevel),
         rsh: args.rsh.clone().map(Rsh::try_from).transpose()?,
         remote_path: args.remote_path.clone(),

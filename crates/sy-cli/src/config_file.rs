@@ -24,8 +24,9 @@ use crate::config::UsageError;
 pub struct Layer {
     /// Files transferred in parallel (`-j`).
     pub jobs: Option<NonZeroUsize>,
-    /// Compress traffic with remote hosts (`-z`).
-    pub compress: Option<bool>,
+    /// When to compress traffic with remote hosts (`--compress`): `"auto"`, `"always"` (or
+    /// `true`, `-z`), `"never"` (or `false`).
+    pub compress: Option<Compress>,
     /// zstd level when compressing (`--compress-level`).
     pub compress_level: Option<CompressLevel>,
     /// The remote shell (`-e`).
@@ -67,6 +68,57 @@ impl TryFrom<String> for Rate {
             text,
             bytes_per_sec,
         })
+    }
+}
+
+/// When traffic with a remote host is compressed (`--compress`, the config's `compress`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(try_from = "CompressValue")]
+pub enum Compress {
+    /// zstd only while the link, not the CPU, limits the transfer, at a level that keeps up.
+    #[default]
+    Auto,
+    /// zstd at `--compress-level` whatever the link (what `-z` asks for).
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Compress {
+    /// As the command line and the config file spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compress::Auto => "auto",
+            Compress::Always => "always",
+            Compress::Never => "never",
+        }
+    }
+}
+
+/// The config's `compress` as written: a boolean (the old form) or a word.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum CompressValue {
+    Switch(bool),
+    Word(String),
+}
+
+impl TryFrom<CompressValue> for Compress {
+    type Error = String;
+
+    fn try_from(value: CompressValue) -> Result<Self, String> {
+        match value {
+            CompressValue::Switch(true) => Ok(Compress::Always),
+            CompressValue::Switch(false) => Ok(Compress::Never),
+            CompressValue::Word(word) => match word.as_str() {
+                "auto" => Ok(Compress::Auto),
+                "always" => Ok(Compress::Always),
+                "never" => Ok(Compress::Never),
+                _ => Err(format!(
+                    "compress is \"{word}\": expected \"auto\", \"always\", \"never\", true or false"
+                )),
+            },
+        }
     }
 }
 
@@ -146,8 +198,8 @@ pub struct Setting<T> {
 pub struct Effective {
     /// Parallel file workers.
     pub jobs: Setting<usize>,
-    /// Compression on or off.
-    pub compress: Setting<bool>,
+    /// When to compress.
+    pub compress: Setting<Compress>,
     /// zstd level.
     pub compress_level: Setting<i8>,
     /// The remote shell; `None` for sy's built-in SSH client.
@@ -178,7 +230,7 @@ impl Effective {
             ("jobs", self.jobs.value.to_string(), &self.jobs.origin),
             (
                 "compress",
-                self.compress.value.to_string(),
+                str_value(self.compress.value.name()),
                 &self.compress.origin,
             ),
             (
@@ -433,7 +485,7 @@ impl ConfigFile {
                 |l| l.jobs.map(NonZeroUsize::get),
                 || std::thread::available_parallelism().map_or(2, |n| n.get().max(2)),
             ),
-            compress: pick(&layers, |l| l.compress, || false),
+            compress: pick(&layers, |l| l.compress, Compress::default),
             compress_level: pick(
                 &layers,
                 |l| l.compress_level.map(|c| c.0),

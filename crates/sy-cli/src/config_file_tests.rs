@@ -24,9 +24,9 @@ fn keys() -> Vec<(&'static str, [&'static str; 3], Layer)> {
         ),
         (
             "compress",
-            ["true", "false", "true"],
+            ["\"always\"", "\"never\"", "\"auto\""],
             Layer {
-                compress: Some(false),
+                compress: Some(Compress::Never),
                 ..Layer::default()
             },
         ),
@@ -198,16 +198,34 @@ fn the_first_matching_host_table_wins() {
     let file = parse("[host.\"db*\"]\njobs = 1\n[host.\"*\"]\njobs = 2\ncompress = true\n");
     let e = file.resolve(&Layer::default(), None, Some("db1")).unwrap();
     assert_eq!(e.jobs.value, 1);
-    assert!(e.compress.value);
+    assert_eq!(e.compress.value, Compress::Always);
     assert_eq!(e.compress.origin, Origin::Host("*".into()));
     let e = file.resolve(&Layer::default(), None, Some("web")).unwrap();
     assert_eq!(e.jobs.value, 2);
 }
 
 #[test]
+fn compress_takes_the_old_booleans_and_the_three_words() {
+    for (text, expected) in [
+        ("true", Compress::Always),
+        ("false", Compress::Never),
+        ("\"always\"", Compress::Always),
+        ("\"never\"", Compress::Never),
+        ("\"auto\"", Compress::Auto),
+    ] {
+        let e = parse(&format!("[defaults]\ncompress = {text}\n"))
+            .resolve(&Layer::default(), None, None)
+            .unwrap();
+        assert_eq!(e.compress.value, expected, "{text}");
+    }
+    let err = parse_err("[defaults]\ncompress = \"sometimes\"\n");
+    assert!(err.contains("line 2, key `compress`"), "{err}");
+}
+
+#[test]
 fn built_in_values() {
     let e = Effective::default_for_test();
-    assert!(!e.compress.value);
+    assert_eq!(e.compress.value, Compress::Auto);
     assert_eq!(e.compress_level.value, sy_engine::DEFAULT_COMPRESS_LEVEL);
     assert_eq!(
         e.rsh.value, None,

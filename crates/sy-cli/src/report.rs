@@ -95,7 +95,7 @@ impl Reporter {
             0.0
         };
         if self.out.json {
-            self.json(json!({
+            let mut summary = json!({
                 "event": "summary",
                 "dry_run": self.dry_run,
                 "scanned": totals.scanned,
@@ -118,8 +118,18 @@ impl Reporter {
                 "bytes_received": totals.traffic.received,
                 "wire_bytes_sent": totals.traffic.wire_sent,
                 "wire_bytes_received": totals.traffic.wire_received,
+                "compressed_bytes_sent": totals.traffic.compressed_sent,
+                "compressed_bytes_received": totals.traffic.compressed_received,
                 "exit_code": exit.code(),
-            }));
+            });
+            if let Some(compression) = totals.traffic.compression {
+                summary["compression"] = json!(compression.name());
+            }
+            if let Some((low, high)) = totals.traffic.sent_levels {
+                summary["compression_level_min"] = json!(low);
+                summary["compression_level_max"] = json!(high);
+            }
+            self.json(summary);
         } else if self.out.stats && !self.out.quiet {
             let dry = if self.dry_run { " (dry run)" } else { "" };
             self.print(&format!(
@@ -154,6 +164,18 @@ impl Reporter {
                 self.print(&format!(
                     "wire:  {} sent ({} before compression), {} received ({} after decompression)",
                     t.wire_sent, t.sent, t.wire_received, t.received
+                ));
+            }
+            if let Some(compression) = t.compression {
+                let levels = match t.sent_levels {
+                    Some((low, high)) if low == high => format!(", zstd level {low} sent"),
+                    Some((low, high)) => format!(", zstd levels {low} to {high} sent"),
+                    None => String::new(),
+                };
+                self.print(&format!(
+                    "compression: {compression}{levels}; {} of {} sent and {} of {} received \
+                     went through zstd",
+                    t.compressed_sent, t.sent, t.compressed_received, t.received
                 ));
             }
         }

@@ -160,7 +160,7 @@ fn config_show_prints_each_setting_and_its_origin() {
         "{text}"
     );
     assert_eq!(line("jobs"), "jobs = 3 # [defaults]");
-    assert_eq!(line("compress"), "compress = true # [host.\"db*\"]");
+    assert_eq!(line("compress"), "compress = \"always\" # [host.\"db*\"]");
     assert_eq!(
         line("compress_level"),
         "compress_level = 7 # [profile.fast]"

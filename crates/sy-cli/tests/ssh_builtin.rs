@@ -586,3 +586,69 @@ fn ctrl_c_stops_a_connection_attempt() {
         "{err}"
     );
 }
+
+/// A remote path that runs `script` (a shell script written into the fixture).
+fn remote_script(s: &Setup, name: &str, script: &str) -> PathBuf {
+    let path = s.f.path(name);
+    fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[test]
+fn a_remote_command_flooding_stderr_is_kept_to_64_kib() {
+    let Some(s) = Setup::new(true) else {
+        return;
+    };
+    s.f.write("src/a", "a");
+    let flood = remote_script(
+        &s,
+        "flood",
+        "head -c 4194304 /dev/zero | tr '\\0' x >&2\nexit 1",
+    );
+    let out = s
+        .sy()
+        .arg("--remote-path")
+        .arg(&flood)
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(
+        err.contains("exit status 1") && err.contains("more bytes of stderr not kept"),
+        "{}",
+        &err[..err.len().min(2000)]
+    );
+    assert!(err.len() < 80 << 10, "{} bytes of stderr", err.len());
+}
+
+#[test]
+fn an_agent_that_never_speaks_fails_after_connect_timeout() {
+    let Some(s) = Setup::new(true) else {
+        return;
+    };
+    s.write_config(&format!(
+        "IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none\n  ConnectTimeout 2",
+        s.user_key.display()
+    ));
+    s.f.write("src/a", "a");
+    let silent = remote_script(&s, "silent", "exec sleep 600");
+    let out = s
+        .sy()
+        .arg("--remote-path")
+        .arg(&silent)
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("said nothing for 2s"), "{err}");
+}

@@ -304,6 +304,10 @@ async fn finish_attempt(mut connection: Connection, synced: Result<Totals, SyncE
             wire_sent: traffic.sent.wire,
             received: traffic.received.logical,
             wire_received: traffic.received.wire,
+            compressed_sent: traffic.sent.compressed,
+            compressed_received: traffic.received.compressed,
+            compression: connection.transport.compression(),
+            sent_levels: traffic.sent_levels,
         },
     }
 }

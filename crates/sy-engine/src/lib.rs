@@ -60,6 +60,7 @@ pub use options::{Compare, RemoteOptions, SshSettings, SyncOptions};
 pub use retry::RetryPolicy;
 pub use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt, PublicKey};
 pub use sy_transport::{
-    Cancel, DEFAULT_COMPRESS_LEVEL, Filter, FilterRules, RelPath, RuleKind, describe_error,
+    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterRules, RelPath, RuleKind,
+    describe_error,
 };
 pub use totals::{Totals, Traffic};

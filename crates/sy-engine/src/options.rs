@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sy_transport::FilterRules;
 use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt};
+use sy_transport::{CompressionPolicy, FilterRules};
 
 use crate::retry::RetryPolicy;
 
@@ -100,8 +100,9 @@ pub struct RemoteOptions {
     /// The agent's command on the far side; a command line of its own, not quoted (it may be
     /// `sudo sy-remote`).
     pub remote_path: String,
-    /// Compress the agent's stream at this zstd level; `None` sends it as is.
-    pub compress_level: Option<i8>,
+    /// How the agent's stream is compressed: adaptively by default (zstd only while the link
+    /// is what limits the transfer), always at a level (`-z`), or never.
+    pub compression: CompressionPolicy,
     /// Give up on a remote side after this long without a byte from it.
     pub timeout: Option<Duration>,
 }
@@ -112,7 +113,7 @@ impl Default for RemoteOptions {
             shell: Vec::new(),
             ssh: SshSettings::default(),
             remote_path: crate::connect::DEFAULT_REMOTE_PATH.to_owned(),
-            compress_level: None,
+            compression: CompressionPolicy::Auto,
             timeout: None,
         }
     }

@@ -1,5 +1,7 @@
 //! What a run did, counted.
 
+use sy_transport::CompressionPolicy;
+
 use crate::observer::Action;
 
 /// What a run did, counted.
@@ -50,6 +52,14 @@ pub struct Traffic {
     pub received: u64,
     /// Bytes received on the wire.
     pub wire_received: u64,
+    /// Of `sent`, the bytes that went through zstd.
+    pub compressed_sent: u64,
+    /// Of `received`, the bytes that came out of zstd.
+    pub compressed_received: u64,
+    /// The compression the agent's session agreed on (none without an agent).
+    pub compression: Option<CompressionPolicy>,
+    /// Lowest and highest zstd level this side sent with.
+    pub sent_levels: Option<(i8, i8)>,
 }
 
 impl Traffic {
@@ -59,6 +69,13 @@ impl Traffic {
         self.wire_sent += o.wire_sent;
         self.received += o.received;
         self.wire_received += o.wire_received;
+        self.compressed_sent += o.compressed_sent;
+        self.compressed_received += o.compressed_received;
+        self.compression = o.compression.or(self.compression);
+        self.sent_levels = match (self.sent_levels, o.sent_levels) {
+            (Some((low, high)), Some((o_low, o_high))) => Some((low.min(o_low), high.max(o_high))),
+            (levels, None) | (None, levels) => levels,
+        };
     }
 }
 

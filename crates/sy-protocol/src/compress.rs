@@ -43,6 +43,9 @@ fn zstd_error(operation: &'static str) -> impl FnOnce(std::io::Error) -> Protoco
 pub struct Compressor {
     encoder: Encoder<'static>,
     scratch: Vec<u8>,
+    level: i32,
+    /// Input went into the current zstd frame since it began.
+    in_frame: bool,
 }
 
 impl std::fmt::Debug for Compressor {
@@ -52,23 +55,62 @@ impl std::fmt::Debug for Compressor {
 }
 
 impl Compressor {
-    /// A compressor at zstd `level`, with a window the peer's [`Decompressor`] accepts.
+    /// A compressor at zstd `level` (negative levels are zstd's fast ones), with a window the
+    /// peer's [`Decompressor`] accepts.
     pub fn new(level: i32) -> Result<Self> {
         let mut encoder = Encoder::new(level).map_err(zstd_error("setup"))?;
         encoder
-            .set_parameter(CParameter::WindowLog(
-                WINDOW_LOG_MAX.min(window_log_for(level)),
-            ))
+            .set_parameter(CParameter::WindowLog(window_log_for(level)))
             .map_err(zstd_error("setup"))?;
         Ok(Self {
             encoder,
             scratch: vec![0; SCRATCH_LEN],
+            level,
+            in_frame: false,
         })
+    }
+
+    /// The zstd level in use.
+    pub fn level(&self) -> i32 {
+        self.level
+    }
+
+    /// Switches to zstd `level`. zstd takes a new level only at the start of a frame, so the
+    /// current frame is ended first (its end appended to `out`): what follows no longer refers
+    /// to the data before, so change levels seldom.
+    pub fn set_level(&mut self, level: i32, out: &mut BytesMut) -> Result<()> {
+        if level == self.level {
+            return Ok(());
+        }
+        if self.in_frame {
+            loop {
+                let mut output = OutBuffer::around(self.scratch.as_mut_slice());
+                let remaining = self
+                    .encoder
+                    .finish(&mut output, true)
+                    .map_err(zstd_error("frame end"))?;
+                let written = output.pos();
+                out.extend_from_slice(&self.scratch[..written]);
+                if remaining == 0 {
+                    break;
+                }
+            }
+            self.in_frame = false;
+        }
+        self.encoder
+            .set_parameter(CParameter::CompressionLevel(level))
+            .map_err(zstd_error("setup"))?;
+        self.encoder
+            .set_parameter(CParameter::WindowLog(window_log_for(level)))
+            .map_err(zstd_error("setup"))?;
+        self.level = level;
+        Ok(())
     }
 
     /// Compresses `input`, appending whatever output zstd releases to `out` (often nothing until
     /// a flush: zstd keeps data to find matches).
     pub fn compress(&mut self, input: &[u8], out: &mut BytesMut) -> Result<()> {
+        self.in_frame |= !input.is_empty();
         let mut input = InBuffer::around(input);
         while input.pos() < input.src.len() {
             let mut output = OutBuffer::around(self.scratch.as_mut_slice());
@@ -99,16 +141,17 @@ impl Compressor {
     }
 }
 
-/// The window zstd would pick for `level` on a large input (from zstd's level table), so the
-/// cap only ever shrinks it.
+/// The window zstd would pick for `level` on a large input (from zstd's level table), capped
+/// at what the peer's [`Decompressor`] accepts.
 fn window_log_for(level: i32) -> u32 {
-    match level {
+    let log = match level {
         ..=1 => 19,
         2 => 20,
         3..=5 => 21,
         6..=12 => 22,
         _ => 23,
-    }
+    };
+    WINDOW_LOG_MAX.min(log)
 }
 
 /// Decompresses one direction of a session.

@@ -1,7 +1,10 @@
 //! One side of a connection, as a state machine: bytes in, messages out; messages in, bytes out.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 
+use crate::adapt::{Adapter, Choice};
 use crate::compress::{Compressor, Decompressor};
 use crate::error::{ProtocolError, Result};
 use crate::frame::{Decoder, Encoder};
@@ -33,6 +36,10 @@ const FILL_STEP: usize = 256 << 10;
 /// the limits) leaves the endpoint as it was. Scan batches can be sized with
 /// [`crate::Entry::encoded_len`] against [`Session::max_frame`]; data chunks of
 /// [`crate::CHUNK_LEN`] always fit.
+///
+/// In an adaptive session ([`Session::adaptive`]) the endpoint chooses per block between stored
+/// and zstd, and the level, from its own compression times and from what the transport tells
+/// [`Endpoint::link_progress`] about the link (see [`crate::CompressionPolicy::Auto`]).
 #[derive(Debug)]
 pub struct Endpoint {
     role: Role,
@@ -46,6 +53,8 @@ pub struct Endpoint {
     plain: BytesMut,
     reader: Option<BlockReader>,
     writer: Option<BlockWriter>,
+    /// Decides stored or zstd, and the level, in an adaptive session.
+    adapter: Option<Adapter>,
     outbound: BytesMut,
     /// Messages sent before the handshake completed, with their `store` flag.
     held: Vec<(Message, bool)>,
@@ -73,6 +82,7 @@ impl Endpoint {
             plain: BytesMut::new(),
             reader: None,
             writer: None,
+            adapter: None,
             outbound,
             held: Vec::new(),
             frame: BytesMut::new(),
@@ -88,7 +98,37 @@ impl Endpoint {
 
     /// Bytes counted so far in each direction, for `--stats`.
     pub fn stats(&self) -> TrafficStats {
-        self.stats
+        let mut stats = self.stats;
+        if let Some(writer) = &self.writer {
+            stats.sent.compressed = writer.zstd_totals().input;
+        }
+        if let Some(reader) = &self.reader {
+            stats.received.compressed = reader.decompressed();
+        }
+        stats.sent_levels = match (&self.adapter, self.session.and_then(|s| s.compression)) {
+            (Some(adapter), _) => adapter.levels_used(),
+            (None, Some(fixed)) if stats.sent.compressed > 0 => Some((fixed.level, fixed.level)),
+            (None, _) => None,
+        };
+        stats
+    }
+
+    /// Tells an adaptive session what the link did: the transport's writer has written
+    /// `written` bytes in all and spent `busy` in all blocked writing them. Call it before
+    /// sending; without it, the link counts as never busy. No effect on other sessions.
+    pub fn link_progress(&mut self, written: u64, busy: Duration) {
+        if let Some(adapter) = &mut self.adapter {
+            adapter.link_progress(written, busy);
+        }
+    }
+
+    /// Whether data sent now may be compressed: the session compresses, and (when adaptive)
+    /// currently chooses zstd. A sender uses it to skip judging data it would store anyway.
+    pub fn compressing(&self) -> bool {
+        match &self.adapter {
+            Some(adapter) => matches!(adapter.choice(), Choice::Zstd(_)),
+            None => self.writer.is_some(),
+        }
     }
 
     /// Hands over bytes read from the peer.
@@ -172,6 +212,9 @@ impl Endpoint {
             let level = i32::from(compression.level);
             self.writer = Some(BlockWriter::new(Compressor::new(level)?));
             self.reader = Some(BlockReader::new(Decompressor::new()?));
+            if session.adaptive {
+                self.adapter = Some(Adapter::new(compression.level));
+            }
         }
         self.session = Some(session);
         for (message, store) in std::mem::take(&mut self.held) {
@@ -192,12 +235,38 @@ impl Endpoint {
                 self.stats.sent.logical += (self.outbound.len() - wire_before) as u64;
             }
             Some(writer) => {
-                self.frame.clear();
-                self.encoder.encode(message, &mut self.frame)?;
-                self.stats.sent.logical += self.frame.len() as u64;
-                writer.push(&self.frame, store, &mut self.outbound)?;
+                let chosen_stored = self
+                    .adapter
+                    .as_ref()
+                    .is_some_and(|adapter| adapter.choice() == Choice::Stored);
+                let logical = if store || chosen_stored {
+                    let at = writer.begin_stored(&mut self.outbound)?;
+                    if let Err(e) = self.encoder.encode(message, &mut self.outbound) {
+                        // What went out before the header (the end of a zstd block) stays.
+                        self.outbound.truncate(at);
+                        self.stats.sent.wire += (at - wire_before) as u64;
+                        return Err(e);
+                    }
+                    writer.end_stored(&mut self.outbound, at)
+                } else {
+                    self.frame.clear();
+                    self.encoder.encode(message, &mut self.frame)?;
+                    writer.push(&self.frame, &mut self.outbound)?;
+                    self.frame.len()
+                };
+                self.stats.sent.logical += logical as u64;
                 if matches!(message, Message::Flush | Message::Goodbye) {
                     writer.flush(&mut self.outbound)?;
+                }
+                if let Some(adapter) = &mut self.adapter {
+                    let before = adapter.choice();
+                    let judged = if store { 0 } else { logical as u64 };
+                    let choice = adapter.sent(judged, writer.zstd_totals());
+                    if choice != before
+                        && let Choice::Zstd(level) = choice
+                    {
+                        writer.set_level(level);
+                    }
                 }
             }
         }

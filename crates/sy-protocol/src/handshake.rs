@@ -37,6 +37,46 @@ pub const ZSTD_LEVELS: (i8, i8) = (1, 19);
 /// zstd level used when none is given.
 pub const DEFAULT_ZSTD_LEVEL: i8 = 3;
 
+/// Bit of the Hello's flags byte: this side can run an adaptive session (each writer picks
+/// stored or zstd, and the level, per block; see [`crate::CompressionPolicy::Auto`]).
+const FLAG_ADAPTIVE: u8 = 1;
+/// Bit of a client's flags byte: it asks for an adaptive session.
+const FLAG_WANT_ADAPTIVE: u8 = 2;
+
+/// What the client asks of compression (`--compress`), and what a session ended up with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompressionPolicy {
+    /// Frames as they are, no block layer (`--compress=never`).
+    Never,
+    /// zstd at this level in both directions, whatever the link (`-z`, `--compress=always`).
+    Always {
+        /// The zstd level.
+        level: i8,
+    },
+    /// Each direction's writer measures its link and compresses only when that pays: zstd at
+    /// a level it adapts when the link is the bottleneck, stored blocks when the CPU is
+    /// (`--compress=auto`). Against an agent that predates it, the session is not compressed.
+    #[default]
+    Auto,
+}
+
+impl fmt::Display for CompressionPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl CompressionPolicy {
+    /// `never`, `always` or `auto`, as the command line spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CompressionPolicy::Never => "never",
+            CompressionPolicy::Always { .. } => "always",
+            CompressionPolicy::Auto => "auto",
+        }
+    }
+}
+
 /// An inclusive range of protocol versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct VersionRange {
@@ -146,6 +186,11 @@ pub struct Hello {
     pub want_compression: Option<Compression>,
     /// Strong hashes this side can compute and check, in preference order.
     pub hashes: Vec<HashSupport>,
+    /// This side can run an adaptive session (false for a peer whose Hello predates it).
+    pub adaptive: bool,
+    /// The client asks for an adaptive session (when it wants no fixed compression);
+    /// ignored in an agent's Hello.
+    pub want_adaptive: bool,
 }
 
 impl Hello {
@@ -165,6 +210,8 @@ impl Hello {
                 kind: StrongHash::Xxh3_128,
                 max_len: MAX_STRONG_LEN,
             }],
+            adaptive: true,
+            want_adaptive: false,
         }
     }
 
@@ -174,6 +221,24 @@ impl Hello {
             kind: CompressionKind::Zstd,
             level,
         });
+        self.want_adaptive = false;
+        self
+    }
+
+    /// Asks for what `policy` says (the client's `--compress`).
+    pub fn with_policy(mut self, policy: CompressionPolicy) -> Self {
+        match policy {
+            CompressionPolicy::Never => {
+                self.want_compression = None;
+                self.want_adaptive = false;
+            }
+            CompressionPolicy::Always { level } => self = self.with_compression(level),
+            CompressionPolicy::Auto => {
+                // No fixed wish: an agent that predates adaptive sessions then agrees on none.
+                self.want_compression = None;
+                self.want_adaptive = true;
+            }
+        }
         self
     }
 
@@ -205,6 +270,14 @@ impl Hello {
             dst.put_u8(support.kind as u8);
             dst.put_u8(support.max_len);
         }
+        let mut flags = 0;
+        if self.adaptive {
+            flags |= FLAG_ADAPTIVE;
+        }
+        if self.want_adaptive {
+            flags |= FLAG_WANT_ADAPTIVE;
+        }
+        dst.put_u8(flags);
         let body_len = (dst.len() - len_at - HEADER_LEN) as u32;
         dst[len_at..len_at + 4].copy_from_slice(&body_len.to_be_bytes());
     }
@@ -317,6 +390,12 @@ fn parse_body(body: &mut BytesMut, local: VersionRange) -> Result<Hello> {
             hashes.push(HashSupport { kind, max_len });
         }
     }
+    // Appended after the first release: a Hello without it is from an older peer.
+    let flags = if body.has_remaining() {
+        body.get_u8()
+    } else {
+        0
+    };
     Ok(Hello {
         versions,
         seed,
@@ -324,6 +403,8 @@ fn parse_body(body: &mut BytesMut, local: VersionRange) -> Result<Hello> {
         compression,
         want_compression,
         hashes,
+        adaptive: flags & FLAG_ADAPTIVE != 0,
+        want_adaptive: flags & FLAG_WANT_ADAPTIVE != 0,
     })
 }
 
@@ -341,8 +422,12 @@ fn check_versions(local: VersionRange, remote: VersionRange) -> Result<u16> {
 pub struct Session {
     /// Protocol version in use: the newest both speak.
     pub version: u16,
-    /// Stream compression in both directions, if any.
+    /// Stream compression in both directions, if any: the level to use, or to start from
+    /// when `adaptive`.
     pub compression: Option<Compression>,
+    /// Each side's writer chooses per block between stored and zstd, and the zstd level
+    /// (within [`crate::AUTO_LEVELS`], which any zstd decoder reads), from what it measures.
+    pub adaptive: bool,
     /// Strong hash for signatures.
     pub strong_hash: StrongHash,
     /// Longest strong hash a signature request may ask for.
@@ -355,6 +440,17 @@ pub struct Session {
 }
 
 impl Session {
+    /// The compression the session runs with, as the client's `--compress` names it.
+    pub fn policy(&self) -> CompressionPolicy {
+        match self.compression {
+            None => CompressionPolicy::Never,
+            Some(_) if self.adaptive => CompressionPolicy::Auto,
+            Some(compression) => CompressionPolicy::Always {
+                level: compression.level,
+            },
+        }
+    }
+
     /// The bounds frames are encoded and decoded with.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -370,7 +466,8 @@ impl Session {
 /// [`MIN_MAX_FRAME`], at most [`MAX_MAX_FRAME`]). Strong hash: the client's first choice the agent
 /// also offers, truncated to the shorter maximum, which must reach [`MIN_STRONG_LEN`].
 /// Compression: what the client wants if the agent can decode that kind, with the level clamped
-/// to the agent's range; otherwise none.
+/// to the agent's range; else adaptive zstd if the client asks for it and both can (starting
+/// at [`crate::AUTO_START_LEVEL`]); otherwise none.
 pub fn negotiate(role: Role, local: &Hello, remote: &Hello) -> Result<Session> {
     let version = check_versions(local.versions, remote.versions)?;
     for (side, hello) in [("this side", local), ("the peer", remote)] {
@@ -405,7 +502,7 @@ pub fn negotiate(role: Role, local: &Hello, remote: &Hello) -> Result<Session> {
             local: hash_names(local),
             remote: hash_names(remote),
         })?;
-    let compression = client.want_compression.and_then(|want| {
+    let agreed = |want: Compression| {
         let decodable = |hello: &Hello| {
             hello
                 .compression
@@ -420,10 +517,22 @@ pub fn negotiate(role: Role, local: &Hello, remote: &Hello) -> Result<Session> {
             kind: want.kind,
             level: want.level.clamp(min, max),
         })
-    });
+    };
+    let (compression, adaptive) = match client.want_compression {
+        Some(want) => (agreed(want), false),
+        None if client.want_adaptive && client.adaptive && agent.adaptive => {
+            let start = agreed(Compression {
+                kind: CompressionKind::Zstd,
+                level: crate::AUTO_START_LEVEL,
+            });
+            (start, start.is_some())
+        }
+        None => (None, false),
+    };
     Ok(Session {
         version,
         compression,
+        adaptive,
         strong_hash,
         max_strong_len,
         max_frame: local.max_frame.min(remote.max_frame).min(MAX_MAX_FRAME),

@@ -11,7 +11,9 @@
 //!   `tokio_util::codec` (`decode`, `decode_eof`, `encode` on a `BytesMut`) so an adapter is a
 //!   few lines. They see the plain stream: with compression, use [`Endpoint`].
 //! - [`Compressor`] / [`Decompressor`] / [`worth_compressing`]: streaming zstd, one context per
-//!   direction, flushed at batch boundaries.
+//!   direction, flushed at batch boundaries. [`CompressionPolicy`]: what the client asks for —
+//!   never, always at a level, or auto (each direction compresses only while the link, not the
+//!   CPU, is what limits it).
 //! - sy's file vocabulary, defined once here and re-exported by `sy-transport`: [`RelPath`]
 //!   (a path beneath a root, checked when it is made), [`Entry`] and its [`Meta`],
 //!   [`Leftover`], [`TreeOp`], [`FilterRules`]. The decoder checks every path a peer sends as
@@ -39,6 +41,8 @@
 //!           u8 n, n x (u8 compression kind, i8 min level, i8 max level)
 //!           u8 wanted compression kind (0 = none) | i8 wanted level
 //!           u8 n, n x (u8 strong hash kind, u8 max length)
+//!           u8 flags: bit 0 = can run an adaptive session, bit 1 = (client) asks for one
+//!             [appended later: a Hello that ends before it has no flags]
 //!           [fields a later version appends; ignored]
 //!
 //!  block:   +-----------+--------------------+------------------------------------+
@@ -64,6 +68,13 @@
 //!   order holds) and at every [`Message::Flush`]. Data the sender judged not worth compressing
 //!   ([`worth_compressing`], [`Endpoint::send_stored`]) goes in stored blocks and costs no CPU on
 //!   either side; small frames right after it stay stored rather than pay for a zstd flush.
+//! - Compression is agreed in the Hellos: a client's fixed wish (`-z`: zstd at a level, both
+//!   directions), or an adaptive session when the client asks for one and the agent can
+//!   (`--compress=auto`; an agent that predates it agrees on no compression). In an adaptive
+//!   session each writer chooses per block between stored and zstd, and the zstd level
+//!   (within [`AUTO_LEVELS`]), from the time its link keeps it blocked and the time it spends
+//!   compressing. A level change ends the zstd frame and starts the next at the new level;
+//!   the reader sees only consecutive frames of one zstd stream.
 //!
 //! # Message flow
 //!
@@ -155,6 +166,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod adapt;
 mod compress;
 mod decode;
 mod encode;
@@ -173,6 +185,7 @@ mod wire;
 
 /// The `bytes` crate whose `BytesMut` and `Bytes` this API takes and returns, re-exported so
 /// callers (fuzz targets, benches, transports) use the same version.
+pub use adapt::{AUTO_LEVELS, AUTO_START_LEVEL};
 pub use bytes;
 pub use compress::{Compressor, Decompressor, Progress, SAMPLE_LEN, worth_compressing};
 pub use endpoint::Endpoint;
@@ -186,8 +199,9 @@ pub use frame::{
     MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME, MIN_STRONG_LEN,
 };
 pub use handshake::{
-    Compression, CompressionKind, CompressionSupport, DEFAULT_ZSTD_LEVEL, HashSupport, Hello,
-    MAGIC, PROTOCOL_VERSIONS, Role, Session, StrongHash, VersionRange, ZSTD_LEVELS, negotiate,
+    Compression, CompressionKind, CompressionPolicy, CompressionSupport, DEFAULT_ZSTD_LEVEL,
+    HashSupport, Hello, MAGIC, PROTOCOL_VERSIONS, Role, Session, StrongHash, VersionRange,
+    ZSTD_LEVELS, negotiate,
 };
 pub use kind::FrameKind;
 pub use message::{
@@ -199,3 +213,4 @@ pub use stream::{BLOCK_TARGET, MAX_BLOCK, Traffic, TrafficStats};
 /// literals are `Bytes` sliced out of the frame, without a copy).
 pub use sy_delta::{DeltaOp, FileDigest};
 pub use tree::{Basis, MetaTarget, TreeOp};
+pub use wire::MAX_LIST_ITEMS;

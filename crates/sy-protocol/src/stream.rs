@@ -5,8 +5,11 @@
 //! [`BLOCK_TARGET`], mode switches and flushes; the reader decodes them in order, a bounded
 //! amount at a time, so a small block that inflates hugely cannot fill memory.
 
+use std::time::Instant;
+
 use bytes::{Buf, BufMut, BytesMut};
 
+use crate::adapt::ZstdTotals;
 use crate::compress::{Compressor, Decompressor};
 use crate::error::{ProtocolError, Result};
 
@@ -32,6 +35,8 @@ pub struct Traffic {
     pub logical: u64,
     /// Bytes on the wire, after compression and block headers.
     pub wire: u64,
+    /// Of `logical`, the bytes that went through zstd (the rest was stored or uncompressed).
+    pub compressed: u64,
 }
 
 /// Traffic in both directions of an [`crate::Endpoint`], for `--stats`.
@@ -41,6 +46,9 @@ pub struct TrafficStats {
     pub sent: Traffic,
     /// What this side received (frames fully decoded so far).
     pub received: Traffic,
+    /// Lowest and highest zstd level this side compressed with (none if it compressed
+    /// nothing); an adaptive session moves between them.
+    pub sent_levels: Option<(i8, i8)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +64,9 @@ pub(crate) struct BlockWriter {
     mode: Mode,
     block: BytesMut,
     zstd_unflushed: bool,
+    /// The level to switch to before compressing more.
+    next_level: Option<i32>,
+    zstd: ZstdTotals,
 }
 
 impl BlockWriter {
@@ -65,25 +76,75 @@ impl BlockWriter {
             mode: Mode::Zstd,
             block: BytesMut::new(),
             zstd_unflushed: false,
+            next_level: None,
+            zstd: ZstdTotals::default(),
         }
     }
 
-    /// Adds one encoded frame; `store` keeps it out of zstd.
-    pub(crate) fn push(&mut self, frame: &[u8], store: bool, out: &mut BytesMut) -> Result<()> {
-        let stored = store || (self.mode == Mode::Stored && frame.len() <= SMALL_FRAME);
-        if stored {
-            if self.mode == Mode::Zstd {
-                self.finish_zstd(out)?;
-                self.mode = Mode::Stored;
-            }
+    /// What the compressor has done so far.
+    pub(crate) fn zstd_totals(&self) -> ZstdTotals {
+        self.zstd
+    }
+
+    /// Compresses what comes next at `level` (taking effect with the next compressed frame).
+    pub(crate) fn set_level(&mut self, level: i8) {
+        let level = i32::from(level);
+        self.next_level = (level != self.compressor.level()).then_some(level);
+    }
+
+    /// Starts a stored block that the caller writes one frame into, straight after the returned
+    /// offset of its header in `out` — no copy of the frame. [`BlockWriter::end_stored`] closes
+    /// it.
+    pub(crate) fn begin_stored(&mut self, out: &mut BytesMut) -> Result<usize> {
+        if self.mode == Mode::Zstd {
+            self.finish_zstd(out)?;
+            self.mode = Mode::Stored;
+        } else {
+            self.emit(out);
+        }
+        let at = out.len();
+        out.put_u8(MODE_STORED);
+        out.put_u32(0);
+        Ok(at)
+    }
+
+    /// Closes the stored block begun at `at`: its length, or several blocks when the frame is
+    /// over the block limit. Returns the frame's length.
+    pub(crate) fn end_stored(&mut self, out: &mut BytesMut, at: usize) -> usize {
+        let len = out.len() - at - BLOCK_HEADER_LEN;
+        if len <= MAX_BLOCK {
+            out[at + 1..at + BLOCK_HEADER_LEN].copy_from_slice(&(len as u32).to_be_bytes());
+        } else {
+            let frame = out.split_off(at + BLOCK_HEADER_LEN);
+            out.truncate(at);
+            self.block.extend_from_slice(&frame);
+            self.emit(out);
+        }
+        len
+    }
+
+    /// Adds one encoded frame to compress (a small one right after stored blocks stays stored
+    /// rather than pay for a zstd flush).
+    pub(crate) fn push(&mut self, frame: &[u8], out: &mut BytesMut) -> Result<()> {
+        if self.mode == Mode::Stored && frame.len() <= SMALL_FRAME {
             self.block.extend_from_slice(frame);
         } else {
             if self.mode == Mode::Stored {
                 self.emit(out);
                 self.mode = Mode::Zstd;
             }
+            let started = Instant::now();
+            let before = self.block.len();
+            if let Some(level) = self.next_level.take() {
+                // Ends the frame: everything so far is decodable, nothing left to flush.
+                self.compressor.set_level(level, &mut self.block)?;
+                self.zstd_unflushed = false;
+            }
             self.compressor.compress(frame, &mut self.block)?;
             self.zstd_unflushed = true;
+            self.zstd.input += frame.len() as u64;
+            self.zstd.output += (self.block.len() - before) as u64;
+            self.zstd.time += started.elapsed();
         }
         if self.block.len() >= BLOCK_TARGET {
             self.emit(out);
@@ -104,8 +165,12 @@ impl BlockWriter {
 
     fn finish_zstd(&mut self, out: &mut BytesMut) -> Result<()> {
         if self.zstd_unflushed {
+            let started = Instant::now();
+            let before = self.block.len();
             self.compressor.flush(&mut self.block)?;
             self.zstd_unflushed = false;
+            self.zstd.output += (self.block.len() - before) as u64;
+            self.zstd.time += started.elapsed();
         }
         self.emit(out);
         Ok(())
@@ -138,6 +203,7 @@ enum ReadState {
 pub(crate) struct BlockReader {
     decompressor: Decompressor,
     state: ReadState,
+    decompressed: u64,
 }
 
 impl BlockReader {
@@ -145,7 +211,13 @@ impl BlockReader {
         Self {
             decompressor,
             state: ReadState::Header,
+            decompressed: 0,
         }
+    }
+
+    /// Plain bytes that came out of zstd blocks so far.
+    pub(crate) fn decompressed(&self) -> u64 {
+        self.decompressed
     }
 
     /// Bytes still needed to finish the current block when `buffered` bytes are waiting:
@@ -195,6 +267,15 @@ impl BlockReader {
                     };
                     wire.advance(BLOCK_HEADER_LEN);
                 }
+                ReadState::Stored { remaining } if plain.is_empty() => {
+                    // A whole block moves over without a copy: wait until it is all here.
+                    if wire.len() < remaining {
+                        break;
+                    }
+                    *plain = wire.split_to(remaining);
+                    produced += remaining;
+                    self.state = ReadState::Header;
+                }
                 ReadState::Stored { remaining } => {
                     let take = remaining.min(wire.len()).min(want - produced);
                     if take == 0 && remaining > 0 {
@@ -221,6 +302,7 @@ impl BlockReader {
                             .decompress(&wire[..available], plain, want - produced)?;
                     wire.advance(step.consumed);
                     produced += step.produced;
+                    self.decompressed += step.produced as u64;
                     self.state = ReadState::Zstd {
                         remaining: remaining - step.consumed,
                     };
@@ -231,5 +313,48 @@ impl BlockReader {
             }
         }
         Ok(produced)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn level_changes_and_stored_blocks_decode_as_one_stream() {
+        let mut writer = BlockWriter::new(Compressor::new(3).unwrap());
+        let mut wire = BytesMut::new();
+        let mut expected = Vec::new();
+        let (mut text_len, mut stored_len) = (0, 0);
+        for (step, level) in [3i8, -5, 6, 1, -1].into_iter().enumerate() {
+            writer.set_level(level);
+            let text = format!("line {step} of some text that repeats\n").repeat(2000);
+            writer.push(text.as_bytes(), &mut wire).unwrap();
+            expected.extend_from_slice(text.as_bytes());
+            text_len += text.len();
+            // A stored frame written in place; the last one over the block limit.
+            let stored = vec![step as u8; if step == 4 { MAX_BLOCK + 1000 } else { 300 }];
+            let at = writer.begin_stored(&mut wire).unwrap();
+            wire.extend_from_slice(&stored);
+            assert_eq!(writer.end_stored(&mut wire, at), stored.len());
+            expected.extend_from_slice(&stored);
+            stored_len += stored.len();
+        }
+        writer.flush(&mut wire).unwrap();
+        assert!(
+            wire.len() < stored_len + text_len / 10,
+            "{} wire bytes for {stored_len} stored and {text_len} compressible",
+            wire.len()
+        );
+
+        let mut reader = BlockReader::new(Decompressor::new().unwrap());
+        let mut plain = BytesMut::new();
+        let mut decoded = Vec::new();
+        while reader.fill(&mut wire, &mut plain, 64 << 10).unwrap() > 0 {
+            decoded.extend_from_slice(&plain.split());
+        }
+        assert!(decoded == expected, "decoded stream differs");
+        assert_eq!(reader.missing(wire.len()), 0);
+        assert!(reader.decompressed() >= 5 * 2000 * 30);
     }
 }

@@ -41,6 +41,11 @@ impl Sink for Counter {
 /// Longest LEB128 encoding of a `u64`.
 const MAX_VARINT_LEN: usize = 10;
 
+/// The most items one list in one frame may hold (scan entries, delta ops, tree ops, paths,
+/// digests): items are larger in memory than on the wire, so this, not the frame size, bounds
+/// what decoding one frame allocates. Senders split longer lists over several frames.
+pub const MAX_LIST_ITEMS: usize = 16384;
+
 pub(crate) fn put_varint(dst: &mut impl Sink, mut value: u64) {
     while value >= 0x80 {
         dst.put_u8((value as u8) | 0x80);
@@ -180,7 +185,10 @@ impl BodyReader {
         let count = self.varint(field)?;
         let fits = self.remaining() / min_item_len.max(1);
         match usize::try_from(count) {
-            Ok(count) if count <= fits => Ok(count),
+            Ok(count) if count <= fits.min(MAX_LIST_ITEMS) => Ok(count),
+            Ok(count) if count <= fits => Err(self.error(format!(
+                "field `{field}` declares {count} items, over the {MAX_LIST_ITEMS} a frame may carry"
+            ))),
             _ => Err(self.error(format!(
                 "field `{field}` declares {count} items but the {} bytes left hold at most {fits}",
                 self.remaining()
@@ -244,6 +252,19 @@ mod tests {
         put_varint(&mut buf, u64::MAX);
         let err = reader(&buf).bytes("path").unwrap_err().to_string();
         assert!(err.contains("field `path` declares"), "{err}");
+    }
+
+    #[test]
+    fn count_is_bounded_per_frame() {
+        let mut buf = BytesMut::new();
+        put_varint(&mut buf, MAX_LIST_ITEMS as u64 + 1);
+        buf.extend_from_slice(&vec![0; MAX_LIST_ITEMS + 1]);
+        let err = reader(&buf).count("ops", 1).unwrap_err().to_string();
+        assert!(err.contains("over the 16384 a frame may carry"), "{err}");
+        let mut buf = BytesMut::new();
+        put_varint(&mut buf, MAX_LIST_ITEMS as u64);
+        buf.extend_from_slice(&vec![0; MAX_LIST_ITEMS]);
+        assert_eq!(reader(&buf).count("ops", 1).unwrap(), MAX_LIST_ITEMS);
     }
 
     #[test]

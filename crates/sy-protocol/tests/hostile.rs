@@ -3,8 +3,8 @@
 use bytes::{BufMut, BytesMut};
 use proptest::prelude::*;
 use sy_protocol::{
-    Basis, Compressor, Decoder, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits, MAX_BLOCK,
-    Message, ProtocolError, RelPath, RequestId, Role,
+    Basis, Compressor, Decoder, DeltaOp, Encoder, Endpoint, FrameKind, HEADER_LEN, Hello, Limits,
+    MAX_BLOCK, MAX_LIST_ITEMS, Message, ProtocolError, RelPath, RequestId, Role,
 };
 
 use crate::util::{encode_all, one_of_each, p};
@@ -218,6 +218,29 @@ fn signature_request_with_bad_block_size_or_short_hash_is_refused() {
 }
 
 #[test]
+fn a_frame_of_more_list_items_than_a_sender_makes_is_refused() {
+    // 16385 two-byte copy ops fit easily in a frame and would decode to ~650 KiB of ops; a
+    // 64 MiB frame of them, to ~1.3 GB.
+    let ops = vec![DeltaOp::Copy { offset: 0, len: 1 }; MAX_LIST_ITEMS + 1];
+    let mut buf = BytesMut::new();
+    Encoder::new(Limits::default())
+        .encode(
+            &Message::DeltaChunk {
+                id: RequestId(1),
+                ops,
+            },
+            &mut buf,
+        )
+        .unwrap();
+    let err = decode_err(&buf).to_string();
+    assert_eq!(
+        err,
+        "malformed DeltaChunk (0x39) frame: field `ops` declares 16385 items, over the 16384 a \
+         frame may carry"
+    );
+}
+
+#[test]
 fn counts_and_lengths_beyond_the_body_are_refused() {
     // ScanEntries id 1, count 2^63: would be a huge Vec::with_capacity if trusted.
     let body = [
@@ -419,7 +442,7 @@ fn banner_before_the_handshake_is_shown_and_blamed_on_the_remote_shell() {
     let text = err.to_string();
     assert!(
         text.starts_with(
-            "the remote shell printed text before the sy-remote handshake (first 80 of 82 \
+            "the remote shell printed text before the sy-remote handshake (first 80 of 83 \
              bytes: \"Welcome to Ubuntu 24.04 LTS\\r\\n\\x1b[1mLast login\\x00\\x89SYWIRE\\n"
         ),
         "{text}"
@@ -543,10 +566,7 @@ fn corrupt_compressed_streams_are_refused() {
     assert_eq!(agent.poll_message().unwrap(), None);
     agent.receive_eof();
     let err = agent.poll_message().unwrap_err().to_string();
-    assert_eq!(
-        err,
-        "stream ended inside a frame header: 4 of 5 header bytes received"
-    );
+    assert_eq!(err, "stream ended inside a compressed block, 2 bytes short");
 }
 
 #[test]

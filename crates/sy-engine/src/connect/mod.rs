@@ -123,7 +123,7 @@ impl Connection {
         let shown = format!("{}:{root}", spec.host);
         let options = AgentOptions {
             location: shown.clone(),
-            compress_level: remote.compress_level,
+            compression: remote.compression,
             timeout: remote.timeout,
             read_pacing: throttle.map(Throttle::read_pacing),
         };

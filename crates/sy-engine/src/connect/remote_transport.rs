@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 
 use sy_transport::{
-    Agent, Basis, DeltaSource, Entry, FileDigest, FileWrite, LinkFailure, MetaOptions, ReadOptions,
-    RelPath, Result, Scan, ScanOptions, Sftp, SourceFile, TrafficStats, Transport, TreeOp,
-    WriteOptions, Written,
+    Agent, Basis, CompressionPolicy, DeltaSource, Entry, FileDigest, FileWrite, LinkFailure,
+    MetaOptions, ReadOptions, RelPath, Result, Scan, ScanOptions, Sftp, SourceFile, TrafficStats,
+    Transport, TreeOp, WriteOptions, Written,
 };
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -41,6 +41,14 @@ impl RemoteTransport {
                 stats.received.wire = stats.received.logical;
                 stats
             }
+        }
+    }
+
+    /// The compression the agent's session agreed on; none over SFTP or before the handshake.
+    pub fn compression(&self) -> Option<CompressionPolicy> {
+        match self {
+            RemoteTransport::Agent(agent) => agent.compression(),
+            RemoteTransport::Sftp { .. } => None,
         }
     }
 

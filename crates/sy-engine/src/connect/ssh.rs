@@ -48,7 +48,7 @@ pub(super) async fn start(
     let command = agent_remote_command(&remote.remote_path, root, mkdir)?;
     tracing::debug!("running {command:?} on {}", spec.host);
     let mut exec = session.exec(&command).await?;
-    if !exec.started().await {
+    if !exec.started().await? {
         let end = exec.status.wait().await;
         let missing = end.exit == RemoteExit::Status(127);
         let default = remote.remote_path == DEFAULT_REMOTE_PATH;
@@ -100,7 +100,7 @@ pub(super) async fn start(
         writer,
         AgentOptions {
             location: shown.clone(),
-            compress_level: remote.compress_level,
+            compression: remote.compression,
             timeout: remote.timeout,
             read_pacing: throttle.map(Throttle::read_pacing),
         },
@@ -121,7 +121,7 @@ async fn deployed_agent(
     let cached = format!("~/{}", deployed_agent_path());
     let command = agent_remote_command(&cached, root, mkdir).map_err(|e| e.to_string())?;
     let mut exec = session.exec(&command).await.map_err(failed)?;
-    if exec.started().await {
+    if exec.started().await.map_err(failed)? {
         return Ok(exec);
     }
     let local = local_agent()?;
@@ -134,7 +134,7 @@ async fn deployed_agent(
                 tracing::info!("copied {} to {}:~/{path}", local.display(), spec.host);
             }
             let mut exec = session.exec(&command).await.map_err(failed)?;
-            if exec.started().await {
+            if exec.started().await.map_err(failed)? {
                 return Ok(exec);
             }
             let end = exec.status.wait().await;

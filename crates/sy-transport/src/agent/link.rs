@@ -8,7 +8,7 @@
 //! cannot deadlock on full pipes.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -57,6 +57,13 @@ pub(crate) struct LinkState {
     failure: Mutex<Option<LinkFailure>>,
     /// This side asked to end the session, so the peer closing is expected.
     closing: AtomicBool,
+    /// Data sent now may be compressed (so incompressible data is worth detecting).
+    compressing: AtomicBool,
+    /// Bytes the writer task has written…
+    written: AtomicU64,
+    /// …and the nanoseconds it spent blocked writing them: what an adaptive session measures
+    /// the link by.
+    busy_nanos: AtomicU64,
 }
 
 impl LinkState {
@@ -74,6 +81,12 @@ impl LinkState {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Whether data sent now may be compressed: the session compresses, and (when adaptive)
+    /// currently chooses to.
+    pub(crate) fn compressing(&self) -> bool {
+        self.compressing.load(Ordering::Relaxed)
     }
 
     pub(crate) fn close(&self) {
@@ -201,6 +214,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     state: Arc<LinkState>,
 ) {
     while let Some(bytes) = wire.recv().await {
+        let started = Instant::now();
         let written = match writer.write_all(&bytes).await {
             Ok(()) if wire.is_empty() => writer.flush().await,
             other => other,
@@ -209,6 +223,11 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             state.lose(LinkCause::Write(Arc::new(e)));
             return;
         }
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        state.busy_nanos.fetch_add(busy, Ordering::Relaxed);
+        state
+            .written
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
     }
     // Closing our side tells the peer we are done (an agent exits when its stdin closes).
     let _ = writer.shutdown().await;
@@ -392,6 +411,7 @@ impl Driver {
                     .session
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(*session);
+                self.publish_compressing();
                 self.take_output();
             }
             match polled {
@@ -419,6 +439,10 @@ impl Driver {
 
     fn encode(&mut self, out: Out) {
         let flushing = matches!(out.message, Message::Flush | Message::Goodbye);
+        self.endpoint.link_progress(
+            self.state.written.load(Ordering::Relaxed),
+            Duration::from_nanos(self.state.busy_nanos.load(Ordering::Relaxed)),
+        );
         let sent = if out.stored {
             self.endpoint.send_stored(&out.message)
         } else {
@@ -428,7 +452,14 @@ impl Driver {
             self.state.fail(e);
         }
         self.unflushed = !flushing;
+        self.publish_compressing();
         self.take_output();
+    }
+
+    fn publish_compressing(&self) {
+        self.state
+            .compressing
+            .store(self.endpoint.compressing(), Ordering::Relaxed);
     }
 
     fn take_output(&mut self) {

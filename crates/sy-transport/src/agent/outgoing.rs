@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 
 use bytes::Bytes;
 use sy_delta::{DeltaOp, FileDigest, FileHasher};
-use sy_protocol::{CHUNK_LEN, Message, RequestId, worth_compressing};
+use sy_protocol::{CHUNK_LEN, MAX_LIST_ITEMS, Message, RequestId, worth_compressing};
 use tokio::sync::mpsc;
 
 use super::link::Out;
@@ -77,8 +77,9 @@ pub(super) fn read_chunk(file: &mut File) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
-/// Delta ops per `DeltaChunk` frame…
+/// Delta ops per `DeltaChunk` frame (at most [`MAX_LIST_ITEMS`])…
 const DELTA_OPS: usize = 4096;
+const _: () = assert!(DELTA_OPS <= MAX_LIST_ITEMS);
 /// …and literal bytes per frame (the literal that crosses it goes in whole).
 const DELTA_LITERAL: usize = CHUNK_LEN;
 

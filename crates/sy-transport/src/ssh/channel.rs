@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use russh::client::Msg;
@@ -22,6 +23,19 @@ use crate::error::{Error, Result};
 
 /// Data messages queued between the channel and its reader (each up to one SSH packet).
 const QUEUE: usize = 64;
+
+/// The most of a remote command's stderr kept (while it is not relayed): a host that floods it
+/// cannot make us hold more, and an error message quoting it stays readable.
+pub const STDERR_KEPT: usize = 64 << 10;
+
+/// The most of a remote command's stdout [`ExecChannel::output`] takes: what sy runs that way
+/// (`uname -sm`) answers in a line.
+pub const OUTPUT_KEPT: usize = 64 << 10;
+
+/// How long a remote command may take to say its first word (or to end) when the session's
+/// options set no `ConnectTimeout`/`--timeout`: a hung login script or agent is reported, not
+/// waited for forever.
+pub const START_DEADLINE: Duration = Duration::from_secs(60);
 
 /// How a remote command ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,7 +67,8 @@ impl std::fmt::Display for RemoteExit {
 pub struct ExecEnd {
     /// How it ended.
     pub exit: RemoteExit,
-    /// What it wrote to stderr, when that was kept rather than relayed.
+    /// What it wrote to stderr, when that was kept rather than relayed: at most
+    /// [`STDERR_KEPT`] bytes, then a line saying how many more there were.
     pub stderr: Vec<u8>,
 }
 
@@ -68,10 +83,14 @@ pub struct ExecChannel {
     /// How it ended, once it has.
     pub status: ExecStatus,
     relay: Arc<AtomicBool>,
+    /// How long [`started`](Self::started) and [`output`](Self::output) wait.
+    deadline: Duration,
+    /// The host and command, for errors.
+    shown: String,
 }
 
 impl ExecChannel {
-    pub(super) fn start(channel: Channel<Msg>) -> ExecChannel {
+    pub(super) fn start(channel: Channel<Msg>, deadline: Duration, shown: String) -> ExecChannel {
         let (read, write) = channel.split();
         let (data_tx, data_rx) = mpsc::channel(QUEUE);
         let (end_tx, end_rx) = oneshot::channel();
@@ -80,6 +99,8 @@ impl ExecChannel {
         tokio::spawn(route(read, data_tx, Arc::clone(&relay), end_tx, closed_tx));
         ExecChannel {
             relay,
+            deadline,
+            shown,
             reader: ExecReader {
                 queue: data_rx,
                 pending: Bytes::new(),
@@ -104,33 +125,98 @@ impl ExecChannel {
 
     /// Waits for the first bytes of output or the end of the command, whichever comes first:
     /// `true` when output came (it stays to be read). A program that speaks first (sy-remote
-    /// sends its hello at once) is known to have started, at no extra round trip.
-    pub async fn started(&mut self) -> bool {
+    /// sends its hello at once) is known to have started, at no extra round trip. A command
+    /// silent past the session's deadline is an error.
+    pub async fn started(&mut self) -> Result<bool> {
         if !self.reader.pending.is_empty() {
-            return true;
+            return Ok(true);
         }
-        match self.reader.queue.recv().await {
-            Some(bytes) => {
+        match tokio::time::timeout(self.deadline, self.reader.queue.recv()).await {
+            Ok(Some(bytes)) => {
                 self.reader.pending = bytes;
-                true
+                Ok(true)
             }
-            None => false,
+            Ok(None) => Ok(false),
+            Err(_) => Err(self.silent()),
         }
     }
 
-    /// Closes stdin, reads stdout to its end and waits for the exit.
+    /// Closes stdin, reads stdout to its end (at most [`OUTPUT_KEPT`] bytes) and waits for the
+    /// exit, all within the session's deadline.
     pub async fn output(mut self) -> Result<(Vec<u8>, ExecEnd)> {
-        let _ = self.writer.shutdown().await;
-        let mut out = Vec::new();
-        self.reader
-            .read_to_end(&mut out)
-            .await
-            .map_err(|source| Error::Io {
-                action: "reading the output of",
-                path: "a remote command".to_owned(),
-                source,
-            })?;
-        Ok((out, self.status.wait().await))
+        let deadline = self.deadline;
+        let shown = self.shown.clone();
+        let run = async {
+            let _ = self.writer.shutdown().await;
+            let mut out = Vec::new();
+            (&mut self.reader)
+                .take(OUTPUT_KEPT as u64 + 1)
+                .read_to_end(&mut out)
+                .await
+                .map_err(|source| Error::Io {
+                    action: "reading the output of",
+                    path: shown.clone(),
+                    source,
+                })?;
+            if out.len() > OUTPUT_KEPT {
+                return Err(Error::Ssh {
+                    host: shown.clone(),
+                    reason: format!("the command wrote more than {OUTPUT_KEPT} bytes"),
+                });
+            }
+            Ok((out, self.status.wait().await))
+        };
+        match tokio::time::timeout(deadline, run).await {
+            Ok(done) => done,
+            Err(_) => Err(Error::Ssh {
+                host: shown,
+                reason: format!("the command did not finish within {deadline:?}"),
+            }),
+        }
+    }
+
+    fn silent(&self) -> Error {
+        Error::Ssh {
+            host: self.shown.clone(),
+            reason: format!(
+                "the command started but said nothing for {:?} (a login script waiting for \
+                 input, or a hung sy-remote?); ConnectTimeout or --timeout sets this wait",
+                self.deadline
+            ),
+        }
+    }
+}
+
+/// A command's stderr while it is not relayed: the first [`STDERR_KEPT`] bytes, and a count of
+/// the rest.
+#[derive(Debug, Default)]
+struct KeptStderr {
+    kept: Vec<u8>,
+    dropped: u64,
+}
+
+impl KeptStderr {
+    fn push(&mut self, bytes: &[u8]) {
+        let room = STDERR_KEPT - self.kept.len();
+        let take = bytes.len().min(room);
+        self.kept.extend_from_slice(&bytes[..take]);
+        self.dropped += (bytes.len() - take) as u64;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.kept.is_empty() && self.dropped == 0
+    }
+
+    /// What was kept, with a last line naming what was not; empties it.
+    fn take(&mut self) -> Vec<u8> {
+        let mut out = std::mem::take(&mut self.kept);
+        if self.dropped > 0 {
+            out.extend_from_slice(
+                format!("\n[{} more bytes of stderr not kept]\n", self.dropped).as_bytes(),
+            );
+            self.dropped = 0;
+        }
+        out
     }
 }
 
@@ -145,13 +231,12 @@ async fn route(
 ) {
     let mut data = Some(data);
     let mut exit = RemoteExit::Unknown;
-    let mut stderr = Vec::new();
-    let relay_kept = |stderr: &mut Vec<u8>| {
+    let mut stderr = KeptStderr::default();
+    let relay_kept = |stderr: &mut KeptStderr| {
         if relay.load(Ordering::SeqCst) && !stderr.is_empty() {
             let mut ours = std::io::stderr().lock();
-            let _ = ours.write_all(stderr);
+            let _ = ours.write_all(&stderr.take());
             let _ = ours.flush();
-            stderr.clear();
         }
     };
     while let Some(message) = read.wait().await {
@@ -168,7 +253,7 @@ async fn route(
                 data: bytes,
                 ext: 1,
             } => {
-                stderr.extend_from_slice(&bytes);
+                stderr.push(&bytes);
                 relay_kept(&mut stderr);
             }
             ChannelMsg::Eof => data = None,
@@ -184,7 +269,10 @@ async fn route(
     drop(data);
     drop(closed);
     relay_kept(&mut stderr);
-    let _ = end.send(ExecEnd { exit, stderr });
+    let _ = end.send(ExecEnd {
+        exit,
+        stderr: stderr.take(),
+    });
 }
 
 /// The remote command's stdout.

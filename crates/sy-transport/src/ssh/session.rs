@@ -284,7 +284,15 @@ impl SshSession {
             .exec(true, command)
             .await
             .map_err(|e| self.broken("starting a remote command", e))?;
-        Ok(ExecChannel::start(channel))
+        let deadline = self
+            .options
+            .connect_timeout
+            .unwrap_or(super::channel::START_DEADLINE);
+        Ok(ExecChannel::start(
+            channel,
+            deadline,
+            self.options.shown.clone(),
+        ))
     }
 
     /// Runs `command` to its end with nothing on its stdin; returns its stdout and how it ended.

@@ -11,7 +11,8 @@ use sy_protocol::{
     TrafficStats,
 };
 use sy_transport::{
-    Agent, AgentOptions, Error, LinkCause, Local, ScanOptions, ServeOptions, Transport, serve,
+    Agent, AgentOptions, CompressionPolicy, Error, LinkCause, Local, ScanOptions, ServeOptions,
+    Transport, serve,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::task::JoinHandle;
@@ -390,7 +391,7 @@ async fn client_error(bytes: Vec<u8>, close: bool) -> Error {
         write,
         AgentOptions {
             location: "host:dir".to_owned(),
-            compress_level: None,
+            compression: CompressionPolicy::Never,
             timeout: None,
             read_pacing: None,
         },
@@ -482,7 +483,11 @@ async fn scan_answered_with(
 ) -> sy_transport::Result<sy_transport::Scan> {
     let (client_end, mut agent_end) = tokio::io::duplex(1 << 20);
     let (read, write) = tokio::io::split(client_end);
-    let agent = Agent::new(read, write, AgentOptions::default());
+    let options = AgentOptions {
+        compression: CompressionPolicy::Never,
+        ..AgentOptions::default()
+    };
+    let agent = Agent::new(read, write, options);
     let fake = tokio::spawn(async move {
         let mut endpoint = Endpoint::new(Role::Agent, Hello::new(3));
         agent_end.write_all(&endpoint.take_output()).await.unwrap();

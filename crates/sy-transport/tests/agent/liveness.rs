@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use sy_protocol::{Endpoint, Hello, Message, Role};
 use sy_transport::{
-    Agent, AgentOptions, Error, KEEPALIVE, LinkCause, LinkFailure, Local, ScanOptions,
-    ServeOptions, Transport, serve,
+    Agent, AgentOptions, CompressionPolicy, Error, KEEPALIVE, LinkCause, LinkFailure, Local,
+    ScanOptions, ServeOptions, Transport, serve,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
@@ -21,7 +21,7 @@ use tokio::time::Instant;
 fn options(timeout: Duration) -> AgentOptions {
     AgentOptions {
         location: "test:".to_owned(),
-        compress_level: None,
+        compression: CompressionPolicy::Never,
         timeout: Some(timeout),
         read_pacing: None,
     }

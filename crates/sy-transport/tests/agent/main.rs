@@ -10,9 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sy_transport::{
-    Agent, AgentOptions, Basis, Cancel, Entry, FileDigest, FileWrite, Local, MetaOptions,
-    NoProgress, ReadOptions, RelPath, ScanOptions, ServeOptions, Transport, TreeOp, WriteOptions,
-    serve,
+    Agent, AgentOptions, Basis, Cancel, CompressionPolicy, Entry, FileDigest, FileWrite, Local,
+    MetaOptions, NoProgress, ReadOptions, RelPath, ScanOptions, ServeOptions, Transport, TreeOp,
+    WriteOptions, serve,
 };
 use tokio::task::JoinHandle;
 
@@ -36,7 +36,7 @@ pub fn run<F: Future<Output = ()>>(test: F) {
 /// An agent serving `root`, and the client talking to it.
 fn connect(
     root: &Path,
-    compress: Option<i8>,
+    compression: CompressionPolicy,
 ) -> (
     Agent,
     JoinHandle<sy_transport::Result<sy_protocol::TrafficStats>>,
@@ -53,7 +53,7 @@ fn connect(
     let (read, write) = tokio::io::split(client_end);
     let options = AgentOptions {
         location: "test:".to_owned(),
-        compress_level: compress,
+        compression,
         timeout: None,
         read_pacing: None,
     };
@@ -117,7 +117,7 @@ fn push_creates_files_of_every_size_with_their_times() {
     run(async {
         let local = Local::open(src.path()).unwrap();
         let scan = local.scan(ScanOptions::default()).await.unwrap();
-        let (agent, server) = connect(dst.path(), None);
+        let (agent, server) = connect(dst.path(), CompressionPolicy::Never);
         let results = agent
             .apply(
                 vec![TreeOp::Mkdir { path: rel("d") }],
@@ -173,7 +173,7 @@ fn push_and_pull_update_a_big_file_by_delta() {
     run(async {
         let local = Local::open(src.path()).unwrap();
         let scan = local.scan(ScanOptions::default()).await.unwrap();
-        let (agent, server) = connect(dst.path(), None);
+        let (agent, server) = connect(dst.path(), CompressionPolicy::Never);
         agent.scan(ScanOptions::default()).await.unwrap();
         let signature = agent
             .signature(rel("f"), Basis::Existing)
@@ -206,7 +206,7 @@ fn push_and_pull_update_a_big_file_by_delta() {
     std::fs::write(dst.path().join("f"), &old).unwrap();
     run(async {
         let local = Local::open(dst.path()).unwrap();
-        let (agent, server) = connect(src.path(), None);
+        let (agent, server) = connect(src.path(), CompressionPolicy::Never);
         let scan = agent.scan(ScanOptions::default()).await.unwrap();
         let signature = local
             .signature(rel("f"), Basis::Existing)
@@ -231,6 +231,16 @@ fn push_and_pull_update_a_big_file_by_delta() {
 
 #[test]
 fn pull_reads_small_files_in_one_batch_and_streams_big_ones() {
+    pull_small_files_and_a_big_one(CompressionPolicy::Always { level: 3 });
+}
+
+#[test]
+fn pull_with_adaptive_compression_arrives_byte_identical() {
+    pull_small_files_and_a_big_one(CompressionPolicy::Auto);
+}
+
+/// Pulls 200 small text files and 2 MiB of noise with `compression`, checks every byte.
+fn pull_small_files_and_a_big_one(compression: CompressionPolicy) {
     let src = tempfile::tempdir().unwrap();
     let dst = tempfile::tempdir().unwrap();
     for i in 0..200 {
@@ -244,7 +254,7 @@ fn pull_reads_small_files_in_one_batch_and_streams_big_ones() {
     std::fs::write(src.path().join("big"), &big).unwrap();
     run(async {
         let local = Local::open(dst.path()).unwrap();
-        let (agent, server) = connect(src.path(), Some(3));
+        let (agent, server) = connect(src.path(), compression);
         let scan = agent.scan(ScanOptions::default()).await.unwrap();
         let files: Vec<Entry> = scan
             .entries
@@ -274,15 +284,18 @@ fn pull_reads_small_files_in_one_batch_and_streams_big_ones() {
             }
         }
         assert!(agent.compressed());
+        assert_eq!(agent.compression(), Some(compression));
         // Counted once the link has ended: until then the last bytes read may not be decoded
         // yet, so the wire count can run ahead of the logical one.
         agent.close().await;
         server.await.unwrap().unwrap();
         let traffic = agent.traffic();
-        assert!(
-            traffic.received.wire < traffic.received.logical,
-            "text compresses: {traffic:?}"
-        );
+        if compression != CompressionPolicy::Auto {
+            assert!(
+                traffic.received.wire < traffic.received.logical,
+                "text compresses: {traffic:?}"
+            );
+        }
     });
     for i in 0..200 {
         let name = format!("f{i:03}");
@@ -299,7 +312,7 @@ fn checksums_and_tree_ops_report_per_item() {
     let root = tempfile::tempdir().unwrap();
     std::fs::write(root.path().join("a"), b"abc").unwrap();
     run(async {
-        let (agent, server) = connect(root.path(), None);
+        let (agent, server) = connect(root.path(), CompressionPolicy::Never);
         agent.scan(ScanOptions::default()).await.unwrap();
         let digests = agent.checksums(vec![rel("a"), rel("missing")], false).await;
         assert_eq!(digests[0].as_ref().unwrap(), &FileDigest::of_bytes(b"abc"));
@@ -330,4 +343,35 @@ fn checksums_and_tree_ops_report_per_item() {
         std::fs::read_link(root.path().join("x/l")).unwrap(),
         Path::new("../a")
     );
+}
+
+#[test]
+fn batches_longer_than_a_frame_may_carry_are_split_and_answered_in_order() {
+    let root = tempfile::tempdir().unwrap();
+    let n = sy_protocol::MAX_LIST_ITEMS + 10;
+    run(async {
+        let (agent, server) = connect(root.path(), CompressionPolicy::Never);
+        agent.scan(ScanOptions::default()).await.unwrap();
+        let mut ops: Vec<TreeOp> = (0..n)
+            .map(|i| TreeOp::Mkdir {
+                path: rel(&format!("d{i}")),
+            })
+            .collect();
+        // The last op fails: its result must land last, not in the first request's answers.
+        ops.push(TreeOp::Remove {
+            path: rel("nope/deeper"),
+        });
+        let results = agent.apply(ops, MetaOptions::default()).await;
+        assert_eq!(results.len(), n + 1);
+        assert!(results[..n].iter().all(Result::is_ok));
+        assert!(results[n].is_err());
+        let digests = agent
+            .checksums((0..n).map(|i| rel(&format!("d{i}/none"))).collect(), false)
+            .await;
+        assert_eq!(digests.len(), n);
+        assert!(digests.iter().all(Result::is_err));
+        agent.close().await;
+        server.await.unwrap().unwrap();
+    });
+    assert!(root.path().join(format!("d{}", n - 1)).is_dir());
 }

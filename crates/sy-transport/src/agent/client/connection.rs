@@ -41,10 +41,7 @@ impl Client {
         R: AsyncRead + Unpin + Send + 'static,
         W: AsyncWrite + Unpin + Send + 'static,
     {
-        let mut hello = Hello::new(crate::seed::random_seed());
-        if let Some(level) = options.compress_level {
-            hello = hello.with_compression(level);
-        }
+        let hello = Hello::new(crate::seed::random_seed()).with_policy(options.compression);
         let link = link::start(
             Endpoint::new(Role::Client, hello),
             reader,
@@ -178,10 +175,9 @@ impl Client {
         }
     }
 
+    /// Whether data sent now may be compressed, so incompressible data is worth detecting.
     pub(super) fn compressing(&self) -> bool {
-        self.state
-            .session()
-            .is_some_and(|s| s.compression.is_some())
+        self.state.compressing()
     }
 
     /// `path` as messages name it: beneath the agent's location.

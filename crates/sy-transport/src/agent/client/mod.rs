@@ -10,7 +10,7 @@ mod tree;
 use std::sync::Arc;
 
 use sy_delta::FileDigest;
-use sy_protocol::TrafficStats;
+use sy_protocol::{CompressionPolicy, TrafficStats};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::{
@@ -24,8 +24,9 @@ use connection::Client;
 pub struct AgentOptions {
     /// Where the agent's root is, for messages (`host:/srv/data`).
     pub location: String,
-    /// Ask for zstd at this level in both directions (`-z`, `--compress-level`).
-    pub compress_level: Option<i8>,
+    /// What to ask of compression (`--compress`): adaptive by default; an agent that predates
+    /// adaptive sessions then agrees on none.
+    pub compression: CompressionPolicy,
     /// Give up on the connection after this long without a byte from the agent (`--timeout`).
     /// The agent sends a keepalive every [`KEEPALIVE`](crate::KEEPALIVE) while it is
     /// otherwise silent, so a busy agent is never taken for a stalled link when this is
@@ -78,6 +79,11 @@ impl Agent {
             .state
             .session()
             .is_some_and(|s| s.compression.is_some())
+    }
+
+    /// The compression the session agreed on (known once the agent has answered).
+    pub fn compression(&self) -> Option<CompressionPolicy> {
+        self.client.state.session().map(|s| s.policy())
     }
 
     /// True once the agent has answered the handshake: the host was reached and `sy-remote`

@@ -57,11 +57,22 @@ pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<S
     }
 }
 
+/// Applies `ops` in order, in requests of at most [`wire::MAX_LIST_ITEMS`] ops.
 pub(super) async fn apply(
     client: &Arc<Client>,
-    ops: Vec<TreeOp>,
+    mut ops: Vec<TreeOp>,
     meta: MetaOptions,
 ) -> Vec<Result<()>> {
+    let mut results = Vec::with_capacity(ops.len());
+    while !ops.is_empty() {
+        let rest = ops.split_off(ops.len().min(wire::MAX_LIST_ITEMS));
+        results.extend(apply_batch(client, ops, meta).await);
+        ops = rest;
+    }
+    results
+}
+
+async fn apply_batch(client: &Arc<Client>, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
     let len = ops.len();
     let mut call = client.open();
     let request = Message::TreeOps {
@@ -84,7 +95,22 @@ pub(super) async fn apply(
     fill(results, outcome, client, || Ok(()))
 }
 
+/// The digests of `paths`, in requests of at most [`wire::MAX_LIST_ITEMS`] paths.
 pub(super) async fn digests(
+    client: &Arc<Client>,
+    mut paths: Vec<RelPath>,
+    follow_links: bool,
+) -> Vec<Result<FileDigest>> {
+    let mut results = Vec::with_capacity(paths.len());
+    while !paths.is_empty() {
+        let rest = paths.split_off(paths.len().min(wire::MAX_LIST_ITEMS));
+        results.extend(digests_batch(client, paths, follow_links).await);
+        paths = rest;
+    }
+    results
+}
+
+async fn digests_batch(
     client: &Arc<Client>,
     paths: Vec<RelPath>,
     follow_links: bool,

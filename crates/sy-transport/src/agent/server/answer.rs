@@ -78,7 +78,7 @@ pub(super) async fn scan<T: Transport>(
     for entry in scan.entries {
         bytes += entry.encoded_len();
         batch.push(entry);
-        if bytes >= SCAN_FRAME {
+        if bytes >= SCAN_FRAME || batch.len() >= wire::MAX_LIST_ITEMS {
             let entries = std::mem::take(&mut batch);
             bytes = 0;
             reply.send(Message::ScanEntries { id, entries }).await;
@@ -89,7 +89,7 @@ pub(super) async fn scan<T: Transport>(
             .send(Message::ScanEntries { id, entries: batch })
             .await;
     }
-    for leftovers in scan.leftovers.chunks(1024) {
+    for leftovers in scan.leftovers.chunks(wire::MAX_LIST_ITEMS) {
         let leftovers = leftovers.to_vec();
         reply.send(Message::ScanLeftovers { id, leftovers }).await;
     }

@@ -34,11 +34,9 @@ impl Reply {
         Reply { out, state }
     }
 
-    /// Whether the session compresses, so incompressible data is worth detecting.
+    /// Whether data sent now may be compressed, so incompressible data is worth detecting.
     pub(super) fn compressing(&self) -> bool {
-        self.state
-            .session()
-            .is_some_and(|s| s.compression.is_some())
+        self.state.compressing()
     }
 
     /// The longest strong hash per block the handshake allowed.
