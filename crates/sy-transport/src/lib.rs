@@ -42,8 +42,8 @@ pub mod ssh;
 mod transport;
 
 pub use agent::{
-    Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing, ServeOptions, Traffic,
-    TrafficStats, serve,
+    Access, Agent, AgentOptions, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing, ServeOptions,
+    Traffic, TrafficStats, serve,
 };
 pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};
 pub use filter::Filter;
