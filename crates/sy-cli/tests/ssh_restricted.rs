@@ -32,7 +32,11 @@ fn a_restricted_key_syncs_beneath_its_root_and_nowhere_else() {
     s.f.write("src/d/b", "deeper");
     s.f.symlink("d/b", "src/inside");
 
-    ok(s.sy().arg(s.f.src_slash()).arg("sshtest:backup/").output().unwrap());
+    ok(s.sy()
+        .arg(s.f.src_slash())
+        .arg("sshtest:backup/")
+        .output()
+        .unwrap());
     assert_same_tree(&s.f.src(), &top.join("backup"));
     let pulled = s.f.path("pulled");
     ok(s.sy()
@@ -66,9 +70,15 @@ fn a_restricted_key_syncs_beneath_its_root_and_nowhere_else() {
         .unwrap();
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("planted: a symbolic link on the way leads outside"), "{err}");
+    assert!(
+        err.contains("planted: a symbolic link on the way leads outside"),
+        "{err}"
+    );
     assert!(!followed.join("planted").exists());
     assert_eq!(fs::read_to_string(followed.join("a")).unwrap(), "pushed");
-    let names: Vec<_> = fs::read_dir(&outside).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let names: Vec<_> = fs::read_dir(&outside)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(names, ["secret"]);
 }

@@ -24,8 +24,10 @@ pub(crate) fn client_request(original: &OsStr) -> Result<Request> {
     let Some((_program, args)) = words.split_first() else {
         bail!("the client sent no command: a restricted key only runs sy-remote for sy");
     };
-    let mut request = Request::try_parse_from(std::iter::once("sy-remote").chain(args.iter().map(String::as_str)))
-        .with_context(|| format!("the client's command {text:?} is not one sy sends"))?;
+    let mut request = Request::try_parse_from(
+        std::iter::once("sy-remote").chain(args.iter().map(String::as_str)),
+    )
+    .with_context(|| format!("the client's command {text:?} is not one sy sends"))?;
     request.root = request.root.map(home_is_the_top);
     Ok(request)
 }
@@ -62,7 +64,10 @@ mod tests {
             root_of("/opt/sy-remote -- ~/'a b'").unwrap(),
             (PathBuf::from("a b"), false)
         );
-        assert_eq!(root_of("sy-remote -- ~").unwrap(), (PathBuf::from("."), false));
+        assert_eq!(
+            root_of("sy-remote -- ~").unwrap(),
+            (PathBuf::from("."), false)
+        );
         assert_eq!(
             root_of("sy-remote -- --restrict").unwrap(),
             (PathBuf::from("--restrict"), false)

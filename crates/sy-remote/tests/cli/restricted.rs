@@ -69,13 +69,19 @@ fn a_link_planted_to_lead_out_of_the_root_is_not_read_through_the_agent() {
     });
     let problems: Vec<String> = scanned.problems.iter().map(|e| describe(e)).collect();
     assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("leads outside the served directory"), "{problems:?}");
+    assert!(
+        problems[0].contains("leads outside the served directory"),
+        "{problems:?}"
+    );
     assert!(scanned.entries.iter().all(|e| e.path.as_bytes() != b"x"));
     let [Err(error)] = &read[..] else {
         panic!("the link was read through: {read:?}");
     };
     let error = describe(error);
-    assert!(error.contains("x: a symbolic link on the way leads outside"), "{error}");
+    assert!(
+        error.contains("x: a symbolic link on the way leads outside"),
+        "{error}"
+    );
 }
 
 fn describe(error: &sy_transport::Error) -> String {
@@ -102,12 +108,18 @@ fn a_forced_command_refuses_roots_outside_its_restriction_and_makes_nothing_ther
     symlink(dir.path(), top.join("up")).unwrap();
     let elsewhere = dir.path().join("elsewhere");
     for (command, says) in [
-        ("sy-remote --mkdir -- ../elsewhere".to_owned(), "`..` is not allowed".to_owned()),
+        (
+            "sy-remote --mkdir -- ../elsewhere".to_owned(),
+            "`..` is not allowed".to_owned(),
+        ),
         (
             format!("sy-remote --mkdir -- '{}'", elsewhere.display()),
             "outside the directory this agent is restricted to".to_owned(),
         ),
-        ("sy-remote --mkdir -- up/elsewhere".to_owned(), "leads outside".to_owned()),
+        (
+            "sy-remote --mkdir -- up/elsewhere".to_owned(),
+            "leads outside".to_owned(),
+        ),
         (
             "sy-remote --restrict / -- elsewhere".to_owned(),
             "is not one sy sends".to_owned(),
@@ -134,10 +146,10 @@ fn a_forced_command_serves_the_directory_the_client_named_beneath_its_root() {
     let top = dir.path().join("restricted");
     std::fs::create_dir(&top).unwrap();
     let mut agent = sy_remote();
-    agent
-        .arg("--restrict")
-        .arg(&top)
-        .env("SSH_ORIGINAL_COMMAND", "sy-remote --mkdir -- '~/new dir/deeper'");
+    agent.arg("--restrict").arg(&top).env(
+        "SSH_ORIGINAL_COMMAND",
+        "sy-remote --mkdir -- '~/new dir/deeper'",
+    );
     let err = handshake_and_goodbye(agent);
     assert_eq!(err, "");
     assert!(top.join("new dir/deeper").is_dir());

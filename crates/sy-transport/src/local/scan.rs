@@ -90,8 +90,14 @@ impl Walk<'_> {
             Follow::Never => statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW),
             Follow::Anywhere => statat(dirfd, name, AtFlags::empty()),
             Follow::Beneath => {
-                let fd = open_beneath(self.root, path, OFlags::PATH, Mode::empty(), Follow::Beneath)
-                    .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+                let fd = open_beneath(
+                    self.root,
+                    path,
+                    OFlags::PATH,
+                    Mode::empty(),
+                    Follow::Beneath,
+                )
+                .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
                 rustix::fs::fstat(&fd)
             }
         }

@@ -51,7 +51,11 @@ impl Local {
             }
             Err(source) => {
                 return Err(Error::Io {
-                    action: if create { "creating directory" } else { "opening directory" },
+                    action: if create {
+                        "creating directory"
+                    } else {
+                        "opening directory"
+                    },
                     path: root_path.display().to_string(),
                     source,
                 });

@@ -54,7 +54,9 @@ async fn read_result(client: &mut RawClient, id: u64) -> Result<Vec<u8>, (ErrorK
     let mut data = Vec::new();
     loop {
         match client.recv().await {
-            Message::FileChunk { id: got, data: d, .. } if got == RequestId(id) => {
+            Message::FileChunk {
+                id: got, data: d, ..
+            } if got == RequestId(id) => {
                 data.extend_from_slice(&d);
             }
             Message::FileEnd { id: got, .. } if got == RequestId(id) => return Ok(data),
@@ -91,14 +93,20 @@ fn a_link_leading_out_of_the_served_root_is_not_followed_for_a_read() {
         assert!(!entries.contains(&"absolute".to_owned()), "{entries:?}");
         assert_eq!(problems.len(), 2, "{problems:?}");
         for problem in &problems {
-            assert!(problem.contains("leads outside the served directory"), "{problem}");
+            assert!(
+                problem.contains("leads outside the served directory"),
+                "{problem}"
+            );
         }
         for (id, link) in [(2, "absolute"), (3, "climbing")] {
             client.send(vec![read(id, link)]).await;
             let (kind, message) = read_result(&mut client, id).await.unwrap_err();
             assert_eq!(kind, ErrorKind::InvalidPath, "{message}");
             assert!(message.contains(link), "{message}");
-            assert!(message.contains("leads outside the served directory"), "{message}");
+            assert!(
+                message.contains("leads outside the served directory"),
+                "{message}"
+            );
         }
         client
             .send(vec![Message::ChecksumRequest {
@@ -149,10 +157,18 @@ fn a_root_reached_through_a_link_out_of_the_restriction_is_refused_and_nothing_i
     symlink(&outside, restricted.join("absolute")).unwrap();
     symlink("../outside", restricted.join("climbing")).unwrap();
     symlink("real", restricted.join("alias")).unwrap();
-    for requested in ["absolute", "climbing", "absolute/new", "climbing/new/deeper"] {
+    for requested in [
+        "absolute",
+        "climbing",
+        "absolute/new",
+        "climbing/new/deeper",
+    ] {
         for create in [false, true] {
             let error = Local::open_within(&restricted, Path::new(requested), create).unwrap_err();
-            assert!(matches!(error, Error::LinkLeavesRoot { .. }), "{requested}: {error:?}");
+            assert!(
+                matches!(error, Error::LinkLeavesRoot { .. }),
+                "{requested}: {error:?}"
+            );
             assert!(error.to_string().contains("leads outside"), "{error}");
         }
     }
@@ -254,7 +270,10 @@ fn a_read_only_agent_refuses_every_write_and_still_serves_reads() {
             .send(vec![Message::TreeOps {
                 id: RequestId(3),
                 meta: Default::default(),
-                ops: vec![TreeOp::Mkdir { path: p("dir") }, TreeOp::Remove { path: p("kept") }],
+                ops: vec![
+                    TreeOp::Mkdir { path: p("dir") },
+                    TreeOp::Remove { path: p("kept") },
+                ],
             }])
             .await;
         let mut refusals = 0;
@@ -275,7 +294,10 @@ fn a_read_only_agent_refuses_every_write_and_still_serves_reads() {
         assert_eq!(read_result(&mut client, 5).await.unwrap(), b"original");
     });
     assert_eq!(tree(root.path()), ["kept"]);
-    assert_eq!(std::fs::read(root.path().join("kept")).unwrap(), b"original");
+    assert_eq!(
+        std::fs::read(root.path().join("kept")).unwrap(),
+        b"original"
+    );
 }
 
 #[test]
@@ -308,11 +330,16 @@ fn a_write_only_agent_refuses_reads_of_contents_and_still_takes_a_push() {
         client.send(whole_file(4, "pushed", b"new data")).await;
         loop {
             match client.recv().await {
-                Message::Written { id: RequestId(4), .. } => break,
+                Message::Written {
+                    id: RequestId(4), ..
+                } => break,
                 Message::Error(reply) if reply.id == RequestId(4) => panic!("{reply:?}"),
                 _ => {}
             }
         }
     });
-    assert_eq!(std::fs::read(root.path().join("pushed")).unwrap(), b"new data");
+    assert_eq!(
+        std::fs::read(root.path().join("pushed")).unwrap(),
+        b"new data"
+    );
 }

@@ -27,12 +27,7 @@ pub(super) struct Dispatcher<T> {
 }
 
 impl<T: Transport> Dispatcher<T> {
-    pub(super) fn new(
-        transport: Arc<T>,
-        reply: Reply,
-        concurrency: usize,
-        policy: Policy,
-    ) -> Self {
+    pub(super) fn new(transport: Arc<T>, reply: Reply, concurrency: usize, policy: Policy) -> Self {
         Dispatcher {
             workers: Workers::new(transport, reply, concurrency),
             sources: Vec::new(),
