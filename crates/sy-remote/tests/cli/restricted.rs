@@ -67,7 +67,7 @@ fn a_link_planted_to_lead_out_of_the_root_is_not_read_through_the_agent() {
             .await;
         (scanned, read)
     });
-    let problems: Vec<String> = scanned.problems.iter().map(|e| describe(e)).collect();
+    let problems: Vec<String> = scanned.problems.iter().map(describe).collect();
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0].contains("leads outside the served directory"),
