@@ -1,22 +1,79 @@
 //! `sy-remote`: the agent `sy` starts on the far side of a connection (`sy -e ssh … host:dir`
-//! runs `ssh host sy-remote --mkdir dir`). It serves the sy protocol on stdin/stdout for the one
-//! directory it is given, logs to stderr, and exits when stdin closes.
+//! runs `ssh host sy-remote --mkdir -- dir`). It serves the sy protocol on stdin/stdout for the
+//! one directory it is given, logs to stderr, and exits when stdin closes.
+//!
+//! Every path the client names is resolved beneath that directory without following a
+//! symbolic link out of it — for writes, and for reads too: with `-L` a link is followed only
+//! while it stays beneath the directory, so a client cannot plant `x -> /etc/shadow` and read
+//! it through the agent.
+//!
+//! # Restricted keys
+//!
+//! Like rsync's `rrsync`, `sy-remote --restrict ROOT` confines a key in `authorized_keys` to
+//! one tree:
+//!
+//! ```text
+//! command="/usr/local/bin/sy-remote --restrict /srv/backup",restrict ssh-ed25519 AAAA… backup@laptop
+//! ```
+//!
+//! sshd then runs that command whatever the client asked, and leaves the client's command
+//! (`sy-remote [--mkdir] -- 'dir'`) in `SSH_ORIGINAL_COMMAND`; the agent takes only the
+//! directory and `--mkdir` from it (nothing that loosens the restriction) and:
+//!
+//! - resolves the directory beneath ROOT: a relative one (and `~`, `~/dir`) relative to ROOT,
+//!   an absolute one only if it starts with ROOT, `..` refused; a symbolic link on the way is
+//!   followed only while it stays beneath ROOT, and `--mkdir` creates directories beneath ROOT
+//!   only;
+//! - follows no symbolic link out of that directory for any read or write;
+//! - creates no symbolic link whose target is absolute or climbs above that directory with
+//!   `..` (rsync's `--safe-links` rule, judged by the target's words; such a link is refused
+//!   with an error, not skipped);
+//! - with `--read-only`, refuses every write (and `--mkdir`); with `--write-only`, refuses every
+//!   read of file contents, while still giving a push what rsync's receiver gives the sender
+//!   under `rrsync -wo`: the listing of the destination, block signatures of the files to
+//!   update and their digests for `--checksum`.
+//!
+//! Without `SSH_ORIGINAL_COMMAND` (not run by sshd as a forced command) the directory comes
+//! from the arguments, as without `--restrict`.
+
+mod forced;
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
-use sy_transport::{Local, ServeOptions, serve};
+use sy_transport::{Access, Local, ServeOptions, serve};
 
-/// Serve one directory to a `sy` client over stdin/stdout (started by `sy`, not by hand).
+/// Serve one directory to a `sy` client over stdin/stdout (started by `sy`, or by sshd as an
+/// `authorized_keys` forced command with `--restrict`).
 #[derive(Debug, Parser)]
 #[command(name = "sy-remote", version, about)]
 struct Args {
+    #[command(flatten)]
+    request: Request,
+    /// Serve only beneath ROOT (for an `authorized_keys` forced command, like rsync's rrsync):
+    /// the directory comes from the client's command in SSH_ORIGINAL_COMMAND and is resolved
+    /// beneath ROOT; no symbolic link leads out of it and none pointing out is created.
+    #[arg(long, value_name = "ROOT")]
+    restrict: Option<PathBuf>,
+    /// With --restrict: serve reads only; every write is refused.
+    #[arg(long, requires = "restrict", conflicts_with = "write_only")]
+    read_only: bool,
+    /// With --restrict: accept writes only; reading file contents is refused.
+    #[arg(long, requires = "restrict")]
+    write_only: bool,
+}
+
+/// What the client asks for: the arguments `sy` passes (on the command line, or in
+/// `SSH_ORIGINAL_COMMAND` under a forced command).
+#[derive(Debug, Parser)]
+#[command(name = "sy-remote")]
+struct Request {
     /// The directory to serve; every path the client names is resolved beneath it.
-    root: PathBuf,
+    root: Option<PathBuf>,
     /// Create the directory (and missing parents) first, for a destination that is new.
     #[arg(long)]
     mkdir: bool,
@@ -40,14 +97,52 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let args = Args::parse();
-    init_logging(args.verbose);
-    if args.mkdir {
-        std::fs::create_dir_all(&args.root)
-            .with_context(|| format!("creating {}", args.root.display()))?;
-    }
-    let root = Local::open(&args.root)?;
-    let mut options = ServeOptions::default();
-    if let Some(jobs) = args.jobs {
+    init_logging(args.request.verbose);
+    let access = if args.read_only {
+        Access::ReadOnly
+    } else if args.write_only {
+        Access::WriteOnly
+    } else {
+        Access::ReadWrite
+    };
+    let request = match (&args.restrict, std::env::var_os("SSH_ORIGINAL_COMMAND")) {
+        (Some(_), Some(original)) => forced::client_request(&original)?,
+        _ => args.request,
+    };
+    let Some(requested) = request.root else {
+        bail!("no directory to serve: sy names one (sy-remote [--mkdir] -- DIR)");
+    };
+    let root = match &args.restrict {
+        Some(top) => {
+            if request.mkdir && access == Access::ReadOnly {
+                bail!(
+                    "creating {} refused: this agent only sends files (--read-only)",
+                    requested.display()
+                );
+            }
+            Local::open_within(top, &requested, request.mkdir).with_context(|| {
+                format!(
+                    "serving {} (restricted to {})",
+                    requested.display(),
+                    top.display()
+                )
+            })?
+        }
+        None => {
+            if request.mkdir {
+                std::fs::create_dir_all(&requested)
+                    .with_context(|| format!("creating {}", requested.display()))?;
+            }
+            Local::open_confined(&requested)?
+        }
+    };
+    let shown = root.root_path().display().to_string();
+    let mut options = ServeOptions {
+        access,
+        confine_new_links: args.restrict.is_some(),
+        ..ServeOptions::default()
+    };
+    if let Some(jobs) = request.jobs {
         options.concurrency = jobs.max(1);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -71,7 +166,7 @@ fn run() -> Result<()> {
     // A read of stdin may still be blocked in the pool when the session ended on an error;
     // do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    let stats = stats.with_context(|| format!("serving {}", args.root.display()))?;
+    let stats = stats.with_context(|| format!("serving {shown}"))?;
     tracing::info!(
         "done: sent {} bytes ({} on the wire), received {} ({} on the wire)",
         stats.sent.logical,

@@ -42,6 +42,24 @@ pub enum Error {
         /// The path.
         path: String,
     },
+    /// A symbolic link followed for a read (`-L`) leads outside the root served to a peer: an
+    /// absolute target, or one climbing out with `..`.
+    #[error("{path}: a symbolic link on the way leads outside the served directory (not followed)")]
+    LinkLeavesRoot {
+        /// The path.
+        path: String,
+    },
+    /// A request this side does not allow (`sy-remote --read-only`, `--write-only`,
+    /// `--restrict`), whatever the file system would say.
+    #[error("{action} {path} refused: {reason}")]
+    Refused {
+        /// What was asked ("reading", "writing", "creating a symbolic link at", …).
+        action: &'static str,
+        /// The path as the peer named it.
+        path: String,
+        /// Why it is not allowed.
+        reason: &'static str,
+    },
     /// A bad `--exclude`/`--include` pattern or filter file.
     #[error("bad filter pattern {pattern:?}: {reason}")]
     Filter {

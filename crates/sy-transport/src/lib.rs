@@ -42,7 +42,7 @@ pub mod ssh;
 mod transport;
 
 pub use agent::{
-    Agent, AgentOptions, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing,
+    Access, Agent, AgentOptions, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing,
     ServeOptions, Traffic, TrafficStats, serve,
 };
 pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};

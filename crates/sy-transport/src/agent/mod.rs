@@ -48,7 +48,7 @@ mod wire_error;
 
 pub use client::{Agent, AgentOptions};
 pub use pacing::ReadPacing;
-pub use server::{ServeOptions, serve};
+pub use server::{Access, ServeOptions, serve};
 pub use sy_protocol::{CompressionPolicy, Traffic, TrafficStats};
 
 /// Largest signature either side accepts from its peer: enough for a 1 TiB file at the default

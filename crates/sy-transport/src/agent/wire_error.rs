@@ -15,9 +15,10 @@ pub(crate) fn error_to_wire(
     error: &Error,
 ) -> wire::Message {
     let (kind, path) = match error {
-        Error::InvalidPath { path, .. } | Error::ThroughSymlink { path } => {
-            (wire::ErrorKind::InvalidPath, path.clone())
-        }
+        Error::InvalidPath { path, .. }
+        | Error::ThroughSymlink { path }
+        | Error::LinkLeavesRoot { path } => (wire::ErrorKind::InvalidPath, path.clone()),
+        Error::Refused { path, .. } => (wire::ErrorKind::PermissionDenied, path.clone()),
         Error::SourceChanged { path } => (wire::ErrorKind::Changed, path.clone()),
         Error::DigestMismatch { path } => (wire::ErrorKind::DigestMismatch, path.clone()),
         Error::Io { path, source, .. } => (io_kind_to_wire(source.kind()), path.clone()),

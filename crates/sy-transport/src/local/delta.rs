@@ -11,7 +11,7 @@ use rustix::fs::{Advice, FileType, Mode, OFlags, fadvise, fstat, ftruncate};
 use sy_delta::{DeltaOp, FileDigest, FileHasher, Patcher, Signature, SignatureOptions, diff};
 use tokio::sync::mpsc;
 
-use super::root::{open_beneath, parent_of};
+use super::root::{Follow, open_beneath, parent_of};
 use super::staged::Staged;
 use super::write::{Out, cancelled, is_cancelled};
 use super::write_behind::{WriteBehind, write_behind};
@@ -62,7 +62,7 @@ impl Inner {
             &target,
             OFlags::RDONLY | OFlags::NONBLOCK,
             Mode::empty(),
-            false,
+            Follow::Never,
         ) {
             Ok(fd) => fd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),

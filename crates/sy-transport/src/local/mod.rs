@@ -9,6 +9,7 @@ mod scan;
 mod staged;
 #[cfg(test)]
 mod tests;
+mod within;
 mod write;
 mod write_behind;
 
@@ -19,6 +20,8 @@ use std::sync::Arc;
 
 use rustix::fs::{FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
+
+use root::Follow;
 
 use crate::{
     Basis, DeltaSource, Entry, EntryKind, Error, FileDigest, FileWrite, Meta, MetaOptions,
@@ -38,6 +41,8 @@ struct Inner {
     root: Option<OwnedFd>,
     root_path: PathBuf,
     location: String,
+    /// What following links (`-L`) means for reads here: anywhere, or only beneath the root.
+    follow_links: Follow,
 }
 
 impl std::fmt::Debug for Local {
@@ -51,8 +56,20 @@ impl std::fmt::Debug for Local {
 impl Local {
     /// Opens `root`, which must be a directory (symbolic links to one are followed here, once,
     /// as the user named it). A missing root is allowed: it scans as empty and refuses writes.
+    /// Reads asked to follow links (`-L`) follow them wherever they lead.
     pub fn open(root: impl Into<PathBuf>) -> Result<Local> {
-        let root_path = root.into();
+        Local::open_following(root.into(), Follow::Anywhere)
+    }
+
+    /// Opens `root` to serve it to a peer (the agent's root): like [`Local::open`], except that
+    /// reads asked to follow links (`-L`) follow one only while it stays beneath the root. A
+    /// link to an absolute path, or one climbing out with `..`, is refused
+    /// ([`Error::LinkLeavesRoot`]), so a peer that planted `x -> /etc/shadow` cannot read it.
+    pub fn open_confined(root: impl Into<PathBuf>) -> Result<Local> {
+        Local::open_following(root.into(), Follow::Beneath)
+    }
+
+    fn open_following(root_path: PathBuf, follow_links: Follow) -> Result<Local> {
         let location = root_path.display().to_string();
         let fd = match rustix::fs::open(
             &root_path,
@@ -69,13 +86,18 @@ impl Local {
                 });
             }
         };
-        Ok(Local {
+        Ok(Local::from_fd(fd, root_path, follow_links))
+    }
+
+    fn from_fd(root: Option<OwnedFd>, root_path: PathBuf, follow_links: Follow) -> Local {
+        Local {
             inner: Arc::new(Inner {
-                root: fd,
+                root,
+                location: root_path.display().to_string(),
                 root_path,
-                location,
+                follow_links,
             }),
-        })
+        }
     }
 
     /// The root directory as given.
@@ -117,6 +139,15 @@ impl Inner {
         })
     }
 
+    /// How a read follows links: not at all, or (`-L`) as this root allows.
+    fn follow(&self, follow_links: bool) -> Follow {
+        if follow_links {
+            self.follow_links
+        } else {
+            Follow::Never
+        }
+    }
+
     /// An `Error::Io` for `path`, phrased as "`action` `path` on `location`: cause".
     fn shown(&self, path: &RelPath) -> String {
         if path.is_root() {
@@ -128,10 +159,11 @@ impl Inner {
 
     fn err(&self, action: &'static str, path: &RelPath, source: io::Error) -> Error {
         let shown = self.shown(path);
-        if source.raw_os_error() == Some(Errno::LOOP.raw_os_error())
-            || source.raw_os_error() == Some(Errno::XDEV.raw_os_error())
-        {
+        if source.raw_os_error() == Some(Errno::LOOP.raw_os_error()) {
             return Error::ThroughSymlink { path: shown };
+        }
+        if source.raw_os_error() == Some(Errno::XDEV.raw_os_error()) {
+            return Error::LinkLeavesRoot { path: shown };
         }
         Error::Io {
             action,

@@ -11,7 +11,7 @@ use rustix::io::Errno;
 
 use super::Inner;
 use super::attrs::{set_file_meta, timestamps};
-use super::root::{DirFd, open_beneath, parent_of};
+use super::root::{DirFd, Follow, open_beneath, parent_of};
 use super::staged::Temp;
 use crate::names::{partial_name, temp_name};
 use crate::{Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget, RelPath, Result, TreeOp};
@@ -135,7 +135,7 @@ impl Inner {
             path,
             OFlags::RDONLY | OFlags::NONBLOCK,
             Mode::empty(),
-            false,
+            Follow::Never,
         ) {
             Ok(fd) => {
                 check(&rustix::fs::fstat(&fd)?)?;
@@ -144,7 +144,7 @@ impl Inner {
             // Unreadable to us (mode 000, not root): pin it with O_PATH and set the attributes
             // through /proc/self/fd, which a symlink swapped in meanwhile cannot redirect.
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), false)?;
+                let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), Follow::Never)?;
                 check(&rustix::fs::fstat(&fd)?)?;
                 set_meta_by_proc(&fd, meta, options)
             }
@@ -159,7 +159,7 @@ impl Inner {
             path,
             OFlags::PATH | OFlags::DIRECTORY,
             Mode::empty(),
-            false,
+            Follow::Never,
         )?;
         let st = rustix::fs::fstat(&fd)?;
         if st.st_mode & 0o700 == 0o700 {
@@ -171,7 +171,7 @@ impl Inner {
             path,
             OFlags::RDONLY | OFlags::DIRECTORY,
             Mode::empty(),
-            false,
+            Follow::Never,
         ) {
             Ok(dir) => Ok(rustix::fs::fchmod(&dir, mode)?),
             Err(_) => Ok(chmodat(

@@ -20,7 +20,7 @@ impl Inner {
             path,
             OFlags::RDONLY | OFlags::NONBLOCK | OFlags::NOCTTY,
             Mode::empty(),
-            follow,
+            self.follow(follow),
         )
         .map_err(|e| self.err("opening", path, e))?;
         let st = fstat(&fd).map_err(|e| self.err("reading", path, e.into()))?;

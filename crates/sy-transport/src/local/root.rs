@@ -4,6 +4,11 @@
 //! `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, so neither `..` nor a symlink planted in the tree can
 //! lead a write elsewhere (the rsync CVE-2024-12087/12088 class). On kernels without `openat2`
 //! the same rule is applied one component at a time with `O_NOFOLLOW`.
+//!
+//! Reads that follow links (`-L`) either follow them anywhere (a local source, as the user
+//! named it) or, for a root served to a peer, only while they stay beneath the root:
+//! `RESOLVE_BENEATH` alone, which refuses a link to an absolute path or one climbing out with
+//! `..` (`EXDEV`). Without `openat2` such a root follows no links at all.
 
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -31,32 +36,43 @@ impl AsFd for DirFd<'_> {
     }
 }
 
-/// Opens `path` beneath `root`. With `follow`, symbolic links are followed wherever they lead
-/// (only for reading a source with `-L`); otherwise any link on the way is an `ELOOP` error.
+/// Which symbolic links a lookup follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Follow {
+    /// None: any link on the way is an `ELOOP` error (every write, and reads without `-L`).
+    Never,
+    /// Only while the path stays beneath the root; a link leading out is an `EXDEV` error
+    /// (reads with `-L` from a root served to a peer).
+    Beneath,
+    /// Wherever they lead (reads with `-L` from a local source).
+    Anywhere,
+}
+
+/// Opens `path` beneath `root`, following symbolic links as `follow` says.
 pub(crate) fn open_beneath(
     root: BorrowedFd<'_>,
     path: &RelPath,
     flags: OFlags,
     mode: Mode,
-    follow: bool,
+    follow: Follow,
 ) -> io::Result<OwnedFd> {
     let flags = flags | OFlags::CLOEXEC;
     if path.is_root() {
         return Ok(openat(root, c".", flags, mode)?);
     }
-    if follow {
+    if follow == Follow::Anywhere {
         return Ok(openat(root, path.as_path(), flags, mode)?);
     }
     if !NO_OPENAT2.load(Ordering::Relaxed) {
-        let resolve =
-            ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
-        match openat2(
-            root,
-            path.as_path(),
-            flags | OFlags::NOFOLLOW,
-            mode,
-            resolve,
-        ) {
+        let (flags, resolve) = if follow == Follow::Beneath {
+            (flags, ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS)
+        } else {
+            (
+                flags | OFlags::NOFOLLOW,
+                ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS,
+            )
+        };
+        match openat2(root, path.as_path(), flags, mode, resolve) {
             Err(Errno::NOSYS) => NO_OPENAT2.store(true, Ordering::Relaxed),
             // openat2 asks callers to retry on EAGAIN (a rename raced the lookup).
             Err(Errno::AGAIN) => return open_by_components(root, path, flags, mode),
@@ -147,10 +163,10 @@ fn open_dir_beneath(root: BorrowedFd<'_>, path: &RelPath) -> io::Result<OwnedFd>
         path,
         OFlags::PATH | OFlags::DIRECTORY,
         Mode::empty(),
-        false,
+        Follow::Never,
     ) {
         Err(e) if e.raw_os_error() == Some(Errno::NOTDIR.raw_os_error()) => {
-            let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), false)?;
+            let fd = open_beneath(root, path, OFlags::PATH, Mode::empty(), Follow::Never)?;
             let st = rustix::fs::fstat(&fd)?;
             if rustix::fs::FileType::from_raw_mode(st.st_mode) == rustix::fs::FileType::Symlink {
                 Err(Errno::LOOP.into())

@@ -2,14 +2,14 @@
 
 use std::collections::HashSet;
 use std::io;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use rustix::fs::{AtFlags, Dir, Mode, OFlags, readlinkat, statat};
+use rustix::fs::{AtFlags, Dir, Mode, OFlags, Stat, readlinkat, statat};
 use rustix::io::Errno;
 
-use super::root::{open_beneath, parent_of};
+use super::root::{Follow, open_beneath, parent_of};
 use super::{Inner, entry_from_stat, kind_of};
 use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
@@ -52,11 +52,10 @@ impl Inner {
             seen_dirs: Mutex::new(HashSet::new()),
         };
         let base = &options.base;
-        let stat_flags = walk.stat_flags();
         let st = if base.is_root() {
             rustix::fs::fstat(root).map_err(io::Error::from)
         } else {
-            parent_of(root, base).and_then(|(dir, name)| Ok(statat(&dir, name, stat_flags)?))
+            parent_of(root, base).and_then(|(dir, name)| Ok(walk.stat(dir.as_fd(), name, base)?))
         };
         let st = match st {
             Ok(st) => st,
@@ -84,11 +83,23 @@ impl Inner {
 }
 
 impl Walk<'_> {
-    fn stat_flags(&self) -> AtFlags {
-        if self.follow {
-            AtFlags::empty()
-        } else {
-            AtFlags::SYMLINK_NOFOLLOW
+    /// The status of `name` in `dirfd` (which is `path`), through a link as far as this walk
+    /// follows links: a link leading out of a root that confines them is `EXDEV`.
+    fn stat(&self, dirfd: BorrowedFd<'_>, name: &[u8], path: &RelPath) -> rustix::io::Result<Stat> {
+        match self.inner.follow(self.follow) {
+            Follow::Never => statat(dirfd, name, AtFlags::SYMLINK_NOFOLLOW),
+            Follow::Anywhere => statat(dirfd, name, AtFlags::empty()),
+            Follow::Beneath => {
+                let fd = open_beneath(
+                    self.root,
+                    path,
+                    OFlags::PATH,
+                    Mode::empty(),
+                    Follow::Beneath,
+                )
+                .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
+                rustix::fs::fstat(&fd)
+            }
         }
     }
 
@@ -165,7 +176,7 @@ impl Walk<'_> {
             dir_path,
             OFlags::RDONLY | OFlags::DIRECTORY,
             Mode::empty(),
-            self.follow,
+            self.inner.follow(self.follow),
         ) {
             Ok(fd) => fd,
             Err(e) => {
@@ -242,7 +253,7 @@ impl Walk<'_> {
         path: RelPath,
         scan: &mut Scan,
     ) -> Option<Entry> {
-        let st = match statat(dirfd, name, self.stat_flags()) {
+        let st = match self.stat(dirfd, name, &path) {
             Ok(st) => st,
             // With -L a dangling link has nothing to follow: keep it as the link it is.
             Err(Errno::NOENT) if self.follow => {

@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use super::run;
 
 /// A client speaking raw protocol to a real agent serving `root`.
-struct RawClient {
+pub(super) struct RawClient {
     endpoint: Endpoint,
     io: DuplexStream,
     server: JoinHandle<sy_transport::Result<TrafficStats>>,
@@ -28,10 +28,15 @@ struct RawClient {
 
 impl RawClient {
     fn start(root: &Path, hello: Hello) -> RawClient {
+        let local = Local::open(root).unwrap();
+        RawClient::serving(local, ServeOptions::default(), hello)
+    }
+
+    /// A client of an agent serving `local` as `options` say.
+    pub(super) fn serving(local: Local, options: ServeOptions, hello: Hello) -> RawClient {
         let (client_end, agent_end) = tokio::io::duplex(1 << 20);
         let (read, write) = tokio::io::split(agent_end);
-        let local = Arc::new(Local::open(root).unwrap());
-        let server = tokio::spawn(serve(local, read, write, ServeOptions::default()));
+        let server = tokio::spawn(serve(Arc::new(local), read, write, options));
         RawClient {
             endpoint: Endpoint::new(Role::Client, hello),
             io: client_end,
@@ -65,7 +70,7 @@ impl RawClient {
         self.server.await.unwrap()
     }
 
-    async fn send(&mut self, messages: Vec<Message>) {
+    pub(super) async fn send(&mut self, messages: Vec<Message>) {
         self.handshake().await;
         for message in messages {
             self.endpoint.send(&message).unwrap();
@@ -75,7 +80,7 @@ impl RawClient {
         self.io.write_all(&out).await.unwrap();
     }
 
-    async fn recv(&mut self) -> Message {
+    pub(super) async fn recv(&mut self) -> Message {
         loop {
             match self.endpoint.poll_message().unwrap() {
                 Some(Message::Flush) => {}
@@ -91,7 +96,7 @@ impl RawClient {
     }
 
     /// The error ending request `id`, skipping anything else.
-    async fn error_for(&mut self, id: u64) -> (ErrorKind, String) {
+    pub(super) async fn error_for(&mut self, id: u64) -> (ErrorKind, String) {
         loop {
             if let Message::Error(reply) = self.recv().await
                 && reply.id == RequestId(id)
@@ -102,7 +107,7 @@ impl RawClient {
     }
 }
 
-fn p(path: &str) -> RelPath {
+pub(super) fn p(path: &str) -> RelPath {
     RelPath::new(path).unwrap()
 }
 
@@ -134,7 +139,7 @@ fn header(id: u64, path: &str, size: u64) -> FileHeader {
     }
 }
 
-fn whole_file(id: u64, path: &str, data: &'static [u8]) -> Vec<Message> {
+pub(super) fn whole_file(id: u64, path: &str, data: &'static [u8]) -> Vec<Message> {
     vec![
         Message::FileBegin(header(id, path, data.len() as u64)),
         Message::FileChunk {
@@ -150,7 +155,7 @@ fn whole_file(id: u64, path: &str, data: &'static [u8]) -> Vec<Message> {
 }
 
 /// Every file beneath `dir`, as paths relative to it.
-fn tree(dir: &Path) -> Vec<String> {
+pub(super) fn tree(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {

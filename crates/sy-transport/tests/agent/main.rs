@@ -1,9 +1,11 @@
 //! The agent transport end to end in one process: an `Agent` client and `serve` over an
-//! in-memory pipe, each side a `Local` tree; and each side facing a hostile peer.
+//! in-memory pipe, each side a `Local` tree; each side facing a hostile peer; and a hostile
+//! client facing a restricted agent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod hostile;
 mod liveness;
+mod restricted;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -297,17 +297,20 @@ pub(super) async fn checksums<T: Transport>(
     reply.send(Message::Ok { id }).await;
 }
 
+/// Applies the tree operations the policy let through, each with its item number in the
+/// request (refused ones were answered already), then ends the request.
 pub(super) async fn tree_ops<T: Transport>(
     transport: Arc<T>,
     reply: Reply,
     id: RequestId,
-    ops: Vec<TreeOp>,
+    ops: Vec<(u32, TreeOp)>,
     meta: MetaOptions,
 ) {
+    let (items, ops): (Vec<u32>, Vec<TreeOp>) = ops.into_iter().unzip();
     let results = transport.apply(ops, meta).await;
-    for (item, result) in results.into_iter().enumerate() {
+    for (item, result) in items.into_iter().zip(results) {
         if let Err(e) = result {
-            reply.error(id, ErrorScope::Item(item as u32), &e).await;
+            reply.error(id, ErrorScope::Item(item), &e).await;
         }
     }
     reply.send(Message::Ok { id }).await;

@@ -3,13 +3,16 @@
 //! middle of sending (`receive`).
 //!
 //! What the client may read is checked here: reads — file data, signatures, checksums — are
-//! served only beneath a directory the client scanned first (the source set).
+//! served only beneath a directory the client scanned first (the source set); and what the
+//! session's `policy` forbids (reads of a write-only agent, writes to a read-only one, links
+//! pointing out of a restricted one) is refused before any work starts.
 
 use std::sync::Arc;
 
 use sy_protocol::{self as wire, ErrorScope, Message};
 
 use super::answer;
+use super::policy::Policy;
 use super::receive::Incoming;
 use super::tasks::{Reply, Workers, protocol};
 use crate::{Error, RelPath, Result, ScanOptions, Transport};
@@ -20,14 +23,16 @@ pub(super) struct Dispatcher<T> {
     /// Directories the client scanned: reads are served beneath these only.
     sources: Vec<RelPath>,
     incoming: Incoming,
+    policy: Policy,
 }
 
 impl<T: Transport> Dispatcher<T> {
-    pub(super) fn new(transport: Arc<T>, reply: Reply, concurrency: usize) -> Self {
+    pub(super) fn new(transport: Arc<T>, reply: Reply, concurrency: usize, policy: Policy) -> Self {
         Dispatcher {
             workers: Workers::new(transport, reply, concurrency),
             sources: Vec::new(),
             incoming: Incoming::default(),
+            policy,
         }
     }
 
@@ -77,7 +82,10 @@ impl<T: Transport> Dispatcher<T> {
                 path: requested,
                 follow_links,
                 delta,
-            } => match self.readable(requested) {
+            } => match self
+                .readable(requested)
+                .and_then(|path| self.policy.read(&path).map(|()| path))
+            {
                 Ok(path) if delta => self.incoming.signature_begin(id, path, follow_links),
                 Ok(path) => {
                     let (transport, reply) = self.workers.for_task();
@@ -160,14 +168,29 @@ impl<T: Transport> Dispatcher<T> {
                     .await;
             }
             Message::TreeOps { id, meta, ops } => {
+                let mut allowed = Vec::new();
+                for (item, op) in ops.into_iter().enumerate() {
+                    let item = item as u32;
+                    match self.policy.tree_op(&op) {
+                        Ok(()) => allowed.push((item, op)),
+                        Err(e) => {
+                            let scope = ErrorScope::Item(item);
+                            self.workers.reply.error(id, scope, &e).await;
+                        }
+                    }
+                }
                 let (transport, reply) = self.workers.for_task();
                 self.workers
-                    .spawn_bounded(answer::tree_ops(transport, reply, id, ops, meta))
+                    .spawn_bounded(answer::tree_ops(transport, reply, id, allowed, meta))
                     .await;
             }
-            Message::FileBegin(header) => {
-                self.incoming.file_begin(&mut self.workers, header).await;
-            }
+            Message::FileBegin(header) => match self.policy.write(&header.path) {
+                Ok(()) => self.incoming.file_begin(&mut self.workers, header).await,
+                Err(e) => {
+                    self.incoming.refused(header.id);
+                    self.workers.reply.refuse(header.id, &e).await;
+                }
+            },
             Message::FileChunk { id, offset, data } => {
                 self.incoming
                     .file_chunk(&self.workers.reply, id, offset, data)
@@ -176,11 +199,17 @@ impl<T: Transport> Dispatcher<T> {
             Message::FileEnd { id, digest } => {
                 self.incoming.file_end(&mut self.workers, id, digest).await;
             }
-            Message::DeltaBegin { header, basis } => {
-                self.incoming
-                    .delta_begin(&mut self.workers, header, basis)
-                    .await;
-            }
+            Message::DeltaBegin { header, basis } => match self.policy.write(&header.path) {
+                Ok(()) => {
+                    self.incoming
+                        .delta_begin(&mut self.workers, header, basis)
+                        .await;
+                }
+                Err(e) => {
+                    self.incoming.refused(header.id);
+                    self.workers.reply.refuse(header.id, &e).await;
+                }
+            },
             Message::DeltaChunk { id, ops } => {
                 self.incoming
                     .delta_chunk(&self.workers.reply, id, ops)

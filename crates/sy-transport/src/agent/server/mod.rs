@@ -11,13 +11,18 @@
 //! decoder refuses any other; writes are then confined beneath the root by the transport,
 //! which never follows a symbolic link on the way), and reads — file data, signatures,
 //! checksums — are served only beneath a directory the client scanned first (the source set)
-//! and beneath the root; with `-L` (follow links) a symbolic link in the source set is followed
-//! wherever it points, as rsync does. This narrows a confused client; it is not a sandbox for a
-//! hostile one, which logged in through the remote shell and can read what that login can. The
-//! client side is never asked for anything by the agent.
+//! and beneath the root. Served from [`crate::Local::open_confined`] (as `sy-remote` does), a
+//! read with `-L` (follow links) follows a symbolic link only while it stays beneath the root,
+//! so a client cannot plant `x -> /etc/shadow` and read it. [`ServeOptions`] can narrow this
+//! further (`policy`): read-only, write-only, and no new link pointing out of the root —
+//! `sy-remote --restrict` for an `authorized_keys` forced command. Without those a client
+//! that logged in through the remote shell can of course still run anything that login can;
+//! the agent only refuses to be the way out. The client side is never asked for anything by
+//! the agent.
 
 mod answer;
 mod dispatch;
+mod policy;
 mod receive;
 mod tasks;
 
@@ -29,6 +34,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use super::link::{self, AfterPeerEnds};
 use crate::{Result, Transport};
 use dispatch::Dispatcher;
+pub use policy::Access;
+use policy::Policy;
 use tasks::{CLIENT, Reply};
 
 /// How to serve.
@@ -37,12 +44,19 @@ pub struct ServeOptions {
     /// Requests worked on at once (scans, reads, signatures, batches); streams of pushed files
     /// are not counted, the client bounds those.
     pub concurrency: usize,
+    /// Which requests are served: all, reads only, or writes only.
+    pub access: Access,
+    /// Refuse creating a symbolic link whose target is absolute or climbs above the root with
+    /// `..` (`sy-remote --restrict`).
+    pub confine_new_links: bool,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             concurrency: std::thread::available_parallelism().map_or(2, |n| n.get() * 2),
+            access: Access::default(),
+            confine_new_links: false,
         }
     }
 }
@@ -76,7 +90,11 @@ where
     );
     let state = Arc::clone(&link.state);
     let reply = Reply::new(link.out, Arc::clone(&link.state));
-    let mut dispatcher = Dispatcher::new(transport, reply, options.concurrency);
+    let policy = Policy {
+        access: options.access,
+        confine_new_links: options.confine_new_links,
+    };
+    let mut dispatcher = Dispatcher::new(transport, reply, options.concurrency, policy);
     while let Some(message) = link.inbound.recv().await {
         dispatcher.handle(message).await;
         dispatcher.reap();

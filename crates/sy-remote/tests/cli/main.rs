@@ -1,9 +1,13 @@
 //! The `sy-remote` program as `sy` meets it, in a child process: it makes its root with
 //! `--mkdir`, answers a client's handshake on stdout and ends cleanly when the client says
-//! goodbye and closes its input; it names a root it cannot open; it says its version. (The protocol in depth is tested in
-//! sy-transport, and whole syncs through this program in sy-cli's tests, which find it beside
-//! `sy`: testing it here is also what makes `cargo test --workspace` build it.)
+//! goodbye and closes its input; it names a root it cannot open; it says its version; and, as a
+//! forced command with `--restrict`, it serves only what its restriction allows (`restricted`).
+//! (The protocol in depth is tested in sy-transport, and whole syncs through this program in
+//! sy-cli's tests, which find it beside `sy`: testing it here is also what makes
+//! `cargo test --workspace` build it.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod restricted;
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
@@ -18,9 +22,17 @@ fn sy_remote() -> Command {
 fn a_client_is_answered_and_goodbye_ends_the_agent_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("new/root");
-    let mut agent = sy_remote()
-        .arg("--mkdir")
-        .arg(&root)
+    let mut agent = sy_remote();
+    agent.arg("--mkdir").arg(&root);
+    let err = handshake_and_goodbye(agent);
+    assert_eq!(err, "");
+    assert!(root.is_dir(), "--mkdir created the root");
+}
+
+/// Runs `agent`, completes a client's handshake with it, says goodbye and checks that it
+/// ends cleanly, saying only goodbye; returns what it wrote on stderr.
+fn handshake_and_goodbye(mut agent: Command) -> String {
+    let mut agent = agent
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -51,8 +63,6 @@ fn a_client_is_answered_and_goodbye_ends_the_agent_cleanly() {
         .read_to_string(&mut err)
         .unwrap();
     assert_eq!(status.code(), Some(0), "{err}");
-    assert_eq!(err, "");
-    assert!(root.is_dir(), "--mkdir created the root");
     client.receive(&rest);
     client.receive_eof();
     while let Some(message) = client.poll_message().unwrap() {
@@ -61,6 +71,7 @@ fn a_client_is_answered_and_goodbye_ends_the_agent_cleanly() {
             "{message:?}"
         );
     }
+    err
 }
 
 #[test]
