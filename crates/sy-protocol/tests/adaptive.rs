@@ -224,7 +224,8 @@ fn auto_over_a_slow_link_compresses_and_over_an_idle_one_stores() {
         drain(&mut agent);
     }
     client.flush().unwrap();
-    assert!(client.compressing(), "a slow, busy link: zstd");
+    // What counts is what crossed the link (at the end the governor may be in one of its
+    // stored check windows).
     let sent = client.stats().sent;
     assert!(
         sent.wire * 2 < sent.logical,
