@@ -15,8 +15,10 @@ pub(crate) struct Tokens<'a> {
     pub(crate) host_name: &'a str,
     /// `%p`
     pub(crate) port: u16,
-    /// `%n` and `%k` (sy has no HostKeyAlias, so `%k` is the name as typed, as in OpenSSH).
+    /// `%n`: the name as typed.
     pub(crate) original_host: &'a str,
+    /// `%k`: `HostKeyAlias` if set, else the name as typed, as in OpenSSH.
+    pub(crate) key_alias: &'a str,
 }
 
 impl Tokens<'_> {
@@ -55,7 +57,8 @@ impl Tokens<'_> {
                 Some('r') => out.push_str(self.remote_user),
                 Some('h') => out.push_str(self.host_name),
                 Some('p') => out.push_str(&self.port.to_string()),
-                Some('n' | 'k') => out.push_str(self.original_host),
+                Some('n') => out.push_str(self.original_host),
+                Some('k') => out.push_str(self.key_alias),
                 other => {
                     let token = other.map(String::from).unwrap_or_default();
                     tracing::warn!("{keyword} {raw}: sy does not expand %{token}; left as is");

@@ -1,7 +1,8 @@
 //! Host-key trust as OpenSSH decides it from `known_hosts` files (sshd(8), "SSH_KNOWN_HOSTS FILE
 //! FORMAT").
 //!
-//! A host is looked up as `host` on port 22 and as `[host]:port` otherwise, lower-cased. Entries
+//! A host is looked up by a [`HostKeyName`]: as `host` on port 22 and as `[host]:port` otherwise,
+//! lower-cased, or under its `HostKeyAlias` (lower-cased, whatever the port). Entries
 //! may list patterns (`*`, `?`, `!negation`, `[host]:port`) or be hashed (`|1|salt|hmac`, the
 //! HMAC-SHA1 of that name keyed by the salt, as `HashKnownHosts` writes them). User files are
 //! consulted before global ones, and a host's status is, in this order:
@@ -15,7 +16,7 @@
 //!   for the recorded types first ([`KnownHosts::known_algorithms`]), as OpenSSH does, so a
 //!   server that still has its recorded key is not refused for offering another one;
 //! - [`Unknown`](HostKeyStatus::Unknown) when no entry names the host. On a port other than 22,
-//!   an unknown `[host]:port` is then looked up as plain `host`, as OpenSSH does ("checking
+//!   an unknown `[host]:port` (not an alias) is then looked up as plain `host`, as OpenSSH does ("checking
 //!   without port identifier"): the key recorded there is trusted, another key there leaves the
 //!   host unknown, and a key revoked there is refused (OpenSSH reports the revocation, then
 //!   goes on as for an unknown host).
@@ -25,6 +26,7 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
@@ -96,6 +98,66 @@ pub enum KnownHostsError {
     Random,
 }
 
+/// The name a host's keys are looked up and recorded under in known_hosts (OpenSSH's
+/// `hostfile_hostname`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyName {
+    name: String,
+    /// Plain `host`, also consulted when `[host]:port` is unknown.
+    without_port: Option<String>,
+}
+
+impl HostKeyName {
+    /// `host` connected to on `port`: `host` on port 22, `[host]:port` otherwise (where a key
+    /// recorded for plain `host` is trusted too), lower-cased.
+    pub fn host(host: &str, port: u16) -> HostKeyName {
+        let host = host.to_ascii_lowercase();
+        if port == 22 {
+            HostKeyName {
+                name: host,
+                without_port: None,
+            }
+        } else {
+            HostKeyName {
+                name: format!("[{host}]:{port}"),
+                without_port: Some(host),
+            }
+        }
+    }
+
+    /// The server's address (for `CheckHostIP`): `ip` on port 22, `[ip]:port` otherwise, with
+    /// no fallback to the plain address.
+    pub fn address(ip: IpAddr, port: u16) -> HostKeyName {
+        HostKeyName {
+            name: if port == 22 {
+                ip.to_string()
+            } else {
+                format!("[{ip}]:{port}")
+            },
+            without_port: None,
+        }
+    }
+
+    /// `HostKeyAlias`: this name alone, lower-cased, whatever the host and port.
+    pub fn alias(alias: &str) -> HostKeyName {
+        HostKeyName {
+            name: alias.to_ascii_lowercase(),
+            without_port: None,
+        }
+    }
+
+    /// The name as written in known_hosts.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for HostKeyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
 /// The known hosts files to consult: user files (where new keys are recorded) then global ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownHosts {
@@ -120,20 +182,16 @@ impl KnownHosts {
         }
     }
 
-    /// Decides whether `key`, presented by `host` on `port`, is trusted (see the module docs for
-    /// the rules). `host` is the name connected to, [`HostSettings::host_name`], as OpenSSH
-    /// looks it up. Fails only when a file exists but cannot be read.
-    ///
-    /// [`HostSettings::host_name`]: super::HostSettings::host_name
+    /// Decides whether `key`, presented by the host known as `name`, is trusted (see the module
+    /// docs for the rules). Fails only when a file exists but cannot be read.
     pub fn check(
         &self,
-        host: &str,
-        port: u16,
+        name: &HostKeyName,
         key: &PublicKey,
     ) -> Result<HostKeyStatus, KnownHostsError> {
-        let status = self.check_name(host, port, key)?;
-        if status == HostKeyStatus::Unknown && port != 22 {
-            let plain = self.check_name(host, 22, key)?;
+        let status = self.check_name(&name.name, key)?;
+        if let (HostKeyStatus::Unknown, Some(plain)) = (&status, &name.without_port) {
+            let plain = self.check_name(plain, key)?;
             if matches!(
                 plain,
                 HostKeyStatus::Trusted { .. } | HostKeyStatus::Revoked { .. }
@@ -144,14 +202,9 @@ impl KnownHosts {
         Ok(status)
     }
 
-    /// [`check`](KnownHosts::check) for the one name `host` on `port` is recorded under.
-    fn check_name(
-        &self,
-        host: &str,
-        port: u16,
-        key: &PublicKey,
-    ) -> Result<HostKeyStatus, KnownHostsError> {
-        let entries = self.entries_for(host, port)?;
+    /// [`check`](KnownHosts::check) for the one name `name`.
+    fn check_name(&self, name: &str, key: &PublicKey) -> Result<HostKeyStatus, KnownHostsError> {
+        let entries = self.entries_for(name)?;
         let same_key = |entry: &&Entry| entry.key.key_data() == key.key_data();
         if let Some(entry) = entries.iter().filter(|e| e.revoked).find(same_key) {
             return Ok(HostKeyStatus::Revoked {
@@ -180,13 +233,13 @@ impl KnownHosts {
         })
     }
 
-    /// The algorithms of the keys recorded for `host` on `port`, in file order without repeats,
+    /// The algorithms of the keys recorded for `name`, in file order without repeats,
     /// so a client can ask for these first (as OpenSSH orders its host key algorithms): a server
     /// that picks an unrecorded type is [`Changed`](HostKeyStatus::Changed). An RSA key shows as
     /// `Algorithm::Rsa { hash: None }`: offer `rsa-sha2-512`/`rsa-sha2-256` for it. An unreadable
     /// file is skipped with a warning here ([`check`](KnownHosts::check) reports it).
-    pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
-        let entries = match self.entries_for(host, port) {
+    pub fn known_algorithms(&self, name: &HostKeyName) -> Vec<Algorithm> {
+        let entries = match self.entries_for(&name.name) {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::warn!("{error}");
@@ -203,13 +256,12 @@ impl KnownHosts {
         algorithms
     }
 
-    /// Appends `key` for `host` on `port` to the first user file, creating its directory (mode
-    /// 0700) and the file (mode 0600) as needed; hashed like `HashKnownHosts yes` when `hashed`.
-    /// Returns the file written.
+    /// Appends `key` for `names` (one line listing them all, or with `hashed` one hashed line
+    /// for each, as OpenSSH writes a host and its address) to the first user file, creating its
+    /// directory (mode 0700) and the file (mode 0600) as needed. Returns the file written.
     pub fn record(
         &self,
-        host: &str,
-        port: u16,
+        names: &[HostKeyName],
         key: &PublicKey,
         hashed: bool,
     ) -> Result<PathBuf, KnownHostsError> {
@@ -218,16 +270,20 @@ impl KnownHosts {
             .first()
             .ok_or(KnownHostsError::NoUserFile)?
             .clone();
-        let name = lookup_name(host, port);
         let hosts = if hashed {
-            let mut salt = vec![0u8; 20];
-            SystemRandom::new()
-                .fill(&mut salt)
-                .map_err(|_| KnownHostsError::Random)?;
-            let hash = hmac_sha1(&salt, &name);
-            HostPatterns::HashedName { salt, hash }.to_string()
+            let mut hashes = Vec::with_capacity(names.len());
+            for name in names {
+                let mut salt = vec![0u8; 20];
+                SystemRandom::new()
+                    .fill(&mut salt)
+                    .map_err(|_| KnownHostsError::Random)?;
+                let hash = hmac_sha1(&salt, &name.name);
+                hashes.push(HostPatterns::HashedName { salt, hash }.to_string());
+            }
+            hashes
         } else {
-            name
+            let all: Vec<&str> = names.iter().map(HostKeyName::as_str).collect();
+            vec![all.join(",")]
         };
         let mut bare_key = key.clone();
         bare_key.set_comment("");
@@ -251,11 +307,10 @@ impl KnownHosts {
             Err(error) if error.kind() == io::ErrorKind::NotFound => false,
             Err(source) => return Err(write_error(source)),
         };
-        let line = format!(
-            "{}{hosts} {}\n",
-            if needs_newline { "\n" } else { "" },
-            encoded.trim_end()
-        );
+        let mut line = String::from(if needs_newline { "\n" } else { "" });
+        for hosts in hosts {
+            line.push_str(&format!("{hosts} {}\n", encoded.trim_end()));
+        }
         fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -267,8 +322,7 @@ impl KnownHosts {
     }
 
     /// Every usable entry naming the host, user files first.
-    fn entries_for(&self, host: &str, port: u16) -> Result<Vec<Entry>, KnownHostsError> {
-        let name = lookup_name(host, port);
+    fn entries_for(&self, name: &str) -> Result<Vec<Entry>, KnownHostsError> {
         let mut entries = Vec::new();
         for file in self.user_files.iter().chain(&self.global_files) {
             let text = match fs::read(file) {
@@ -282,7 +336,7 @@ impl KnownHosts {
                 }
             };
             for (index, line) in text.lines().enumerate() {
-                match parse_line(line, &name) {
+                match parse_line(line, name) {
                     Ok(Some(Parsed { revoked, key })) => entries.push(Entry {
                         file: file.clone(),
                         line: index + 1,
@@ -311,16 +365,6 @@ fn key_family(algorithm: &Algorithm) -> Algorithm {
         },
         Algorithm::Rsa { .. } => Algorithm::Rsa { hash: None },
         other => other.clone(),
-    }
-}
-
-/// The name a host is recorded under: `host` on port 22, `[host]:port` otherwise.
-fn lookup_name(host: &str, port: u16) -> String {
-    let host = host.to_ascii_lowercase();
-    if port == 22 {
-        host
-    } else {
-        format!("[{host}]:{port}")
     }
 }
 
