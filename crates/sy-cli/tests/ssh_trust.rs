@@ -526,21 +526,66 @@ fn check_host_ip_records_and_checks_the_address_as_openssh_does() {
 }
 
 #[test]
-fn a_known_hosts_command_is_refused_by_name_not_ignored() {
-    let Some(s) = Setup::new(true) else {
+fn a_known_hosts_command_is_run_and_believed_as_by_openssh() {
+    if !require_tool("ssh", "openssh-client") {
+        return;
+    }
+    let Some(s) = Setup::new(false) else {
         return;
     };
+    // The command prints the file named after %k; sy and ssh must agree on what that means.
+    let pins = s.f.mkdir("pins");
+    config_with(
+        &s,
+        &format!(
+            "HostKeyAlias pinned-alias\n  StrictHostKeyChecking accept-new\n  \
+             KnownHostsCommand /bin/cat {}/%k.keys",
+            pins.display()
+        ),
+    );
+    let pin_file = pins.join("pinned-alias.keys");
+    let other = s.f.path("keys/other_host_key");
+    keygen(&other);
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    fs::write(&pin_file, format!("pinned-alias {other_pub}")).unwrap();
     s.f.write("src/a", "a");
-    config_with(&s, "KnownHostsCommand /bin/cat /dev/null");
+
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    assert!(
+        stderr(&ssh).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        stderr(&ssh)
+    );
     let out = s.push(&[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(
-        err.contains("KnownHostsCommand") && err.contains("-e ssh"),
+        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            && err.contains("the output of KnownHostsCommand"),
         "{err}"
     );
     assert!(!s.f.dst().exists());
-    config_with(&s, "KnownHostsCommand none");
+
+    // The server's key printed by the command: both connect and record nothing.
+    fs::write(&pin_file, format!("pinned-alias {}", s.host_pub)).unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
     ok(s.push(&[]));
     assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+    assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), "");
+
+    // A failing command fails both.
+    fs::remove_file(&pin_file).unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    s.f.write("src/b", "b");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("KnownHostsCommand") && err.contains("exit status: 1"),
+        "{err}"
+    );
+    assert!(!s.f.path("dst/b").exists());
 }

@@ -1,13 +1,14 @@
-//! Host keys against known_hosts, judged as OpenSSH's `check_host_key` does: under the
-//! `HostKeyAlias` when there is one, else the host name and port; with `CheckHostIP`, under the
-//! server's address as well (recorded beside the host, and a host key that differs from the
-//! one recorded for the address refused unless `StrictHostKeyChecking no`).
+//! Host keys against known_hosts (and what `KnownHostsCommand` prints), judged as OpenSSH's
+//! `check_host_key` does: under the `HostKeyAlias` when there is one, else the host name and
+//! port; with `CheckHostIP`, under the server's address as well (recorded beside the host,
+//! unless the host key came from `KnownHostsCommand`, and a host key that differs from the one
+//! recorded for the address refused unless `StrictHostKeyChecking no`).
 
 use std::net::IpAddr;
 
 use sy_transport::ssh::{
-    Algorithm, HashAlg, HostKeyName, HostKeyStatus, HostKeyVerifier, HostSettings, KnownHosts,
-    PublicKey, StrictHostKeyChecking,
+    Algorithm, HashAlg, HostKeyName, HostKeyStatus, HostKeyVerifier, HostSettings, KeySource,
+    KnownHosts, PublicKey, StrictHostKeyChecking,
 };
 
 /// The built-in [`HostKeyVerifier`]: one host's known_hosts settings.
@@ -35,7 +36,8 @@ impl KnownHostsCheck {
             known: KnownHosts::new(
                 settings.user_known_hosts_files.clone(),
                 settings.global_known_hosts_files.clone(),
-            ),
+            )
+            .with_command(settings.known_hosts_command.clone()),
             alias: settings.host_key_alias.clone(),
             check_host_ip: settings.check_host_ip,
             accept_new: accept_new
@@ -96,6 +98,17 @@ impl HostKeyVerifier for KnownHostsCheck {
             _ => None,
         };
         match status {
+            // A key vouched for by KnownHostsCommand leaves the files alone, as in OpenSSH.
+            HostKeyStatus::Trusted {
+                source: KeySource::Command(_),
+                ..
+            } => {
+                if let Some(address) = new_address {
+                    tracing::warn!(
+                        "the {algorithm} host key for IP address {address} is not in known_hosts"
+                    );
+                }
+            }
             HostKeyStatus::Trusted { .. } => {
                 if let Some(address) = new_address {
                     match self
@@ -136,10 +149,20 @@ impl HostKeyVerifier for KnownHostsCheck {
                 ));
             }
             HostKeyStatus::Changed {
-                file,
+                source,
                 line,
                 known_fingerprint,
             } => {
+                let remedy = match &source {
+                    KeySource::File(file) => format!(
+                        "remove the old key with\n`ssh-keygen -R '{name}' -f {}` and run again \
+                         with --accept-new-host-key.",
+                        file.display()
+                    ),
+                    KeySource::Command(_) => {
+                        "correct what KnownHostsCommand prints for it.".to_owned()
+                    }
+                };
                 let spoofing = by_address
                     .as_ref()
                     .map(|(address, status)| {
@@ -155,33 +178,26 @@ impl HostKeyVerifier for KnownHostsCheck {
                      Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n\
                      It is also possible that the host key has just been changed.\n\
                      The {algorithm} key sent by {name} has fingerprint {fingerprint};\n\
-                     the key recorded in {}:{line} has fingerprint {known_fingerprint}.\n\
-                     Refusing to connect. If the change is expected, remove the old key with\n\
-                     `ssh-keygen -R '{name}' -f {}` and run again with --accept-new-host-key.",
-                    file.display(),
-                    file.display()
+                     the key recorded in {source}:{line} has fingerprint {known_fingerprint}.\n\
+                     Refusing to connect. If the change is expected, {remedy}"
                 ));
             }
-            HostKeyStatus::Revoked { file, line } => {
+            HostKeyStatus::Revoked { source, line } => {
                 return Err(format!(
                     "the host key of {name} ({algorithm} {fingerprint}) is marked @revoked in \
-                     {}:{line}; refusing to connect",
-                    file.display()
+                     {source}:{line}; refusing to connect"
                 ));
             }
         }
-        if let Some((address, HostKeyStatus::Changed { file, line, .. })) = &by_address {
+        if let Some((address, HostKeyStatus::Changed { source, line, .. })) = &by_address {
             let differs = format!(
                 "the {algorithm} host key for {name} differs from the key recorded for its IP \
-                 address {address} in {}:{line} (CheckHostIP)",
-                file.display()
+                 address {address} in {source}:{line} (CheckHostIP)"
             );
             if !self.strict_off {
                 return Err(format!(
                     "{differs}; refusing to connect (StrictHostKeyChecking is not no). If the \
-                     address's key is out of date, remove it with `ssh-keygen -R '{address}' -f \
-                     {}`",
-                    file.display()
+                     address's key is out of date, remove it from {source}"
                 ));
             }
             tracing::warn!("{differs}");
@@ -204,16 +220,18 @@ fn dns_spoofing(
 ) -> String {
     let (state, offending) = match status {
         HostKeyStatus::Unknown => ("is unknown", None),
-        HostKeyStatus::Trusted { file, line } | HostKeyStatus::Revoked { file, line } => {
-            ("is unchanged", Some((file, line)))
+        HostKeyStatus::Trusted { source, line } | HostKeyStatus::Revoked { source, line } => {
+            ("is unchanged", Some((source, line)))
         }
         HostKeyStatus::Changed {
             known_fingerprint, ..
         } if known_fingerprint == host_fingerprint => return String::new(),
-        HostKeyStatus::Changed { file, line, .. } => ("has a different value", Some((file, line))),
+        HostKeyStatus::Changed { source, line, .. } => {
+            ("has a different value", Some((source, line)))
+        }
     };
     let offending = offending
-        .map(|(file, line)| format!("\nOffending key for IP in {}:{line}", file.display()))
+        .map(|(source, line)| format!("\nOffending key for IP in {source}:{line}"))
         .unwrap_or_default();
     format!(
         "\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
@@ -342,6 +360,27 @@ mod tests {
         }
         let (_dir, _file, off) = check(&format!("{config}StrictHostKeyChecking no\n"), &known);
         off.verify(SERVER, 2222, address(), &key(KEY_A)).unwrap();
+    }
+
+    #[test]
+    fn a_key_from_known_hosts_command_is_trusted_and_leaves_the_files_alone() {
+        let config = format!(
+            "HostKeyAlias pinned\nCheckHostIP yes\nKnownHostsCommand /bin/echo %H {KEY_A}\n"
+        );
+        let (_dir, file, check_ip) = check(&config, "");
+        check_ip
+            .verify(SERVER, 2222, address(), &key(KEY_A))
+            .unwrap();
+        assert_eq!(fs::read_to_string(&file).unwrap(), "");
+        let err = check_ip
+            .verify(SERVER, 2222, address(), &key(KEY_B))
+            .unwrap_err();
+        assert!(
+            err.contains(&format!(
+                "recorded in the output of KnownHostsCommand \"/bin/echo %H {KEY_A}\":1"
+            )) && err.contains("correct what KnownHostsCommand prints"),
+            "{err}"
+        );
     }
 
     #[test]

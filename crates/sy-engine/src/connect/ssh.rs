@@ -282,10 +282,7 @@ fn hop_options(
     };
     let host_keys: Arc<dyn HostKeyVerifier> = match &flags.host_keys {
         Some(custom) => Arc::clone(custom),
-        None => {
-            refuse_known_hosts_command(settings, &shown)?;
-            Arc::new(KnownHostsCheck::new(settings, flags.accept_new_host_key))
-        }
+        None => Arc::new(KnownHostsCheck::new(settings, flags.accept_new_host_key)),
     };
     Ok(SshOptions {
         shown,
@@ -303,18 +300,6 @@ fn hop_options(
         passphrase,
         jump: None,
     })
-}
-
-/// A `KnownHostsCommand` changes which host keys are trusted; the built-in check does not run
-/// it, so a config asking for one is refused rather than ignored.
-fn refuse_known_hosts_command(settings: &HostSettings, shown: &str) -> Result<(), SyncError> {
-    if let Some(command) = &settings.known_hosts_command {
-        return Err(SyncError::SshSetup(format!(
-            "{shown}: KnownHostsCommand {command:?} is set in the ssh config, and the built-in \
-             SSH client does not run it; use -e ssh"
-        )));
-    }
-    Ok(())
 }
 
 /// ssh's `Ciphers` as a preference list: a plain list replaces sy's choice; `^list` goes

@@ -28,9 +28,8 @@
 //!   `Host`/`Match` block applies only when the block does.
 //! - Unknown keywords are ignored (logged at debug level). Bad values of the keywords sy uses are
 //!   errors naming the file and line, even in blocks that do not apply, as in OpenSSH.
-//! - `HostKeyAlias` is lower-cased and becomes `%k`, as in OpenSSH. `CheckHostIP` (default
-//!   `no`) and `KnownHostsCommand` are read so that a client can honour or refuse them, never
-//!   ignore them (sy honours the first and refuses the second).
+//! - `HostKeyAlias` is lower-cased and becomes `%k`, as in OpenSSH; `CheckHostIP` defaults to
+//!   `no`; `KnownHostsCommand none` means none.
 //! - Not done: permission checks on the files, `CanonicalizeHostname`, `Tag`.
 
 use std::path::{Path, PathBuf};
@@ -38,6 +37,7 @@ use std::time::Duration;
 
 use super::config_expand::Tokens;
 use super::config_file::{self, ConfigFile, CriterionKind, Directive, Proxy, Scope, Setting};
+use super::known_hosts_command::KnownHostsCommand;
 use super::pattern::{ListMatch, match_list};
 
 /// Parsed OpenSSH client configuration files, ready to [`resolve`](SshConfig::resolve) hosts.
@@ -156,9 +156,8 @@ pub struct HostSettings {
     pub host_key_alias: Option<String>,
     /// `CheckHostIP`, default `no`: also check the server's address in known_hosts.
     pub check_host_ip: bool,
-    /// `KnownHostsCommand` as written (`none` gives `None`). sy does not run it; a client
-    /// should refuse rather than check host keys without what it would print.
-    pub known_hosts_command: Option<String>,
+    /// `KnownHostsCommand` (`none` gives `None`), with this host's `%` tokens.
+    pub known_hosts_command: Option<KnownHostsCommand>,
 }
 
 impl SshConfig {
@@ -453,6 +452,10 @@ impl Pass<'_> {
                 None => Some(tokens.path("IdentityAgent", value)),
             },
         };
+        let known_hosts_command = options
+            .known_hosts_command
+            .flatten()
+            .map(|written| KnownHostsCommand::new(written, &tokens));
         let (proxy_jump, proxy_command) = match options.proxy {
             Some(Proxy::Jump(hops)) => (hops, None),
             Some(Proxy::Command(command)) => (Vec::new(), Some(command)),
@@ -479,7 +482,7 @@ impl Pass<'_> {
             batch_mode: options.batch_mode.unwrap_or(false),
             host_key_alias,
             check_host_ip: options.check_host_ip.unwrap_or(false),
-            known_hosts_command: options.known_hosts_command.flatten(),
+            known_hosts_command,
         }
     }
 }

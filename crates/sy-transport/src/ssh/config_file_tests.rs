@@ -213,7 +213,9 @@ fn agrees_with_ssh_dash_g() {
         };
         assert_eq!(ours.host_key_alias, optional("hostkeyalias"), "{host}");
         assert_eq!(
-            ours.known_hosts_command,
+            ours.known_hosts_command
+                .as_ref()
+                .map(|command| command.as_str().to_owned()),
             optional("knownhostscommand"),
             "{host}"
         );

@@ -201,7 +201,9 @@ fn host_key_alias_is_lower_cased_and_is_percent_k() {
     );
     assert!(web.check_host_ip);
     assert_eq!(
-        web.known_hosts_command.as_deref(),
+        web.known_hosts_command
+            .as_ref()
+            .map(KnownHostsCommand::as_str),
         Some("/usr/bin/lookup \"%H x\"  %I")
     );
     let other = resolve(text, "other");

@@ -21,6 +21,9 @@
 //!   host unknown, and a key revoked there is refused (OpenSSH reports the revocation, then
 //!   goes on as for an unknown host).
 //!
+//! After the files come the lines `KnownHostsCommand` prints, if there is one (see
+//! [`KnownHostsCommand`]).
+//!
 //! `@cert-authority` lines are skipped: sy does not accept host certificates. A malformed line is
 //! skipped with a warning naming its file and line, as OpenSSH does.
 
@@ -35,6 +38,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use russh::keys::ssh_key::known_hosts::HostPatterns;
 use russh::keys::ssh_key::{Algorithm, HashAlg, PublicKey};
 
+use super::known_hosts_command::{Invocation, KnownHostsCommand};
 use super::pattern::{ListMatch, match_list};
 
 /// How a server's host key stands against the known hosts files.
@@ -42,8 +46,8 @@ use super::pattern::{ListMatch, match_list};
 pub enum HostKeyStatus {
     /// The key is recorded for this host.
     Trusted {
-        /// File holding the entry.
-        file: PathBuf,
+        /// Where the entry is.
+        source: KeySource,
         /// Line of the entry, from 1.
         line: usize,
     },
@@ -51,8 +55,8 @@ pub enum HostKeyStatus {
     Unknown,
     /// Other keys are recorded for this host, but not this one: possibly an attack; refuse.
     Changed {
-        /// File holding the old key.
-        file: PathBuf,
+        /// Where the old key is.
+        source: KeySource,
         /// Line of the old key, from 1.
         line: usize,
         /// `SHA256:…` fingerprint of the old key.
@@ -60,11 +64,29 @@ pub enum HostKeyStatus {
     },
     /// The key is marked `@revoked` for this host; refuse.
     Revoked {
-        /// File holding the `@revoked` entry.
-        file: PathBuf,
+        /// Where the `@revoked` entry is.
+        source: KeySource,
         /// Line of the entry, from 1.
         line: usize,
     },
+}
+
+/// Where a known_hosts entry was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A known hosts file.
+    File(PathBuf),
+    /// The output of `KnownHostsCommand` (as written in the config).
+    Command(String),
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::File(path) => write!(f, "{}", path.display()),
+            KeySource::Command(command) => write!(f, "the output of KnownHostsCommand {command:?}"),
+        }
+    }
 }
 
 /// A known hosts file could not be read or written.
@@ -93,6 +115,14 @@ pub enum KnownHostsError {
     /// The key could not be encoded (an unsupported algorithm).
     #[error("cannot encode the host key: {0}")]
     Encode(String),
+    /// `KnownHostsCommand` could not be run or failed.
+    #[error("KnownHostsCommand {command:?} failed: {reason}")]
+    Command {
+        /// The command as written.
+        command: String,
+        /// Why.
+        reason: String,
+    },
     /// The system random generator failed (needed for a hashed entry's salt).
     #[error("cannot draw random salt for a hashed known hosts entry")]
     Random,
@@ -105,6 +135,8 @@ pub struct HostKeyName {
     name: String,
     /// Plain `host`, also consulted when `[host]:port` is unknown.
     without_port: Option<String>,
+    /// How `KnownHostsCommand` is asked about it.
+    invocation: Invocation,
 }
 
 impl HostKeyName {
@@ -116,11 +148,13 @@ impl HostKeyName {
             HostKeyName {
                 name: host,
                 without_port: None,
+                invocation: Invocation::HostName,
             }
         } else {
             HostKeyName {
                 name: format!("[{host}]:{port}"),
                 without_port: Some(host),
+                invocation: Invocation::HostName,
             }
         }
     }
@@ -135,6 +169,7 @@ impl HostKeyName {
                 format!("[{ip}]:{port}")
             },
             without_port: None,
+            invocation: Invocation::Address,
         }
     }
 
@@ -143,6 +178,7 @@ impl HostKeyName {
         HostKeyName {
             name: alias.to_ascii_lowercase(),
             without_port: None,
+            invocation: Invocation::HostName,
         }
     }
 
@@ -158,16 +194,18 @@ impl std::fmt::Display for HostKeyName {
     }
 }
 
-/// The known hosts files to consult: user files (where new keys are recorded) then global ones.
+/// The known hosts files to consult: user files (where new keys are recorded) then global ones,
+/// then what `KnownHostsCommand` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownHosts {
     user_files: Vec<PathBuf>,
     global_files: Vec<PathBuf>,
+    command: Option<KnownHostsCommand>,
 }
 
 /// A parsed line that names the host being looked up.
 struct Entry {
-    file: PathBuf,
+    source: KeySource,
     line: usize,
     revoked: bool,
     key: PublicKey,
@@ -179,19 +217,28 @@ impl KnownHosts {
         KnownHosts {
             user_files,
             global_files,
+            command: None,
         }
     }
 
+    /// Also consults what `command` prints (never for the fallback to a plain host name, as
+    /// in OpenSSH).
+    pub fn with_command(mut self, command: Option<KnownHostsCommand>) -> KnownHosts {
+        self.command = command;
+        self
+    }
+
     /// Decides whether `key`, presented by the host known as `name`, is trusted (see the module
-    /// docs for the rules). Fails only when a file exists but cannot be read.
+    /// docs for the rules). Fails when a file exists but cannot be read, or `KnownHostsCommand`
+    /// fails.
     pub fn check(
         &self,
         name: &HostKeyName,
         key: &PublicKey,
     ) -> Result<HostKeyStatus, KnownHostsError> {
-        let status = self.check_name(&name.name, key)?;
+        let status = self.check_name(&name.name, Some(name.invocation), key)?;
         if let (HostKeyStatus::Unknown, Some(plain)) = (&status, &name.without_port) {
-            let plain = self.check_name(plain, key)?;
+            let plain = self.check_name(plain, None, key)?;
             if matches!(
                 plain,
                 HostKeyStatus::Trusted { .. } | HostKeyStatus::Revoked { .. }
@@ -202,20 +249,26 @@ impl KnownHosts {
         Ok(status)
     }
 
-    /// [`check`](KnownHosts::check) for the one name `name`.
-    fn check_name(&self, name: &str, key: &PublicKey) -> Result<HostKeyStatus, KnownHostsError> {
-        let entries = self.entries_for(name)?;
+    /// [`check`](KnownHosts::check) for the one name `name`, asking `KnownHostsCommand` too
+    /// with `invocation`.
+    fn check_name(
+        &self,
+        name: &str,
+        invocation: Option<Invocation>,
+        key: &PublicKey,
+    ) -> Result<HostKeyStatus, KnownHostsError> {
+        let entries = self.entries_for(name, invocation.map(|why| (why, Some(key))))?;
         let same_key = |entry: &&Entry| entry.key.key_data() == key.key_data();
         if let Some(entry) = entries.iter().filter(|e| e.revoked).find(same_key) {
             return Ok(HostKeyStatus::Revoked {
-                file: entry.file.clone(),
+                source: entry.source.clone(),
                 line: entry.line,
             });
         }
         let valid = || entries.iter().filter(|e| !e.revoked);
         if let Some(entry) = valid().find(same_key) {
             return Ok(HostKeyStatus::Trusted {
-                file: entry.file.clone(),
+                source: entry.source.clone(),
                 line: entry.line,
             });
         }
@@ -225,7 +278,7 @@ impl KnownHosts {
             .or_else(|| valid().next());
         Ok(match changed {
             Some(entry) => HostKeyStatus::Changed {
-                file: entry.file.clone(),
+                source: entry.source.clone(),
                 line: entry.line,
                 known_fingerprint: entry.key.fingerprint(HashAlg::Sha256).to_string(),
             },
@@ -237,9 +290,10 @@ impl KnownHosts {
     /// so a client can ask for these first (as OpenSSH orders its host key algorithms): a server
     /// that picks an unrecorded type is [`Changed`](HostKeyStatus::Changed). An RSA key shows as
     /// `Algorithm::Rsa { hash: None }`: offer `rsa-sha2-512`/`rsa-sha2-256` for it. An unreadable
-    /// file is skipped with a warning here ([`check`](KnownHosts::check) reports it).
+    /// file or a failing `KnownHostsCommand` is skipped with a warning here
+    /// ([`check`](KnownHosts::check) reports it).
     pub fn known_algorithms(&self, name: &HostKeyName) -> Vec<Algorithm> {
-        let entries = match self.entries_for(&name.name) {
+        let entries = match self.entries_for(&name.name, Some((Invocation::Order, None))) {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::warn!("{error}");
@@ -321,8 +375,13 @@ impl KnownHosts {
         Ok(file)
     }
 
-    /// Every usable entry naming the host, user files first.
-    fn entries_for(&self, name: &str) -> Result<Vec<Entry>, KnownHostsError> {
+    /// Every usable entry naming the host, user files first, then what `KnownHostsCommand`
+    /// prints when `command` says why it runs (and the key, if there is one yet).
+    fn entries_for(
+        &self,
+        name: &str,
+        command: Option<(Invocation, Option<&PublicKey>)>,
+    ) -> Result<Vec<Entry>, KnownHostsError> {
         let mut entries = Vec::new();
         for file in self.user_files.iter().chain(&self.global_files) {
             let text = match fs::read(file) {
@@ -335,25 +394,37 @@ impl KnownHosts {
                     });
                 }
             };
-            for (index, line) in text.lines().enumerate() {
-                match parse_line(line, name) {
-                    Ok(Some(Parsed { revoked, key })) => entries.push(Entry {
-                        file: file.clone(),
-                        line: index + 1,
-                        revoked,
-                        key,
-                    }),
-                    Ok(None) => {}
-                    Err(why) => tracing::warn!(
-                        "{}:{}: skipping malformed known hosts line: {why}",
-                        file.display(),
-                        index + 1
-                    ),
-                }
-            }
+            entries.extend(parse_text(&text, name, KeySource::File(file.clone())));
+        }
+        if let (Some(command), Some((invocation, key))) = (&self.command, command) {
+            let text = command.output(invocation, name, key)?;
+            let source = KeySource::Command(command.as_str().to_owned());
+            entries.extend(parse_text(&text, name, source));
         }
         Ok(entries)
     }
+}
+
+/// The usable entries of `text` (from `source`) naming `name`; malformed lines are skipped with
+/// a warning.
+fn parse_text(text: &str, name: &str, source: KeySource) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        match parse_line(line, name) {
+            Ok(Some(Parsed { revoked, key })) => entries.push(Entry {
+                source: source.clone(),
+                line: index + 1,
+                revoked,
+                key,
+            }),
+            Ok(None) => {}
+            Err(why) => tracing::warn!(
+                "{source}:{}: skipping malformed known hosts line: {why}",
+                index + 1
+            ),
+        }
+    }
+    entries
 }
 
 /// A key's type without its parameters: ECDSA on any curve is one family, as OpenSSH's

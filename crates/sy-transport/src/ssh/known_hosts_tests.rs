@@ -31,7 +31,7 @@ fn user_file(text: &str) -> (tempfile::TempDir, PathBuf, KnownHosts) {
 
 fn trusted(file: &Path, line: usize) -> HostKeyStatus {
     HostKeyStatus::Trusted {
-        file: file.to_owned(),
+        source: KeySource::File(file.to_owned()),
         line,
     }
 }
@@ -91,7 +91,7 @@ fn on_another_port_a_key_recorded_without_a_port_is_trusted_as_by_openssh() {
             .check(&HostKeyName::host("old.example", 2222), &a)
             .unwrap(),
         HostKeyStatus::Revoked {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 2
         }
     );
@@ -286,7 +286,7 @@ fn hashed_entries_written_by_ssh_keygen() {
             .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
             .unwrap(),
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 1,
             known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
         }
@@ -299,7 +299,7 @@ fn revoked_keys_are_refused_even_when_also_trusted() {
         "host.example {ED25519_A}\n@revoked * {ED25519_A}\n@revoked other.example {ED25519_B}\n"
     ));
     let revoked = HostKeyStatus::Revoked {
-        file: file.clone(),
+        source: KeySource::File(file.clone()),
         line: 2,
     };
     assert_eq!(
@@ -313,7 +313,7 @@ fn revoked_keys_are_refused_even_when_also_trusted() {
             .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
             .unwrap(),
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 1,
             known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
         }
@@ -333,14 +333,14 @@ fn a_changed_key_reports_the_old_entry() {
         .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
         .unwrap();
     let HostKeyStatus::Changed {
-        file: changed_file,
+        source: changed_file,
         line,
         known_fingerprint,
     } = status
     else {
         panic!("expected Changed, got {status:?}");
     };
-    assert_eq!((changed_file, line), (file, 3));
+    assert_eq!((changed_file, line), (KeySource::File(file), 3));
     assert!(
         known_fingerprint.starts_with("SHA256:"),
         "{known_fingerprint}"
@@ -371,7 +371,7 @@ fn a_key_of_another_type_is_a_changed_key() {
     assert_eq!(
         status,
         HostKeyStatus::Changed {
-            file,
+            source: KeySource::File(file),
             line: 1,
             known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
         }
@@ -396,7 +396,7 @@ fn an_ecdsa_key_on_another_curve_is_a_changed_key_of_the_same_family() {
     assert_eq!(
         status,
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 2,
             known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
         }
@@ -445,12 +445,12 @@ fn global_files_are_consulted_after_user_files() {
         &HostKeyName::host("host.example", 22),
         &key(&ED25519_A.replace("IJbJ", "IJbK")),
     );
-    let Ok(HostKeyStatus::Changed { file, line, .. }) = changed else {
+    let Ok(HostKeyStatus::Changed { source, line, .. }) = changed else {
         panic!("expected Changed, got {changed:?}");
     };
     assert_eq!(
-        (file, line),
-        (user, 1),
+        (source, line),
+        (KeySource::File(user), 1),
         "the user file's entry is reported first"
     );
 }
@@ -490,7 +490,7 @@ fn malformed_lines_are_skipped() {
             .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
             .unwrap(),
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 9,
             known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
         }

@@ -36,6 +36,7 @@ mod config_file;
 mod config_syntax;
 mod deploy;
 mod known_hosts;
+mod known_hosts_command;
 mod pattern;
 mod session;
 mod tuning;
@@ -57,7 +58,8 @@ pub use config::{
     HostSettings, JumpHost, LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking,
 };
 pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
-pub use known_hosts::{HostKeyName, HostKeyStatus, KnownHosts, KnownHostsError};
+pub use known_hosts::{HostKeyName, HostKeyStatus, KeySource, KnownHosts, KnownHostsError};
+pub use known_hosts_command::{KnownHostsCommand, MAX_OUTPUT as KNOWN_HOSTS_COMMAND_MAX_OUTPUT};
 /// Key types of the verifier's interface (from russh's `ssh-key`).
 pub use russh::keys::{Algorithm, HashAlg, PublicKey};
 pub use session::{HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession};
