@@ -129,7 +129,7 @@ fn an_alias_is_looked_up_alone_whatever_the_port() {
         HostKeyStatus::Unknown
     );
     known
-        .record(&[other.clone()], &key(ED25519_B), false)
+        .record(std::slice::from_ref(&other), &key(ED25519_B), false)
         .unwrap();
     let text = fs::read_to_string(&file).unwrap();
     assert!(
