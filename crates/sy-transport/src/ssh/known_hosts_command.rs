@@ -25,7 +25,7 @@ use super::config_syntax::split_words;
 use super::known_hosts::KnownHostsError;
 
 /// The most output read: known_hosts lines are a few hundred bytes each.
-pub const MAX_OUTPUT: u64 = 1 << 20;
+pub(crate) const MAX_OUTPUT: u64 = 1 << 20;
 
 /// Why the command runs (its `%I`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -59,7 +59,7 @@ pub use config::{
 };
 pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
 pub use known_hosts::{HostKeyName, HostKeyStatus, KeySource, KnownHosts, KnownHostsError};
-pub use known_hosts_command::{KnownHostsCommand, MAX_OUTPUT as KNOWN_HOSTS_COMMAND_MAX_OUTPUT};
+pub use known_hosts_command::KnownHostsCommand;
 /// Key types of the verifier's interface (from russh's `ssh-key`).
 pub use russh::keys::{Algorithm, HashAlg, PublicKey};
 pub use session::{HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession};
