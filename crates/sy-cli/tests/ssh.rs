@@ -3,7 +3,7 @@
 //! sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,8 +67,8 @@ pub fn keygen(path: &Path) {
     assert!(status.success(), "ssh-keygen failed");
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
+fn free_port(address: IpAddr) -> u16 {
+    TcpListener::bind((address, 0))
         .unwrap()
         .local_addr()
         .unwrap()
@@ -80,18 +80,23 @@ fn free_port() -> u16 {
 /// (empty unless a test puts a command there), /usr/bin and /bin: nothing from this checkout.
 /// Call [`sshd_usable`] first.
 pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Sshd {
+    start_sshd_at(dir, user_key, home, IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// [`start_sshd`] listening on `address`, one of this machine's.
+pub fn start_sshd_at(dir: &Path, user_key: &Path, home: &Path, address: IpAddr) -> Sshd {
     let host_key = dir.join("host_key");
     keygen(&host_key);
     let authorized = dir.join("authorized_keys");
     fs::copy(user_key.with_extension("pub"), &authorized).unwrap();
     for _attempt in 0..3 {
-        let port = free_port();
+        let port = free_port(address);
         assert_ne!(port, 22);
         let config = dir.join("sshd_config");
         fs::write(
             &config,
             format!(
-                "Port {port}\nListenAddress 127.0.0.1\nHostKey {}\nAuthorizedKeysFile {}\n\
+                "Port {port}\nListenAddress {address}\nHostKey {}\nAuthorizedKeysFile {}\n\
                  PidFile {}\nStrictModes no\nPermitRootLogin prohibit-password\n\
                  PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
                  PubkeyAuthentication yes\nUsePAM no\nLogLevel ERROR\n\
@@ -113,7 +118,7 @@ pub fn start_sshd(dir: &Path, user_key: &Path, home: &Path) -> Sshd {
         let mut sshd = Sshd { child, port };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            if TcpStream::connect((address, port)).is_ok() {
                 return sshd;
             }
             if let Ok(Some(_)) = sshd.child.try_wait() {

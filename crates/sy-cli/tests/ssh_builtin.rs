@@ -6,13 +6,14 @@
 //! sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
 
 use std::fs;
+use std::net::{IpAddr, Ipv4Addr};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::remote::{edge_tree, noise, sy_remote};
-use crate::ssh::{Sshd, keygen, sshd_usable, start_sshd, user_name};
+use crate::ssh::{Sshd, keygen, sshd_usable, start_sshd_at, user_name};
 use crate::util::{Fixture, assert_same_tree, default_signal_actions, require, stderr, summary};
 
 /// A fixture with its own sshd, keys, known_hosts and ssh config.
@@ -25,12 +26,19 @@ pub struct Setup {
     pub host_pub: String,
     /// HOME of the remote sessions.
     pub home: PathBuf,
+    /// The address sshd listens on (the config's `HostName`).
+    pub address: IpAddr,
 }
 
 impl Setup {
     /// `None` when the test is skipped (no sshd, see [`sshd_usable`]). With `known`,
     /// known_hosts already trusts the server.
     pub fn new(known: bool) -> Option<Setup> {
+        Setup::at(known, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// [`new`](Setup::new) with sshd on `address`, one of this machine's.
+    pub fn at(known: bool, address: IpAddr) -> Option<Setup> {
         if !sshd_usable() {
             return None;
         }
@@ -39,11 +47,11 @@ impl Setup {
         let user_key = keys.join("id_ed25519");
         keygen(&user_key);
         let home = f.mkdir("remote-home");
-        let sshd = start_sshd(&keys, &user_key, &home);
+        let sshd = start_sshd_at(&keys, &user_key, &home, address);
         let host_pub = fs::read_to_string(keys.join("host_key.pub")).unwrap();
         let known_hosts = keys.join("known_hosts");
         let line = if known {
-            format!("[127.0.0.1]:{} {host_pub}", sshd.port)
+            format!("[{address}]:{} {host_pub}", sshd.port)
         } else {
             String::new()
         };
@@ -56,6 +64,7 @@ impl Setup {
             known_hosts,
             host_pub,
             home,
+            address,
         };
         setup.write_config(&format!(
             "IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none",
@@ -75,8 +84,9 @@ impl Setup {
             self.config_path(),
             format!(
                 "Host jumped\n  ProxyJump sshtest\n\n\
-                 Host sshtest jumped\n  HostName 127.0.0.1\n  Port {}\n  User {}\n  {auth}\n  \
+                 Host sshtest jumped\n  HostName {}\n  Port {}\n  User {}\n  {auth}\n  \
                  UserKnownHostsFile {}\n  GlobalKnownHostsFile /dev/null\n  BatchMode yes\n",
+                self.address,
                 self.sshd.port,
                 user_name(),
                 self.known_hosts.display(),

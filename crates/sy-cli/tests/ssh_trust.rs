@@ -4,13 +4,14 @@
 //! failing then under `SY_REQUIRE_SSHD=1` ([`require`](crate::util::require)).
 
 use std::fs;
+use std::net::{IpAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::ssh::keygen;
 use crate::ssh_builtin::{Setup, ok};
-use crate::util::{require_tool, stderr};
+use crate::util::{require, require_tool, stderr};
 
 #[test]
 fn an_unknown_host_is_refused_then_trusted_with_the_flag_and_remembered() {
@@ -338,4 +339,253 @@ fn an_encrypted_key_is_unlocked_with_the_passphrase_typed_on_the_terminal() {
     let (shown, code) = sy_on_a_terminal(&s, &args(&other), "wrong\n");
     assert_eq!(code, Some(3), "{shown}");
     assert!(shown.contains("(wrong passphrase)"), "{shown}");
+}
+
+/// OpenSSH's `ssh` run with the setup's config (`ssh -F CONFIG sshtest true`), to compare with.
+fn openssh(s: &Setup) -> std::process::Output {
+    Command::new("ssh")
+        .arg("-F")
+        .arg(s.config_path())
+        .args(["sshtest", "true"])
+        .env("HOME", s.f.path("local-home"))
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The setup's config with `extra` lines for the server.
+fn config_with(s: &Setup, extra: &str) {
+    s.write_config(&format!(
+        "IdentityFile {}\n  IdentitiesOnly yes\n  IdentityAgent none\n  {extra}",
+        s.user_key.display()
+    ));
+}
+
+#[test]
+fn a_key_pinned_under_the_host_key_alias_stays_pinned_as_with_openssh() {
+    if !require_tool("ssh", "openssh-client") {
+        return;
+    }
+    let Some(s) = Setup::new(false) else {
+        return;
+    };
+    config_with(
+        &s,
+        "HostKeyAlias Pinned-Alias\n  StrictHostKeyChecking accept-new",
+    );
+    let other = s.f.path("keys/other_host_key");
+    keygen(&other);
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    let server_key = s.host_pub.split_whitespace().take(2).collect::<Vec<_>>();
+    let server_key = server_key.join(" ");
+    // The alias pins another key; the server's own key is recorded under its address, which
+    // must not count when there is an alias.
+    let pinned = format!(
+        "pinned-alias {other_pub}[127.0.0.1]:{} {}",
+        s.sshd.port, s.host_pub
+    );
+    fs::write(&s.known_hosts, &pinned).unwrap();
+    s.f.write("src/a", "a");
+
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    assert!(
+        stderr(&ssh).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        stderr(&ssh)
+    );
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{}:1", s.known_hosts.display())),
+        "{err}"
+    );
+    assert!(err.contains("ssh-keygen -R 'pinned-alias'"), "{err}");
+    assert!(!s.f.dst().exists(), "nothing is written past a pinned key");
+    assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), pinned);
+
+    // The server's key pinned under the alias: both connect.
+    fs::write(&s.known_hosts, format!("pinned-alias {}", s.host_pub)).unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+
+    // Nothing known: accept-new records the key under the alias, as ssh does.
+    fs::write(&s.known_hosts, "").unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
+    let by_ssh = fs::read_to_string(&s.known_hosts).unwrap();
+    assert_eq!(by_ssh, format!("pinned-alias {server_key}\n"));
+    fs::write(&s.known_hosts, "").unwrap();
+    s.f.write("src/b", "b");
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "b");
+    assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), by_ssh);
+}
+
+/// An IPv4 address of this machine that is not loopback (the source address of its default
+/// route): OpenSSH skips CheckHostIP for loopback addresses, so a test of it needs another.
+fn non_loopback_address() -> Option<IpAddr> {
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    // Connecting a UDP socket sends nothing; it only picks the route. 203.0.113.1 is TEST-NET-3.
+    socket.connect("203.0.113.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn check_host_ip_records_and_checks_the_address_as_openssh_does() {
+    if !require_tool("ssh", "openssh-client") {
+        return;
+    }
+    let address = non_loopback_address();
+    let missing = "needs a non-loopback IPv4 address with a route (OpenSSH skips CheckHostIP on \
+                   loopback)";
+    let (true, Some(address)) = (require(address.is_some(), missing), address) else {
+        return;
+    };
+    let Some(s) = Setup::at(false, address) else {
+        return;
+    };
+    let strict = |mode: &str| {
+        config_with(
+            &s,
+            &format!(
+                "HostKeyAlias pinned-alias\n  CheckHostIP yes\n  StrictHostKeyChecking {mode}"
+            ),
+        );
+    };
+    strict("accept-new");
+    let server_key: Vec<&str> = s.host_pub.split_whitespace().take(2).collect();
+    let server_key = server_key.join(" ");
+    let ip = format!("[{address}]:{}", s.sshd.port);
+    // What ssh leaves in known_hosts starting from `before`, and then what sy leaves.
+    let both = |before: &str, file: &str| -> (String, String) {
+        fs::write(&s.known_hosts, before).unwrap();
+        let ssh = openssh(&s);
+        assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
+        let by_ssh = fs::read_to_string(&s.known_hosts).unwrap();
+        fs::write(&s.known_hosts, before).unwrap();
+        s.f.write(format!("src/{file}"), file);
+        ok(s.push(&[]));
+        assert_eq!(
+            fs::read_to_string(s.f.path("dst").join(file)).unwrap(),
+            file
+        );
+        (by_ssh, fs::read_to_string(&s.known_hosts).unwrap())
+    };
+
+    // A new host: the alias and the address on one line.
+    let (by_ssh, by_sy) = both("", "a");
+    assert_eq!(by_ssh, format!("pinned-alias,{ip} {server_key}\n"));
+    assert_eq!(by_sy, by_ssh);
+    // Known under the alias only: the address is added.
+    let pinned = format!("pinned-alias {}", s.host_pub);
+    let (by_ssh, by_sy) = both(&pinned, "b");
+    assert_eq!(by_ssh, format!("{pinned}{ip} {server_key}\n"));
+    assert_eq!(by_sy, by_ssh);
+
+    // The address holds another key: refused by both, unless StrictHostKeyChecking no.
+    let other = s.f.path("keys/other_host_key");
+    keygen(&other);
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    let conflicting = format!("{pinned}{ip} {other_pub}");
+    fs::write(&s.known_hosts, &conflicting).unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    assert!(
+        stderr(&ssh).contains("differs from the key for the IP address"),
+        "{}",
+        stderr(&ssh)
+    );
+    s.f.write("src/c", "c");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains(&format!(
+            "differs from the key recorded for its IP address {ip} in {}:2",
+            s.known_hosts.display()
+        )),
+        "{err}"
+    );
+    assert!(!s.f.path("dst/c").exists());
+    strict("no");
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/c")).unwrap(), "c");
+    assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), conflicting);
+}
+
+#[test]
+fn a_known_hosts_command_is_run_and_believed_as_by_openssh() {
+    if !require_tool("ssh", "openssh-client") {
+        return;
+    }
+    let Some(s) = Setup::new(false) else {
+        return;
+    };
+    // The command prints the file named after %k; sy and ssh must agree on what that means.
+    let pins = s.f.mkdir("pins");
+    config_with(
+        &s,
+        &format!(
+            "HostKeyAlias pinned-alias\n  StrictHostKeyChecking accept-new\n  \
+             KnownHostsCommand /bin/cat {}/%k.keys",
+            pins.display()
+        ),
+    );
+    let pin_file = pins.join("pinned-alias.keys");
+    let other = s.f.path("keys/other_host_key");
+    keygen(&other);
+    let other_pub = fs::read_to_string(other.with_extension("pub")).unwrap();
+    fs::write(&pin_file, format!("pinned-alias {other_pub}")).unwrap();
+    s.f.write("src/a", "a");
+
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    assert!(
+        stderr(&ssh).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        stderr(&ssh)
+    );
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+            && err.contains("the output of KnownHostsCommand"),
+        "{err}"
+    );
+    assert!(!s.f.dst().exists());
+
+    // The server's key printed by the command: both connect and record nothing.
+    fs::write(&pin_file, format!("pinned-alias {}", s.host_pub)).unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+    assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), "");
+
+    // A failing command fails both.
+    fs::remove_file(&pin_file).unwrap();
+    let ssh = openssh(&s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    s.f.write("src/b", "b");
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("KnownHostsCommand") && err.contains("exit status: 1"),
+        "{err}"
+    );
+    assert!(!s.f.path("dst/b").exists());
 }

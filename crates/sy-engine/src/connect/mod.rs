@@ -3,6 +3,7 @@
 //! [`RemoteTransport`], whatever carries it.
 
 mod command;
+mod host_keys;
 mod remote_transport;
 mod ssh;
 

@@ -6,13 +6,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use sy_transport::ssh::{
-    Algorithm, Deployed, ExecChannel, HashAlg, HostKeyStatus, HostKeyVerifier, HostSettings,
-    KnownHosts, LocalUser, PassphrasePrompt, PublicKey, RemoteExit, SshConfig, SshOptions,
-    SshSession, StrictHostKeyChecking, cipher_preference, deploy_agent, deployed_agent_path,
+    Deployed, ExecChannel, HostKeyVerifier, HostSettings, LocalUser, PassphrasePrompt, RemoteExit,
+    SshConfig, SshOptions, SshSession, cipher_preference, deploy_agent, deployed_agent_path,
 };
 use sy_transport::{AgentOptions, Sftp, SftpOptions};
 
 use super::command::{agent_remote_command, sftp_root};
+use super::host_keys::KnownHostsCheck;
 use super::remote_transport::{ByteCount, Counted, RemoteTransport};
 use super::{Connection, DEFAULT_REMOTE_PATH, agent_over};
 use crate::endpoint::RemoteSpec;
@@ -275,11 +275,6 @@ fn hop_options(
         None => config_ciphers(settings.ciphers.as_deref()),
     };
     cipher_preference(&ciphers).map_err(|e| SyncError::SshSetup(format!("{shown}: {e}")))?;
-    let accept_new = flags.accept_new_host_key
-        || matches!(
-            settings.strict_host_key_checking,
-            StrictHostKeyChecking::AcceptNew | StrictHostKeyChecking::No
-        );
     let passphrase: Option<PassphrasePrompt> = if settings.batch_mode {
         None
     } else {
@@ -287,14 +282,7 @@ fn hop_options(
     };
     let host_keys: Arc<dyn HostKeyVerifier> = match &flags.host_keys {
         Some(custom) => Arc::clone(custom),
-        None => Arc::new(KnownHostsCheck {
-            known: KnownHosts::new(
-                settings.user_known_hosts_files.clone(),
-                settings.global_known_hosts_files.clone(),
-            ),
-            accept_new,
-            hashed: settings.hash_known_hosts,
-        }),
+        None => Arc::new(KnownHostsCheck::new(settings, flags.accept_new_host_key)),
     };
     Ok(SshOptions {
         shown,
@@ -356,77 +344,6 @@ fn config_ciphers(written: Option<&str>) -> Vec<String> {
                 .collect()
         }
         _ => names(written),
-    }
-}
-
-/// Host keys against known_hosts, as OpenSSH checks them.
-struct KnownHostsCheck {
-    known: KnownHosts,
-    /// Trust and record a key for a host that has none (`--accept-new-host-key`).
-    accept_new: bool,
-    /// Record it hashed (HashKnownHosts).
-    hashed: bool,
-}
-
-impl HostKeyVerifier for KnownHostsCheck {
-    fn verify(&self, host: &str, port: u16, key: &PublicKey) -> Result<(), String> {
-        let name = if port == 22 {
-            host.to_owned()
-        } else {
-            format!("[{host}]:{port}")
-        };
-        let fingerprint = key.fingerprint(HashAlg::Sha256);
-        let algorithm = key.algorithm();
-        let status = self
-            .known
-            .check(host, port, key)
-            .map_err(|e| format!("cannot check the host key: {e}"))?;
-        match status {
-            HostKeyStatus::Trusted { .. } => Ok(()),
-            HostKeyStatus::Unknown if self.accept_new => {
-                let file = self
-                    .known
-                    .record(host, port, key, self.hashed)
-                    .map_err(|e| format!("cannot record the new host key: {e}"))?;
-                tracing::warn!(
-                    "permanently added {name} ({algorithm} {fingerprint}) to {}",
-                    file.display()
-                );
-                Ok(())
-            }
-            HostKeyStatus::Unknown => Err(format!(
-                "the host key of {name} is not known ({algorithm} {fingerprint}); if that is \
-                 the host's key, run again with --accept-new-host-key to trust it (it is then \
-                 recorded in known_hosts)"
-            )),
-            HostKeyStatus::Changed {
-                file,
-                line,
-                known_fingerprint,
-            } => Err(format!(
-                "\n@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
-                 @    WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!     @\n\
-                 @@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@\n\
-                 IT IS POSSIBLE THAT SOMEONE IS DOING SOMETHING NASTY!\n\
-                 Someone could be eavesdropping on you right now (man-in-the-middle attack)!\n\
-                 It is also possible that the host key has just been changed.\n\
-                 The {algorithm} key sent by {name} has fingerprint {fingerprint};\n\
-                 the key recorded in {}:{line} has fingerprint {known_fingerprint}.\n\
-                 Refusing to connect. If the change is expected, remove the old key with\n\
-                 `ssh-keygen -R '{name}' -f {}` and run again with --accept-new-host-key.",
-                file.display(),
-                file.display()
-            )),
-            HostKeyStatus::Revoked { file, line } => Err(format!(
-                "the host key of {name} ({algorithm} {fingerprint}) is marked @revoked in {}:{line}; \
-                 refusing to connect",
-                file.display()
-            )),
-        }
-    }
-
-    fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
-        self.known.known_algorithms(host, port)
     }
 }
 

@@ -28,13 +28,16 @@
 //!   `Host`/`Match` block applies only when the block does.
 //! - Unknown keywords are ignored (logged at debug level). Bad values of the keywords sy uses are
 //!   errors naming the file and line, even in blocks that do not apply, as in OpenSSH.
-//! - Not done: permission checks on the files, `CanonicalizeHostname`, `HostKeyAlias`, `Tag`.
+//! - `HostKeyAlias` is lower-cased and becomes `%k`, as in OpenSSH; `CheckHostIP` defaults to
+//!   `no`; `KnownHostsCommand none` means none.
+//! - Not done: permission checks on the files, `CanonicalizeHostname`, `Tag`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::config_expand::Tokens;
 use super::config_file::{self, ConfigFile, CriterionKind, Directive, Proxy, Scope, Setting};
+use super::known_hosts_command::KnownHostsCommand;
 use super::pattern::{ListMatch, match_list};
 
 /// Parsed OpenSSH client configuration files, ready to [`resolve`](SshConfig::resolve) hosts.
@@ -148,6 +151,13 @@ pub struct HostSettings {
     pub ciphers: Option<String>,
     /// `BatchMode`: never prompt.
     pub batch_mode: bool,
+    /// `HostKeyAlias`, lower-cased as OpenSSH does: the name the host key is looked up and
+    /// recorded under in known_hosts instead of the host name and port.
+    pub host_key_alias: Option<String>,
+    /// `CheckHostIP`, default `no`: also check the server's address in known_hosts.
+    pub check_host_ip: bool,
+    /// `KnownHostsCommand` (`none` gives `None`), with this host's `%` tokens.
+    pub known_hosts_command: Option<KnownHostsCommand>,
 }
 
 impl SshConfig {
@@ -247,6 +257,9 @@ struct Options {
     proxy: Option<Proxy>,
     ciphers: Option<String>,
     batch_mode: Option<bool>,
+    host_key_alias: Option<String>,
+    check_host_ip: Option<bool>,
+    known_hosts_command: Option<Option<String>>,
 }
 
 impl Options {
@@ -281,6 +294,9 @@ impl Options {
             Setting::Proxy(value) => first(&mut self.proxy, value),
             Setting::Ciphers(value) => first(&mut self.ciphers, value),
             Setting::BatchMode(value) => first(&mut self.batch_mode, value),
+            Setting::HostKeyAlias(value) => first(&mut self.host_key_alias, value),
+            Setting::CheckHostIp(value) => first(&mut self.check_host_ip, value),
+            Setting::KnownHostsCommand(value) => first(&mut self.known_hosts_command, value),
         }
     }
 }
@@ -387,12 +403,17 @@ impl Pass<'_> {
         let options = self.options;
         let user = options.user.unwrap_or_else(|| self.local.name.clone());
         let port = options.port.unwrap_or(22);
+        let host_key_alias = options
+            .host_key_alias
+            .as_deref()
+            .map(str::to_ascii_lowercase);
         let tokens = Tokens {
             local: self.local,
             remote_user: &user,
             host_name: &host_name,
             port,
             original_host: self.original_host,
+            key_alias: host_key_alias.as_deref().unwrap_or(self.original_host),
         };
         let paths = |keyword: &str, raw: Vec<String>| -> Vec<PathBuf> {
             if raw.len() == 1 && raw[0].eq_ignore_ascii_case("none") {
@@ -431,6 +452,10 @@ impl Pass<'_> {
                 None => Some(tokens.path("IdentityAgent", value)),
             },
         };
+        let known_hosts_command = options
+            .known_hosts_command
+            .flatten()
+            .map(|written| KnownHostsCommand::new(written, &tokens));
         let (proxy_jump, proxy_command) = match options.proxy {
             Some(Proxy::Jump(hops)) => (hops, None),
             Some(Proxy::Command(command)) => (Vec::new(), Some(command)),
@@ -455,6 +480,9 @@ impl Pass<'_> {
             proxy_command,
             ciphers: options.ciphers,
             batch_mode: options.batch_mode.unwrap_or(false),
+            host_key_alias,
+            check_host_ip: options.check_host_ip.unwrap_or(false),
+            known_hosts_command,
         }
     }
 }

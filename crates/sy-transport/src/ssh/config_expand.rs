@@ -15,8 +15,10 @@ pub(crate) struct Tokens<'a> {
     pub(crate) host_name: &'a str,
     /// `%p`
     pub(crate) port: u16,
-    /// `%n` and `%k` (sy has no HostKeyAlias, so `%k` is the name as typed, as in OpenSSH).
+    /// `%n`: the name as typed.
     pub(crate) original_host: &'a str,
+    /// `%k`: `HostKeyAlias` if set, else the name as typed, as in OpenSSH.
+    pub(crate) key_alias: &'a str,
 }
 
 impl Tokens<'_> {
@@ -38,6 +40,24 @@ impl Tokens<'_> {
         PathBuf::from(self.percent(keyword, &environment(keyword, &tilde)))
     }
 
+    /// The tokens of the connection that sy expands (`%C`, `%j`, `%l`, `%L` are not).
+    pub(crate) const NAMES: &'static str = "dhiknpru";
+
+    /// What `%token` stands for, if it is one of [`NAMES`](Tokens::NAMES).
+    pub(crate) fn value(&self, token: char) -> Option<String> {
+        Some(match token {
+            'd' => self.local.home.to_string_lossy().into_owned(),
+            'u' => self.local.name.clone(),
+            'i' => self.local.uid.to_string(),
+            'r' => self.remote_user.to_owned(),
+            'h' => self.host_name.to_owned(),
+            'p' => self.port.to_string(),
+            'n' => self.original_host.to_owned(),
+            'k' => self.key_alias.to_owned(),
+            _ => return None,
+        })
+    }
+
     /// Expands `%` tokens.
     pub(crate) fn percent(&self, keyword: &str, raw: &str) -> String {
         let mut out = String::with_capacity(raw.len());
@@ -49,19 +69,15 @@ impl Tokens<'_> {
             }
             match chars.next() {
                 Some('%') => out.push('%'),
-                Some('d') => out.push_str(&self.local.home.to_string_lossy()),
-                Some('u') => out.push_str(&self.local.name),
-                Some('i') => out.push_str(&self.local.uid.to_string()),
-                Some('r') => out.push_str(self.remote_user),
-                Some('h') => out.push_str(self.host_name),
-                Some('p') => out.push_str(&self.port.to_string()),
-                Some('n' | 'k') => out.push_str(self.original_host),
-                other => {
-                    let token = other.map(String::from).unwrap_or_default();
-                    tracing::warn!("{keyword} {raw}: sy does not expand %{token}; left as is");
-                    out.push('%');
-                    out.push_str(&token);
-                }
+                other => match other.and_then(|token| self.value(token)) {
+                    Some(value) => out.push_str(&value),
+                    None => {
+                        let token = other.map(String::from).unwrap_or_default();
+                        tracing::warn!("{keyword} {raw}: sy does not expand %{token}; left as is");
+                        out.push('%');
+                        out.push_str(&token);
+                    }
+                },
             }
         }
         out

@@ -87,6 +87,10 @@ pub(crate) enum Setting {
     Proxy(Proxy),
     Ciphers(String),
     BatchMode(bool),
+    HostKeyAlias(String),
+    CheckHostIp(bool),
+    /// `None` for `KnownHostsCommand none`.
+    KnownHostsCommand(Option<String>),
 }
 
 /// Where relative `Include` paths point: `~/.ssh` for user files, `/etc/ssh` for the system file.
@@ -240,12 +244,23 @@ fn setting(keyword: &str, args: &[String], raw: &str) -> Result<Option<Setting>,
         }
         "ciphers" => Setting::Ciphers(text("Ciphers")?),
         "batchmode" => Setting::BatchMode(flag("BatchMode")?),
+        "hostkeyalias" => Setting::HostKeyAlias(text("HostKeyAlias")?),
+        "checkhostip" => Setting::CheckHostIp(flag("CheckHostIP")?),
+        "knownhostscommand" => {
+            if args.len() == 1 && args[0].eq_ignore_ascii_case("none") {
+                Setting::KnownHostsCommand(None)
+            } else {
+                // Like ProxyCommand, the rest of the line, split into words when it is run.
+                Setting::KnownHostsCommand(Some(raw_rest(raw)))
+            }
+        }
         _ => return Ok(None),
     };
     Ok(Some(setting))
 }
 
-/// The text after the keyword and its separator, as OpenSSH keeps it for `ProxyCommand`.
+/// The text after the keyword and its separator, as OpenSSH keeps it for `ProxyCommand` and
+/// `KnownHostsCommand`.
 fn raw_rest(raw: &str) -> String {
     let line = raw.trim();
     let keyword_end = line

@@ -1,7 +1,7 @@
 //! Reading files: `Include`, `-F`, and a cross-check against `ssh -G`.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::super::{LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking};
 use super::alice;
@@ -128,7 +128,11 @@ fn agrees_with_ssh_dash_g() {
          Match host *.example.com\n  User=matched\n  ProxyJump ops@bastion:2200\n\
          \x20 StrictHostKeyChecking off\n  IdentitiesOnly yes\n\
          Match originalhost db !user root\n  HostName database.internal\n  User dbuser\n\
-         Host *\n  StrictHostKeyChecking accept-new\n  ServerAliveCountMax 7\n  User fallback\n",
+         Host web\n  HostKeyAlias Pinned-Web\n  CheckHostIP yes\n\
+         \x20 KnownHostsCommand /usr/bin/lookup \"%H x\" %k\n\
+         Host short\n  KnownHostsCommand none\n\
+         Host *\n  StrictHostKeyChecking accept-new\n  ServerAliveCountMax 7\n  User fallback\n\
+         \x20 UserKnownHostsFile /kh/%k\n",
         include.display()
     );
     let file = dir.path().join("config");
@@ -199,6 +203,27 @@ fn agrees_with_ssh_dash_g() {
         assert_eq!(strict, get("stricthostkeychecking"), "{host}");
         let only = if ours.identities_only { "yes" } else { "no" };
         assert_eq!(only, get("identitiesonly"), "{host}");
+        let check_ip = if ours.check_host_ip { "yes" } else { "no" };
+        assert_eq!(check_ip, get("checkhostip"), "{host}");
+        let optional = |key: &str| {
+            stdout
+                .lines()
+                .find_map(|line| line.strip_prefix(&format!("{key} ")))
+                .map(str::to_owned)
+        };
+        assert_eq!(ours.host_key_alias, optional("hostkeyalias"), "{host}");
+        assert_eq!(
+            ours.known_hosts_command
+                .as_ref()
+                .map(|command| command.as_str().to_owned()),
+            optional("knownhostscommand"),
+            "{host}"
+        );
+        assert_eq!(
+            ours.user_known_hosts_files,
+            [PathBuf::from(get("userknownhostsfile"))],
+            "{host}"
+        );
         let jump = ours.proxy_jump.first().map(|hop| {
             format!(
                 "{}@{}:{}",

@@ -33,7 +33,7 @@ pub(crate) fn split_line(line: &str) -> Result<Option<Line>, String> {
     let (keyword, rest) = line.split_at(keyword_end);
     let rest = rest.trim_start_matches(WHITESPACE);
     let rest = rest.strip_prefix('=').unwrap_or(rest);
-    let args = split_args(rest.trim_start_matches(WHITESPACE))?;
+    let args = split_words(rest.trim_start_matches(WHITESPACE), true)?;
     if args.is_empty() {
         return Err(format!("no argument after keyword \"{keyword}\""));
     }
@@ -43,14 +43,15 @@ pub(crate) fn split_line(line: &str) -> Result<Option<Line>, String> {
     }))
 }
 
-/// OpenSSH's `argv_split(…, terminate_on_comment = 1)`.
-fn split_args(text: &str) -> Result<Vec<String>, String> {
+/// OpenSSH's `argv_split`: with `comments`, a `#` at the start of a word ends the text.
+pub(crate) fn split_words(text: &str, comments: bool) -> Result<Vec<String>, String> {
     let mut args = Vec::new();
     let mut chars = text.chars().peekable();
     loop {
         while chars.next_if(|&c| c == ' ' || c == '\t').is_some() {}
         match chars.peek() {
-            None | Some('#') => return Ok(args),
+            None => return Ok(args),
+            Some('#') if comments => return Ok(args),
             Some(_) => {}
         }
         let mut arg = String::new();

@@ -70,6 +70,9 @@ fn defaults_when_nothing_is_configured() {
         proxy_command: None,
         ciphers: None,
         batch_mode: false,
+        host_key_alias: None,
+        check_host_ip: false,
+        known_hosts_command: None,
     };
     assert_eq!(settings, expected);
 }
@@ -183,6 +186,36 @@ fn tokens_are_expanded() {
         settings.identity_agent,
         Some(PathBuf::from("/home/alice/agent.sock"))
     );
+}
+
+#[test]
+fn host_key_alias_is_lower_cased_and_is_percent_k() {
+    let text = "Host web\n  HostKeyAlias Pinned-ALIAS\n  HostKeyAlias second\n\
+                Host *\n  UserKnownHostsFile ~/kh/%k-%n\n  CheckHostIP yes\n\
+                KnownHostsCommand = /usr/bin/lookup \"%H x\"  %I\n";
+    let web = resolve(text, "web");
+    assert_eq!(web.host_key_alias.as_deref(), Some("pinned-alias"));
+    assert_eq!(
+        web.user_known_hosts_files,
+        paths(&["/home/alice/kh/pinned-alias-web"])
+    );
+    assert!(web.check_host_ip);
+    assert_eq!(
+        web.known_hosts_command
+            .as_ref()
+            .map(KnownHostsCommand::as_str),
+        Some("/usr/bin/lookup \"%H x\"  %I")
+    );
+    let other = resolve(text, "other");
+    assert_eq!(other.host_key_alias, None);
+    assert_eq!(
+        other.user_known_hosts_files,
+        paths(&["/home/alice/kh/other-other"])
+    );
+    let none = resolve("KnownHostsCommand none\nKnownHostsCommand /bin/x\n", "h");
+    assert_eq!(none.known_hosts_command, None);
+    assert!(!none.check_host_ip);
+    assert!(error("CheckHostIP maybe\n").contains("CheckHostIP needs yes or no"));
 }
 
 #[test]

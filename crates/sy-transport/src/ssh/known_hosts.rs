@@ -1,7 +1,8 @@
 //! Host-key trust as OpenSSH decides it from `known_hosts` files (sshd(8), "SSH_KNOWN_HOSTS FILE
 //! FORMAT").
 //!
-//! A host is looked up as `host` on port 22 and as `[host]:port` otherwise, lower-cased. Entries
+//! A host is looked up by a [`HostKeyName`]: as `host` on port 22 and as `[host]:port` otherwise,
+//! lower-cased, or under its `HostKeyAlias` (lower-cased, whatever the port). Entries
 //! may list patterns (`*`, `?`, `!negation`, `[host]:port`) or be hashed (`|1|salt|hmac`, the
 //! HMAC-SHA1 of that name keyed by the salt, as `HashKnownHosts` writes them). User files are
 //! consulted before global ones, and a host's status is, in this order:
@@ -15,16 +16,20 @@
 //!   for the recorded types first ([`KnownHosts::known_algorithms`]), as OpenSSH does, so a
 //!   server that still has its recorded key is not refused for offering another one;
 //! - [`Unknown`](HostKeyStatus::Unknown) when no entry names the host. On a port other than 22,
-//!   an unknown `[host]:port` is then looked up as plain `host`, as OpenSSH does ("checking
+//!   an unknown `[host]:port` (not an alias) is then looked up as plain `host`, as OpenSSH does ("checking
 //!   without port identifier"): the key recorded there is trusted, another key there leaves the
 //!   host unknown, and a key revoked there is refused (OpenSSH reports the revocation, then
 //!   goes on as for an unknown host).
+//!
+//! After the files come the lines `KnownHostsCommand` prints, if there is one (see
+//! [`KnownHostsCommand`]).
 //!
 //! `@cert-authority` lines are skipped: sy does not accept host certificates. A malformed line is
 //! skipped with a warning naming its file and line, as OpenSSH does.
 
 use std::fs;
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::PathBuf;
 
@@ -33,6 +38,7 @@ use ring::rand::{SecureRandom, SystemRandom};
 use russh::keys::ssh_key::known_hosts::HostPatterns;
 use russh::keys::ssh_key::{Algorithm, HashAlg, PublicKey};
 
+use super::known_hosts_command::{Invocation, KnownHostsCommand};
 use super::pattern::{ListMatch, match_list};
 
 /// How a server's host key stands against the known hosts files.
@@ -40,8 +46,8 @@ use super::pattern::{ListMatch, match_list};
 pub enum HostKeyStatus {
     /// The key is recorded for this host.
     Trusted {
-        /// File holding the entry.
-        file: PathBuf,
+        /// Where the entry is.
+        source: KeySource,
         /// Line of the entry, from 1.
         line: usize,
     },
@@ -49,8 +55,8 @@ pub enum HostKeyStatus {
     Unknown,
     /// Other keys are recorded for this host, but not this one: possibly an attack; refuse.
     Changed {
-        /// File holding the old key.
-        file: PathBuf,
+        /// Where the old key is.
+        source: KeySource,
         /// Line of the old key, from 1.
         line: usize,
         /// `SHA256:…` fingerprint of the old key.
@@ -58,11 +64,29 @@ pub enum HostKeyStatus {
     },
     /// The key is marked `@revoked` for this host; refuse.
     Revoked {
-        /// File holding the `@revoked` entry.
-        file: PathBuf,
+        /// Where the `@revoked` entry is.
+        source: KeySource,
         /// Line of the entry, from 1.
         line: usize,
     },
+}
+
+/// Where a known_hosts entry was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// A known hosts file.
+    File(PathBuf),
+    /// The output of `KnownHostsCommand` (as written in the config).
+    Command(String),
+}
+
+impl std::fmt::Display for KeySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeySource::File(path) => write!(f, "{}", path.display()),
+            KeySource::Command(command) => write!(f, "the output of KnownHostsCommand {command:?}"),
+        }
+    }
 }
 
 /// A known hosts file could not be read or written.
@@ -91,21 +115,97 @@ pub enum KnownHostsError {
     /// The key could not be encoded (an unsupported algorithm).
     #[error("cannot encode the host key: {0}")]
     Encode(String),
+    /// `KnownHostsCommand` could not be run or failed.
+    #[error("KnownHostsCommand {command:?} failed: {reason}")]
+    Command {
+        /// The command as written.
+        command: String,
+        /// Why.
+        reason: String,
+    },
     /// The system random generator failed (needed for a hashed entry's salt).
     #[error("cannot draw random salt for a hashed known hosts entry")]
     Random,
 }
 
-/// The known hosts files to consult: user files (where new keys are recorded) then global ones.
+/// The name a host's keys are looked up and recorded under in known_hosts (OpenSSH's
+/// `hostfile_hostname`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostKeyName {
+    name: String,
+    /// Plain `host`, also consulted when `[host]:port` is unknown.
+    without_port: Option<String>,
+    /// How `KnownHostsCommand` is asked about it.
+    invocation: Invocation,
+}
+
+impl HostKeyName {
+    /// `host` connected to on `port`: `host` on port 22, `[host]:port` otherwise (where a key
+    /// recorded for plain `host` is trusted too), lower-cased.
+    pub fn host(host: &str, port: u16) -> HostKeyName {
+        let host = host.to_ascii_lowercase();
+        if port == 22 {
+            HostKeyName {
+                name: host,
+                without_port: None,
+                invocation: Invocation::HostName,
+            }
+        } else {
+            HostKeyName {
+                name: format!("[{host}]:{port}"),
+                without_port: Some(host),
+                invocation: Invocation::HostName,
+            }
+        }
+    }
+
+    /// The server's address (for `CheckHostIP`): `ip` on port 22, `[ip]:port` otherwise, with
+    /// no fallback to the plain address.
+    pub fn address(ip: IpAddr, port: u16) -> HostKeyName {
+        HostKeyName {
+            name: if port == 22 {
+                ip.to_string()
+            } else {
+                format!("[{ip}]:{port}")
+            },
+            without_port: None,
+            invocation: Invocation::Address,
+        }
+    }
+
+    /// `HostKeyAlias`: this name alone, lower-cased, whatever the host and port.
+    pub fn alias(alias: &str) -> HostKeyName {
+        HostKeyName {
+            name: alias.to_ascii_lowercase(),
+            without_port: None,
+            invocation: Invocation::HostName,
+        }
+    }
+
+    /// The name as written in known_hosts.
+    pub fn as_str(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for HostKeyName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+/// The known hosts files to consult: user files (where new keys are recorded) then global ones,
+/// then what `KnownHostsCommand` prints.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnownHosts {
     user_files: Vec<PathBuf>,
     global_files: Vec<PathBuf>,
+    command: Option<KnownHostsCommand>,
 }
 
 /// A parsed line that names the host being looked up.
 struct Entry {
-    file: PathBuf,
+    source: KeySource,
     line: usize,
     revoked: bool,
     key: PublicKey,
@@ -117,23 +217,28 @@ impl KnownHosts {
         KnownHosts {
             user_files,
             global_files,
+            command: None,
         }
     }
 
-    /// Decides whether `key`, presented by `host` on `port`, is trusted (see the module docs for
-    /// the rules). `host` is the name connected to, [`HostSettings::host_name`], as OpenSSH
-    /// looks it up. Fails only when a file exists but cannot be read.
-    ///
-    /// [`HostSettings::host_name`]: super::HostSettings::host_name
+    /// Also consults what `command` prints (never for the fallback to a plain host name, as
+    /// in OpenSSH).
+    pub fn with_command(mut self, command: Option<KnownHostsCommand>) -> KnownHosts {
+        self.command = command;
+        self
+    }
+
+    /// Decides whether `key`, presented by the host known as `name`, is trusted (see the module
+    /// docs for the rules). Fails when a file exists but cannot be read, or `KnownHostsCommand`
+    /// fails.
     pub fn check(
         &self,
-        host: &str,
-        port: u16,
+        name: &HostKeyName,
         key: &PublicKey,
     ) -> Result<HostKeyStatus, KnownHostsError> {
-        let status = self.check_name(host, port, key)?;
-        if status == HostKeyStatus::Unknown && port != 22 {
-            let plain = self.check_name(host, 22, key)?;
+        let status = self.check_name(&name.name, Some(name.invocation), key)?;
+        if let (HostKeyStatus::Unknown, Some(plain)) = (&status, &name.without_port) {
+            let plain = self.check_name(plain, None, key)?;
             if matches!(
                 plain,
                 HostKeyStatus::Trusted { .. } | HostKeyStatus::Revoked { .. }
@@ -144,25 +249,26 @@ impl KnownHosts {
         Ok(status)
     }
 
-    /// [`check`](KnownHosts::check) for the one name `host` on `port` is recorded under.
+    /// [`check`](KnownHosts::check) for the one name `name`, asking `KnownHostsCommand` too
+    /// with `invocation`.
     fn check_name(
         &self,
-        host: &str,
-        port: u16,
+        name: &str,
+        invocation: Option<Invocation>,
         key: &PublicKey,
     ) -> Result<HostKeyStatus, KnownHostsError> {
-        let entries = self.entries_for(host, port)?;
+        let entries = self.entries_for(name, invocation.map(|why| (why, Some(key))))?;
         let same_key = |entry: &&Entry| entry.key.key_data() == key.key_data();
         if let Some(entry) = entries.iter().filter(|e| e.revoked).find(same_key) {
             return Ok(HostKeyStatus::Revoked {
-                file: entry.file.clone(),
+                source: entry.source.clone(),
                 line: entry.line,
             });
         }
         let valid = || entries.iter().filter(|e| !e.revoked);
         if let Some(entry) = valid().find(same_key) {
             return Ok(HostKeyStatus::Trusted {
-                file: entry.file.clone(),
+                source: entry.source.clone(),
                 line: entry.line,
             });
         }
@@ -172,7 +278,7 @@ impl KnownHosts {
             .or_else(|| valid().next());
         Ok(match changed {
             Some(entry) => HostKeyStatus::Changed {
-                file: entry.file.clone(),
+                source: entry.source.clone(),
                 line: entry.line,
                 known_fingerprint: entry.key.fingerprint(HashAlg::Sha256).to_string(),
             },
@@ -180,13 +286,14 @@ impl KnownHosts {
         })
     }
 
-    /// The algorithms of the keys recorded for `host` on `port`, in file order without repeats,
+    /// The algorithms of the keys recorded for `name`, in file order without repeats,
     /// so a client can ask for these first (as OpenSSH orders its host key algorithms): a server
     /// that picks an unrecorded type is [`Changed`](HostKeyStatus::Changed). An RSA key shows as
     /// `Algorithm::Rsa { hash: None }`: offer `rsa-sha2-512`/`rsa-sha2-256` for it. An unreadable
-    /// file is skipped with a warning here ([`check`](KnownHosts::check) reports it).
-    pub fn known_algorithms(&self, host: &str, port: u16) -> Vec<Algorithm> {
-        let entries = match self.entries_for(host, port) {
+    /// file or a failing `KnownHostsCommand` is skipped with a warning here
+    /// ([`check`](KnownHosts::check) reports it).
+    pub fn known_algorithms(&self, name: &HostKeyName) -> Vec<Algorithm> {
+        let entries = match self.entries_for(&name.name, Some((Invocation::Order, None))) {
             Ok(entries) => entries,
             Err(error) => {
                 tracing::warn!("{error}");
@@ -203,13 +310,12 @@ impl KnownHosts {
         algorithms
     }
 
-    /// Appends `key` for `host` on `port` to the first user file, creating its directory (mode
-    /// 0700) and the file (mode 0600) as needed; hashed like `HashKnownHosts yes` when `hashed`.
-    /// Returns the file written.
+    /// Appends `key` for `names` (one line listing them all, or with `hashed` one hashed line
+    /// for each, as OpenSSH writes a host and its address) to the first user file, creating its
+    /// directory (mode 0700) and the file (mode 0600) as needed. Returns the file written.
     pub fn record(
         &self,
-        host: &str,
-        port: u16,
+        names: &[HostKeyName],
         key: &PublicKey,
         hashed: bool,
     ) -> Result<PathBuf, KnownHostsError> {
@@ -218,16 +324,20 @@ impl KnownHosts {
             .first()
             .ok_or(KnownHostsError::NoUserFile)?
             .clone();
-        let name = lookup_name(host, port);
         let hosts = if hashed {
-            let mut salt = vec![0u8; 20];
-            SystemRandom::new()
-                .fill(&mut salt)
-                .map_err(|_| KnownHostsError::Random)?;
-            let hash = hmac_sha1(&salt, &name);
-            HostPatterns::HashedName { salt, hash }.to_string()
+            let mut hashes = Vec::with_capacity(names.len());
+            for name in names {
+                let mut salt = vec![0u8; 20];
+                SystemRandom::new()
+                    .fill(&mut salt)
+                    .map_err(|_| KnownHostsError::Random)?;
+                let hash = hmac_sha1(&salt, &name.name);
+                hashes.push(HostPatterns::HashedName { salt, hash }.to_string());
+            }
+            hashes
         } else {
-            name
+            let all: Vec<&str> = names.iter().map(HostKeyName::as_str).collect();
+            vec![all.join(",")]
         };
         let mut bare_key = key.clone();
         bare_key.set_comment("");
@@ -251,11 +361,10 @@ impl KnownHosts {
             Err(error) if error.kind() == io::ErrorKind::NotFound => false,
             Err(source) => return Err(write_error(source)),
         };
-        let line = format!(
-            "{}{hosts} {}\n",
-            if needs_newline { "\n" } else { "" },
-            encoded.trim_end()
-        );
+        let mut line = String::from(if needs_newline { "\n" } else { "" });
+        for hosts in hosts {
+            line.push_str(&format!("{hosts} {}\n", encoded.trim_end()));
+        }
         fs::OpenOptions::new()
             .append(true)
             .create(true)
@@ -266,9 +375,13 @@ impl KnownHosts {
         Ok(file)
     }
 
-    /// Every usable entry naming the host, user files first.
-    fn entries_for(&self, host: &str, port: u16) -> Result<Vec<Entry>, KnownHostsError> {
-        let name = lookup_name(host, port);
+    /// Every usable entry naming the host, user files first, then what `KnownHostsCommand`
+    /// prints when `command` says why it runs (and the key, if there is one yet).
+    fn entries_for(
+        &self,
+        name: &str,
+        command: Option<(Invocation, Option<&PublicKey>)>,
+    ) -> Result<Vec<Entry>, KnownHostsError> {
         let mut entries = Vec::new();
         for file in self.user_files.iter().chain(&self.global_files) {
             let text = match fs::read(file) {
@@ -281,25 +394,37 @@ impl KnownHosts {
                     });
                 }
             };
-            for (index, line) in text.lines().enumerate() {
-                match parse_line(line, &name) {
-                    Ok(Some(Parsed { revoked, key })) => entries.push(Entry {
-                        file: file.clone(),
-                        line: index + 1,
-                        revoked,
-                        key,
-                    }),
-                    Ok(None) => {}
-                    Err(why) => tracing::warn!(
-                        "{}:{}: skipping malformed known hosts line: {why}",
-                        file.display(),
-                        index + 1
-                    ),
-                }
-            }
+            entries.extend(parse_text(&text, name, KeySource::File(file.clone())));
+        }
+        if let (Some(command), Some((invocation, key))) = (&self.command, command) {
+            let text = command.output(invocation, name, key)?;
+            let source = KeySource::Command(command.as_str().to_owned());
+            entries.extend(parse_text(&text, name, source));
         }
         Ok(entries)
     }
+}
+
+/// The usable entries of `text` (from `source`) naming `name`; malformed lines are skipped with
+/// a warning.
+fn parse_text(text: &str, name: &str, source: KeySource) -> Vec<Entry> {
+    let mut entries = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        match parse_line(line, name) {
+            Ok(Some(Parsed { revoked, key })) => entries.push(Entry {
+                source: source.clone(),
+                line: index + 1,
+                revoked,
+                key,
+            }),
+            Ok(None) => {}
+            Err(why) => tracing::warn!(
+                "{source}:{}: skipping malformed known hosts line: {why}",
+                index + 1
+            ),
+        }
+    }
+    entries
 }
 
 /// A key's type without its parameters: ECDSA on any curve is one family, as OpenSSH's
@@ -311,16 +436,6 @@ fn key_family(algorithm: &Algorithm) -> Algorithm {
         },
         Algorithm::Rsa { .. } => Algorithm::Rsa { hash: None },
         other => other.clone(),
-    }
-}
-
-/// The name a host is recorded under: `host` on port 22, `[host]:port` otherwise.
-fn lookup_name(host: &str, port: u16) -> String {
-    let host = host.to_ascii_lowercase();
-    if port == 22 {
-        host
-    } else {
-        format!("[{host}]:{port}")
     }
 }
 

@@ -31,7 +31,7 @@ fn user_file(text: &str) -> (tempfile::TempDir, PathBuf, KnownHosts) {
 
 fn trusted(file: &Path, line: usize) -> HostKeyStatus {
     HostKeyStatus::Trusted {
-        file: file.to_owned(),
+        source: KeySource::File(file.to_owned()),
         line,
     }
 }
@@ -43,16 +43,25 @@ fn plain_entries() {
     ));
     let a = key(ED25519_A);
     assert_eq!(
-        known.check("host.example", 22, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &a)
+            .unwrap(),
         trusted(&file, 4)
     );
     assert_eq!(
-        known.check("HOST.Example", 22, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("HOST.Example", 22), &a)
+            .unwrap(),
         trusted(&file, 4)
     );
-    assert_eq!(known.check("10.0.0.1", 22, &a).unwrap(), trusted(&file, 4));
     assert_eq!(
-        known.check("unknown.example", 22, &a).unwrap(),
+        known.check(&HostKeyName::host("10.0.0.1", 22), &a).unwrap(),
+        trusted(&file, 4)
+    );
+    assert_eq!(
+        known
+            .check(&HostKeyName::host("unknown.example", 22), &a)
+            .unwrap(),
         HostKeyStatus::Unknown
     );
 }
@@ -65,27 +74,67 @@ fn on_another_port_a_key_recorded_without_a_port_is_trusted_as_by_openssh() {
     ));
     let a = key(ED25519_A);
     assert_eq!(
-        known.check("host.example", 2222, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 2222), &a)
+            .unwrap(),
         trusted(&file, 1)
     );
     assert_eq!(
-        known.check("host.example", 2222, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 2222), &key(ED25519_B))
+            .unwrap(),
         HostKeyStatus::Unknown,
         "another key recorded without a port leaves the port unknown"
     );
     assert_eq!(
-        known.check("old.example", 2222, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("old.example", 2222), &a)
+            .unwrap(),
         HostKeyStatus::Revoked {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 2
         }
     );
     assert!(
         matches!(
-            known.check("moved.example", 2222, &a).unwrap(),
+            known
+                .check(&HostKeyName::host("moved.example", 2222), &a)
+                .unwrap(),
             HostKeyStatus::Changed { line: 3, .. }
         ),
         "an entry for the port decides alone"
+    );
+}
+
+#[test]
+fn an_alias_is_looked_up_alone_whatever_the_port() {
+    let (_dir, file, known) = user_file(&format!(
+        "pinned-alias {ED25519_A}\n[host.example]:2222 {ED25519_B}\nhost.example {ED25519_B}\n"
+    ));
+    let alias = HostKeyName::alias("Pinned-Alias");
+    assert_eq!(alias.as_str(), "pinned-alias");
+    assert_eq!(
+        known.check(&alias, &key(ED25519_A)).unwrap(),
+        trusted(&file, 1)
+    );
+    // The key recorded for the host and port does not count for the alias: it is changed.
+    assert!(matches!(
+        known.check(&alias, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Changed { line: 1, .. }
+    ));
+    // No fallback to a plain name either.
+    let other = HostKeyName::alias("other-alias");
+    assert_eq!(
+        known.check(&other, &key(ED25519_B)).unwrap(),
+        HostKeyStatus::Unknown
+    );
+    known
+        .record(std::slice::from_ref(&other), &key(ED25519_B), false)
+        .unwrap();
+    let text = fs::read_to_string(&file).unwrap();
+    assert!(
+        text.ends_with(&format!("\nother-alias {ED25519_B}\n")),
+        "{text}"
     );
 }
 
@@ -96,16 +145,27 @@ fn wildcards_and_negation() {
     ));
     let a = key(ED25519_A);
     assert_eq!(
-        known.check("www.example.com", 22, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("www.example.com", 22), &a)
+            .unwrap(),
         trusted(&file, 1)
     );
     assert_eq!(
-        known.check("secret.example.com", 22, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("secret.example.com", 22), &a)
+            .unwrap(),
         HostKeyStatus::Unknown
     );
-    assert_eq!(known.check("web1.test", 22, &a).unwrap(), trusted(&file, 2));
     assert_eq!(
-        known.check("web10.test", 22, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("web1.test", 22), &a)
+            .unwrap(),
+        trusted(&file, 2)
+    );
+    assert_eq!(
+        known
+            .check(&HostKeyName::host("web10.test", 22), &a)
+            .unwrap(),
         HostKeyStatus::Unknown
     );
 }
@@ -117,19 +177,27 @@ fn non_default_ports_use_brackets() {
     ));
     let a = key(ED25519_A);
     assert_eq!(
-        known.check("host.example", 2222, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 2222), &a)
+            .unwrap(),
         trusted(&file, 1)
     );
     assert_eq!(
-        known.check("host.example", 22, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &a)
+            .unwrap(),
         HostKeyStatus::Unknown
     );
     assert_eq!(
-        known.check("host.example", 2223, &a).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 2223), &a)
+            .unwrap(),
         HostKeyStatus::Unknown
     );
     assert_eq!(
-        known.check("a.wild", 2200, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("a.wild", 2200), &key(ED25519_B))
+            .unwrap(),
         trusted(&file, 2)
     );
 }
@@ -158,15 +226,21 @@ fn hashed_entries_computed_in_the_test() {
     ));
     assert!(fs::read_to_string(&file).unwrap().starts_with("|1|"));
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_A))
+            .unwrap(),
         trusted(&file, 1)
     );
     assert_eq!(
-        known.check("host.example", 2022, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 2022), &key(ED25519_B))
+            .unwrap(),
         trusted(&file, 2)
     );
     assert_eq!(
-        known.check("other.example", 22, &key(ED25519_A)).unwrap(),
+        known
+            .check(&HostKeyName::host("other.example", 22), &key(ED25519_A))
+            .unwrap(),
         HostKeyStatus::Unknown
     );
 }
@@ -196,17 +270,23 @@ fn hashed_entries_written_by_ssh_keygen() {
         "ssh-keygen -H should have hashed:\n{text}"
     );
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_A))
+            .unwrap(),
         trusted(&file, 1)
     );
     assert_eq!(
-        known.check("host.example", 2022, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 2022), &key(ED25519_B))
+            .unwrap(),
         trusted(&file, 2)
     );
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
+            .unwrap(),
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 1,
             known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
         }
@@ -219,23 +299,27 @@ fn revoked_keys_are_refused_even_when_also_trusted() {
         "host.example {ED25519_A}\n@revoked * {ED25519_A}\n@revoked other.example {ED25519_B}\n"
     ));
     let revoked = HostKeyStatus::Revoked {
-        file: file.clone(),
+        source: KeySource::File(file.clone()),
         line: 2,
     };
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_A))
+            .unwrap(),
         revoked
     );
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
+            .unwrap(),
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 1,
             known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
         }
     );
     assert_eq!(
-        known.known_algorithms("host.example", 22),
+        known.known_algorithms(&HostKeyName::host("host.example", 22)),
         vec![Algorithm::Ed25519]
     );
 }
@@ -245,16 +329,18 @@ fn a_changed_key_reports_the_old_entry() {
     let (_dir, file, known) = user_file(&format!(
         "other.example {ED25519_B}\n# comment\nhost.example {ED25519_A}\n"
     ));
-    let status = known.check("host.example", 22, &key(ED25519_B)).unwrap();
+    let status = known
+        .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
+        .unwrap();
     let HostKeyStatus::Changed {
-        file: changed_file,
+        source: changed_file,
         line,
         known_fingerprint,
     } = status
     else {
         panic!("expected Changed, got {status:?}");
     };
-    assert_eq!((changed_file, line), (file, 3));
+    assert_eq!((changed_file, line), (KeySource::File(file), 3));
     assert!(
         known_fingerprint.starts_with("SHA256:"),
         "{known_fingerprint}"
@@ -269,7 +355,9 @@ fn a_changed_key_reports_the_old_entry() {
 fn any_matching_entry_trusts_the_key() {
     let (_dir, file, known) = user_file(&format!("host {ED25519_A}\nhost {ED25519_B}\n"));
     assert_eq!(
-        known.check("host", 22, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host", 22), &key(ED25519_B))
+            .unwrap(),
         trusted(&file, 2)
     );
 }
@@ -277,18 +365,24 @@ fn any_matching_entry_trusts_the_key() {
 #[test]
 fn a_key_of_another_type_is_a_changed_key() {
     let (_dir, file, known) = user_file(&format!("host.example {ECDSA}\n"));
-    let status = known.check("host.example", 22, &key(ED25519_A)).unwrap();
+    let status = known
+        .check(&HostKeyName::host("host.example", 22), &key(ED25519_A))
+        .unwrap();
     assert_eq!(
         status,
         HostKeyStatus::Changed {
-            file,
+            source: KeySource::File(file),
             line: 1,
             known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
         }
     );
-    let algorithms = known.known_algorithms("host.example", 22);
+    let algorithms = known.known_algorithms(&HostKeyName::host("host.example", 22));
     assert_eq!(algorithms, vec![key(ECDSA).algorithm()]);
-    assert!(known.known_algorithms("nobody.example", 22).is_empty());
+    assert!(
+        known
+            .known_algorithms(&HostKeyName::host("nobody.example", 22))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -296,22 +390,28 @@ fn an_ecdsa_key_on_another_curve_is_a_changed_key_of_the_same_family() {
     // The ed25519 entry comes first; the nistp256 one is reported, as the same family.
     let (_dir, file, known) =
         user_file(&format!("host.example {ED25519_B}\nhost.example {ECDSA}\n"));
-    let status = known.check("host.example", 22, &key(ECDSA_P384)).unwrap();
+    let status = known
+        .check(&HostKeyName::host("host.example", 22), &key(ECDSA_P384))
+        .unwrap();
     assert_eq!(
         status,
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 2,
             known_fingerprint: key(ECDSA).fingerprint(HashAlg::Sha256).to_string(),
         }
     );
     let (_dir, file, known) = user_file(&format!("host.example {ECDSA_P384}\n"));
     assert_eq!(
-        known.check("host.example", 22, &key(ECDSA_P384)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ECDSA_P384))
+            .unwrap(),
         trusted(&file, 1)
     );
     assert!(matches!(
-        known.check("host.example", 22, &key(ECDSA)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ECDSA))
+            .unwrap(),
         HostKeyStatus::Changed { line: 1, .. }
     ));
 }
@@ -330,20 +430,27 @@ fn global_files_are_consulted_after_user_files() {
     let missing = dir.path().join("missing");
     let known = KnownHosts::new(vec![missing, user.clone()], vec![global.clone()]);
     assert_eq!(
-        known.check("global.example", 22, &key(ECDSA)).unwrap(),
+        known
+            .check(&HostKeyName::host("global.example", 22), &key(ECDSA))
+            .unwrap(),
         trusted(&global, 3)
     );
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
+            .unwrap(),
         trusted(&global, 2)
     );
-    let changed = known.check("host.example", 22, &key(&ED25519_A.replace("IJbJ", "IJbK")));
-    let Ok(HostKeyStatus::Changed { file, line, .. }) = changed else {
+    let changed = known.check(
+        &HostKeyName::host("host.example", 22),
+        &key(&ED25519_A.replace("IJbJ", "IJbK")),
+    );
+    let Ok(HostKeyStatus::Changed { source, line, .. }) = changed else {
         panic!("expected Changed, got {changed:?}");
     };
     assert_eq!(
-        (file, line),
-        (user, 1),
+        (source, line),
+        (KeySource::File(user), 1),
         "the user file's entry is reported first"
     );
 }
@@ -352,7 +459,9 @@ fn global_files_are_consulted_after_user_files() {
 fn cert_authority_lines_are_skipped() {
     let (_dir, _file, known) = user_file(&format!("@cert-authority *.example {ED25519_A}\n"));
     assert_eq!(
-        known.check("h.example", 22, &key(ED25519_A)).unwrap(),
+        known
+            .check(&HostKeyName::host("h.example", 22), &key(ED25519_A))
+            .unwrap(),
         HostKeyStatus::Unknown
     );
 }
@@ -371,13 +480,17 @@ fn malformed_lines_are_skipped() {
          host.example {ED25519_A}\n"
     ));
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_A)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_A))
+            .unwrap(),
         trusted(&file, 9)
     );
     assert_eq!(
-        known.check("host.example", 22, &key(ED25519_B)).unwrap(),
+        known
+            .check(&HostKeyName::host("host.example", 22), &key(ED25519_B))
+            .unwrap(),
         HostKeyStatus::Changed {
-            file: file.clone(),
+            source: KeySource::File(file.clone()),
             line: 9,
             known_fingerprint: key(ED25519_A).fingerprint(HashAlg::Sha256).to_string(),
         }
@@ -388,7 +501,9 @@ fn malformed_lines_are_skipped() {
 fn an_unreadable_file_is_an_error_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let known = KnownHosts::new(vec![dir.path().to_owned()], Vec::new());
-    let err = known.check("h", 22, &key(ED25519_A)).unwrap_err();
+    let err = known
+        .check(&HostKeyName::host("h", 22), &key(ED25519_A))
+        .unwrap_err();
     assert!(
         err.to_string().starts_with(&format!(
             "cannot read known hosts file {}",
@@ -396,5 +511,9 @@ fn an_unreadable_file_is_an_error_naming_it() {
         )),
         "{err}"
     );
-    assert!(known.known_algorithms("h", 22).is_empty());
+    assert!(
+        known
+            .known_algorithms(&HostKeyName::host("h", 22))
+            .is_empty()
+    );
 }

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use std::path::Path;
-//! use sy_transport::ssh::{HostKeyStatus, KnownHosts, LocalUser, SshConfig};
+//! use sy_transport::ssh::{HostKeyName, HostKeyStatus, KnownHosts, LocalUser, SshConfig};
 //!
 //! let alice = LocalUser { name: "alice".into(), home: "/home/alice".into(), uid: 1000 };
 //! let text = "Host web\n\tHostName %h.example.com\n\tPort=2222\n";
@@ -22,9 +22,9 @@
 //! let known = KnownHosts::new(vec![dir.path().join("known_hosts")], Vec::new());
 //! let key: russh::keys::PublicKey =
 //!     "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIJbJvYeBcDbBNiNOYEaM9P+9KOByV7S+hKvumcFPhCjk".parse()?;
-//! assert_eq!(known.check(&web.host_name, web.port, &key)?, HostKeyStatus::Unknown);
-//! known.record(&web.host_name, web.port, &key, true)?;
-//! assert!(matches!(known.check(&web.host_name, web.port, &key)?, HostKeyStatus::Trusted { line: 1, .. }));
+//! assert_eq!(known.check(&HostKeyName::host(&web.host_name, web.port), &key)?, HostKeyStatus::Unknown);
+//! known.record(&[HostKeyName::host(&web.host_name, web.port)], &key, true)?;
+//! assert!(matches!(known.check(&HostKeyName::host(&web.host_name, web.port), &key)?, HostKeyStatus::Trusted { line: 1, .. }));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -36,6 +36,7 @@ mod config_file;
 mod config_syntax;
 mod deploy;
 mod known_hosts;
+mod known_hosts_command;
 mod pattern;
 mod session;
 mod tuning;
@@ -57,7 +58,8 @@ pub use config::{
     HostSettings, JumpHost, LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking,
 };
 pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
-pub use known_hosts::{HostKeyStatus, KnownHosts, KnownHostsError};
+pub use known_hosts::{HostKeyName, HostKeyStatus, KeySource, KnownHosts, KnownHostsError};
+pub use known_hosts_command::KnownHostsCommand;
 /// Key types of the verifier's interface (from russh's `ssh-key`).
 pub use russh::keys::{Algorithm, HashAlg, PublicKey};
 pub use session::{HostKeyVerifier, PassphrasePrompt, SshOptions, SshSession};

@@ -2,6 +2,7 @@
 //! host key checked by the caller's [`HostKeyVerifier`], authentication, then channels on it.
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -19,8 +20,15 @@ use crate::error::{Error, Result};
 pub trait HostKeyVerifier: Send + Sync {
     /// `Ok(())` trusts `key` for `host` on `port`; `Err(reason)` refuses the connection with a
     /// message for the user (naming the fingerprint, the file and line of a changed key, and how
-    /// to proceed).
-    fn verify(&self, host: &str, port: u16, key: &PublicKey) -> std::result::Result<(), String>;
+    /// to proceed). `address` is the server's IP address when connected to it directly (`None`
+    /// through a jump host), for `CheckHostIP`.
+    fn verify(
+        &self,
+        host: &str,
+        port: u16,
+        address: Option<IpAddr>,
+        key: &PublicKey,
+    ) -> std::result::Result<(), String>;
 
     /// Host-key algorithms already on record for `host`, to ask the server for one of them
     /// first (so a host known by its RSA key is not refused for offering a new ed25519 one).
@@ -99,6 +107,8 @@ type Fate = Arc<Mutex<Option<String>>>;
 pub(super) struct Client {
     host: String,
     port: u16,
+    /// The server's address, when connected to it directly.
+    address: Option<IpAddr>,
     verifier: Arc<dyn HostKeyVerifier>,
     keepalive: Option<(Duration, usize)>,
     fate: Fate,
@@ -127,7 +137,7 @@ impl client::Handler for Client {
         match server_key {
             PublicKeyOrCertificate::PublicKey { key, .. } => self
                 .verifier
-                .verify(&self.host, self.port, key)
+                .verify(&self.host, self.port, self.address, key)
                 .map(|()| true)
                 .map_err(HandlerError::HostKey),
             // Not asked for (no certificate algorithms are offered), so not trusted.
@@ -198,9 +208,10 @@ impl SshSession {
     pub async fn connect(options: &SshOptions) -> Result<SshSession> {
         let config = Arc::new(client_config(options)?);
         let fate = Fate::default();
-        let handler = Client {
+        let mut handler = Client {
             host: options.host_name.clone(),
             port: options.port,
+            address: None,
             verifier: Arc::clone(&options.host_keys),
             keepalive: options
                 .keepalive_interval
@@ -218,6 +229,7 @@ impl SshSession {
                 .map_err(|e| options.error(format!("cannot connect to {target}: {e}")))?;
                 // The agent flushes whole batches; Nagle would only delay the last packet.
                 let _ = tcp.set_nodelay(true);
+                handler.address = tcp.peer_addr().ok().map(|peer| peer.ip());
                 (
                     None,
                     within(options, client::connect_stream(config, tcp, handler)).await?,
