@@ -1,16 +1,18 @@
 //! Walking a local tree into sorted entries, filters applied on the way.
 
 use std::collections::HashSet;
-use std::io;
-use std::os::fd::BorrowedFd;
+use std::fs::File;
+use std::io::{self, Read};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use rustix::fs::{AtFlags, Dir, Mode, OFlags, readlinkat, statat};
+use ignore::gitignore::Gitignore;
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, fstat, openat, readlinkat, statat};
 use rustix::io::Errno;
 
 use super::root::{open_beneath, parent_of};
 use super::{Inner, entry_from_stat, kind_of};
+use crate::filter::{GITIGNORE_LIMIT, gitignore_from_text};
 use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
@@ -54,7 +56,7 @@ impl Inner {
         let base = &options.base;
         let stat_flags = walk.stat_flags();
         let st = if base.is_root() {
-            rustix::fs::fstat(root).map_err(io::Error::from)
+            fstat(root).map_err(io::Error::from)
         } else {
             parent_of(root, base).and_then(|(dir, name)| Ok(statat(&dir, name, stat_flags)?))
         };
@@ -175,14 +177,14 @@ impl Walk<'_> {
             }
         };
         if self.follow
-            && let Ok(st) = rustix::fs::fstat(&fd)
+            && let Ok(st) = fstat(&fd)
             && let Ok(mut seen) = self.seen_dirs.lock()
             && !seen.insert((st.st_dev, st.st_ino))
         {
             return subdirs;
         }
         if self.filter.uses_gitignore()
-            && let Some(gi) = self.gitignore_in(dir_path)
+            && let Some(gi) = self.gitignore_in(dir_path, fd.as_fd())
         {
             ignores.push(Arc::new(gi));
         }
@@ -280,16 +282,44 @@ impl Walk<'_> {
         self.filter.keeps(entry, ignores, &self.inner.root_path)
     }
 
-    fn gitignore_in(&self, dir: &RelPath) -> Option<Gitignore> {
+    /// The rules of `dir/.gitignore`, read through `dir_fd` without following a symbolic
+    /// link (as git does), so the rules always come from a file inside the tree.
+    fn gitignore_in(&self, dir: &RelPath, dir_fd: BorrowedFd<'_>) -> Option<Gitignore> {
         let dir_path = self.inner.root_path.join(dir.as_path());
-        let file = dir_path.join(".gitignore");
-        if !file.is_file() {
+        let shown = dir_path.join(".gitignore").display().to_string();
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match openat(dir_fd, c".gitignore", flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return None,
+            Err(Errno::LOOP) => {
+                tracing::warn!("{shown}: a symbolic link, not followed to read rules from");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!("{shown}: {}", io::Error::from(e));
+                return None;
+            }
+        };
+        match fstat(&fd) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
+                tracing::warn!("{shown}: not a regular file, no rules read from it");
+                return None;
+            }
+            Ok(st) if st.st_size.unsigned_abs() > GITIGNORE_LIMIT => {
+                tracing::warn!("{shown}: too large to read as a .gitignore");
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("{shown}: {}", io::Error::from(e));
+                return None;
+            }
+        }
+        let mut text = Vec::new();
+        if let Err(e) = File::from(fd).take(GITIGNORE_LIMIT).read_to_end(&mut text) {
+            tracing::warn!("{shown}: {e}");
             return None;
         }
-        let mut builder = GitignoreBuilder::new(&dir_path);
-        if let Some(e) = builder.add(&file) {
-            tracing::warn!("{}: {e}", file.display());
-        }
-        builder.build().ok()
+        gitignore_from_text(&dir_path, &text, &shown)
     }
 }
