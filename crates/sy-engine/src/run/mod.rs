@@ -186,6 +186,14 @@ where
         observer.failed(None, &problem.to_string());
         totals.failed += 1;
     }
+    // sy's own names carry a check, so these are an interrupted run's, never a user's files.
+    for leftover in &src_scan.leftovers {
+        observer.warning(&format!(
+            "skipping {}: a temporary file of an interrupted sy run",
+            leftover.path
+        ));
+        totals.skipped += 1;
+    }
     Ok(Some((src_scan, dst_scan)))
 }
 
