@@ -239,9 +239,15 @@ fn set_id_bits_are_kept_only_with_the_owner() {
     // Nothing left to fix on a second run: the stripped bits are what the copy should have.
     let out = f.sync(&["--json"]);
     assert_eq!(crate::util::summary(&out)["meta"], 0);
-    assert_eq!(fs::metadata(f.path("dst/prog")).unwrap().mode() & 0o7777, 0o755);
+    assert_eq!(
+        fs::metadata(f.path("dst/prog")).unwrap().mode() & 0o7777,
+        0o755
+    );
 
-    f.sy().args(["-a", &f.src_slash(), "kept"]).assert().success();
+    f.sy()
+        .args(["-a", &f.src_slash(), "kept"])
+        .assert()
+        .success();
     let m = fs::metadata(f.path("kept/prog")).unwrap();
     assert_eq!((m.uid(), m.mode() & 0o7777), (1000, 0o6755));
 }

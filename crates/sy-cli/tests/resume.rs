@@ -3,8 +3,8 @@
 use std::fs;
 
 use crate::util::{
-    Fixture, assert_same_tree, bytes_in_temporaries, default_signal_actions, leftovers,
-    partial_of, temp_of,
+    Fixture, assert_same_tree, bytes_in_temporaries, default_signal_actions, leftovers, partial_of,
+    temp_of,
 };
 
 #[test]
@@ -38,7 +38,10 @@ fn files_that_only_look_like_sys_temporaries_are_ordinary_files() {
     f.write("src/b", "b");
     f.sync(&[]);
     for name in look_alikes {
-        assert_eq!(fs::read(f.path(format!("dst/{name}"))).unwrap(), name.as_bytes());
+        assert_eq!(
+            fs::read(f.path(format!("dst/{name}"))).unwrap(),
+            name.as_bytes()
+        );
     }
     f.write("dst/.b.sy-partial", "the user's");
     f.write("dst/.b.sy-tmp.0123456789abcdef", "the user's too");
@@ -51,7 +54,10 @@ fn files_that_only_look_like_sys_temporaries_are_ordinary_files() {
         crate::util::stderr(&out)
     );
     assert!(!f.path(format!("dst/{leftover}")).exists());
-    assert_eq!(fs::read(f.path("dst/.b.sy-partial")).unwrap(), b"the user's");
+    assert_eq!(
+        fs::read(f.path("dst/.b.sy-partial")).unwrap(),
+        b"the user's"
+    );
     assert_eq!(
         fs::read(f.path("dst/.b.sy-tmp.0123456789abcdef")).unwrap(),
         b"the user's too"

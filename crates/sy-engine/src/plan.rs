@@ -653,7 +653,11 @@ mod tests {
         );
         assert_eq!(keys(&incomplete.blocked), ["x"]);
         assert_eq!(keys(&incomplete.remove_first), ["empty"]);
-        assert!(incomplete.deletions.is_empty(), "{:?}", incomplete.deletions);
+        assert!(
+            incomplete.deletions.is_empty(),
+            "{:?}",
+            incomplete.deletions
+        );
     }
 
     #[test]

@@ -84,8 +84,7 @@ fn random_marked<'a>(name: &'a [u8], mark: &[u8]) -> Option<&'a [u8]> {
     }
     let (random, sum) = suffix.split_at(HEX);
     let file = &rest[..at];
-    (random.iter().all(u8::is_ascii_hexdigit) && check(mark, file, random) == sum)
-        .then_some(file)
+    (random.iter().all(u8::is_ascii_hexdigit) && check(mark, file, random) == sum).then_some(file)
 }
 
 /// The partial's name for `name`, or `None` when it would be too long to exist.
@@ -197,7 +196,12 @@ mod tests {
             &renamed,
             &other_partial,
         ] {
-            assert_eq!(parse_leftover(name), None, "{:?}", String::from_utf8_lossy(name));
+            assert_eq!(
+                parse_leftover(name),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(name)
+            );
         }
     }
 }

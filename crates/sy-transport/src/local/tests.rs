@@ -234,7 +234,10 @@ async fn stray_temps_become_partials_and_partials_are_not_entries() {
         )
         .await;
     assert!(results[0].is_ok());
-    assert_eq!(fs::read(dir.path().join("dst").join(partial("f"))).unwrap(), b"half");
+    assert_eq!(
+        fs::read(dir.path().join("dst").join(partial("f"))).unwrap(),
+        b"half"
+    );
     let scan = dst.scan(ScanOptions::default()).await.unwrap();
     assert_eq!(scan.leftovers[0].kind, LeftoverKind::Partial);
 }
