@@ -60,9 +60,12 @@ pub struct Args {
     /// Copy symbolic links as links: always on (accepted for rsync's -l).
     #[arg(short = 'l', long)]
     pub links: bool,
-    /// Keep permissions: always on (accepted for rsync's -p).
-    #[arg(short = 'p', long)]
+    /// Keep permissions: on unless --no-perms (accepted for rsync's -p).
+    #[arg(short = 'p', long, overrides_with = "no_perms")]
     pub perms: bool,
+    /// Existing files keep their permissions; new ones get the source's, masked by the umask.
+    #[arg(long = "no-perms", alias = "no-p", overrides_with = "perms")]
+    pub no_perms: bool,
     /// Keep modification times: always on (accepted for rsync's -t).
     #[arg(short = 't', long)]
     pub times: bool,

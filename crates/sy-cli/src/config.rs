@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use sy_engine::{
-    Compare, CompressionPolicy, Endpoint, Filter, FilterRules, RetryPolicy, RuleKind, SyncOptions,
+    Compare, CompressionPolicy, Endpoint, Filter, FilterRules, Perms, RetryPolicy, RuleKind,
+    SyncOptions,
 };
 
 use crate::args::{Args, FilterArg, Info, Parsed};
@@ -97,6 +98,9 @@ impl Config {
         sync.hard_links = args.hard_links || args.archive;
         sync.owner =
             (args.archive || args.owner || args.group) && rustix::process::geteuid().is_root();
+        if args.no_perms {
+            sync.perms = Perms::Umask(current_umask());
+        }
         sync.compare = if args.checksum {
             Compare::Checksum
         } else if args.size_only {
@@ -171,6 +175,15 @@ impl Config {
             output,
         })
     }
+}
+
+/// The process's umask. Reading it means setting it, so it is set back at once; this runs
+/// while parsing the arguments, before the runtime starts, when nothing creates files.
+fn current_umask() -> u32 {
+    use rustix::fs::Mode;
+    let umask = rustix::process::umask(Mode::from_raw_mode(0o022));
+    rustix::process::umask(umask);
+    umask.bits()
 }
 
 /// Asks for a key's passphrase on the terminal; `None` without one (rpassword reads

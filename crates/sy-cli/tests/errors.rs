@@ -63,6 +63,44 @@ fn unreadable_source_is_named_the_rest_completes_exit_2() {
     fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o755)).unwrap();
 }
 
+/// A directory at the destination where the source now has a file is not removed when the
+/// source could not be read completely, even with --delete: what could not be read may be
+/// that directory's contents moved elsewhere (rsync skips deletion after an I/O error too).
+#[test]
+fn a_directory_in_the_way_survives_when_the_source_had_read_errors() {
+    let f = Fixture::new();
+    f.write("src/ok.txt", "fine");
+    f.write("src/d", "now a file");
+    f.write("src/locked/hidden", "no");
+    fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o000)).unwrap();
+    f.write("dst/d/keep", "only copy");
+    let Some(mut cmd) = sy_bound_by_permissions(&f) else {
+        return;
+    };
+    if is_root() {
+        for dir in ["dst", "dst/d", "dst/d/keep"] {
+            std::os::unix::fs::chown(f.path(dir), Some(65534), Some(65534)).unwrap();
+        }
+    }
+    let out = cmd
+        .arg("--delete")
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("locked"), "{err}");
+    assert!(
+        err.contains("not replacing non-empty directory d")
+            && err.contains("because of the errors reading the source"),
+        "{err}"
+    );
+    assert_eq!(fs::read(f.path("dst/d/keep")).unwrap(), b"only copy");
+    assert_eq!(fs::read(f.path("dst/ok.txt")).unwrap(), b"fine");
+    fs::set_permissions(f.path("src/locked"), fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 #[test]
 fn destination_inside_source_is_refused() {
     let f = Fixture::new();

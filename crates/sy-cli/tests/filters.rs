@@ -158,3 +158,26 @@ fn gitignored_destination_files_survive_delete() {
     assert!(f.path("dst/local.log").exists());
     assert!(!f.path("dst/stale.txt").exists());
 }
+
+#[test]
+fn a_gitignore_that_is_a_symlink_out_of_the_tree_is_not_read() {
+    let f = Fixture::new();
+    let rules = f.write("outside/rules", "secret.txt\nlocal.log\n");
+    f.write(
+        "src/secret.txt",
+        "copied: no rule inside the tree excludes it",
+    );
+    f.symlink(&rules, "src/.gitignore");
+    f.symlink(&rules, "dst/.gitignore");
+    f.write(
+        "dst/local.log",
+        "extraneous: no rule inside the tree protects it",
+    );
+    f.sync(&["--gitignore", "--delete"]);
+    assert_eq!(
+        fs::read(f.path("dst/secret.txt")).unwrap(),
+        b"copied: no rule inside the tree excludes it"
+    );
+    assert!(!f.path("dst/local.log").exists());
+    assert_eq!(fs::read_link(f.path("dst/.gitignore")).unwrap(), rules);
+}

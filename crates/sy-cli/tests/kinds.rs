@@ -221,6 +221,64 @@ fn archive_keeps_owner_and_group_when_root() {
     assert_eq!(fs::metadata(f.path("plain/owned")).unwrap().uid(), 0);
 }
 
+/// cp's and rsync's rule: a copy whose owner is not kept loses set-user-id and set-group-id,
+/// so as root a user's set-id program never becomes root's.
+#[test]
+fn set_id_bits_are_kept_only_with_the_owner() {
+    if !require_root("give files away") {
+        return;
+    }
+    let f = Fixture::new();
+    f.write("src/prog", "#!/bin/sh\n");
+    chown(&f.path("src/prog"), 1000, 1000);
+    // After the chown, which clears set-id bits.
+    fs::set_permissions(f.path("src/prog"), fs::Permissions::from_mode(0o6755)).unwrap();
+    f.sync(&[]);
+    let m = fs::metadata(f.path("dst/prog")).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (0, 0o755));
+    // Nothing left to fix on a second run: the stripped bits are what the copy should have.
+    let out = f.sync(&["--json"]);
+    assert_eq!(crate::util::summary(&out)["meta"], 0);
+    assert_eq!(
+        fs::metadata(f.path("dst/prog")).unwrap().mode() & 0o7777,
+        0o755
+    );
+
+    f.sy()
+        .args(["-a", &f.src_slash(), "kept"])
+        .assert()
+        .success();
+    let m = fs::metadata(f.path("kept/prog")).unwrap();
+    assert_eq!((m.uid(), m.mode() & 0o7777), (1000, 0o6755));
+}
+
+/// rsync's --no-perms: new files get the source's access bits masked by the umask (no set-id
+/// bits), existing files keep their own.
+#[test]
+fn no_perms_masks_new_files_by_the_umask_and_leaves_existing_ones() {
+    let f = Fixture::new();
+    f.write("src/new", "new");
+    fs::set_permissions(f.path("src/new"), fs::Permissions::from_mode(0o6777)).unwrap();
+    f.write("src/old", "changed");
+    fs::set_permissions(f.path("src/old"), fs::Permissions::from_mode(0o755)).unwrap();
+    f.write("dst/old", "old");
+    fs::set_permissions(f.path("dst/old"), fs::Permissions::from_mode(0o600)).unwrap();
+    let out = std::process::Command::new("sh")
+        .args(["-c", "umask 027 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_sy"))
+        .args(["--no-perms", &f.src_slash()])
+        .arg(f.dst())
+        .current_dir(f.root())
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mode = |p: &str| fs::metadata(f.path(p)).unwrap().mode() & 0o7777;
+    assert_eq!(mode("dst/new"), 0o750);
+    assert_eq!(mode("dst/old"), 0o600);
+    assert_eq!(fs::read(f.path("dst/old")).unwrap(), b"changed");
+}
+
 fn chown(path: &std::path::Path, uid: u32, gid: u32) {
     rustix::fs::chownat(
         rustix::fs::CWD,

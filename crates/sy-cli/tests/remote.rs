@@ -323,7 +323,8 @@ fn an_agent_killed_mid_pull_keeps_the_partial_and_the_rerun_resumes() {
     assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
     assert_eq!(fs::read(f.path("dst/big")).unwrap(), b"the old version");
     assert!(
-        f.path("dst/.big.sy-partial").exists(),
+        f.path(format!("dst/{}", crate::util::partial_of("big")))
+            .exists(),
         "what arrived is kept: {:?}",
         leftovers(&f.dst())
     );

@@ -3,7 +3,8 @@
 use std::fs;
 
 use crate::util::{
-    Fixture, assert_same_tree, bytes_in_temporaries, default_signal_actions, leftovers,
+    Fixture, assert_same_tree, bytes_in_temporaries, default_signal_actions, leftovers, partial_of,
+    temp_of,
 };
 
 #[test]
@@ -12,12 +13,55 @@ fn a_stray_temp_from_a_killed_run_is_tidied_and_never_taken_for_the_file() {
     f.write("src/file", vec![5u8; 100_000]);
     f.write("src/other", "other");
     // What `kill -9` in the middle of writing `file` leaves behind.
-    f.write("dst/.file.sy-tmp.0123456789abcdef", vec![5u8; 40_000]);
+    f.write(format!("dst/{}", temp_of("file")), vec![5u8; 40_000]);
     // …and a temp whose file is no longer in the source.
-    f.write("dst/.gone.sy-tmp.fedcba9876543210", "x");
+    f.write(format!("dst/{}", temp_of("gone")), "x");
     f.sync(&["--delete"]);
     assert_same_tree(&f.src(), &f.dst());
     assert!(leftovers(&f.dst()).is_empty(), "{:?}", leftovers(&f.dst()));
+}
+
+/// Only names sy made are sy's: look-alikes are copied from the source and left alone in the
+/// destination; a real leftover in the source is skipped, and said so.
+#[test]
+fn files_that_only_look_like_sys_temporaries_are_ordinary_files() {
+    let f = Fixture::new();
+    let look_alikes = [
+        ".a.sy-partial",
+        ".a.sy-tmp.0123456789abcdef",
+        ".a.sy-old.fedcba9876543210",
+    ];
+    for name in look_alikes {
+        f.write(format!("src/{name}"), name);
+    }
+    f.write("src/a", "a");
+    f.write("src/b", "b");
+    f.sync(&[]);
+    for name in look_alikes {
+        assert_eq!(
+            fs::read(f.path(format!("dst/{name}"))).unwrap(),
+            name.as_bytes()
+        );
+    }
+    f.write("dst/.b.sy-partial", "the user's");
+    f.write("dst/.b.sy-tmp.0123456789abcdef", "the user's too");
+    let leftover = partial_of("c");
+    f.write(format!("src/{leftover}"), "an interrupted run's");
+    let out = f.sync(&[]);
+    assert!(
+        crate::util::stderr(&out).contains(&format!("skipping {leftover}: a temporary file")),
+        "{}",
+        crate::util::stderr(&out)
+    );
+    assert!(!f.path(format!("dst/{leftover}")).exists());
+    assert_eq!(
+        fs::read(f.path("dst/.b.sy-partial")).unwrap(),
+        b"the user's"
+    );
+    assert_eq!(
+        fs::read(f.path("dst/.b.sy-tmp.0123456789abcdef")).unwrap(),
+        b"the user's too"
+    );
 }
 
 #[test]
@@ -25,7 +69,7 @@ fn a_stale_partial_is_removed() {
     let f = Fixture::new();
     f.write("src/file", "complete");
     f.sync(&[]);
-    f.write("dst/.file.sy-partial", "stale");
+    f.write(format!("dst/{}", partial_of("file")), "stale");
     f.sync(&[]);
     assert!(leftovers(&f.dst()).is_empty());
     assert_eq!(fs::read(f.path("dst/file")).unwrap(), b"complete");
@@ -50,7 +94,7 @@ fn a_kept_partial_is_the_delta_basis_of_the_next_run() {
     let data = noise(3 << 20, 7);
     f.write("src/big", &data);
     // What an interrupted run keeps: the first part of the new content.
-    f.write("dst/.big.sy-partial", &data[..2 << 20]);
+    f.write(format!("dst/{}", partial_of("big")), &data[..2 << 20]);
     let out = f.sync(&["--json"]);
     let s = crate::util::summary(&out);
     let matched = s["bytes_matched"].as_u64().unwrap();
@@ -66,7 +110,7 @@ fn whole_file_flag_ignores_and_clears_the_partial() {
     let f = Fixture::new();
     let data = noise(1 << 20, 3);
     f.write("src/big", &data);
-    f.write("dst/.big.sy-partial", &data[..1000]);
+    f.write(format!("dst/{}", partial_of("big")), &data[..1000]);
     let s = crate::util::summary(&f.sync(&["-W", "--json"]));
     assert_eq!(s["bytes_matched"], 0);
     assert_eq!(fs::read(f.path("dst/big")).unwrap(), data);
@@ -155,7 +199,9 @@ fn ctrl_c_exits_130_leaves_no_torn_file_and_the_rerun_resumes() {
     for left in leftovers(&f.dst()) {
         assert!(left.to_string_lossy().ends_with(".sy-partial"), "{left:?}");
     }
-    let partial = fs::metadata(f.path("dst/.big.sy-partial")).unwrap().len();
+    let partial = fs::metadata(f.path(format!("dst/{}", partial_of("big"))))
+        .unwrap()
+        .len();
     assert!(partial > 0);
     let s = crate::util::summary(&f.sync(&["--json"]));
     // The rerun takes what the interrupted one wrote from the partial instead of the source.

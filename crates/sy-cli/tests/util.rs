@@ -433,3 +433,13 @@ pub fn built_program(rel: &str, build: &str) -> PathBuf {
 pub fn allocated(path: &Path) -> u64 {
     fs::metadata(path).unwrap().blocks() * 512
 }
+
+/// The name sy keeps `name`'s partial under, in the same directory.
+pub fn partial_of(name: &str) -> String {
+    String::from_utf8(sy_transport::partial_name(name.as_bytes()).unwrap()).unwrap()
+}
+
+/// A name sy could give a temporary of `name`, in the same directory.
+pub fn temp_of(name: &str) -> String {
+    String::from_utf8(sy_transport::temp_name(name.as_bytes())).unwrap()
+}

@@ -41,6 +41,7 @@ mod connect;
 mod endpoint;
 mod error;
 mod job;
+mod mode;
 mod observer;
 mod options;
 mod pacing;
@@ -56,7 +57,7 @@ pub use endpoint::{Endpoint, RemoteSpec};
 pub use error::SyncError;
 pub use job::SyncJob;
 pub use observer::{Action, Done, NoObserver, Observer, Phase, Planned, Retrying};
-pub use options::{Compare, RemoteOptions, SshSettings, SyncOptions};
+pub use options::{Compare, Perms, RemoteOptions, SshSettings, SyncOptions};
 pub use retry::RetryPolicy;
 pub use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt, PublicKey};
 pub use sy_transport::{

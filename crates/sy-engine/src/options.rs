@@ -23,6 +23,18 @@ pub enum Compare {
     SizeOnly,
 }
 
+/// How copies get their permission bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Perms {
+    /// The source's bits (rsync's `-p`); set-user-id and set-group-id on files only when the
+    /// owner is kept too.
+    #[default]
+    Source,
+    /// rsync's `--no-perms`: an existing entry keeps its bits; a new one gets the source's
+    /// access bits masked by this umask, without set-id or sticky bits.
+    Umask(u32),
+}
+
 /// What to synchronize and how. `SyncOptions::default()` is a plain `sy SRC DST`: copy what
 /// differs in size or time, keep times, delete nothing, connect to remote hosts with the
 /// built-in SSH client.
@@ -37,6 +49,8 @@ pub struct SyncOptions {
     pub hard_links: bool,
     /// Give copies the source's owner and group (needs privilege).
     pub owner: bool,
+    /// How copies get their permission bits.
+    pub perms: Perms,
     /// How unchanged files are recognised.
     pub compare: Compare,
     /// Leave alone destination files newer than their source.
@@ -71,6 +85,7 @@ impl Default for SyncOptions {
             follow_links: false,
             hard_links: false,
             owner: false,
+            perms: Perms::Source,
             compare: Compare::SizeAndTime,
             update: false,
             ignore_existing: false,

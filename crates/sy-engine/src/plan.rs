@@ -3,10 +3,12 @@
 //! Pure: no I/O, so every rule is unit-tested here. Paths in the plan are keys relative to the
 //! transfer's base on each side.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use sy_transport::{Entry, EntryKind, Meta, MetaTarget, RelPath, SpecialKind};
 
+use crate::mode::copy_mode;
 use crate::observer::Action;
 use crate::options::{Compare, SyncOptions};
 
@@ -56,7 +58,8 @@ pub struct Plan {
     /// Source objects that are not copied (FIFOs, sockets, devices).
     pub specials: Vec<Special>,
     /// Non-empty destination directories in the way of a file or link: left alone (and
-    /// reported) unless `--delete` allows removing them, as rsync does.
+    /// reported) unless `--delete` allows removing them, as rsync does — and never after the
+    /// source could not be read completely (what is missing may be what they hold).
     pub blocked: Vec<RelPath>,
     /// Entries left alone, and why.
     pub unchanged: Vec<LeftAlone>,
@@ -187,7 +190,8 @@ fn meta_differs(src: &Meta, dst: &Meta, opts: &SyncOptions, times: bool) -> bool
         || (opts.owner && (src.uid != dst.uid || src.gid != dst.gid))
 }
 
-/// Compares the scans. `equal_content` holds the keys `-c` found identical.
+/// Compares the scans. `equal_content` holds the keys `-c` found identical; `src_complete` is
+/// false when parts of the source could not be read.
 pub fn plan(
     src: &[Entry],
     src_base: &RelPath,
@@ -195,6 +199,7 @@ pub fn plan(
     dst_base: &RelPath,
     opts: &SyncOptions,
     equal_content: &HashSet<RelPath>,
+    src_complete: bool,
 ) -> Plan {
     let mut plan = Plan::default();
     let dst_map: HashMap<RelPath, &Entry> = keyed(dst, dst_base).collect();
@@ -210,12 +215,14 @@ pub fn plan(
 
     for (key, s) in keyed(src, src_base) {
         let d = dst_map.get(&key).copied();
+        let copied = as_copied(s, d, opts);
+        let s: &Entry = &copied;
         // A directory on one side and something else on the other: the old one goes first.
         if let Some(d) = d
             && d.is_dir() != s.is_dir()
             && !matches!(s.kind, EntryKind::Special(_))
         {
-            if d.is_dir() && !opts.delete && non_empty.contains(&key) {
+            if d.is_dir() && !(opts.delete && src_complete) && non_empty.contains(&key) {
                 plan.blocked.push(key.clone());
                 replaced_dirs.insert(key);
                 continue;
@@ -360,6 +367,18 @@ pub fn plan(
     plan
 }
 
+/// `s` with the permission bits its copy gets, so that they are what is compared and set.
+fn as_copied<'a>(s: &'a Entry, d: Option<&Entry>, opts: &SyncOptions) -> Cow<'a, Entry> {
+    let mode = copy_mode(s, d, opts);
+    if mode == s.meta.mode {
+        Cow::Borrowed(s)
+    } else {
+        let mut copied = s.clone();
+        copied.meta.mode = mode;
+        Cow::Owned(copied)
+    }
+}
+
 enum Decision {
     Skip(Skip),
     FixMeta,
@@ -464,6 +483,7 @@ mod tests {
             &RelPath::root(),
             opts,
             &HashSet::new(),
+            true,
         )
     }
 
@@ -566,7 +586,15 @@ mod tests {
             compare: Compare::Checksum,
             ..opts()
         };
-        let plan = plan(&src, &RelPath::root(), &src, &RelPath::root(), &o, &equal);
+        let plan = plan(
+            &src,
+            &RelPath::root(),
+            &src,
+            &RelPath::root(),
+            &o,
+            &equal,
+            true,
+        );
         assert_eq!(plan.files.len(), 1);
         assert_eq!(plan.files[0].key.to_string(), "differs");
         let cands = checksum_candidates(&src, &RelPath::root(), &src, &RelPath::root());
@@ -610,6 +638,26 @@ mod tests {
         );
         assert!(plan.blocked.is_empty());
         assert_eq!(keys(&plan.remove_first), ["empty", "x"]);
+        // A source read with errors never costs a non-empty directory, even with --delete.
+        let incomplete = super::plan(
+            &src,
+            &RelPath::root(),
+            &dst,
+            &RelPath::root(),
+            &SyncOptions {
+                delete: true,
+                ..opts()
+            },
+            &HashSet::new(),
+            false,
+        );
+        assert_eq!(keys(&incomplete.blocked), ["x"]);
+        assert_eq!(keys(&incomplete.remove_first), ["empty"]);
+        assert!(
+            incomplete.deletions.is_empty(),
+            "{:?}",
+            incomplete.deletions
+        );
     }
 
     #[test]
@@ -745,6 +793,7 @@ mod tests {
                 ..opts()
             },
             &HashSet::new(),
+            true,
         );
         assert_eq!(plan.files[0].key.to_string(), "f");
         assert!(

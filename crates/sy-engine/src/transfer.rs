@@ -262,7 +262,9 @@ async fn copy_by_delta<S: Transport, D: Transport, O: Observer + ?Sized>(
         ..file.src.clone()
     };
     let result = match src.delta(entry, signature, ctx.read.clone()).await {
-        Ok(delta) => {
+        Ok(mut delta) => {
+            // The plan decided the copy's bits, whatever the source says now.
+            delta.entry.meta.mode = file.src.meta.mode;
             dst.apply_delta(dst_path, basis, delta, ctx.write.clone())
                 .await
         }
@@ -290,7 +292,8 @@ async fn copy_batch<S: Transport, D: Transport, O: Observer + ?Sized>(
     let mut writes = Vec::new();
     for (file, source) in files.iter().zip(opened) {
         match source {
-            Ok(source) => {
+            Ok(mut source) => {
+                source.entry.meta.mode = file.src.meta.mode;
                 writes.push(FileWrite {
                     path: ctx.dst_path(&file.key),
                     source,

@@ -119,10 +119,10 @@ impl Entry {
 /// The two kinds of files an interrupted run leaves behind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LeftoverKind {
-    /// `.NAME.sy-partial`: the start of NAME's new content, kept as the delta basis for
+    /// `.NAME.CHECK.sy-partial`: the start of NAME's new content, kept as the delta basis for
     /// resuming.
     Partial,
-    /// `.NAME.sy-tmp.XXXX`: a temporary from a run that was killed.
+    /// `.NAME.sy-tmp.XXXXCHECK`: a temporary from a run that was killed.
     Temp,
 }
 

@@ -12,9 +12,24 @@ use std::sync::Arc;
 
 use globset::{Candidate, GlobBuilder, GlobMatcher};
 use ignore::Match;
-use ignore::gitignore::Gitignore;
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::{Entry, Error, FilterRules, RelPath, RuleKind};
+
+/// A `.gitignore` larger than this is not read (and a warning says so).
+pub(crate) const GITIGNORE_LIMIT: u64 = 1 << 20;
+
+/// The rules of a `.gitignore` whose text was read from `shown`, matching paths beneath
+/// `dir`; a line that is not a valid pattern is skipped with a warning.
+pub(crate) fn gitignore_from_text(dir: &Path, text: &[u8], shown: &str) -> Option<Gitignore> {
+    let mut builder = GitignoreBuilder::new(dir);
+    for line in String::from_utf8_lossy(text).lines() {
+        if let Err(e) = builder.add_line(None, line) {
+            tracing::warn!("{shown}: {e}");
+        }
+    }
+    builder.build().ok()
+}
 
 #[derive(Debug, Clone)]
 struct Rule {

@@ -48,6 +48,7 @@ pub use agent::{
 pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};
 pub use filter::Filter;
 pub use local::Local;
+pub use names::{partial_name, temp_name};
 pub use sftp::{Sftp, SftpOptions};
 /// The file vocabulary, defined once in `sy-protocol` (the delta op and the whole-file digest
 /// in `sy-delta`): the same values travel over the wire.

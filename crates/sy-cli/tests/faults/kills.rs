@@ -93,7 +93,7 @@ fn files(dir: &Path) -> Tree {
     out
 }
 
-/// The file a leftover belongs to: `.NAME.sy-partial` and `.NAME.sy-tmp.HEX` are NAME's.
+/// The file a leftover belongs to: `.NAME.CHECK.sy-partial` and `.NAME.sy-tmp.HEX` are NAME's.
 fn leftover_owner(rel: &str) -> Option<String> {
     let (dir, name) = match rel.rsplit_once('/') {
         Some((dir, name)) => (format!("{dir}/"), name),
@@ -101,7 +101,7 @@ fn leftover_owner(rel: &str) -> Option<String> {
     };
     let name = name.strip_prefix('.')?;
     let owner = match name.strip_suffix(".sy-partial") {
-        Some(owner) => owner,
+        Some(marked) => marked.rsplit_once('.')?.0,
         None => {
             let (owner, hex) = name.rsplit_once(".sy-tmp.")?;
             if hex.is_empty() || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {

@@ -59,7 +59,8 @@ fn a_signal_stops_the_run_keeps_partials_and_says_what_completed() {
                 .all(|l| l.to_string_lossy().ends_with(".sy-partial")),
             "{context}: {left:?}"
         );
-        let partial = fs::metadata(f.path("dst/.big.sy-partial")).map_or(0, |m| m.len());
+        let partial = fs::metadata(f.path(format!("dst/{}", crate::util::partial_of("big"))))
+            .map_or(0, |m| m.len());
         assert!(partial > 0, "{context}: no partial kept");
 
         let mut rerun = pid_sy(&f, &f.path("agent.pid"));

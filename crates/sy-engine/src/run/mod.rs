@@ -186,6 +186,14 @@ where
         observer.failed(None, &problem.to_string());
         totals.failed += 1;
     }
+    // sy's own names carry a check, so these are an interrupted run's, never a user's files.
+    for leftover in &src_scan.leftovers {
+        observer.warning(&format!(
+            "skipping {}: a temporary file of an interrupted sy run",
+            leftover.path
+        ));
+        totals.skipped += 1;
+    }
     Ok(Some((src_scan, dst_scan)))
 }
 
@@ -220,17 +228,23 @@ where
         &transfer.dst.base,
         opts,
         &equal_content,
+        src_scan.problems.is_empty(),
     );
     let (src_base, dst_base) = (&transfer.src.base, &transfer.dst.base);
     totals.unchanged = plan.unchanged.len() as u64;
     for left in &plan.unchanged {
         observer.skipped(&dst_base.join_rel(&left.key), left.why.word());
     }
+    let why_blocked = if opts.delete {
+        "because of the errors reading the source"
+    } else {
+        "(--delete allows it)"
+    };
     for key in &plan.blocked {
         observer.failed(
             Some(&dst_base.join_rel(key)),
             &format!(
-                "not replacing non-empty directory {} in {} (--delete allows it)",
+                "not replacing non-empty directory {} in {} {why_blocked}",
                 dst_base.join_rel(key),
                 dst.location()
             ),

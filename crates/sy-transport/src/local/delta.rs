@@ -487,7 +487,8 @@ mod tests {
         let result = applying.await.unwrap();
         assert!(matches!(result, Err(Error::Interrupted)), "{result:?}");
         assert!(fs::read(dst_dir.join("f")).unwrap() == old);
-        assert_eq!(names(&dst_dir), [".f.sy-partial", "f"]);
-        assert!(fs::read(dst_dir.join(".f.sy-partial")).unwrap() == old[..10 * MIB]);
+        let partial = String::from_utf8(crate::partial_name(b"f").unwrap()).unwrap();
+        assert_eq!(names(&dst_dir), [partial.as_str(), "f"]);
+        assert!(fs::read(dst_dir.join(&partial)).unwrap() == old[..10 * MIB]);
     }
 }

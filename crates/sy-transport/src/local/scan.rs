@@ -1,16 +1,18 @@
 //! Walking a local tree into sorted entries, filters applied on the way.
 
 use std::collections::HashSet;
-use std::io;
+use std::fs::File;
+use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::{Arc, Condvar, Mutex};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
-use rustix::fs::{AtFlags, Dir, Mode, OFlags, Stat, readlinkat, statat};
+use ignore::gitignore::Gitignore;
+use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat, fstat, openat, readlinkat, statat};
 use rustix::io::Errno;
 
 use super::root::{Follow, open_beneath, parent_of};
 use super::{Inner, entry_from_stat, kind_of};
+use crate::filter::{GITIGNORE_LIMIT, gitignore_from_text};
 use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
@@ -53,7 +55,7 @@ impl Inner {
         };
         let base = &options.base;
         let st = if base.is_root() {
-            rustix::fs::fstat(root).map_err(io::Error::from)
+            fstat(root).map_err(io::Error::from)
         } else {
             parent_of(root, base).and_then(|(dir, name)| Ok(walk.stat(dir.as_fd(), name, base)?))
         };
@@ -98,7 +100,7 @@ impl Walk<'_> {
                     Follow::Beneath,
                 )
                 .map_err(|e| Errno::from_io_error(&e).unwrap_or(Errno::IO))?;
-                rustix::fs::fstat(&fd)
+                fstat(&fd)
             }
         }
     }
@@ -186,14 +188,14 @@ impl Walk<'_> {
             }
         };
         if self.follow
-            && let Ok(st) = rustix::fs::fstat(&fd)
+            && let Ok(st) = fstat(&fd)
             && let Ok(mut seen) = self.seen_dirs.lock()
             && !seen.insert((st.st_dev, st.st_ino))
         {
             return subdirs;
         }
         if self.filter.uses_gitignore()
-            && let Some(gi) = self.gitignore_in(dir_path)
+            && let Some(gi) = self.gitignore_in(dir_path, fd.as_fd())
         {
             ignores.push(Arc::new(gi));
         }
@@ -291,16 +293,44 @@ impl Walk<'_> {
         self.filter.keeps(entry, ignores, &self.inner.root_path)
     }
 
-    fn gitignore_in(&self, dir: &RelPath) -> Option<Gitignore> {
+    /// The rules of `dir/.gitignore`, read through `dir_fd` without following a symbolic
+    /// link (as git does), so the rules always come from a file inside the tree.
+    fn gitignore_in(&self, dir: &RelPath, dir_fd: BorrowedFd<'_>) -> Option<Gitignore> {
         let dir_path = self.inner.root_path.join(dir.as_path());
-        let file = dir_path.join(".gitignore");
-        if !file.is_file() {
+        let shown = dir_path.join(".gitignore").display().to_string();
+        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+        let fd = match openat(dir_fd, c".gitignore", flags, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(Errno::NOENT) => return None,
+            Err(Errno::LOOP) => {
+                tracing::warn!("{shown}: a symbolic link, not followed to read rules from");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!("{shown}: {}", io::Error::from(e));
+                return None;
+            }
+        };
+        match fstat(&fd) {
+            Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
+                tracing::warn!("{shown}: not a regular file, no rules read from it");
+                return None;
+            }
+            Ok(st) if st.st_size.unsigned_abs() > GITIGNORE_LIMIT => {
+                tracing::warn!("{shown}: too large to read as a .gitignore");
+                return None;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("{shown}: {}", io::Error::from(e));
+                return None;
+            }
+        }
+        let mut text = Vec::new();
+        if let Err(e) = File::from(fd).take(GITIGNORE_LIMIT).read_to_end(&mut text) {
+            tracing::warn!("{shown}: {e}");
             return None;
         }
-        let mut builder = GitignoreBuilder::new(&dir_path);
-        if let Some(e) = builder.add(&file) {
-            tracing::warn!("{}: {e}", file.display());
-        }
-        builder.build().ok()
+        gitignore_from_text(&dir_path, &text, &shown)
     }
 }

@@ -16,6 +16,11 @@ fn p(s: &str) -> RelPath {
     RelPath::new(s).unwrap()
 }
 
+/// The name sy keeps `name`'s partial under.
+fn partial(name: &str) -> String {
+    String::from_utf8(crate::partial_name(name.as_bytes()).unwrap()).unwrap()
+}
+
 fn read_options(inline_limit: u64) -> ReadOptions {
     ReadOptions {
         inline_limit,
@@ -211,11 +216,14 @@ async fn a_file_that_grows_between_open_and_copy_is_refused() {
 #[tokio::test]
 async fn stray_temps_become_partials_and_partials_are_not_entries() {
     let (dir, _src, dst) = setup(b"");
-    fs::write(dir.path().join("dst/.f.sy-tmp.0123456789abcdef"), "half").unwrap();
+    let temp = String::from_utf8(crate::temp_name(b"f")).unwrap();
+    fs::write(dir.path().join("dst").join(temp), "half").unwrap();
+    // Only looks like one of sy's: an ordinary file.
+    fs::write(dir.path().join("dst/.g.sy-tmp.0123456789abcdef"), "mine").unwrap();
     fs::write(dir.path().join("dst/real"), "x").unwrap();
     let scan = dst.scan(ScanOptions::default()).await.unwrap();
     let names: Vec<String> = scan.entries.iter().map(|e| e.path.to_string()).collect();
-    assert_eq!(names, [".", "real"]);
+    assert_eq!(names, [".", ".g.sy-tmp.0123456789abcdef", "real"]);
     assert_eq!(scan.leftovers.len(), 1);
     assert_eq!(scan.leftovers[0].kind, LeftoverKind::Temp);
     assert_eq!(scan.leftovers[0].file, Some(p("f")));
@@ -227,7 +235,7 @@ async fn stray_temps_become_partials_and_partials_are_not_entries() {
         .await;
     assert!(results[0].is_ok());
     assert_eq!(
-        fs::read(dir.path().join("dst/.f.sy-partial")).unwrap(),
+        fs::read(dir.path().join("dst").join(partial("f"))).unwrap(),
         b"half"
     );
     let scan = dst.scan(ScanOptions::default()).await.unwrap();
@@ -307,7 +315,7 @@ async fn a_stream_is_committed_only_after_its_end_marker() {
     assert!(result.unwrap_err().is_interrupted());
     assert!(!dir.path().join("dst/f").exists());
     assert_eq!(
-        fs::read(dir.path().join("dst/.f.sy-partial"))
+        fs::read(dir.path().join("dst").join(partial("f")))
             .unwrap()
             .len(),
         4096,

@@ -5,20 +5,19 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::gitignore::Gitignore;
 use russh_sftp::protocol::FileAttributes;
 use sy_protocol::Escaped;
 use tokio::task::JoinSet;
 
 use super::read::fetch;
 use super::{Inner, entry_from_attrs, is_not_found, kind_of};
+use crate::filter::{GITIGNORE_LIMIT, gitignore_from_text};
 use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
 /// Directories listed at the same time.
 const DIRS_AT_ONCE: usize = 16;
-/// A `.gitignore` larger than this is not read (and a warning says so).
-const GITIGNORE_LIMIT: u64 = 1 << 20;
 
 /// What the listing tasks share.
 struct Walk {
@@ -295,13 +294,11 @@ impl Walk {
                 return None;
             }
         };
-        let mut builder = GitignoreBuilder::new(Path::new("/").join(dir.as_path()));
-        for line in String::from_utf8_lossy(&text).lines() {
-            if let Err(e) = builder.add_line(None, line) {
-                tracing::warn!("{}: {e}", self.inner.shown(path));
-            }
-        }
-        builder.build().ok()
+        gitignore_from_text(
+            &Path::new("/").join(dir.as_path()),
+            &text,
+            &self.inner.shown(path),
+        )
     }
 }
 

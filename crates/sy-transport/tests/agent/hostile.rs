@@ -599,6 +599,47 @@ fn an_agent_listing_entries_beneath_a_symlink_or_outside_the_tree_is_refused() {
 }
 
 #[test]
+fn an_agent_listing_one_path_twice_is_refused() {
+    run(async {
+        // `a` as a directory, then as a link out of the tree, then `a/x`: the parent check
+        // alone would take `a/x` as inside the directory.
+        let dir_then_link = vec![
+            entry("", EntryKind::Dir),
+            entry("a", EntryKind::Dir),
+            entry(
+                "a",
+                EntryKind::Symlink {
+                    target: b"/etc".to_vec(),
+                },
+            ),
+            entry("a/x", EntryKind::File),
+        ];
+        let error = scan_answered_with(|id| listing(id, dir_then_link))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("the agent listed a, which it had listed already"),
+            "{error}"
+        );
+
+        let file_twice = vec![
+            entry("", EntryKind::Dir),
+            entry("f", EntryKind::File),
+            entry("f", EntryKind::File),
+        ];
+        let error = scan_answered_with(|id| listing(id, file_twice))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("the agent listed f, which it had listed already"),
+            "{error}"
+        );
+    });
+}
+
+#[test]
 fn an_agent_fed_garbage_ends_with_a_clear_error_and_writes_nothing() {
     let root = tempfile::tempdir().unwrap();
     run(async {

@@ -13,7 +13,7 @@ fn tree_operations() {
         symlink(outside.path(), dst.path().join("old/out")).unwrap();
         fs::set_permissions(dst.path().join("old/ro"), fs::Permissions::from_mode(0o555)).unwrap();
         fs::write(dst.path().join("file"), b"data").unwrap();
-        fs::write(dst.path().join(".file.sy-partial"), b"da").unwrap();
+        fs::write(dst.path().join(partial("file")), b"da").unwrap();
         let Some((sftp, _server)) = connect(dst.path()).await else {
             return;
         };
@@ -346,8 +346,8 @@ fn without_posix_rename_a_cut_replace_keeps_both_versions_and_tidying_restores_t
         let tidied = sftp.apply(ops, MetaOptions::default()).await;
         assert!(tidied.iter().all(Result::is_ok), "{tidied:?}");
         assert_eq!(fs::read(dst.path().join("f")).unwrap(), b"old");
-        assert_eq!(fs::read(dst.path().join(".f.sy-partial")).unwrap(), b"new");
-        assert_eq!(names(dst.path()), [".f.sy-partial", "f"]);
+        assert_eq!(fs::read(dst.path().join(partial("f"))).unwrap(), b"new");
+        assert_eq!(names(dst.path()), [partial("f").as_str(), "f"]);
     });
 }
 
@@ -415,4 +415,9 @@ fn read_only_directories_are_opened_for_the_run_and_removed_whole() {
             );
         }
     });
+}
+
+/// The name sy keeps `name`'s partial under.
+fn partial(name: &str) -> String {
+    String::from_utf8(sy_transport::partial_name(name.as_bytes()).unwrap()).unwrap()
 }

@@ -189,12 +189,14 @@ fn fill<T>(
     }
 }
 
-/// Checks a scan's entries as they arrive: each lies beneath the requested base and inside a
-/// directory listed before it, so an entry can never sit beneath a symbolic link or a file
-/// the same listing created (the rsync CVE-2024-12087 class).
+/// Checks a scan's entries as they arrive: each lies beneath the requested base, inside a
+/// directory listed before it, and is listed once, so an entry can never sit beneath a
+/// symbolic link or a file the same listing created (the rsync CVE-2024-12087 class) — not
+/// even one that names a directory first and the same path as a link afterwards.
 struct TreeCheck {
     base: RelPath,
     dirs: HashSet<RelPath>,
+    listed: HashSet<RelPath>,
 }
 
 impl TreeCheck {
@@ -202,12 +204,16 @@ impl TreeCheck {
         TreeCheck {
             base: base.clone(),
             dirs: HashSet::new(),
+            listed: HashSet::new(),
         }
     }
 
     fn admit(&mut self, entry: &Entry) -> std::result::Result<(), &'static str> {
         if entry.path.strip_prefix(&self.base).is_none() {
             return Err("outside the scanned directory");
+        }
+        if !self.listed.insert(entry.path.clone()) {
+            return Err("which it had listed already (one path, two entries)");
         }
         if entry.path != self.base {
             let parent = entry.path.parent().unwrap_or_default();
