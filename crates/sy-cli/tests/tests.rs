@@ -20,4 +20,5 @@ mod resume;
 mod rsync;
 mod ssh;
 mod ssh_builtin;
+mod ssh_deploy;
 mod ssh_trust;

@@ -6,7 +6,8 @@
 //! records newly accepted keys. On them, [`SshSession`] connects with russh (the host key
 //! judged by a [`HostKeyVerifier`], then ssh-agent and identity-file authentication), runs
 //! commands in exec channels ([`ExecChannel`]: `sy-remote` speaks the protocol over one), and
-//! [`deploy_agent`] puts `sy-remote` on a host that lacks it.
+//! [`deploy_agent`] puts `sy-remote` on a host that lacks it, where [`LocalAgent::launcher`]
+//! runs it only after checking it.
 //!
 //! ```
 //! use std::path::Path;
@@ -28,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod agent_cache;
 mod auth;
 mod channel;
 mod config;
@@ -56,7 +58,8 @@ pub use channel::{ExecChannel, ExecEnd, ExecReader, ExecStatus, ExecWriter, Remo
 pub use config::{
     HostSettings, JumpHost, LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking,
 };
-pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
+pub use agent_cache::{AGENT_DIR, LocalAgent};
+pub use deploy::{Deployed, deploy_agent, platform_matches};
 pub use known_hosts::{HostKeyStatus, KnownHosts, KnownHostsError};
 /// Key types of the verifier's interface (from russh's `ssh-key`).
 pub use russh::keys::{Algorithm, HashAlg, PublicKey};
