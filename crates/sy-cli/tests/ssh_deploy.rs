@@ -84,13 +84,19 @@ fn planted_agent_is_replaced_unrun(plant: impl FnOnce(&Path, u64)) -> Option<Set
     s.f.write("src/b", "second");
     let second = ok(sync(&s));
     let err = stderr(&second);
-    assert!(!s.home.join("pwned").exists(), "the planted file ran: {err}");
+    assert!(
+        !s.home.join("pwned").exists(),
+        "the planted file ran: {err}"
+    );
     assert!(err.contains("copied"), "{err}");
     assert_eq!(fs::read_to_string(s.f.path("dst/b")).unwrap(), "second");
     let meta = fs::symlink_metadata(&deployed).unwrap();
     assert!(meta.is_file(), "{meta:?}");
     assert!(fs::read(&deployed).unwrap() == local, "not replaced");
-    assert_eq!((mode(&deployed), meta.uid()), (0o700, rustix::process::geteuid().as_raw()));
+    assert_eq!(
+        (mode(&deployed), meta.uid()),
+        (0o700, rustix::process::geteuid().as_raw())
+    );
     let dir = deployed.parent().unwrap();
     let dir_meta = fs::symlink_metadata(dir).unwrap();
     assert_eq!(
@@ -142,7 +148,11 @@ fn a_host_whose_zstd_fails_gets_the_agent_uncompressed() {
     // Found first on the sessions' PATH, it claims zstd is there and then fails to unpack.
     let bin = s.home.join("bin");
     fs::create_dir_all(&bin).unwrap();
-    fs::write(bin.join("zstd"), "#!/bin/sh\necho 'zstd: broken' >&2\nexit 1\n").unwrap();
+    fs::write(
+        bin.join("zstd"),
+        "#!/bin/sh\necho 'zstd: broken' >&2\nexit 1\n",
+    )
+    .unwrap();
     chmod(&bin.join("zstd"), 0o755);
     s.f.write("src/a", "plain");
     let out = ok(sync(&s));

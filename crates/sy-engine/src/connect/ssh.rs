@@ -121,7 +121,8 @@ async fn deployed_agent(
 ) -> Result<ExecChannel, String> {
     let failed = |e: sy_transport::Error| sy_transport::describe_error(&e);
     let local = local_agent()?;
-    let command = agent_remote_command(&local.launcher(), root, mkdir).map_err(|e| e.to_string())?;
+    let command =
+        agent_remote_command(&local.launcher(), root, mkdir).map_err(|e| e.to_string())?;
     let mut exec = session.exec(&command).await.map_err(failed)?;
     if exec.started().await {
         return Ok(exec);

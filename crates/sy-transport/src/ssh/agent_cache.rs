@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 
 /// The directory of deployed agents, relative to the remote home (where both the login shell
 /// and OpenSSH's SFTP server start).
-pub const AGENT_DIR: &str = ".cache/sy";
+pub(crate) const AGENT_DIR: &str = ".cache/sy";
 
 /// Hex digits of the digest in a deployed agent's name: 64 bits tell builds apart.
 const NAME_DIGITS: usize = 16;
@@ -172,7 +172,11 @@ mod tests {
         chmod(&deployed, 0o700);
         for mode in [0o755, 0o770, 0o701] {
             chmod(&dir, mode);
-            assert_eq!(launch(&agent, home.path()), refused, "directory mode {mode:o}");
+            assert_eq!(
+                launch(&agent, home.path()),
+                refused,
+                "directory mode {mode:o}"
+            );
         }
         chmod(&dir, 0o700);
         std::fs::write(&deployed, script(4095)).unwrap();

@@ -149,7 +149,10 @@ pub async fn deploy_agent(session: &SshSession, agent: &LocalAgent) -> Result<De
         let _ = sftp.remove_file(path.as_str()).await;
         sftp.rename(temp.as_str(), path.as_str())
             .await
-            .map_err(sftp_error(session, format!("renaming ~/{temp} to ~/{path}")))?;
+            .map_err(sftp_error(
+                session,
+                format!("renaming ~/{temp} to ~/{path}"),
+            ))?;
         Ok::<_, Error>((sent, compressed))
     }
     .await;
@@ -225,7 +228,9 @@ async fn private_dir(session: &SshSession, sftp: &SftpSession, uid: u32) -> Resu
             "~/{AGENT_DIR} on {} was not a private directory of the login user (mode {mode:o}, \
              owner {}); moved it to ~/{aside}",
             session.options().shown,
-            found.uid.map_or_else(|| "unknown".to_owned(), |o| o.to_string())
+            found
+                .uid
+                .map_or_else(|| "unknown".to_owned(), |o| o.to_string())
         );
     }
     sftp.create_dir(AGENT_DIR)
@@ -385,5 +390,18 @@ mod tests {
         assert!(!platform_matches("Plan9 mips"));
         assert!(!platform_matches(""));
         assert!(!platform_matches("Linux"));
+    }
+
+    #[test]
+    fn the_probe_gives_the_platform_the_user_id_and_whether_zstd_is_there() {
+        let host = Host::parse(b"Linux x86_64\n1000\nzstd\n");
+        assert_eq!(
+            (host.uname.as_str(), host.uid, host.zstd),
+            ("Linux x86_64", Some(1000), true)
+        );
+        let host = Host::parse(b"Linux x86_64\n0\n");
+        assert_eq!((host.uid, host.zstd), (Some(0), false));
+        let host = Host::parse(b"");
+        assert_eq!((host.uname.as_str(), host.uid), ("", None));
     }
 }

@@ -54,11 +54,11 @@ pub(crate) fn skip_test(why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
+pub use agent_cache::LocalAgent;
 pub use channel::{ExecChannel, ExecEnd, ExecReader, ExecStatus, ExecWriter, RemoteExit};
 pub use config::{
     HostSettings, JumpHost, LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking,
 };
-pub use agent_cache::{AGENT_DIR, LocalAgent};
 pub use deploy::{Deployed, deploy_agent, platform_matches};
 pub use known_hosts::{HostKeyStatus, KnownHosts, KnownHostsError};
 /// Key types of the verifier's interface (from russh's `ssh-key`).
