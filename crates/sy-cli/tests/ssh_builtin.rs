@@ -1,9 +1,9 @@
 //! Syncs over the built-in SSH client (no `-e`) against a real OpenSSH server on a random
-//! loopback port: push and pull, deltas, deploying the agent, the SFTP fallback, an alias and a
-//! jump host from the ssh config, hostile paths, ciphers, keepalives and timeouts. Every test
-//! reads its host settings from its own `-F` file (its own known_hosts and keys), never the
-//! user's. Trust and authentication are in `ssh_trust.rs`. Skipped (loudly) where there is no
-//! sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
+//! loopback port: push and pull, deltas, the SFTP fallback, an alias and a jump host from the
+//! ssh config, hostile paths, ciphers, keepalives and timeouts. Every test reads its host
+//! settings from its own `-F` file (its own known_hosts and keys), never the user's. Trust and
+//! authentication are in `ssh_trust.rs`, deploying the agent in `ssh_deploy.rs`. Skipped
+//! (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
@@ -133,7 +133,7 @@ impl Setup {
 /// Whether the remote sessions (PATH: HOME/bin, /usr/bin, /bin) find no `sy-remote` of their
 /// own, as tests of deploying the agent and of SFTP need; if they do, the test is skipped or
 /// fails ([`require`]).
-fn no_sy_remote_on_the_remote_path() -> bool {
+pub fn no_sy_remote_on_the_remote_path() -> bool {
     require(
         !["/usr/bin/sy-remote", "/bin/sy-remote"]
             .iter()
@@ -263,49 +263,6 @@ fn a_named_cipher_is_used_and_an_unknown_one_refused() {
     assert!(
         err.contains("\"rot13\"") && err.contains("aes128-gcm@openssh.com"),
         "{err}"
-    );
-}
-
-#[test]
-fn a_host_without_sy_remote_gets_a_verified_copy_once() {
-    if !no_sy_remote_on_the_remote_path() {
-        return;
-    }
-    let Some(s) = Setup::new(true) else {
-        return;
-    };
-    // Built beside the `sy` under test, which is where it is copied from.
-    let local = sy_remote();
-    edge_tree(&s.f);
-    let deployed = s
-        .home
-        .join(format!(".cache/sy/sy-remote-{}", env!("CARGO_PKG_VERSION")));
-    let run = || {
-        s.sy()
-            .arg("-vv")
-            .arg(s.f.src_slash())
-            .arg(format!("sshtest:{}/", s.f.dst().display()))
-            .output()
-            .unwrap()
-    };
-    let first = ok(run());
-    assert!(stderr(&first).contains("copied"), "{}", stderr(&first));
-    assert_same_tree(&s.f.src(), &s.f.dst());
-    assert!(fs::read(&deployed).unwrap() == fs::read(local).unwrap());
-    let mode = fs::metadata(&deployed).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o700);
-    let leftovers: Vec<_> = fs::read_dir(deployed.parent().unwrap())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(leftovers.len(), 1, "{leftovers:?}");
-
-    s.f.write("src/later", "second run");
-    let second = ok(run());
-    assert!(!stderr(&second).contains("copied"), "{}", stderr(&second));
-    assert_eq!(
-        fs::read_to_string(s.f.path("dst/later")).unwrap(),
-        "second run"
     );
 }
 

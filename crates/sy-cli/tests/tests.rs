@@ -20,5 +20,6 @@ mod resume;
 mod rsync;
 mod ssh;
 mod ssh_builtin;
+mod ssh_deploy;
 mod ssh_restricted;
 mod ssh_trust;

@@ -3,11 +3,11 @@
 //! the host first when it is missing there.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sy_transport::ssh::{
-    Deployed, ExecChannel, HostKeyVerifier, HostSettings, LocalUser, PassphrasePrompt, RemoteExit,
-    SshConfig, SshOptions, SshSession, cipher_preference, deploy_agent, deployed_agent_path,
+    Deployed, ExecChannel, HostKeyVerifier, HostSettings, LocalAgent, LocalUser, PassphrasePrompt,
+    RemoteExit, SshConfig, SshOptions, SshSession, cipher_preference, deploy_agent,
 };
 use sy_transport::{AgentOptions, Sftp, SftpOptions};
 
@@ -109,8 +109,10 @@ pub(super) async fn start(
     Ok(Connection::over_ssh(agent, session, status, shown))
 }
 
-/// `sy-remote` from `~/.cache/sy` on the host: the copy an earlier run left, else a fresh one.
-/// An error says why there is none (for the message that introduces the SFTP fallback).
+/// `sy-remote` from `~/.cache/sy` on the host: the copy an earlier run left when it passes the
+/// check ([`LocalAgent::launcher`]: private to the user, of the local binary's content-addressed
+/// name and size), else a fresh one that replaces it. An error says why there is none (for the
+/// message that introduces the SFTP fallback).
 async fn deployed_agent(
     session: &SshSession,
     spec: &RemoteSpec,
@@ -118,21 +120,35 @@ async fn deployed_agent(
     mkdir: bool,
 ) -> Result<ExecChannel, String> {
     let failed = |e: sy_transport::Error| sy_transport::describe_error(&e);
-    let cached = format!("~/{}", deployed_agent_path());
-    let command = agent_remote_command(&cached, root, mkdir).map_err(|e| e.to_string())?;
+    let local = local_agent()?;
+    let command =
+        agent_remote_command(&local.launcher(), root, mkdir).map_err(|e| e.to_string())?;
     let mut exec = session.exec(&command).await.map_err(failed)?;
     if exec.started().await.map_err(failed)? {
         return Ok(exec);
     }
-    let local = local_agent()?;
-    let deployed = deploy_agent(session, &local)
+    let end = exec.status.wait().await;
+    tracing::debug!(
+        "no usable sy-remote in ~/.cache/sy on {} ({}): {}",
+        spec.host,
+        end.exit,
+        String::from_utf8_lossy(&end.stderr).trim()
+    );
+    let deployed = deploy_agent(session, local)
         .await
         .map_err(|e| format!("copying sy-remote to {} failed: {e}", spec.host))?;
     match deployed {
-        Deployed::Ready { path, uploaded } => {
-            if uploaded {
-                tracing::info!("copied {} to {}:~/{path}", local.display(), spec.host);
-            }
+        Deployed::Ready {
+            path,
+            sent,
+            compressed,
+        } => {
+            tracing::info!(
+                "copied {} to {}:~/{path} ({sent} bytes sent{})",
+                local.path().display(),
+                spec.host,
+                if compressed { ", zstd" } else { "" }
+            );
             let mut exec = session.exec(&command).await.map_err(failed)?;
             if exec.started().await.map_err(failed)? {
                 return Ok(exec);
@@ -189,8 +205,13 @@ async fn over_sftp(
 
 /// The `sy-remote` to copy, beside the running `sy`: a static musl build
 /// (`sy-remote-<arch>-linux-musl`, which runs whatever the host's C library) when there is one,
-/// else the `sy-remote` built with this `sy`.
-fn local_agent() -> Result<PathBuf, String> {
+/// else the `sy-remote` built with this `sy`. Read (and hashed, for its name on hosts) once per
+/// process: a watch loop reconnects many times.
+fn local_agent() -> Result<&'static LocalAgent, String> {
+    static READ: OnceLock<LocalAgent> = OnceLock::new();
+    if let Some(agent) = READ.get() {
+        return Ok(agent);
+    }
     let exe =
         std::env::current_exe().map_err(|e| format!("cannot find the running program: {e}"))?;
     let static_build = format!("sy-remote-{}-linux-musl", std::env::consts::ARCH);
@@ -198,13 +219,14 @@ fn local_agent() -> Result<PathBuf, String> {
         exe.with_file_name(static_build),
         exe.with_file_name(DEFAULT_REMOTE_PATH),
     ];
-    if let Some(found) = candidates.iter().find(|path| path.is_file()) {
-        return Ok(found.clone());
-    }
-    Err(format!(
-        "sy-remote is not installed on the host, and there is no {} to copy there",
-        candidates[1].display()
-    ))
+    let Some(found) = candidates.iter().find(|path| path.is_file()) else {
+        return Err(format!(
+            "sy-remote is not installed on the host, and there is no {} to copy there",
+            candidates[1].display()
+        ));
+    };
+    let agent = LocalAgent::read(found).map_err(|e| sy_transport::describe_error(&e))?;
+    Ok(READ.get_or_init(|| agent))
 }
 
 /// The connection settings for `spec`: the ssh config (or `-F`), then the flags.

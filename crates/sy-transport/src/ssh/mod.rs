@@ -6,7 +6,8 @@
 //! records newly accepted keys. On them, [`SshSession`] connects with russh (the host key
 //! judged by a [`HostKeyVerifier`], then ssh-agent and identity-file authentication), runs
 //! commands in exec channels ([`ExecChannel`]: `sy-remote` speaks the protocol over one), and
-//! [`deploy_agent`] puts `sy-remote` on a host that lacks it.
+//! [`deploy_agent`] puts `sy-remote` on a host that lacks it, where [`LocalAgent::launcher`]
+//! runs it only after checking it.
 //!
 //! ```
 //! use std::path::Path;
@@ -28,6 +29,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod agent_cache;
 mod auth;
 mod channel;
 mod config;
@@ -53,11 +55,12 @@ pub(crate) fn skip_test(why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED: {why}");
 }
 
+pub use agent_cache::LocalAgent;
 pub use channel::{ExecChannel, ExecEnd, ExecReader, ExecStatus, ExecWriter, RemoteExit};
 pub use config::{
     HostSettings, JumpHost, LocalUser, SshConfig, SshConfigError, StrictHostKeyChecking,
 };
-pub use deploy::{Deployed, deploy_agent, deployed_agent_path, platform_matches};
+pub use deploy::{Deployed, deploy_agent, platform_matches};
 pub use known_hosts::{HostKeyName, HostKeyStatus, KeySource, KnownHosts, KnownHostsError};
 pub use known_hosts_command::KnownHostsCommand;
 /// Key types of the verifier's interface (from russh's `ssh-key`).
