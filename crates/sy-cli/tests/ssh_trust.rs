@@ -4,7 +4,8 @@
 //! failing then under `SY_REQUIRE_SSHD=1` ([`require`](crate::util::require)).
 
 use std::fs;
-use std::net::{IpAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -430,14 +431,67 @@ fn a_key_pinned_under_the_host_key_alias_stays_pinned_as_with_openssh() {
     assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), by_ssh);
 }
 
-/// An IPv4 address of this machine that is not loopback (the source address of its default
-/// route): OpenSSH skips CheckHostIP for loopback addresses, so a test of it needs another.
-fn non_loopback_address() -> Option<IpAddr> {
-    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
-    // Connecting a UDP socket sends nothing; it only picks the route. 203.0.113.1 is TEST-NET-3.
-    socket.connect("203.0.113.1:9").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+/// This test thread moved into a network namespace of its own, where the non-loopback address
+/// [`ADDRESS`](PrivateNetwork::ADDRESS) exists and nothing else but loopback does; back in the
+/// namespace it came from when dropped, after which the private one goes away with the last
+/// process in it. Whatever the thread starts meanwhile (sshd, sy, ssh) inherits the namespace, so
+/// a test sshd there listens on no interface of the machine.
+struct PrivateNetwork {
+    /// The thread's previous namespace.
+    previous: fs::File,
+}
+
+impl PrivateNetwork {
+    /// Put on `lo`, which needs no kernel module (as a dummy or veth interface would): OpenSSH
+    /// judges an address loopback by the address (127.0.0.0/8), not by its interface.
+    const ADDRESS: Ipv4Addr = Ipv4Addr::new(10, 213, 0, 1);
+
+    /// `None` when the test is skipped (no `ip`, or not allowed to create a namespace, see
+    /// [`require`]).
+    fn enter() -> Option<PrivateNetwork> {
+        if !require_tool("ip", "iproute2") {
+            return None;
+        }
+        let previous = fs::File::open("/proc/thread-self/ns/net").unwrap();
+        // SAFETY: unshare(2) of the network namespace changes only the calling thread's; libtest
+        // runs each test on a thread of its own, and the guard returns it before it ends.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            let error = std::io::Error::last_os_error();
+            require(
+                false,
+                &format!("cannot create a network namespace ({error}; run the tests as root)"),
+            );
+            return None;
+        }
+        let net = PrivateNetwork { previous };
+        let address = format!("{}/24", Self::ADDRESS);
+        for args in [
+            &["link", "set", "lo", "up"][..],
+            &["addr", "add", &address, "dev", "lo"],
+        ] {
+            let out = Command::new("ip").args(args).output().unwrap();
+            assert!(
+                out.status.success(),
+                "ip {}: {}",
+                args.join(" "),
+                stderr(&out)
+            );
+        }
+        Some(net)
+    }
+}
+
+impl Drop for PrivateNetwork {
+    fn drop(&mut self) {
+        // SAFETY: setns(2) to the namespace this thread was in, through a descriptor it holds.
+        let back = unsafe { libc::setns(self.previous.as_raw_fd(), libc::CLONE_NEWNET) };
+        if back != 0 && !std::thread::panicking() {
+            panic!(
+                "cannot return to the previous network namespace: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
 }
 
 #[test]
@@ -445,12 +499,12 @@ fn check_host_ip_records_and_checks_the_address_as_openssh_does() {
     if !require_tool("ssh", "openssh-client") {
         return;
     }
-    let address = non_loopback_address();
-    let missing = "needs a non-loopback IPv4 address with a route (OpenSSH skips CheckHostIP on \
-                   loopback)";
-    let (true, Some(address)) = (require(address.is_some(), missing), address) else {
+    // OpenSSH skips CheckHostIP for loopback addresses: sshd listens on another, which exists
+    // only in a network namespace of the test's own. Dropped after `s`, once sshd is gone.
+    let Some(_net) = PrivateNetwork::enter() else {
         return;
     };
+    let address = IpAddr::V4(PrivateNetwork::ADDRESS);
     let Some(s) = Setup::at(false, address) else {
         return;
     };
