@@ -256,6 +256,106 @@ fn a_request_id_reused_for_another_upload_never_commits_the_first_unverified() {
 }
 
 #[test]
+fn a_delta_reusing_an_open_uploads_id_is_refused_and_the_upload_goes_on() {
+    let root = tempfile::tempdir().unwrap();
+    let size = 200 << 10;
+    let data = vec![b'a'; size as usize];
+    run(async {
+        let mut client = RawClient::start(root.path(), Hello::new(1));
+        client
+            .send(vec![
+                Message::FileBegin(header(1, "big", size)),
+                Message::DeltaBegin {
+                    header: header(1, "other", 3),
+                    basis: sy_protocol::Basis::Existing,
+                },
+                Message::FileChunk {
+                    id: RequestId(1),
+                    offset: 0,
+                    data: Bytes::from(data.clone()),
+                },
+                Message::FileEnd {
+                    id: RequestId(1),
+                    digest: FileDigest::of_bytes(&data),
+                },
+            ])
+            .await;
+        let (_, message) = client.error_for(1).await;
+        assert!(message.contains("already in use"), "{message}");
+        loop {
+            match client.recv().await {
+                Message::Written {
+                    id: RequestId(1), ..
+                } => break,
+                Message::Error(reply) => panic!("the upload failed: {}", reply.message),
+                _ => {}
+            }
+        }
+    });
+    assert_eq!(
+        std::fs::read(root.path().join("big")).unwrap().len(),
+        200 << 10
+    );
+    assert!(!root.path().join("other").exists());
+}
+
+#[test]
+fn a_client_cannot_hold_more_transfers_open_than_the_bound() {
+    let root = tempfile::tempdir().unwrap();
+    let bound = 256;
+    run(async {
+        let mut client = RawClient::start(root.path(), Hello::new(1));
+        // Uploads begun and never ended, then one more.
+        let opened: Vec<Message> = (1..=bound + 1)
+            .map(|id| Message::FileBegin(header(id, &format!("f{id}"), 10)))
+            .collect();
+        client.send(opened).await;
+        let (_, message) = client.error_for(bound + 1).await;
+        assert!(
+            message.contains(&format!(
+                "f{}: more than {bound} transfers open at once",
+                bound + 1
+            )),
+            "{message}"
+        );
+        // Ending one makes room again.
+        client
+            .send(vec![
+                Message::FileChunk {
+                    id: RequestId(1),
+                    offset: 0,
+                    data: Bytes::from_static(b"0123456789"),
+                },
+                Message::FileEnd {
+                    id: RequestId(1),
+                    digest: FileDigest::of_bytes(b"0123456789"),
+                },
+                Message::FileBegin(header(bound + 2, "late", 1)),
+                Message::FileChunk {
+                    id: RequestId(bound + 2),
+                    offset: 0,
+                    data: Bytes::from_static(b"x"),
+                },
+                Message::FileEnd {
+                    id: RequestId(bound + 2),
+                    digest: FileDigest::of_bytes(b"x"),
+                },
+                Message::Flush,
+            ])
+            .await;
+        let mut written = 0;
+        while written < 2 {
+            match client.recv().await {
+                Message::Written { .. } => written += 1,
+                Message::Error(reply) => panic!("{}", reply.message),
+                _ => {}
+            }
+        }
+    });
+    assert_eq!(std::fs::read(root.path().join("late")).unwrap(), b"x");
+}
+
+#[test]
 fn a_symlink_the_client_created_is_never_followed_by_a_later_write() {
     let top = tempfile::tempdir().unwrap();
     let root = top.path().join("root");

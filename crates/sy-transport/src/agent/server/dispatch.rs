@@ -86,7 +86,11 @@ impl<T: Transport> Dispatcher<T> {
                 .readable(requested)
                 .and_then(|path| self.policy.read(&path).map(|()| path))
             {
-                Ok(path) if delta => self.incoming.signature_begin(id, path, follow_links),
+                Ok(path) if delta => {
+                    self.incoming
+                        .signature_begin(&self.workers.reply, id, path, follow_links)
+                        .await;
+                }
                 Ok(path) => {
                     let (transport, reply) = self.workers.for_task();
                     self.workers

@@ -28,6 +28,13 @@ const SMALL_BATCH_BYTES: u64 = 4 << 20;
 const SMALL_BATCH_FILES: usize = 256;
 /// Chunks queued for a file's writer.
 const STREAM_QUEUE: usize = 8;
+/// Files, deltas and signatures a client may have open at once: each holds a buffer or a
+/// writer (a blocking thread and a temporary file), so a client cannot open them without end.
+/// Ours opens at most one per `--jobs` unit.
+pub(crate) const MAX_OPEN_TRANSFERS: usize = 256;
+/// Signature bytes buffered across every delta read at once (each is at most
+/// [`MAX_SIGNATURE`]).
+const MAX_SIGNATURES_BUFFERED: usize = 4 * MAX_SIGNATURE;
 
 /// A file being pushed.
 enum Upload {
@@ -79,6 +86,8 @@ pub(super) struct DeltaRead {
 pub(super) struct Incoming {
     uploads: HashMap<u64, Upload>,
     signatures: HashMap<u64, SignatureIn>,
+    /// Bytes held in `signatures`.
+    signature_bytes: usize,
     small: Vec<SmallFile>,
     small_bytes: u64,
 }
@@ -105,8 +114,35 @@ fn write_options(options: wire::WriteOptions) -> WriteOptions {
 }
 
 impl Incoming {
+    /// Why a transfer with request `id` cannot begin: the id is in use, or too many are open.
+    fn cannot_open(&self, id: RequestId, path: &RelPath) -> Option<Error> {
+        if self.uploads.contains_key(&id.0) || self.signatures.contains_key(&id.0) {
+            // Replacing a transfer would drop its stream's sender: an unverified file would
+            // then look complete to its writer.
+            return Some(protocol(format!(
+                "request id {} for {path} is already in use",
+                id.0
+            )));
+        }
+        (self.uploads.len() + self.signatures.len() >= MAX_OPEN_TRANSFERS).then(|| {
+            protocol(format!(
+                "{path}: more than {MAX_OPEN_TRANSFERS} transfers open at once"
+            ))
+        })
+    }
+
     /// A delta read of `path` begins: its signature follows.
-    pub(super) fn signature_begin(&mut self, id: RequestId, path: RelPath, follow_links: bool) {
+    pub(super) async fn signature_begin(
+        &mut self,
+        reply: &Reply,
+        id: RequestId,
+        path: RelPath,
+        follow_links: bool,
+    ) {
+        if let Some(error) = self.cannot_open(id, &path) {
+            reply.refuse(id, &error).await;
+            return;
+        }
         self.signatures.insert(
             id.0,
             SignatureIn {
@@ -136,18 +172,25 @@ impl Incoming {
             }
             return;
         };
-        if incoming.bytes.len() + data.len() > MAX_SIGNATURE {
-            self.signatures.remove(&id.0);
+        let over = if incoming.bytes.len() + data.len() > MAX_SIGNATURE {
+            Some(format!("a signature over {MAX_SIGNATURE} bytes"))
+        } else if self.signature_bytes + data.len() > MAX_SIGNATURES_BUFFERED {
+            Some(format!(
+                "signatures of over {MAX_SIGNATURES_BUFFERED} bytes in all at once"
+            ))
+        } else {
+            None
+        };
+        if let Some(over) = over {
+            if let Some(dropped) = self.signatures.remove(&id.0) {
+                self.signature_bytes -= dropped.bytes.len();
+            }
             self.uploads.insert(id.0, Upload::Refused);
-            reply
-                .refuse(
-                    id,
-                    &protocol(format!("a signature over {MAX_SIGNATURE} bytes")),
-                )
-                .await;
+            reply.refuse(id, &protocol(over)).await;
             return;
         }
         incoming.bytes.extend_from_slice(&data);
+        self.signature_bytes += data.len();
     }
 
     /// The end of a delta read's signature: the read to serve, once the signature is checked.
@@ -169,6 +212,7 @@ impl Incoming {
             }
             return None;
         };
+        self.signature_bytes -= incoming.bytes.len();
         let signature = match Signature::from_bytes(&incoming.bytes) {
             Ok(signature) => signature,
             Err(source) => {
@@ -245,10 +289,7 @@ impl Incoming {
     ) {
         let id = header.id;
         let path = header.path.clone();
-        if self.uploads.contains_key(&id.0) {
-            // Replacing the upload would drop its stream's sender: an unverified file would
-            // then look complete to its writer.
-            let error = protocol(format!("request id {} for {path} is already in use", id.0));
+        if let Some(error) = self.cannot_open(id, &path) {
             workers.reply.refuse(id, &error).await;
             return;
         }
@@ -463,6 +504,10 @@ impl Incoming {
     ) {
         let id = header.id;
         let path = header.path.clone();
+        if let Some(error) = self.cannot_open(id, &path) {
+            workers.reply.refuse(id, &error).await;
+            return;
+        }
         let (tx, rx) = mpsc::channel(STREAM_QUEUE);
         let source = DeltaSource {
             entry: entry_for(path.clone(), header.size, header.meta),
