@@ -77,3 +77,19 @@ pub enum TreeOp {
         file: RelPath,
     },
 }
+
+impl TreeOp {
+    /// The path the operation changes.
+    pub fn path(&self) -> &RelPath {
+        match self {
+            TreeOp::Mkdir { path }
+            | TreeOp::Symlink { path, .. }
+            | TreeOp::HardLink { path, .. }
+            | TreeOp::SetMeta { path, .. }
+            | TreeOp::MakeWritable { path }
+            | TreeOp::Remove { path }
+            | TreeOp::DropPartial { file: path } => path,
+            TreeOp::Tidy(leftover) => &leftover.path,
+        }
+    }
+}

@@ -24,7 +24,7 @@ pub(super) async fn apply_reported<D: Transport, O: Observer>(
     while ops.peek().is_some() {
         let batch: Vec<_> = ops.by_ref().take(OPS_PER_BATCH).collect();
         let (tree_ops, labels): (Vec<TreeOp>, Vec<_>) = batch.into_iter().unzip();
-        let paths: Vec<RelPath> = tree_ops.iter().map(op_path).collect();
+        let paths: Vec<RelPath> = tree_ops.iter().map(|op| op.path().clone()).collect();
         let results = dst.apply(tree_ops, ctx.write.meta).await;
         for ((result, label), path) in results.into_iter().zip(labels).zip(paths) {
             match (result, label) {
@@ -50,18 +50,5 @@ pub(super) async fn apply_ops<D: Transport, O: Observer>(dst: &D, ctx: &Ctx<O>, 
                 ctx.observer.warning(&e.to_string());
             }
         }
-    }
-}
-
-fn op_path(op: &TreeOp) -> RelPath {
-    match op {
-        TreeOp::Mkdir { path }
-        | TreeOp::Symlink { path, .. }
-        | TreeOp::HardLink { path, .. }
-        | TreeOp::SetMeta { path, .. }
-        | TreeOp::MakeWritable { path }
-        | TreeOp::Remove { path }
-        | TreeOp::DropPartial { file: path } => path.clone(),
-        TreeOp::Tidy(l) => l.path.clone(),
     }
 }

@@ -37,12 +37,12 @@ pub(super) async fn apply(
         }
         // A run: neighbours of one kind, each on a path of its own.
         let kind = std::mem::discriminant(&op);
-        let mut paths = HashSet::from([target_of(&op).clone()]);
+        let mut paths = HashSet::from([op.path().clone()]);
         let mut run = vec![op];
-        while let Some(next) = ops.next_if(|next| {
-            std::mem::discriminant(next) == kind && !paths.contains(target_of(next))
-        }) {
-            paths.insert(target_of(&next).clone());
+        while let Some(next) =
+            ops.next_if(|next| std::mem::discriminant(next) == kind && !paths.contains(next.path()))
+        {
+            paths.insert(next.path().clone());
             run.push(next);
         }
         results.extend(apply_run(inner, run, meta, &known).await);
@@ -105,7 +105,7 @@ async fn apply_one(
     options: MetaOptions,
     known: &Parents,
 ) -> Result<()> {
-    let path = target_of(&op).clone();
+    let path = op.path().clone();
     inner.check_parents(&path, known).await?;
     let (dir, name) = split(inner, &path)?;
     let remote = join(&dir, &name);
@@ -175,20 +175,6 @@ async fn apply_one(
         TreeOp::Tidy(leftover) => tidy(inner, &dir, &remote, &leftover)
             .await
             .map_err(at("tidying")),
-    }
-}
-
-/// The path an operation changes.
-fn target_of(op: &TreeOp) -> &RelPath {
-    match op {
-        TreeOp::Mkdir { path }
-        | TreeOp::Symlink { path, .. }
-        | TreeOp::HardLink { path, .. }
-        | TreeOp::SetMeta { path, .. }
-        | TreeOp::MakeWritable { path }
-        | TreeOp::Remove { path } => path,
-        TreeOp::DropPartial { file } => file,
-        TreeOp::Tidy(leftover) => &leftover.path,
     }
 }
 

@@ -62,7 +62,7 @@ impl Policy {
 
     /// Refuses a tree operation the agent does not allow.
     pub(super) fn tree_op(&self, op: &TreeOp) -> Result<()> {
-        self.write(changed_path(op))?;
+        self.write(op.path())?;
         if let TreeOp::Symlink { path, target, .. } = op
             && self.confine_new_links
             && !stays_beneath(path, target)
@@ -75,20 +75,6 @@ impl Policy {
             });
         }
         Ok(())
-    }
-}
-
-/// The path a tree operation changes.
-fn changed_path(op: &TreeOp) -> &RelPath {
-    match op {
-        TreeOp::Mkdir { path }
-        | TreeOp::Symlink { path, .. }
-        | TreeOp::HardLink { path, .. }
-        | TreeOp::SetMeta { path, .. }
-        | TreeOp::MakeWritable { path }
-        | TreeOp::Remove { path } => path,
-        TreeOp::Tidy(leftover) => &leftover.path,
-        TreeOp::DropPartial { file } => file,
     }
 }
 
