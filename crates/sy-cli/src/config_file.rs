@@ -80,7 +80,7 @@ pub enum Compress {
     Auto,
     /// zstd at `--compress-level` whatever the link (what `-z` asks for).
     Always,
-    /// Never.
+    /// Everything goes over the wire as it is.
     Never,
 }
 

@@ -21,7 +21,7 @@ pub enum When {
     Auto,
     /// Even when stderr is not a terminal (ANSI sequences are written anyway).
     Always,
-    /// Never.
+    /// No progress display.
     #[default]
     Never,
 }

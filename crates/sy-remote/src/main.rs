@@ -77,13 +77,16 @@ struct Request {
     /// Create the directory (and missing parents) first, for a destination that is new.
     #[arg(long)]
     mkdir: bool,
-    /// Requests worked on at once [default: twice the number of CPUs].
+    /// Requests worked on at once, at most 256 [default: twice the number of CPUs].
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Log more on stderr (-v: info, -vv: debug); `SY_LOG` takes a tracing filter.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
+
+/// The most requests a client may ask the agent to work on at once (`--jobs`).
+const MAX_JOBS: usize = 256;
 
 fn main() -> ExitCode {
     match run() {
@@ -143,7 +146,8 @@ fn run() -> Result<()> {
         ..ServeOptions::default()
     };
     if let Some(jobs) = request.jobs {
-        options.concurrency = jobs.max(1);
+        // Under --restrict the client names this: a bound keeps it from asking for thousands.
+        options.concurrency = jobs.clamp(1, MAX_JOBS);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
