@@ -20,13 +20,18 @@ pub(crate) fn copy_mode(src: &Entry, existing: Option<&Entry>, opts: &SyncOption
     if !(src.is_file() || src.is_dir()) {
         return src.meta.mode;
     }
-    match opts.perms {
-        Perms::Source if src.is_file() && !opts.owner => src.meta.mode & !SET_ID,
+    let mode = match opts.perms {
         Perms::Source => src.meta.mode,
         Perms::Umask(umask) => match existing {
             Some(d) if d.kind == src.kind => d.meta.mode,
             _ => src.meta.mode & ACCESS & !umask,
         },
+    };
+    // An existing file's set-id bits too: its new content may come from someone else.
+    if src.is_file() && !opts.owner {
+        mode & !SET_ID
+    } else {
+        mode
     }
 }
 
@@ -78,5 +83,21 @@ mod tests {
         assert_eq!(copy_mode(&file, Some(&old), &opts), 0o600);
         let old_dir = entry(EntryKind::Dir, 0o700);
         assert_eq!(copy_mode(&file, Some(&old_dir), &opts), 0o750);
+    }
+
+    #[test]
+    fn without_perms_an_existing_set_id_file_loses_the_bits_unless_the_owner_is_kept() {
+        let opts = SyncOptions {
+            perms: Perms::Umask(0o022),
+            ..SyncOptions::default()
+        };
+        let file = entry(EntryKind::File, 0o755);
+        let setuid = entry(EntryKind::File, 0o4755);
+        assert_eq!(copy_mode(&file, Some(&setuid), &opts), 0o755);
+        let owner = SyncOptions {
+            owner: true,
+            ..opts
+        };
+        assert_eq!(copy_mode(&file, Some(&setuid), &owner), 0o4755);
     }
 }

@@ -16,7 +16,7 @@ use crate::kind::FrameKind;
 use crate::message::{
     ErrorKind, ErrorReply, ErrorScope, FileHeader, ItemDigest, Message, RequestId, WriteOptions,
 };
-use crate::wire::BodyReader;
+use crate::wire::{BodyReader, MAX_FILTER_RULES, MAX_LIST_ITEMS};
 use crate::{
     Basis, Entry, EntryKind, FilterRules, Leftover, LeftoverKind, Meta, MetaOptions, MetaTarget,
     RuleKind, SpecialKind, Timestamp, TreeOp,
@@ -63,7 +63,7 @@ pub(crate) fn decode_body(kind: FrameKind, body: Bytes, limits: &Limits) -> Resu
             id: id(&mut r)?,
             base: r.path("base")?,
             filter: FilterRules {
-                rules: list(&mut r, "filter", MIN_RULE_LEN, rule)?,
+                rules: list_at_most(&mut r, "filter", MIN_RULE_LEN, MAX_FILTER_RULES, rule)?,
                 gitignore: r.bool("gitignore")?,
             },
             follow_links: r.bool("follow_links")?,
@@ -145,9 +145,19 @@ fn list<T>(
     r: &mut BodyReader,
     field: &str,
     min_item_len: usize,
+    item: impl FnMut(&mut BodyReader) -> Result<T>,
+) -> Result<Vec<T>> {
+    list_at_most(r, field, min_item_len, MAX_LIST_ITEMS, item)
+}
+
+fn list_at_most<T>(
+    r: &mut BodyReader,
+    field: &str,
+    min_item_len: usize,
+    max: usize,
     mut item: impl FnMut(&mut BodyReader) -> Result<T>,
 ) -> Result<Vec<T>> {
-    let count = r.count(field, min_item_len)?;
+    let count = r.count(field, min_item_len, max)?;
     let mut items = Vec::with_capacity(count.min(MAX_PREALLOCATED));
     for _ in 0..count {
         items.push(item(r)?);

@@ -213,4 +213,4 @@ pub use stream::{BLOCK_TARGET, MAX_BLOCK, Traffic, TrafficStats};
 /// literals are `Bytes` sliced out of the frame, without a copy).
 pub use sy_delta::{DeltaOp, FileDigest};
 pub use tree::{Basis, MetaTarget, TreeOp};
-pub use wire::MAX_LIST_ITEMS;
+pub use wire::{MAX_FILTER_RULES, MAX_LIST_ITEMS};

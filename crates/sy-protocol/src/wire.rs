@@ -46,6 +46,10 @@ const MAX_VARINT_LEN: usize = 10;
 /// what decoding one frame allocates. Senders split longer lists over several frames.
 pub const MAX_LIST_ITEMS: usize = 16384;
 
+/// The most filter rules one scan request may carry: a user's `--exclude-from` file goes in
+/// one frame, so it gets a bound of its own (a rule is a few dozen bytes in memory).
+pub const MAX_FILTER_RULES: usize = 1 << 20;
+
 pub(crate) fn put_varint(dst: &mut impl Sink, mut value: u64) {
     while value >= 0x80 {
         dst.put_u8((value as u8) | 0x80);
@@ -179,15 +183,15 @@ impl BodyReader {
         })
     }
 
-    /// An item count, refused when even the smallest possible items could not fit in what is
-    /// left of the body, so a `Vec::with_capacity(count)` is bounded by the frame size.
-    pub(crate) fn count(&mut self, field: &str, min_item_len: usize) -> Result<usize> {
+    /// An item count, refused over `max` or when even the smallest possible items could not
+    /// fit in what is left of the body, so a `Vec::with_capacity(count)` is bounded.
+    pub(crate) fn count(&mut self, field: &str, min_item_len: usize, max: usize) -> Result<usize> {
         let count = self.varint(field)?;
         let fits = self.remaining() / min_item_len.max(1);
         match usize::try_from(count) {
-            Ok(count) if count <= fits.min(MAX_LIST_ITEMS) => Ok(count),
+            Ok(count) if count <= fits.min(max) => Ok(count),
             Ok(count) if count <= fits => Err(self.error(format!(
-                "field `{field}` declares {count} items, over the {MAX_LIST_ITEMS} a frame may carry"
+                "field `{field}` declares {count} items, over the {max} a frame may carry"
             ))),
             _ => Err(self.error(format!(
                 "field `{field}` declares {count} items but the {} bytes left hold at most {fits}",
@@ -259,12 +263,18 @@ mod tests {
         let mut buf = BytesMut::new();
         put_varint(&mut buf, MAX_LIST_ITEMS as u64 + 1);
         buf.extend_from_slice(&vec![0; MAX_LIST_ITEMS + 1]);
-        let err = reader(&buf).count("ops", 1).unwrap_err().to_string();
+        let err = reader(&buf)
+            .count("ops", 1, MAX_LIST_ITEMS)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("over the 16384 a frame may carry"), "{err}");
         let mut buf = BytesMut::new();
         put_varint(&mut buf, MAX_LIST_ITEMS as u64);
         buf.extend_from_slice(&vec![0; MAX_LIST_ITEMS]);
-        assert_eq!(reader(&buf).count("ops", 1).unwrap(), MAX_LIST_ITEMS);
+        assert_eq!(
+            reader(&buf).count("ops", 1, MAX_LIST_ITEMS).unwrap(),
+            MAX_LIST_ITEMS
+        );
     }
 
     #[test]
@@ -272,9 +282,12 @@ mod tests {
         let mut buf = BytesMut::new();
         put_varint(&mut buf, 5);
         buf.extend_from_slice(&[0; 9]);
-        let err = reader(&buf).count("entries", 2).unwrap_err().to_string();
+        let err = reader(&buf)
+            .count("entries", 2, MAX_LIST_ITEMS)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("hold at most 4"), "{err}");
         let mut r = reader(&buf);
-        assert!(r.count("entries", 1).is_ok());
+        assert!(r.count("entries", 1, MAX_LIST_ITEMS).is_ok());
     }
 }

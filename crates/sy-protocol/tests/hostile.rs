@@ -241,6 +241,29 @@ fn a_frame_of_more_list_items_than_a_sender_makes_is_refused() {
 }
 
 #[test]
+fn a_scan_request_may_carry_more_filter_rules_than_a_list_items() {
+    // A user's --exclude-from file goes in one frame, whatever its length.
+    let rules = (0..MAX_LIST_ITEMS + 10)
+        .map(|i| (sy_protocol::RuleKind::Exclude, format!("*.tmp{i}")))
+        .collect();
+    let request = Message::ScanRequest {
+        id: RequestId(1),
+        base: RelPath::root(),
+        filter: sy_protocol::FilterRules {
+            rules,
+            gitignore: false,
+        },
+        follow_links: false,
+    };
+    let mut buf = BytesMut::new();
+    Encoder::new(Limits::default())
+        .encode(&request, &mut buf)
+        .unwrap();
+    let decoded = Decoder::new(Limits::default()).decode(&mut buf).unwrap();
+    assert_eq!(decoded, Some(request));
+}
+
+#[test]
 fn counts_and_lengths_beyond_the_body_are_refused() {
     // ScanEntries id 1, count 2^63: would be a huge Vec::with_capacity if trusted.
     let body = [

@@ -77,16 +77,13 @@ struct Request {
     /// Create the directory (and missing parents) first, for a destination that is new.
     #[arg(long)]
     mkdir: bool,
-    /// Requests worked on at once, at most 256 [default: twice the number of CPUs].
+    /// Requests worked on at once, at most the default [default: twice the number of CPUs].
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
     /// Log more on stderr (-v: info, -vv: debug); `SY_LOG` takes a tracing filter.
     #[arg(short, long, action = clap::ArgAction::Count)]
     verbose: u8,
 }
-
-/// The most requests a client may ask the agent to work on at once (`--jobs`).
-const MAX_JOBS: usize = 256;
 
 fn main() -> ExitCode {
     match run() {
@@ -109,7 +106,16 @@ fn run() -> Result<()> {
         Access::ReadWrite
     };
     let request = match (&args.restrict, std::env::var_os("SSH_ORIGINAL_COMMAND")) {
-        (Some(_), Some(original)) => forced::client_request(&original)?,
+        (Some(top), Some(original)) => {
+            if args.request.root.is_some() || args.request.jobs.is_some() {
+                bail!(
+                    "a forced command takes its directory and --jobs from the client's command: \
+                     name the directory to allow as --restrict {} instead",
+                    top.display()
+                );
+            }
+            forced::client_request(&original)?
+        }
         _ => args.request,
     };
     let Some(requested) = request.root else {
@@ -146,8 +152,10 @@ fn run() -> Result<()> {
         ..ServeOptions::default()
     };
     if let Some(jobs) = request.jobs {
-        // Under --restrict the client names this: a bound keeps it from asking for thousands.
-        options.concurrency = jobs.clamp(1, MAX_JOBS);
+        // Under --restrict the client names this: never more than the default, so what a
+        // client makes the agent hold at once (each delta read a signature of up to 64 MiB)
+        // stays what the machine's size allows.
+        options.concurrency = jobs.clamp(1, options.concurrency);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -63,6 +63,18 @@ impl Policy {
     /// Refuses a tree operation the agent does not allow.
     pub(super) fn tree_op(&self, op: &TreeOp) -> Result<()> {
         self.write(op.path())?;
+        // A hard link to a symlink is that symlink at a new depth, where its words may lead
+        // out: a restricted agent judges no link it cannot read, so it makes none.
+        if let TreeOp::HardLink { path, .. } = op
+            && self.confine_new_links
+        {
+            return Err(Error::Refused {
+                action: "creating a hard link at",
+                path: path.to_string(),
+                reason: "this agent is restricted (--restrict) and makes no hard links (one to a \
+                         symbolic link could point outside the served directory)",
+            });
+        }
         if let TreeOp::Symlink { path, target, .. } = op
             && self.confine_new_links
             && !stays_beneath(path, target)
@@ -114,5 +126,26 @@ mod tests {
         assert!(!stays_beneath(&at("d/l"), b"x/../../../y"));
         assert!(!stays_beneath(&at("d/l"), b"/etc/passwd"));
         assert!(!stays_beneath(&at("l"), b""));
+    }
+
+    #[test]
+    fn a_restricted_agent_makes_no_hard_links() {
+        let at = |p: &str| RelPath::new(p).unwrap();
+        // `a/b/l -> ../../x` stays beneath the root; linked at the top it would not.
+        let op = TreeOp::HardLink {
+            path: at("l"),
+            target: at("a/b/l"),
+        };
+        let restricted = Policy {
+            access: Access::ReadWrite,
+            confine_new_links: true,
+        };
+        let error = restricted.tree_op(&op).unwrap_err().to_string();
+        assert!(error.contains("makes no hard links"), "{error}");
+        let open = Policy {
+            confine_new_links: false,
+            ..restricted
+        };
+        assert!(open.tree_op(&op).is_ok());
     }
 }

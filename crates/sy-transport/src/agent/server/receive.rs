@@ -155,7 +155,11 @@ impl Incoming {
 
     /// A delta read was refused at its request: drop its signature's frames quietly.
     pub(super) fn refused(&mut self, id: RequestId) {
-        self.uploads.insert(id.0, Upload::Refused);
+        // Never over a live transfer, nor past the bound: its frames then get an error each.
+        let in_use = self.uploads.contains_key(&id.0) || self.signatures.contains_key(&id.0);
+        if !in_use && self.uploads.len() + self.signatures.len() < MAX_OPEN_TRANSFERS {
+            self.uploads.insert(id.0, Upload::Refused);
+        }
     }
 
     pub(super) async fn signature_chunk(&mut self, reply: &Reply, id: RequestId, data: Bytes) {
