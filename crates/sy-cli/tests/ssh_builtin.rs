@@ -108,9 +108,14 @@ impl Setup {
 
     /// `sy -F CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
     pub fn push(&self, args: &[&str]) -> Output {
+        self.push_to_agent(sy_remote(), args)
+    }
+
+    /// [`push`](Self::push) with `agent` as the remote path.
+    pub fn push_to_agent(&self, agent: &Path, args: &[&str]) -> Output {
         self.sy()
             .arg("--remote-path")
-            .arg(sy_remote())
+            .arg(agent)
             .args(args)
             .arg(self.f.src_slash())
             .arg(format!("sshtest:{}/", self.f.dst().display()))
@@ -573,14 +578,7 @@ fn a_remote_command_flooding_stderr_is_kept_to_64_kib() {
         "flood",
         "head -c 4194304 /dev/zero | tr '\\0' x >&2\nexit 1",
     );
-    let out = s
-        .sy()
-        .arg("--remote-path")
-        .arg(&flood)
-        .arg(s.f.src_slash())
-        .arg(format!("sshtest:{}/", s.f.dst().display()))
-        .output()
-        .unwrap();
+    let out = s.push_to_agent(&flood, &[]);
     let err = stderr(&out);
     assert_eq!(
         out.status.code(),
@@ -607,14 +605,7 @@ fn an_agent_that_never_speaks_fails_after_connect_timeout() {
     ));
     s.f.write("src/a", "a");
     let silent = remote_script(&s, "silent", "exec sleep 600");
-    let out = s
-        .sy()
-        .arg("--remote-path")
-        .arg(&silent)
-        .arg(s.f.src_slash())
-        .arg(format!("sshtest:{}/", s.f.dst().display()))
-        .output()
-        .unwrap();
+    let out = s.push_to_agent(&silent, &[]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(3), "{err}");
     assert!(err.contains("said nothing for 2s"), "{err}");

@@ -363,6 +363,29 @@ fn config_with(s: &Setup, extra: &str) {
     ));
 }
 
+/// `ssh` and sy both refuse the server as one whose key changed; sy's stderr.
+fn both_refuse_a_changed_key(s: &Setup) -> String {
+    let ssh = openssh(s);
+    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
+    assert!(
+        stderr(&ssh).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
+        "{}",
+        stderr(&ssh)
+    );
+    let out = s.push(&[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    err
+}
+
+/// `ssh` and sy both connect, and sy copies `src/a`.
+fn both_connect(s: &Setup) {
+    let ssh = openssh(s);
+    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
+    ok(s.push(&[]));
+    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+}
+
 #[test]
 fn a_key_pinned_under_the_host_key_alias_stays_pinned_as_with_openssh() {
     if !require_tool("ssh", "openssh-client") {
@@ -389,16 +412,7 @@ fn a_key_pinned_under_the_host_key_alias_stays_pinned_as_with_openssh() {
     fs::write(&s.known_hosts, &pinned).unwrap();
     s.f.write("src/a", "a");
 
-    let ssh = openssh(&s);
-    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
-    assert!(
-        stderr(&ssh).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
-        "{}",
-        stderr(&ssh)
-    );
-    let out = s.push(&[]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = both_refuse_a_changed_key(&s);
     assert!(
         err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
         "{err}"
@@ -413,10 +427,7 @@ fn a_key_pinned_under_the_host_key_alias_stays_pinned_as_with_openssh() {
 
     // The server's key pinned under the alias: both connect.
     fs::write(&s.known_hosts, format!("pinned-alias {}", s.host_pub)).unwrap();
-    let ssh = openssh(&s);
-    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
-    ok(s.push(&[]));
-    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+    both_connect(&s);
 
     // Nothing known: accept-new records the key under the alias, as ssh does.
     fs::write(&s.known_hosts, "").unwrap();
@@ -604,16 +615,7 @@ fn a_known_hosts_command_is_run_and_believed_as_by_openssh() {
     fs::write(&pin_file, format!("pinned-alias {other_pub}")).unwrap();
     s.f.write("src/a", "a");
 
-    let ssh = openssh(&s);
-    assert_eq!(ssh.status.code(), Some(255), "{}", stderr(&ssh));
-    assert!(
-        stderr(&ssh).contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
-        "{}",
-        stderr(&ssh)
-    );
-    let out = s.push(&[]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let err = both_refuse_a_changed_key(&s);
     assert!(
         err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
             && err.contains("the output of KnownHostsCommand"),
@@ -623,10 +625,7 @@ fn a_known_hosts_command_is_run_and_believed_as_by_openssh() {
 
     // The server's key printed by the command: both connect and record nothing.
     fs::write(&pin_file, format!("pinned-alias {}", s.host_pub)).unwrap();
-    let ssh = openssh(&s);
-    assert_eq!(ssh.status.code(), Some(0), "{}", stderr(&ssh));
-    ok(s.push(&[]));
-    assert_eq!(fs::read_to_string(s.f.path("dst/a")).unwrap(), "a");
+    both_connect(&s);
     assert_eq!(fs::read_to_string(&s.known_hosts).unwrap(), "");
 
     // A failing command fails both.

@@ -60,16 +60,10 @@ pub(super) async fn scan(client: &Arc<Client>, options: ScanOptions) -> Result<S
 /// Applies `ops` in order, in requests of at most [`wire::MAX_LIST_ITEMS`] ops.
 pub(super) async fn apply(
     client: &Arc<Client>,
-    mut ops: Vec<TreeOp>,
+    ops: Vec<TreeOp>,
     meta: MetaOptions,
 ) -> Vec<Result<()>> {
-    let mut results = Vec::with_capacity(ops.len());
-    while !ops.is_empty() {
-        let rest = ops.split_off(ops.len().min(wire::MAX_LIST_ITEMS));
-        results.extend(apply_batch(client, ops, meta).await);
-        ops = rest;
-    }
-    results
+    in_requests(ops, |ops| apply_batch(client, ops, meta)).await
 }
 
 async fn apply_batch(client: &Arc<Client>, ops: Vec<TreeOp>, meta: MetaOptions) -> Vec<Result<()>> {
@@ -98,16 +92,25 @@ async fn apply_batch(client: &Arc<Client>, ops: Vec<TreeOp>, meta: MetaOptions) 
 /// The digests of `paths`, in requests of at most [`wire::MAX_LIST_ITEMS`] paths.
 pub(super) async fn digests(
     client: &Arc<Client>,
-    mut paths: Vec<RelPath>,
+    paths: Vec<RelPath>,
     follow_links: bool,
 ) -> Vec<Result<FileDigest>> {
-    let mut results = Vec::with_capacity(paths.len());
-    while !paths.is_empty() {
-        let rest = paths.split_off(paths.len().min(wire::MAX_LIST_ITEMS));
-        results.extend(digests_batch(client, paths, follow_links).await);
-        paths = rest;
+    in_requests(paths, |paths| digests_batch(client, paths, follow_links)).await
+}
+
+/// The answers to `items`, asked in order in requests of at most [`wire::MAX_LIST_ITEMS`]
+/// items (what one frame may carry).
+async fn in_requests<I, T, F>(mut items: Vec<I>, mut request: impl FnMut(Vec<I>) -> F) -> Vec<T>
+where
+    F: Future<Output = Vec<T>>,
+{
+    let mut answers = Vec::with_capacity(items.len());
+    while !items.is_empty() {
+        let rest = items.split_off(items.len().min(wire::MAX_LIST_ITEMS));
+        answers.extend(request(items).await);
+        items = rest;
     }
-    results
+    answers
 }
 
 async fn digests_batch(
