@@ -2,8 +2,8 @@
 //! window, between stored blocks and zstd, and which zstd level — in the spirit of
 //! `zstd --adapt`, from what it measures rather than from what it is told.
 //!
-//! A window closes once it has lasted [`WINDOW_TIME`] and carried [`WINDOW_BYTES`] of data the
-//! writer may compress. Over it, the transport reports the time its writer spent blocked writing
+//! A window closes once it has lasted [`WINDOW_TIME`], carried [`WINDOW_BYTES`] of data the
+//! writer may compress, and seen the link's writer finish a write. Over it, the transport reports the time its writer spent blocked writing
 //! to the link and the wire bytes written; the block layer reports the time spent compressing
 //! and the bytes in and out. From these:
 //!
@@ -17,12 +17,16 @@
 //!
 //! While compressing: a level down when the compressor is what the writer waits for (`c` over
 //! [`CPU_BOUND`] with the link idle) or `m` < 2; stored when `m` < 1, below the lowest level,
-//! or when the link is idle and stored data would not fill it; a level up when `m` ≥ 4 and the compressor is idle most of the
+//! or when the link is idle and stored data would not fill it (once more than the buffers on the
+//! way hold has been written, [`BUFFERS_FILLED`]: before, an idle link says nothing); a level up when `m` ≥ 4 and the compressor is idle most of the
 //! window. While stored and the link busy: zstd resumes when the last estimate of `C` and `r`
 //! predicts `m` ≥ 3; otherwise a short probe (one window of [`PROBE_BYTES`]) refreshes the
 //! estimate after 16 MiB, then 32 MiB, … of stored data. On loopback or a fast LAN, `D` is in
 //! the hundreds of MB/s and `m` stays low: nothing is compressed. At 100 Mbit/s, `D` is
 //! 12.5 MB/s and text compresses at a level the CPU sustains.
+//!
+//! A session's first [`WARM_UP`] bytes go stored: control messages are not worth a zstd
+//! window on either side, and a direction that carries only them never needs one.
 //!
 //! A writer blocked by a slow *receiver* (a peer busy creating files) looks like one blocked by
 //! a slow link, but compressing does not speed it up. So the governor also keeps the logical
@@ -34,14 +38,17 @@ use std::time::{Duration, Instant};
 
 use crate::handshake::DEFAULT_ZSTD_LEVEL;
 
-/// Lowest and highest zstd level an adaptive writer uses. Negative levels are zstd's fast ones;
-/// the top keeps the 2 MiB window of level 3, so memory stays small. Any zstd decoder reads
-/// them all.
-pub const AUTO_LEVELS: (i8, i8) = (-5, 5);
+/// Lowest and highest zstd level an adaptive writer uses. Negative levels are zstd's fast ones.
+/// The top is level 3: levels 4 and 5 doubled the compressor's tables (2.9 → 5.3 MiB) for under
+/// 1% more ratio on text logs at 100 Mbit/s. Any zstd decoder reads them all.
+pub const AUTO_LEVELS: (i8, i8) = (-5, 3);
 
 /// The level an adaptive session starts at.
 pub const AUTO_START_LEVEL: i8 = DEFAULT_ZSTD_LEVEL;
 
+/// Plain bytes a session sends stored before the governor starts: control messages stay
+/// stored, so a direction that carries little never makes the peer hold a zstd window.
+const WARM_UP: u64 = 256 << 10;
 /// A window lasts at least this long…
 const WINDOW_TIME: Duration = Duration::from_millis(30);
 /// …and carries at least this much data the writer may compress.
@@ -67,6 +74,12 @@ const CHECK_TIME: Duration = Duration::from_millis(60);
 const RATE_MARGIN: f64 = 1.1;
 /// Compressed input below this says too little about speed and ratio.
 const MIN_SAMPLE: u64 = 64 << 10;
+
+/// More wire bytes than the socket and relay buffers on the way hold: a link still idle after
+/// these is not the bottleneck…
+const BUFFERS_FILLED: u64 = 8 << 20;
+/// …nor after this much plain data (which, compressed well, may not reach the wire bytes).
+const BUFFERS_FILLED_PLAIN: u64 = 32 << 20;
 
 /// The link's busy share from which it counts as the bottleneck.
 const LINK_BUSY: f64 = 0.25;
@@ -145,6 +158,9 @@ pub(crate) struct Governor {
     checking: bool,
     compressed_since_check: u64,
     check_after: u64,
+    /// Wire bytes written so far, and plain bytes sent.
+    wire_seen: u64,
+    plain_seen: u64,
 }
 
 impl Governor {
@@ -163,6 +179,8 @@ impl Governor {
             checking: false,
             compressed_since_check: 0,
             check_after: FIRST_CHECK,
+            wire_seen: 0,
+            plain_seen: 0,
         }
     }
 
@@ -176,11 +194,18 @@ impl Governor {
         if secs <= 0.0 {
             return self.choice;
         }
+        self.wire_seen = self.wire_seen.saturating_add(window.link_written);
+        self.plain_seen = self.plain_seen.saturating_add(window.logical);
         let busy = window.link_busy.as_secs_f64();
         let link_bound = busy / secs >= LINK_BUSY;
         if link_bound && window.link_written > 0 && busy > 0.0 {
+            // A lower rate is believed at once (a higher one is the buffers on the way still
+            // filling, as often as a faster link).
             let sample = window.link_written as f64 / busy;
-            self.drain = Some(self.drain.map_or(sample, |d| (d + sample) / 2.0));
+            self.drain = Some(match self.drain {
+                Some(drain) if drain < sample => (drain + sample) / 2.0,
+                _ => sample,
+            });
         }
         let zstd = window.zstd;
         let zstd_secs = zstd.time.as_secs_f64();
@@ -194,7 +219,9 @@ impl Governor {
                 ratio: (e.ratio + sample.ratio) / 2.0,
             }));
         }
-        if link_bound {
+        // While the buffers on the way fill, the link takes data faster than it drains it: no
+        // rate measured then is the link's.
+        if link_bound && self.wire_seen >= BUFFERS_FILLED {
             let sample = window.logical as f64 / secs;
             let rate = match self.choice {
                 Choice::Stored => &mut self.stored_rate,
@@ -226,8 +253,13 @@ impl Governor {
                 } else if !link_bound {
                     // Neither the link nor the compressor is busy: the data comes slowly. Stored
                     // blocks would do, unless they would fill the link.
+                    // The first windows of a session only fill the buffers along the way:
+                    // until more than those hold has been written, an idle link says nothing.
+                    let unproven = self.drain.is_none()
+                        && self.wire_seen < BUFFERS_FILLED
+                        && self.plain_seen < BUFFERS_FILLED_PLAIN;
                     let logical_rate = window.logical as f64 / secs;
-                    if self.drain.is_some_and(|drain| logical_rate * 2.0 >= drain) {
+                    if unproven || self.drain.is_some_and(|drain| logical_rate * 2.0 >= drain) {
                         Choice::Zstd(level)
                     } else {
                         Choice::Stored
@@ -345,6 +377,8 @@ pub(crate) struct Adapter {
     link_mark: (u64, Duration),
     /// Lowest and highest level used so far.
     used: Option<(i8, i8)>,
+    /// Plain bytes still to send stored before the governor starts.
+    warming: u64,
 }
 
 impl Adapter {
@@ -359,11 +393,16 @@ impl Adapter {
             link_busy: Duration::ZERO,
             link_mark: (0, Duration::ZERO),
             used: None,
+            warming: WARM_UP,
         }
     }
 
     pub(crate) fn choice(&self) -> Choice {
-        self.governor.choice()
+        if self.warming > 0 {
+            Choice::Stored
+        } else {
+            self.governor.choice()
+        }
     }
 
     /// Lowest and highest zstd level used so far.
@@ -380,12 +419,20 @@ impl Adapter {
     /// `logical` more bytes went out under the current choice; `zstd` is the compressor's
     /// running total. Returns the choice for what comes next.
     pub(crate) fn sent(&mut self, logical: u64, zstd: ZstdTotals) -> Choice {
+        if self.warming > 0 {
+            self.warming = self.warming.saturating_sub(logical);
+            if self.warming == 0 {
+                self.last_sent = Instant::now();
+                self.restart(zstd);
+            }
+            return self.choice();
+        }
         let now = Instant::now();
         if now.duration_since(self.last_sent) >= IDLE_GAP {
             self.restart(zstd);
         }
         self.last_sent = now;
-        if let Choice::Zstd(level) = self.governor.choice()
+        if let Choice::Zstd(level) = self.choice()
             && logical > 0
         {
             self.used = Some(self.used.map_or((level, level), |(low, high)| {
@@ -395,13 +442,16 @@ impl Adapter {
         self.logical += logical;
         let elapsed = self.start.elapsed();
         let compressed = zstd.input.saturating_sub(self.zstd_mark.input);
-        let probe_done = self.governor.probing && compressed >= PROBE_BYTES;
+        // A window in which the link's writer finished nothing says nothing about the link
+        // (it is in the middle of one write): it lasts until the writer reports.
+        let link_moved = self.link_written > self.link_mark.0;
+        let probe_done = self.governor.probing && compressed >= PROBE_BYTES && link_moved;
         let min_time = if self.governor.checking {
             CHECK_TIME
         } else {
             WINDOW_TIME
         };
-        let full = elapsed >= min_time && self.logical >= WINDOW_BYTES;
+        let full = elapsed >= min_time && self.logical >= WINDOW_BYTES && link_moved;
         if !probe_done && !full {
             if elapsed >= WINDOW_STALE {
                 self.restart(zstd);
@@ -497,13 +547,19 @@ mod tests {
             link_written: 300 << 10,
             link_busy: Duration::from_millis(1),
         };
-        assert_eq!(governor.observe(&idle), Choice::Stored);
+        // At first an idle link only means the buffers on the way are filling…
+        assert_eq!(governor.observe(&idle), Choice::Zstd(AUTO_START_LEVEL));
+        // …but once more than they hold went through, it is not the bottleneck.
+        for _ in 0..(BUFFERS_FILLED_PLAIN / idle.logical) {
+            governor.observe(&idle);
+        }
+        assert_eq!(governor.choice(), Choice::Stored);
     }
 
     #[test]
     fn a_slow_link_gets_zstd_and_the_level_rises_while_the_cpu_keeps_up() {
-        // 100 Mbit/s: 12.5 MB/s, zstd 300 MB/s at 3.8×.
-        let mut governor = Governor::new(AUTO_START_LEVEL);
+        // 100 Mbit/s: 12.5 MB/s, zstd 300 MB/s at 3.8×, from the fastest level up.
+        let mut governor = Governor::new(AUTO_LEVELS.0);
         run(&mut governor, 20, 300.0 * MB, 3.8, 12.5 * MB);
         assert_eq!(governor.choice(), Choice::Zstd(AUTO_LEVELS.1));
     }
@@ -542,7 +598,8 @@ mod tests {
         let mut governor = Governor::new(AUTO_START_LEVEL);
         let secs = 0.1;
         let logical = (13.0 * MB * secs) as u64;
-        for _ in 0..12 {
+        // (Rates count once the buffers on the way are full.)
+        for _ in 0..60 {
             let wire = match governor.choice() {
                 Choice::Stored => logical,
                 Choice::Zstd(_) => (logical as f64 / 3.8) as u64,
@@ -573,6 +630,16 @@ mod tests {
         let mut governor = Governor::new(AUTO_START_LEVEL);
         run(&mut governor, 10, 300.0 * MB, 1.01, 12.5 * MB);
         assert_eq!(governor.choice(), Choice::Stored);
+    }
+
+    #[test]
+    fn the_first_bytes_of_a_session_go_stored() {
+        let mut adapter = Adapter::new(AUTO_START_LEVEL);
+        assert_eq!(adapter.choice(), Choice::Stored);
+        let none = ZstdTotals::default();
+        assert_eq!(adapter.sent(WARM_UP - 1, none), Choice::Stored);
+        assert_eq!(adapter.levels_used(), None);
+        assert_eq!(adapter.sent(1, none), Choice::Zstd(AUTO_START_LEVEL));
     }
 
     #[test]

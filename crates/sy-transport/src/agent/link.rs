@@ -25,6 +25,8 @@ use crate::{LinkCause, LinkFailure};
 const READ_LEN: usize = 256 << 10;
 /// Encoded bytes held by the driver before it stops taking outgoing messages.
 const WIRE_HIGH: usize = 1 << 20;
+/// The writer task writes at most this much at a time.
+const WRITE_PIECE: usize = 128 << 10;
 /// Encoded buffers queued for the writer task.
 const WRITER_QUEUE: usize = 4;
 /// Decoded messages queued for the consumer.
@@ -87,6 +89,13 @@ impl LinkState {
     /// currently chooses to.
     pub(crate) fn compressing(&self) -> bool {
         self.compressing.load(Ordering::Relaxed)
+    }
+
+    /// The writer wrote `len` more bytes, blocked since `started`.
+    fn note_written(&self, len: usize, started: Instant) {
+        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.busy_nanos.fetch_add(busy, Ordering::Relaxed);
+        self.written.fetch_add(len as u64, Ordering::Relaxed);
     }
 
     pub(crate) fn close(&self) {
@@ -214,20 +223,24 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     state: Arc<LinkState>,
 ) {
     while let Some(bytes) = wire.recv().await {
-        let started = Instant::now();
-        let written = match writer.write_all(&bytes).await {
-            Ok(()) if wire.is_empty() => writer.flush().await,
-            other => other,
-        };
-        if let Err(e) = written {
-            state.lose(LinkCause::Write(Arc::new(e)));
-            return;
+        // Written a piece at a time, so the progress an adaptive session reads moves while a
+        // large buffer drains over a slow link.
+        for piece in bytes.chunks(WRITE_PIECE) {
+            let started = Instant::now();
+            if let Err(e) = writer.write_all(piece).await {
+                state.lose(LinkCause::Write(Arc::new(e)));
+                return;
+            }
+            state.note_written(piece.len(), started);
         }
-        let busy = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        state.busy_nanos.fetch_add(busy, Ordering::Relaxed);
-        state
-            .written
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        if wire.is_empty() {
+            let started = Instant::now();
+            if let Err(e) = writer.flush().await {
+                state.lose(LinkCause::Write(Arc::new(e)));
+                return;
+            }
+            state.note_written(0, started);
+        }
     }
     // Closing our side tells the peer we are done (an agent exits when its stdin closes).
     let _ = writer.shutdown().await;
