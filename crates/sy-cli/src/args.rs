@@ -137,7 +137,8 @@ pub struct Args {
     /// Update changed files by delta even when both sides are local.
     #[arg(long)]
     pub no_whole_file: bool,
-    /// Files transferred in parallel [default: number of cores, at least 2].
+    /// Files transferred in parallel [default: number of cores, at least 2; to a remote side,
+    /// at least 8 batches of small files].
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
     /// List each change; -vv adds the log at info level on stderr (-vvv debug, -vvvv trace;

@@ -1,5 +1,6 @@
 //! The file workers: small files in batches, big files alone (by delta where it pays), at most
-//! `-j` units in flight, and neither kind starving the other.
+//! `-j` units in flight (at least 8 batches of small files when a side is remote), and neither
+//! kind starving the other.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
@@ -23,6 +24,8 @@ const SOURCE_CHANGE_ATTEMPTS: u8 = 3;
 const BATCH_FILES: usize = 64;
 /// …or this many bytes.
 const BATCH_BYTES: u64 = 1 << 20;
+/// Units in flight, at least, when a side is remote (`--jobs` still bounds the big files).
+const LINK_UNITS: usize = 8;
 
 /// Everything the workers share.
 pub(crate) struct Ctx<O: ?Sized> {
@@ -82,8 +85,15 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
     let (mut large, mut small) = schedule(files);
     let mut running: JoinSet<Finished> = JoinSet::new();
     let mut large_running = 0usize;
+    // Over a link, a batch of small files spends most of its time waiting for the round trip
+    // (its bytes take a few milliseconds, the answer a whole RTT): more of them keep it full.
+    let units = if src.prefers_whole_file() && dst.prefers_whole_file() {
+        jobs
+    } else {
+        jobs.max(LINK_UNITS)
+    };
     loop {
-        while running.len() < jobs && !ctx.write.cancel.is_cancelled() {
+        while running.len() < units && !ctx.write.cancel.is_cancelled() {
             let next = match next_lane(jobs, large_running, large.len(), small.len()) {
                 Some(Lane::Large) => large.pop_front(),
                 Some(Lane::Small) => small.pop_front(),
@@ -183,8 +193,6 @@ fn next_lane(jobs: usize, large_running: usize, large: usize, small: usize) -> O
         Some(Lane::Large)
     } else if small > 0 {
         Some(Lane::Small)
-    } else if large > 0 {
-        Some(Lane::Large)
     } else {
         None
     }
@@ -321,9 +329,14 @@ mod tests {
     use super::*;
 
     /// Fills `jobs` workers from queues of the given lengths; returns how many of each run.
-    fn fill(jobs: usize, mut large: usize, mut small: usize) -> (usize, usize) {
+    fn fill(jobs: usize, large: usize, small: usize) -> (usize, usize) {
+        fill_units(jobs, jobs, large, small)
+    }
+
+    /// The same with `units` in flight (more than `jobs` when a side is remote).
+    fn fill_units(units: usize, jobs: usize, mut large: usize, mut small: usize) -> (usize, usize) {
         let (mut running_large, mut running_small) = (0, 0);
-        while running_large + running_small < jobs {
+        while running_large + running_small < units {
             match next_lane(jobs, running_large, large, small) {
                 Some(Lane::Large) => {
                     large -= 1;
@@ -344,6 +357,13 @@ mod tests {
         assert_eq!(fill(2, 10, 100), (1, 1));
         assert_eq!(fill(8, 10, 100), (4, 4));
         assert_eq!(fill(3, 10, 100), (1, 2));
+    }
+
+    #[test]
+    fn over_a_link_more_small_batches_fly_but_big_files_keep_their_bound() {
+        assert_eq!(fill_units(LINK_UNITS, 2, 0, 100), (0, LINK_UNITS));
+        assert_eq!(fill_units(LINK_UNITS, 2, 10, 100), (1, LINK_UNITS - 1));
+        assert_eq!(fill_units(LINK_UNITS, 2, 10, 0), (2, 0));
     }
 
     #[test]
