@@ -27,12 +27,13 @@ const READ_LEN: usize = 256 << 10;
 const WIRE_HIGH: usize = 1 << 20;
 /// The writer task writes at most this much at a time.
 const WRITE_PIECE: usize = 128 << 10;
-/// Encoded buffers queued for the writer task.
-const WRITER_QUEUE: usize = 4;
+/// Encoded buffers queued for the writer task (with the driver's, up to 3 MiB of wire bytes:
+/// milliseconds at loopback speed, and each more was a MiB of peak memory).
+const WRITER_QUEUE: usize = 2;
 /// Decoded messages queued for the consumer.
 const INBOUND_QUEUE: usize = 16;
-/// Outgoing messages queued for the driver.
-const OUTBOUND_QUEUE: usize = 16;
+/// Outgoing messages queued for the driver (file chunks are 256 KiB: 2 MiB).
+const OUTBOUND_QUEUE: usize = 8;
 
 /// A message to send; `stored` skips compression (data judged incompressible).
 #[derive(Debug)]
