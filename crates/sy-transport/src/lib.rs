@@ -31,6 +31,7 @@
 #![deny(missing_docs)]
 
 mod agent;
+mod bucket;
 mod error;
 mod filter;
 mod local;
@@ -45,6 +46,7 @@ pub use agent::{
     Access, Agent, AgentOptions, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing,
     ServeOptions, Traffic, TrafficStats, serve,
 };
+pub use bucket::{Bucket, ObjectUrl, StoreKind};
 pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};
 pub use filter::Filter;
 pub use local::Local;
