@@ -176,7 +176,7 @@ fn symbolic_links_are_skipped_with_one_warning() {
 }
 
 #[test]
-fn wrong_credentials_and_a_missing_bucket_name_the_bucket_and_the_error() {
+fn a_missing_bucket_or_missing_credentials_are_named() {
     let Some(server) = S3Server::start("creds") else {
         return;
     };
@@ -186,7 +186,7 @@ fn wrong_credentials_and_a_missing_bucket_name_the_bucket_and_the_error() {
     let missing = sy(&f, &server, &[], &f.src_slash(), "s3://no-such-bucket/x/");
     assert_ne!(missing.status.code(), Some(0));
     let message = stderr(&missing);
-    assert!(message.contains("s3://no-such-bucket"), "{message}");
+    assert!(message.contains("s3://no-such-bucket/x"), "{message}");
     assert!(message.contains("NoSuchBucket"), "{message}");
 
     let mut cmd = f.sy();
@@ -201,5 +201,24 @@ fn wrong_credentials_and_a_missing_bucket_name_the_bucket_and_the_error() {
     let message = stderr(&out);
     assert!(message.contains("s3://creds"), "{message}");
     assert!(message.contains("AWS_ACCESS_KEY_ID"), "{message}");
-    assert!(!message.contains("sy-test-secret"), "{message}");
+}
+
+#[test]
+fn wrong_credentials_fail_naming_the_bucket_and_the_servers_code() {
+    let Some(server) = S3Server::start_checking_credentials("guarded") else {
+        return;
+    };
+    let f = Fixture::new();
+    file(&f, "src/a.txt", b"a", 1_600_000_000);
+    for (src, dst) in [
+        (f.src_slash(), server.url("in/")),
+        (server.url("in/"), f.dst().display().to_string()),
+    ] {
+        let out = sy(&f, &server, &[], &src, &dst);
+        assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+        let message = stderr(&out);
+        assert!(message.contains("s3://guarded/in"), "{message}");
+        assert!(message.contains("403 Forbidden: InvalidAccessKeyId"), "{message}");
+        assert!(!message.contains("sy-test-secret"), "{message}");
+    }
 }

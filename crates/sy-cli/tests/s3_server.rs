@@ -40,8 +40,18 @@ fn moto_server() -> Option<PathBuf> {
 
 impl S3Server {
     /// Starts the server and makes `bucket`; `None` (the test skipped loudly, or failed under
-    /// `SY_REQUIRE_SSHD=1`) when moto is not installed.
+    /// `SY_REQUIRE_SSHD=1`) when moto is not installed. Any credentials are accepted.
     pub fn start(bucket: &str) -> Option<S3Server> {
+        S3Server::launch(bucket, false)
+    }
+
+    /// Like [`S3Server::start`], but the server checks credentials once the bucket is made
+    /// (and knows none: every signed request is refused with `InvalidAccessKeyId`).
+    pub fn start_checking_credentials(bucket: &str) -> Option<S3Server> {
+        S3Server::launch(bucket, true)
+    }
+
+    fn launch(bucket: &str, check_credentials: bool) -> Option<S3Server> {
         let program = moto_server();
         if !require(
             program.is_some(),
@@ -49,8 +59,14 @@ impl S3Server {
         ) {
             return None;
         }
-        let mut child = Command::new(program?)
+        let mut command = Command::new(program?);
+        if check_credentials {
+            // The bucket's creation is the one request let through unchecked.
+            command.env("INITIAL_NO_AUTH_ACTION_COUNT", "1");
+        }
+        let mut child = command
             .args(["-H", "127.0.0.1", "-p", "0"])
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -132,6 +148,7 @@ impl S3Server {
         let logged: Vec<String> = lines.drain(..).collect();
         logged
             .iter()
+            .map(|l| without_colours(l))
             .filter_map(|l| {
                 let request = l.split('"').nth(1)?;
                 let mut parts = request.split(' ');
@@ -140,6 +157,18 @@ impl S3Server {
             })
             .collect()
     }
+}
+
+/// `line` without the terminal colour codes the server's log may have.
+fn without_colours(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line;
+    while let Some(at) = rest.find('\x1b') {
+        out.push_str(&rest[..at]);
+        rest = rest[at..].split_once('m').map_or("", |(_, after)| after);
+    }
+    out.push_str(rest);
+    out
 }
 
 impl Drop for S3Server {

@@ -114,7 +114,10 @@ fn resolve_store_pull(url: &ObjectUrl, dst: &OsStr) -> Result<Transfer, SyncErro
         .prefix_path()
         .map_err(|e| SyncError::Invalid(e.to_string()))?;
     let (root, base) = match (url.names_contents(), prefix.parent(), prefix.file_name()) {
-        (false, Some(parent), Some(name)) => (parent, RelPath::new(name.to_vec())?),
+        (false, Some(parent), Some(name)) => (
+            parent,
+            RelPath::new(name.to_vec()).map_err(sy_transport::Error::from)?,
+        ),
         _ => (prefix, RelPath::root()),
     };
     Ok(Transfer {

@@ -1,5 +1,6 @@
 //! Where files live: the [`Transport`] trait that the sync engine drives, and its [`Local`]
-//! backend (a directory on this machine). Remote backends implement the same trait.
+//! backend (a directory on this machine). Remote backends implement the same trait: the
+//! `sy-remote` [`Agent`], [`Sftp`], and [`Bucket`] (a prefix in an S3 bucket, `s3://`).
 //!
 //! Everything a peer can name is a [`RelPath`], checked when it is made: relative, no `..`, no
 //! empty components, no NUL. Writes go to a temporary beside the target and are renamed into
