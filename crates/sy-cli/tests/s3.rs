@@ -45,7 +45,12 @@ fn file(f: &Fixture, rel: &str, content: &[u8], secs: u64) {
 /// The edge-case tree: spaces, unicode, an empty file, a deep path, a multipart-sized file.
 fn edge_tree(f: &Fixture) -> usize {
     file(f, "src/with space/a b.txt", b"spaces", 1_600_000_000);
-    file(f, "src/unicode/été ✓ 日本.txt", "unicode ✓".as_bytes(), 1_600_000_001);
+    file(
+        f,
+        "src/unicode/été ✓ 日本.txt",
+        "unicode ✓".as_bytes(),
+        1_600_000_001,
+    );
     file(f, "src/empty", b"", 1_600_000_002);
     file(f, "src/deep/1/2/3/4/5/6/leaf.txt", b"deep", 1_600_000_003);
     let large: Vec<u8> = (0..LARGE).map(|i| (i * 7 + i / 4099) as u8).collect();
@@ -76,7 +81,10 @@ fn a_tree_pushed_and_pulled_back_keeps_contents_and_times() {
     sy_ok(&f, &server, &[], &url, &format!("{}/", back.display()));
     let (sent, got) = (files(&f.src()), files(&back));
     assert_eq!(sent.len(), count);
-    assert_eq!(sent, got, "contents, modes and times must come back as they were");
+    assert_eq!(
+        sent, got,
+        "contents, modes and times must come back as they were"
+    );
 }
 
 #[test]
@@ -93,7 +101,11 @@ fn nothing_changed_costs_one_listing_and_one_change_one_put() {
     let again = sy_ok(&f, &server, &["--json", "--stats"], &f.src_slash(), &url);
     let totals = summary(&again);
     assert_eq!(
-        (&totals["created"], &totals["updated"], &totals["bytes_written"]),
+        (
+            &totals["created"],
+            &totals["updated"],
+            &totals["bytes_written"]
+        ),
         (&0.into(), &0.into(), &0.into())
     );
     assert_eq!(totals["unchanged"], count);
@@ -106,7 +118,12 @@ fn nothing_changed_costs_one_listing_and_one_change_one_put() {
         "a run with nothing to do only lists: {requests:#?}"
     );
 
-    file(&f, "src/with space/a b.txt", b"spaces, changed", 1_600_000_100);
+    file(
+        &f,
+        "src/with space/a b.txt",
+        b"spaces, changed",
+        1_600_000_100,
+    );
     let changed = sy_ok(&f, &server, &["--json"], &f.src_slash(), &url);
     assert_eq!(summary(&changed)["updated"], 1);
     assert_eq!(summary(&changed)["created"], 0);
@@ -139,7 +156,13 @@ fn delete_removes_extra_objects_and_a_dry_run_changes_nothing() {
     file(&f, "src/new.txt", b"new", 1_600_000_000);
     server.requests();
 
-    let planned = sy_ok(&f, &server, &["-n", "--delete", "--json"], &f.src_slash(), &url);
+    let planned = sy_ok(
+        &f,
+        &server,
+        &["-n", "--delete", "--json"],
+        &f.src_slash(),
+        &url,
+    );
     assert_eq!(summary(&planned)["dry_run"], true);
     let requests = server.requests();
     assert!(
@@ -218,7 +241,10 @@ fn wrong_credentials_fail_naming_the_bucket_and_the_servers_code() {
         assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
         let message = stderr(&out);
         assert!(message.contains("s3://guarded/in"), "{message}");
-        assert!(message.contains("403 Forbidden: InvalidAccessKeyId"), "{message}");
+        assert!(
+            message.contains("403 Forbidden: InvalidAccessKeyId"),
+            "{message}"
+        );
         assert!(!message.contains("sy-test-secret"), "{message}");
     }
 }

@@ -100,7 +100,10 @@ impl S3Server {
             marks: 0,
         };
         let status = server.raw("PUT", &format!("/{bucket}"));
-        assert!(status.starts_with("HTTP/1.1 200"), "creating the bucket: {status}");
+        assert!(
+            status.starts_with("HTTP/1.1 200"),
+            "creating the bucket: {status}"
+        );
         Some(server)
     }
 

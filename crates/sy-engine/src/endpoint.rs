@@ -230,7 +230,10 @@ mod tests {
         let end = Endpoint::parse("s3://bucket/some/prefix/").unwrap();
         assert_eq!((end.remote(), end.local_path()), (None, None));
         let url = end.store().unwrap();
-        assert_eq!((url.bucket.as_str(), url.prefix.as_str()), ("bucket", "some/prefix/"));
+        assert_eq!(
+            (url.bucket.as_str(), url.prefix.as_str()),
+            ("bucket", "some/prefix/")
+        );
         assert!(end.names_contents());
         assert_eq!(end.to_string(), "s3://bucket/some/prefix/");
         assert!(Endpoint::parse("s3://").is_err());

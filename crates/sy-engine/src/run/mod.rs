@@ -61,9 +61,15 @@ where
             ));
             totals.skipped += links as u64;
         }
-        write_times::align((&mut dst_scan.entries, dst_base), (&src_scan.entries, src_base));
+        write_times::align(
+            (&mut dst_scan.entries, dst_base),
+            (&src_scan.entries, src_base),
+        );
     } else if src.reports_write_times() {
-        write_times::align((&mut src_scan.entries, src_base), (&dst_scan.entries, dst_base));
+        write_times::align(
+            (&mut src_scan.entries, src_base),
+            (&dst_scan.entries, dst_base),
+        );
     }
     let plan = compare(
         &*src,

@@ -89,13 +89,20 @@ mod tests {
         let base = RelPath::new("d").unwrap();
         align((&mut objects, &RelPath::root()), (&local, &base));
         assert_eq!(objects[0].meta, local[0].meta, "written after the change");
-        assert_eq!(objects[1].meta.mtime.secs, 150, "changed after it was written");
+        assert_eq!(
+            objects[1].meta.mtime.secs, 150,
+            "changed after it was written"
+        );
         assert_eq!(objects[2].meta.mode, 0o644, "no local file");
     }
 
     #[test]
     fn a_local_copy_no_newer_than_its_object_is_unchanged() {
-        let local = [file("a", 3, 100, 0o600), file("b", 3, 300, 0o600), file("c", 4, 1, 0)];
+        let local = [
+            file("a", 3, 100, 0o600),
+            file("b", 3, 300, 0o600),
+            file("c", 4, 1, 0),
+        ];
         let mut objects = [
             file("a", 3, 150, 0o644),
             file("b", 3, 150, 0o644),

@@ -40,7 +40,11 @@ pub(crate) fn open_store(url: &ObjectUrl) -> Result<Arc<dyn ObjectStore>> {
         )));
     }
     let has_key = std::env::var_os("AWS_ACCESS_KEY_ID").is_some();
-    if !has_key && !OTHER_CREDENTIALS.iter().any(|v| std::env::var_os(v).is_some()) {
+    if !has_key
+        && !OTHER_CREDENTIALS
+            .iter()
+            .any(|v| std::env::var_os(v).is_some())
+    {
         // Without this, the client would ask the EC2 instance-metadata address for a role.
         return Err(refuse(
             "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_owned(),

@@ -43,7 +43,10 @@ fn parse(text: &str) -> Option<Timestamp> {
 pub(crate) fn written(object: &ObjectMeta) -> Timestamp {
     Timestamp {
         secs: object.last_modified.timestamp(),
-        nanos: object.last_modified.timestamp_subsec_nanos().min(999_999_999),
+        nanos: object
+            .last_modified
+            .timestamp_subsec_nanos()
+            .min(999_999_999),
     }
 }
 

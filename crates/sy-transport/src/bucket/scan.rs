@@ -83,7 +83,14 @@ struct Tree {
 }
 
 impl Tree {
-    fn add_file(&mut self, base: &RelPath, path: RelPath, size: u64, time: Timestamp, filter: &Filter) {
+    fn add_file(
+        &mut self,
+        base: &RelPath,
+        path: RelPath,
+        size: u64,
+        time: Timestamp,
+        filter: &Filter,
+    ) {
         let mut dirs = Vec::new();
         let mut parent = path.parent();
         while let Some(dir) = parent {
@@ -100,7 +107,8 @@ impl Tree {
             self.add_dir(dir, time);
         }
         self.newest = self.newest.max(time);
-        self.entries.insert(path.clone(), file_entry(path, size, time));
+        self.entries
+            .insert(path.clone(), file_entry(path, size, time));
     }
 
     fn add_dir(&mut self, path: RelPath, time: Timestamp) {

@@ -92,7 +92,13 @@ impl ObjectUrl {
 
 impl fmt::Display for ObjectUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}://{}/{}", self.kind.scheme(), self.bucket, self.prefix)
+        write!(
+            f,
+            "{}://{}/{}",
+            self.kind.scheme(),
+            self.bucket,
+            self.prefix
+        )
     }
 }
 
@@ -122,7 +128,13 @@ mod tests {
         for other in ["host:dir", "./s3://x", "/tmp/a", "ftp://x/y"] {
             assert!(ObjectUrl::parse(other).is_none(), "{other}");
         }
-        for bad in ["s3://", "s3:///key", "s3://b/a//c", "s3://b/../x", "s3://b/./x"] {
+        for bad in [
+            "s3://",
+            "s3:///key",
+            "s3://b/a//c",
+            "s3://b/../x",
+            "s3://b/./x",
+        ] {
             assert!(matches!(ObjectUrl::parse(bad), Some(Err(_))), "{bad}");
         }
     }

@@ -14,7 +14,8 @@ use tokio::sync::mpsc;
 use super::{Inner, REQUESTS_IN_FLIGHT, mtime};
 use crate::local::entry_from_stat;
 use crate::{
-    Entry, EntryKind, Error, FileData, FileWrite, RelPath, Result, StreamChunk, WriteOptions, Written,
+    Entry, EntryKind, Error, FileData, FileWrite, RelPath, Result, StreamChunk, WriteOptions,
+    Written,
 };
 
 /// Files this large or larger go up in parts.
@@ -201,7 +202,9 @@ impl Source {
                     source: e.into(),
                 })?;
                 let now = entry_from_stat(path.clone(), &now, EntryKind::File);
-                if *read != entry.size || now.size != entry.size || now.meta.mtime != entry.meta.mtime
+                if *read != entry.size
+                    || now.size != entry.size
+                    || now.meta.mtime != entry.meta.mtime
                 {
                     return Err(Error::SourceChanged { path: shown });
                 }
