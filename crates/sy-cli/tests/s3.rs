@@ -55,6 +55,8 @@ fn edge_tree(f: &Fixture) -> usize {
     file(f, "src/deep/1/2/3/4/5/6/leaf.txt", b"deep", 1_600_000_003);
     let large: Vec<u8> = (0..LARGE).map(|i| (i * 7 + i / 4099) as u8).collect();
     file(f, "src/large.bin", &large, 1_600_000_004);
+    // Not kept (a bucket's directories are implied by keys), and not "created" on every run.
+    f.mkdir("src/empty dir");
     5
 }
 
@@ -109,6 +111,7 @@ fn nothing_changed_costs_one_listing_and_one_change_one_put() {
         (&0.into(), &0.into(), &0.into())
     );
     assert_eq!(totals["unchanged"], count);
+    assert_eq!(totals["dirs"], 0);
     let requests = server.requests();
     assert!(!requests.is_empty());
     assert!(

@@ -53,7 +53,7 @@ where
     };
     let (src_base, dst_base) = (&transfer.src.base, &transfer.dst.base);
     if dst.reports_write_times() {
-        let links = write_times::files_and_dirs_only(&mut src_scan.entries);
+        let links = write_times::storable(&mut src_scan.entries, src_base);
         if links > 0 {
             observer.warning(&format!(
                 "skipping {links} symbolic links and special files: {} holds only files",

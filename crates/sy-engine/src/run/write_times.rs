@@ -13,7 +13,7 @@
 //! attributes), so it is left alone; any other pair compares as usual and is copied. The rules
 //! are in docs/object-storage.md with what they trust.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use sy_transport::{Entry, EntryKind, RelPath};
 
@@ -47,12 +47,25 @@ pub(super) fn align(store: (&mut [Entry], &RelPath), other: (&[Entry], &RelPath)
     }
 }
 
-/// Takes out of a source scan what a store cannot hold (symbolic links, special files);
-/// how many were taken.
-pub(super) fn files_and_dirs_only(entries: &mut Vec<Entry>) -> usize {
+/// Takes out of a source scan what a store cannot hold: symbolic links and special files, and
+/// directories with no file beneath them (a store's directories are implied by its keys, so
+/// they would be "created" on every run). Returns how many links and special files there were.
+pub(super) fn storable(entries: &mut Vec<Entry>, base: &RelPath) -> usize {
     let before = entries.len();
     entries.retain(|e| matches!(e.kind, EntryKind::File | EntryKind::Dir));
-    before - entries.len()
+    let links = before - entries.len();
+    let mut holding: HashSet<RelPath> = HashSet::new();
+    for file in entries.iter().filter(|e| e.is_file()) {
+        let mut parent = file.path.parent();
+        while let Some(dir) = parent {
+            parent = dir.parent();
+            if !holding.insert(dir) {
+                break;
+            }
+        }
+    }
+    entries.retain(|e| !e.is_dir() || e.path == *base || holding.contains(&e.path));
+    links
 }
 
 #[cfg(test)]
@@ -75,6 +88,13 @@ mod tests {
             dev: 0,
             ino: 0,
             nlink: 1,
+        }
+    }
+
+    fn dir(path: &str) -> Entry {
+        Entry {
+            kind: EntryKind::Dir,
+            ..file(path, 0, 1, 0o755)
         }
     }
 
@@ -115,12 +135,22 @@ mod tests {
     }
 
     #[test]
-    fn links_and_specials_are_taken_out() {
-        let mut entries = vec![file("a", 1, 1, 0), file("l", 0, 1, 0)];
-        entries[1].kind = EntryKind::Symlink {
+    fn links_specials_and_directories_without_files_are_taken_out() {
+        let mut entries = vec![
+            dir("d"),
+            dir("d/empty"),
+            dir("d/full"),
+            file("d/full/a", 1, 1, 0),
+            file("d/l", 0, 1, 0),
+            dir("d/only-link"),
+            file("d/only-link/l", 0, 1, 0),
+        ];
+        entries[4].kind = EntryKind::Symlink {
             target: b"a".to_vec(),
         };
-        assert_eq!(files_and_dirs_only(&mut entries), 1);
-        assert_eq!(entries.len(), 1);
+        entries[6].kind = EntryKind::Special(sy_transport::SpecialKind::Fifo);
+        assert_eq!(storable(&mut entries, &RelPath::new("d").unwrap()), 2);
+        let kept: Vec<String> = entries.iter().map(|e| e.path.to_string()).collect();
+        assert_eq!(kept, ["d", "d/full", "d/full/a"]);
     }
 }

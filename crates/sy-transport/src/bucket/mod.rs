@@ -106,7 +106,11 @@ impl Inner {
 /// The store's error and its causes, with the server's `<Code>` and `<Message>` brought
 /// forward when its answer had them (the full XML body is noise on a terminal).
 fn describe_store_error(error: &object_store::Error) -> String {
-    let text = crate::describe_error(error);
+    brief(crate::describe_error(error))
+}
+
+/// `text` up to an XML body, then the body's code and message.
+fn brief(text: String) -> String {
     let Some(code) = xml_field(&text, "Code") else {
         return text;
     };
@@ -194,5 +198,21 @@ impl Transport for Bucket {
 
     async fn apply(&self, ops: Vec<TreeOp>, _meta: MetaOptions) -> Vec<Result<()>> {
         ops::apply(&self.inner, ops).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::brief;
+
+    #[test]
+    fn a_servers_xml_error_is_brought_down_to_its_code_and_message() {
+        let text = "listing: 403 Forbidden: <?xml version=\"1.0\"?><Error><Code>AccessDenied</Code>\
+                    <Message>Access Denied</Message><RequestId>1</RequestId></Error>";
+        assert_eq!(
+            brief(text.to_owned()),
+            "listing: 403 Forbidden: AccessDenied: Access Denied"
+        );
+        assert_eq!(brief("timed out".to_owned()), "timed out");
     }
 }
