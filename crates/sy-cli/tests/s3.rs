@@ -251,3 +251,31 @@ fn wrong_credentials_fail_naming_the_bucket_and_the_servers_code() {
         assert!(!message.contains("sy-test-secret"), "{message}");
     }
 }
+
+#[test]
+fn odd_names_round_trip_and_a_name_no_key_can_hold_is_one_clear_error() {
+    let Some(server) = S3Server::start("names") else {
+        return;
+    };
+    let f = Fixture::new();
+    file(&f, "src/a #%?&+=.txt", b"1", 1_600_000_000);
+    file(&f, "src/b[1]{x}~^|`.txt", b"2", 1_600_000_000);
+    file(&f, "src/c\nnewline.txt", b"3", 1_600_000_000);
+    let url = server.url("odd/");
+    let out = sy(&f, &server, &[], &f.src_slash(), &url);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let message = stderr(&out);
+    assert_eq!(
+        message.lines().count(),
+        1,
+        "one line, the newline escaped: {message}"
+    );
+    assert!(
+        message.contains("s3://names/odd/c\\nnewline.txt: an object key cannot hold control"),
+        "{message}"
+    );
+    let back = f.path("back");
+    sy_ok(&f, &server, &[], &url, &format!("{}/", back.display()));
+    let names: Vec<String> = files(&back).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["a #%?&+=.txt", "b[1]{x}~^|`.txt"]);
+}

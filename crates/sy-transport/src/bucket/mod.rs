@@ -77,10 +77,12 @@ impl Inner {
             location: self.shown_path(&full),
             reason: "object keys must be UTF-8".to_owned(),
         })?;
-        Path::parse(text).map_err(|e| Error::Store {
+        // What `RelPath` lets through and a key refuses: control characters (the parser's own
+        // message would quote them raw, so it is not passed on).
+        Path::parse(text).map_err(|_| Error::Store {
             action: "naming",
             location: self.shown_path(&full),
-            reason: format!("not a usable object key: {e}"),
+            reason: "an object key cannot hold control characters (a newline, a tab…)".to_owned(),
         })
     }
 
