@@ -279,3 +279,40 @@ fn odd_names_round_trip_and_a_name_no_key_can_hold_is_one_clear_error() {
     let names: Vec<String> = files(&back).into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["a #%?&+=.txt", "b[1]{x}~^|`.txt"]);
 }
+
+#[test]
+fn filters_decide_what_is_sent_fetched_and_deleted() {
+    let Some(mut server) = S3Server::start("filters") else {
+        return;
+    };
+    let f = Fixture::new();
+    file(&f, "src/keep.txt", b"keep", 1_600_000_000);
+    file(&f, "src/noise.log", b"log", 1_600_000_000);
+    file(&f, "src/cache/blob", b"blob", 1_600_000_000);
+    let url = server.url("f/");
+    sy_ok(&f, &server, &[], &f.src_slash(), &url);
+    server.requests();
+
+    fs::remove_file(f.path("src/noise.log")).unwrap();
+    fs::remove_dir_all(f.path("src/cache")).unwrap();
+    let args = ["--delete", "--exclude", "*.log", "--json"];
+    let out = sy_ok(&f, &server, &args, &f.src_slash(), &url);
+    assert_eq!(
+        summary(&out)["deleted"],
+        1,
+        "cache/ goes, the excluded log stays"
+    );
+    let changes: Vec<String> = server
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET /filters?list-type=2"))
+        .collect();
+    // One bulk delete (DeleteObjects) for the directory's keys; nothing for the log.
+    assert_eq!(changes, ["POST /filters?delete"]);
+
+    let back = f.path("back");
+    let args = ["--exclude", "*.txt"];
+    sy_ok(&f, &server, &args, &url, &format!("{}/", back.display()));
+    let names: Vec<String> = files(&back).into_iter().map(|(name, _)| name).collect();
+    assert_eq!(names, ["noise.log"]);
+}

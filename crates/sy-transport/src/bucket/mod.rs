@@ -20,7 +20,8 @@ mod scan;
 mod url;
 mod write;
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 
 use object_store::ObjectStore;
 use object_store::path::Path;
@@ -49,6 +50,9 @@ struct Inner {
     location: String,
     /// `s3://bucket`, to name keys in messages.
     bucket: String,
+    /// The directories the last scans found (implied by keys beneath them), relative to the
+    /// prefix: removing one of them removes what is beneath; anything else is one object.
+    dirs: Mutex<HashSet<RelPath>>,
 }
 
 impl Bucket {
@@ -63,6 +67,7 @@ impl Bucket {
                 root: url.prefix_path()?,
                 location: url.to_string(),
                 bucket: format!("{}://{}", url.kind.scheme(), url.bucket),
+                dirs: Mutex::default(),
             }),
         })
     }
@@ -84,6 +89,18 @@ impl Inner {
             location: self.shown_path(&full),
             reason: "an object key cannot hold control characters (a newline, a tab…)".to_owned(),
         })
+    }
+
+    /// Notes the directories a scan found.
+    fn saw_dirs(&self, found: impl Iterator<Item = RelPath>) {
+        if let Ok(mut dirs) = self.dirs.lock() {
+            dirs.extend(found);
+        }
+    }
+
+    /// False when `path` is known to be a file, not a directory (as the last scan saw it).
+    fn may_be_dir(&self, path: &RelPath) -> bool {
+        self.dirs.lock().map_or(true, |dirs| dirs.contains(path))
     }
 
     /// `s3://bucket/key` for messages.

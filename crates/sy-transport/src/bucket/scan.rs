@@ -61,6 +61,12 @@ pub(super) async fn scan(inner: &Inner, options: ScanOptions) -> Result<Scan> {
         tree.add_dir(base, newest);
     }
     let mut entries: Vec<Entry> = tree.entries.into_values().collect();
+    inner.saw_dirs(
+        entries
+            .iter()
+            .filter(|e| e.is_dir())
+            .map(|e| e.path.clone()),
+    );
     entries.sort_by(|a, b| a.path.as_bytes().cmp(b.path.as_bytes()));
     Ok(Scan {
         entries,
