@@ -1,6 +1,8 @@
 //! Downloads: one GET per object, small ones whole in memory, the rest streamed to the writer
 //! as they arrive (constant memory whatever the size), many requests in flight.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use object_store::{GetResult, ObjectStoreExt};
@@ -77,13 +79,13 @@ impl Download {
 
 /// Opens each object for copying, [`REQUESTS_IN_FLIGHT`] GETs at a time.
 pub(super) async fn read_files(
-    inner: &std::sync::Arc<Inner>,
+    inner: &Arc<Inner>,
     files: Vec<Entry>,
     options: ReadOptions,
 ) -> Vec<Result<SourceFile>> {
     stream::iter(files)
         .map(|file| {
-            let inner = std::sync::Arc::clone(inner);
+            let inner = Arc::clone(inner);
             let options = options.clone();
             async move { open(inner, file, options).await }
         })
@@ -92,11 +94,7 @@ pub(super) async fn read_files(
         .await
 }
 
-async fn open(
-    inner: std::sync::Arc<Inner>,
-    file: Entry,
-    options: ReadOptions,
-) -> Result<SourceFile> {
+async fn open(inner: Arc<Inner>, file: Entry, options: ReadOptions) -> Result<SourceFile> {
     options.cancel.check()?;
     let mut download = download(&inner, &file.path, file.meta.mode).await?;
     let entry = download.entry.clone();
@@ -138,13 +136,13 @@ async fn open(
 /// The whole object as a delta of literals, then its digest (for a destination that asks for
 /// a delta, as when it resumes from a partial).
 pub(super) async fn literal_delta(
-    inner: &std::sync::Arc<Inner>,
+    inner: &Arc<Inner>,
     entry: Entry,
     options: ReadOptions,
 ) -> Result<DeltaSource> {
     let mut download = download(inner, &entry.path, entry.meta.mode).await?;
     let opened = download.entry.clone();
-    let inner = std::sync::Arc::clone(inner);
+    let inner = Arc::clone(inner);
     let (tx, rx) = mpsc::channel(STREAM_QUEUE);
     tokio::spawn(async move {
         let mut hasher = FileHasher::new();
@@ -177,10 +175,7 @@ pub(super) async fn literal_delta(
 }
 
 /// BLAKE3 digests of whole objects, downloaded here.
-pub(super) async fn checksums(
-    inner: &std::sync::Arc<Inner>,
-    paths: Vec<RelPath>,
-) -> Vec<Result<FileDigest>> {
+pub(super) async fn checksums(inner: &Arc<Inner>, paths: Vec<RelPath>) -> Vec<Result<FileDigest>> {
     stream::iter(paths)
         .map(|path| async move {
             let mut download = download(inner, &path, 0).await?;
