@@ -113,14 +113,23 @@ impl Tree {
             self.add_dir(dir, time);
         }
         self.newest = self.newest.max(time);
-        self.entries
-            .insert(path.clone(), file_entry(path, size, time));
+        // A key that is also a prefix of others (a "directory marker" other tools write as
+        // `dir/`) stands for the directory, which a tree cannot hold beside a file.
+        if !self.entries.get(&path).is_some_and(Entry::is_dir) {
+            self.entries
+                .insert(path.clone(), file_entry(path, size, time));
+        }
     }
 
     fn add_dir(&mut self, path: RelPath, time: Timestamp) {
         let entry = self
             .entries
             .entry(path.clone())
+            .and_modify(|e| {
+                if !e.is_dir() {
+                    *e = entry(e.path.clone(), EntryKind::Dir, 0, DIR_MODE, e.meta.mtime);
+                }
+            })
             .or_insert_with(|| entry(path, EntryKind::Dir, 0, DIR_MODE, time));
         entry.meta.mtime = entry.meta.mtime.max(time);
     }
@@ -144,5 +153,42 @@ fn entry(path: RelPath, kind: EntryKind, size: u64, mode: u32, mtime: Timestamp)
         dev: 0,
         ino: 0,
         nlink: 1,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> RelPath {
+        RelPath::new(s).unwrap()
+    }
+
+    fn t(secs: i64) -> Timestamp {
+        Timestamp { secs, nanos: 0 }
+    }
+
+    #[test]
+    fn keys_imply_directories_and_a_marker_key_is_the_directory() {
+        let mut tree = Tree::default();
+        let keep = Filter::keep_all();
+        let root = RelPath::root();
+        tree.add_file(&root, p("d"), 0, t(1), &keep);
+        tree.add_file(&root, p("d/e/f.txt"), 3, t(5), &keep);
+        tree.add_file(&root, p("d/e"), 0, t(2), &keep);
+        let kinds: Vec<(String, bool, i64)> = tree
+            .entries
+            .values()
+            .map(|e| (e.path.to_string(), e.is_dir(), e.meta.mtime.secs))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("d".to_owned(), true, 5),
+                ("d/e".to_owned(), true, 5),
+                ("d/e/f.txt".to_owned(), false, 5)
+            ]
+        );
+        assert_eq!(tree.newest, t(5));
     }
 }
