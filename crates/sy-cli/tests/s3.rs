@@ -8,7 +8,7 @@ use std::process::Output;
 use std::time::{Duration, SystemTime};
 
 use crate::s3_server::S3Server;
-use crate::util::{Fixture, Node, snapshot, stderr, summary};
+use crate::util::{Fixture, Node, leftovers, partial_of, snapshot, stderr, summary};
 
 /// More than the size from which uploads go in parts (8 MiB).
 const LARGE: usize = 12 << 20;
@@ -315,4 +315,27 @@ fn filters_decide_what_is_sent_fetched_and_deleted() {
     sy_ok(&f, &server, &args, &url, &format!("{}/", back.display()));
     let names: Vec<String> = files(&back).into_iter().map(|(name, _)| name).collect();
     assert_eq!(names, ["noise.log"]);
+}
+
+#[test]
+fn a_pull_interrupted_earlier_resumes_from_its_partial() {
+    let Some(server) = S3Server::start("resume") else {
+        return;
+    };
+    let f = Fixture::new();
+    let large: Vec<u8> = (0..LARGE).map(|i| (i * 13 + i / 65_537) as u8).collect();
+    file(&f, "src/large.bin", &large, 1_600_000_000);
+    let url = server.url("r/");
+    sy_ok(&f, &server, &[], &f.src_slash(), &url);
+    // What an interrupted pull keeps: the start of the file, as its partial.
+    f.write(
+        format!("dst/{}", partial_of("large.bin")),
+        &large[..3 << 20],
+    );
+
+    let dst = format!("{}/", f.dst().display());
+    let out = sy_ok(&f, &server, &["--json"], &url, &dst);
+    assert_eq!(summary(&out)["created"], 1);
+    assert!(fs::read(f.path("dst/large.bin")).unwrap() == large);
+    assert_eq!(leftovers(&f.dst()), Vec::<std::path::PathBuf>::new());
 }
