@@ -29,6 +29,17 @@ impl Endpoint {
     /// bucket).
     pub fn parse(arg: impl AsRef<OsStr>) -> Result<Endpoint, SyncError> {
         let arg = arg.as_ref();
+        let bytes = arg.as_bytes();
+        if arg.to_str().is_none()
+            && [b"s3://", b"gs://", b"az://"]
+                .iter()
+                .any(|s| bytes.starts_with(*s))
+        {
+            return Err(SyncError::Invalid(format!(
+                "{} is not valid UTF-8; object-store URLs must be",
+                arg.to_string_lossy()
+            )));
+        }
         if let Some(url) = arg.to_str().and_then(ObjectUrl::parse) {
             return Ok(Endpoint {
                 typed: arg.to_owned(),
@@ -238,5 +249,8 @@ mod tests {
         assert_eq!(end.to_string(), "s3://bucket/some/prefix/");
         assert!(Endpoint::parse("s3://").is_err());
         assert!(Endpoint::parse("./s3://x").unwrap().store().is_none());
+        let not_utf8 = OsStr::from_bytes(b"s3://bucket/\xff");
+        let err = Endpoint::parse(not_utf8).unwrap_err().to_string();
+        assert!(err.contains("object-store URLs must be"), "{err}");
     }
 }
