@@ -1,6 +1,7 @@
 //! Integration tests: run the built `sy` on temporary trees and check the result byte for byte.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod s3_server;
 mod util;
 
 mod basics;
@@ -18,6 +19,7 @@ mod progress;
 mod remote;
 mod resume;
 mod rsync;
+mod s3;
 mod ssh;
 mod ssh_builtin;
 mod ssh_deploy;

@@ -1,14 +1,16 @@
-//! The two sides of a sync as a user names them: a local path, or `[user@]host:path` on
-//! another machine, read by the rules rsync uses.
+//! The two sides of a sync as a user names them: a local path, `[user@]host:path` on another
+//! machine, read by the rules rsync uses, or a prefix in an object store (`s3://bucket/prefix/`).
 
 use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+use sy_transport::ObjectUrl;
+
 use crate::SyncError;
 
-/// One side of a sync, as given: a local path or `[user@]host:path`.
+/// One side of a sync, as given: a local path, `[user@]host:path` or `s3://bucket/prefix`.
 ///
 /// A trailing slash on a source means "the contents of this directory" (without it, the
 /// directory itself is copied into the destination), as with rsync.
@@ -16,17 +18,39 @@ use crate::SyncError;
 pub struct Endpoint {
     typed: OsString,
     remote: Option<RemoteSpec>,
+    store: Option<ObjectUrl>,
 }
 
 impl Endpoint {
-    /// Reads `arg` the way the `sy` command does: a colon before any slash makes it remote
-    /// (`host:dir`, `user@host:`), so `./a:b` and `/x/a:b` stay local. Fails on what cannot
-    /// be a location (`host::module`, a host starting with `-`, a non-UTF-8 remote path).
+    /// Reads `arg` the way the `sy` command does: `s3://`, `gs://` or `az://` starts an
+    /// object-store URL; otherwise a colon before any slash makes it remote (`host:dir`,
+    /// `user@host:`), so `./a:b` and `/x/a:b` stay local. Fails on what cannot be a location
+    /// (`host::module`, a host starting with `-`, a non-UTF-8 remote path, a URL without a
+    /// bucket).
     pub fn parse(arg: impl AsRef<OsStr>) -> Result<Endpoint, SyncError> {
         let arg = arg.as_ref();
+        let bytes = arg.as_bytes();
+        if arg.to_str().is_none()
+            && [b"s3://", b"gs://", b"az://"]
+                .iter()
+                .any(|s| bytes.starts_with(*s))
+        {
+            return Err(SyncError::Invalid(format!(
+                "{} is not valid UTF-8; object-store URLs must be",
+                arg.to_string_lossy()
+            )));
+        }
+        if let Some(url) = arg.to_str().and_then(ObjectUrl::parse) {
+            return Ok(Endpoint {
+                typed: arg.to_owned(),
+                remote: None,
+                store: Some(url.map_err(|e| SyncError::Invalid(e.to_string()))?),
+            });
+        }
         Ok(Endpoint {
             typed: arg.to_owned(),
             remote: parse_remote(arg)?,
+            store: None,
         })
     }
 
@@ -35,6 +59,7 @@ impl Endpoint {
         Endpoint {
             typed: path.into().into_os_string(),
             remote: None,
+            store: None,
         }
     }
 
@@ -43,9 +68,14 @@ impl Endpoint {
         self.remote.as_ref()
     }
 
+    /// The bucket and prefix, for an object-store side.
+    pub fn store(&self) -> Option<&ObjectUrl> {
+        self.store.as_ref()
+    }
+
     /// The path on this machine, for a local side.
     pub fn local_path(&self) -> Option<&Path> {
-        self.remote.is_none().then(|| Path::new(&self.typed))
+        (self.remote.is_none() && self.store.is_none()).then(|| Path::new(&self.typed))
     }
 
     /// The argument as given.
@@ -56,6 +86,9 @@ impl Endpoint {
     /// True when it ends in `/` (or `/.`, or is `.`): a source means its contents, a
     /// destination is a directory.
     pub fn names_contents(&self) -> bool {
+        if let Some(url) = &self.store {
+            return url.names_contents();
+        }
         match &self.remote {
             Some(spec) => spec.path.is_empty() || has_trailing_slash(OsStr::new(&spec.path)),
             None => has_trailing_slash(&self.typed),
@@ -65,6 +98,9 @@ impl Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(url) = &self.store {
+            return url.fmt(f);
+        }
         match &self.remote {
             Some(spec) => f.write_str(&spec.shown()),
             None => write!(f, "{}", Path::new(&self.typed).display()),
@@ -198,5 +234,23 @@ mod tests {
         assert_eq!(end.local_path(), Some(Path::new("a:b")));
         assert!(Endpoint::parse("a:b").unwrap().remote().is_some());
         assert_eq!(Endpoint::parse("u@h:p").unwrap().to_string(), "u@h:p");
+    }
+
+    #[test]
+    fn an_object_store_url_is_neither_local_nor_a_host() {
+        let end = Endpoint::parse("s3://bucket/some/prefix/").unwrap();
+        assert_eq!((end.remote(), end.local_path()), (None, None));
+        let url = end.store().unwrap();
+        assert_eq!(
+            (url.bucket.as_str(), url.prefix.as_str()),
+            ("bucket", "some/prefix/")
+        );
+        assert!(end.names_contents());
+        assert_eq!(end.to_string(), "s3://bucket/some/prefix/");
+        assert!(Endpoint::parse("s3://").is_err());
+        assert!(Endpoint::parse("./s3://x").unwrap().store().is_none());
+        let not_utf8 = OsStr::from_bytes(b"s3://bucket/\xff");
+        let err = Endpoint::parse(not_utf8).unwrap_err().to_string();
+        assert!(err.contains("object-store URLs must be"), "{err}");
     }
 }

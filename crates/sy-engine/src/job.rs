@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use sy_transport::{Cancel, Local, Transport};
+use sy_transport::{Bucket, Cancel, Local, Transport};
 
 use crate::connect::Connection;
 use crate::endpoint::RemoteSpec;
@@ -156,6 +156,9 @@ impl<O: Observer + 'static> Run<'_, O> {
         );
         let make_dst = !self.options.dry_run;
         let unverified = &Unverified::default();
+        if transfer.src.store.is_some() || transfer.dst.store.is_some() {
+            return self.with_store(transfer, unverified).await;
+        }
         match (&transfer.src.remote, &transfer.dst.remote) {
             (None, None) => {
                 if make_dst {
@@ -192,6 +195,34 @@ impl<O: Observer + 'static> Run<'_, O> {
             }
             (Some(_), Some(_)) => Err(SyncError::Invalid(
                 "copying between two remote hosts is not supported".to_owned(),
+            )),
+        }
+    }
+
+    /// Syncs between this machine and a bucket (the object store retries failed requests
+    /// itself, so there is no reconnecting here).
+    async fn with_store(
+        &self,
+        transfer: &Transfer,
+        unverified: &Unverified,
+    ) -> Result<Totals, SyncError> {
+        let observer = Arc::clone(self.observer);
+        match (&transfer.src.store, &transfer.dst.store) {
+            (Some(url), None) => {
+                if !self.options.dry_run {
+                    create_local_dir(&transfer.dst.root)?;
+                }
+                let src = Arc::new(Bucket::open(url)?);
+                let dst = Arc::new(Local::open(&transfer.dst.root)?);
+                self.sync(src, dst, transfer, observer, unverified).await
+            }
+            (None, Some(url)) => {
+                let src = Arc::new(Local::open(&transfer.src.root)?);
+                let dst = Arc::new(Bucket::open(url)?);
+                self.sync(src, dst, transfer, observer, unverified).await
+            }
+            _ => Err(SyncError::Invalid(
+                "copying between two object-store locations is not supported yet".to_owned(),
             )),
         }
     }

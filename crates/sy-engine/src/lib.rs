@@ -33,7 +33,9 @@
 //! Remote sides are reached with a built-in SSH client (host settings from `~/.ssh/config`,
 //! host keys checked against `known_hosts`, as OpenSSH does), or with a remote shell command
 //! ([`RemoteOptions::shell`]); the `sy-remote` agent runs there, and is copied there when it
-//! is missing. `examples/embed.rs` shows a sync with a progress observer.
+//! is missing. A prefix in an S3 bucket (`s3://bucket/prefix/`) is a side too, through
+//! `object_store` (docs/object-storage.md). `examples/embed.rs` shows a sync with a progress
+//! observer.
 
 #![deny(missing_docs)]
 

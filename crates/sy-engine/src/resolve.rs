@@ -6,7 +6,7 @@ use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use sy_transport::RelPath;
+use sy_transport::{ObjectUrl, RelPath};
 
 use crate::endpoint::{RemoteSpec, has_trailing_slash};
 use crate::{Endpoint, SyncError, SyncOptions};
@@ -20,6 +20,8 @@ pub(crate) struct Side {
     pub(crate) base: RelPath,
     /// The host it is on; `None` on this machine.
     pub(crate) remote: Option<RemoteSpec>,
+    /// The bucket it is in (`root` is then the key prefix); `None` for a file system.
+    pub(crate) store: Option<ObjectUrl>,
 }
 
 /// One source copied to the destination.
@@ -52,15 +54,24 @@ pub(crate) fn resolve(
     single: bool,
     sync: &SyncOptions,
 ) -> Result<Transfer, SyncError> {
-    match (src.remote(), dst.remote()) {
-        (Some(_), Some(_)) => Err(SyncError::Invalid(
+    match (src.remote(), dst.remote(), src.store(), dst.store()) {
+        (_, _, Some(_), Some(_)) => Err(SyncError::Invalid(
+            "copying between two object-store locations is not supported yet".into(),
+        )),
+        (Some(_), Some(_), _, _) => Err(SyncError::Invalid(
             "copying between two remote hosts is not supported; run sy on one of them".into(),
         )),
-        (Some(spec), None) => Ok(resolve_pull(spec.clone(), dst.as_os_str())),
-        (None, remote_dst) => resolve_local(
+        (Some(_), _, _, Some(_)) | (_, Some(_), Some(_), _) => Err(SyncError::Invalid(
+            "copying between an object store and a remote host is not supported yet; run sy \
+             on that host"
+                .into(),
+        )),
+        (Some(spec), None, _, None) => Ok(resolve_pull(spec.clone(), dst.as_os_str())),
+        (None, None, Some(url), None) => resolve_store_pull(url, dst.as_os_str()),
+        (None, remote_dst, None, store_dst) => resolve_local(
             src.as_os_str(),
             dst.as_os_str(),
-            remote_dst.cloned(),
+            (remote_dst.cloned(), store_dst),
             single,
             sync,
         ),
@@ -84,20 +95,53 @@ fn resolve_pull(spec: RemoteSpec, dst: &OsStr) -> Transfer {
             root: PathBuf::from(dst),
             base: base.clone(),
             remote: None,
+            store: None,
         },
         src: Side {
             root,
             base,
             remote: Some(spec),
+            store: None,
         },
         same: false,
     }
 }
 
+/// `s3://bucket/prefix DST`: as with a remote source, the trailing slash alone decides
+/// (`prefix/`, or no prefix: its contents; `prefix`: the "directory" or object itself).
+fn resolve_store_pull(url: &ObjectUrl, dst: &OsStr) -> Result<Transfer, SyncError> {
+    let prefix = url
+        .prefix_path()
+        .map_err(|e| SyncError::Invalid(e.to_string()))?;
+    let (root, base) = match (url.names_contents(), prefix.parent(), prefix.file_name()) {
+        (false, Some(parent), Some(name)) => (
+            parent,
+            RelPath::new(name.to_vec()).map_err(sy_transport::Error::from)?,
+        ),
+        _ => (prefix, RelPath::root()),
+    };
+    Ok(Transfer {
+        shown: url.to_string(),
+        dst: Side {
+            root: PathBuf::from(dst),
+            base: base.clone(),
+            remote: None,
+            store: None,
+        },
+        src: Side {
+            root: root.as_path().to_path_buf(),
+            base,
+            remote: None,
+            store: Some(url.with_prefix(&root)),
+        },
+        same: false,
+    })
+}
+
 fn resolve_local(
     src: &OsStr,
     dst: &OsStr,
-    remote_dst: Option<RemoteSpec>,
+    (remote_dst, store_dst): (Option<RemoteSpec>, Option<&ObjectUrl>),
     single: bool,
     sync: &SyncOptions,
 ) -> Result<Transfer, SyncError> {
@@ -117,10 +161,18 @@ fn resolve_local(
         Some(split) if !contents => split,
         _ => (src_path.clone(), RelPath::root()),
     };
-    let (dst_path, dst_is_dir) = match &remote_dst {
+    let (dst_path, dst_is_dir) = match (&remote_dst, store_dst) {
+        // A prefix is a directory when it ends in `/` or is empty.
+        (_, Some(url)) => (
+            url.prefix_path()
+                .map_err(|e| SyncError::Invalid(e.to_string()))?
+                .as_path()
+                .to_path_buf(),
+            url.names_contents(),
+        ),
         // A remote directory cannot be examined first: a trailing slash (or no path, the
         // login directory) says it is one.
-        Some(spec) => (
+        (Some(spec), None) => (
             PathBuf::from(if spec.path.is_empty() {
                 "."
             } else {
@@ -128,16 +180,20 @@ fn resolve_local(
             }),
             spec.path.is_empty() || has_trailing_slash(OsStr::new(&spec.path)),
         ),
-        None => {
+        (None, None) => {
             let path = PathBuf::from(dst);
             let is_dir = has_trailing_slash(dst) || path.is_dir();
             (path, is_dir)
         }
     };
+    let store_at = |root: &Path| {
+        store_dst.map(|url| url.with_prefix(&RelPath::from_path(root).unwrap_or_default()))
+    };
     let dst_end = if !meta.is_dir() && single && !dst_is_dir {
         // `sy file.txt new-name`: the copy takes DST's name.
         split_name(&dst_path)
             .map(|(root, base)| Side {
+                store: store_at(&root),
                 root,
                 base,
                 remote: remote_dst.clone(),
@@ -147,6 +203,7 @@ fn resolve_local(
             })?
     } else {
         Side {
+            store: store_at(&dst_path),
             root: dst_path.clone(),
             base: src_base.clone(),
             remote: remote_dst.clone(),
@@ -156,9 +213,10 @@ fn resolve_local(
         root: src_root,
         base: src_base,
         remote: None,
+        store: None,
     };
     let mut same = false;
-    if meta.is_dir() && remote_dst.is_none() {
+    if meta.is_dir() && remote_dst.is_none() && store_dst.is_none() {
         let src_real =
             fs::canonicalize(src_end.root.join(src_end.base.as_path())).map_err(|source| {
                 SyncError::Source {

@@ -118,6 +118,18 @@ pub enum Error {
         /// Why the key was refused.
         reason: String,
     },
+    /// A request to an object store failed, or the store could not be set up: `location` is
+    /// the bucket and key (`s3://bucket/key`), `reason` the store's answer with the server's
+    /// error code when it sent one.
+    #[error("{action} {location}: {reason}")]
+    Store {
+        /// What sy was doing ("uploading", "listing", …).
+        action: &'static str,
+        /// The bucket and key.
+        location: String,
+        /// The cause.
+        reason: String,
+    },
     /// Connecting to, authenticating with or talking to an SSH server failed; `reason` says
     /// what was tried and what to do about it.
     #[error("ssh {host}: {reason}")]

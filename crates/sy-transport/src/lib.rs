@@ -1,5 +1,6 @@
 //! Where files live: the [`Transport`] trait that the sync engine drives, and its [`Local`]
-//! backend (a directory on this machine). Remote backends implement the same trait.
+//! backend (a directory on this machine). Remote backends implement the same trait: the
+//! `sy-remote` [`Agent`], [`Sftp`], and [`Bucket`] (a prefix in an S3 bucket, `s3://`).
 //!
 //! Everything a peer can name is a [`RelPath`], checked when it is made: relative, no `..`, no
 //! empty components, no NUL. Writes go to a temporary beside the target and are renamed into
@@ -31,6 +32,7 @@
 #![deny(missing_docs)]
 
 mod agent;
+mod bucket;
 mod error;
 mod filter;
 mod local;
@@ -45,6 +47,7 @@ pub use agent::{
     Access, Agent, AgentOptions, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, KEEPALIVE, ReadPacing,
     ServeOptions, Traffic, TrafficStats, serve,
 };
+pub use bucket::{Bucket, ObjectUrl, StoreKind};
 pub use error::{Error, LinkCause, LinkFailure, Result, describe_error};
 pub use filter::Filter;
 pub use local::Local;

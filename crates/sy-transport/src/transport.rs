@@ -196,6 +196,14 @@ pub trait Transport: Send + Sync + 'static {
     /// (both sides local). The engine copies whole files between two such transports.
     fn prefers_whole_file(&self) -> bool;
 
+    /// True when a scan reports, as a file's modification time, when this side last wrote it
+    /// (an object store's `Last-Modified`) rather than the time carried from its source: the
+    /// engine then compares times as "written no earlier than the source changed"
+    /// (docs/object-storage.md).
+    fn reports_write_times(&self) -> bool {
+        false
+    }
+
     /// Lists the subtree at `options.base` with filters applied.
     fn scan(&self, options: ScanOptions) -> impl Future<Output = Result<Scan>> + Send;
 

@@ -8,6 +8,7 @@
 mod checksum;
 mod dry_run;
 mod tree;
+mod write_times;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -45,11 +46,31 @@ where
     O: Observer + 'static,
 {
     let mut totals = Totals::default();
-    let Some((src_scan, dst_scan)) =
+    let Some((mut src_scan, mut dst_scan)) =
         scan(&*src, &*dst, transfer, opts, &observer, &mut totals).await?
     else {
         return Ok(totals);
     };
+    let (src_base, dst_base) = (&transfer.src.base, &transfer.dst.base);
+    if dst.reports_write_times() {
+        let links = write_times::storable(&mut src_scan.entries, src_base);
+        if links > 0 {
+            observer.warning(&format!(
+                "skipping {links} symbolic links and special files: {} holds only files",
+                dst.location()
+            ));
+            totals.skipped += links as u64;
+        }
+        write_times::align(
+            (&mut dst_scan.entries, dst_base),
+            (&src_scan.entries, src_base),
+        );
+    } else if src.reports_write_times() {
+        write_times::align(
+            (&mut src_scan.entries, src_base),
+            (&dst_scan.entries, dst_base),
+        );
+    }
     let plan = compare(
         &*src,
         &*dst,

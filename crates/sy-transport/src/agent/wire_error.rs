@@ -30,6 +30,7 @@ pub(crate) fn error_to_wire(
         Error::Ssh { host, .. } | Error::HostKey { host, .. } => {
             (wire::ErrorKind::Io, host.clone())
         }
+        Error::Store { location, .. } => (wire::ErrorKind::Io, location.clone()),
     };
     wire::Message::Error(wire::ErrorReply {
         id,
