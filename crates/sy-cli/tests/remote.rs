@@ -3,19 +3,14 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
-use std::sync::OnceLock;
 
-use crate::util::{
-    Fixture, assert_same_tree, built_program, files_equal, leftovers, stderr, summary,
-};
+use crate::util::{Fixture, assert_same_tree, files_equal, leftovers, stderr, summary};
 
-/// The `sy-remote` built from this checkout, beside `sy`. Cargo builds another package's
-/// binaries only when that package is tested too: `cargo test --workspace` does.
+/// The `sy-remote` built from this checkout, beside `sy` (both are this package's binaries).
 pub fn sy_remote() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| built_program("sy-remote", "cargo build -p sy-remote"))
+    Path::new(env!("CARGO_BIN_EXE_sy-remote"))
 }
 
 /// A stand-in for `ssh`: skips its options and the host, then runs the command string here

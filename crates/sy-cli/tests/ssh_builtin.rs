@@ -97,8 +97,15 @@ impl Setup {
 
     /// `sy -F CONFIG` with a HOME of its own and no ssh-agent from the environment.
     pub fn sy(&self) -> assert_cmd::Command {
-        let mut cmd = self.f.sy();
-        cmd.env("HOME", self.f.path("local-home"))
+        self.sy_at(Path::new(env!("CARGO_BIN_EXE_sy")))
+    }
+
+    /// [`sy`](Self::sy), running the copy of `sy` at `program`.
+    pub fn sy_at(&self, program: &Path) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(program);
+        cmd.current_dir(self.f.root())
+            .env("XDG_CONFIG_HOME", self.f.path(".config"))
+            .env("HOME", self.f.path("local-home"))
             .env_remove("SSH_AUTH_SOCK")
             .arg("-F")
             .arg(self.config_path())

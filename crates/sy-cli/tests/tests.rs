@@ -3,6 +3,7 @@
 
 mod util;
 
+mod agent;
 mod basics;
 mod compare;
 mod config;
