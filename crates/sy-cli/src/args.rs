@@ -29,8 +29,12 @@ use crate::config_file::{Compress, Rate};
     ./config.\n\nSettings are read from $XDG_CONFIG_HOME/sy/config.toml (or \
     ~/.config/sy/config.toml): [defaults], [profile.NAME] and [host.\"PATTERN\"] tables; \
     flags win over the profile, the profile over host tables, host tables over [defaults].\n\n\
-    Exit codes: 0 ok, 1 usage, 2 some files failed, 3 fatal, 129 hangup (SIGHUP), 130 \
-    interrupted (SIGINT), 143 terminated (SIGTERM)."
+    Exit codes (rsync's where the meaning matches): 0 ok; 1 syntax or usage error; 2 \
+    protocol incompatibility; 3 errors selecting input/output files (a missing source); 5 \
+    error starting the remote side; 11 error in file I/O; 12 error in the protocol data \
+    stream; 23 partial transfer due to error; 24 partial transfer due to vanished source \
+    files; 30 timeout; 129 hangup (SIGHUP), 130 interrupted (SIGINT), 143 terminated \
+    (SIGTERM)."
 )]
 pub struct Args {
     /// Sources, then the destination (created if missing).
@@ -93,7 +97,8 @@ pub struct Args {
     /// Compare file contents (BLAKE3) instead of size and modification time.
     #[arg(short = 'c', long, conflicts_with = "size_only")]
     pub checksum: bool,
-    /// Treat files of equal size as unchanged, whatever their times.
+    /// Treat files of equal size as unchanged, whatever their times (their contents are left
+    /// alone; their times are set to the source's, as rsync does).
     #[arg(long)]
     pub size_only: bool,
     /// Skip files that are newer in DST.
@@ -140,6 +145,10 @@ pub struct Args {
     /// Files transferred in parallel [default: number of cores, at least 2].
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
+    /// List each change as rsync's itemized code and name (`>f.st...... a.txt`,
+    /// `cd+++++++++ dir/`, `*deleting   old`), instead of -v's words.
+    #[arg(short = 'i', long, action = ArgAction::Count)]
+    pub itemize_changes: u8,
     /// List each change; -vv adds the log at info level on stderr (-vvv debug, -vvvv trace;
     /// RUST_LOG overrides).
     #[arg(short = 'v', long, action = ArgAction::Count)]
@@ -223,9 +232,16 @@ pub struct Args {
     /// copy.
     #[arg(long, value_name = "RATE", value_parser = parse_bwlimit)]
     pub bwlimit: Option<Rate>,
-    /// Append the log (at the -v level, info by default) to FILE.
+    /// Append an audit log to FILE, as rsync's --log-file: a line per change (time, process
+    /// id, itemized code and name), every error and warning, and the totals with the exit
+    /// status.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// What a change's line in --log-file says after the time and process id, with rsync's
+    /// escapes: %i (change code), %n (name), %L (link), %l (length), %b (bytes sent), %o
+    /// (operation), %p, %t, %% [default: "%i %n%L"].
+    #[arg(long, value_name = "FORMAT", requires = "log_file")]
+    pub log_file_format: Option<String>,
     /// zstd level for --compress=always, 1 to 19 [default: 3]; implies it unless --compress
     /// says otherwise.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
@@ -387,7 +403,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
     ),
     ("server", "is rsync's own remote side; sy's is sy-remote"),
     ("sender", "is rsync's own remote side; sy's is sy-remote"),
-    ("itemize-changes", "not supported yet; -v lists each change"),
     (
         "include-from",
         "not supported yet; use --exclude-from FILE with `+ PATTERN` lines",
@@ -452,7 +467,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
 
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
 const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
-    ('i', "itemize-changes"),
     ('f', "filter"),
     ('R', "relative"),
     ('I', "ignore-times"),
@@ -599,7 +613,6 @@ mod tests {
         assert!(!include_from.contains("similar"), "{include_from}");
         assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
         assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
-        assert!(message(&["sy", "-aiv", "s/", "d"]).contains("-i: not supported yet"));
         assert!(message(&["sy", "--max-size=10M", "s/", "d"]).contains("--max-size"));
         // A value is not a cluster of letters, and a flag sy does not know at all keeps clap's
         // message.
@@ -614,7 +627,8 @@ mod tests {
         let err = parse(["sy", "--help"].map(OsString::from)).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
         // `-aiv` must never take `v` as a key file.
-        assert!(parse(["sy", "-aiv", "s/", "d"].map(OsString::from)).is_err());
+        let a = parse_str(&["sy", "-aiv", "s/", "d"]).args;
+        assert!(a.archive && a.itemize_changes == 1 && a.verbose == 1 && a.identity.is_empty());
         let a = parse_str(&["sy", "--identity", "k", "s", "h:d"]).args;
         assert_eq!(a.identity, [PathBuf::from("k")]);
     }

@@ -8,6 +8,7 @@ mod basics;
 mod compare;
 mod config;
 mod errors;
+mod exit_codes;
 mod faults;
 mod filters;
 mod json;
