@@ -88,6 +88,12 @@ impl Config {
                     })?;
                     rules.add_rules_file(&text);
                 }
+                FilterArg::IncludeFrom(file) => {
+                    let text = fs::read_to_string(&file).map_err(|e| {
+                        UsageError(format!("reading include file {}: {e}", file.display()))
+                    })?;
+                    rules.add_include_file(&text);
+                }
             }
         }
         // After the command line's rules, so its --include can still let a file through.
@@ -104,7 +110,9 @@ impl Config {
         if args.no_perms {
             sync.perms = Perms::Umask(current_umask());
         }
-        sync.compare = if args.checksum {
+        sync.compare = if args.ignore_times {
+            Compare::Never
+        } else if args.checksum {
             Compare::Checksum
         } else if args.size_only {
             Compare::SizeOnly
@@ -113,6 +121,10 @@ impl Config {
         };
         sync.update = args.update;
         sync.ignore_existing = args.ignore_existing;
+        sync.existing = args.existing;
+        sync.max_size = args.max_size;
+        sync.min_size = args.min_size;
+        sync.modify_window = args.modify_window.unwrap_or(0);
         sync.delete = args.delete;
         sync.dry_run = args.dry_run;
         sync.sparse = args.sparse;

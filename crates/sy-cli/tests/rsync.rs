@@ -100,6 +100,16 @@ const CASES: &[Case] = &[
     case(&["-a", "--no-perms"]),
     case(&["-a", "--delete", "-c"]),
     case(&["-a", "-u", "--delete"]),
+    case(&["-a", "-I"]),
+    case(&["-a", "--ignore-times", "--delete"]),
+    case(&["-a", "--existing"]),
+    case(&["-a", "--existing", "--delete"]),
+    case(&["-a", "--max-size=100K"]),
+    case(&["-a", "--max-size=1K", "--delete"]),
+    case(&["-a", "--min-size=6"]),
+    case(&["-a", "--include-from", "includes", "--exclude", "*"]),
+    case(&["-a", "--modify-window=1"]),
+    case(&["-a", "--modify-window", "2", "--delete"]),
     Case {
         args: &["-rlt"],
         starts: EMPTY,
@@ -154,6 +164,7 @@ fn source(f: &Fixture) {
     chmod(&f.path("src/exec.sh"), 0o755);
     f.write("src/with space", "s");
     f.write("src/sub/c.txt", "charlie");
+    f.write("src/sub/near.txt", "near");
     f.write("src/sub/e.log", "echo");
     f.write("src/sub/deep/d.txt", "delta");
     f.write("src/keep/k.txt", "kilo");
@@ -170,6 +181,7 @@ fn source(f: &Fixture) {
         "exec.sh",
         "with space",
         "sub/c.txt",
+        "sub/near.txt",
         "sub/e.log",
         "sub/deep/d.txt",
         "keep/k.txt",
@@ -180,6 +192,7 @@ fn source(f: &Fixture) {
         set_time(&f.path("src").join(dir), SRC_TIME);
     }
     f.write("rules", "- *.log\n");
+    f.write("includes", "*/\n*.txt\n");
 }
 
 /// Fills `dst` (a directory in the fixture) as `start` says.
@@ -200,6 +213,8 @@ fn destination(f: &Fixture, dst: &str, start: Start) {
         // Same size and time, other content: only -c sees it.
         put("sub/c.txt", b"CHARLIE", SRC_TIME);
         put("sub/e.log", b"newer in the destination", NEWER);
+        // A second off, as on a file system that keeps times coarsely: --modify-window.
+        put("sub/near.txt", b"near", SRC_TIME + 1);
         put("extra.txt", b"extraneous", OLD);
         put("olddir/x", b"in an extraneous directory", OLD);
         put("keep/k.txt", b"kilo", SRC_TIME);

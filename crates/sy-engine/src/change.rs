@@ -3,6 +3,8 @@
 
 use sy_transport::{Entry, EntryKind, Meta, MetaTarget, RelPath};
 
+use crate::options::SyncOptions;
+
 /// How one path changed: what it is, whether it is new, and which attributes differ from what
 /// the destination had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,22 +66,28 @@ impl Change {
         }
     }
 
-    /// How `src` differs from the `dst` it replaces; owners count only when `owners` are kept.
-    pub(crate) fn between(src: &Entry, dst: &Entry, owners: bool) -> Change {
+    /// How `src` differs from the `dst` it replaces, as `opts` compare them (owners only when
+    /// they are kept, times within `--modify-window`).
+    pub(crate) fn between(src: &Entry, dst: &Entry, opts: &SyncOptions) -> Change {
         Change {
             size: src.is_file() && src.size != dst.size,
-            ..Change::attributes(kind_of(src), &src.meta, &dst.meta, owners)
+            ..Change::attributes(kind_of(src), &src.meta, &dst.meta, opts)
         }
     }
 
     /// How the attributes `src` of an entry of `kind` differ from the `dst` it has, as in
     /// [`between`](Self::between).
-    pub(crate) fn attributes(kind: MetaTarget, src: &Meta, dst: &Meta, owners: bool) -> Change {
+    pub(crate) fn attributes(
+        kind: MetaTarget,
+        src: &Meta,
+        dst: &Meta,
+        opts: &SyncOptions,
+    ) -> Change {
         Change {
-            time: !same_time(src, dst),
+            time: !same_time(src, dst, opts.modify_window),
             perms: src.mode != dst.mode,
-            owner: owners && src.uid != dst.uid,
-            group: owners && src.gid != dst.gid,
+            owner: opts.owner && src.uid != dst.uid,
+            group: opts.owner && src.gid != dst.gid,
             ..Change::same(kind)
         }
     }
@@ -103,10 +111,13 @@ pub(crate) fn kind_of(entry: &Entry) -> MetaTarget {
     }
 }
 
-/// Equal modification times; a file system without sub-second times reports 0 ns, so then
-/// whole seconds are compared.
-pub(crate) fn same_time(a: &Meta, b: &Meta) -> bool {
-    if a.mtime.nanos == 0 || b.mtime.nanos == 0 {
+/// Equal modification times: within `window` seconds when it is not 0 (`--modify-window`, for
+/// file systems that keep times coarsely); else exactly, but in whole seconds where one side
+/// reports 0 ns (a file system without sub-second times).
+pub(crate) fn same_time(a: &Meta, b: &Meta, window: u64) -> bool {
+    if window > 0 {
+        a.mtime.secs.abs_diff(b.mtime.secs) <= window
+    } else if a.mtime.nanos == 0 || b.mtime.nanos == 0 {
         a.mtime.secs == b.mtime.secs
     } else {
         a.mtime == b.mtime

@@ -183,7 +183,7 @@ fn keyed<'a>(
 /// same size is left alone but gets the source's time.
 fn meta_differs(src: &Meta, dst: &Meta, opts: &SyncOptions) -> bool {
     src.mode != dst.mode
-        || !same_time(src, dst)
+        || !same_time(src, dst, opts.modify_window)
         || (opts.owner && (src.uid != dst.uid || src.gid != dst.gid))
 }
 
@@ -212,6 +212,10 @@ pub fn plan(
 
     for (key, s) in keyed(src, src_base) {
         let d = dst_map.get(&key).copied();
+        // --existing: nothing new appears at the destination (nor beneath what is new).
+        if opts.existing && d.is_none() {
+            continue;
+        }
         let copied = as_copied(s, d, opts);
         let s: &Entry = &copied;
         // A directory on one side and something else on the other: the old one goes first.
@@ -241,6 +245,7 @@ pub fn plan(
                 }
                 src_dirs.push((key, s.meta, d));
             }
+            EntryKind::File if !size_selected(s.size, opts) => {}
             EntryKind::File => {
                 if opts.hard_links && s.nlink > 1 {
                     let leader = link_leaders
@@ -279,7 +284,7 @@ pub fn plan(
                         match file_decision(&key, s, d, opts, equal_content) {
                             Decision::Skip(why) => plan.unchanged.push(LeftAlone { key, why }),
                             Decision::FixMeta => {
-                                let change = Change::between(s, d, opts.owner);
+                                let change = Change::between(s, d, opts);
                                 plan.changes.insert(key.clone(), change);
                                 plan.fix_meta.push(MetaFix {
                                     key,
@@ -291,7 +296,7 @@ pub fn plan(
                                 mark_parent(&mut dirty, &key);
                                 let change = Change {
                                     content: opts.compare == Compare::Checksum,
-                                    ..Change::between(s, d, opts.owner)
+                                    ..Change::between(s, d, opts)
                                 };
                                 plan.changes.insert(key.clone(), change);
                                 plan.files.push(FileAction {
@@ -340,7 +345,8 @@ pub fn plan(
                     let change = Change {
                         created: old_link.is_none(),
                         content: old_link.is_some(),
-                        time: old_link.is_some_and(|d| !same_time(&s.meta, &d.meta)),
+                        time: old_link
+                            .is_some_and(|d| !same_time(&s.meta, &d.meta, opts.modify_window)),
                         link: Some(LinkTo::Symlink(target.clone())),
                         ..Change::same(MetaTarget::Symlink)
                     };
@@ -382,7 +388,7 @@ pub fn plan(
         if let Some(d) = existing
             && changed
         {
-            let change = Change::attributes(MetaTarget::Dir, &meta, &d.meta, opts.owner);
+            let change = Change::attributes(MetaTarget::Dir, &meta, &d.meta, opts);
             plan.changes.insert(key.clone(), change);
         }
         if changed || dirty.contains(&key) {
@@ -427,9 +433,10 @@ fn file_decision(
     }
     let same = s.size == d.size
         && match opts.compare {
-            Compare::SizeAndTime => same_time(&s.meta, &d.meta),
+            Compare::SizeAndTime => same_time(&s.meta, &d.meta, opts.modify_window),
             Compare::SizeOnly => true,
             Compare::Checksum => equal_content.contains(key),
+            Compare::Never => false,
         };
     if !same {
         Decision::Transfer
@@ -438,6 +445,11 @@ fn file_decision(
     } else {
         Decision::Skip(Skip::Unchanged)
     }
+}
+
+/// A file of `size` bytes is within `--min-size` and `--max-size`.
+fn size_selected(size: u64, opts: &SyncOptions) -> bool {
+    opts.max_size.is_none_or(|max| size <= max) && opts.min_size.is_none_or(|min| size >= min)
 }
 
 fn mark_parent(dirty: &mut HashSet<RelPath>, key: &RelPath) {
