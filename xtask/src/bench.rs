@@ -57,7 +57,7 @@ pub struct BenchArgs {
     /// Seed of the generated workloads.
     #[arg(long, default_value_t = DEFAULT_SEED)]
     seed: u64,
-    /// Use this `sy` binary instead of building it (`cargo build --release -p sy-cli -p sy-remote`).
+    /// Use this `sy` binary instead of building it (`cargo build --release -p sy-cli`, which builds `sy-remote` too).
     #[arg(long)]
     sy: Option<PathBuf>,
     /// The `sy-remote` agent to run on the far side [default: beside `sy`].
@@ -306,10 +306,10 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
 }
 
 fn build_sy(root: &Path) -> Result<(), String> {
-    eprintln!("bench: cargo build --release -p sy-cli -p sy-remote");
+    eprintln!("bench: cargo build --release -p sy-cli");
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let status = Command::new(cargo)
-        .args(["build", "--release", "-p", "sy-cli", "-p", "sy-remote"])
+        .args(["build", "--release", "-p", "sy-cli"])
         .current_dir(root)
         .status();
     match status {

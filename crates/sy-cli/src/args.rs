@@ -29,8 +29,12 @@ use crate::config_file::{Compress, Rate};
     ./config.\n\nSettings are read from $XDG_CONFIG_HOME/sy/config.toml (or \
     ~/.config/sy/config.toml): [defaults], [profile.NAME] and [host.\"PATTERN\"] tables; \
     flags win over the profile, the profile over host tables, host tables over [defaults].\n\n\
-    Exit codes: 0 ok, 1 usage, 2 some files failed, 3 fatal, 129 hangup (SIGHUP), 130 \
-    interrupted (SIGINT), 143 terminated (SIGTERM)."
+    Exit codes (rsync's where the meaning matches): 0 ok; 1 syntax or usage error; 2 \
+    protocol incompatibility; 3 errors selecting input/output files (a missing source); 5 \
+    error starting the remote side; 11 error in file I/O; 12 error in the protocol data \
+    stream; 23 partial transfer due to error; 24 partial transfer due to vanished source \
+    files; 30 timeout; 129 hangup (SIGHUP), 130 interrupted (SIGINT), 143 terminated \
+    (SIGTERM)."
 )]
 pub struct Args {
     /// Sources, then the destination (created if missing).
@@ -93,7 +97,8 @@ pub struct Args {
     /// Compare file contents (BLAKE3) instead of size and modification time.
     #[arg(short = 'c', long, conflicts_with = "size_only")]
     pub checksum: bool,
-    /// Treat files of equal size as unchanged, whatever their times.
+    /// Treat files of equal size as unchanged, whatever their times (their contents are left
+    /// alone; their times are set to the source's, as rsync does).
     #[arg(long)]
     pub size_only: bool,
     /// Skip files that are newer in DST.
@@ -102,6 +107,22 @@ pub struct Args {
     /// Skip files that already exist in DST.
     #[arg(long)]
     pub ignore_existing: bool,
+    /// Create nothing new in DST: only update files that exist there.
+    #[arg(long)]
+    pub existing: bool,
+    /// Write every file again, whatever its size and time (no quick check).
+    #[arg(short = 'I', long, conflicts_with_all = ["checksum", "size_only"])]
+    pub ignore_times: bool,
+    /// Leave alone files larger than SIZE (rsync's units: 500K, 10M, 1G are powers of 1024,
+    /// 10KB, 10MB powers of 1000; a bare number is bytes).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_size: Option<u64>,
+    /// Count modification times at most SECS apart as equal (2 for FAT) [default: 0, exact].
+    #[arg(long, value_name = "SECS")]
+    pub modify_window: Option<u64>,
+    /// Leave alone files smaller than SIZE (units as --max-size).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub min_size: Option<u64>,
     /// Delete files in DST that are not in SRC (after the transfer succeeded; never outside DST).
     /// rsync's --del, --delete-after and --delete-delay mean the same here.
     #[arg(long, visible_aliases = ["del", "delete-after", "delete-delay"])]
@@ -125,6 +146,9 @@ pub struct Args {
     /// Read exclude patterns from FILE (`+ PAT` includes, `- PAT` excludes, `#` comments).
     #[arg(long, value_name = "FILE")]
     pub exclude_from: Vec<PathBuf>,
+    /// Read include patterns from FILE (`+ PAT` includes, `- PAT` excludes, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub include_from: Vec<PathBuf>,
     /// Honour .gitignore files in SRC.
     #[arg(long)]
     pub gitignore: bool,
@@ -141,6 +165,10 @@ pub struct Args {
     /// at least 8 batches of small files].
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
+    /// List each change as rsync's itemized code and name (`>f.st...... a.txt`,
+    /// `cd+++++++++ dir/`, `*deleting   old`), instead of -v's words.
+    #[arg(short = 'i', long, action = ArgAction::Count)]
+    pub itemize_changes: u8,
     /// List each change; -vv adds the log at info level on stderr (-vvv debug, -vvvv trace;
     /// RUST_LOG overrides).
     #[arg(short = 'v', long, action = ArgAction::Count)]
@@ -224,9 +252,16 @@ pub struct Args {
     /// copy.
     #[arg(long, value_name = "RATE", value_parser = parse_bwlimit)]
     pub bwlimit: Option<Rate>,
-    /// Append the log (at the -v level, info by default) to FILE.
+    /// Append an audit log to FILE, as rsync's --log-file: a line per change (time, process
+    /// id, itemized code and name), every error and warning, and the totals with the exit
+    /// status.
     #[arg(long, value_name = "FILE")]
     pub log_file: Option<PathBuf>,
+    /// What a change's line in --log-file says after the time and process id, with rsync's
+    /// escapes: %i (change code), %n (name), %L (link), %l (length), %b (bytes sent), %o
+    /// (operation), %p, %t, %% [default: "%i %n%L"].
+    #[arg(long, value_name = "FORMAT", requires = "log_file")]
+    pub log_file_format: Option<String>,
     /// zstd level for --compress=always, 1 to 19 [default: 3]; implies it unless --compress
     /// says otherwise.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i8).range(1..=19))]
@@ -248,6 +283,39 @@ pub struct Args {
     /// digest with the source's; a mismatch is copied again once, then reported.
     #[arg(long)]
     pub verify: bool,
+}
+
+/// A size as rsync reads `--max-size`: a number (fractions allowed) and a unit — none or `B`
+/// for bytes, `K`/`KiB` for 1024, `KB` for 1000, likewise `M`, `G`, `T`, `P`.
+fn parse_size(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a size (such as 100, 500K, 10M, 1.5G or 10MB)");
+    let digits = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let number: f64 = number.parse().map_err(|_| bad())?;
+    let unit = unit.to_ascii_uppercase();
+    let (letter, rest) = unit.split_at(unit.len().min(1));
+    let power = match letter {
+        "" | "B" => 0,
+        "K" => 1,
+        "M" => 2,
+        "G" => 3,
+        "T" => 4,
+        "P" => 5,
+        _ => return Err(bad()),
+    };
+    let base: f64 = match rest {
+        "" | "IB" => 1024.0,
+        "B" if power > 0 => 1000.0,
+        _ => return Err(bad()),
+    };
+    let bytes = number * base.powi(power);
+    if bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64 {
+        Ok(bytes as u64)
+    } else {
+        Err(bad())
+    }
 }
 
 fn parse_bwlimit(text: &str) -> Result<Rate, crate::config::UsageError> {
@@ -334,6 +402,8 @@ pub enum FilterArg {
     Include(String),
     /// `--exclude-from FILE`
     ExcludeFrom(PathBuf),
+    /// `--include-from FILE`
+    IncludeFrom(PathBuf),
 }
 
 impl Args {
@@ -353,7 +423,7 @@ impl Args {
 pub struct Parsed {
     /// The flags.
     pub args: Args,
-    /// `--exclude`, `--include`, `--exclude-from` interleaved as typed.
+    /// `--exclude`, `--include`, `--exclude-from`, `--include-from` interleaved as typed.
     pub filters: Vec<FilterArg>,
 }
 
@@ -388,23 +458,13 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
     ),
     ("server", "is rsync's own remote side; sy's is sy-remote"),
     ("sender", "is rsync's own remote side; sy's is sy-remote"),
-    ("itemize-changes", "not supported yet; -v lists each change"),
-    (
-        "include-from",
-        "not supported yet; use --exclude-from FILE with `+ PATTERN` lines",
-    ),
     ("files-from", "not supported yet"),
     (
         "filter",
         "not supported yet; use --include, --exclude and --exclude-from",
     ),
     ("delete-excluded", "not supported yet"),
-    ("max-size", "not supported yet"),
-    ("min-size", "not supported yet"),
-    ("existing", "not supported yet"),
     ("relative", "not supported yet"),
-    ("ignore-times", "not supported yet; -c compares contents"),
-    ("modify-window", "not supported yet"),
     ("chmod", "not supported yet"),
     ("backup", "not supported yet"),
     ("backup-dir", "not supported yet"),
@@ -453,10 +513,8 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
 
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
 const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
-    ('i', "itemize-changes"),
     ('f', "filter"),
     ('R', "relative"),
-    ('I', "ignore-times"),
     ('b', "backup"),
     ('x', "one-file-system"),
     ('X', "xattrs"),
@@ -523,6 +581,12 @@ fn ordered_filters(matches: &ArgMatches, args: &Args) -> Vec<FilterArg> {
         .zip(&args.exclude_from)
     {
         indexed.push((i, FilterArg::ExcludeFrom(p.clone())));
+    }
+    for (i, p) in positions("include_from")
+        .into_iter()
+        .zip(&args.include_from)
+    {
+        indexed.push((i, FilterArg::IncludeFrom(p.clone())));
     }
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, f)| f).collect()
@@ -592,16 +656,15 @@ mod tests {
             assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
             err.to_string()
         };
-        let include_from = message(&["sy", "--include-from", "list", "s/", "d"]);
+        let files_from = message(&["sy", "--files-from", "list", "s/", "d"]);
         assert!(
-            include_from.contains("--include-from: not supported yet"),
-            "{include_from}"
+            files_from.contains("--files-from: not supported yet"),
+            "{files_from}"
         );
-        assert!(!include_from.contains("similar"), "{include_from}");
+        assert!(!files_from.contains("similar"), "{files_from}");
         assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
         assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
-        assert!(message(&["sy", "-aiv", "s/", "d"]).contains("-i: not supported yet"));
-        assert!(message(&["sy", "--max-size=10M", "s/", "d"]).contains("--max-size"));
+        assert!(message(&["sy", "--chmod=u+x", "s/", "d"]).contains("--chmod"));
         // A value is not a cluster of letters, and a flag sy does not know at all keeps clap's
         // message.
         assert!(parse(["sy", "-j", "4", "-e", "ssh -x", "s/", "h:d"].map(OsString::from)).is_ok());
@@ -615,7 +678,8 @@ mod tests {
         let err = parse(["sy", "--help"].map(OsString::from)).unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::DisplayHelp);
         // `-aiv` must never take `v` as a key file.
-        assert!(parse(["sy", "-aiv", "s/", "d"].map(OsString::from)).is_err());
+        let a = parse_str(&["sy", "-aiv", "s/", "d"]).args;
+        assert!(a.archive && a.itemize_changes == 1 && a.verbose == 1 && a.identity.is_empty());
         let a = parse_str(&["sy", "--identity", "k", "s", "h:d"]).args;
         assert_eq!(a.identity, [PathBuf::from("k")]);
     }
@@ -644,6 +708,26 @@ mod tests {
                 FilterArg::Include("c".into()),
             ]
         );
+    }
+
+    #[test]
+    fn sizes_read_as_rsync_reads_them() {
+        for (text, bytes) in [
+            ("100", 100),
+            ("100b", 100),
+            ("1K", 1024),
+            ("1k", 1024),
+            ("1KiB", 1024),
+            ("1KB", 1000),
+            ("1.5M", 1_572_864),
+            ("2MB", 2_000_000),
+            ("1G", 1 << 30),
+        ] {
+            assert_eq!(parse_size(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "K", "1X", "1KBB", "-1", "1e3"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

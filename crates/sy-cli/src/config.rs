@@ -5,7 +5,7 @@ use std::fs;
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use sy_engine::{
     Compare, CompressionPolicy, Endpoint, Filter, FilterRules, Perms, RetryPolicy, RuleKind,
     SyncOptions,
@@ -35,6 +35,8 @@ pub struct OutputOptions {
     pub json: bool,
     /// `-h`: sizes in --stats in human units.
     pub human_readable: bool,
+    /// `-i`: list changes as rsync's itemized codes.
+    pub itemize: bool,
 }
 
 /// Everything the run needs, validated.
@@ -81,9 +83,16 @@ impl Config {
                 FilterArg::Exclude(p) => rules.rules.push((RuleKind::Exclude, p)),
                 FilterArg::Include(p) => rules.rules.push((RuleKind::Include, p)),
                 FilterArg::ExcludeFrom(file) => {
-                    let text = fs::read_to_string(&file)
-                        .with_context(|| format!("reading exclude file {}", file.display()))?;
+                    let text = fs::read_to_string(&file).map_err(|e| {
+                        UsageError(format!("reading exclude file {}: {e}", file.display()))
+                    })?;
                     rules.add_rules_file(&text);
+                }
+                FilterArg::IncludeFrom(file) => {
+                    let text = fs::read_to_string(&file).map_err(|e| {
+                        UsageError(format!("reading include file {}: {e}", file.display()))
+                    })?;
+                    rules.add_include_file(&text);
                 }
             }
         }
@@ -101,7 +110,9 @@ impl Config {
         if args.no_perms {
             sync.perms = Perms::Umask(current_umask());
         }
-        sync.compare = if args.checksum {
+        sync.compare = if args.ignore_times {
+            Compare::Never
+        } else if args.checksum {
             Compare::Checksum
         } else if args.size_only {
             Compare::SizeOnly
@@ -110,6 +121,10 @@ impl Config {
         };
         sync.update = args.update;
         sync.ignore_existing = args.ignore_existing;
+        sync.existing = args.existing;
+        sync.max_size = args.max_size;
+        sync.min_size = args.min_size;
+        sync.modify_window = args.modify_window.unwrap_or(0);
         sync.delete = args.delete;
         sync.dry_run = args.dry_run;
         sync.sparse = args.sparse;
@@ -163,6 +178,7 @@ impl Config {
                 (None, _) => When::Never,
             },
             human_readable: args.human_readable > 0,
+            itemize: args.itemize_changes > 0,
             json: args.json,
         };
         let Some((destination, sources)) = endpoints.split_last() else {

@@ -1,18 +1,39 @@
-//! Exit codes: one enum, documented in the README.
+//! Exit codes: one enum, rsync's numbers where a meaning matches, documented in the README and
+//! the man page (`--help`).
 
 use std::process::ExitCode;
+
+use sy_engine::{ErrorKind, Totals};
 
 /// How `sy` ends. The numbers are part of the interface; scripts rely on them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Exit {
     /// 0: everything was synchronized (or nothing needed to be).
     Ok,
-    /// 1: bad command line or an impossible request (e.g. DST inside SRC); nothing was changed.
+    /// 1: syntax or usage error: a bad command line, an unreadable config or filter file, an
+    /// impossible request (e.g. DST inside SRC); nothing was changed.
     Usage,
-    /// 2: some files failed (each was named on stderr); the rest completed.
+    /// 2: the two sides speak no protocol version in common (sy and sy-remote of different
+    /// releases).
+    Protocol,
+    /// 3: errors selecting input/output files: a source that does not exist or cannot be read.
+    Selection,
+    /// 5: the remote side could not be started: SSH, the remote shell or the agent.
+    StartRemote,
+    /// 11: error in file I/O: a destination that cannot be created, output that cannot be
+    /// written.
+    FileIo,
+    /// 12: error in the protocol data stream: the connection broke, or the peer broke the
+    /// protocol.
+    Stream,
+    /// 23: partial transfer due to error: some files failed (each named on stderr), the rest
+    /// completed.
     Partial,
-    /// 3: the run could not proceed at all (source unreadable, destination not creatable).
-    Fatal,
+    /// 24: partial transfer due to vanished source files: files disappeared between the scan
+    /// and their copy; nothing else failed.
+    Vanished,
+    /// 30: timeout: the remote side sent nothing for longer than `--timeout`.
+    Timeout,
     /// 129: stopped by SIGHUP (the terminal went away); no file was left torn.
     HungUp,
     /// 130: interrupted by Ctrl-C (SIGINT); no file was left torn.
@@ -27,11 +48,44 @@ impl Exit {
         match self {
             Exit::Ok => 0,
             Exit::Usage => 1,
-            Exit::Partial => 2,
-            Exit::Fatal => 3,
+            Exit::Protocol => 2,
+            Exit::Selection => 3,
+            Exit::StartRemote => 5,
+            Exit::FileIo => 11,
+            Exit::Stream => 12,
+            Exit::Partial => 23,
+            Exit::Vanished => 24,
+            Exit::Timeout => 30,
             Exit::HungUp => 129,
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
+        }
+    }
+
+    /// The status for a run that could not be carried out.
+    pub fn for_error(kind: ErrorKind) -> Exit {
+        match kind {
+            ErrorKind::Usage => Exit::Usage,
+            ErrorKind::Selection => Exit::Selection,
+            ErrorKind::Incompatible => Exit::Protocol,
+            ErrorKind::StartRemote => Exit::StartRemote,
+            ErrorKind::Stream => Exit::Stream,
+            ErrorKind::Timeout => Exit::Timeout,
+            ErrorKind::Interrupted => Exit::Interrupted,
+            _ => Exit::FileIo,
+        }
+    }
+
+    /// The status for a run that completed, as far as its `totals` say: a source that could
+    /// not be synced or a file that failed is a partial transfer; vanished files alone are
+    /// rsync's 24.
+    pub fn for_totals(totals: &Totals) -> Exit {
+        if !totals.is_complete() {
+            Exit::Partial
+        } else if totals.vanished > 0 {
+            Exit::Vanished
+        } else {
+            Exit::Ok
         }
     }
 }

@@ -5,10 +5,12 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use sy_engine::{Action, Done, Observer, Phase, Planned, RelPath, Retrying, Totals};
+use sy_engine::{Action, Done, MetaTarget, Observer, Phase, Planned, RelPath, Retrying, Totals};
 
 use crate::config::OutputOptions;
 use crate::exit::Exit;
+use crate::itemize;
+use crate::log_file::AuditLog;
 use crate::progress::{ProgressView, human_bytes};
 
 /// Turns engine events into output.
@@ -17,6 +19,8 @@ pub struct Reporter {
     dry_run: bool,
     view: Option<ProgressView>,
     stdout: Mutex<StdoutState>,
+    /// `--log-file`.
+    log: Option<AuditLog>,
 }
 
 struct StdoutState {
@@ -26,7 +30,7 @@ struct StdoutState {
 
 impl Reporter {
     /// A reporter for these options; progress only as `-P` asks, never with `-q` or `--json`.
-    pub fn new(out: OutputOptions, dry_run: bool) -> Reporter {
+    pub fn new(out: OutputOptions, dry_run: bool, log: Option<AuditLog>) -> Reporter {
         let view = if out.quiet || out.json {
             None
         } else {
@@ -37,6 +41,17 @@ impl Reporter {
             dry_run,
             view,
             stdout: Mutex::new(StdoutState { error: None }),
+            log,
+        }
+    }
+
+    /// The request could not be carried out at all (`message` says why): said on stderr, and
+    /// in the log with the exit status.
+    pub fn refused(&self, message: &str, exit: Exit) {
+        self.eprint(&format!("sy: error: {message}"));
+        if let Some(log) = &self.log {
+            log.error(message);
+            log.finish(&Totals::default(), exit);
         }
     }
 
@@ -87,6 +102,9 @@ impl Reporter {
         if let Some(view) = &self.view {
             view.finish(totals, elapsed);
         }
+        if let Some(log) = &self.log {
+            log.finish(totals, exit);
+        }
         let written = totals.bytes_literal + totals.bytes_matched;
         let secs = elapsed.as_secs_f64();
         let rate = if secs > 0.0 {
@@ -108,6 +126,7 @@ impl Reporter {
                 "unchanged": totals.unchanged,
                 "skipped": totals.skipped,
                 "failed": totals.failed,
+                "vanished": totals.vanished,
                 "bytes_literal": totals.bytes_literal,
                 "bytes_matched": totals.bytes_matched,
                 "bytes_written": written,
@@ -207,6 +226,14 @@ impl Reporter {
     }
 }
 
+/// True for a directory whose attributes alone changed: `-i` shows it (`.d..t......`), `-v`'s
+/// list of changes does not.
+fn dir_times(done: &Done) -> bool {
+    done.change
+        .as_ref()
+        .is_some_and(|c| c.kind == MetaTarget::Dir && !c.created)
+}
+
 /// `path` for JSON: lossy UTF-8, plus the exact bytes in hex when they are not UTF-8.
 fn json_path(value: &mut Value, path: &RelPath) {
     let bytes = path.as_bytes();
@@ -269,6 +296,9 @@ impl Observer for Reporter {
         if let Some(view) = &self.view {
             view.ended(path);
         }
+        if let Some(log) = &self.log {
+            log.change(action, path, done);
+        }
         if self.out.json {
             let mut event = json!({
                 "event": "file",
@@ -280,7 +310,9 @@ impl Observer for Reporter {
             });
             json_path(&mut event, path);
             self.json(event);
-        } else if (self.out.verbose > 0 || self.dry_run) && !self.out.quiet {
+        } else if self.out.itemize && !self.out.quiet {
+            self.print(&itemize::line(action, path, done.change.as_ref()));
+        } else if (self.out.verbose > 0 || self.dry_run) && !self.out.quiet && !dir_times(done) {
             let suffix = if action == Action::Mkdir { "/" } else { "" };
             self.print(&format!("{:<8} {path}{suffix}", action.word()));
         }
@@ -289,6 +321,9 @@ impl Observer for Reporter {
     fn failed(&self, path: Option<&RelPath>, message: &str) {
         if let (Some(view), Some(path)) = (&self.view, path) {
             view.ended(path);
+        }
+        if let Some(log) = &self.log {
+            log.error(message);
         }
         if self.out.json {
             let mut event = json!({"event": "error", "message": message});
@@ -301,6 +336,9 @@ impl Observer for Reporter {
     }
 
     fn warning(&self, message: &str) {
+        if let Some(log) = &self.log {
+            log.warning(message);
+        }
         if self.out.json {
             self.json(json!({"event": "warning", "message": message}));
         }
@@ -316,6 +354,9 @@ impl Observer for Reporter {
             "{}; retrying in {secs} s (attempt {} of {})",
             retry.message, retry.attempt, retry.attempts
         );
+        if let Some(log) = &self.log {
+            log.warning(&line);
+        }
         if self.out.json {
             self.json(json!({
                 "event": "retry",

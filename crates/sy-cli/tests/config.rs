@@ -48,7 +48,7 @@ fn a_host_table_applies_to_syncs_with_that_host() {
         .arg("box.example:dst")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(5));
     assert!(
         stderr(&out).contains("\"/nonexistent/rsh\""),
         "{}",

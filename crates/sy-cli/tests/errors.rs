@@ -13,7 +13,7 @@ use crate::util::{
 /// Root reads everything whatever the mode bits say, so as root the run drops to `nobody`
 /// (setpriv, util-linux) for permission bits to apply; otherwise `chmod 000` is enough.
 #[test]
-fn unreadable_source_is_named_the_rest_completes_exit_2() {
+fn unreadable_source_is_named_the_rest_completes_exit_23() {
     let f = Fixture::new();
     f.write("src/ok.txt", "fine");
     f.write("src/sub/also-ok", "fine too");
@@ -47,8 +47,8 @@ fn unreadable_source_is_named_the_rest_completes_exit_2() {
             .any(|e| e["event"] == "error" && e["path"] == "secret"),
         "{events:?}"
     );
-    assert_eq!(crate::util::summary(&out)["exit_code"], 2);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(crate::util::summary(&out)["exit_code"], 23);
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(
         err.contains("secret") && err.contains("Permission denied"),
         "{err}"
@@ -89,7 +89,7 @@ fn a_directory_in_the_way_survives_when_the_source_had_read_errors() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(err.contains("locked"), "{err}");
     assert!(
         err.contains("not replacing non-empty directory d")
@@ -165,7 +165,7 @@ fn a_file_growing_while_copied_is_never_copied_torn() {
     assert_eq!(fs::read(f.path("dst/steady")).unwrap(), b"steady");
     assert!(leftovers(&f.dst()).is_empty());
     match out.status.code() {
-        Some(2) => {
+        Some(23) => {
             assert!(err.contains("growing changed while being copied"), "{err}");
             assert!(!f.path("dst/growing").exists());
         }

@@ -124,7 +124,7 @@ fn json_output_matches_docs_json_md() {
     let out = run(&["--json", "-n"]);
     seen.extend(check(&json_events(&out), &schema));
     let out = run(&["--json"]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(23));
     let events = json_events(&out);
     seen.extend(check(&events, &schema));
     assert!(

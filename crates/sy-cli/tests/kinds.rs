@@ -93,7 +93,7 @@ fn file_replaced_by_directory_and_back() {
     f.write("src/other", "now a file");
     // A non-empty directory is only replaced with --delete (rsync's rule), else reported.
     let out = f.sy().arg(f.src_slash()).arg(f.dst()).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(23));
     assert!(
         stderr(&out).contains("not replacing non-empty directory other"),
         "{}",

@@ -137,14 +137,9 @@ fn help_and_version_exit_0() {
 }
 
 #[test]
-fn log_file_and_verbosity_select_tracing() {
+fn verbosity_selects_tracing_and_a_log_file_that_cannot_be_opened_is_named() {
     let f = Fixture::new();
     f.write("src/a", "a");
-    let out = f.sync(&["--log-file", "sy.log"]);
-    assert_eq!(stderr(&out), "");
-    let log = std::fs::read_to_string(f.path("sy.log")).unwrap();
-    assert!(log.contains("INFO") && log.contains("syncing"), "{log}");
-    assert!(log.contains("1 files (1 bytes) to write"), "{log}");
     // -v lists changes only; the log (without module paths) starts at -vv.
     let out = f.sync(&["-v"]);
     assert_eq!(stderr(&out), "");
@@ -152,10 +147,6 @@ fn log_file_and_verbosity_select_tracing() {
     assert!(stderr(&out).contains("INFO syncing"), "{}", stderr(&out));
     assert!(!stderr(&out).contains("sy_engine"), "{}", stderr(&out));
     assert!(!stderr(&out).contains('\x1b'), "colours on a pipe");
-    let out = f.sync(&["-q", "--log-file", "quiet.log"]);
-    assert_eq!(stderr(&out), "");
-    let log = std::fs::read_to_string(f.path("quiet.log")).unwrap();
-    assert!(log.contains("syncing"), "{log}");
     let out = f
         .sy()
         .env("RUST_LOG", "info")
@@ -181,6 +172,81 @@ fn log_file_and_verbosity_select_tracing() {
         "{}",
         stderr(&out)
     );
+}
+
+/// The lines of a log file, each checked for rsync's prefix (`2026/12/08 01:02:03 [4242] `)
+/// and returned without it.
+fn log_lines(path: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    text.lines()
+        .map(|line| {
+            let (stamp, rest) = line.split_at(20);
+            let b = stamp.as_bytes();
+            assert!(
+                b[4] == b'/' && b[7] == b'/' && b[10] == b' ' && b[13] == b':' && b[19] == b' ',
+                "{line}"
+            );
+            let (pid, rest) = rest.split_once("] ").unwrap();
+            assert!(
+                pid.starts_with('[') && pid[1..].parse::<u32>().is_ok(),
+                "{line}"
+            );
+            rest.to_owned()
+        })
+        .collect()
+}
+
+#[test]
+fn the_log_file_is_an_audit_log_in_rsyncs_form() {
+    let f = Fixture::new();
+    f.write("src/a", "alpha");
+    f.write("src/sub/b", "bravo");
+    f.write("dst/extra", "x");
+    // The destination's time differs from the source's, so its line is certain.
+    let past = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    std::fs::File::open(f.src())
+        .unwrap()
+        .set_modified(past)
+        .unwrap();
+    f.sync(&["--delete", "--log-file", "sy.log"]);
+    let mut lines = log_lines(&f.path("sy.log"));
+    let last = lines.pop().unwrap();
+    assert!(
+        last.starts_with("total: 2 files written") && last.ends_with("exit status 0"),
+        "{last}"
+    );
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "*deleting   extra",
+            ".d..t...... ./",
+            ">f+++++++++ a",
+            ">f+++++++++ sub/b",
+            "cd+++++++++ sub/",
+        ]
+    );
+
+    // Errors with their paths, and the exit status of a run that could not start.
+    let out = f
+        .sy()
+        .args(["--log-file", "sy.log", "gone/", "dst"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let lines = log_lines(&f.path("sy.log"));
+    let tail = &lines[lines.len() - 2..];
+    assert!(
+        tail[0].starts_with("sy: error: ") && tail[0].contains("gone"),
+        "{tail:?}"
+    );
+    assert!(tail[1].ends_with("exit status 3"), "{tail:?}");
+
+    // --log-file-format with rsync's escapes.
+    f.write("src/c", "charlie");
+    f.sync(&["--log-file", "fmt.log", "--log-file-format", "%o %n %l %b"]);
+    let lines = log_lines(&f.path("fmt.log"));
+    assert!(lines.contains(&"recv c 7 7".to_owned()), "{lines:?}");
 }
 
 #[test]
@@ -225,6 +291,6 @@ fn a_reader_that_leaves_early_does_not_hide_a_partial_failure() {
         .unwrap();
     drop(child.stdout.take()); // `sy --json … | head -0`: nobody reads the events
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(23), "{}", stderr(&out));
     assert_eq!(std::fs::read(f.path("dst/a")).unwrap(), b"a");
 }

@@ -3,19 +3,14 @@
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
-use std::sync::OnceLock;
 
-use crate::util::{
-    Fixture, assert_same_tree, built_program, files_equal, leftovers, stderr, summary,
-};
+use crate::util::{Fixture, assert_same_tree, files_equal, leftovers, stderr, summary};
 
-/// The `sy-remote` built from this checkout, beside `sy`. Cargo builds another package's
-/// binaries only when that package is tested too: `cargo test --workspace` does.
+/// The `sy-remote` built from this checkout, beside `sy` (both are this package's binaries).
 pub fn sy_remote() -> &'static Path {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| built_program("sy-remote", "cargo build -p sy-remote"))
+    Path::new(env!("CARGO_BIN_EXE_sy-remote"))
 }
 
 /// A stand-in for `ssh`: skips its options and the host, then runs the command string here
@@ -53,8 +48,13 @@ fn script(f: &Fixture, name: &str, text: &str) -> String {
     path.display().to_string()
 }
 
+/// Writes [`FAKE_RSH`] to `rsh` in the fixture; returns its path.
+pub fn fake_rsh(f: &Fixture) -> String {
+    script(f, "rsh", FAKE_RSH)
+}
+
 /// Runs `sy -e FAKE --remote-path SY-REMOTE ARGS… SRC DST`.
-fn remote_sy(f: &Fixture, rsh: &str, args: &[&str], src: &str, dst: &str) -> Output {
+pub fn remote_sy(f: &Fixture, rsh: &str, args: &[&str], src: &str, dst: &str) -> Output {
     f.sy()
         .arg("-e")
         .arg(rsh)
@@ -295,7 +295,7 @@ fn an_agent_killed_mid_push_fails_cleanly_and_the_rerun_resumes() {
     f.write("dst/big", "the old version");
     let dst = format!("fakehost:{}/", f.dst().display());
     let out = kill_agent_mid_transfer(&f, &f.src_slash(), &dst, &f.dst(), size);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(23), "{}", stderr(&out));
     assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
     // Nothing torn: the old version stays until the new one is complete.
     assert_eq!(fs::read(f.path("dst/big")).unwrap(), b"the old version");
@@ -319,7 +319,7 @@ fn an_agent_killed_mid_pull_keeps_the_partial_and_the_rerun_resumes() {
     let src = format!("fakehost:{}/", f.src().display());
     let dst = f.dst().display().to_string();
     let out = kill_agent_mid_transfer(&f, &src, &dst, &f.dst(), size);
-    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(23), "{}", stderr(&out));
     assert!(stderr(&out).contains("lost"), "{}", stderr(&out));
     assert_eq!(fs::read(f.path("dst/big")).unwrap(), b"the old version");
     assert!(
@@ -360,7 +360,7 @@ fn a_missing_agent_is_a_clear_error() {
         .arg(&dst)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(12), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("is sy-remote installed there?"), "{err}");
     // Each cause once, even where an error quotes its source. Which cause the client sees
@@ -381,7 +381,7 @@ fn a_banner_printed_by_the_remote_shell_is_quoted_in_the_error() {
     );
     let dst = format!("fakehost:{}/", f.dst().display());
     let out = remote_sy(&f, &rsh, &[], &f.src_slash(), &dst);
-    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(12), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(err.contains("the remote shell printed text"), "{err}");
     assert!(err.contains("Welcome to fakehost!"), "{err}");

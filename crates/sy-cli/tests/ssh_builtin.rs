@@ -97,8 +97,15 @@ impl Setup {
 
     /// `sy -F CONFIG` with a HOME of its own and no ssh-agent from the environment.
     pub fn sy(&self) -> assert_cmd::Command {
-        let mut cmd = self.f.sy();
-        cmd.env("HOME", self.f.path("local-home"))
+        self.sy_at(Path::new(env!("CARGO_BIN_EXE_sy")))
+    }
+
+    /// [`sy`](Self::sy), running the copy of `sy` at `program`.
+    pub fn sy_at(&self, program: &Path) -> assert_cmd::Command {
+        let mut cmd = assert_cmd::Command::new(program);
+        cmd.current_dir(self.f.root())
+            .env("XDG_CONFIG_HOME", self.f.path(".config"))
+            .env("HOME", self.f.path("local-home"))
             .env_remove("SSH_AUTH_SOCK")
             .arg("-F")
             .arg(self.config_path())
@@ -285,7 +292,7 @@ fn a_missing_agent_at_a_custom_path_is_a_clear_error() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(
         err.contains("no-such-sy-remote") && err.contains("127"),
         "{err}"
@@ -352,8 +359,8 @@ fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
     s.sshd.signal_all(rustix::process::Signal::CONT);
     let mut err = String::new();
     std::io::Read::read_to_string(&mut sy.stderr.take().unwrap(), &mut err).unwrap();
-    // A broken link fails the files in flight, as when the agent dies (exit 2).
-    assert_eq!(status.code(), Some(2), "{err}");
+    // A broken link fails the files in flight, as when the agent dies (exit 23).
+    assert_eq!(status.code(), Some(23), "{err}");
     assert!(err.contains("no answer to 2 keepalives"), "{err}");
 }
 
@@ -383,7 +390,7 @@ fn a_host_that_never_answers_fails_after_connect_timeout() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("ConnectTimeout"), "{err}");
     drop(silent);
 }
@@ -582,7 +589,7 @@ fn a_remote_command_flooding_stderr_is_kept_to_64_kib() {
     let err = stderr(&out);
     assert_eq!(
         out.status.code(),
-        Some(3),
+        Some(5),
         "{}",
         &err[..err.len().min(2000)]
     );
@@ -607,6 +614,6 @@ fn an_agent_that_never_speaks_fails_after_connect_timeout() {
     let silent = remote_script(&s, "silent", "exec sleep 600");
     let out = s.push_to_agent(&silent, &[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("said nothing for 2s"), "{err}");
 }

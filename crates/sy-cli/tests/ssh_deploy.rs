@@ -8,9 +8,9 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use crate::remote::{edge_tree, sy_remote};
+use crate::remote::{edge_tree, noise, sy_remote};
 use crate::ssh_builtin::{Setup, no_sy_remote_on_the_remote_path, ok};
-use crate::util::{assert_same_tree, require_root, stderr};
+use crate::util::{assert_same_tree, require_root, stderr, stdout};
 
 /// An owner that is not the login user, for files planted as root.
 const OTHER_UID: u32 = 65534;
@@ -138,6 +138,53 @@ fn a_host_without_sy_remote_gets_a_compressed_verified_copy_at_its_content_addre
         fs::read_to_string(s.f.path("dst/later")).unwrap(),
         "second run"
     );
+}
+
+/// What `cargo install --locked --path crates/sy-cli --root R` puts in `R/bin` is this
+/// package's binaries: with only those two in a directory of their own, `sy` finds the agent
+/// beside itself, copies it to a host that has none and updates a changed file there by delta.
+#[test]
+fn the_installed_binaries_alone_deploy_the_agent_and_update_by_delta() {
+    let Some(s) = setup() else {
+        return;
+    };
+    let bin = s.f.mkdir("installed/bin");
+    for built in [env!("CARGO_BIN_EXE_sy"), env!("CARGO_BIN_EXE_sy-remote")] {
+        let built = Path::new(built);
+        fs::copy(built, bin.join(built.file_name().unwrap())).unwrap();
+    }
+    let old = noise(4 << 20, 11);
+    let mut new = old.clone();
+    new[2_000_000..2_000_500].copy_from_slice(&noise(500, 12));
+    s.f.write("src/large", &new);
+    s.f.write("dst/large", &old);
+    let out = ok(s
+        .sy_at(&bin.join("sy"))
+        .args(["-vv", "--stats"])
+        .arg(s.f.src_slash())
+        .arg(format!("sshtest:{}/", s.f.dst().display()))
+        .output()
+        .unwrap());
+    let (err, stats) = (stderr(&out), stdout(&out));
+    assert!(err.contains("copied"), "{err}");
+    assert!(fs::read(s.f.path("dst/large")).unwrap() == new);
+    assert!(
+        fs::read(deployed_agent(&s)).unwrap() == fs::read(bin.join("sy-remote")).unwrap(),
+        "the agent deployed is not the one installed beside sy"
+    );
+    let matched: u64 = stats
+        .lines()
+        .find_map(|line| line.strip_prefix("bytes: "))
+        .and_then(|bytes| {
+            bytes
+                .split(", ")
+                .nth(1)?
+                .strip_suffix(" matched")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no matched bytes in --stats: {stats}"));
+    assert!(matched >= 3 << 20, "{stats}");
 }
 
 #[test]

@@ -69,7 +69,7 @@ fn a_restricted_key_syncs_beneath_its_root_and_nowhere_else() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(
         err.contains("planted: a symbolic link on the way leads outside"),
         "{err}"

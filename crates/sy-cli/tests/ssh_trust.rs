@@ -22,7 +22,7 @@ fn an_unknown_host_is_refused_then_trusted_with_the_flag_and_remembered() {
     s.f.write("src/a", "a");
     let out = s.push(&[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains(&s.host_fingerprint()), "{err}");
     assert!(err.contains("--accept-new-host-key"), "{err}");
     assert!(
@@ -65,7 +65,7 @@ fn a_changed_host_key_is_refused_naming_the_file_and_line_of_the_old_one() {
     for flags in [&[][..], &["--accept-new-host-key"][..]] {
         let out = s.push(flags);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert_eq!(out.status.code(), Some(5), "{err}");
         assert!(
             err.contains("REMOTE HOST IDENTIFICATION HAS CHANGED"),
             "{err}"
@@ -152,7 +152,7 @@ fn authenticates_with_an_identity_flag_and_lists_what_was_tried_when_refused() {
     let wrong = wrong.display().to_string();
     let out = s.push(&["--identity", &wrong, "--identity", "/nonexistent/id_rsa"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(err.contains("permission denied"), "{err}");
     assert!(err.contains(&format!("{wrong} (refused)")), "{err}");
     assert!(err.contains("/nonexistent/id_rsa (not found)"), "{err}");
@@ -179,7 +179,7 @@ fn an_encrypted_key_that_cannot_be_unlocked_is_named_in_the_error() {
     s.f.write("src/a", "a");
     let out = s.push(&[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(
         err.contains(&format!("{} (encrypted", locked.display())),
         "{err}"
@@ -204,7 +204,7 @@ fn a_revoked_host_key_is_refused() {
     s.f.write("src/a", "a");
     let out = s.push(&["--accept-new-host-key"]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(
         err.contains("@revoked") && err.contains(&format!("{}:2", s.known_hosts.display())),
         "{err}"
@@ -338,7 +338,7 @@ fn an_encrypted_key_is_unlocked_with_the_passphrase_typed_on_the_terminal() {
 
     let other = s.f.path("other").display().to_string();
     let (shown, code) = sy_on_a_terminal(&s, &args(&other), "wrong\n");
-    assert_eq!(code, Some(3), "{shown}");
+    assert_eq!(code, Some(5), "{shown}");
     assert!(shown.contains("(wrong passphrase)"), "{shown}");
 }
 
@@ -374,7 +374,7 @@ fn both_refuse_a_changed_key(s: &Setup) -> String {
     );
     let out = s.push(&[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     err
 }
 
@@ -573,7 +573,7 @@ fn check_host_ip_records_and_checks_the_address_as_openssh_does() {
     s.f.write("src/c", "c");
     let out = s.push(&[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(
         err.contains(&format!(
             "differs from the key recorded for its IP address {ip} in {}:2",
@@ -635,7 +635,7 @@ fn a_known_hosts_command_is_run_and_believed_as_by_openssh() {
     s.f.write("src/b", "b");
     let out = s.push(&[]);
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(5), "{err}");
     assert!(
         err.contains("KnownHostsCommand") && err.contains("exit status: 1"),
         "{err}"

@@ -4,10 +4,12 @@
 mod s3_server;
 mod util;
 
+mod agent;
 mod basics;
 mod compare;
 mod config;
 mod errors;
+mod exit_codes;
 mod faults;
 mod filters;
 mod json;

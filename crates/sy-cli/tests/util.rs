@@ -408,14 +408,10 @@ pub fn default_signal_actions(cmd: &mut std::process::Command) -> &mut std::proc
     }
 }
 
-/// A program this workspace builds (`sy-remote`, an example), found where cargo puts it beside
-/// the `sy` under test — never built from here, which would fight the running cargo for its
-/// build lock. A missing one fails the test, naming the command that builds it (`build`, to
-/// which `--release` is added for a release build of the tests).
-///
-/// Cargo rebuilds it only when its package is in the build: after a change below `sy-remote`,
-/// `cargo test -p sy-cli` would run the `sy-remote` built before it, and `cargo test
-/// --workspace` the new one.
+/// A program this workspace builds (an example), found where cargo puts it beside the `sy`
+/// under test — never built from here, which would fight the running cargo for its build
+/// lock. A missing one fails the test, naming the command that builds it (`build`, to which
+/// `--release` is added for a release build of the tests).
 pub fn built_program(rel: &str, build: &str) -> PathBuf {
     let sy = Path::new(env!("CARGO_BIN_EXE_sy"));
     let path = sy.with_file_name(rel);

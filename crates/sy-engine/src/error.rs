@@ -97,4 +97,66 @@ impl SyncError {
     pub fn is_invalid(&self) -> bool {
         matches!(self, SyncError::Invalid(_))
     }
+
+    /// What kind of failure this is, for a front end's exit status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SyncError::Invalid(_) | SyncError::SshConfig(_) => ErrorKind::Usage,
+            SyncError::Source { .. } => ErrorKind::Selection,
+            SyncError::Scan { source, .. } => {
+                transport_kind(source).unwrap_or(ErrorKind::Selection)
+            }
+            SyncError::Destination { .. } | SyncError::Runtime(_) => ErrorKind::FileIo,
+            SyncError::Transport(e) => transport_kind(e).unwrap_or(ErrorKind::FileIo),
+            SyncError::SshSetup(_) | SyncError::RemoteShell { .. } | SyncError::Remote(_) => {
+                ErrorKind::StartRemote
+            }
+            SyncError::RemoteEnded { source, .. } => source.kind(),
+            SyncError::Interrupted { .. } => ErrorKind::Interrupted,
+        }
+    }
+}
+
+/// What kind of failure a [`SyncError`] is: what a front end tells its caller (the `sy`
+/// command's exit status follows rsync's codes for these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request cannot be carried out as given, or the settings it names are unreadable.
+    Usage,
+    /// A source could not be found or examined: there was nothing to select.
+    Selection,
+    /// Reading or writing local files failed (a destination that cannot be created).
+    FileIo,
+    /// The two sides speak no protocol version in common.
+    Incompatible,
+    /// The remote side could not be reached or started: SSH, the remote shell, the agent.
+    StartRemote,
+    /// The connection broke, or the peer broke the protocol, after the session began.
+    Stream,
+    /// The peer sent nothing for longer than `--timeout`.
+    Timeout,
+    /// The run was cancelled.
+    Interrupted,
+}
+
+/// The kind of a transport's error, where it says more than the step that met it.
+fn transport_kind(error: &sy_transport::Error) -> Option<ErrorKind> {
+    use sy_transport::{Error, LinkCause, ProtocolError};
+    Some(match error {
+        Error::LinkLost {
+            cause: LinkCause::Timeout { .. },
+            ..
+        } => ErrorKind::Timeout,
+        Error::LinkLost { .. } => ErrorKind::Stream,
+        Error::Protocol {
+            source: ProtocolError::IncompatibleVersion { .. },
+            ..
+        } => ErrorKind::Incompatible,
+        Error::Protocol { .. } => ErrorKind::Stream,
+        Error::Ssh { .. } | Error::HostKey { .. } => ErrorKind::StartRemote,
+        Error::Interrupted => ErrorKind::Interrupted,
+        Error::Io { .. } => ErrorKind::FileIo,
+        _ => return None,
+    })
 }

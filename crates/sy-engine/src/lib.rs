@@ -39,6 +39,7 @@
 
 #![deny(missing_docs)]
 
+mod change;
 mod connect;
 mod endpoint;
 mod error;
@@ -53,17 +54,19 @@ mod retry;
 mod run;
 mod totals;
 mod transfer;
+mod vanished;
 mod verify;
 
+pub use change::{Change, LinkTo};
 pub use endpoint::{Endpoint, RemoteSpec};
-pub use error::SyncError;
+pub use error::{ErrorKind, SyncError};
 pub use job::SyncJob;
 pub use observer::{Action, Done, NoObserver, Observer, Phase, Planned, Retrying};
 pub use options::{Compare, Perms, RemoteOptions, SshSettings, SyncOptions};
 pub use retry::RetryPolicy;
 pub use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt, PublicKey};
 pub use sy_transport::{
-    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterRules, RelPath, RuleKind,
-    describe_error,
+    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterRules, MetaTarget, RelPath,
+    RuleKind, describe_error,
 };
 pub use totals::{Totals, Traffic};

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use sy_transport::{Progress, RelPath};
 
+use crate::change::Change;
+
 /// What the run is doing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -69,7 +71,7 @@ impl Action {
 }
 
 /// The outcome of one action.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Done {
     /// Bytes sent from the source.
     pub literal: u64,
@@ -77,6 +79,8 @@ pub struct Done {
     pub matched: u64,
     /// Time taken (for batched small files, the batch's time).
     pub elapsed: Duration,
+    /// How the path changed, attribute by attribute (`None` where the engine does not say).
+    pub change: Option<Change>,
 }
 
 /// What one job found and will do, once both sides are scanned and compared.

@@ -21,6 +21,8 @@ pub enum Compare {
     Checksum,
     /// Same size.
     SizeOnly,
+    /// Never equal: every file is written again (rsync's `-I`, `--ignore-times`).
+    Never,
 }
 
 /// How copies get their permission bits.
@@ -57,6 +59,16 @@ pub struct SyncOptions {
     pub update: bool,
     /// Leave alone every file that exists at the destination.
     pub ignore_existing: bool,
+    /// Create nothing new at the destination: only update what exists there (rsync's
+    /// `--existing`).
+    pub existing: bool,
+    /// Leave alone source files larger than this many bytes (`--max-size`).
+    pub max_size: Option<u64>,
+    /// Leave alone source files smaller than this many bytes (`--min-size`).
+    pub min_size: Option<u64>,
+    /// Modification times this many seconds apart count as equal (`--modify-window`; 0 is
+    /// exact).
+    pub modify_window: u64,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
     /// Report what would be done and change nothing.
@@ -90,6 +102,10 @@ impl Default for SyncOptions {
             compare: Compare::SizeAndTime,
             update: false,
             ignore_existing: false,
+            existing: false,
+            max_size: None,
+            min_size: None,
+            modify_window: 0,
             delete: false,
             dry_run: false,
             sparse: false,

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use sy_transport::{Entry, EntryKind, Meta, MetaTarget, RelPath, SpecialKind};
 
+use crate::change::{Change, LinkTo, kind_of, same_time};
 use crate::mode::copy_mode;
 use crate::observer::Action;
 use crate::options::{Compare, SyncOptions};
@@ -63,6 +64,9 @@ pub struct Plan {
     pub blocked: Vec<RelPath>,
     /// Entries left alone, and why.
     pub unchanged: Vec<LeftAlone>,
+    /// How each entry the plan creates, changes or removes differs from what the destination
+    /// has (directories whose times are set only because their contents change are not here).
+    pub changes: HashMap<RelPath, Change>,
 }
 
 /// A symbolic link to create, or to put in place of what is at its path.
@@ -175,18 +179,11 @@ fn keyed<'a>(
         .filter_map(move |e| Some((e.path.strip_prefix(&base)?, e)))
 }
 
-fn same_time(a: &Meta, b: &Meta) -> bool {
-    // A file system without sub-second times reports 0 ns; compare whole seconds then.
-    if a.mtime.nanos == 0 || b.mtime.nanos == 0 {
-        a.mtime.secs == b.mtime.secs
-    } else {
-        a.mtime == b.mtime
-    }
-}
-
-fn meta_differs(src: &Meta, dst: &Meta, opts: &SyncOptions, times: bool) -> bool {
+/// The attributes differ. Times count with `--size-only` too: as rsync does, a file of the
+/// same size is left alone but gets the source's time.
+fn meta_differs(src: &Meta, dst: &Meta, opts: &SyncOptions) -> bool {
     src.mode != dst.mode
-        || (times && !same_time(src, dst))
+        || !same_time(src, dst, opts.modify_window)
         || (opts.owner && (src.uid != dst.uid || src.gid != dst.gid))
 }
 
@@ -215,6 +212,10 @@ pub fn plan(
 
     for (key, s) in keyed(src, src_base) {
         let d = dst_map.get(&key).copied();
+        // --existing: nothing new appears at the destination (nor beneath what is new).
+        if opts.existing && d.is_none() {
+            continue;
+        }
         let copied = as_copied(s, d, opts);
         let s: &Entry = &copied;
         // A directory on one side and something else on the other: the old one goes first.
@@ -238,10 +239,13 @@ pub fn plan(
             EntryKind::Dir => {
                 if d.is_none() {
                     plan.mkdirs.push(key.clone());
+                    plan.changes
+                        .insert(key.clone(), Change::created(MetaTarget::Dir));
                     mark_parent(&mut dirty, &key);
                 }
                 src_dirs.push((key, s.meta, d));
             }
+            EntryKind::File if !size_selected(s.size, opts) => {}
             EntryKind::File => {
                 if opts.hard_links && s.nlink > 1 {
                     let leader = link_leaders
@@ -261,6 +265,11 @@ pub fn plan(
                             });
                         } else {
                             mark_parent(&mut dirty, &key);
+                            let change = Change {
+                                link: Some(LinkTo::HardLink(leader.clone())),
+                                ..Change::created(MetaTarget::File)
+                            };
+                            plan.changes.insert(key.clone(), change);
                             plan.hard_links.push(NewHardLink { key, leader });
                         }
                         continue;
@@ -275,6 +284,8 @@ pub fn plan(
                         match file_decision(&key, s, d, opts, equal_content) {
                             Decision::Skip(why) => plan.unchanged.push(LeftAlone { key, why }),
                             Decision::FixMeta => {
+                                let change = Change::between(s, d, opts);
+                                plan.changes.insert(key.clone(), change);
                                 plan.fix_meta.push(MetaFix {
                                     key,
                                     target: MetaTarget::File,
@@ -283,6 +294,11 @@ pub fn plan(
                             }
                             Decision::Transfer => {
                                 mark_parent(&mut dirty, &key);
+                                let change = Change {
+                                    content: opts.compare == Compare::Checksum,
+                                    ..Change::between(s, d, opts)
+                                };
+                                plan.changes.insert(key.clone(), change);
                                 plan.files.push(FileAction {
                                     key,
                                     src: s.clone(),
@@ -297,6 +313,8 @@ pub fn plan(
                     }),
                     _ => {
                         mark_parent(&mut dirty, &key);
+                        plan.changes
+                            .insert(key.clone(), Change::created(MetaTarget::File));
                         plan.files.push(FileAction {
                             key,
                             src: s.clone(),
@@ -323,6 +341,16 @@ pub fn plan(
                 }),
                 other => {
                     mark_parent(&mut dirty, &key);
+                    let old_link = d.filter(|_| matches!(other, Some(EntryKind::Symlink { .. })));
+                    let change = Change {
+                        created: old_link.is_none(),
+                        content: old_link.is_some(),
+                        time: old_link
+                            .is_some_and(|d| !same_time(&s.meta, &d.meta, opts.modify_window)),
+                        link: Some(LinkTo::Symlink(target.clone())),
+                        ..Change::same(MetaTarget::Symlink)
+                    };
+                    plan.changes.insert(key.clone(), change);
                     plan.symlinks.push(NewSymlink {
                         key,
                         target: target.clone(),
@@ -336,27 +364,32 @@ pub fn plan(
     }
 
     if opts.delete {
-        for (key, _) in keyed(dst, dst_base) {
+        for (key, d) in keyed(dst, dst_base) {
             if src_keys.contains(&key) || under_any(&key, &replaced_dirs) {
                 continue;
             }
-            // Only the top of an extraneous subtree: removing it removes the rest.
-            if key.parent().is_some_and(|p| !src_keys.contains(&p)) {
-                continue;
-            }
+            // Every entry of an extraneous subtree, deepest first, so each removal is
+            // reported (as rsync lists them) and a directory is empty when it goes.
             mark_parent(&mut dirty, &key);
+            plan.changes.insert(key.clone(), Change::same(kind_of(d)));
             plan.deletions.push(key);
         }
         plan.deletions.sort_by_key(|k| std::cmp::Reverse(k.depth()));
     }
 
     for (key, meta, existing) in src_dirs {
-        let changed = existing.is_none_or(|d| meta_differs(&meta, &d.meta, opts, true));
+        let changed = existing.is_none_or(|d| meta_differs(&meta, &d.meta, opts));
         if let Some(d) = existing
             && dirty.contains(&key)
             && d.meta.mode & 0o700 != 0o700
         {
             plan.make_writable.push(key.clone());
+        }
+        if let Some(d) = existing
+            && changed
+        {
+            let change = Change::attributes(MetaTarget::Dir, &meta, &d.meta, opts);
+            plan.changes.insert(key.clone(), change);
         }
         if changed || dirty.contains(&key) {
             plan.dir_meta.push(DirMeta { key, meta });
@@ -400,17 +433,23 @@ fn file_decision(
     }
     let same = s.size == d.size
         && match opts.compare {
-            Compare::SizeAndTime => same_time(&s.meta, &d.meta),
+            Compare::SizeAndTime => same_time(&s.meta, &d.meta, opts.modify_window),
             Compare::SizeOnly => true,
             Compare::Checksum => equal_content.contains(key),
+            Compare::Never => false,
         };
     if !same {
         Decision::Transfer
-    } else if meta_differs(&s.meta, &d.meta, opts, opts.compare != Compare::SizeOnly) {
+    } else if meta_differs(&s.meta, &d.meta, opts) {
         Decision::FixMeta
     } else {
         Decision::Skip(Skip::Unchanged)
     }
+}
+
+/// A file of `size` bytes is within `--min-size` and `--max-size`.
+fn size_selected(size: u64, opts: &SyncOptions) -> bool {
+    opts.max_size.is_none_or(|max| size <= max) && opts.min_size.is_none_or(|min| size >= min)
 }
 
 fn mark_parent(dirty: &mut HashSet<RelPath>, key: &RelPath) {
@@ -661,7 +700,7 @@ mod tests {
     }
 
     #[test]
-    fn delete_lists_the_top_of_each_extraneous_subtree_deepest_first() {
+    fn delete_lists_each_extraneous_entry_deepest_first() {
         let src = [dir(""), dir("keep")];
         let dst = [
             dir(""),
@@ -679,7 +718,7 @@ mod tests {
                 ..opts()
             },
         );
-        assert_eq!(keys(&plan.deletions), ["keep/old", "gone", "top"]);
+        assert_eq!(keys(&plan.deletions), ["keep/old", "gone/a", "gone", "top"]);
         let plan = run(&src, &dst, &opts());
         assert!(plan.deletions.is_empty());
     }

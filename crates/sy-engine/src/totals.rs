@@ -28,6 +28,9 @@ pub struct Totals {
     pub skipped: u64,
     /// Entries that failed (each reported to the observer).
     pub failed: u64,
+    /// Source files that disappeared between the scan and their copy (each reported as a
+    /// warning); not failures.
+    pub vanished: u64,
     /// Sources that could not be synced at all (each reported); only with several sources,
     /// since with one the run returns the error.
     pub failed_sources: u64,
@@ -102,6 +105,7 @@ impl Totals {
         self.unchanged += o.unchanged;
         self.skipped += o.skipped;
         self.failed += o.failed;
+        self.vanished += o.vanished;
         self.failed_sources += o.failed_sources;
         self.bytes_literal += o.bytes_literal;
         self.bytes_matched += o.bytes_matched;

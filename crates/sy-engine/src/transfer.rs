@@ -2,7 +2,7 @@
 //! `-j` units in flight (at least 8 batches of small files when a side is remote), and neither
 //! kind starving the other.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,10 +11,12 @@ use sy_transport::{
 };
 use tokio::task::JoinSet;
 
+use crate::change::Change;
 use crate::observer::{Done, Observer};
 use crate::plan::FileAction;
 use crate::totals::Totals;
 use crate::totals::count;
+use crate::vanished::source_vanished;
 
 /// Files up to this size travel in memory, many to a batch.
 pub(crate) const SMALL_FILE: u64 = 128 << 10;
@@ -41,6 +43,8 @@ pub(crate) struct Ctx<O: ?Sized> {
     pub(crate) resume: bool,
     /// `--verify`: keep the list of written files to read them back.
     pub(crate) verify: bool,
+    /// How each entry of the plan changes, by key ([`Plan::changes`](crate::plan::Plan)).
+    pub(crate) changes: HashMap<RelPath, Change>,
     pub(crate) observer: Arc<O>,
 }
 
@@ -51,6 +55,12 @@ impl<O: Observer + ?Sized> Ctx<O> {
 
     pub(crate) fn dst_path(&self, key: &RelPath) -> RelPath {
         self.dst_base.join_rel(key)
+    }
+
+    /// How the entry at `key` changes, with paths as the observer sees them.
+    pub(crate) fn change_of(&self, key: &RelPath) -> Option<Change> {
+        let change = self.changes.get(key)?.clone();
+        Some(change.under(&self.dst_base))
     }
 }
 
@@ -145,6 +155,7 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                         literal: written.literal,
                         matched: written.matched,
                         elapsed: finished.elapsed,
+                        change: ctx.change_of(&file.key),
                     };
                     ctx.observer.done(action, &path, &done);
                     if ctx.verify {
@@ -167,8 +178,15 @@ pub(crate) async fn copy_files<S: Transport, D: Transport, O: Observer + Send + 
                     totals.failed += 1;
                 }
                 Err(e) => {
-                    ctx.observer.failed(Some(&path), &e.to_string());
-                    totals.failed += 1;
+                    if source_vanished(&**src, ctx, &file, &e).await {
+                        let shown = ctx.src_base.join_rel(&file.key);
+                        ctx.observer
+                            .warning(&format!("file has vanished: {}/{shown}", src.location()));
+                        totals.vanished += 1;
+                    } else {
+                        ctx.observer.failed(Some(&path), &e.to_string());
+                        totals.failed += 1;
+                    }
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The retry-once-then-report rule of `--verify`, driven with a destination whose read-back
 //! digests can be made to lie.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -137,6 +137,7 @@ fn run(lies: u32) -> (Totals, Vec<String>, Vec<String>) {
             delta_updates: false,
             resume: false,
             verify: true,
+            changes: HashMap::new(),
             observer: Arc::clone(&observer),
         });
         let scan = src.scan(ScanOptions::default()).await.unwrap();

@@ -113,16 +113,16 @@ impl Via {
     }
 }
 
-/// The `sy-remote` binary of this build: `cargo test --workspace` builds it beside the test
-/// binaries' directory.
+/// The `sy-remote` binary of this build (a binary of the `sy-cli` package): `cargo test
+/// --workspace` builds it beside the test binaries' directory.
 pub fn agent() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let target = exe.parent().and_then(Path::parent).unwrap();
     let agent = target.join("sy-remote");
     assert!(
         agent.is_file(),
-        "{} is missing: build it first (`cargo build -p sy-remote`, or run the whole suite with \
-         `cargo test --workspace`)",
+        "{} is missing: build it first (`cargo build -p sy-cli --bin sy-remote`, or run the \
+         whole suite with `cargo test --workspace`)",
         agent.display()
     );
     agent

@@ -34,6 +34,17 @@ impl FilterRules {
     /// Adds the rules of an `--exclude-from` file: one pattern a line, blank lines and lines
     /// starting with `#` or `;` skipped, `+ PATTERN` includes and `- PATTERN` excludes.
     pub fn add_rules_file(&mut self, text: &str) {
+        self.add_rule_lines(text, RuleKind::Exclude);
+    }
+
+    /// Adds the rules of an `--include-from` file: as [`add_rules_file`](Self::add_rules_file),
+    /// except that a line without `+ ` or `- ` includes.
+    pub fn add_include_file(&mut self, text: &str) {
+        self.add_rule_lines(text, RuleKind::Include);
+    }
+
+    /// One rule a line; `plain` is the kind of a line without `+ ` or `- `.
+    fn add_rule_lines(&mut self, text: &str, plain: RuleKind) {
         for line in text.lines() {
             let line = line.trim_end_matches('\r');
             if line.trim().is_empty() || line.starts_with('#') || line.starts_with(';') {
@@ -44,7 +55,7 @@ impl FilterRules {
             } else if let Some(p) = line.strip_prefix("- ") {
                 (RuleKind::Exclude, p.to_owned())
             } else {
-                (RuleKind::Exclude, line.to_owned())
+                (plain, line.to_owned())
             };
             self.rules.push(rule);
         }

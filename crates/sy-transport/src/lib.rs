@@ -57,7 +57,8 @@ pub use sftp::{Sftp, SftpOptions};
 /// in `sy-delta`): the same values travel over the wire.
 pub use sy_protocol::{
     Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterRules, Leftover, LeftoverKind, Meta,
-    MetaOptions, MetaTarget, PathError, RelPath, RuleKind, SpecialKind, Timestamp, TreeOp,
+    MetaOptions, MetaTarget, PathError, ProtocolError, RelPath, RuleKind, SpecialKind, Timestamp,
+    TreeOp,
 };
 pub use transport::{
     Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, NoProgress, Progress, ReadOptions, Scan,

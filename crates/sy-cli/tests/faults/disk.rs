@@ -103,7 +103,7 @@ fn fill_up(f: &Fixture, push: bool, device_full: bool) {
     let out = cmd.output().unwrap();
     let err = stderr(&out);
     let context = format!("push: {push}: {err}");
-    assert_eq!(out.status.code(), Some(2), "{context}");
+    assert_eq!(out.status.code(), Some(23), "{context}");
     let cause = if device_full {
         "no space left on the destination's device"
     } else {
@@ -127,7 +127,7 @@ fn fill_up(f: &Fixture, push: bool, device_full: bool) {
 }
 
 /// A destination directory remounted read-only (even root may not write there): the old
-/// version stays, the error names the file and the cause, the rest completes, exit 2.
+/// version stays, the error names the file and the cause, the rest completes, exit 23.
 #[test]
 fn a_read_only_destination_names_the_file_and_keeps_the_old_version() {
     let f = Fixture::new();
@@ -146,7 +146,7 @@ fn a_read_only_destination_names_the_file_and_keeps_the_old_version() {
     assert!(status.success());
     let out = f.sy().arg(f.src_slash()).arg(f.dst()).output().unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(
         err.contains("ro/file") && err.contains("the destination is a read-only file system"),
         "{err}"
@@ -158,7 +158,7 @@ fn a_read_only_destination_names_the_file_and_keeps_the_old_version() {
 
 /// A destination directory sy may not write to (root's, mode 555, with sy running as `nobody`;
 /// sy would make a directory of its own writable, as rsync does): the old version stays, the
-/// error names the file and the cause, exit 2.
+/// error names the file and the cause, exit 23.
 #[test]
 fn a_forbidden_destination_names_the_file_and_keeps_the_old_version() {
     if !require_root("give sy a destination directory that is not its own") {
@@ -185,7 +185,7 @@ fn a_forbidden_destination_names_the_file_and_keeps_the_old_version() {
     .unwrap();
     let out = cmd.arg(f.src_slash()).arg(f.dst()).output().unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(
         err.contains("locked/file") && err.contains("Permission denied"),
         "{err}"

@@ -85,7 +85,7 @@ fn without_retries_a_dropped_link_fails_the_run_and_leaves_no_torn_file() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(
         err.contains("connection to sy-remote on fakehost:"),
         "{err}"
@@ -135,7 +135,7 @@ fn a_stalled_link_ends_with_a_clear_message_within_10_s() {
     let took = started.elapsed();
     eprintln!("a link stalled after {stall} bytes ended after {took:?} (--timeout 5)");
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(
         err.contains("no data from fakehost:") && err.contains("for 5 s (--timeout)"),
         "{err}"
@@ -180,7 +180,7 @@ fn a_link_silent_from_the_start_times_out_without_retries() {
     let out = sy.output().unwrap();
     let took = started.elapsed();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(out.status.code(), Some(30), "{err}");
     assert!(err.contains("for 3 s (--timeout)"), "{err}");
     assert!(!err.contains("retrying"), "{err}");
     assert!(took < Duration::from_secs(10), "took {took:?}");
@@ -303,7 +303,7 @@ fn a_failing_shell_after_a_clean_session_is_not_retried() {
         .output()
         .unwrap();
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(out.status.code(), Some(23), "{err}");
     assert!(!err.contains("retrying"), "{err}");
     assert!(err.contains("exited with exit status: 3"), "{err}");
     assert_eq!(std::fs::read(f.path("dst/a")).unwrap(), b"a");

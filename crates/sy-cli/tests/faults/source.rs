@@ -1,6 +1,6 @@
 //! A source file rewritten in place by another process while sy copies it (the transfer is
 //! paced with --bwlimit so the rewrites land inside it). Whatever the timing, the copy is one
-//! complete version of the file, or the old one with the file reported as changed (exit 2):
+//! complete version of the file, or the old one with the file reported as changed (exit 23):
 //! never a mix of two versions.
 
 use std::fs::OpenOptions;
@@ -94,7 +94,7 @@ fn a_file_rewritten_during_its_transfer_is_never_copied_as_a_mix() {
                     .unwrap_or_else(|| panic!("{context}: the copy is a mix of versions"));
                 format!("version {k}")
             }
-            Some(2) => {
+            Some(23) => {
                 assert!(err.contains("big changed while being copied"), "{context}");
                 assert!(!f.path("dst/big").exists(), "{context}");
                 "reported as changed".to_owned()

@@ -20,6 +20,7 @@ use sy_transport::{
 
 use self::tree::{Labelled, apply_ops, apply_reported};
 use crate::SyncError;
+use crate::change::Change;
 use crate::observer::{Action, Observer, Phase, Planned, ProgressTo};
 use crate::options::{Compare, SyncOptions};
 use crate::plan::{Plan, plan};
@@ -71,7 +72,7 @@ where
             (&dst_scan.entries, dst_base),
         );
     }
-    let plan = compare(
+    let mut plan = compare(
         &*src,
         &*dst,
         transfer,
@@ -108,6 +109,7 @@ where
             .unwrap_or(src.prefers_whole_file() && dst.prefers_whole_file()),
         resume: opts.whole_file != Some(true),
         verify: opts.verify,
+        changes: std::mem::take(&mut plan.changes),
         observer,
     });
 
@@ -325,7 +327,17 @@ async fn skeleton<D: Transport, O: Observer>(
     let mut ops: Vec<Labelled> = Vec::new();
     for key in &plan.remove_first {
         let path = ctx.dst_path(key);
-        ops.push((TreeOp::Remove { path }, Some(Action::Delete)));
+        // What is in the way is a directory where the source has something else, or the
+        // other way round.
+        let removed = match ctx.changes.get(key).map(|c| c.kind) {
+            Some(MetaTarget::Dir) => MetaTarget::File,
+            _ => MetaTarget::Dir,
+        };
+        let change = Change::same(removed);
+        ops.push((
+            TreeOp::Remove { path },
+            Some((Action::Delete, Some(change))),
+        ));
     }
     for key in &plan.make_writable {
         let path = ctx.dst_path(key);
@@ -333,7 +345,7 @@ async fn skeleton<D: Transport, O: Observer>(
     }
     for key in &plan.mkdirs {
         let path = ctx.dst_path(key);
-        ops.push((TreeOp::Mkdir { path }, Some(Action::Mkdir)));
+        ops.push((TreeOp::Mkdir { path }, reported(ctx, Action::Mkdir, key)));
     }
     for link in &plan.symlinks {
         let op = TreeOp::Symlink {
@@ -341,7 +353,7 @@ async fn skeleton<D: Transport, O: Observer>(
             target: link.target.clone(),
             meta: link.meta,
         };
-        ops.push((op, Some(Action::Symlink)));
+        ops.push((op, reported(ctx, Action::Symlink, &link.key)));
     }
     apply_reported(dst, ctx, ops, totals).await;
 }
@@ -359,7 +371,7 @@ async fn finish<D: Transport, O: Observer>(
             path: ctx.dst_path(&link.key),
             target: ctx.dst_path(&link.leader),
         };
-        ops.push((op, Some(Action::HardLink)));
+        ops.push((op, reported(ctx, Action::HardLink, &link.key)));
     }
     for fix in &plan.fix_meta {
         let op = TreeOp::SetMeta {
@@ -367,7 +379,7 @@ async fn finish<D: Transport, O: Observer>(
             target: fix.target,
             meta: fix.meta,
         };
-        ops.push((op, Some(Action::Meta)));
+        ops.push((op, reported(ctx, Action::Meta, &fix.key)));
     }
     apply_reported(dst, ctx, ops, totals).await;
 }
@@ -394,10 +406,19 @@ async fn delete<D: Transport, O: Observer>(
         .iter()
         .map(|key| {
             let path = ctx.dst_path(key);
-            (TreeOp::Remove { path }, Some(Action::Delete))
+            (TreeOp::Remove { path }, reported(ctx, Action::Delete, key))
         })
         .collect();
     apply_reported(dst, ctx, ops, totals).await;
+}
+
+/// `action` on the entry at `key`, reported with how it changes.
+fn reported<O: Observer>(
+    ctx: &Ctx<O>,
+    action: Action,
+    key: &RelPath,
+) -> Option<(Action, Option<Change>)> {
+    Some((action, ctx.change_of(key)))
 }
 
 /// Partials of files that needed nothing this time are stale.
@@ -442,7 +463,10 @@ async fn directory_times<D: Transport, O: Observer>(
                 target: MetaTarget::Dir,
                 meta: dir.meta,
             };
-            (op, None)
+            // Reported when the directory existed with other attributes; not when it is new,
+            // nor when only its contents changed.
+            let changed = ctx.changes.get(&dir.key).is_some_and(|c| !c.created);
+            (op, changed.then(|| (Action::Meta, ctx.change_of(&dir.key))))
         })
         .collect();
     apply_reported(dst, ctx, ops, totals).await;

@@ -3,6 +3,7 @@
 
 use sy_transport::{RelPath, Transport, TreeOp};
 
+use crate::change::Change;
 use crate::observer::{Action, Done, Observer};
 use crate::totals::{Totals, count};
 use crate::transfer::Ctx;
@@ -10,8 +11,9 @@ use crate::transfer::Ctx;
 /// Tree operations per request.
 const OPS_PER_BATCH: usize = 1024;
 
-/// An operation and what its success counts as (`None`: housekeeping, not reported).
-pub(super) type Labelled = (TreeOp, Option<Action>);
+/// An operation and what its success counts as, with how it changes its path (`None`:
+/// housekeeping, not reported).
+pub(super) type Labelled = (TreeOp, Option<(Action, Option<Change>)>);
 
 /// Applies operations in batches; failures are reported, successes counted under `action`.
 pub(super) async fn apply_reported<D: Transport, O: Observer>(
@@ -28,9 +30,13 @@ pub(super) async fn apply_reported<D: Transport, O: Observer>(
         let results = dst.apply(tree_ops, ctx.write.meta).await;
         for ((result, label), path) in results.into_iter().zip(labels).zip(paths) {
             match (result, label) {
-                (Ok(()), Some(action)) => {
+                (Ok(()), Some((action, change))) => {
                     count(totals, action);
-                    ctx.observer.done(action, &path, &Done::default());
+                    let done = Done {
+                        change,
+                        ..Done::default()
+                    };
+                    ctx.observer.done(action, &path, &done);
                 }
                 (Ok(()), None) => {}
                 (Err(e), _) => {

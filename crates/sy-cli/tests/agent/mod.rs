@@ -3,9 +3,7 @@
 //! goodbye and closes its input; it names a root it cannot open; it says its version; and, as a
 //! forced command with `--restrict`, it serves only what its restriction allows (`restricted`).
 //! (The protocol in depth is tested in sy-transport, and whole syncs through this program in
-//! sy-cli's tests, which find it beside `sy`: testing it here is also what makes
-//! `cargo test --workspace` build it.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! the other modules here.) The binary is this package's, built beside `sy`.
 
 mod restricted;
 

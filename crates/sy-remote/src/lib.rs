@@ -2,6 +2,16 @@
 //! runs `ssh host sy-remote --mkdir -- dir`). It serves the sy protocol on stdin/stdout for the
 //! one directory it is given, logs to stderr, and exits when stdin closes.
 //!
+//! This crate is the program's body, [`main`]; the `sy-remote` binary itself is built by the
+//! `sy-cli` package, beside `sy`, so that one `cargo install --path crates/sy-cli` installs
+//! both — and `sy` finds the agent it copies to a host that lacks one.
+//!
+//! ```no_run
+//! fn main() -> std::process::ExitCode {
+//!     sy_remote::main()
+//! }
+//! ```
+//!
 //! Every path the client names is resolved beneath that directory without following a
 //! symbolic link out of it — for writes, and for reads too: with `-L` a link is followed only
 //! while it stays beneath the directory, so a client cannot plant `x -> /etc/shadow` and read
@@ -35,6 +45,7 @@
 //!
 //! Without `SSH_ORIGINAL_COMMAND` (not run by sshd as a forced command) the directory comes
 //! from the arguments, as without `--restrict`.
+#![deny(missing_docs)]
 
 mod forced;
 
@@ -85,7 +96,9 @@ struct Request {
     verbose: u8,
 }
 
-fn main() -> ExitCode {
+/// Runs the agent with the process's arguments and standard streams, and returns its exit
+/// status: success when the client said goodbye, 2 (with the error on stderr) otherwise.
+pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
