@@ -158,6 +158,15 @@ fn the_installed_binaries_alone_deploy_the_agent_and_update_by_delta() {
     new[2_000_000..2_000_500].copy_from_slice(&noise(500, 12));
     s.f.write("src/large", &new);
     s.f.write("dst/large", &old);
+    // Written within one tick of the kernel's coarse clock, both could carry the same time
+    // and the copy would count as up to date.
+    let old_time = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+    fs::File::options()
+        .write(true)
+        .open(s.f.path("dst/large"))
+        .unwrap()
+        .set_modified(old_time)
+        .unwrap();
     let out = ok(s
         .sy_at(&bin.join("sy"))
         .args(["-vv", "--stats"])
