@@ -162,7 +162,7 @@ pub struct Args {
     #[arg(long)]
     pub no_whole_file: bool,
     /// Files transferred in parallel [default: number of cores, at least 2; to a remote side,
-    /// at least 8 batches of small files].
+    /// at least 6 batches of small files].
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<NonZeroUsize>,
     /// List each change as rsync's itemized code and name (`>f.st...... a.txt`,

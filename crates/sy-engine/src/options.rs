@@ -78,7 +78,7 @@ pub struct SyncOptions {
     /// `Some(true)`: always send whole files; `Some(false)`: always send deltas against the
     /// destination's old version; `None`: decide per pair of sides (deltas when one is remote).
     pub whole_file: Option<bool>,
-    /// Files worked on at once (to a remote side, batches of small files keep at least 8 in
+    /// Files worked on at once (to a remote side, batches of small files keep at least 6 in
     /// flight: they mostly wait for the round trip).
     pub jobs: usize,
     /// Read each written file back and compare its digest with the source's.

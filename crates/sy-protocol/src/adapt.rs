@@ -53,10 +53,11 @@ const WARM_UP: u64 = 256 << 10;
 const WINDOW_TIME: Duration = Duration::from_millis(30);
 /// …and carries at least this much data the writer may compress.
 const WINDOW_BYTES: u64 = 256 << 10;
-/// A window that takes longer than this to fill measured idle time, not the link: it is dropped.
+/// A window that takes longer than this to fill is judged with what it has when the link's
+/// writer finished writes in it (a link below about 1 Mbit/s), else dropped.
 const WINDOW_STALE: Duration = Duration::from_secs(2);
-/// A pause in sending this long (waiting for answers) is not the link's doing: the window
-/// starts again after it.
+/// A pause in sending this long while the link's writer idles (waiting for answers) is not the
+/// link's doing: the window starts again after it.
 const IDLE_GAP: Duration = Duration::from_millis(100);
 /// A probe compresses this much, then is judged.
 const PROBE_BYTES: u64 = 1 << 20;
@@ -370,6 +371,8 @@ pub(crate) struct Adapter {
     governor: Governor,
     start: Instant,
     last_sent: Instant,
+    /// The link's busy time when something was last sent.
+    busy_at_last_sent: Duration,
     logical: u64,
     zstd_mark: ZstdTotals,
     link_written: u64,
@@ -387,6 +390,7 @@ impl Adapter {
             governor: Governor::new(level),
             start: Instant::now(),
             last_sent: Instant::now(),
+            busy_at_last_sent: Duration::ZERO,
             logical: 0,
             zstd_mark: ZstdTotals::default(),
             link_written: 0,
@@ -428,10 +432,15 @@ impl Adapter {
             return self.choice();
         }
         let now = Instant::now();
-        if now.duration_since(self.last_sent) >= IDLE_GAP {
+        // A pause in sending restarts the window, unless the link's writer was busy through
+        // it: then the pause was the link's (a slow one drains a full queue for longer).
+        let gap = now.duration_since(self.last_sent);
+        let link_worked = self.link_busy.saturating_sub(self.busy_at_last_sent);
+        if gap >= IDLE_GAP && link_worked < gap / 2 {
             self.restart(zstd);
         }
         self.last_sent = now;
+        self.busy_at_last_sent = self.link_busy;
         if let Choice::Zstd(level) = self.choice()
             && logical > 0
         {
@@ -452,7 +461,11 @@ impl Adapter {
             WINDOW_TIME
         };
         let full = elapsed >= min_time && self.logical >= WINDOW_BYTES && link_moved;
-        if !probe_done && !full {
+        // A window that took this long with data going out all along (a pause restarts it)
+        // measured a slow link: judged with less data, not dropped, or a link below about
+        // 1 Mbit/s would never fill one and never be judged at all.
+        let slow = elapsed >= WINDOW_STALE && self.logical >= MIN_SAMPLE && link_moved;
+        if !probe_done && !full && !slow {
             if elapsed >= WINDOW_STALE {
                 self.restart(zstd);
             }
@@ -640,6 +653,42 @@ mod tests {
         assert_eq!(adapter.sent(WARM_UP - 1, none), Choice::Stored);
         assert_eq!(adapter.levels_used(), None);
         assert_eq!(adapter.sent(1, none), Choice::Zstd(AUTO_START_LEVEL));
+    }
+
+    #[test]
+    fn a_link_too_slow_to_fill_a_window_in_time_is_still_judged() {
+        // About 600 kbit/s: 2 KiB at a time, never pausing long enough to restart the window,
+        // and the writer blocked all along.
+        let mut adapter = Adapter::new(AUTO_START_LEVEL);
+        let none = ZstdTotals::default();
+        adapter.sent(WARM_UP, none);
+        let start = Instant::now();
+        let mut written = 0;
+        while start.elapsed() < WINDOW_STALE + Duration::from_millis(200) {
+            std::thread::sleep(IDLE_GAP / 4);
+            written += 2 << 10;
+            adapter.link_progress(written, start.elapsed());
+            adapter.sent(2 << 10, none);
+        }
+        assert!(adapter.governor.drain.is_some(), "no window was judged");
+    }
+
+    #[test]
+    fn a_link_that_makes_the_sender_wait_is_still_judged() {
+        // 10 Mbit/s: each MiB takes 0.8 s to drain, and the sender waits that long between
+        // sends with the writer busy throughout. (The pauses used to restart every window.)
+        let mut adapter = Adapter::new(AUTO_START_LEVEL);
+        let none = ZstdTotals::default();
+        adapter.sent(WARM_UP, none);
+        let start = Instant::now();
+        let mut written = 0;
+        for _ in 0..4 {
+            std::thread::sleep(IDLE_GAP * 3);
+            written += 256 << 10;
+            adapter.link_progress(written, start.elapsed());
+            adapter.sent(256 << 10, none);
+        }
+        assert!(adapter.governor.drain.is_some(), "no window was judged");
     }
 
     #[test]

@@ -115,7 +115,8 @@ impl Endpoint {
 
     /// Tells an adaptive session what the link did: the transport's writer has written
     /// `written` bytes in all and spent `busy` in all blocked writing them. Call it before
-    /// sending; without it, the link counts as never busy. No effect on other sessions.
+    /// sending; without it, no measuring window closes and the first choice stays. No effect
+    /// on other sessions.
     pub fn link_progress(&mut self, written: u64, busy: Duration) {
         if let Some(adapter) = &mut self.adapter {
             adapter.link_progress(written, busy);

@@ -53,6 +53,7 @@ where
         return Ok(totals);
     };
     let (src_base, dst_base) = (&transfer.src.base, &transfer.dst.base);
+    let any_time = matches!(opts.compare, Compare::Checksum | Compare::SizeOnly);
     if dst.reports_write_times() {
         let links = write_times::storable(&mut src_scan.entries, src_base);
         if links > 0 {
@@ -65,11 +66,13 @@ where
         write_times::align(
             (&mut dst_scan.entries, dst_base),
             (&src_scan.entries, src_base),
+            any_time,
         );
     } else if src.reports_write_times() {
         write_times::align(
             (&mut src_scan.entries, src_base),
             (&dst_scan.entries, dst_base),
+            any_time,
         );
     }
     let mut plan = compare(

@@ -18,8 +18,11 @@ use std::collections::{HashMap, HashSet};
 use sy_transport::{Entry, EntryKind, RelPath};
 
 /// Makes each pair that the rule above finds unchanged look equal: `store` is the store's
-/// side (source or destination), `other` the file-system side.
-pub(super) fn align(store: (&mut [Entry], &RelPath), other: (&[Entry], &RelPath)) {
+/// side (source or destination), `other` the file-system side. With `any_time`, every pair of
+/// files of the same size does: the comparison does not look at times (`-c`, `--size-only`),
+/// and a store cannot take the other side's time without writing the object again, so the
+/// plan would otherwise ask for that on every run.
+pub(super) fn align(store: (&mut [Entry], &RelPath), other: (&[Entry], &RelPath), any_time: bool) {
     let (other_entries, other_base) = other;
     let by_key: HashMap<RelPath, &Entry> = other_entries
         .iter()
@@ -37,7 +40,8 @@ pub(super) fn align(store: (&mut [Entry], &RelPath), other: (&[Entry], &RelPath)
         let unchanged = match (&entry.kind, &theirs.kind) {
             (EntryKind::Dir, EntryKind::Dir) => true,
             (EntryKind::File, EntryKind::File) => {
-                entry.size == theirs.size && theirs.meta.mtime.secs <= entry.meta.mtime.secs
+                entry.size == theirs.size
+                    && (any_time || theirs.meta.mtime.secs <= entry.meta.mtime.secs)
             }
             _ => false,
         };
@@ -107,7 +111,7 @@ mod tests {
             file("c", 3, 150, 0o644),
         ];
         let base = RelPath::new("d").unwrap();
-        align((&mut objects, &RelPath::root()), (&local, &base));
+        align((&mut objects, &RelPath::root()), (&local, &base), false);
         assert_eq!(objects[0].meta, local[0].meta, "written after the change");
         assert_eq!(
             objects[1].meta.mtime.secs, 150,
@@ -128,10 +132,29 @@ mod tests {
             file("b", 3, 150, 0o644),
             file("c", 3, 150, 0o644),
         ];
-        align((&mut objects, &RelPath::root()), (&local, &RelPath::root()));
+        align(
+            (&mut objects, &RelPath::root()),
+            (&local, &RelPath::root()),
+            false,
+        );
         assert_eq!(objects[0].meta, local[0].meta);
         assert_eq!(objects[1].meta.mtime.secs, 150, "changed here since");
         assert_eq!(objects[2].meta.mtime.secs, 150, "another size");
+    }
+
+    #[test]
+    fn comparing_without_times_any_copy_of_the_same_size_keeps_its_time() {
+        // With -c or --size-only, a file touched after its upload is not a change of time
+        // the store could record (short of writing the object again).
+        let local = [file("b", 3, 300, 0o600), file("c", 4, 1, 0)];
+        let mut objects = [file("b", 3, 150, 0o644), file("c", 3, 150, 0o644)];
+        align(
+            (&mut objects, &RelPath::root()),
+            (&local, &RelPath::root()),
+            true,
+        );
+        assert_eq!(objects[0].meta, local[0].meta);
+        assert_eq!(objects[1].meta.mtime.secs, 150, "another size");
     }
 
     #[test]

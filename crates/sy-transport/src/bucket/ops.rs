@@ -10,7 +10,7 @@ use super::{Inner, REQUESTS_IN_FLIGHT};
 use crate::{Error, RelPath, Result, TreeOp};
 
 /// Applies `ops` in order, one result each; removals next to each other run together (their
-/// order does not matter: no key is beneath another file's).
+/// order does not matter once those beneath a directory removed with them are left to it).
 pub(super) async fn apply(inner: &Inner, ops: Vec<TreeOp>) -> Vec<Result<()>> {
     let mut results = Vec::with_capacity(ops.len());
     let mut removals = Vec::new();
@@ -44,8 +44,24 @@ fn apply_one(inner: &Inner, op: TreeOp) -> Result<()> {
 }
 
 async fn remove_all(inner: &Inner, paths: Vec<RelPath>) -> Vec<Result<()>> {
-    stream::iter(paths)
-        .map(|path| remove(inner, path))
+    // A plan lists every entry of a removed subtree; the directory's bulk delete takes the
+    // keys beneath it, so they need no request of their own (nor a race with it).
+    let covered: Vec<bool> = paths
+        .iter()
+        .map(|path| {
+            paths
+                .iter()
+                .any(|other| other != path && path.starts_with(other) && inner.may_be_dir(other))
+        })
+        .collect();
+    stream::iter(paths.into_iter().zip(covered))
+        .map(|(path, covered)| async move {
+            if covered {
+                Ok(())
+            } else {
+                remove(inner, path).await
+            }
+        })
         .buffered(REQUESTS_IN_FLIGHT)
         .collect()
         .await

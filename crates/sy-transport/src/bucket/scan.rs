@@ -34,6 +34,9 @@ pub(super) async fn scan(inner: &Inner, options: ScanOptions) -> Result<Scan> {
             Some(path) if path.starts_with(&base) && path != base => {
                 tree.add_file(&base, path, object.size, mtime::written(&object), &filter);
             }
+            // A folder marker for the prefix itself (`p/`, as a console's "create folder"
+            // writes it): the directory being listed.
+            Some(path) if path == base && object.location.as_ref().ends_with('/') => {}
             _ => problems.push(Error::Store {
                 action: "listing",
                 location: inner.shown(&object.location),
