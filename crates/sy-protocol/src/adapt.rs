@@ -2,10 +2,10 @@
 //! window, between stored blocks and zstd, and which zstd level — in the spirit of
 //! `zstd --adapt`, from what it measures rather than from what it is told.
 //!
-//! A window closes once it has lasted [`WINDOW_TIME`], carried [`WINDOW_BYTES`] of data the
-//! writer may compress, and seen the link's writer finish a write. Over it, the transport reports the time its writer spent blocked writing
-//! to the link and the wire bytes written; the block layer reports the time spent compressing
-//! and the bytes in and out. From these:
+//! A window closes once it has lasted [`WINDOW_TIME`], carried [`WINDOW_BYTES`] of data the writer
+//! may compress, and seen the link's writer finish a write. Over it, the transport reports the time
+//! its writer spent blocked writing to the link and the wire bytes written; the block layer reports
+//! the time spent compressing and the bytes in and out. From these:
 //!
 //! - `b`, the link's busy share: blocked time ÷ window time. Under [`LINK_BUSY`] the link is not
 //!   what limits the transfer (the CPU, a disk or the peer is): compressing cannot make it faster,
@@ -16,14 +16,14 @@
 //! - the gain `m = (1 − 1/r) · C / D`: link time saved per byte over CPU time spent per byte.
 //!
 //! While compressing: a level down when the compressor is what the writer waits for (`c` over
-//! [`CPU_BOUND`] with the link idle) or `m` < 2; stored when `m` < 1, below the lowest level,
-//! or when the link is idle and stored data would not fill it (once more than the buffers on the
-//! way hold has been written, [`BUFFERS_FILLED`]: before, an idle link says nothing); a level up when `m` ≥ 4 and the compressor is idle most of the
-//! window. While stored and the link busy: zstd resumes when the last estimate of `C` and `r`
-//! predicts `m` ≥ 3; otherwise a short probe (one window of [`PROBE_BYTES`]) refreshes the
-//! estimate after 16 MiB, then 32 MiB, … of stored data. On loopback or a fast LAN, `D` is in
-//! the hundreds of MB/s and `m` stays low: nothing is compressed. At 100 Mbit/s, `D` is
-//! 12.5 MB/s and text compresses at a level the CPU sustains.
+//! [`CPU_BOUND`] with the link idle) or `m` < 2; stored when `m` < 1, below the lowest level, or
+//! when the link is idle and stored data would not fill it (once more than the buffers on the way
+//! hold has been written, [`BUFFERS_FILLED`]: before, an idle link says nothing); a level up when
+//! `m` ≥ 4 and the compressor is idle most of the window. While stored and the link busy: zstd
+//! resumes when the last estimate of `C` and `r` predicts `m` ≥ 3; otherwise a short probe (one
+//! window of [`PROBE_BYTES`]) refreshes the estimate after 16 MiB, then 32 MiB, … of stored data.
+//! On loopback or a fast LAN, `D` is in the hundreds of MB/s and `m` stays low: nothing is
+//! compressed. At 100 Mbit/s, `D` is 12.5 MB/s and text compresses at a level the CPU sustains.
 //!
 //! A session's first [`WARM_UP`] bytes go stored: control messages are not worth a zstd
 //! window on either side, and a direction that carries only them never needs one.
