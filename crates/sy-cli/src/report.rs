@@ -306,7 +306,7 @@ impl Observer for Reporter {
                 "dry_run": self.dry_run,
                 "bytes_literal": done.literal,
                 "bytes_matched": done.matched,
-                "duration_ms": done.elapsed.as_secs_f64() * 1000.0,
+                "duration_ms": done.elapsed.as_millis() as u64,
             });
             json_path(&mut event, path);
             self.json(event);
