@@ -151,10 +151,23 @@ impl Reporter {
             self.json(summary);
         } else if self.out.stats && !self.out.quiet {
             let dry = if self.dry_run { " (dry run)" } else { "" };
+            let bytes = if self.dry_run {
+                format!(
+                    "bytes: {} in the files to write (a dry run sends none)",
+                    self.size(totals.bytes_planned)
+                )
+            } else {
+                format!(
+                    "bytes: {} literal, {} matched, {} written",
+                    self.size(totals.bytes_literal),
+                    self.size(totals.bytes_matched),
+                    self.size(written)
+                )
+            };
             self.print(&format!(
                 "files: {} scanned, {} created, {} updated, {} deleted, {} unchanged, {} skipped, {} failed{dry}\n\
                  other: {} directories created, {} links, {} attribute fixes\n\
-                 bytes: {} literal, {} matched, {} written\n\
+                 {}\n\
                  time:  {:.3} s, {}/s",
                 totals.scanned,
                 totals.files_created,
@@ -166,9 +179,7 @@ impl Reporter {
                 totals.dirs,
                 totals.links,
                 totals.meta,
-                self.size(totals.bytes_literal),
-                self.size(totals.bytes_matched),
-                self.size(written),
+                bytes,
                 secs,
                 human_bytes(rate),
             ));
