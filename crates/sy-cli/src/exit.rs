@@ -62,6 +62,11 @@ impl Exit {
         }
     }
 
+    /// True for the statuses of a run stopped by a signal.
+    pub fn is_signal(self) -> bool {
+        matches!(self, Exit::HungUp | Exit::Interrupted | Exit::Terminated)
+    }
+
     /// The status for a run that could not be carried out.
     pub fn for_error(kind: ErrorKind) -> Exit {
         match kind {

@@ -190,7 +190,7 @@ async fn run_config(config: Config, log: Option<AuditLog>) -> Result<Exit> {
     let exit = signals::received(&signalled)
         .or(failure)
         .unwrap_or_else(|| Exit::for_totals(&totals));
-    if matches!(exit, Exit::Interrupted | Exit::Terminated | Exit::HungUp) {
+    if exit.is_signal() {
         reporter.stopped(&totals, exit);
     }
     if let Err(e) = reporter

@@ -100,7 +100,12 @@ impl Reporter {
     /// Returns the first error writing to stdout (a closed pipe), if any.
     pub fn finish(&self, totals: &Totals, elapsed: Duration, exit: Exit) -> io::Result<()> {
         if let Some(view) = &self.view {
-            view.finish(totals, elapsed);
+            // Stopped by a signal: what was saved is not the run's to claim.
+            if exit.is_signal() {
+                view.clear();
+            } else {
+                view.finish(totals, elapsed);
+            }
         }
         if let Some(log) = &self.log {
             log.finish(totals, exit);
@@ -223,6 +228,9 @@ impl Reporter {
         if self.out.quiet {
             return;
         }
+        if let Some(view) = &self.view {
+            view.clear();
+        }
         let signal = match exit {
             Exit::HungUp => "SIGHUP",
             Exit::Terminated => "SIGTERM",
@@ -306,6 +314,9 @@ impl Observer for Reporter {
     fn done(&self, action: Action, path: &RelPath, done: &Done) {
         if let Some(view) = &self.view {
             view.ended(path);
+            if matches!(action, Action::Create | Action::Update) {
+                view.file_written();
+            }
         }
         if let Some(log) = &self.log {
             log.change(action, path, done);
