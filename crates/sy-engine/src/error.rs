@@ -77,6 +77,8 @@ pub enum SyncError {
     RemoteEnded {
         /// What happened to the remote shell or agent process.
         shell: String,
+        /// The agent's command was not found there: the remote side never started.
+        not_started: bool,
         /// The job's own error.
         #[source]
         source: Box<SyncError>,
@@ -120,6 +122,10 @@ impl SyncError {
             SyncError::SshSetup(_) | SyncError::RemoteShell { .. } | SyncError::Remote(_) => {
                 ErrorKind::StartRemote
             }
+            SyncError::RemoteEnded {
+                not_started: true,
+                ..
+            } => ErrorKind::StartRemote,
             SyncError::RemoteEnded { source, .. } => source.kind(),
             SyncError::Interrupted { .. } => ErrorKind::Interrupted,
         }
