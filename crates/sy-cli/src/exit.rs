@@ -66,8 +66,12 @@ impl Exit {
             Exit::Ok => "success: everything was synchronized (or nothing needed to be)",
             Exit::Usage => "syntax or usage error (nothing was changed)",
             Exit::Protocol => "protocol incompatibility (sy and sy-remote of different releases)",
-            Exit::Selection => "errors selecting input/output files: a missing or unreadable source",
-            Exit::StartRemote => "error starting the remote side: SSH, the remote shell or the agent",
+            Exit::Selection => {
+                "errors selecting input/output files: a missing or unreadable source"
+            }
+            Exit::StartRemote => {
+                "error starting the remote side: SSH, the remote shell or the agent"
+            }
             Exit::FileIo => "error in file I/O: a destination that cannot be created or written",
             Exit::Stream => "error in the protocol data stream: the connection broke",
             Exit::Partial => "partial transfer due to error (each failure is named on stderr)",

@@ -3,15 +3,13 @@
 
 use std::io::Write;
 
-use clap::CommandFactory;
 use clap_mangen::Man;
 
-use crate::args::Args;
 use crate::exit::Exit;
 
 /// `sy(1)` in roff.
 pub fn man_page() -> std::io::Result<Vec<u8>> {
-    let man = Man::new(Args::command());
+    let man = Man::new(crate::help::command());
     let mut page = Vec::new();
     man.render_title(&mut page)?;
     man.render_name_section(&mut page)?;

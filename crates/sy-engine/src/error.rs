@@ -123,8 +123,7 @@ impl SyncError {
                 ErrorKind::StartRemote
             }
             SyncError::RemoteEnded {
-                not_started: true,
-                ..
+                not_started: true, ..
             } => ErrorKind::StartRemote,
             SyncError::RemoteEnded { source, .. } => source.kind(),
             SyncError::Interrupted { .. } => ErrorKind::Interrupted,

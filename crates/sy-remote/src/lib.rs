@@ -148,11 +148,7 @@ fn run() -> Result<(), AgentError> {
             }
             Local::open_within(top, &requested, request.mkdir).map_err(|source| {
                 AgentError::Open {
-                    shown: format!(
-                        "{} (restricted to {})",
-                        requested.display(),
-                        top.display()
-                    ),
+                    shown: format!("{} (restricted to {})", requested.display(), top.display()),
                     source,
                 }
             })?

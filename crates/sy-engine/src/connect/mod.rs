@@ -256,9 +256,7 @@ async fn finish_channel(
     }
     match (end.map(|end| end.exit), lost) {
         (Some(RemoteExit::Status(0)), _) => None,
-        (_, Some(lost)) => Some(ShellEnd::said(format!(
-            "the SSH connection ended: {lost}"
-        ))),
+        (_, Some(lost)) => Some(ShellEnd::said(format!("the SSH connection ended: {lost}"))),
         (Some(RemoteExit::Status(127)), None) => Some(ShellEnd::not_found(
             "sy-remote exited with status 127 (command not found: is it installed there? \
              see --remote-path)"
@@ -327,11 +325,9 @@ impl std::fmt::Display for RemoteEnd {
                     self.shown
                 )
             }
-            (None, Some(shell)) => write!(
-                f,
-                "{} after the session with {}",
-                shell.message, self.shown
-            ),
+            (None, Some(shell)) => {
+                write!(f, "{} after the session with {}", shell.message, self.shown)
+            }
             (None, None) => write!(f, "the session with {} ended", self.shown),
         }
     }
