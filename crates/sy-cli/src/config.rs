@@ -126,6 +126,7 @@ impl Config {
         sync.min_size = args.min_size;
         sync.modify_window = args.modify_window.unwrap_or(0);
         sync.delete = args.delete;
+        sync.max_delete = args.max_delete;
         sync.dry_run = args.dry_run;
         sync.sparse = args.sparse;
         sync.whole_file = if args.whole_file {

@@ -54,7 +54,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "no_whole_file",
         ],
     ),
-    ("Deletion", &["delete"]),
+    ("Deletion", &["delete", "max_delete"]),
     (
         "Transfer",
         &[

@@ -110,6 +110,8 @@ const CASES: &[Case] = &[
     case(&["-a", "--include-from", "includes", "--exclude", "*"]),
     case(&["-a", "--modify-window=1"]),
     case(&["-a", "--modify-window", "2", "--delete"]),
+    case(&["-a", "--delete", "--max-delete=0"]),
+    case(&["-a", "--delete", "--max-delete=100"]),
     Case {
         args: &["-rlt"],
         starts: EMPTY,

@@ -71,6 +71,10 @@ pub struct SyncOptions {
     pub modify_window: u64,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
+    /// Remove at most this many entries (`--max-delete`); the rest are left and counted in
+    /// [`Totals::deletions_skipped`](crate::Totals::deletions_skipped). `Some(0)` deletes
+    /// nothing and reports every extraneous entry.
+    pub max_delete: Option<u64>,
     /// Report what would be done and change nothing.
     pub dry_run: bool,
     /// Turn runs of zeros into holes in the files written.
@@ -107,6 +111,7 @@ impl Default for SyncOptions {
             min_size: None,
             modify_window: 0,
             delete: false,
+            max_delete: None,
             dry_run: false,
             sparse: false,
             whole_file: None,
