@@ -203,10 +203,9 @@ fn current_umask() -> u32 {
     umask.bits()
 }
 
-/// Asks for a key's passphrase on the terminal; `None` without one (rpassword reads
-/// /dev/tty).
+/// Asks for a key's passphrase on the terminal (/dev/tty); `None` without one.
 fn ask_passphrase(path: &Path) -> Option<String> {
-    rpassword::prompt_password(format!("Enter passphrase for key '{}': ", path.display())).ok()
+    crate::passphrase::ask(&format!("Enter passphrase for key '{}': ", path.display())).ok()
 }
 
 /// The settings the command line sets, as a layer above the config file's.

@@ -18,8 +18,8 @@ const OPS_PER_BATCH: usize = 1024;
 /// housekeeping, not reported).
 pub(super) type Labelled = (TreeOp, Option<(Action, Option<Change>)>);
 
-/// Directories of the destination that could not be made (or made writable), with the kind
-/// of failure of those that could not be created: nothing beneath them is attempted, so one error stands for the directory, not
+/// Directories of the destination that could not be made (or, for the destination itself, made
+/// writable), with the kind of failure of those that could not be created: nothing beneath them is attempted, so one error stands for the directory, not
 /// one per entry in it (rsync's "skipping any contents from this failed directory").
 #[derive(Debug, Default)]
 pub(super) struct Unmade(HashMap<RelPath, Option<io::ErrorKind>>);
@@ -75,9 +75,11 @@ pub(super) async fn apply_reported<D: Transport, O: Observer>(
         let made: Vec<(RelPath, Option<bool>)> = tree_ops
             .iter()
             .map(|op| {
+                // A directory that cannot be made writable may still take some writes (and
+                // each refused one names its file), unless it is the destination itself.
                 let dir = match op {
                     TreeOp::Mkdir { .. } => Some(true),
-                    TreeOp::MakeWritable { .. } => Some(false),
+                    TreeOp::MakeWritable { path } if *path == ctx.dst_base => Some(false),
                     _ => None,
                 };
                 (op.path().clone(), dir)
