@@ -138,6 +138,11 @@ pub struct Args {
     /// Create DST's missing parent directories: always so (accepted for rsync's --mkpath).
     #[arg(long)]
     pub mkpath: bool,
+    /// Keep each SRC's path at DST as typed, without a leading / (`-R src/a/b dst` writes
+    /// dst/src/a/b; `/x/./a/b` writes dst/a/b: /./ marks where the kept part starts), creating
+    /// the directories above it with the source's attributes.
+    #[arg(short = 'R', long)]
+    pub relative: bool,
     /// Show what would be done, change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -468,7 +473,10 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
         "not supported yet; use --include, --exclude and --exclude-from",
     ),
     ("delete-excluded", "not supported yet"),
-    ("relative", "not supported yet"),
+    (
+        "no-implied-dirs",
+        "not supported: with --relative, sy always creates the directories above the path",
+    ),
     ("chmod", "not supported yet"),
     ("backup", "not supported yet"),
     ("backup-dir", "not supported yet"),
@@ -517,7 +525,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
 const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
     ('f', "filter"),
-    ('R', "relative"),
     ('b', "backup"),
     ('x', "one-file-system"),
     ('X', "xattrs"),

@@ -125,6 +125,7 @@ impl Config {
         sync.max_size = args.max_size;
         sync.min_size = args.min_size;
         sync.modify_window = args.modify_window.unwrap_or(0);
+        sync.relative = args.relative;
         sync.delete = args.delete;
         sync.max_delete = args.max_delete;
         sync.dry_run = args.dry_run;

@@ -18,6 +18,7 @@ mod large;
 mod names;
 mod output;
 mod progress;
+mod relative;
 mod remote;
 mod resume;
 mod rsync;

@@ -49,6 +49,7 @@ mod observer;
 mod options;
 mod pacing;
 mod plan;
+mod relative;
 mod resolve;
 mod retry;
 mod run;

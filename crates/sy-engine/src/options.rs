@@ -69,6 +69,9 @@ pub struct SyncOptions {
     /// Modification times this many seconds apart count as equal (`--modify-window`; 0 is
     /// exact).
     pub modify_window: u64,
+    /// Keep each source's path as given at the destination, from the directory it starts in
+    /// or from a `/./` in it, creating the directories above it (rsync's `-R`).
+    pub relative: bool,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
     /// Remove at most this many entries (`--max-delete`); the rest are left and counted in
@@ -110,6 +113,7 @@ impl Default for SyncOptions {
             max_size: None,
             min_size: None,
             modify_window: 0,
+            relative: false,
             delete: false,
             max_delete: None,
             dry_run: false,
