@@ -70,6 +70,11 @@ pub struct Args {
     /// Existing files keep their permissions; new ones get the source's, masked by the umask.
     #[arg(long = "no-perms", alias = "no-p", overrides_with = "perms")]
     pub no_perms: bool,
+    /// Change the permissions the copies get, in rsync's syntax: comma-separated, D or F
+    /// for directories or files only, then an octal mode or [ugoa]+-=[rwxXst] (D755,F644;
+    /// u+x,g-w; a+X). Repeatable; applied to the source's permissions, as rsync does.
+    #[arg(long, value_name = "CHMOD")]
+    pub chmod: Vec<String>,
     /// Keep modification times: always on (accepted for rsync's -t).
     #[arg(short = 't', long)]
     pub times: bool,
@@ -477,7 +482,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
         "no-implied-dirs",
         "not supported: with --relative, sy always creates the directories above the path",
     ),
-    ("chmod", "not supported yet"),
     ("backup", "not supported yet"),
     ("backup-dir", "not supported yet"),
     ("suffix", "not supported yet"),

@@ -107,8 +107,14 @@ impl Config {
         sync.hard_links = args.hard_links || args.archive;
         sync.owner =
             (args.archive || args.owner || args.group) && rustix::process::geteuid().is_root();
+        let umask = current_umask();
         if args.no_perms {
-            sync.perms = Perms::Umask(current_umask());
+            sync.perms = Perms::Umask(umask);
+        }
+        for value in &args.chmod {
+            sync.chmod
+                .add(value, umask)
+                .map_err(|e| UsageError(e.to_string()))?;
         }
         sync.compare = if args.ignore_times {
             Compare::Never

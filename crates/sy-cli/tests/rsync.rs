@@ -140,6 +140,16 @@ const CASES: &[Case] = &[
         differs: Differs::AlwaysTimes,
         ..case(&["-rp"])
     },
+    case(&["-a", "--chmod=D755,F644"]),
+    case(&["-a", "--chmod=u+x,g-w"]),
+    case(&["-a", "--chmod=a+X"]),
+    case(&["-a", "--chmod=F600", "--chmod=go+r", "--delete"]),
+    case(&["-a", "--chmod=Dg+s,Fo-rwx"]),
+    case(&["-a", "--chmod=u+q"]),
+    Case {
+        starts: EMPTY,
+        ..case(&["-rlt", "--chmod=F600"])
+    },
     from(&["-aR"], "src/", "src"),
     from(&["-aR", "--delete"], "src/", "src"),
     from(&["-aR"], "src/sub/deep/", "src/sub/deep"),

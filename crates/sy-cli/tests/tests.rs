@@ -6,6 +6,7 @@ mod util;
 
 mod agent;
 mod basics;
+mod chmod;
 mod compare;
 mod config;
 mod errors;

@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod change;
+mod chmod;
 mod connect;
 mod endpoint;
 mod error;
@@ -59,6 +60,7 @@ mod vanished;
 mod verify;
 
 pub use change::{Change, LinkTo};
+pub use chmod::Chmod;
 pub use endpoint::{Endpoint, RemoteSpec};
 pub use error::{ErrorKind, SyncError};
 pub use job::SyncJob;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt};
 use sy_transport::{CompressionPolicy, FilterRules};
 
+use crate::chmod::Chmod;
 use crate::retry::RetryPolicy;
 
 /// How files are judged unchanged.
@@ -53,6 +54,9 @@ pub struct SyncOptions {
     pub owner: bool,
     /// How copies get their permission bits.
     pub perms: Perms,
+    /// Changes to the source's permission bits, before they are compared and given to the
+    /// copy (rsync's `--chmod`).
+    pub chmod: Chmod,
     /// How unchanged files are recognised.
     pub compare: Compare,
     /// Leave alone destination files newer than their source.
@@ -106,6 +110,7 @@ impl Default for SyncOptions {
             hard_links: false,
             owner: false,
             perms: Perms::Source,
+            chmod: Chmod::default(),
             compare: Compare::SizeAndTime,
             update: false,
             ignore_existing: false,
