@@ -678,7 +678,7 @@ mod tests {
         assert!(!files_from.contains("similar"), "{files_from}");
         assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
         assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
-        assert!(message(&["sy", "--chmod=u+x", "s/", "d"]).contains("--chmod"));
+        assert!(message(&["sy", "-R", "--no-implied-dirs", "s/", "d"]).contains("--relative"));
         // A value is not a cluster of letters, and a flag sy does not know at all keeps clap's
         // message.
         assert!(parse(["sy", "-j", "4", "-e", "ssh -x", "s/", "h:d"].map(OsString::from)).is_ok());
