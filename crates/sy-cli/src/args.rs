@@ -448,8 +448,10 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::E
     if argv.len() == 2 && argv[1] == "-h" {
         argv[1] = OsString::from("--help");
     }
+    let moved = crate::subcommand::to_front(&mut argv);
     let matches = match crate::help::command().try_get_matches_from(&argv) {
         Ok(matches) => matches,
+        Err(e) if moved => return Err(crate::subcommand::with_tip(&e, &argv[1])),
         Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
             return Err(rsync_only(&argv).map_or(e, |message| {
                 clap::Error::raw(clap::error::ErrorKind::UnknownArgument, message)

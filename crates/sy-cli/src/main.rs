@@ -18,6 +18,7 @@ mod man;
 mod progress;
 mod report;
 mod signals;
+mod subcommand;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

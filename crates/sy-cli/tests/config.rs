@@ -266,3 +266,33 @@ fn completions_for_each_shell() {
         Some(1)
     );
 }
+
+#[test]
+fn a_subcommand_after_options_is_the_subcommand_and_prints_toml() {
+    let f = Fixture::new();
+    f.mkdir("config");
+    f.mkdir("show");
+    f.write(
+        CONFIG,
+        "[profile.p]\njobs = 2\nexclude = [\"a \\\"b\\\"\"]\n[host.\"h*\"]\nport = 2222\n",
+    );
+    let out = f
+        .sy()
+        .args(["--profile", "p", "config", "show", "h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!f.path("h").exists(), "a sync of ./config and ./show ran");
+    let text = stdout(&out);
+    let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(table["jobs"].as_integer(), Some(2), "{text}");
+    assert_eq!(table["port"].as_integer(), Some(2222), "{text}");
+    assert_eq!(table["exclude"][0].as_str(), Some("a \"b\""), "{text}");
+    // A path of that name is written ./config; alone after options it is refused with a tip.
+    let out = f.sy().args(["-a", "config", "dst"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("./config"), "{}", stderr(&out));
+    f.write("config/c.txt", "charlie");
+    f.sy().args(["-a", "./config", "dst"]).assert().success();
+    assert_eq!(std::fs::read(f.path("dst/config/c.txt")).unwrap(), b"charlie");
+}
