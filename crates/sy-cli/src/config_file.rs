@@ -264,9 +264,8 @@ impl Effective {
             )
             .to_string()
         };
-        let switch = |key, setting: &'a Setting<bool>| {
-            (key, setting.value.to_string(), &setting.origin)
-        };
+        let switch =
+            |key, setting: &'a Setting<bool>| (key, setting.value.to_string(), &setting.origin);
         let rows = [
             ("jobs", self.jobs.value.to_string(), &self.jobs.origin),
             (

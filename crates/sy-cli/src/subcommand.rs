@@ -57,7 +57,9 @@ pub fn with_tip(error: &clap::Error, name: &OsString) -> clap::Error {
     let name = name.to_string_lossy();
     clap::Error::raw(
         error.kind(),
-        format!("{text}\n\ntip: `{name}` is sy's subcommand; write a path of that name as ./{name}\n"),
+        format!(
+            "{text}\n\ntip: `{name}` is sy's subcommand; write a path of that name as ./{name}\n"
+        ),
     )
 }
 
@@ -76,7 +78,12 @@ mod tests {
     fn a_subcommand_after_options_moves_to_the_front() {
         assert_eq!(
             moved(&["sy", "--profile", "p", "config", "show", "h"]),
-            (true, ["sy", "config", "--profile", "p", "show", "h"].map(String::from).to_vec())
+            (
+                true,
+                ["sy", "config", "--profile", "p", "show", "h"]
+                    .map(String::from)
+                    .to_vec()
+            )
         );
         assert!(moved(&["sy", "--config=f", "-a", "completions", "bash"]).0);
         assert!(moved(&["sy", "-j", "2", "config", "show"]).0);
@@ -91,9 +98,18 @@ mod tests {
         assert!(!moved(&["sy", "config", "show"]).0, "already first");
         assert!(!moved(&["sy", "-a", "./config", "dst"]).0);
         assert!(!moved(&["sy", "-a", "src/", "config"]).0, "a destination");
-        assert!(!moved(&["sy", "--profile", "config", "src/", "dst"]).0, "a value");
-        assert!(!moved(&["sy", "-e", "config", "src/", "h:dst"]).0, "a short option's value");
-        assert!(!moved(&["sy", "-ae", "config", "src/", "h:dst"]).0, "at a cluster's end");
+        assert!(
+            !moved(&["sy", "--profile", "config", "src/", "dst"]).0,
+            "a value"
+        );
+        assert!(
+            !moved(&["sy", "-e", "config", "src/", "h:dst"]).0,
+            "a short option's value"
+        );
+        assert!(
+            !moved(&["sy", "-ae", "config", "src/", "h:dst"]).0,
+            "at a cluster's end"
+        );
         assert!(!moved(&["sy", "-a", "--", "config", "dst"]).0, "after --");
     }
 }

@@ -20,7 +20,13 @@ fn chmod_through_the_agent_sets_new_and_updated_entries() {
     fs::set_permissions(f.path("src/doc/a.txt"), fs::Permissions::from_mode(0o600)).unwrap();
     let rsh = fake_rsh(&f);
     let dst = format!("fakehost:{}/", f.dst().display());
-    let out = remote_sy(&f, &rsh, &["--chmod=D755,F644", "--chmod=a+X"], &f.src_slash(), &dst);
+    let out = remote_sy(
+        &f,
+        &rsh,
+        &["--chmod=D755,F644", "--chmod=a+X"],
+        &f.src_slash(),
+        &dst,
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(mode(&f.path("dst/run.sh")), 0o755);
     assert_eq!(mode(&f.path("dst/doc/a.txt")), 0o644);
@@ -30,7 +36,11 @@ fn chmod_through_the_agent_sets_new_and_updated_entries() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(mode(&f.path("dst/doc/a.txt")), 0o600);
     assert_eq!(mode(&f.path("dst/run.sh")), 0o700);
-    assert!(stdout(&out).contains(".f...p..... doc/a.txt"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains(".f...p..... doc/a.txt"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -43,6 +53,10 @@ fn a_malformed_chmod_is_a_usage_error_naming_it() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--chmod=D755,Fu+q"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--chmod=D755,Fu+q"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!f.dst().exists());
 }

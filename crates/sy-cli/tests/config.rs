@@ -60,8 +60,9 @@ fn a_profile_holds_behaviour_and_the_command_line_overrides_it() {
     let text = stdout(&out);
     for key in ["delete", "checksum"] {
         assert!(
-            text.lines().any(|l| l.starts_with(&format!("{key} = true"))
-                && l.ends_with("# [profile.mirror]")),
+            text.lines()
+                .any(|l| l.starts_with(&format!("{key} = true"))
+                    && l.ends_with("# [profile.mirror]")),
             "{text}"
         );
     }
@@ -294,5 +295,8 @@ fn a_subcommand_after_options_is_the_subcommand_and_prints_toml() {
     assert!(stderr(&out).contains("./config"), "{}", stderr(&out));
     f.write("config/c.txt", "charlie");
     f.sy().args(["-a", "./config", "dst"]).assert().success();
-    assert_eq!(std::fs::read(f.path("dst/config/c.txt")).unwrap(), b"charlie");
+    assert_eq!(
+        std::fs::read(f.path("dst/config/c.txt")).unwrap(),
+        b"charlie"
+    );
 }

@@ -17,13 +17,20 @@ fn a_remote_source_keeps_its_path_after_the_dot_marker() {
     f.write("src/sub/deep/d.txt", "delta");
     f.write("src/other.txt", "not kept");
     let old = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
-    File::open(f.path("src/sub")).unwrap().set_modified(old).unwrap();
+    File::open(f.path("src/sub"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
     let rsh = fake_rsh(&f);
     let src = format!("fakehost:{}/./sub/deep", f.src().display());
     let out = remote_sy(&f, &rsh, &["-aR"], &src, "dst/");
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(fs::read(f.path("dst/sub/deep/d.txt")).unwrap(), b"delta");
-    assert_eq!(mtime(&f.path("dst/sub")), old, "an implied directory keeps its time");
+    assert_eq!(
+        mtime(&f.path("dst/sub")),
+        old,
+        "an implied directory keeps its time"
+    );
     assert!(!f.path("dst/other.txt").exists());
     assert!(!f.path("dst/src").exists());
 }
@@ -40,7 +47,10 @@ fn a_relative_remote_source_keeps_the_whole_path() {
     assert_eq!(fs::read(f.path("dst/src/sub/c.txt")).unwrap(), b"charlie");
     let out = remote_sy(&f, &rsh, &["-R"], "src/sub/c.txt", &pushed);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(fs::read(f.path("pushed/src/sub/c.txt")).unwrap(), b"charlie");
+    assert_eq!(
+        fs::read(f.path("pushed/src/sub/c.txt")).unwrap(),
+        b"charlie"
+    );
 }
 
 #[test]
@@ -77,6 +87,10 @@ fn a_path_that_climbs_out_and_no_implied_dirs_are_refused() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("--no-implied-dirs"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--no-implied-dirs"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!f.dst().exists());
 }

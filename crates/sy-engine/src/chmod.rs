@@ -141,7 +141,7 @@ fn parse_clause(clause: &str, umask: u32) -> Option<Clause> {
     }
     let bits = if who == 0 {
         who = 0o111;
-        who * what & !umask
+        (who * what) & !umask
     } else {
         who * what
     };
@@ -149,7 +149,7 @@ fn parse_clause(clause: &str, umask: u32) -> Option<Clause> {
         Op::Add => (BITS, bits | special),
         Op::Remove => (BITS & !(bits | special), 0),
         Op::Assign => {
-            let cleared = who * 7 | if special != 0 { who_set_id } else { 0 };
+            let cleared = (who * 7) | if special != 0 { who_set_id } else { 0 };
             (BITS & !cleared, bits | special)
         }
     };
@@ -177,7 +177,11 @@ mod tests {
         assert_eq!(c.apply(0o700, true), 0o755);
         assert_eq!(c.apply(0o4777, false), 0o644);
         assert_eq!(chmod("F0600").apply(0o777, false), 0o600);
-        assert_eq!(chmod("F600").apply(0o777, true), 0o777, "F is for files only");
+        assert_eq!(
+            chmod("F600").apply(0o777, true),
+            0o777,
+            "F is for files only"
+        );
     }
 
     #[test]
@@ -187,7 +191,11 @@ mod tests {
         assert_eq!(chmod("a-rwx,u=rw").apply(0o777, false), 0o600);
         assert_eq!(chmod("u+s,g+s").apply(0o755, false), 0o6755);
         assert_eq!(chmod("+t").apply(0o755, true), 0o1755);
-        assert_eq!(chmod("o+s").apply(0o755, false), 0o4755, "rsync's: s alone is u's");
+        assert_eq!(
+            chmod("o+s").apply(0o755, false),
+            0o4755,
+            "rsync's: s alone is u's"
+        );
     }
 
     #[test]

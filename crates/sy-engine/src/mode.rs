@@ -65,12 +65,23 @@ mod tests {
         let mut opts = SyncOptions::default();
         opts.chmod.add("D750,F640,u+s", 0o022).unwrap();
         let file = entry(EntryKind::File, 0o777);
-        assert_eq!(copy_mode(&file, None, &opts), 0o640, "set-id still needs the owner");
-        assert_eq!(copy_mode(&entry(EntryKind::Dir, 0o700), None, &opts), 0o4750);
+        assert_eq!(
+            copy_mode(&file, None, &opts),
+            0o640,
+            "set-id still needs the owner"
+        );
+        assert_eq!(
+            copy_mode(&entry(EntryKind::Dir, 0o700), None, &opts),
+            0o4750
+        );
         opts.perms = Perms::Umask(0o077);
         assert_eq!(copy_mode(&file, None, &opts), 0o600);
         let old = entry(EntryKind::File, 0o644);
-        assert_eq!(copy_mode(&file, Some(&old), &opts), 0o644, "an existing file keeps its");
+        assert_eq!(
+            copy_mode(&file, Some(&old), &opts),
+            0o644,
+            "an existing file keeps its"
+        );
     }
 
     #[test]

@@ -262,7 +262,10 @@ fn resolve_local(
         store: None,
     };
     let kept = kept.map(|k| k.path);
-    let scanned = |side: &Side| side.root.join(kept.as_ref().unwrap_or(&side.base).as_path());
+    let scanned = |side: &Side| {
+        side.root
+            .join(kept.as_ref().unwrap_or(&side.base).as_path())
+    };
     let mut same = false;
     if meta.is_dir() && remote_dst.is_none() && store_dst.is_none() {
         let src_real = fs::canonicalize(scanned(&src_end)).map_err(|source| SyncError::Source {

@@ -232,8 +232,12 @@ where
             relative::implied_entries(src, kept, opts.follow_links),
             relative::implied_entries(dst, kept, false),
         );
-        src_scan.entries.splice(0..0, src_implied.map_err(src_failed)?);
-        dst_scan.entries.splice(0..0, dst_implied.map_err(dst_failed)?);
+        src_scan
+            .entries
+            .splice(0..0, src_implied.map_err(src_failed)?);
+        dst_scan
+            .entries
+            .splice(0..0, dst_implied.map_err(dst_failed)?);
     }
     totals.scanned = src_scan.entries.len() as u64;
     for problem in src_scan.problems.iter().chain(&dst_scan.problems) {
