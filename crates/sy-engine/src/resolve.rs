@@ -334,6 +334,40 @@ mod tests {
     }
 
     #[test]
+    fn relative_keeps_the_path_beneath_both_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("x/a/b")).unwrap();
+        let opts = SyncOptions {
+            relative: true,
+            ..SyncOptions::default()
+        };
+        let src = Endpoint::local(format!("{}/./a/b/", dir.path().join("x").display()));
+        let dst = Endpoint::local(dir.path().join("out"));
+        let t = resolve(&src, &dst, true, &opts).unwrap();
+        assert_eq!(
+            (t.src.root.as_path(), t.dst.root.as_path()),
+            (
+                dir.path().join("x").as_path(),
+                dir.path().join("out").as_path()
+            )
+        );
+        assert!(t.src.base.is_root() && t.dst.base.is_root());
+        assert_eq!(t.scanned(&t.dst).to_string(), "a/b");
+        let pull = resolve(
+            &Endpoint::parse("h:/srv/./data/").unwrap(),
+            &dst,
+            true,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(pull.src.root, Path::new("/srv"));
+        assert_eq!(pull.scanned(&pull.src).to_string(), "data");
+        let store = Endpoint::parse("s3://bucket/p/").unwrap();
+        let err = resolve(&src, &store, true, &opts).unwrap_err().to_string();
+        assert!(err.contains("--relative"), "{err}");
+    }
+
+    #[test]
     fn canonical_prefix_keeps_missing_tail() {
         let dir = tempfile::tempdir().unwrap();
         let real = fs::canonicalize(dir.path()).unwrap();
