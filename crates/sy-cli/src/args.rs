@@ -70,6 +70,11 @@ pub struct Args {
     /// Existing files keep their permissions; new ones get the source's, masked by the umask.
     #[arg(long = "no-perms", alias = "no-p", overrides_with = "perms")]
     pub no_perms: bool,
+    /// Change the permissions the copies get, in rsync's syntax: comma-separated, D or F
+    /// for directories or files only, then an octal mode or [ugoa]+-=[rwxXst] (D755,F644;
+    /// u+x,g-w; a+X). Repeatable; applied to the source's permissions, as rsync does.
+    #[arg(long, value_name = "CHMOD")]
+    pub chmod: Vec<String>,
     /// Keep modification times: always on (accepted for rsync's -t).
     #[arg(short = 't', long)]
     pub times: bool,
@@ -138,6 +143,11 @@ pub struct Args {
     /// Create DST's missing parent directories: always so (accepted for rsync's --mkpath).
     #[arg(long)]
     pub mkpath: bool,
+    /// Keep each SRC's path at DST as typed, without a leading / (`-R src/a/b dst` writes
+    /// dst/src/a/b; `/x/./a/b` writes dst/a/b: /./ marks where the kept part starts), creating
+    /// the directories above it with the source's attributes.
+    #[arg(short = 'R', long)]
+    pub relative: bool,
     /// Show what would be done, change nothing.
     #[arg(short = 'n', long)]
     pub dry_run: bool,
@@ -438,8 +448,10 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::E
     if argv.len() == 2 && argv[1] == "-h" {
         argv[1] = OsString::from("--help");
     }
+    let moved = crate::subcommand::to_front(&mut argv);
     let matches = match crate::help::command().try_get_matches_from(&argv) {
         Ok(matches) => matches,
+        Err(e) if moved => return Err(crate::subcommand::with_tip(&e, &argv[1])),
         Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
             return Err(rsync_only(&argv).map_or(e, |message| {
                 clap::Error::raw(clap::error::ErrorKind::UnknownArgument, message)
@@ -468,8 +480,10 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
         "not supported yet; use --include, --exclude and --exclude-from",
     ),
     ("delete-excluded", "not supported yet"),
-    ("relative", "not supported yet"),
-    ("chmod", "not supported yet"),
+    (
+        "no-implied-dirs",
+        "not supported: with --relative, sy always creates the directories above the path",
+    ),
     ("backup", "not supported yet"),
     ("backup-dir", "not supported yet"),
     ("suffix", "not supported yet"),
@@ -517,7 +531,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
 const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
     ('f', "filter"),
-    ('R', "relative"),
     ('b', "backup"),
     ('x', "one-file-system"),
     ('X', "xattrs"),
@@ -667,7 +680,7 @@ mod tests {
         assert!(!files_from.contains("similar"), "{files_from}");
         assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
         assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
-        assert!(message(&["sy", "--chmod=u+x", "s/", "d"]).contains("--chmod"));
+        assert!(message(&["sy", "-R", "--no-implied-dirs", "s/", "d"]).contains("--relative"));
         // A value is not a cluster of letters, and a flag sy does not know at all keeps clap's
         // message.
         assert!(parse(["sy", "-j", "4", "-e", "ssh -x", "s/", "h:d"].map(OsString::from)).is_ok());

@@ -96,7 +96,11 @@ impl Config {
                 }
             }
         }
-        // After the command line's rules, so its --include can still let a file through.
+        // After the command line's rules, so its --include can still let a file through; the
+        // file's includes before its excludes, so they can make exceptions to them.
+        for pattern in &settings.include.value {
+            rules.rules.push((RuleKind::Include, pattern.clone()));
+        }
         for pattern in &settings.exclude.value {
             rules.rules.push((RuleKind::Exclude, pattern.clone()));
         }
@@ -104,31 +108,38 @@ impl Config {
         let mut sync = SyncOptions::default();
         sync.filter = rules;
         sync.follow_links = args.copy_links;
-        sync.hard_links = args.hard_links || args.archive;
+        sync.hard_links = settings.hard_links.value || args.archive;
         sync.owner =
             (args.archive || args.owner || args.group) && rustix::process::geteuid().is_root();
+        let umask = current_umask();
         if args.no_perms {
-            sync.perms = Perms::Umask(current_umask());
+            sync.perms = Perms::Umask(umask);
+        }
+        for value in &args.chmod {
+            sync.chmod
+                .add(value, umask)
+                .map_err(|e| UsageError(e.to_string()))?;
         }
         sync.compare = if args.ignore_times {
             Compare::Never
-        } else if args.checksum {
+        } else if settings.checksum.value {
             Compare::Checksum
         } else if args.size_only {
             Compare::SizeOnly
         } else {
             Compare::SizeAndTime
         };
-        sync.update = args.update;
+        sync.update = settings.update.value;
         sync.ignore_existing = args.ignore_existing;
         sync.existing = args.existing;
         sync.max_size = args.max_size;
         sync.min_size = args.min_size;
         sync.modify_window = args.modify_window.unwrap_or(0);
-        sync.delete = args.delete;
+        sync.relative = args.relative;
+        sync.delete = settings.delete.value;
         sync.max_delete = args.max_delete;
         sync.dry_run = args.dry_run;
-        sync.sparse = args.sparse;
+        sync.sparse = settings.sparse.value;
         sync.whole_file = if args.whole_file {
             Some(true)
         } else if args.no_whole_file {
@@ -137,7 +148,7 @@ impl Config {
             None
         };
         sync.jobs = settings.jobs.value;
-        sync.verify = args.verify;
+        sync.verify = settings.verify.value;
         sync.bwlimit = settings
             .bwlimit
             .value
@@ -219,6 +230,14 @@ pub fn flag_layer(args: &Args) -> Result<Layer, UsageError> {
         rsh: args.rsh.clone().map(Rsh::try_from).transpose()?,
         remote_path: args.remote_path.clone(),
         exclude: None,
+        include: None,
+        delete: args.delete.then_some(true),
+        // Any choice of comparison on the command line (-c, --size-only, -I) is the flags'.
+        checksum: (args.checksum || args.size_only || args.ignore_times).then_some(args.checksum),
+        update: args.update.then_some(true),
+        hard_links: args.hard_links.then_some(true),
+        verify: args.verify.then_some(true),
+        sparse: args.sparse.then_some(true),
         gitignore: args.gitignore.then_some(true),
         bwlimit: args.bwlimit.clone(),
         ssh_config: args.ssh_config.clone(),

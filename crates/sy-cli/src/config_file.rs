@@ -35,6 +35,21 @@ pub struct Layer {
     pub remote_path: Option<String>,
     /// Exclude patterns, applied after the command line's filter rules.
     pub exclude: Option<Vec<String>>,
+    /// Include patterns, applied after the command line's filter rules and before the file's
+    /// excludes (so `include = ["keep.log"]` with `exclude = ["*.log"]` keeps it).
+    pub include: Option<Vec<String>>,
+    /// Delete what is not in the source (`--delete`).
+    pub delete: Option<bool>,
+    /// Compare contents instead of size and time (`-c`).
+    pub checksum: Option<bool>,
+    /// Skip files that are newer at the destination (`-u`).
+    pub update: Option<bool>,
+    /// Keep hard links as hard links (`-H`).
+    pub hard_links: Option<bool>,
+    /// Read each written file back and compare digests (`--verify`).
+    pub verify: Option<bool>,
+    /// Turn runs of zeros into holes (`-S`).
+    pub sparse: Option<bool>,
     /// Honour .gitignore files (`--gitignore`).
     pub gitignore: Option<bool>,
     /// Bandwidth limit (`--bwlimit`), such as `"10M"`.
@@ -208,6 +223,20 @@ pub struct Effective {
     pub remote_path: Setting<String>,
     /// Exclude patterns from the file.
     pub exclude: Setting<Vec<String>>,
+    /// Include patterns from the file.
+    pub include: Setting<Vec<String>>,
+    /// Delete what is not in the source.
+    pub delete: Setting<bool>,
+    /// Compare contents (`-c`).
+    pub checksum: Setting<bool>,
+    /// Skip files newer at the destination (`-u`).
+    pub update: Setting<bool>,
+    /// Keep hard links (`-H`).
+    pub hard_links: Setting<bool>,
+    /// Read written files back (`--verify`).
+    pub verify: Setting<bool>,
+    /// Punch holes for runs of zeros (`-S`).
+    pub sparse: Setting<bool>,
     /// Honour .gitignore.
     pub gitignore: Setting<bool>,
     /// Bandwidth limit, if any.
@@ -224,8 +253,19 @@ pub struct Effective {
 
 impl Effective {
     /// `key = value  # origin` lines, for `sy config show`.
-    pub fn show(&self) -> String {
+    pub fn show<'a>(&'a self) -> String {
         let str_value = |s: &str| toml::Value::String(s.to_owned()).to_string();
+        let list = |patterns: &[String]| {
+            toml::Value::Array(
+                patterns
+                    .iter()
+                    .map(|p| toml::Value::String(p.clone()))
+                    .collect(),
+            )
+            .to_string()
+        };
+        let switch =
+            |key, setting: &'a Setting<bool>| (key, setting.value.to_string(), &setting.origin);
         let rows = [
             ("jobs", self.jobs.value.to_string(), &self.jobs.origin),
             (
@@ -253,18 +293,14 @@ impl Effective {
                 str_value(&self.remote_path.value),
                 &self.remote_path.origin,
             ),
-            (
-                "exclude",
-                toml::Value::Array(
-                    self.exclude
-                        .value
-                        .iter()
-                        .map(|p| toml::Value::String(p.clone()))
-                        .collect(),
-                )
-                .to_string(),
-                &self.exclude.origin,
-            ),
+            ("exclude", list(&self.exclude.value), &self.exclude.origin),
+            ("include", list(&self.include.value), &self.include.origin),
+            switch("delete", &self.delete),
+            switch("checksum", &self.checksum),
+            switch("update", &self.update),
+            switch("hard_links", &self.hard_links),
+            switch("verify", &self.verify),
+            switch("sparse", &self.sparse),
             (
                 "gitignore",
                 self.gitignore.value.to_string(),
@@ -494,6 +530,13 @@ impl ConfigFile {
             rsh: pick(&layers, |l| l.rsh.clone().map(Some), || None),
             remote_path: pick(&layers, |l| l.remote_path.clone(), || "sy-remote".into()),
             exclude: pick(&layers, |l| l.exclude.clone(), Vec::new),
+            include: pick(&layers, |l| l.include.clone(), Vec::new),
+            delete: pick(&layers, |l| l.delete, || false),
+            checksum: pick(&layers, |l| l.checksum, || false),
+            update: pick(&layers, |l| l.update, || false),
+            hard_links: pick(&layers, |l| l.hard_links, || false),
+            verify: pick(&layers, |l| l.verify, || false),
+            sparse: pick(&layers, |l| l.sparse, || false),
             gitignore: pick(&layers, |l| l.gitignore, || false),
             bwlimit: pick(&layers, |l| l.bwlimit.clone().map(Some), || None),
             ssh_config: pick(&layers, |l| l.ssh_config.clone().map(Some), || None),

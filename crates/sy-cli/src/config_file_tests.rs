@@ -114,7 +114,32 @@ fn keys() -> Vec<(&'static str, [&'static str; 3], Layer)> {
                 ..Layer::default()
             },
         ),
+        (
+            "include",
+            ["[\"d\"]", "[\"h\"]", "[\"p\"]"],
+            Layer {
+                include: Some(vec!["f".into()]),
+                ..Layer::default()
+            },
+        ),
+        switch("delete", |l| &mut l.delete),
+        switch("checksum", |l| &mut l.checksum),
+        switch("update", |l| &mut l.update),
+        switch("hard_links", |l| &mut l.hard_links),
+        switch("verify", |l| &mut l.verify),
+        switch("sparse", |l| &mut l.sparse),
     ]
+}
+
+/// A boolean key: values for `[defaults]`, the host table and the profile that differ in
+/// turn, and a flag layer that sets it.
+fn switch(
+    key: &'static str,
+    field: fn(&mut Layer) -> &mut Option<bool>,
+) -> (&'static str, [&'static str; 3], Layer) {
+    let mut flags = Layer::default();
+    *field(&mut flags) = Some(true);
+    (key, ["true", "false", "true"], flags)
 }
 
 /// The value (as `config show` prints it) and origin of `key`.
@@ -147,6 +172,13 @@ fn get(e: &Effective, key: &str) -> (String, Origin) {
         "port" => &e.port.origin,
         "cipher" => &e.cipher.origin,
         "deploy" => &e.deploy.origin,
+        "include" => &e.include.origin,
+        "delete" => &e.delete.origin,
+        "checksum" => &e.checksum.origin,
+        "update" => &e.update.origin,
+        "hard_links" => &e.hard_links.origin,
+        "verify" => &e.verify.origin,
+        "sparse" => &e.sparse.origin,
         _ => panic!("unknown key {key}"),
     };
     (value, origin.clone())

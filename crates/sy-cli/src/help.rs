@@ -19,6 +19,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "hard_links",
             "perms",
             "no_perms",
+            "chmod",
             "times",
             "owner",
             "group",
@@ -26,6 +27,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "sparse",
             "partial",
             "mkpath",
+            "relative",
         ],
     ),
     (

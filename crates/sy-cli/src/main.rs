@@ -19,6 +19,7 @@ mod passphrase;
 mod progress;
 mod report;
 mod signals;
+mod subcommand;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};

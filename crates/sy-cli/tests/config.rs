@@ -24,6 +24,73 @@ fn a_profile_s_excludes_apply_and_a_command_line_include_overrides_them() {
 }
 
 #[test]
+fn a_profile_holds_behaviour_and_the_command_line_overrides_it() {
+    let f = Fixture::new();
+    f.write("src/a.txt", "new!");
+    f.write("src/keep.log", "kept by the profile's include");
+    f.write("src/b.log", "excluded");
+    f.write("dst/a.txt", "old!");
+    f.write("dst/extra.txt", "not in the source");
+    let time = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+    for file in ["src/a.txt", "dst/a.txt"] {
+        std::fs::File::open(f.path(file))
+            .unwrap()
+            .set_modified(time)
+            .unwrap();
+    }
+    f.write(
+        CONFIG,
+        "[profile.mirror]\ndelete = true\nchecksum = true\ninclude = [\"keep.log\"]\n\
+         exclude = [\"*.log\"]\n",
+    );
+    // Same size and time: only the profile's checksum would see the change; the command
+    // line's --size-only wins over it.
+    f.sync(&["--profile", "mirror", "--size-only"]);
+    assert!(!f.dst().join("extra.txt").exists(), "the profile's delete");
+    assert_eq!(std::fs::read(f.dst().join("a.txt")).unwrap(), b"old!");
+    assert!(f.dst().join("keep.log").exists(), "the profile's include");
+    assert!(!f.dst().join("b.log").exists(), "the profile's exclude");
+    f.sync(&["--profile", "mirror"]);
+    assert_eq!(std::fs::read(f.dst().join("a.txt")).unwrap(), b"new!");
+    let out = f
+        .sy()
+        .args(["config", "show", "--profile", "mirror"])
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    for key in ["delete", "checksum"] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("{key} = true"))
+                    && l.ends_with("# [profile.mirror]")),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn a_bad_behaviour_value_in_a_profile_names_file_line_and_key() {
+    let f = Fixture::new();
+    f.write("src/a", "a");
+    let path = f.write(CONFIG, "[profile.m]\njobs = 2\ndelete = \"yes\"\n");
+    let out = f
+        .sy()
+        .args(["--profile", "m", "src/", "dst"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains(&format!(
+            "config file {}, line 3, key `delete`",
+            path.display()
+        )) && stderr(&out).contains("expected a boolean"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!f.dst().exists());
+}
+
+#[test]
 fn defaults_apply_without_a_profile() {
     let f = Fixture::new();
     f.write("src/a.log", "l");
@@ -198,5 +265,38 @@ fn completions_for_each_shell() {
             .status
             .code(),
         Some(1)
+    );
+}
+
+#[test]
+fn a_subcommand_after_options_is_the_subcommand_and_prints_toml() {
+    let f = Fixture::new();
+    f.mkdir("config");
+    f.mkdir("show");
+    f.write(
+        CONFIG,
+        "[profile.p]\njobs = 2\nexclude = [\"a \\\"b\\\"\"]\n[host.\"h*\"]\nport = 2222\n",
+    );
+    let out = f
+        .sy()
+        .args(["--profile", "p", "config", "show", "h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(!f.path("h").exists(), "a sync of ./config and ./show ran");
+    let text = stdout(&out);
+    let table: toml::Table = toml::from_str(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(table["jobs"].as_integer(), Some(2), "{text}");
+    assert_eq!(table["port"].as_integer(), Some(2222), "{text}");
+    assert_eq!(table["exclude"][0].as_str(), Some("a \"b\""), "{text}");
+    // A path of that name is written ./config; alone after options it is refused with a tip.
+    let out = f.sy().args(["-a", "config", "dst"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("./config"), "{}", stderr(&out));
+    f.write("config/c.txt", "charlie");
+    f.sy().args(["-a", "./config", "dst"]).assert().success();
+    assert_eq!(
+        std::fs::read(f.path("dst/config/c.txt")).unwrap(),
+        b"charlie"
     );
 }

@@ -40,6 +40,11 @@ enum Differs {
 
 struct Case {
     args: &'static [&'static str],
+    /// The source as typed (run in the fixture's directory).
+    src: &'static str,
+    /// Where the source's contents land beneath DST/ (a stale destination holds its old copy
+    /// there).
+    lands: &'static str,
     starts: &'static [Start],
     differs: Differs,
 }
@@ -50,6 +55,19 @@ const EMPTY: &[Start] = &[Start::Empty];
 const fn case(args: &'static [&'static str]) -> Case {
     Case {
         args,
+        src: "src/",
+        lands: "",
+        starts: BOTH,
+        differs: Differs::No,
+    }
+}
+
+/// A case whose source is typed otherwise than `src/` (for `-R`): its contents land at `lands`.
+const fn from(args: &'static [&'static str], src: &'static str, lands: &'static str) -> Case {
+    Case {
+        args,
+        src,
+        lands,
         starts: BOTH,
         differs: Differs::No,
     }
@@ -113,15 +131,31 @@ const CASES: &[Case] = &[
     case(&["-a", "--delete", "--max-delete=0"]),
     case(&["-a", "--delete", "--max-delete=100"]),
     Case {
-        args: &["-rlt"],
         starts: EMPTY,
         differs: Differs::AlwaysPerms,
+        ..case(&["-rlt"])
     },
     Case {
-        args: &["-rp"],
         starts: EMPTY,
         differs: Differs::AlwaysTimes,
+        ..case(&["-rp"])
     },
+    case(&["-a", "--chmod=D755,F644"]),
+    case(&["-a", "--chmod=u+x,g-w"]),
+    case(&["-a", "--chmod=a+X"]),
+    case(&["-a", "--chmod=F600", "--chmod=go+r", "--delete"]),
+    case(&["-a", "--chmod=Dg+s,Fo-rwx"]),
+    case(&["-a", "--chmod=u+q"]),
+    Case {
+        starts: EMPTY,
+        ..case(&["-rlt", "--chmod=F600"])
+    },
+    from(&["-aR"], "src/", "src"),
+    from(&["-aR", "--delete"], "src/", "src"),
+    from(&["-aR"], "src/sub/deep/", "src/sub/deep"),
+    from(&["-aR"], "src/./sub/", "sub"),
+    from(&["-avR"], "src/./sub/deep", "sub/deep"),
+    from(&["-rtR"], "src/sub/c.txt", "src/sub"),
 ];
 
 /// Whole seconds, so both tools compare them alike.
@@ -197,9 +231,10 @@ fn source(f: &Fixture) {
     f.write("includes", "*/\n*.txt\n");
 }
 
-/// Fills `dst` (a directory in the fixture) as `start` says.
-fn destination(f: &Fixture, dst: &str, start: Start) {
-    let root = f.mkdir(dst);
+/// Fills `dst` (a directory in the fixture) as `start` says, the old copy at `lands` in it.
+fn destination(f: &Fixture, dst: &str, start: Start, lands: &str) {
+    let top = f.mkdir(dst);
+    let root = f.mkdir(top.join(lands));
     if start == Start::Stale {
         let put = |rel: &str, content: &[u8], secs: u64| {
             let path = f.write(root.join(rel), content);
@@ -226,7 +261,9 @@ fn destination(f: &Fixture, dst: &str, start: Start) {
             set_time(&root.join(dir), OLD);
         }
     }
-    set_time(&root, OLD);
+    for dir in root.ancestors().take_while(|dir| dir.starts_with(&top)) {
+        set_time(dir, OLD);
+    }
 }
 
 /// The `-i` lines of `out`: the change codes and names, sorted (rsync's other output, such as
@@ -282,29 +319,40 @@ fn command_lines_behave_as_rsyncs() {
             let f = Fixture::new();
             source(&f);
             for dst in ["by-rsync", "by-sy", "by-agent"] {
-                destination(&f, dst, start);
+                destination(&f, dst, start, case.lands);
             }
             // `-i` once (`-ii` would also list what is unchanged, which sy does not).
             let mut args = case.args.to_vec();
             if !args.iter().any(|a| is_short_cluster(a) && a.contains('i')) {
                 args.push("-i");
             }
-            let line = format!("{} SRC/ DST/ ({start:?} destination)", args.join(" "));
+            let line = format!(
+                "{} {} DST/ ({start:?} destination)",
+                args.join(" "),
+                case.src
+            );
             let rsync = Command::new("rsync")
                 .current_dir(f.root())
                 .args(&args)
-                .args(["src/", "by-rsync/"])
+                .args([case.src, "by-rsync/"])
                 .output()
                 .unwrap();
             let sy = f
                 .sy()
                 .args(&args)
-                .args(["src/", "by-sy/"])
+                .args([case.src, "by-sy/"])
                 .output()
                 .unwrap();
             let rsh = fake_rsh(&f);
             let agent_dst = format!("fakehost:{}/", f.path("by-agent").display());
-            let agent = remote_sy(&f, &rsh, &args, "src/", &agent_dst);
+            let agent = remote_sy(&f, &rsh, &args, case.src, &agent_dst);
+            if !case.lands.is_empty() {
+                // DST/ itself is not in the transfer: its time is that of the moment the
+                // first entry was made in it, which differs from one run to the next.
+                for dst in ["by-rsync", "by-sy", "by-agent"] {
+                    set_time(&f.path(dst), OLD);
+                }
+            }
             let expected = outcome(&rsync);
             for (how, out, dst) in [
                 ("locally", &sy, "by-sy"),

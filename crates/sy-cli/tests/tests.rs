@@ -6,6 +6,7 @@ mod util;
 
 mod agent;
 mod basics;
+mod chmod;
 mod compare;
 mod config;
 mod errors;
@@ -18,6 +19,7 @@ mod large;
 mod names;
 mod output;
 mod progress;
+mod relative;
 mod remote;
 mod resume;
 mod rsync;

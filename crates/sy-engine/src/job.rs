@@ -94,7 +94,7 @@ impl<O: Observer + 'static> SyncJob<O> {
             .iter()
             .map(|src| resolve(src, &destination, single, &options))
             .collect::<Result<Vec<_>, _>>()?;
-        if options.delete && !single && transfers.iter().any(|t| t.dst.base.is_root()) {
+        if options.delete && !single && transfers.iter().any(|t| t.scanned(&t.dst).is_root()) {
             return Err(SyncError::Invalid(
                 "--delete with several sources that copy their contents (trailing slash) into \
                  one destination would delete each other's files; sync them one at a time"

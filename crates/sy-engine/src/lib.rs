@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod change;
+mod chmod;
 mod connect;
 mod endpoint;
 mod error;
@@ -49,6 +50,7 @@ mod observer;
 mod options;
 mod pacing;
 mod plan;
+mod relative;
 mod resolve;
 mod retry;
 mod run;
@@ -58,6 +60,7 @@ mod vanished;
 mod verify;
 
 pub use change::{Change, LinkTo};
+pub use chmod::Chmod;
 pub use endpoint::{Endpoint, RemoteSpec};
 pub use error::{ErrorKind, SyncError};
 pub use job::SyncJob;

@@ -11,6 +11,8 @@ const ACCESS: u32 = 0o777;
 
 /// The bits a copy of `src` gets, where `existing` is what is at its destination now.
 ///
+/// `--chmod` ([`SyncOptions::chmod`]) first changes the source's bits, as rsync does.
+///
 /// By default the source's bits, except that a file whose owner is not kept loses set-user-id
 /// and set-group-id: a copy must never run as a user who did not make it (as root without
 /// `-a`, a copy of anyone's set-user-id file would otherwise run as root, whatever the source
@@ -20,11 +22,13 @@ pub(crate) fn copy_mode(src: &Entry, existing: Option<&Entry>, opts: &SyncOption
     if !(src.is_file() || src.is_dir()) {
         return src.meta.mode;
     }
+    // `--chmod` changes the source's bits as rsync's sender does, before the rest applies.
+    let src_mode = opts.chmod.apply(src.meta.mode, src.is_dir());
     let mode = match opts.perms {
-        Perms::Source => src.meta.mode,
+        Perms::Source => src_mode,
         Perms::Umask(umask) => match existing {
             Some(d) if d.kind == src.kind => d.meta.mode,
-            _ => src.meta.mode & ACCESS & !umask,
+            _ => src_mode & ACCESS & !umask,
         },
     };
     // An existing file's set-id bits too: its new content may come from someone else.
@@ -54,6 +58,30 @@ mod tests {
             ino: 0,
             nlink: 1,
         }
+    }
+
+    #[test]
+    fn chmod_changes_the_source_bits_before_the_rest() {
+        let mut opts = SyncOptions::default();
+        opts.chmod.add("D750,F640,u+s", 0o022).unwrap();
+        let file = entry(EntryKind::File, 0o777);
+        assert_eq!(
+            copy_mode(&file, None, &opts),
+            0o640,
+            "set-id still needs the owner"
+        );
+        assert_eq!(
+            copy_mode(&entry(EntryKind::Dir, 0o700), None, &opts),
+            0o4750
+        );
+        opts.perms = Perms::Umask(0o077);
+        assert_eq!(copy_mode(&file, None, &opts), 0o600);
+        let old = entry(EntryKind::File, 0o644);
+        assert_eq!(
+            copy_mode(&file, Some(&old), &opts),
+            0o644,
+            "an existing file keeps its"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt};
 use sy_transport::{CompressionPolicy, FilterRules};
 
+use crate::chmod::Chmod;
 use crate::retry::RetryPolicy;
 
 /// How files are judged unchanged.
@@ -53,6 +54,9 @@ pub struct SyncOptions {
     pub owner: bool,
     /// How copies get their permission bits.
     pub perms: Perms,
+    /// Changes to the source's permission bits, before they are compared and given to the
+    /// copy (rsync's `--chmod`).
+    pub chmod: Chmod,
     /// How unchanged files are recognised.
     pub compare: Compare,
     /// Leave alone destination files newer than their source.
@@ -69,6 +73,9 @@ pub struct SyncOptions {
     /// Modification times this many seconds apart count as equal (`--modify-window`; 0 is
     /// exact).
     pub modify_window: u64,
+    /// Keep each source's path as given at the destination, from the directory it starts in
+    /// or from a `/./` in it, creating the directories above it (rsync's `-R`).
+    pub relative: bool,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
     /// Remove at most this many entries (`--max-delete`); the rest are left and counted in
@@ -103,6 +110,7 @@ impl Default for SyncOptions {
             hard_links: false,
             owner: false,
             perms: Perms::Source,
+            chmod: Chmod::default(),
             compare: Compare::SizeAndTime,
             update: false,
             ignore_existing: false,
@@ -110,6 +118,7 @@ impl Default for SyncOptions {
             max_size: None,
             min_size: None,
             modify_window: 0,
+            relative: false,
             delete: false,
             max_delete: None,
             dry_run: false,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use sy_transport::{ObjectUrl, RelPath};
 
 use crate::endpoint::{RemoteSpec, has_trailing_slash};
+use crate::relative;
 use crate::{Endpoint, SyncError, SyncOptions};
 
 /// One side of one transfer: a directory and the subtree in it that takes part.
@@ -35,6 +36,16 @@ pub(crate) struct Transfer {
     pub(crate) dst: Side,
     /// Source and destination are the same directory: nothing to do.
     pub(crate) same: bool,
+    /// With `-R`, the kept path: both bases are then their roots, the scans start at this
+    /// path, and the directories above it are implied (see [`crate::relative`]).
+    pub(crate) kept: Option<RelPath>,
+}
+
+impl Transfer {
+    /// The subtree a side's scan starts at: the kept path with `-R`, else the side's base.
+    pub(crate) fn scanned<'a>(&'a self, side: &'a Side) -> &'a RelPath {
+        self.kept.as_ref().unwrap_or(&side.base)
+    }
 }
 
 fn split_name(path: &Path) -> Option<(PathBuf, RelPath)> {
@@ -66,6 +77,12 @@ pub(crate) fn resolve(
              on that host"
                 .into(),
         )),
+        (_, _, Some(_), _) | (_, _, _, Some(_)) if sync.relative => Err(SyncError::Invalid(
+            "--relative with an object-store location is not supported yet".into(),
+        )),
+        (Some(spec), None, _, None) if sync.relative => {
+            resolve_pull_relative(spec.clone(), dst.as_os_str())
+        }
         (Some(spec), None, _, None) => Ok(resolve_pull(spec.clone(), dst.as_os_str())),
         (None, None, Some(url), None) => resolve_store_pull(url, dst.as_os_str()),
         (None, remote_dst, None, store_dst) => resolve_local(
@@ -104,7 +121,30 @@ fn resolve_pull(spec: RemoteSpec, dst: &OsStr) -> Transfer {
             store: None,
         },
         same: false,
+        kept: None,
     }
+}
+
+/// `-R host:src DST`: the kept path is read from the remote path as typed.
+fn resolve_pull_relative(spec: RemoteSpec, dst: &OsStr) -> Result<Transfer, SyncError> {
+    let kept = relative::split(spec.path.as_bytes())?;
+    Ok(Transfer {
+        shown: spec.shown(),
+        dst: Side {
+            root: PathBuf::from(dst),
+            base: RelPath::root(),
+            remote: None,
+            store: None,
+        },
+        src: Side {
+            root: kept.root,
+            base: RelPath::root(),
+            remote: Some(spec),
+            store: None,
+        },
+        same: false,
+        kept: Some(kept.path),
+    })
 }
 
 /// `s3://bucket/prefix DST`: as with a remote source, the trailing slash alone decides
@@ -135,6 +175,7 @@ fn resolve_store_pull(url: &ObjectUrl, dst: &OsStr) -> Result<Transfer, SyncErro
             store: Some(url.with_prefix(&root)),
         },
         same: false,
+        kept: None,
     })
 }
 
@@ -156,10 +197,15 @@ fn resolve_local(
         shown: shown.clone(),
         source,
     })?;
+    let kept = sync
+        .relative
+        .then(|| relative::split(src.as_bytes()))
+        .transpose()?;
     let contents = has_trailing_slash(src);
-    let (src_root, src_base) = match split_name(&src_path) {
-        Some(split) if !contents => split,
-        _ => (src_path.clone(), RelPath::root()),
+    let (src_root, src_base) = match (&kept, split_name(&src_path)) {
+        (Some(kept), _) => (kept.root.clone(), RelPath::root()),
+        (None, Some(split)) if !contents => split,
+        (None, _) => (src_path.clone(), RelPath::root()),
     };
     let (dst_path, dst_is_dir) = match (&remote_dst, store_dst) {
         // A prefix is a directory when it ends in `/` or is empty.
@@ -189,7 +235,7 @@ fn resolve_local(
     let store_at = |root: &Path| {
         store_dst.map(|url| url.with_prefix(&RelPath::from_path(root).unwrap_or_default()))
     };
-    let dst_end = if !meta.is_dir() && single && !dst_is_dir {
+    let dst_end = if !meta.is_dir() && single && !dst_is_dir && kept.is_none() {
         // `sy file.txt new-name`: the copy takes DST's name.
         split_name(&dst_path)
             .map(|(root, base)| Side {
@@ -215,16 +261,18 @@ fn resolve_local(
         remote: None,
         store: None,
     };
+    let kept = kept.map(|k| k.path);
+    let scanned = |side: &Side| {
+        side.root
+            .join(kept.as_ref().unwrap_or(&side.base).as_path())
+    };
     let mut same = false;
     if meta.is_dir() && remote_dst.is_none() && store_dst.is_none() {
-        let src_real =
-            fs::canonicalize(src_end.root.join(src_end.base.as_path())).map_err(|source| {
-                SyncError::Source {
-                    shown: shown.clone(),
-                    source,
-                }
-            })?;
-        let dst_real = canonical_prefix(&dst_end.root.join(dst_end.base.as_path()));
+        let src_real = fs::canonicalize(scanned(&src_end)).map_err(|source| SyncError::Source {
+            shown: shown.clone(),
+            source,
+        })?;
+        let dst_real = canonical_prefix(&scanned(&dst_end));
         if dst_real == src_real {
             same = true;
         } else if dst_real.starts_with(&src_real) {
@@ -244,6 +292,7 @@ fn resolve_local(
         src: src_end,
         dst: dst_end,
         same,
+        kept,
     })
 }
 
@@ -282,6 +331,40 @@ mod tests {
         let (parent, _) = split_name(Path::new("y")).unwrap();
         assert_eq!(parent, Path::new("."));
         assert!(split_name(Path::new("/")).is_none());
+    }
+
+    #[test]
+    fn relative_keeps_the_path_beneath_both_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("x/a/b")).unwrap();
+        let opts = SyncOptions {
+            relative: true,
+            ..SyncOptions::default()
+        };
+        let src = Endpoint::local(format!("{}/./a/b/", dir.path().join("x").display()));
+        let dst = Endpoint::local(dir.path().join("out"));
+        let t = resolve(&src, &dst, true, &opts).unwrap();
+        assert_eq!(
+            (t.src.root.as_path(), t.dst.root.as_path()),
+            (
+                dir.path().join("x").as_path(),
+                dir.path().join("out").as_path()
+            )
+        );
+        assert!(t.src.base.is_root() && t.dst.base.is_root());
+        assert_eq!(t.scanned(&t.dst).to_string(), "a/b");
+        let pull = resolve(
+            &Endpoint::parse("h:/srv/./data/").unwrap(),
+            &dst,
+            true,
+            &opts,
+        )
+        .unwrap();
+        assert_eq!(pull.src.root, Path::new("/srv"));
+        assert_eq!(pull.scanned(&pull.src).to_string(), "data");
+        let store = Endpoint::parse("s3://bucket/p/").unwrap();
+        let err = resolve(&src, &store, true, &opts).unwrap_err().to_string();
+        assert!(err.contains("--relative"), "{err}");
     }
 
     #[test]

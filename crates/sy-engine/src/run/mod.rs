@@ -24,6 +24,7 @@ use crate::change::Change;
 use crate::observer::{Action, Observer, Phase, Planned, ProgressTo};
 use crate::options::{Compare, SyncOptions};
 use crate::plan::{Plan, plan};
+use crate::relative;
 use crate::resolve::Transfer;
 use crate::totals::Totals;
 use crate::transfer::{Ctx, SMALL_FILE, copy_files};
@@ -191,24 +192,26 @@ where
     };
     observer.phase(Phase::Scanning);
     let (src_scan, dst_scan) = tokio::join!(
-        src.scan(options(&transfer.src.base, opts.follow_links)),
-        dst.scan(options(&transfer.dst.base, false)),
+        src.scan(options(transfer.scanned(&transfer.src), opts.follow_links)),
+        dst.scan(options(transfer.scanned(&transfer.dst), false)),
     );
-    let src_scan = src_scan.map_err(|source| SyncError::Scan {
+    let src_failed = |source| SyncError::Scan {
         side: "source",
         shown: transfer.shown.clone(),
         source: Box::new(source),
-    })?;
-    let dst_scan = dst_scan.map_err(|source| SyncError::Scan {
+    };
+    let dst_failed = |source| SyncError::Scan {
         side: "destination",
         shown: dst.location().to_owned(),
         source: Box::new(source),
-    })?;
+    };
+    let mut src_scan = src_scan.map_err(src_failed)?;
+    let mut dst_scan = dst_scan.map_err(dst_failed)?;
     if src_scan.entries.is_empty() {
         // Nothing at the source's path: either the rules exclude it, or it is not there (a
         // remote source cannot be examined before connecting) — which must not pass for a
         // successful sync.
-        let base = &transfer.src.base;
+        let base = transfer.scanned(&transfer.src);
         let filter = Filter::compile(&opts.filter)?;
         if base.is_root() || !(filter.excludes(base, true) || filter.excludes(base, false)) {
             return Err(SyncError::Source {
@@ -221,6 +224,20 @@ where
             transfer.shown
         ));
         return Ok(None);
+    }
+    if let Some(kept) = &transfer.kept {
+        // `-R`: the directories above the kept path take part too, ahead of it (the scans
+        // stay sorted by path).
+        let (src_implied, dst_implied) = tokio::join!(
+            relative::implied_entries(src, kept, opts.follow_links),
+            relative::implied_entries(dst, kept, false),
+        );
+        src_scan
+            .entries
+            .splice(0..0, src_implied.map_err(src_failed)?);
+        dst_scan
+            .entries
+            .splice(0..0, dst_implied.map_err(dst_failed)?);
     }
     totals.scanned = src_scan.entries.len() as u64;
     for problem in src_scan.problems.iter().chain(&dst_scan.problems) {
