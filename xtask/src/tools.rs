@@ -133,7 +133,7 @@ pub fn invocation(
             if let Some(r) = remote {
                 let agent = bins.sy_remote.clone()?;
                 args.extend([
-                    "-F".into(),
+                    "--ssh-config".into(),
                     r.ssh_config.clone().into_os_string(),
                     "--remote-path".into(),
                     agent.into(),
@@ -161,7 +161,7 @@ pub fn invocation(
             }
             // No agent at that path, and no copying one there: SFTP.
             args.extend([
-                "-F".into(),
+                "--ssh-config".into(),
                 r.ssh_config.clone().into_os_string(),
                 "--no-deploy".into(),
                 "--remote-path".into(),
@@ -350,7 +350,7 @@ mod tests {
             sy.args,
             [
                 "-z",
-                "-F",
+                "--ssh-config",
                 "/b/ssh_config",
                 "--remote-path",
                 "/b/sy-remote",

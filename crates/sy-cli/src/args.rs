@@ -149,6 +149,18 @@ pub struct Args {
     /// Read include patterns from FILE (`+ PAT` includes, `- PAT` excludes, `#` comments).
     #[arg(long, value_name = "FILE")]
     pub include_from: Vec<PathBuf>,
+    /// Add a filter RULE in rsync's syntax: `+ PAT`, `- PAT` (`-! PAT`: what does not match),
+    /// `P PAT` (protect from deletion), `R PAT`, `!` (clear), `. FILE` (merge FILE's rules),
+    /// `: NAME` (each directory's file NAME adds rules for it and beneath).
+    #[arg(short = 'f', long = "filter", value_name = "RULE")]
+    pub filter: Vec<String>,
+    /// rsync's -F: read rules from each directory's .rsync-filter (`-f ': /.rsync-filter'`);
+    /// twice (-FF), also leave the .rsync-filter files out (`-f '- .rsync-filter'`).
+    #[arg(short = 'F', action = ArgAction::Count)]
+    pub rsync_filter: u8,
+    /// Also delete from DST what the rules exclude (implies --delete); `P` rules protect.
+    #[arg(long)]
+    pub delete_excluded: bool,
     /// Honour .gitignore files in SRC.
     #[arg(long)]
     pub gitignore: bool,
@@ -205,12 +217,7 @@ pub struct Args {
     pub remote_path: Option<String>,
     /// Read SSH host settings (HostName, Port, User, IdentityFile, ProxyJump, …) from FILE
     /// instead of ~/.ssh/config. Built-in SSH client (no -e) only, as are the flags below.
-    #[arg(
-        short = 'F',
-        long = "ssh-config",
-        value_name = "FILE",
-        conflicts_with = "rsh"
-    )]
+    #[arg(long = "ssh-config", value_name = "FILE", conflicts_with = "rsh")]
     pub ssh_config: Option<PathBuf>,
     /// Connect to PORT on the remote host.
     #[arg(long, value_name = "PORT", conflicts_with = "rsh")]
@@ -404,6 +411,8 @@ pub enum FilterArg {
     ExcludeFrom(PathBuf),
     /// `--include-from FILE`
     IncludeFrom(PathBuf),
+    /// `--filter RULE`, and `-F`'s rules
+    Rule(String),
 }
 
 impl Args {
@@ -423,7 +432,8 @@ impl Args {
 pub struct Parsed {
     /// The flags.
     pub args: Args,
-    /// `--exclude`, `--include`, `--exclude-from`, `--include-from` interleaved as typed.
+    /// `--exclude`, `--include`, `--exclude-from`, `--include-from`, `--filter`, `-F`
+    /// interleaved as typed.
     pub filters: Vec<FilterArg>,
 }
 
@@ -459,11 +469,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
     ("server", "is rsync's own remote side; sy's is sy-remote"),
     ("sender", "is rsync's own remote side; sy's is sy-remote"),
     ("files-from", "not supported yet"),
-    (
-        "filter",
-        "not supported yet; use --include, --exclude and --exclude-from",
-    ),
-    ("delete-excluded", "not supported yet"),
     ("relative", "not supported yet"),
     ("chmod", "not supported yet"),
     ("backup", "not supported yet"),
@@ -513,7 +518,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
 
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
 const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
-    ('f', "filter"),
     ('R', "relative"),
     ('b', "backup"),
     ('x', "one-file-system"),
@@ -526,7 +530,7 @@ const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
 ];
 
 /// sy's one-letter options that take a value: the rest of a cluster after one is that value.
-const SHORT_WITH_VALUE: &[char] = &['j', 'e', 'F'];
+const SHORT_WITH_VALUE: &[char] = &['j', 'e', 'f'];
 
 /// The message for the first rsync option in `argv` that sy does not have, if there is one.
 fn rsync_only(argv: &[OsString]) -> Option<String> {
@@ -587,6 +591,13 @@ fn ordered_filters(matches: &ArgMatches, args: &Args) -> Vec<FilterArg> {
         .zip(&args.include_from)
     {
         indexed.push((i, FilterArg::IncludeFrom(p.clone())));
+    }
+    for (i, rule) in positions("filter").into_iter().zip(&args.filter) {
+        indexed.push((i, FilterArg::Rule(rule.clone())));
+    }
+    let rsync_filter = [": /.rsync-filter", "- .rsync-filter"];
+    for (i, rule) in positions("rsync_filter").into_iter().zip(rsync_filter) {
+        indexed.push((i, FilterArg::Rule(rule.to_owned())));
     }
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, f)| f).collect()

@@ -13,6 +13,7 @@ use sy_engine::{
 
 use crate::args::{Args, FilterArg, Info, Parsed};
 use crate::config_file::{Compress, CompressLevel, ConfigFile, Layer, Rsh};
+use crate::filter_rule::add_filter_rule;
 use crate::progress::When;
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
@@ -94,6 +95,7 @@ impl Config {
                     })?;
                     rules.add_include_file(&text);
                 }
+                FilterArg::Rule(rule) => add_filter_rule(&mut rules, &rule)?,
             }
         }
         // After the command line's rules, so its --include can still let a file through.
@@ -125,7 +127,8 @@ impl Config {
         sync.max_size = args.max_size;
         sync.min_size = args.min_size;
         sync.modify_window = args.modify_window.unwrap_or(0);
-        sync.delete = args.delete;
+        sync.delete = args.delete || args.delete_excluded;
+        sync.delete_excluded = args.delete_excluded;
         sync.dry_run = args.dry_run;
         sync.sparse = args.sparse;
         sync.whole_file = if args.whole_file {

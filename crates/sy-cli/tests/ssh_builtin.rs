@@ -107,7 +107,7 @@ impl Setup {
             .env("XDG_CONFIG_HOME", self.f.path(".config"))
             .env("HOME", self.f.path("local-home"))
             .env_remove("SSH_AUTH_SOCK")
-            .arg("-F")
+            .arg("--ssh-config")
             .arg(self.config_path())
             .timeout(Duration::from_secs(120));
         cmd
@@ -314,7 +314,7 @@ fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
         .env("HOME", s.f.path("local-home"))
         .env("XDG_CONFIG_HOME", s.f.path(".config"))
         .env_remove("SSH_AUTH_SOCK")
-        .arg("-F")
+        .arg("--ssh-config")
         .arg(s.config_path())
         .arg("--remote-path")
         .arg(sy_remote())
@@ -382,7 +382,7 @@ fn a_host_that_never_answers_fails_after_connect_timeout() {
     let out = f
         .sy()
         .env("HOME", f.path("src"))
-        .arg("-F")
+        .arg("--ssh-config")
         .arg(f.path("ssh_config"))
         .arg(f.src_slash())
         .arg("silent:dst/")
@@ -534,7 +534,7 @@ fn ctrl_c_stops_a_connection_attempt() {
     let mut sy = default_signal_actions(&mut sy)
         .env("HOME", f.path("src"))
         .env("XDG_CONFIG_HOME", f.path(".config"))
-        .arg("-F")
+        .arg("--ssh-config")
         .arg(f.path("ssh_config"))
         .arg(f.src_slash())
         .arg("silent:dst/")

@@ -66,7 +66,7 @@ pub use options::{Compare, Perms, RemoteOptions, SshSettings, SyncOptions};
 pub use retry::RetryPolicy;
 pub use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt, PublicKey};
 pub use sy_transport::{
-    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterRules, MetaTarget, RelPath,
-    RuleKind, describe_error,
+    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterLine, FilterRules, MetaTarget,
+    RelPath, RuleKind, RuleSyntaxError, describe_error,
 };
 pub use totals::{Totals, Traffic};

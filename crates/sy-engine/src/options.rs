@@ -71,6 +71,9 @@ pub struct SyncOptions {
     pub modify_window: u64,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
+    /// With `delete`, also remove destination entries the rules exclude (rsync's
+    /// `--delete-excluded`), except what `P` rules protect.
+    pub delete_excluded: bool,
     /// Report what would be done and change nothing.
     pub dry_run: bool,
     /// Turn runs of zeros into holes in the files written.
@@ -107,6 +110,7 @@ impl Default for SyncOptions {
             min_size: None,
             modify_window: 0,
             delete: false,
+            delete_excluded: false,
             dry_run: false,
             sparse: false,
             whole_file: None,

@@ -183,7 +183,7 @@ fn scope() -> impl Strategy<Value = ErrorScope> {
 
 fn rule() -> impl Strategy<Value = (RuleKind, String)> {
     (
-        prop::sample::select(vec![RuleKind::Include, RuleKind::Exclude]),
+        prop::sample::select(RuleKind::ALL.to_vec()),
         ".{0,20}",
     )
 }

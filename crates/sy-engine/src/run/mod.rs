@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sy_transport::{
-    Cancel, Filter, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan, ScanOptions,
+    Cancel, Filter, FilterRules, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan, ScanOptions,
     Transport, TreeOp, WriteOptions,
 };
 
@@ -155,7 +155,9 @@ where
 }
 
 /// Lists both sides at once under the same rules (what they exclude is neither compared nor
-/// deleted). `None` when the filter excludes the source itself: nothing to do.
+/// deleted), except that protection (`P`, `R`) hides only on the receiving side and
+/// `--delete-excluded` leaves the receiver's listing whole. `None` when the filter excludes the
+/// source itself: nothing to do.
 async fn scan<S, D, O>(
     src: &S,
     dst: &D,
@@ -169,15 +171,24 @@ where
     D: Transport,
     O: Observer,
 {
-    let options = |base: &RelPath, follow_links: bool| ScanOptions {
+    let options = |base: &RelPath, filter: FilterRules, follow_links: bool| ScanOptions {
         base: base.clone(),
-        filter: opts.filter.clone(),
+        filter,
         follow_links,
     };
+    let delete_excluded = opts.delete && opts.delete_excluded;
     observer.phase(Phase::Scanning);
     let (src_scan, dst_scan) = tokio::join!(
-        src.scan(options(&transfer.src.base, opts.follow_links)),
-        dst.scan(options(&transfer.dst.base, false)),
+        src.scan(options(
+            &transfer.src.base,
+            opts.filter.for_sender(),
+            opts.follow_links
+        )),
+        dst.scan(options(
+            &transfer.dst.base,
+            opts.filter.for_receiver(delete_excluded),
+            false
+        )),
     );
     let src_scan = src_scan.map_err(|source| SyncError::Scan {
         side: "source",
