@@ -152,12 +152,23 @@ pub struct Args {
     /// Add a filter RULE in rsync's syntax: `+ PAT`, `- PAT` (`-! PAT`: what does not match),
     /// `P PAT` (protect from deletion), `R PAT`, `!` (clear), `. FILE` (merge FILE's rules),
     /// `: NAME` (each directory's file NAME adds rules for it and beneath).
-    #[arg(short = 'f', long = "filter", value_name = "RULE")]
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "RULE",
+        allow_hyphen_values = true
+    )]
     pub filter: Vec<String>,
     /// rsync's -F: read rules from each directory's .rsync-filter (`-f ': /.rsync-filter'`);
     /// twice (-FF), also leave the .rsync-filter files out (`-f '- .rsync-filter'`).
-    #[arg(short = 'F', action = ArgAction::Count)]
-    pub rsync_filter: u8,
+    #[arg(
+        short = 'F',
+        action = ArgAction::Append,
+        num_args = 0,
+        default_missing_value = "true",
+        value_parser = clap::value_parser!(bool)
+    )]
+    pub rsync_filter: Vec<bool>,
     /// Also delete from DST what the rules exclude (implies --delete); `P` rules protect.
     #[arg(long)]
     pub delete_excluded: bool,
@@ -717,6 +728,34 @@ mod tests {
                 FilterArg::Exclude("b".into()),
                 FilterArg::ExcludeFrom("f".into()),
                 FilterArg::Include("c".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn filter_rules_and_dash_f_interleave_with_the_others() {
+        let p = parse_str(&[
+            "sy", "--include", "a", "-f", "- *.log", "-FF", "--exclude", "b", "-f+ c", "src/", "dst",
+        ]);
+        let rule = |r: &str| FilterArg::Rule(r.to_owned());
+        assert_eq!(
+            p.filters,
+            vec![
+                FilterArg::Include("a".into()),
+                rule("- *.log"),
+                rule(": /.rsync-filter"),
+                rule("- .rsync-filter"),
+                FilterArg::Exclude("b".into()),
+                rule("+ c"),
+            ]
+        );
+        let p = parse_str(&["sy", "-F", "-f", ": .x", "-F", "src/", "dst"]);
+        assert_eq!(
+            p.filters,
+            vec![
+                rule(": /.rsync-filter"),
+                rule(": .x"),
+                rule("- .rsync-filter")
             ]
         );
     }

@@ -110,6 +110,25 @@ const CASES: &[Case] = &[
     case(&["-a", "--include-from", "includes", "--exclude", "*"]),
     case(&["-a", "--modify-window=1"]),
     case(&["-a", "--modify-window", "2", "--delete"]),
+    case(&["-a", "-f", "- *.log"]),
+    case(&["-a", "--filter", "exclude sub/"]),
+    case(&["-a", "-f", "+ keep/***", "-f", "- *"]),
+    case(&["-a", "-f", "-! */"]),
+    case(&["-a", "-f", "+! *.txt", "-f", "- *"]),
+    case(&["-a", "-f", "- *.log", "-f", "!", "-f", "- *.txt"]),
+    case(&["-a", "--exclude", "*.txt", "-f", "+ a.txt"]),
+    case(&["-a", "-F"]),
+    case(&["-a", "-FF"]),
+    case(&["-a", "-f", ": .rsync-filter"]),
+    case(&["-a", "-f", "dir-merge .rsync-filter", "-f", "- .rsync-filter"]),
+    case(&["-a", "-f", "merge filters"]),
+    case(&["-a", "--delete", "-F"]),
+    case(&["-a", "--delete", "--delete-excluded", "--exclude", "*.log"]),
+    case(&["-a", "--delete-excluded", "-FF"]),
+    case(&["-a", "--delete-excluded", "-f", "P olddir", "-f", "- *.log"]),
+    case(&["-a", "--delete-excluded", "-f", "P keep/", "--exclude", "keep/"]),
+    case(&["-a", "--delete", "-f", "protect extra.txt"]),
+    case(&["-a", "--delete", "-f", "R extra.txt", "-f", "P *.txt"]),
     Case {
         args: &["-rlt"],
         starts: EMPTY,
@@ -168,6 +187,8 @@ fn source(f: &Fixture) {
     f.write("src/sub/e.log", "echo");
     f.write("src/sub/deep/d.txt", "delta");
     f.write("src/keep/k.txt", "kilo");
+    f.write("src/.rsync-filter", "- *.log\n");
+    f.write("src/sub/.rsync-filter", "+ e.log\n- /near.txt\n");
     f.mkdir("src/emptydir");
     f.symlink("a.txt", "src/link");
     f.symlink("sub/c.txt", "src/sublink");
@@ -185,6 +206,8 @@ fn source(f: &Fixture) {
         "sub/e.log",
         "sub/deep/d.txt",
         "keep/k.txt",
+        ".rsync-filter",
+        "sub/.rsync-filter",
     ] {
         set_time(&f.path("src").join(file), SRC_TIME);
     }
@@ -193,6 +216,7 @@ fn source(f: &Fixture) {
     }
     f.write("rules", "- *.log\n");
     f.write("includes", "*/\n*.txt\n");
+    f.write("filters", "# a merge file\n- *.log\n: .rsync-filter\n+ keep/***\n");
 }
 
 /// Fills `dst` (a directory in the fixture) as `start` says.

@@ -49,6 +49,7 @@ mod observer;
 mod options;
 mod pacing;
 mod plan;
+mod protect;
 mod resolve;
 mod retry;
 mod run;

@@ -79,26 +79,31 @@ impl FilterRules {
         }
     }
 
-    /// The rules for scanning the receiving side, which decide what `--delete` may not
-    /// touch: `P` hides (protects) and `R` shows, as rsync's receiver-side exclude and
-    /// include; the selecting rules hide what they exclude too, unless `delete_excluded` asks
-    /// that excluded files be deleted (then per-directory merge files are not read there
-    /// either).
+    /// The rules for scanning the receiving side: what the selecting rules exclude is hidden
+    /// there too (so `--delete` leaves it alone), unless `delete_excluded` asks that it be
+    /// deleted (then per-directory merge files are not read there either); protection
+    /// is not decided by a scan ([`protection`](Self::protection)).
     pub fn for_receiver(&self, delete_excluded: bool) -> FilterRules {
+        if delete_excluded {
+            return FilterRules::default();
+        }
+        self.for_sender()
+    }
+
+    /// What `--delete` may not remove: `P` as an exclude, `R` as an include (rsync's
+    /// receiving-side rules), first match deciding; the other rules left out.
+    pub fn protection(&self) -> FilterRules {
         let rules = self.rules.iter().filter_map(|(kind, pattern)| {
             let kind = match kind {
                 RuleKind::Protect => RuleKind::Exclude,
                 RuleKind::Risk => RuleKind::Include,
-                kind if delete_excluded && (kind.selects() || *kind == RuleKind::DirMerge) => {
-                    return None;
-                }
-                kind => *kind,
+                _ => return None,
             };
             Some((kind, pattern.clone()))
         });
         FilterRules {
             rules: rules.collect(),
-            gitignore: self.gitignore && !delete_excluded,
+            gitignore: false,
         }
     }
 
@@ -158,18 +163,10 @@ mod tests {
             all.for_sender(),
             rules(&[(Exclude, "*.log"), (DirMerge, ".f"), (Include, "a")])
         );
+        assert_eq!(all.for_receiver(false), all.for_sender());
+        assert_eq!(all.for_receiver(true), FilterRules::default());
         assert_eq!(
-            all.for_receiver(false),
-            rules(&[
-                (Exclude, "keep"),
-                (Include, "keep/x"),
-                (Exclude, "*.log"),
-                (DirMerge, ".f"),
-                (Include, "a")
-            ])
-        );
-        assert_eq!(
-            all.for_receiver(true),
+            all.protection(),
             rules(&[(Exclude, "keep"), (Include, "keep/x")])
         );
     }

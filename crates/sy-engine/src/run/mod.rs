@@ -24,6 +24,7 @@ use crate::change::Change;
 use crate::observer::{Action, Observer, Phase, Planned, ProgressTo};
 use crate::options::{Compare, SyncOptions};
 use crate::plan::{Plan, plan};
+use crate::protect::spare_protected;
 use crate::resolve::Transfer;
 use crate::totals::Totals;
 use crate::transfer::{Ctx, SMALL_FILE, copy_files};
@@ -85,6 +86,10 @@ where
         &mut totals,
     )
     .await;
+    if opts.delete {
+        let protect = Filter::compile(&opts.filter.protection())?;
+        spare_protected(&mut plan, &dst_scan.entries, &transfer.dst.base, &protect);
+    }
     let ctx = Arc::new(Ctx {
         src_base: transfer.src.base.clone(),
         dst_base: transfer.dst.base.clone(),
