@@ -735,7 +735,17 @@ mod tests {
     #[test]
     fn filter_rules_and_dash_f_interleave_with_the_others() {
         let p = parse_str(&[
-            "sy", "--include", "a", "-f", "- *.log", "-FF", "--exclude", "b", "-f+ c", "src/", "dst",
+            "sy",
+            "--include",
+            "a",
+            "-f",
+            "- *.log",
+            "-FF",
+            "--exclude",
+            "b",
+            "-f+ c",
+            "src/",
+            "dst",
         ]);
         let rule = |r: &str| FilterArg::Rule(r.to_owned());
         assert_eq!(

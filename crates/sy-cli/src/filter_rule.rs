@@ -93,9 +93,15 @@ mod tests {
         let err = rules_of(&[&format!("merge {}", file.display())])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("rules.txt:2: bad filter rule `bogus`"), "{err}");
+        assert!(
+            err.contains("rules.txt:2: bad filter rule `bogus`"),
+            "{err}"
+        );
         let err = rules_of(&[". /nonexistent/rules"]).unwrap_err().to_string();
-        assert!(err.contains("reading merge file /nonexistent/rules"), "{err}");
+        assert!(
+            err.contains("reading merge file /nonexistent/rules"),
+            "{err}"
+        );
         fs::write(&file, format!(". {}\n", file.display())).unwrap();
         let err = rules_of(&[&format!(". {}", file.display())])
             .unwrap_err()

@@ -120,13 +120,26 @@ const CASES: &[Case] = &[
     case(&["-a", "-F"]),
     case(&["-a", "-FF"]),
     case(&["-a", "-f", ": .rsync-filter"]),
-    case(&["-a", "-f", "dir-merge .rsync-filter", "-f", "- .rsync-filter"]),
+    case(&[
+        "-a",
+        "-f",
+        "dir-merge .rsync-filter",
+        "-f",
+        "- .rsync-filter",
+    ]),
     case(&["-a", "-f", "merge filters"]),
     case(&["-a", "--delete", "-F"]),
     case(&["-a", "--delete", "--delete-excluded", "--exclude", "*.log"]),
     case(&["-a", "--delete-excluded", "-FF"]),
     case(&["-a", "--delete-excluded", "-f", "P olddir", "-f", "- *.log"]),
-    case(&["-a", "--delete-excluded", "-f", "P keep/", "--exclude", "keep/"]),
+    case(&[
+        "-a",
+        "--delete-excluded",
+        "-f",
+        "P keep/",
+        "--exclude",
+        "keep/",
+    ]),
     case(&["-a", "--delete", "-f", "protect extra.txt"]),
     case(&["-a", "--delete", "-f", "R extra.txt", "-f", "P *.txt"]),
     Case {
@@ -216,7 +229,10 @@ fn source(f: &Fixture) {
     }
     f.write("rules", "- *.log\n");
     f.write("includes", "*/\n*.txt\n");
-    f.write("filters", "# a merge file\n- *.log\n: .rsync-filter\n+ keep/***\n");
+    f.write(
+        "filters",
+        "# a merge file\n- *.log\n: .rsync-filter\n+ keep/***\n",
+    );
 }
 
 /// Fills `dst` (a directory in the fixture) as `start` says.

@@ -11,7 +11,12 @@ use crate::plan::Plan;
 
 /// Drops from `plan` the deletions `protect` (compiled from `FilterRules::protection`)
 /// forbids; `dst` is the destination's listing, `dst_base` its transfer base.
-pub(crate) fn spare_protected(plan: &mut Plan, dst: &[Entry], dst_base: &RelPath, protect: &Filter) {
+pub(crate) fn spare_protected(
+    plan: &mut Plan,
+    dst: &[Entry],
+    dst_base: &RelPath,
+    protect: &Filter,
+) {
     if plan.deletions.is_empty() {
         return;
     }
@@ -84,11 +89,19 @@ mod tests {
             .protection(),
         )
         .unwrap();
-        let base = if base.is_empty() { RelPath::root() } else { p(base) };
+        let base = if base.is_empty() {
+            RelPath::root()
+        } else {
+            p(base)
+        };
         let dst: Vec<Entry> = doomed
             .iter()
             .map(|(path, is_dir)| {
-                let kind = if *is_dir { EntryKind::Dir } else { EntryKind::File };
+                let kind = if *is_dir {
+                    EntryKind::Dir
+                } else {
+                    EntryKind::File
+                };
                 entry(&base.join_rel(&p(path)).to_string(), kind)
             })
             .collect();
@@ -128,7 +141,10 @@ mod tests {
             (RuleKind::Protect, "keep"),
             (RuleKind::Protect, "*.log"),
         ];
-        assert_eq!(left(&rules, "", TREE), ["old/keep", "old/x", "old", "kept/a", "kept"]);
+        assert_eq!(
+            left(&rules, "", TREE),
+            ["old/keep", "old/x", "old", "kept/a", "kept"]
+        );
     }
 
     #[test]

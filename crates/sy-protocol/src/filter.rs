@@ -39,7 +39,10 @@ impl RuleKind {
     pub fn selects(self) -> bool {
         matches!(
             self,
-            RuleKind::Include | RuleKind::Exclude | RuleKind::ExcludeOthers | RuleKind::IncludeOthers
+            RuleKind::Include
+                | RuleKind::Exclude
+                | RuleKind::ExcludeOthers
+                | RuleKind::IncludeOthers
         )
     }
 }

@@ -92,7 +92,11 @@ impl FilterLine {
                 return Err(fail("hide and show rules are not supported"));
             }
             (_, true) => return Err(fail("modifier `!` goes only with `+` and `-`")),
-            _ => return Err(fail("unknown rule (rsync's: + - P R ! . : and their names)")),
+            _ => {
+                return Err(fail(
+                    "unknown rule (rsync's: + - P R ! . : and their names)",
+                ));
+            }
         };
         if pattern.is_empty() {
             return Err(fail("no pattern"));
@@ -102,7 +106,9 @@ impl FilterLine {
             // file from the root down (docs/rsync-differences.md).
             let file = pattern.strip_prefix('/').unwrap_or(pattern);
             if file.is_empty() || file.contains('/') {
-                return Err(fail("a per-directory merge file is a name, with no directory"));
+                return Err(fail(
+                    "a per-directory merge file is a name, with no directory",
+                ));
             }
             return Ok(FilterLine::Rule(kind, file.to_owned()));
         }
@@ -148,7 +154,10 @@ mod tests {
             ("exclude,! */", rule(RuleKind::ExcludeOthers, "*/")),
             ("+! *.txt", rule(RuleKind::IncludeOthers, "*.txt")),
             (": .rsync-filter", rule(RuleKind::DirMerge, ".rsync-filter")),
-            (": /.rsync-filter", rule(RuleKind::DirMerge, ".rsync-filter")),
+            (
+                ": /.rsync-filter",
+                rule(RuleKind::DirMerge, ".rsync-filter"),
+            ),
             ("dir-merge .f", rule(RuleKind::DirMerge, ".f")),
             (". rules.txt", FilterLine::Merge("rules.txt".to_owned())),
             ("merge rules.txt", FilterLine::Merge("rules.txt".to_owned())),

@@ -105,7 +105,11 @@ mod tests {
 
     /// The filter `rules`, and the merged rules in force in `dir` after reading `files`
     /// (directory, text of its `.f`) from the root down.
-    fn walk(rules: &[(RuleKind, &str)], files: &[(&str, &str)], dir: &str) -> (Filter, MergedRules) {
+    fn walk(
+        rules: &[(RuleKind, &str)],
+        files: &[(&str, &str)],
+        dir: &str,
+    ) -> (Filter, MergedRules) {
         let filter = Filter::compile(&FilterRules {
             rules: rules.iter().map(|(k, p)| (*k, (*p).to_owned())).collect(),
             gitignore: false,
@@ -121,7 +125,11 @@ mod tests {
                 }
                 here.push_str(part);
             }
-            let rel = if here.is_empty() { RelPath::root() } else { p(&here) };
+            let rel = if here.is_empty() {
+                RelPath::root()
+            } else {
+                p(&here)
+            };
             merged = merged.enter(&filter, &rel, Path::new("/t"), |name| {
                 assert_eq!(name, ".f");
                 texts.get(here.as_str()).map(|t| t.as_bytes().to_vec())

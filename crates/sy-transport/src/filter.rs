@@ -187,9 +187,7 @@ impl Filter {
     ) -> Option<RuleKind> {
         self.items.iter().find_map(|item| match item {
             Item::Rule(rule) => rule.decide(path, is_dir),
-            Item::DirMerge(i) => merged
-                .rules(*i)
-                .find_map(|rule| rule.decide(path, is_dir)),
+            Item::DirMerge(i) => merged.rules(*i).find_map(|rule| rule.decide(path, is_dir)),
         })
     }
 

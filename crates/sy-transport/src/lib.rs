@@ -57,8 +57,8 @@ pub use sftp::{Sftp, SftpOptions};
 /// The file vocabulary, defined once in `sy-protocol` (the delta op and the whole-file digest
 /// in `sy-delta`): the same values travel over the wire.
 pub use sy_protocol::{
-    Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterLine, FilterRules, Leftover, LeftoverKind, Meta,
-    MetaOptions, MetaTarget, PathError, ProtocolError, RelPath, RuleKind, RuleSyntaxError,
+    Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterLine, FilterRules, Leftover, LeftoverKind,
+    Meta, MetaOptions, MetaTarget, PathError, ProtocolError, RelPath, RuleKind, RuleSyntaxError,
     SpecialKind, Timestamp, TreeOp,
 };
 pub use transport::{

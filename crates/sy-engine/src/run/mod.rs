@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sy_transport::{
-    Cancel, Filter, FilterRules, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan, ScanOptions,
-    Transport, TreeOp, WriteOptions,
+    Cancel, Filter, FilterRules, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan,
+    ScanOptions, Transport, TreeOp, WriteOptions,
 };
 
 use self::tree::{Labelled, apply_ops, apply_reported};

@@ -250,7 +250,9 @@ impl Walk<'_> {
             }
             let Ok(dirfd) = dir.fd() else { continue };
             if let Some(entry) = self.entry(dirfd, name, path, scan)
-                && self.filter.keeps(&entry, &merged, &ignores, &self.inner.root_path)
+                && self
+                    .filter
+                    .keeps(&entry, &merged, &ignores, &self.inner.root_path)
             {
                 if entry.is_dir() {
                     subdirs.push((entry.path.clone(), ignores.clone(), merged.clone()));
@@ -343,4 +345,3 @@ fn read_rules_file(dir_fd: BorrowedFd<'_>, dir: &Path, name: &str) -> Option<Vec
     }
     Some(text)
 }
-
