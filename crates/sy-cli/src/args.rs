@@ -172,6 +172,14 @@ pub struct Args {
     /// Also delete from DST what the rules exclude (implies --delete); `P` rules protect.
     #[arg(long)]
     pub delete_excluded: bool,
+    /// Transfer only the paths listed in FILE (`-`: standard input), one a line, relative to
+    /// SRC (always its contents, as if with a trailing /), keeping their parent directories;
+    /// a listed directory's contents only with -r (-a does not imply it here).
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// --files-from's names end with a NUL character, not a newline (and `#` is no comment).
+    #[arg(short = '0', long)]
+    pub from0: bool,
     /// Honour .gitignore files in SRC.
     #[arg(long)]
     pub gitignore: bool,
@@ -479,7 +487,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
     ),
     ("server", "is rsync's own remote side; sy's is sy-remote"),
     ("sender", "is rsync's own remote side; sy's is sy-remote"),
-    ("files-from", "not supported yet"),
     ("relative", "not supported yet"),
     ("chmod", "not supported yet"),
     ("backup", "not supported yet"),
@@ -524,7 +531,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
         "password-file",
         "not supported: there is no rsync daemon to log in to",
     ),
-    ("from0", "not supported yet (it goes with --files-from)"),
 ];
 
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
@@ -537,7 +543,6 @@ const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
     ('C', "cvs-exclude"),
     ('s', "protect-args"),
     ('y', "fuzzy"),
-    ('0', "from0"),
 ];
 
 /// sy's one-letter options that take a value: the rest of a cluster after one is that value.
@@ -678,12 +683,12 @@ mod tests {
             assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
             err.to_string()
         };
-        let files_from = message(&["sy", "--files-from", "list", "s/", "d"]);
+        let link_dest = message(&["sy", "--link-dest", "old", "s/", "d"]);
         assert!(
-            files_from.contains("--files-from: not supported yet"),
-            "{files_from}"
+            link_dest.contains("--link-dest: not supported yet"),
+            "{link_dest}"
         );
-        assert!(!files_from.contains("similar"), "{files_from}");
+        assert!(!link_dest.contains("similar"), "{link_dest}");
         assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
         assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
         assert!(message(&["sy", "--chmod=u+x", "s/", "d"]).contains("--chmod"));

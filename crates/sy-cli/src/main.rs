@@ -9,6 +9,7 @@ mod args;
 mod config;
 mod config_file;
 mod exit;
+mod files_from;
 mod filter_rule;
 mod itemize;
 mod log_file;

@@ -36,6 +36,9 @@ enum Differs {
     /// Permissions are always kept unless `--no-perms` (rsync without `-p` keeps an existing
     /// file's).
     AlwaysPerms,
+    /// The destination's root gets the source's time, as in every run; with `--files-from`
+    /// rsync leaves it alone (it is not listed): the rest is rsync's.
+    RootTime,
 }
 
 struct Case {
@@ -143,6 +146,31 @@ const CASES: &[Case] = &[
     case(&["-a", "--delete", "-f", "protect extra.txt"]),
     case(&["-a", "--delete", "-f", "R extra.txt", "-f", "P *.txt"]),
     Case {
+        args: &["-a", "--files-from", "list"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-ar", "--files-from=list"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-a", "-r", "--delete", "--files-from", "list"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-a", "-0", "--files-from", "list0"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-rlptgoD", "--from0", "--files-from", "list0", "--delete"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
         args: &["-rlt"],
         starts: EMPTY,
         differs: Differs::AlwaysPerms,
@@ -229,6 +257,11 @@ fn source(f: &Fixture) {
     }
     f.write("rules", "- *.log\n");
     f.write("includes", "*/\n*.txt\n");
+    f.write(
+        "list",
+        "a.txt\nsub/deep/d.txt\n# a comment\nkeep\nemptydir/\n",
+    );
+    f.write("list0", "with space\0sub/c.txt\0keep\0");
     f.write(
         "filters",
         "# a merge file\n- *.log\n: .rsync-filter\n+ keep/***\n",
@@ -353,11 +386,23 @@ fn command_lines_behave_as_rsyncs() {
                     stderr(&rsync),
                     stderr(out)
                 );
-                if case.differs == Differs::No {
-                    assert_eq!(outcome(out), expected, "{context}");
-                    assert_same_tree(&f.path("by-rsync"), &f.path(dst));
-                } else {
-                    assert_eq!(out.status.code(), expected.code, "{context}");
+                match case.differs {
+                    Differs::No => {
+                        assert_eq!(outcome(out), expected, "{context}");
+                        assert_same_tree(&f.path("by-rsync"), &f.path(dst));
+                    }
+                    Differs::RootTime => {
+                        let mut got = outcome(out);
+                        got.itemized.retain(|line| line != ".d..t...... ./");
+                        assert_eq!(got, expected, "{context}");
+                        for root in ["by-rsync", dst] {
+                            set_time(&f.path(root), OLD);
+                        }
+                        assert_same_tree(&f.path("by-rsync"), &f.path(dst));
+                    }
+                    Differs::AlwaysTimes | Differs::AlwaysPerms => {
+                        assert_eq!(out.status.code(), expected.code, "{context}");
+                    }
                 }
             }
             rows += 1;
