@@ -263,3 +263,38 @@ fn delete_excluded_deletes_what_the_rules_exclude_except_the_protected() {
     assert_eq!(fs::read(f.path("dst/old/kept.o")).unwrap(), b"protected");
     assert!(!f.path("dst/drop.o").exists());
 }
+
+#[test]
+fn files_from_stdin_for_a_remote_source_keeps_the_listed_paths() {
+    let f = Fixture::new();
+    tree(&f);
+    let rsh = crate::remote::fake_rsh(&f);
+    let out = f
+        .sy()
+        .args(["-e", &rsh, "--remote-path"])
+        .arg(crate::remote::sy_remote())
+        .args(["--files-from", "-", "-0"])
+        .arg(format!("fakehost:{}", f.src().display()))
+        .arg(f.dst())
+        .write_stdin("sub/keep.c\0logs\0")
+        .timeout(std::time::Duration::from_secs(120))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", crate::util::stderr(&out));
+    assert_eq!(names(&f, "dst"), ["logs", "sub", "sub/keep.c"]);
+}
+
+#[test]
+fn a_missing_files_from_list_is_a_usage_error_naming_it() {
+    let f = Fixture::new();
+    tree(&f);
+    let out = f
+        .sy()
+        .args(["--files-from", "no-such-list", &f.src_slash(), "dst"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = crate::util::stderr(&out);
+    assert!(err.contains("no-such-list"), "{err}");
+    assert!(!f.path("dst").exists());
+}
