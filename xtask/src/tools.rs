@@ -16,7 +16,7 @@ pub struct Binaries {
 }
 
 /// How to reach the far side: the `ssh` words for `-e`, the ssh config they read (which sy's
-/// built-in client reads with `-F`), and the host alias.
+/// built-in client reads with `--ssh-config`), and the host alias.
 pub struct Remote {
     pub rsh: Vec<String>,
     pub ssh_config: PathBuf,

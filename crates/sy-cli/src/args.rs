@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{ArgAction, ArgMatches, FromArgMatches, Parser, Subcommand};
 
 use crate::config_file::{Compress, Rate};
 
@@ -463,7 +463,7 @@ pub fn parse(argv: impl IntoIterator<Item = OsString>) -> Result<Parsed, clap::E
     if argv.len() == 2 && argv[1] == "-h" {
         argv[1] = OsString::from("--help");
     }
-    let matches = match Args::command().try_get_matches_from(&argv) {
+    let matches = match crate::help::command().try_get_matches_from(&argv) {
         Ok(matches) => matches,
         Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
             return Err(rsync_only(&argv).map_or(e, |message| {
@@ -833,6 +833,6 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Args::command().debug_assert();
+        crate::help::command().debug_assert();
     }
 }

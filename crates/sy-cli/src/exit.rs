@@ -43,6 +43,46 @@ pub enum Exit {
 }
 
 impl Exit {
+    /// Every status, in the order of their numbers.
+    pub const ALL: [Exit; 13] = [
+        Exit::Ok,
+        Exit::Usage,
+        Exit::Protocol,
+        Exit::Selection,
+        Exit::StartRemote,
+        Exit::FileIo,
+        Exit::Stream,
+        Exit::Partial,
+        Exit::Vanished,
+        Exit::Timeout,
+        Exit::HungUp,
+        Exit::Interrupted,
+        Exit::Terminated,
+    ];
+
+    /// What the status means, in rsync's words where the meaning matches.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Exit::Ok => "success: everything was synchronized (or nothing needed to be)",
+            Exit::Usage => "syntax or usage error (nothing was changed)",
+            Exit::Protocol => "protocol incompatibility (sy and sy-remote of different releases)",
+            Exit::Selection => {
+                "errors selecting input/output files: a missing or unreadable source"
+            }
+            Exit::StartRemote => {
+                "error starting the remote side: SSH, the remote shell or the agent"
+            }
+            Exit::FileIo => "error in file I/O: a destination that cannot be created or written",
+            Exit::Stream => "error in the protocol data stream: the connection broke",
+            Exit::Partial => "partial transfer due to error (each failure is named on stderr)",
+            Exit::Vanished => "partial transfer due to vanished source files",
+            Exit::Timeout => "timeout: the remote side sent nothing for longer than --timeout",
+            Exit::HungUp => "stopped by SIGHUP; no file was left torn",
+            Exit::Interrupted => "interrupted by SIGINT (Ctrl-C); no file was left torn",
+            Exit::Terminated => "terminated by SIGTERM; no file was left torn",
+        }
+    }
+
     /// The process exit status.
     pub fn code(self) -> u8 {
         match self {
@@ -60,6 +100,11 @@ impl Exit {
             Exit::Interrupted => 130,
             Exit::Terminated => 143,
         }
+    }
+
+    /// True for the statuses of a run stopped by a signal.
+    pub fn is_signal(self) -> bool {
+        matches!(self, Exit::HungUp | Exit::Interrupted | Exit::Terminated)
     }
 
     /// The status for a run that could not be carried out.

@@ -33,6 +33,8 @@ pub struct ProgressView {
     files: Mutex<HashMap<RelPath, ProgressBar>>,
     /// Size of every file in the sources: what the destination copy represents.
     represented: Mutex<u64>,
+    /// Files planned and not yet written.
+    files_left: Mutex<u64>,
 }
 
 impl ProgressView {
@@ -56,6 +58,7 @@ impl ProgressView {
             overall,
             files: Mutex::new(HashMap::new()),
             represented: Mutex::new(0),
+            files_left: Mutex::new(0),
         })
     }
 
@@ -79,7 +82,7 @@ impl ProgressView {
             }
         }
         self.overall.inc_length(bytes);
-        self.overall.set_message(count_files(files));
+        self.count_left(|left| left + files);
         self.phase(Phase::Transferring);
     }
 
@@ -104,6 +107,20 @@ impl ProgressView {
         }
         bar.set_message(path.to_string());
         files.insert(path.clone(), bar);
+    }
+
+    /// A file of the plan was written.
+    pub fn file_written(&self) {
+        self.count_left(|left| left.saturating_sub(1));
+    }
+
+    /// Changes the count of files left and shows it.
+    fn count_left(&self, change: impl FnOnce(u64) -> u64) {
+        if let Ok(mut left) = self.files_left.lock() {
+            *left = change(*left);
+            self.overall
+                .set_message(format!("{} left", count_files(*left)));
+        }
     }
 
     /// `bytes` of `path` were written.
@@ -131,8 +148,8 @@ impl ProgressView {
         self.multi.suspend(f)
     }
 
-    /// Clears the display and prints the closing line.
-    pub fn finish(&self, totals: &Totals, elapsed: Duration) {
+    /// Clears the display: no bar is left on the screen.
+    pub fn clear(&self) {
         if let Ok(mut files) = self.files.lock() {
             for (_, bar) in files.drain() {
                 bar.finish_and_clear();
@@ -140,6 +157,11 @@ impl ProgressView {
         }
         self.overall.finish_and_clear();
         let _ = self.multi.clear();
+    }
+
+    /// Clears the display and prints the closing line.
+    pub fn finish(&self, totals: &Totals, elapsed: Duration) {
+        self.clear();
         let represented = self.represented.lock().map_or(0, |r| *r);
         eprintln!("{}", closing_line(totals, represented, elapsed));
     }

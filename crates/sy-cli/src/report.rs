@@ -100,7 +100,12 @@ impl Reporter {
     /// Returns the first error writing to stdout (a closed pipe), if any.
     pub fn finish(&self, totals: &Totals, elapsed: Duration, exit: Exit) -> io::Result<()> {
         if let Some(view) = &self.view {
-            view.finish(totals, elapsed);
+            // Stopped by a signal: what was saved is not the run's to claim.
+            if exit.is_signal() {
+                view.clear();
+            } else {
+                view.finish(totals, elapsed);
+            }
         }
         if let Some(log) = &self.log {
             log.finish(totals, exit);
@@ -151,10 +156,23 @@ impl Reporter {
             self.json(summary);
         } else if self.out.stats && !self.out.quiet {
             let dry = if self.dry_run { " (dry run)" } else { "" };
+            let bytes = if self.dry_run {
+                format!(
+                    "bytes: {} in the files to write (a dry run sends none)",
+                    self.size(totals.bytes_planned)
+                )
+            } else {
+                format!(
+                    "bytes: {} literal, {} matched, {} written",
+                    self.size(totals.bytes_literal),
+                    self.size(totals.bytes_matched),
+                    self.size(written)
+                )
+            };
             self.print(&format!(
                 "files: {} scanned, {} created, {} updated, {} deleted, {} unchanged, {} skipped, {} failed{dry}\n\
                  other: {} directories created, {} links, {} attribute fixes\n\
-                 bytes: {} literal, {} matched, {} written\n\
+                 {}\n\
                  time:  {:.3} s, {}/s",
                 totals.scanned,
                 totals.files_created,
@@ -166,9 +184,7 @@ impl Reporter {
                 totals.dirs,
                 totals.links,
                 totals.meta,
-                self.size(totals.bytes_literal),
-                self.size(totals.bytes_matched),
-                self.size(written),
+                bytes,
                 secs,
                 human_bytes(rate),
             ));
@@ -211,6 +227,9 @@ impl Reporter {
     pub fn stopped(&self, totals: &Totals, exit: Exit) {
         if self.out.quiet {
             return;
+        }
+        if let Some(view) = &self.view {
+            view.clear();
         }
         let signal = match exit {
             Exit::HungUp => "SIGHUP",
@@ -295,6 +314,9 @@ impl Observer for Reporter {
     fn done(&self, action: Action, path: &RelPath, done: &Done) {
         if let Some(view) = &self.view {
             view.ended(path);
+            if matches!(action, Action::Create | Action::Update) {
+                view.file_written();
+            }
         }
         if let Some(log) = &self.log {
             log.change(action, path, done);
@@ -306,7 +328,7 @@ impl Observer for Reporter {
                 "dry_run": self.dry_run,
                 "bytes_literal": done.literal,
                 "bytes_matched": done.matched,
-                "duration_ms": done.elapsed.as_secs_f64() * 1000.0,
+                "duration_ms": done.elapsed.as_millis() as u64,
             });
             json_path(&mut event, path);
             self.json(event);

@@ -181,3 +181,79 @@ fn a_file_growing_while_copied_is_never_copied_torn() {
     f.sync(&[]);
     assert_same_tree(&f.src(), &f.dst());
 }
+
+/// Gives `path` to `nobody` when the run drops to it (as root), so it may write there.
+fn hand_to_nobody(path: &std::path::Path) {
+    if is_root() {
+        rustix::fs::chown(
+            path,
+            Some(rustix::fs::Uid::from_raw(65534)),
+            Some(rustix::fs::Gid::from_raw(65534)),
+        )
+        .unwrap();
+    }
+}
+
+/// A directory that cannot be created is one error: what is beneath it is not attempted (not
+/// one error per entry in it), the rest of the tree is synced, and the exit is 23.
+#[test]
+fn a_directory_that_cannot_be_made_is_one_error_not_one_per_entry() {
+    let f = Fixture::new();
+    for i in 0..15 {
+        f.write(format!("src/blocked/sub/f{i}"), "x");
+    }
+    f.write("src/fine/ok", "ok");
+    f.mkdir("dst/blocked");
+    f.mkdir("dst/fine");
+    hand_to_nobody(&f.dst());
+    hand_to_nobody(&f.path("dst/fine"));
+    // Owned by root when the run is nobody: it cannot be made writable or written.
+    fs::set_permissions(f.path("dst/blocked"), fs::Permissions::from_mode(0o555)).unwrap();
+    let Some(mut cmd) = sy_bound_by_permissions(&f) else {
+        return;
+    };
+    if !is_root() {
+        // Its own directory: making it writable would succeed; nothing to test without root.
+        fs::set_permissions(f.path("dst/blocked"), fs::Permissions::from_mode(0o755)).unwrap();
+        return;
+    }
+    let out = cmd.arg(f.src_slash()).arg(f.dst()).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(23), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("blocked") && err.contains("skipping what is beneath it"),
+        "{err}"
+    );
+    assert!(!err.contains("//"), "{err}");
+    assert_eq!(fs::read(f.path("dst/fine/ok")).unwrap(), b"ok");
+}
+
+/// A destination whose root cannot be written is fatal (exit 11, rsync's file I/O error),
+/// said once, not a failure per entry.
+#[test]
+fn a_destination_that_cannot_be_written_is_fatal() {
+    let f = Fixture::new();
+    for d in ["a", "b", "c"] {
+        f.write(format!("src/{d}/f"), "x");
+    }
+    f.mkdir("dst");
+    let Some(mut cmd) = sy_bound_by_permissions(&f) else {
+        return;
+    };
+    if !is_root() {
+        // Without root the owner may always make its own directory writable.
+        return;
+    }
+    let out = cmd
+        .arg(f.src_slash())
+        .arg(format!("{}/", f.dst().display()))
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(11), "{err}");
+    assert!(err.contains("cannot be written"), "{err}");
+    assert!(err.lines().count() <= 4, "{err}");
+    assert!(!err.contains("//"), "{err}");
+    assert_eq!(fs::read_dir(f.dst()).unwrap().count(), 0);
+}

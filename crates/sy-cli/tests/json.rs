@@ -79,6 +79,7 @@ fn check(events: &[Value], schema: &BTreeMap<String, BTreeMap<String, Field>>) -
         }
         seen.insert(kind.to_owned());
     }
+    assert_eq!(events.first().unwrap()["event"], "scan", "{events:?}");
     assert_eq!(events.last().unwrap()["event"], "summary");
     seen
 }

@@ -16,6 +16,11 @@ fn stats_summarise_the_run() {
     let f = Fixture::new();
     f.write("src/a", "12345");
     f.write("src/d/b", "67890");
+    let dry = stdout(&f.sync(&["--stats", "-n"]));
+    assert!(
+        dry.contains("bytes: 10 in the files to write (a dry run sends none)"),
+        "{dry}"
+    );
     let text = stdout(&f.sync(&["--stats"]));
     assert!(
         text.contains("files: 4 scanned, 2 created, 0 updated, 0 deleted"),

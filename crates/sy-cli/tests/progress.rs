@@ -97,3 +97,54 @@ fn piped_progress_is_silent_unless_forced() {
         "{text:?}"
     );
 }
+
+/// Ctrl-C with the display up: the bar is cleared before the line that says what was done, no
+/// closing line claims what the run saved, and the count said how many files were left.
+#[test]
+fn ctrl_c_clears_the_bar_and_claims_no_savings() {
+    use std::io::Read;
+    let f = Fixture::new();
+    f.write("src/big", vec![7u8; 16 << 20]);
+    f.write("src/small", "s");
+    let mut sy = Command::new(env!("CARGO_BIN_EXE_sy"));
+    let mut child = crate::util::default_signal_actions(&mut sy)
+        .env("XDG_CONFIG_HOME", f.path(".config"))
+        .env("COLUMNS", "120")
+        .args([
+            "--progress=always",
+            "--bwlimit",
+            "2M",
+            &f.src_slash(),
+            "dst",
+        ])
+        .current_dir(f.root())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = child.stderr.take().unwrap();
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The bar shows bytes moving: the big file is under way.
+    while !String::from_utf8_lossy(&seen).contains("KiB/16.00 MiB") {
+        let n = err.read(&mut buf).unwrap();
+        assert!(n > 0, "sy ended early: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).unwrap();
+    err.read_to_end(&mut seen).unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let screen = String::from_utf8_lossy(&seen);
+    assert!(screen.contains("file left"), "{screen:?}");
+    let (before, after) = screen
+        .split_once("sy: stopped by SIGINT")
+        .unwrap_or_else(|| panic!("{screen:?}"));
+    assert!(
+        before.ends_with("\r\x1b[2K"),
+        "the bar was left: {screen:?}"
+    );
+    assert!(
+        !after.contains("saved") && !after.contains('['),
+        "{after:?}"
+    );
+}

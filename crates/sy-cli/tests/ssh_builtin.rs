@@ -1,9 +1,10 @@
 //! Syncs over the built-in SSH client (no `-e`) against a real OpenSSH server on a random
 //! loopback port: push and pull, deltas, the SFTP fallback, an alias and a jump host from the
 //! ssh config, hostile paths, ciphers, keepalives and timeouts. Every test reads its host
-//! settings from its own `-F` file (its own known_hosts and keys), never the user's. Trust and
-//! authentication are in `ssh_trust.rs`, deploying the agent in `ssh_deploy.rs`. Skipped
-//! (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
+//! settings from its own `--ssh-config` file (its own known_hosts and keys), never the user's.
+//! Trust and authentication are in `ssh_trust.rs`, deploying the agent in `ssh_deploy.rs`.
+//! Skipped (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure
+//! ([`require`]).
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
@@ -95,7 +96,7 @@ impl Setup {
         .unwrap();
     }
 
-    /// `sy -F CONFIG` with a HOME of its own and no ssh-agent from the environment.
+    /// `sy --ssh-config CONFIG` with a HOME of its own and no ssh-agent from the environment.
     pub fn sy(&self) -> assert_cmd::Command {
         self.sy_at(Path::new(env!("CARGO_BIN_EXE_sy")))
     }
@@ -113,7 +114,7 @@ impl Setup {
         cmd
     }
 
-    /// `sy -F CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
+    /// `sy --ssh-config CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
     pub fn push(&self, args: &[&str]) -> Output {
         self.push_to_agent(sy_remote(), args)
     }

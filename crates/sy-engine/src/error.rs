@@ -31,6 +31,13 @@ pub enum SyncError {
         #[source]
         source: io::Error,
     },
+    /// The destination cannot be written at all: its root, or the directories made directly
+    /// in it, were refused (the failure itself was reported); nothing more was attempted.
+    #[error("the destination {shown} cannot be written")]
+    Unwritable {
+        /// The destination as messages name it.
+        shown: String,
+    },
     /// One side could not be listed (`side` is `source` or `destination`).
     #[error("scanning {side} {shown}")]
     Scan {
@@ -70,6 +77,8 @@ pub enum SyncError {
     RemoteEnded {
         /// What happened to the remote shell or agent process.
         shell: String,
+        /// The agent's command was not found there: the remote side never started.
+        not_started: bool,
         /// The job's own error.
         #[source]
         source: Box<SyncError>,
@@ -106,11 +115,16 @@ impl SyncError {
             SyncError::Scan { source, .. } => {
                 transport_kind(source).unwrap_or(ErrorKind::Selection)
             }
-            SyncError::Destination { .. } | SyncError::Runtime(_) => ErrorKind::FileIo,
+            SyncError::Destination { .. }
+            | SyncError::Unwritable { .. }
+            | SyncError::Runtime(_) => ErrorKind::FileIo,
             SyncError::Transport(e) => transport_kind(e).unwrap_or(ErrorKind::FileIo),
             SyncError::SshSetup(_) | SyncError::RemoteShell { .. } | SyncError::Remote(_) => {
                 ErrorKind::StartRemote
             }
+            SyncError::RemoteEnded {
+                not_started: true, ..
+            } => ErrorKind::StartRemote,
             SyncError::RemoteEnded { source, .. } => source.kind(),
             SyncError::Interrupted { .. } => ErrorKind::Interrupted,
         }

@@ -177,10 +177,19 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Paced<T> {
 /// slows the writers.
 pub struct Pacing(pub Throttle);
 
+/// The bytes a paced write is charged and reported in at a time: a writer's chunk of several
+/// MiB, reported at once and paid for afterwards, would show a rate far above the limit.
+const PACED_PIECE: u64 = 64 * 1024;
+
 impl Intercept for Pacing {
     fn advance(&self, next: &dyn Observer, path: &RelPath, bytes: u64) {
-        next.advance(path, bytes);
-        self.0.take_blocking(bytes);
+        let mut left = bytes;
+        while left > 0 {
+            let piece = left.min(PACED_PIECE);
+            self.0.take_blocking(piece);
+            next.advance(path, piece);
+            left -= piece;
+        }
     }
 }
 
@@ -232,6 +241,29 @@ mod tests {
         let later = start + Duration::from_secs(3600);
         assert_eq!(bucket.take(104_857, later), Duration::ZERO);
         assert!(bucket.take(1 << 20, later) > Duration::from_millis(999));
+    }
+
+    /// Progress is reported in pieces, each after it was paid for: a writer's 8 MiB chunk
+    /// reported at once, before its wait, showed a rate of twice the limit.
+    #[test]
+    fn local_pacing_reports_progress_in_paid_pieces() {
+        #[derive(Default)]
+        struct Pieces(Mutex<Vec<u64>>);
+        impl Observer for Pieces {
+            fn advance(&self, _: &RelPath, bytes: u64) {
+                if let Ok(mut pieces) = self.0.lock() {
+                    pieces.push(bytes);
+                }
+            }
+        }
+        let pieces = Pieces::default();
+        // Fast enough that the test hardly waits: 8 MiB at 64 MiB/s, 6.4 MiB of it the burst.
+        let pacing = Pacing(Throttle::new(64 << 20));
+        let chunk = (8 << 20) + 5;
+        pacing.advance(&pieces, &RelPath::root(), chunk);
+        let seen = pieces.0.into_inner().unwrap();
+        assert_eq!(seen.iter().sum::<u64>(), chunk);
+        assert!(seen.iter().all(|&piece| piece <= PACED_PIECE), "{seen:?}");
     }
 
     #[tokio::test(start_paused = true)]

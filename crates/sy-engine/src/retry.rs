@@ -158,7 +158,8 @@ impl Attempt {
             (Err(e), Err(end)) => {
                 return Err(match end.shell {
                     Some(shell) => SyncError::RemoteEnded {
-                        shell,
+                        shell: shell.message,
+                        not_started: shell.not_found,
                         source: Box::new(e),
                     },
                     None => e,

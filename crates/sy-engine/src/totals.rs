@@ -40,6 +40,9 @@ pub struct Totals {
     pub bytes_matched: u64,
     /// Files read back at the destination with the source's digest (`--verify`).
     pub verified: u64,
+    /// A dry run's content bytes: the sizes of the files it would create or rewrite (a dry
+    /// run sends nothing, so it cannot tell literal from matched bytes).
+    pub bytes_planned: u64,
     /// Protocol bytes to and from a remote agent, before and after compression.
     pub traffic: Traffic,
 }
@@ -110,6 +113,7 @@ impl Totals {
         self.bytes_literal += o.bytes_literal;
         self.bytes_matched += o.bytes_matched;
         self.verified += o.verified;
+        self.bytes_planned += o.bytes_planned;
         self.traffic.add(&o.traffic);
     }
 }

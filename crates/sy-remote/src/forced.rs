@@ -8,26 +8,35 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
 use clap::Parser;
 
 use crate::Request;
+use crate::error::AgentError;
 
 /// The request in `original` (the value of `SSH_ORIGINAL_COMMAND`).
-pub(crate) fn client_request(original: &OsStr) -> Result<Request> {
-    let text = original
-        .to_str()
-        .context("the client's command (SSH_ORIGINAL_COMMAND) is not UTF-8")?;
+pub(crate) fn client_request(original: &OsStr) -> Result<Request, AgentError> {
+    let Some(text) = original.to_str() else {
+        return Err(AgentError::Request(
+            "the client's command (SSH_ORIGINAL_COMMAND) is not UTF-8".to_owned(),
+        ));
+    };
     let Some(words) = shlex::split(text) else {
-        bail!("the client's command (SSH_ORIGINAL_COMMAND) has unbalanced quotes: {text:?}");
+        return Err(AgentError::Request(format!(
+            "the client's command (SSH_ORIGINAL_COMMAND) has unbalanced quotes: {text:?}"
+        )));
     };
     let Some((_program, args)) = words.split_first() else {
-        bail!("the client sent no command: a restricted key only runs sy-remote for sy");
+        return Err(AgentError::Request(
+            "the client sent no command: a restricted key only runs sy-remote for sy".to_owned(),
+        ));
     };
     let mut request = Request::try_parse_from(
         std::iter::once("sy-remote").chain(args.iter().map(String::as_str)),
     )
-    .with_context(|| format!("the client's command {text:?} is not one sy sends"))?;
+    .map_err(|source| AgentError::ClientCommand {
+        command: text.to_owned(),
+        source,
+    })?;
     request.root = request.root.map(home_is_the_top);
     Ok(request)
 }
@@ -49,7 +58,7 @@ fn home_is_the_top(root: PathBuf) -> PathBuf {
 mod tests {
     use super::*;
 
-    fn root_of(command: &str) -> Result<(PathBuf, bool)> {
+    fn root_of(command: &str) -> Result<(PathBuf, bool), AgentError> {
         let request = client_request(OsStr::new(command))?;
         Ok((request.root.unwrap_or_default(), request.mkdir))
     }

@@ -47,6 +47,7 @@
 //! from the arguments, as without `--restrict`.
 #![deny(missing_docs)]
 
+mod error;
 mod forced;
 
 use std::os::fd::{AsFd, BorrowedFd};
@@ -54,9 +55,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
 use clap::Parser;
 use sy_transport::{Access, Local, ServeOptions, serve};
+
+use crate::error::AgentError;
 
 /// Serve one directory to a `sy` client over stdin/stdout (started by `sy`, or by sshd as an
 /// `authorized_keys` forced command with `--restrict`).
@@ -102,13 +104,13 @@ pub fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("sy-remote: error: {}", causes(&e));
+            eprintln!("sy-remote: error: {}", sy_transport::describe_error(&e));
             ExitCode::from(2)
         }
     }
 }
 
-fn run() -> Result<()> {
+fn run() -> Result<(), AgentError> {
     let args = Args::parse();
     init_logging(args.request.verbose);
     let access = if args.read_only {
@@ -121,41 +123,47 @@ fn run() -> Result<()> {
     let request = match (&args.restrict, std::env::var_os("SSH_ORIGINAL_COMMAND")) {
         (Some(top), Some(original)) => {
             if args.request.root.is_some() || args.request.jobs.is_some() {
-                bail!(
+                return Err(AgentError::Request(format!(
                     "a forced command takes its directory and --jobs from the client's command: \
                      name the directory to allow as --restrict {} instead",
                     top.display()
-                );
+                )));
             }
             forced::client_request(&original)?
         }
         _ => args.request,
     };
     let Some(requested) = request.root else {
-        bail!("no directory to serve: sy names one (sy-remote [--mkdir] -- DIR)");
+        return Err(AgentError::Request(
+            "no directory to serve: sy names one (sy-remote [--mkdir] -- DIR)".to_owned(),
+        ));
     };
     let root = match &args.restrict {
         Some(top) => {
             if request.mkdir && access == Access::ReadOnly {
-                bail!(
+                return Err(AgentError::Request(format!(
                     "creating {} refused: this agent only sends files (--read-only)",
                     requested.display()
-                );
+                )));
             }
-            Local::open_within(top, &requested, request.mkdir).with_context(|| {
-                format!(
-                    "serving {} (restricted to {})",
-                    requested.display(),
-                    top.display()
-                )
+            Local::open_within(top, &requested, request.mkdir).map_err(|source| {
+                AgentError::Open {
+                    shown: format!("{} (restricted to {})", requested.display(), top.display()),
+                    source,
+                }
             })?
         }
         None => {
             if request.mkdir {
-                std::fs::create_dir_all(&requested)
-                    .with_context(|| format!("creating {}", requested.display()))?;
+                std::fs::create_dir_all(&requested).map_err(|source| AgentError::Create {
+                    path: requested.clone(),
+                    source,
+                })?;
             }
-            Local::open_confined(&requested)?
+            Local::open_confined(&requested).map_err(|source| AgentError::Open {
+                shown: requested.display().to_string(),
+                source,
+            })?
         }
     };
     let shown = root.root_path().display().to_string();
@@ -174,11 +182,20 @@ fn run() -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .context("starting the runtime")?;
+        .map_err(|source| AgentError::Setup {
+            what: "starting the runtime",
+            source,
+        })?;
     // Raw descriptors rather than `std::io::stdout()`, whose line buffering would cut binary
     // frames at every newline byte into separate writes (and SSH packets).
-    let stdin = raw_stdio(std::io::stdin().as_fd()).context("opening stdin")?;
-    let stdout = raw_stdio(std::io::stdout().as_fd()).context("opening stdout")?;
+    let stdin = raw_stdio(std::io::stdin().as_fd()).map_err(|source| AgentError::Setup {
+        what: "opening stdin",
+        source,
+    })?;
+    let stdout = raw_stdio(std::io::stdout().as_fd()).map_err(|source| AgentError::Setup {
+        what: "opening stdout",
+        source,
+    })?;
     let stats = runtime.block_on(async {
         serve(
             Arc::new(root),
@@ -191,7 +208,7 @@ fn run() -> Result<()> {
     // A read of stdin may still be blocked in the pool when the session ended on an error;
     // do not wait for it.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    let stats = stats.with_context(|| format!("serving {shown}"))?;
+    let stats = stats.map_err(|source| AgentError::Serve { shown, source })?;
     tracing::info!(
         "done: sent {} bytes ({} on the wire), received {} ({} on the wire)",
         stats.sent.logical,
@@ -200,11 +217,6 @@ fn run() -> Result<()> {
         stats.received.wire
     );
     Ok(())
-}
-
-/// `error` and its causes, each shown once ([`sy_transport::describe_error`]).
-fn causes(error: &anyhow::Error) -> String {
-    sy_transport::describe_error(error.as_ref())
 }
 
 /// A file handle of its own for one of the standard streams. A pipe is enlarged so bulk data

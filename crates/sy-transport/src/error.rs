@@ -157,6 +157,14 @@ impl Error {
     pub fn is_interrupted(&self) -> bool {
         matches!(self, Error::Interrupted | Error::LinkLost { .. })
     }
+
+    /// The operating system's kind of failure, for an [`Error::Io`].
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        match self {
+            Error::Io { source, .. } => Some(source.kind()),
+            _ => None,
+        }
+    }
 }
 
 /// How the byte stream under a session was lost.

@@ -193,7 +193,7 @@ async fn cancelled(cancel: &Cancel) {
 }
 
 /// Closes the agent and waits for the remote shell; what went wrong with it, if anything.
-async fn finish_shell(agent: &RemoteTransport, child: &mut Child) -> Option<String> {
+async fn finish_shell(agent: &RemoteTransport, child: &mut Child) -> Option<ShellEnd> {
     // With the agent gone or broken, give the remote shell a moment to exit on its own
     // (its status says why), then stop it: it may be blocked writing to a dead agent.
     let mut early = None;
@@ -216,13 +216,17 @@ async fn finish_shell(agent: &RemoteTransport, child: &mut Child) -> Option<Stri
         // Its exit status is then our own kill's, not news.
         _ if killed => None,
         Ok(Ok(status)) if status.success() => None,
-        Ok(Ok(status)) if status.code() == Some(127) => Some(format!(
+        Ok(Ok(status)) if status.code() == Some(127) => Some(ShellEnd::not_found(format!(
             "the remote shell exited with {status} (command not found: is sy-remote \
              installed there? see --remote-path)"
-        )),
-        Ok(Ok(status)) => Some(format!("the remote shell exited with {status}")),
-        Ok(Err(e)) => Some(format!("waiting for the remote shell failed: {e}")),
-        Err(_) => Some("the remote shell did not exit".to_owned()),
+        ))),
+        Ok(Ok(status)) => Some(ShellEnd::said(format!(
+            "the remote shell exited with {status}"
+        ))),
+        Ok(Err(e)) => Some(ShellEnd::said(format!(
+            "waiting for the remote shell failed: {e}"
+        ))),
+        Err(_) => Some(ShellEnd::said("the remote shell did not exit".to_owned())),
     }
 }
 
@@ -232,7 +236,7 @@ async fn finish_channel(
     agent: &RemoteTransport,
     session: Option<Box<SshSession>>,
     status: &mut ExecStatus,
-) -> Option<String> {
+) -> Option<ShellEnd> {
     let mut early = None;
     if agent.failure().is_some() {
         early = tokio::time::timeout(Duration::from_millis(200), status.wait())
@@ -252,23 +256,48 @@ async fn finish_channel(
     }
     match (end.map(|end| end.exit), lost) {
         (Some(RemoteExit::Status(0)), _) => None,
-        (_, Some(lost)) => Some(format!("the SSH connection ended: {lost}")),
-        (Some(RemoteExit::Status(127)), None) => Some(
+        (_, Some(lost)) => Some(ShellEnd::said(format!("the SSH connection ended: {lost}"))),
+        (Some(RemoteExit::Status(127)), None) => Some(ShellEnd::not_found(
             "sy-remote exited with status 127 (command not found: is it installed there? \
              see --remote-path)"
                 .to_owned(),
-        ),
-        (Some(exit), None) => Some(format!("sy-remote ended with {exit}")),
-        (None, None) => Some("sy-remote did not exit".to_owned()),
+        )),
+        (Some(exit), None) => Some(ShellEnd::said(format!("sy-remote ended with {exit}"))),
+        (None, None) => Some(ShellEnd::said("sy-remote did not exit".to_owned())),
     }
 }
 
 /// Says goodbye to the server after SFTP; why the connection ended, if it broke.
-async fn finish_sftp(session: Option<Box<SshSession>>) -> Option<String> {
+async fn finish_sftp(session: Option<Box<SshSession>>) -> Option<ShellEnd> {
     let session = session?;
     let lost = session.failure();
     session.close().await;
-    lost.map(|lost| format!("the SSH connection ended: {lost}"))
+    lost.map(|lost| ShellEnd::said(format!("the SSH connection ended: {lost}")))
+}
+
+/// What went wrong with the remote shell or agent process.
+#[derive(Debug)]
+pub(crate) struct ShellEnd {
+    /// What happened, for the user.
+    pub(crate) message: String,
+    /// The agent's command was not found (status 127): it never started.
+    pub(crate) not_found: bool,
+}
+
+impl ShellEnd {
+    fn said(message: String) -> ShellEnd {
+        ShellEnd {
+            message,
+            not_found: false,
+        }
+    }
+
+    fn not_found(message: String) -> ShellEnd {
+        ShellEnd {
+            message,
+            not_found: true,
+        }
+    }
 }
 
 /// How a session with an agent ended badly.
@@ -278,7 +307,7 @@ pub(crate) struct RemoteEnd {
     /// Why the connection broke, if it did.
     pub(crate) failure: Option<LinkFailure>,
     /// What went wrong with the remote shell process, if anything.
-    pub(crate) shell: Option<String>,
+    pub(crate) shell: Option<ShellEnd>,
 }
 
 impl std::fmt::Display for RemoteEnd {
@@ -286,8 +315,8 @@ impl std::fmt::Display for RemoteEnd {
         match (&self.failure, &self.shell) {
             (Some(reason), Some(shell)) => write!(
                 f,
-                "connection to sy-remote on {} lost ({shell}): {reason}",
-                self.shown
+                "connection to sy-remote on {} lost ({}): {reason}",
+                self.shown, shell.message
             ),
             (Some(reason), None) => {
                 write!(
@@ -296,7 +325,9 @@ impl std::fmt::Display for RemoteEnd {
                     self.shown
                 )
             }
-            (None, Some(shell)) => write!(f, "{shell} after the session with {}", self.shown),
+            (None, Some(shell)) => {
+                write!(f, "{} after the session with {}", shell.message, self.shown)
+            }
             (None, None) => write!(f, "the session with {} ended", self.shown),
         }
     }

@@ -29,6 +29,7 @@ pub(super) fn report<O: Observer>(plan: &Plan, ctx: &Ctx<O>, totals: &mut Totals
     }
     for f in &plan.files {
         done(f.action(), &f.key, totals);
+        totals.bytes_planned += f.src.size;
     }
     for link in &plan.hard_links {
         done(Action::HardLink, &link.key, totals);

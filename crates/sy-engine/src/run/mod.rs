@@ -18,7 +18,7 @@ use sy_transport::{
     ScanOptions, Transport, TreeOp, WriteOptions,
 };
 
-use self::tree::{Labelled, apply_ops, apply_reported};
+use self::tree::{Labelled, Unmade, apply_ops, apply_reported};
 use crate::SyncError;
 use crate::change::Change;
 use crate::observer::{Action, Observer, Phase, Planned, ProgressTo};
@@ -130,10 +130,17 @@ where
         return Ok(totals);
     }
     tidy(&*dst, &ctx, &dst_scan).await;
-    skeleton(&*dst, &ctx, &plan, &mut totals).await;
+    let mut unmade = Unmade::default();
+    skeleton(&*dst, &ctx, &plan, &mut totals, &mut unmade).await;
+    if unmade.refuses(&ctx.dst_base) {
+        return Err(SyncError::Unwritable {
+            shown: dst.location().to_owned(),
+        });
+    }
     if cancel.is_cancelled() {
         return Ok(totals);
     }
+    plan.files.retain(|f| !unmade.covers(&ctx.dst_path(&f.key)));
     let carried = if opts.verify {
         unverified.carried(&plan.files)
     } else {
@@ -151,11 +158,11 @@ where
             return Ok(totals);
         }
     }
-    finish(&*dst, &ctx, &plan, &mut totals).await;
+    finish(&*dst, &ctx, &plan, &mut totals, &mut unmade).await;
     let scan_failed = !src_scan.problems.is_empty();
-    delete(&*dst, &ctx, &plan, scan_failed, &mut totals).await;
+    delete(&*dst, &ctx, &plan, scan_failed, &mut totals, &mut unmade).await;
     drop_stale_partials(&*dst, &ctx, &plan, &dst_scan).await;
-    directory_times(&*dst, &ctx, &plan, &mut totals).await;
+    directory_times(&*dst, &ctx, &plan, &mut totals, &mut unmade).await;
     Ok(totals)
 }
 
@@ -272,6 +279,26 @@ where
         &equal_content,
         src_scan.problems.is_empty(),
     );
+    let bytes: u64 = plan.files.iter().map(|f| f.src.size).sum();
+    tracing::info!(
+        "{}: {} files ({bytes} bytes) to write, {} left alone, {} to delete",
+        transfer.shown,
+        plan.files.len(),
+        plan.unchanged.len(),
+        plan.deletions.len()
+    );
+    observer.planned(&Planned {
+        source_entries: src_scan.entries.len() as u64,
+        destination_entries: dst_scan.entries.len() as u64,
+        files: plan.files.len() as u64,
+        bytes,
+        source_bytes: src_scan
+            .entries
+            .iter()
+            .filter(|e| e.is_file())
+            .map(|e| e.size)
+            .sum(),
+    });
     let (src_base, dst_base) = (&transfer.src.base, &transfer.dst.base);
     totals.unchanged = plan.unchanged.len() as u64;
     for left in &plan.unchanged {
@@ -302,26 +329,6 @@ where
         observer.skipped(&dst_base.join_rel(&special.key), "special");
         totals.skipped += 1;
     }
-    let bytes: u64 = plan.files.iter().map(|f| f.src.size).sum();
-    tracing::info!(
-        "{}: {} files ({bytes} bytes) to write, {} left alone, {} to delete",
-        transfer.shown,
-        plan.files.len(),
-        plan.unchanged.len(),
-        plan.deletions.len()
-    );
-    observer.planned(&Planned {
-        source_entries: src_scan.entries.len() as u64,
-        destination_entries: dst_scan.entries.len() as u64,
-        files: plan.files.len() as u64,
-        bytes,
-        source_bytes: src_scan
-            .entries
-            .iter()
-            .filter(|e| e.is_file())
-            .map(|e| e.size)
-            .sum(),
-    });
     plan
 }
 
@@ -342,6 +349,7 @@ async fn skeleton<D: Transport, O: Observer>(
     ctx: &Ctx<O>,
     plan: &Plan,
     totals: &mut Totals,
+    unmade: &mut Unmade,
 ) {
     let mut ops: Vec<Labelled> = Vec::new();
     for key in &plan.remove_first {
@@ -374,7 +382,7 @@ async fn skeleton<D: Transport, O: Observer>(
         };
         ops.push((op, reported(ctx, Action::Symlink, &link.key)));
     }
-    apply_reported(dst, ctx, ops, totals).await;
+    apply_reported(dst, ctx, ops, totals, unmade).await;
 }
 
 /// Once the files are written: hard links to them, and attributes of unchanged entries.
@@ -383,6 +391,7 @@ async fn finish<D: Transport, O: Observer>(
     ctx: &Ctx<O>,
     plan: &Plan,
     totals: &mut Totals,
+    unmade: &mut Unmade,
 ) {
     let mut ops: Vec<Labelled> = Vec::new();
     for link in &plan.hard_links {
@@ -400,7 +409,7 @@ async fn finish<D: Transport, O: Observer>(
         };
         ops.push((op, reported(ctx, Action::Meta, &fix.key)));
     }
-    apply_reported(dst, ctx, ops, totals).await;
+    apply_reported(dst, ctx, ops, totals, unmade).await;
 }
 
 /// Removes extraneous entries — unless something failed: a source that could not be read
@@ -411,6 +420,7 @@ async fn delete<D: Transport, O: Observer>(
     plan: &Plan,
     scan_failed: bool,
     totals: &mut Totals,
+    unmade: &mut Unmade,
 ) {
     if plan.deletions.is_empty() {
         return;
@@ -428,7 +438,7 @@ async fn delete<D: Transport, O: Observer>(
             (TreeOp::Remove { path }, reported(ctx, Action::Delete, key))
         })
         .collect();
-    apply_reported(dst, ctx, ops, totals).await;
+    apply_reported(dst, ctx, ops, totals, unmade).await;
 }
 
 /// `action` on the entry at `key`, reported with how it changes.
@@ -472,6 +482,7 @@ async fn directory_times<D: Transport, O: Observer>(
     ctx: &Ctx<O>,
     plan: &Plan,
     totals: &mut Totals,
+    unmade: &mut Unmade,
 ) {
     let ops = plan
         .dir_meta
@@ -488,5 +499,5 @@ async fn directory_times<D: Transport, O: Observer>(
             (op, changed.then(|| (Action::Meta, ctx.change_of(&dir.key))))
         })
         .collect();
-    apply_reported(dst, ctx, ops, totals).await;
+    apply_reported(dst, ctx, ops, totals, unmade).await;
 }

@@ -1,6 +1,9 @@
 //! Tree operations (directories, links, attributes, removals) sent to the destination in
 //! batches, one request per batch, with each result reported.
 
+use std::collections::HashMap;
+use std::io;
+
 use sy_transport::{RelPath, Transport, TreeOp};
 
 use crate::change::Change;
@@ -15,20 +18,73 @@ const OPS_PER_BATCH: usize = 1024;
 /// housekeeping, not reported).
 pub(super) type Labelled = (TreeOp, Option<(Action, Option<Change>)>);
 
+/// Directories of the destination that could not be made (or made writable), with the kind
+/// of failure of those that could not be created: nothing beneath them is attempted, so one error stands for the directory, not
+/// one per entry in it (rsync's "skipping any contents from this failed directory").
+#[derive(Debug, Default)]
+pub(super) struct Unmade(HashMap<RelPath, Option<io::ErrorKind>>);
+
+impl Unmade {
+    /// True when `path` is, or lies beneath, a directory that could not be made.
+    pub(super) fn covers(&self, path: &RelPath) -> bool {
+        let mut cursor = Some(path.clone());
+        while let Some(dir) = cursor {
+            if self.0.contains_key(&dir) {
+                return true;
+            }
+            cursor = dir.parent();
+        }
+        false
+    }
+
+    /// True when what failed says that `root` itself cannot be written: `root` could not be
+    /// made (or made writable), or creating a directory directly in it was refused for lack of
+    /// permission or a read-only file system.
+    pub(super) fn refuses(&self, root: &RelPath) -> bool {
+        self.0.iter().any(|(dir, kind)| {
+            dir == root
+                || (dir.parent().as_ref() == Some(root)
+                    && matches!(
+                        kind,
+                        Some(io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem)
+                    ))
+        })
+    }
+}
+
 /// Applies operations in batches; failures are reported, successes counted under `action`.
+/// Nothing beneath a directory in `unmade` is attempted, and a directory that fails joins it.
 pub(super) async fn apply_reported<D: Transport, O: Observer>(
     dst: &D,
     ctx: &Ctx<O>,
     ops: Vec<Labelled>,
     totals: &mut Totals,
+    unmade: &mut Unmade,
 ) {
     let mut ops = ops.into_iter().peekable();
     while ops.peek().is_some() {
-        let batch: Vec<_> = ops.by_ref().take(OPS_PER_BATCH).collect();
+        let batch: Vec<_> = ops
+            .by_ref()
+            .filter(|(op, _)| !unmade.covers(op.path()))
+            .take(OPS_PER_BATCH)
+            .collect();
+        if batch.is_empty() {
+            break;
+        }
         let (tree_ops, labels): (Vec<TreeOp>, Vec<_>) = batch.into_iter().unzip();
-        let paths: Vec<RelPath> = tree_ops.iter().map(|op| op.path().clone()).collect();
+        let made: Vec<(RelPath, Option<bool>)> = tree_ops
+            .iter()
+            .map(|op| {
+                let dir = match op {
+                    TreeOp::Mkdir { .. } => Some(true),
+                    TreeOp::MakeWritable { .. } => Some(false),
+                    _ => None,
+                };
+                (op.path().clone(), dir)
+            })
+            .collect();
         let results = dst.apply(tree_ops, ctx.write.meta).await;
-        for ((result, label), path) in results.into_iter().zip(labels).zip(paths) {
+        for ((result, label), (path, dir)) in results.into_iter().zip(labels).zip(made) {
             match (result, label) {
                 (Ok(()), Some((action, change))) => {
                     count(totals, action);
@@ -39,6 +95,15 @@ pub(super) async fn apply_reported<D: Transport, O: Observer>(
                     ctx.observer.done(action, &path, &done);
                 }
                 (Ok(()), None) => {}
+                // A directory above it failed earlier in this batch: said once, there.
+                (Err(_), _) if unmade.covers(&path) => {}
+                (Err(e), _) if let Some(created) = dir => {
+                    ctx.observer
+                        .failed(Some(&path), &format!("{e} (skipping what is beneath it)"));
+                    totals.failed += 1;
+                    // Only a refused creation says something of the directory above.
+                    unmade.0.insert(path, e.io_kind().filter(|_| created));
+                }
                 (Err(e), _) => {
                     ctx.observer.failed(Some(&path), &e.to_string());
                     totals.failed += 1;

@@ -153,7 +153,8 @@ impl Inner {
         if path.is_root() {
             self.location.clone()
         } else {
-            format!("{}/{path}", self.root_path.display())
+            let root = self.location.trim_end_matches('/');
+            format!("{root}/{path}")
         }
     }
 

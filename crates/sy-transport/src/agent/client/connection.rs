@@ -182,7 +182,11 @@ impl Client {
 
     /// `path` as messages name it: beneath the agent's location.
     pub(super) fn shown(&self, path: &RelPath) -> String {
-        format!("{}/{path}", self.location)
+        if self.location.ends_with(':') || self.location.ends_with('/') {
+            format!("{}{path}", self.location)
+        } else {
+            format!("{}/{path}", self.location)
+        }
     }
 
     /// The error for a transfer cut off by the connection: the connection's own (a lost link,
