@@ -369,7 +369,7 @@ mod tests {
         .unwrap();
         assert!(
             over_sftp.command_line().contains(
-                "-F /b/ssh_config --no-deploy --remote-path /nonexistent/sy-remote /s/ \
+                "--ssh-config /b/ssh_config --no-deploy --remote-path /nonexistent/sy-remote /s/ \
                  root@127.0.0.1:/d/"
             ),
             "{}",

@@ -167,9 +167,9 @@ where
 }
 
 /// Lists both sides at once under the same rules (what they exclude is neither compared nor
-/// deleted), except that protection (`P`, `R`) hides only on the receiving side and
-/// `--delete-excluded` leaves the receiver's listing whole. `None` when the filter excludes the
-/// source itself: nothing to do.
+/// deleted), except that `--delete-excluded` leaves the receiver's listing whole; protection
+/// (`P`, `R`) is no scan's business (`spare_protected` applies it to the plan). `None` when the
+/// filter excludes the source itself: nothing to do.
 async fn scan<S, D, O>(
     src: &S,
     dst: &D,
