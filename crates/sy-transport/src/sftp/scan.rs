@@ -165,10 +165,10 @@ impl Walk {
             found.push((path, file.attrs));
         }
         // Matched as absolute paths beneath a virtual `/` standing for the root.
-        let shown_dir = Path::new("/").join(dir.as_path());
+        let ignore_dir = Path::new("/").join(dir.as_path());
         if self.filter.uses_gitignore()
             && let Some((text, shown)) = self.rules_file_in(&found, ".gitignore").await
-            && let Some(ignore) = gitignore_from_text(&shown_dir, &text, &shown)
+            && let Some(ignore) = gitignore_from_text(&ignore_dir, &text, &shown)
         {
             ignores.push(Arc::new(ignore));
         }
