@@ -33,7 +33,7 @@ use crate::config_file::{Compress, Rate};
     protocol incompatibility; 3 errors selecting input/output files (a missing source); 5 \
     error starting the remote side; 11 error in file I/O; 12 error in the protocol data \
     stream; 23 partial transfer due to error; 24 partial transfer due to vanished source \
-    files; 30 timeout; 129 hangup (SIGHUP), 130 interrupted (SIGINT), 143 terminated \
+    files; 25 --max-delete stopped deletions; 30 timeout; 129 hangup (SIGHUP), 130 interrupted (SIGINT), 143 terminated \
     (SIGTERM)."
 )]
 pub struct Args {
@@ -127,6 +127,10 @@ pub struct Args {
     /// rsync's --del, --delete-after and --delete-delay mean the same here.
     #[arg(long, visible_aliases = ["del", "delete-after", "delete-delay"])]
     pub delete: bool,
+    /// Delete at most N entries; the rest are left, said in a warning, and the exit is 25
+    /// (0: delete nothing, warn about every extraneous entry).
+    #[arg(long, value_name = "N")]
+    pub max_delete: Option<u64>,
     /// Keep partially written files for the next run to resume: always so (accepted for
     /// rsync's --partial).
     #[arg(long)]
@@ -495,7 +499,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
     ("link-dest", "not supported yet"),
     ("compare-dest", "not supported yet"),
     ("copy-dest", "not supported yet"),
-    ("max-delete", "not supported yet"),
     ("one-file-system", "not supported yet"),
     ("xattrs", "not supported yet"),
     ("acls", "not supported yet"),

@@ -145,6 +145,7 @@ impl Config {
         sync.modify_window = args.modify_window.unwrap_or(0);
         sync.delete = args.delete || args.delete_excluded;
         sync.delete_excluded = args.delete_excluded;
+        sync.max_delete = args.max_delete;
         sync.dry_run = args.dry_run;
         sync.sparse = args.sparse;
         sync.whole_file = if args.whole_file {

@@ -32,6 +32,8 @@ pub enum Exit {
     /// 24: partial transfer due to vanished source files: files disappeared between the scan
     /// and their copy; nothing else failed.
     Vanished,
+    /// 25: `--max-delete` stopped deletions: extraneous entries were left; nothing failed.
+    MaxDelete,
     /// 30: timeout: the remote side sent nothing for longer than `--timeout`.
     Timeout,
     /// 129: stopped by SIGHUP (the terminal went away); no file was left torn.
@@ -44,7 +46,7 @@ pub enum Exit {
 
 impl Exit {
     /// Every status, in the order of their numbers.
-    pub const ALL: [Exit; 13] = [
+    pub const ALL: [Exit; 14] = [
         Exit::Ok,
         Exit::Usage,
         Exit::Protocol,
@@ -54,6 +56,7 @@ impl Exit {
         Exit::Stream,
         Exit::Partial,
         Exit::Vanished,
+        Exit::MaxDelete,
         Exit::Timeout,
         Exit::HungUp,
         Exit::Interrupted,
@@ -76,6 +79,7 @@ impl Exit {
             Exit::Stream => "error in the protocol data stream: the connection broke",
             Exit::Partial => "partial transfer due to error (each failure is named on stderr)",
             Exit::Vanished => "partial transfer due to vanished source files",
+            Exit::MaxDelete => "--max-delete stopped deletions (the rest are named in a warning)",
             Exit::Timeout => "timeout: the remote side sent nothing for longer than --timeout",
             Exit::HungUp => "stopped by SIGHUP; no file was left torn",
             Exit::Interrupted => "interrupted by SIGINT (Ctrl-C); no file was left torn",
@@ -95,6 +99,7 @@ impl Exit {
             Exit::Stream => 12,
             Exit::Partial => 23,
             Exit::Vanished => 24,
+            Exit::MaxDelete => 25,
             Exit::Timeout => 30,
             Exit::HungUp => 129,
             Exit::Interrupted => 130,
@@ -122,11 +127,13 @@ impl Exit {
     }
 
     /// The status for a run that completed, as far as its `totals` say: a source that could
-    /// not be synced or a file that failed is a partial transfer; vanished files alone are
-    /// rsync's 24.
+    /// not be synced or a file that failed is a partial transfer; deletions `--max-delete`
+    /// left are rsync's 25, vanished files alone its 24.
     pub fn for_totals(totals: &Totals) -> Exit {
         if !totals.is_complete() {
             Exit::Partial
+        } else if totals.deletions_skipped > 0 {
+            Exit::MaxDelete
         } else if totals.vanished > 0 {
             Exit::Vanished
         } else {

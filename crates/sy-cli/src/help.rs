@@ -58,7 +58,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "no_whole_file",
         ],
     ),
-    ("Deletion", &["delete", "delete_excluded"]),
+    ("Deletion", &["delete", "delete_excluded", "max_delete"]),
     (
         "Transfer",
         &[

@@ -128,6 +128,7 @@ impl Reporter {
                 "links": totals.links,
                 "meta": totals.meta,
                 "deleted": totals.deleted,
+                "deletions_skipped": totals.deletions_skipped,
                 "unchanged": totals.unchanged,
                 "skipped": totals.skipped,
                 "failed": totals.failed,

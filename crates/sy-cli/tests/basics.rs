@@ -201,3 +201,54 @@ fn many_small_files_with_few_workers() {
     f.sync(&["-j", "1"]);
     assert_same_tree(&f.src(), &f.dst());
 }
+
+/// `--max-delete 1` with 3 extraneous files: one goes, two stay, exit 25 (as rsync).
+#[test]
+fn max_delete_stops_deletions_with_exit_25() {
+    let f = Fixture::new();
+    f.write("src/keep", "k");
+    for name in ["x1", "x2", "x3"] {
+        f.write(format!("dst/{name}"), "extra");
+    }
+    let out = f
+        .sy()
+        .args(["--delete", "--max-delete", "1"])
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(25), "{err}");
+    assert!(
+        err.contains("--max-delete 1: 2 extraneous entries"),
+        "{err}"
+    );
+    let left = ["x1", "x2", "x3"]
+        .iter()
+        .filter(|name| f.path(format!("dst/{name}")).exists())
+        .count();
+    assert_eq!(left, 2);
+    assert_eq!(fs::read(f.path("dst/keep")).unwrap(), b"k");
+}
+
+/// A run that would delete most of a destination says so, also in a dry run, and still runs
+/// (only --max-delete stops it).
+#[test]
+fn deleting_more_than_half_of_the_destination_is_said_loudly() {
+    let f = Fixture::new();
+    f.write("src/one", "1");
+    for i in 0..12 {
+        f.write(format!("dst/old{i}"), "o");
+    }
+    let dry = f
+        .sy()
+        .args(["--delete", "-n"])
+        .arg(f.src_slash())
+        .arg(f.dst())
+        .output()
+        .unwrap();
+    let err = stderr(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{err}");
+    assert!(err.contains("deletes 12 of the 12 entries"), "{err}");
+    assert!(f.path("dst/old0").exists());
+}

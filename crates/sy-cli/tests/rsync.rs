@@ -170,6 +170,8 @@ const CASES: &[Case] = &[
         starts: BOTH,
         differs: Differs::RootTime,
     },
+    case(&["-a", "--delete", "--max-delete=0"]),
+    case(&["-a", "--delete", "--max-delete=100"]),
     Case {
         args: &["-rlt"],
         starts: EMPTY,

@@ -340,3 +340,54 @@ fn a_pull_interrupted_earlier_resumes_from_its_partial() {
     assert!(fs::read(f.path("dst/large.bin")).unwrap() == large);
     assert_eq!(leftovers(&f.dst()), Vec::<std::path::PathBuf>::new());
 }
+
+/// An object deleted between the listing and its download is rsync's vanished file: a warning
+/// naming it, the rest copied, exit 24 — not a failure (23).
+#[test]
+fn an_object_deleted_during_a_pull_is_vanished_exit_24() {
+    let Some(server) = S3Server::start("vanish") else {
+        return;
+    };
+    let f = Fixture::new();
+    let big: Vec<u8> = (0..(3 << 20))
+        .map(|i: usize| (i * 31 + i / 977) as u8)
+        .collect();
+    file(&f, "src/a.bin", &big, 1_600_000_000);
+    file(&f, "src/b.bin", &big, 1_600_000_000);
+    let url = server.url("v/");
+    sy_ok(&f, &server, &[], &f.src_slash(), &url);
+    // One file at a time, slowly: b.bin is fetched only after a.bin.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sy"));
+    cmd.env("XDG_CONFIG_HOME", f.path(".config"))
+        .env("AWS_CA_BUNDLE", "/nonexistent/ca-bundle.pem");
+    let mut child = server
+        .env_std(&mut cmd)
+        .args(["-j", "1", "--bwlimit", "1M", &url])
+        .arg(f.dst())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while crate::util::bytes_in_temporaries(&f.dst()) == 0
+        && std::time::Instant::now() < deadline
+        && child.try_wait().unwrap().is_none()
+    {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // Another sy deletes b.bin behind the first one's back.
+    f.mkdir("empty");
+    let empty = format!("{}/", f.path("empty").display());
+    sy_ok(
+        &f,
+        &server,
+        &["--delete", "--exclude", "a.bin"],
+        &empty,
+        &url,
+    );
+    let out = child.wait_with_output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(24), "{err}");
+    assert!(err.contains("b.bin"), "{err}");
+    assert_eq!(fs::read(f.path("dst/a.bin")).unwrap(), big);
+    assert!(!f.path("dst/b.bin").exists());
+}

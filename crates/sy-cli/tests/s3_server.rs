@@ -114,12 +114,34 @@ impl S3Server {
 
     /// `cmd` with the environment that points sy at this server.
     pub fn env<'a>(&self, cmd: &'a mut assert_cmd::Command) -> &'a mut assert_cmd::Command {
-        cmd.env("AWS_ACCESS_KEY_ID", KEY_ID)
-            .env("AWS_SECRET_ACCESS_KEY", SECRET)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
+        cmd.envs(self.vars())
             .env_remove("AWS_SESSION_TOKEN")
             .env_remove("AWS_PROFILE")
+    }
+
+    /// [`S3Server::env`] for a process the test spawns itself.
+    pub fn env_std<'a>(&self, cmd: &'a mut Command) -> &'a mut Command {
+        cmd.envs(self.vars())
+            .env_remove("AWS_SESSION_TOKEN")
+            .env_remove("AWS_PROFILE")
+    }
+
+    fn vars(&self) -> [(&str, &str); 4] {
+        [
+            ("AWS_ACCESS_KEY_ID", KEY_ID),
+            ("AWS_SECRET_ACCESS_KEY", SECRET),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", &self.endpoint),
+        ]
+    }
+
+    /// Deletes the object `key` behind sy's back.
+    pub fn delete(&self, key: &str) {
+        let status = self.raw("DELETE", &format!("/{}/{key}", self.bucket));
+        assert!(
+            status.starts_with("HTTP/1.1 204"),
+            "deleting {key}: {status}"
+        );
     }
 
     /// One unsigned request (moto accepts them); the status line of the answer.

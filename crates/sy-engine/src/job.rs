@@ -166,19 +166,7 @@ impl<O: Observer + 'static> Run<'_, O> {
                 }
                 let src = Arc::new(Local::open(&transfer.src.root)?);
                 let dst = Arc::new(Local::open(&transfer.dst.root)?);
-                match &self.throttle {
-                    Some(throttle) => {
-                        let paced = Arc::new(Forward {
-                            next: Arc::clone(self.observer),
-                            intercept: Pacing(throttle.clone()),
-                        });
-                        self.sync(src, dst, transfer, paced, unverified).await
-                    }
-                    None => {
-                        let observer = Arc::clone(self.observer);
-                        self.sync(src, dst, transfer, observer, unverified).await
-                    }
-                }
+                self.sync_paced(src, dst, transfer, unverified).await
             }
             (Some(spec), None) => {
                 if make_dst {
@@ -206,7 +194,6 @@ impl<O: Observer + 'static> Run<'_, O> {
         transfer: &Transfer,
         unverified: &Unverified,
     ) -> Result<Totals, SyncError> {
-        let observer = Arc::clone(self.observer);
         match (&transfer.src.store, &transfer.dst.store) {
             (Some(url), None) => {
                 if !self.options.dry_run {
@@ -214,12 +201,12 @@ impl<O: Observer + 'static> Run<'_, O> {
                 }
                 let src = Arc::new(Bucket::open(url)?);
                 let dst = Arc::new(Local::open(&transfer.dst.root)?);
-                self.sync(src, dst, transfer, observer, unverified).await
+                self.sync_paced(src, dst, transfer, unverified).await
             }
             (None, Some(url)) => {
                 let src = Arc::new(Local::open(&transfer.src.root)?);
                 let dst = Arc::new(Bucket::open(url)?);
-                self.sync(src, dst, transfer, observer, unverified).await
+                self.sync_paced(src, dst, transfer, unverified).await
             }
             _ => Err(SyncError::Invalid(
                 "copying between two object-store locations is not supported yet".to_owned(),
@@ -272,6 +259,35 @@ impl<O: Observer + 'static> Run<'_, O> {
             },
         )
         .await
+    }
+
+    /// Syncs without a connection of sy's own to pace (two local directories, or this machine
+    /// and a bucket): `--bwlimit` paces the bytes written, from the progress callbacks of the
+    /// writing side.
+    async fn sync_paced<S, D>(
+        &self,
+        src: Arc<S>,
+        dst: Arc<D>,
+        transfer: &Transfer,
+        unverified: &Unverified,
+    ) -> Result<Totals, SyncError>
+    where
+        S: Transport,
+        D: Transport,
+    {
+        match &self.throttle {
+            Some(throttle) => {
+                let paced = Arc::new(Forward {
+                    next: Arc::clone(self.observer),
+                    intercept: Pacing(throttle.clone()),
+                });
+                self.sync(src, dst, transfer, paced, unverified).await
+            }
+            None => {
+                let observer = Arc::clone(self.observer);
+                self.sync(src, dst, transfer, observer, unverified).await
+            }
+        }
     }
 
     async fn sync<S, D, P>(

@@ -71,6 +71,10 @@ pub struct SyncOptions {
     pub modify_window: u64,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
+    /// Remove at most this many entries (`--max-delete`); the rest are left and counted in
+    /// [`Totals::deletions_skipped`](crate::Totals::deletions_skipped). `Some(0)` deletes
+    /// nothing and reports every extraneous entry.
+    pub max_delete: Option<u64>,
     /// With `delete`, also remove destination entries the rules exclude (rsync's
     /// `--delete-excluded`), except what `P` rules protect.
     pub delete_excluded: bool,
@@ -110,6 +114,7 @@ impl Default for SyncOptions {
             min_size: None,
             modify_window: 0,
             delete: false,
+            max_delete: None,
             delete_excluded: false,
             dry_run: false,
             sparse: false,

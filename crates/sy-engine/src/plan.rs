@@ -374,7 +374,13 @@ pub fn plan(
             plan.changes.insert(key.clone(), Change::same(kind_of(d)));
             plan.deletions.push(key);
         }
-        plan.deletions.sort_by_key(|k| std::cmp::Reverse(k.depth()));
+        // Names in reverse order within a depth, as rsync deletes them (which `--max-delete`
+        // makes visible).
+        plan.deletions.sort_by(|a, b| {
+            b.depth()
+                .cmp(&a.depth())
+                .then_with(|| b.as_bytes().cmp(a.as_bytes()))
+        });
     }
 
     for (key, meta, existing) in src_dirs {
@@ -718,7 +724,7 @@ mod tests {
                 ..opts()
             },
         );
-        assert_eq!(keys(&plan.deletions), ["keep/old", "gone/a", "gone", "top"]);
+        assert_eq!(keys(&plan.deletions), ["keep/old", "gone/a", "top", "gone"]);
         let plan = run(&src, &dst, &opts());
         assert!(plan.deletions.is_empty());
     }

@@ -22,6 +22,8 @@ pub struct Totals {
     pub meta: u64,
     /// Entries deleted.
     pub deleted: u64,
+    /// Extraneous entries left because `--max-delete` was reached.
+    pub deletions_skipped: u64,
     /// Entries left alone because they were equal.
     pub unchanged: u64,
     /// Special files skipped.
@@ -105,6 +107,7 @@ impl Totals {
         self.links += o.links;
         self.meta += o.meta;
         self.deleted += o.deleted;
+        self.deletions_skipped += o.deletions_skipped;
         self.unchanged += o.unchanged;
         self.skipped += o.skipped;
         self.failed += o.failed;

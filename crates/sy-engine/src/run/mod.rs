@@ -90,6 +90,14 @@ where
         let protect = Filter::compile(&opts.filter.protection())?;
         spare_protected(&mut plan, &dst_scan.entries, &transfer.dst.base, &protect);
     }
+    guard_deletions(
+        &mut plan,
+        &dst_scan,
+        dst.location(),
+        opts,
+        &observer,
+        &mut totals,
+    );
     let ctx = Arc::new(Ctx {
         src_base: transfer.src.base.clone(),
         dst_base: transfer.dst.base.clone(),
@@ -330,6 +338,47 @@ where
         totals.skipped += 1;
     }
     plan
+}
+
+/// A destination with fewer entries than this is too small for the warning about deleting
+/// most of it to mean anything.
+const DELETION_WARNING_MIN: usize = 10;
+
+/// The guards on `--delete`: a loud warning when the run would delete more than half of a
+/// destination (a source that is an unmounted disk looks empty), and `--max-delete`, which
+/// leaves the deletions past its count (deepest first, so a directory goes only after what
+/// was in it) and counts them.
+fn guard_deletions<O: Observer>(
+    plan: &mut Plan,
+    dst_scan: &Scan,
+    shown: &str,
+    opts: &SyncOptions,
+    observer: &Arc<O>,
+    totals: &mut Totals,
+) {
+    // The destination's own directory is not one of its entries.
+    let entries = dst_scan.entries.len().saturating_sub(1);
+    let deletions = plan.deletions.len();
+    if entries >= DELETION_WARNING_MIN && deletions * 2 > entries {
+        observer.warning(&format!(
+            "this run deletes {deletions} of the {entries} entries in {shown}, more than half: \
+             if the source is not what was meant (an unmounted disk looks empty), stop now; \
+             --max-delete N limits deletions"
+        ));
+    }
+    let Some(max) = opts.max_delete else {
+        return;
+    };
+    let max = usize::try_from(max).unwrap_or(usize::MAX);
+    if deletions > max {
+        plan.deletions.truncate(max);
+        let skipped = deletions - max;
+        totals.deletions_skipped = skipped as u64;
+        observer.warning(&format!(
+            "deletions stopped at --max-delete {max}: {skipped} extraneous entries in {shown} \
+             were left"
+        ));
+    }
 }
 
 /// Leftovers of an interrupted run: temps become partials (kept for resuming).

@@ -112,12 +112,22 @@ impl Inner {
         format!("{}/{full}", self.bucket)
     }
 
-    /// The error of `action` on `key`: the store's message, with the server's error code.
+    /// The error of `action` on `key`: the store's message, with the server's error code. A
+    /// missing object is an I/O error of kind `NotFound`, as a missing file is, so that a
+    /// source object deleted since the listing counts as vanished (exit 24), not failed.
     fn error(&self, action: &'static str, key: &Path, error: object_store::Error) -> Error {
+        let reason = describe_store_error(&error);
+        if matches!(error, object_store::Error::NotFound { .. }) {
+            return Error::Io {
+                action,
+                path: self.shown(key),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, reason),
+            };
+        }
         Error::Store {
             action,
             location: self.shown(key),
-            reason: describe_store_error(&error),
+            reason,
         }
     }
 }

@@ -56,23 +56,28 @@ async fn download(inner: &Inner, path: &RelPath, mode: u32) -> Result<Download> 
 
 impl Download {
     /// The next piece of the body; `None` at its end. A body shorter or longer than the size
-    /// the server announced is an error.
+    /// the server announced is an error — a longer one as soon as it passes that size, so a
+    /// server cannot make sy hold more than it announced.
     async fn next(&mut self, inner: &Inner, received: &mut u64) -> Result<Option<Bytes>> {
         match self.body.next().await {
             Some(Ok(piece)) => {
                 *received += piece.len() as u64;
+                if *received > self.entry.size {
+                    return Err(self.wrong_size(inner, "more than"));
+                }
                 Ok(Some(piece))
             }
             Some(Err(e)) => Err(inner.error("downloading", &self.key, e)),
             None if *received == self.entry.size => Ok(None),
-            None => Err(Error::Store {
-                action: "downloading",
-                location: inner.shown(&self.key),
-                reason: format!(
-                    "the body had {received} bytes, not the {} announced",
-                    self.entry.size
-                ),
-            }),
+            None => Err(self.wrong_size(inner, &format!("{received} bytes, not"))),
+        }
+    }
+
+    fn wrong_size(&self, inner: &Inner, had: &str) -> Error {
+        Error::Store {
+            action: "downloading",
+            location: inner.shown(&self.key),
+            reason: format!("the body had {had} the {} bytes announced", self.entry.size),
         }
     }
 }
@@ -189,4 +194,68 @@ pub(super) async fn checksums(inner: &Arc<Inner>, paths: Vec<RelPath>) -> Vec<Re
         .buffered(REQUESTS_IN_FLIGHT)
         .collect()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A body of `pieces` for a file the server said holds `size` bytes.
+    fn download(size: u64, pieces: &[&'static [u8]]) -> Download {
+        let body = stream::iter(
+            pieces
+                .iter()
+                .map(|p| Ok(Bytes::from_static(p)))
+                .collect::<Vec<_>>(),
+        );
+        Download {
+            entry: Entry {
+                path: RelPath::new("f").unwrap(),
+                kind: EntryKind::File,
+                size,
+                meta: crate::Meta::default(),
+                dev: 0,
+                ino: 0,
+                nlink: 1,
+            },
+            body: body.boxed(),
+            key: object_store::path::Path::from("p/f"),
+        }
+    }
+
+    fn inner() -> Inner {
+        Inner {
+            store: Arc::new(object_store::memory::InMemory::new()),
+            root: RelPath::new("p").unwrap(),
+            location: "s3://b/p".to_owned(),
+            bucket: "s3://b".to_owned(),
+            dirs: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// A server that sends more than it announced is cut off at the piece that passes the
+    /// size, before sy holds the rest; one that sends less is caught at the end.
+    #[tokio::test]
+    async fn a_body_of_another_size_than_announced_is_refused() {
+        let inner = inner();
+        let mut long = download(4, &[b"abc", b"defg", b"never read"]);
+        let mut received = 0;
+        assert!(long.next(&inner, &mut received).await.unwrap().is_some());
+        let err = long.next(&inner, &mut received).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "downloading s3://b/p/f: the body had more than the 4 bytes announced"
+        );
+        let mut short = download(4, &[b"abc"]);
+        let mut received = 0;
+        assert!(short.next(&inner, &mut received).await.unwrap().is_some());
+        let err = short.next(&inner, &mut received).await.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "downloading s3://b/p/f: the body had 3 bytes, not the 4 bytes announced"
+        );
+    }
 }

@@ -28,8 +28,20 @@ pub(super) async fn scan(inner: &Inner, options: ScanOptions) -> Result<Scan> {
     let mut objects = inner.store.list(list_prefix);
     let mut tree = Tree::default();
     let mut problems = Vec::new();
+    let mut order = Ascending::default();
     while let Some(object) = objects.next().await {
         let object = object.map_err(|e| inner.error("listing", &listed, e))?;
+        if !order.next(object.location.as_ref()) {
+            return Err(Error::Store {
+                action: "listing",
+                location: inner.shown(&listed),
+                reason: format!(
+                    "the server listed {} again or out of order, so the listing might never \
+                     end (S3 lists keys in ascending order, each once)",
+                    inner.shown(&object.location)
+                ),
+            });
+        }
         match relative(inner, object.location.as_ref()) {
             Some(path) if path.starts_with(&base) && path != base => {
                 tree.add_file(&base, path, object.size, mtime::written(&object), &filter);
@@ -76,6 +88,25 @@ pub(super) async fn scan(inner: &Inner, options: ScanOptions) -> Result<Scan> {
         problems,
         leftovers: Vec::new(),
     })
+}
+
+/// The guard against a listing that goes round in circles: S3 lists keys in ascending order,
+/// so a continuation token that does not advance (a faulty or hostile server) shows as a key at
+/// or before the last one, and the scan stops there instead of looping or growing for ever.
+#[derive(Debug, Default)]
+struct Ascending {
+    last: Option<String>,
+}
+
+impl Ascending {
+    /// Takes the next key; false when it does not come after the last one.
+    fn next(&mut self, key: &str) -> bool {
+        if self.last.as_deref().is_some_and(|last| key <= last) {
+            return false;
+        }
+        self.last = Some(key.to_owned());
+        true
+    }
 }
 
 /// `key` relative to the transport's prefix.
@@ -169,6 +200,19 @@ mod tests {
 
     fn t(secs: i64) -> Timestamp {
         Timestamp { secs, nanos: 0 }
+    }
+
+    #[test]
+    fn a_listing_that_repeats_or_goes_back_is_caught() {
+        let mut order = Ascending::default();
+        assert!(order.next("a"));
+        assert!(order.next("a/b"));
+        assert!(order.next("b"));
+        // A page served again: its first key comes round once more.
+        assert!(!order.next("a"));
+        let mut order = Ascending::default();
+        assert!(order.next("k"));
+        assert!(!order.next("k"));
     }
 
     #[test]
