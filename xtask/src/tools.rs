@@ -16,7 +16,7 @@ pub struct Binaries {
 }
 
 /// How to reach the far side: the `ssh` words for `-e`, the ssh config they read (which sy's
-/// built-in client reads with `-F`), and the host alias.
+/// built-in client reads with `--ssh-config`), and the host alias.
 pub struct Remote {
     pub rsh: Vec<String>,
     pub ssh_config: PathBuf,
@@ -133,7 +133,7 @@ pub fn invocation(
             if let Some(r) = remote {
                 let agent = bins.sy_remote.clone()?;
                 args.extend([
-                    "-F".into(),
+                    "--ssh-config".into(),
                     r.ssh_config.clone().into_os_string(),
                     "--remote-path".into(),
                     agent.into(),
@@ -161,7 +161,7 @@ pub fn invocation(
             }
             // No agent at that path, and no copying one there: SFTP.
             args.extend([
-                "-F".into(),
+                "--ssh-config".into(),
                 r.ssh_config.clone().into_os_string(),
                 "--no-deploy".into(),
                 "--remote-path".into(),
@@ -350,7 +350,7 @@ mod tests {
             sy.args,
             [
                 "-z",
-                "-F",
+                "--ssh-config",
                 "/b/ssh_config",
                 "--remote-path",
                 "/b/sy-remote",
@@ -369,7 +369,7 @@ mod tests {
         .unwrap();
         assert!(
             over_sftp.command_line().contains(
-                "-F /b/ssh_config --no-deploy --remote-path /nonexistent/sy-remote /s/ \
+                "--ssh-config /b/ssh_config --no-deploy --remote-path /nonexistent/sy-remote /s/ \
                  root@127.0.0.1:/d/"
             ),
             "{}",

@@ -163,6 +163,37 @@ pub struct Args {
     /// Read include patterns from FILE (`+ PAT` includes, `- PAT` excludes, `#` comments).
     #[arg(long, value_name = "FILE")]
     pub include_from: Vec<PathBuf>,
+    /// Add a filter RULE in rsync's syntax: `+ PAT`, `- PAT` (`-! PAT`: what does not match),
+    /// `P PAT` (protect from deletion), `R PAT`, `!` (clear), `. FILE` (merge FILE's rules),
+    /// `: NAME` (each directory's file NAME adds rules for it and beneath).
+    #[arg(
+        short = 'f',
+        long = "filter",
+        value_name = "RULE",
+        allow_hyphen_values = true
+    )]
+    pub filter: Vec<String>,
+    /// rsync's -F: read rules from each directory's .rsync-filter (`-f ': /.rsync-filter'`);
+    /// twice (-FF), also leave the .rsync-filter files out (`-f '- .rsync-filter'`).
+    #[arg(
+        short = 'F',
+        action = ArgAction::Append,
+        num_args = 0,
+        default_missing_value = "true",
+        value_parser = clap::value_parser!(bool)
+    )]
+    pub rsync_filter: Vec<bool>,
+    /// Also delete from DST what the rules exclude (implies --delete); `P` rules protect.
+    #[arg(long)]
+    pub delete_excluded: bool,
+    /// Transfer only the paths listed in FILE (`-`: standard input), one a line, relative to
+    /// SRC (always its contents, as if with a trailing /), keeping their parent directories;
+    /// a listed directory's contents only with -r (-a does not imply it here).
+    #[arg(long, value_name = "FILE")]
+    pub files_from: Option<PathBuf>,
+    /// --files-from's names end with a NUL character, not a newline (and `#` is no comment).
+    #[arg(short = '0', long)]
+    pub from0: bool,
     /// Honour .gitignore files in SRC.
     #[arg(long)]
     pub gitignore: bool,
@@ -219,12 +250,7 @@ pub struct Args {
     pub remote_path: Option<String>,
     /// Read SSH host settings (HostName, Port, User, IdentityFile, ProxyJump, …) from FILE
     /// instead of ~/.ssh/config. Built-in SSH client (no -e) only, as are the flags below.
-    #[arg(
-        short = 'F',
-        long = "ssh-config",
-        value_name = "FILE",
-        conflicts_with = "rsh"
-    )]
+    #[arg(long = "ssh-config", value_name = "FILE", conflicts_with = "rsh")]
     pub ssh_config: Option<PathBuf>,
     /// Connect to PORT on the remote host.
     #[arg(long, value_name = "PORT", conflicts_with = "rsh")]
@@ -418,6 +444,8 @@ pub enum FilterArg {
     ExcludeFrom(PathBuf),
     /// `--include-from FILE`
     IncludeFrom(PathBuf),
+    /// `--filter RULE`, and `-F`'s rules
+    Rule(String),
 }
 
 impl Args {
@@ -437,7 +465,8 @@ impl Args {
 pub struct Parsed {
     /// The flags.
     pub args: Args,
-    /// `--exclude`, `--include`, `--exclude-from`, `--include-from` interleaved as typed.
+    /// `--exclude`, `--include`, `--exclude-from`, `--include-from`, `--filter`, `-F`
+    /// interleaved as typed.
     pub filters: Vec<FilterArg>,
 }
 
@@ -474,12 +503,6 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
     ),
     ("server", "is rsync's own remote side; sy's is sy-remote"),
     ("sender", "is rsync's own remote side; sy's is sy-remote"),
-    ("files-from", "not supported yet"),
-    (
-        "filter",
-        "not supported yet; use --include, --exclude and --exclude-from",
-    ),
-    ("delete-excluded", "not supported yet"),
     (
         "no-implied-dirs",
         "not supported: with --relative, sy always creates the directories above the path",
@@ -525,12 +548,10 @@ const RSYNC_ONLY: &[(&str, &str)] = &[
         "password-file",
         "not supported: there is no rsync daemon to log in to",
     ),
-    ("from0", "not supported yet (it goes with --files-from)"),
 ];
 
 /// rsync's one-letter spellings of options in [`RSYNC_ONLY`].
 const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
-    ('f', "filter"),
     ('b', "backup"),
     ('x', "one-file-system"),
     ('X', "xattrs"),
@@ -538,11 +559,10 @@ const RSYNC_ONLY_SHORT: &[(char, &str)] = &[
     ('C', "cvs-exclude"),
     ('s', "protect-args"),
     ('y', "fuzzy"),
-    ('0', "from0"),
 ];
 
 /// sy's one-letter options that take a value: the rest of a cluster after one is that value.
-const SHORT_WITH_VALUE: &[char] = &['j', 'e', 'F'];
+const SHORT_WITH_VALUE: &[char] = &['j', 'e', 'f'];
 
 /// The message for the first rsync option in `argv` that sy does not have, if there is one.
 fn rsync_only(argv: &[OsString]) -> Option<String> {
@@ -603,6 +623,13 @@ fn ordered_filters(matches: &ArgMatches, args: &Args) -> Vec<FilterArg> {
         .zip(&args.include_from)
     {
         indexed.push((i, FilterArg::IncludeFrom(p.clone())));
+    }
+    for (i, rule) in positions("filter").into_iter().zip(&args.filter) {
+        indexed.push((i, FilterArg::Rule(rule.clone())));
+    }
+    let rsync_filter = [": /.rsync-filter", "- .rsync-filter"];
+    for (i, rule) in positions("rsync_filter").into_iter().zip(rsync_filter) {
+        indexed.push((i, FilterArg::Rule(rule.to_owned())));
     }
     indexed.sort_by_key(|(i, _)| *i);
     indexed.into_iter().map(|(_, f)| f).collect()
@@ -672,12 +699,12 @@ mod tests {
             assert_eq!(err.kind(), clap::error::ErrorKind::UnknownArgument);
             err.to_string()
         };
-        let files_from = message(&["sy", "--files-from", "list", "s/", "d"]);
+        let link_dest = message(&["sy", "--link-dest", "old", "s/", "d"]);
         assert!(
-            files_from.contains("--files-from: not supported yet"),
-            "{files_from}"
+            link_dest.contains("--link-dest: not supported yet"),
+            "{link_dest}"
         );
-        assert!(!files_from.contains("similar"), "{files_from}");
+        assert!(!link_dest.contains("similar"), "{link_dest}");
         assert!(message(&["sy", "--daemon"]).contains("no daemon mode"));
         assert!(message(&["sy", "-avx", "s/", "d"]).contains("-x: not supported yet"));
         assert!(message(&["sy", "-R", "--no-implied-dirs", "s/", "d"]).contains("--relative"));
@@ -722,6 +749,44 @@ mod tests {
                 FilterArg::Exclude("b".into()),
                 FilterArg::ExcludeFrom("f".into()),
                 FilterArg::Include("c".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn filter_rules_and_dash_f_interleave_with_the_others() {
+        let p = parse_str(&[
+            "sy",
+            "--include",
+            "a",
+            "-f",
+            "- *.log",
+            "-FF",
+            "--exclude",
+            "b",
+            "-f+ c",
+            "src/",
+            "dst",
+        ]);
+        let rule = |r: &str| FilterArg::Rule(r.to_owned());
+        assert_eq!(
+            p.filters,
+            vec![
+                FilterArg::Include("a".into()),
+                rule("- *.log"),
+                rule(": /.rsync-filter"),
+                rule("- .rsync-filter"),
+                FilterArg::Exclude("b".into()),
+                rule("+ c"),
+            ]
+        );
+        let p = parse_str(&["sy", "-F", "-f", ": .x", "-F", "src/", "dst"]);
+        assert_eq!(
+            p.filters,
+            vec![
+                rule(": /.rsync-filter"),
+                rule(": .x"),
+                rule("- .rsync-filter")
             ]
         );
     }

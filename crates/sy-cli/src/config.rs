@@ -13,6 +13,8 @@ use sy_engine::{
 
 use crate::args::{Args, FilterArg, Info, Parsed};
 use crate::config_file::{Compress, CompressLevel, ConfigFile, Layer, Rsh};
+use crate::files_from::{ListOptions, add_files_from, contents_of};
+use crate::filter_rule::add_filter_rule;
 use crate::progress::When;
 
 /// A request that cannot be carried out as typed (exit 1); nothing was changed.
@@ -61,7 +63,15 @@ impl Config {
         let endpoints = args
             .paths
             .iter()
-            .map(Endpoint::parse)
+            .enumerate()
+            .map(|(i, path)| {
+                let source = i + 1 < args.paths.len();
+                if source && args.files_from.is_some() {
+                    Endpoint::parse(contents_of(path))
+                } else {
+                    Endpoint::parse(path)
+                }
+            })
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| UsageError(e.to_string()))?;
         // Host tables apply to the remote side (the first one named, when there are several).
@@ -94,7 +104,15 @@ impl Config {
                     })?;
                     rules.add_include_file(&text);
                 }
+                FilterArg::Rule(rule) => add_filter_rule(&mut rules, &rule)?,
             }
+        }
+        if let Some(list) = &args.files_from {
+            let options = ListOptions {
+                nul_separated: args.from0,
+                recursive: args.recursive,
+            };
+            add_files_from(&mut rules, list, options)?;
         }
         // After the command line's rules, so its --include can still let a file through; the
         // file's includes before its excludes, so they can make exceptions to them.
@@ -136,7 +154,8 @@ impl Config {
         sync.min_size = args.min_size;
         sync.modify_window = args.modify_window.unwrap_or(0);
         sync.relative = args.relative;
-        sync.delete = settings.delete.value;
+        sync.delete = settings.delete.value || args.delete_excluded;
+        sync.delete_excluded = args.delete_excluded;
         sync.max_delete = args.max_delete;
         sync.dry_run = args.dry_run;
         sync.sparse = settings.sparse.value;

@@ -54,7 +54,7 @@ pub struct Layer {
     pub gitignore: Option<bool>,
     /// Bandwidth limit (`--bwlimit`), such as `"10M"`.
     pub bwlimit: Option<Rate>,
-    /// The built-in SSH client's ssh config file (`-F`).
+    /// The built-in SSH client's ssh config file (`--ssh-config`).
     pub ssh_config: Option<PathBuf>,
     /// The remote port for the built-in SSH client (`--port`).
     pub port: Option<u16>,

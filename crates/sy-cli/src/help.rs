@@ -37,6 +37,10 @@ const GROUPS: &[(&str, &[&str])] = &[
             "include",
             "exclude_from",
             "include_from",
+            "filter",
+            "rsync_filter",
+            "files_from",
+            "from0",
             "gitignore",
             "existing",
             "ignore_existing",
@@ -56,7 +60,7 @@ const GROUPS: &[(&str, &[&str])] = &[
             "no_whole_file",
         ],
     ),
-    ("Deletion", &["delete", "max_delete"]),
+    ("Deletion", &["delete", "delete_excluded", "max_delete"]),
     (
         "Transfer",
         &[

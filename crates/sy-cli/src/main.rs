@@ -9,6 +9,8 @@ mod args;
 mod config;
 mod config_file;
 mod exit;
+mod files_from;
+mod filter_rule;
 mod help;
 mod itemize;
 mod log_file;

@@ -36,6 +36,9 @@ enum Differs {
     /// Permissions are always kept unless `--no-perms` (rsync without `-p` keeps an existing
     /// file's).
     AlwaysPerms,
+    /// The destination's root gets the source's time, as in every run; with `--files-from`
+    /// rsync leaves it alone (it is not listed): the rest is rsync's.
+    RootTime,
 }
 
 struct Case {
@@ -128,6 +131,63 @@ const CASES: &[Case] = &[
     case(&["-a", "--include-from", "includes", "--exclude", "*"]),
     case(&["-a", "--modify-window=1"]),
     case(&["-a", "--modify-window", "2", "--delete"]),
+    case(&["-a", "-f", "- *.log"]),
+    case(&["-a", "--filter", "exclude sub/"]),
+    case(&["-a", "-f", "+ keep/***", "-f", "- *"]),
+    case(&["-a", "-f", "-! */"]),
+    case(&["-a", "-f", "+! *.txt", "-f", "- *"]),
+    case(&["-a", "-f", "- *.log", "-f", "!", "-f", "- *.txt"]),
+    case(&["-a", "--exclude", "*.txt", "-f", "+ a.txt"]),
+    case(&["-a", "-F"]),
+    case(&["-a", "-FF"]),
+    case(&["-a", "-f", ": .rsync-filter"]),
+    case(&[
+        "-a",
+        "-f",
+        "dir-merge .rsync-filter",
+        "-f",
+        "- .rsync-filter",
+    ]),
+    case(&["-a", "-f", "merge filters"]),
+    case(&["-a", "--delete", "-F"]),
+    case(&["-a", "--delete", "--delete-excluded", "--exclude", "*.log"]),
+    case(&["-a", "--delete-excluded", "-FF"]),
+    case(&["-a", "--delete-excluded", "-f", "P olddir", "-f", "- *.log"]),
+    case(&[
+        "-a",
+        "--delete-excluded",
+        "-f",
+        "P keep/",
+        "--exclude",
+        "keep/",
+    ]),
+    case(&["-a", "--delete", "-f", "protect extra.txt"]),
+    case(&["-a", "--delete", "-f", "R extra.txt", "-f", "P *.txt"]),
+    Case {
+        args: &["-a", "--files-from", "list"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-ar", "--files-from=list"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-a", "-r", "--delete", "--files-from", "list"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-a", "-0", "--files-from", "list0"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
+    Case {
+        args: &["-rlptgoD", "--from0", "--files-from", "list0", "--delete"],
+        starts: BOTH,
+        differs: Differs::RootTime,
+    },
     case(&["-a", "--delete", "--max-delete=0"]),
     case(&["-a", "--delete", "--max-delete=100"]),
     Case {
@@ -204,6 +264,8 @@ fn source(f: &Fixture) {
     f.write("src/sub/e.log", "echo");
     f.write("src/sub/deep/d.txt", "delta");
     f.write("src/keep/k.txt", "kilo");
+    f.write("src/.rsync-filter", "- *.log\n");
+    f.write("src/sub/.rsync-filter", "+ e.log\n- /near.txt\n");
     f.mkdir("src/emptydir");
     f.symlink("a.txt", "src/link");
     f.symlink("sub/c.txt", "src/sublink");
@@ -221,6 +283,8 @@ fn source(f: &Fixture) {
         "sub/e.log",
         "sub/deep/d.txt",
         "keep/k.txt",
+        ".rsync-filter",
+        "sub/.rsync-filter",
     ] {
         set_time(&f.path("src").join(file), SRC_TIME);
     }
@@ -229,6 +293,15 @@ fn source(f: &Fixture) {
     }
     f.write("rules", "- *.log\n");
     f.write("includes", "*/\n*.txt\n");
+    f.write(
+        "list",
+        "a.txt\nsub/deep/d.txt\n# a comment\nkeep\nemptydir/\n",
+    );
+    f.write("list0", "with space\0sub/c.txt\0keep\0");
+    f.write(
+        "filters",
+        "# a merge file\n- *.log\n: .rsync-filter\n+ keep/***\n",
+    );
 }
 
 /// Fills `dst` (a directory in the fixture) as `start` says, the old copy at `lands` in it.
@@ -363,11 +436,23 @@ fn command_lines_behave_as_rsyncs() {
                     stderr(&rsync),
                     stderr(out)
                 );
-                if case.differs == Differs::No {
-                    assert_eq!(outcome(out), expected, "{context}");
-                    assert_same_tree(&f.path("by-rsync"), &f.path(dst));
-                } else {
-                    assert_eq!(out.status.code(), expected.code, "{context}");
+                match case.differs {
+                    Differs::No => {
+                        assert_eq!(outcome(out), expected, "{context}");
+                        assert_same_tree(&f.path("by-rsync"), &f.path(dst));
+                    }
+                    Differs::RootTime => {
+                        let mut got = outcome(out);
+                        got.itemized.retain(|line| line != ".d..t...... ./");
+                        assert_eq!(got, expected, "{context}");
+                        for root in ["by-rsync", dst] {
+                            set_time(&f.path(root), OLD);
+                        }
+                        assert_same_tree(&f.path("by-rsync"), &f.path(dst));
+                    }
+                    Differs::AlwaysTimes | Differs::AlwaysPerms => {
+                        assert_eq!(out.status.code(), expected.code, "{context}");
+                    }
                 }
             }
             rows += 1;

@@ -1,9 +1,10 @@
 //! Syncs over the built-in SSH client (no `-e`) against a real OpenSSH server on a random
 //! loopback port: push and pull, deltas, the SFTP fallback, an alias and a jump host from the
 //! ssh config, hostile paths, ciphers, keepalives and timeouts. Every test reads its host
-//! settings from its own `-F` file (its own known_hosts and keys), never the user's. Trust and
-//! authentication are in `ssh_trust.rs`, deploying the agent in `ssh_deploy.rs`. Skipped
-//! (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure ([`require`]).
+//! settings from its own `--ssh-config` file (its own known_hosts and keys), never the user's.
+//! Trust and authentication are in `ssh_trust.rs`, deploying the agent in `ssh_deploy.rs`.
+//! Skipped (loudly) where there is no sshd; `SY_REQUIRE_SSHD=1` makes that a failure
+//! ([`require`]).
 
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr};
@@ -95,7 +96,7 @@ impl Setup {
         .unwrap();
     }
 
-    /// `sy -F CONFIG` with a HOME of its own and no ssh-agent from the environment.
+    /// `sy --ssh-config CONFIG` with a HOME of its own and no ssh-agent from the environment.
     pub fn sy(&self) -> assert_cmd::Command {
         self.sy_at(Path::new(env!("CARGO_BIN_EXE_sy")))
     }
@@ -107,13 +108,13 @@ impl Setup {
             .env("XDG_CONFIG_HOME", self.f.path(".config"))
             .env("HOME", self.f.path("local-home"))
             .env_remove("SSH_AUTH_SOCK")
-            .arg("-F")
+            .arg("--ssh-config")
             .arg(self.config_path())
             .timeout(Duration::from_secs(120));
         cmd
     }
 
-    /// `sy -F CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
+    /// `sy --ssh-config CONFIG --remote-path SY-REMOTE ARGS… SRC/ sshtest:DST/`.
     pub fn push(&self, args: &[&str]) -> Output {
         self.push_to_agent(sy_remote(), args)
     }
@@ -314,7 +315,7 @@ fn a_server_that_stops_answering_ends_the_run_through_keepalives() {
         .env("HOME", s.f.path("local-home"))
         .env("XDG_CONFIG_HOME", s.f.path(".config"))
         .env_remove("SSH_AUTH_SOCK")
-        .arg("-F")
+        .arg("--ssh-config")
         .arg(s.config_path())
         .arg("--remote-path")
         .arg(sy_remote())
@@ -382,7 +383,7 @@ fn a_host_that_never_answers_fails_after_connect_timeout() {
     let out = f
         .sy()
         .env("HOME", f.path("src"))
-        .arg("-F")
+        .arg("--ssh-config")
         .arg(f.path("ssh_config"))
         .arg(f.src_slash())
         .arg("silent:dst/")
@@ -534,7 +535,7 @@ fn ctrl_c_stops_a_connection_attempt() {
     let mut sy = default_signal_actions(&mut sy)
         .env("HOME", f.path("src"))
         .env("XDG_CONFIG_HOME", f.path(".config"))
-        .arg("-F")
+        .arg("--ssh-config")
         .arg(f.path("ssh_config"))
         .arg(f.src_slash())
         .arg("silent:dst/")

@@ -318,7 +318,7 @@ fn an_encrypted_key_is_unlocked_with_the_passphrase_typed_on_the_terminal() {
     s.f.write("src/a", "unlocked");
     let args = |dst: &str| -> Vec<String> {
         vec![
-            "-F".into(),
+            "--ssh-config".into(),
             s.config_path().display().to_string(),
             "--remote-path".into(),
             crate::remote::sy_remote().display().to_string(),

@@ -50,6 +50,7 @@ mod observer;
 mod options;
 mod pacing;
 mod plan;
+mod protect;
 mod relative;
 mod resolve;
 mod retry;
@@ -69,7 +70,7 @@ pub use options::{Compare, Perms, RemoteOptions, SshSettings, SyncOptions};
 pub use retry::RetryPolicy;
 pub use sy_transport::ssh::{HostKeyVerifier, PassphrasePrompt, PublicKey};
 pub use sy_transport::{
-    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterRules, MetaTarget, RelPath,
-    RuleKind, describe_error,
+    Cancel, CompressionPolicy, DEFAULT_COMPRESS_LEVEL, Filter, FilterLine, FilterRules, MetaTarget,
+    RelPath, RuleKind, RuleSyntaxError, describe_error,
 };
 pub use totals::{Totals, Traffic};

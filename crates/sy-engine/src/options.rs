@@ -82,6 +82,9 @@ pub struct SyncOptions {
     /// [`Totals::deletions_skipped`](crate::Totals::deletions_skipped). `Some(0)` deletes
     /// nothing and reports every extraneous entry.
     pub max_delete: Option<u64>,
+    /// With `delete`, also remove destination entries the rules exclude (rsync's
+    /// `--delete-excluded`), except what `P` rules protect.
+    pub delete_excluded: bool,
     /// Report what would be done and change nothing.
     pub dry_run: bool,
     /// Turn runs of zeros into holes in the files written.
@@ -121,6 +124,7 @@ impl Default for SyncOptions {
             relative: false,
             delete: false,
             max_delete: None,
+            delete_excluded: false,
             dry_run: false,
             sparse: false,
             whole_file: None,

@@ -259,7 +259,7 @@ fn error_reply(r: &mut BodyReader) -> Result<ErrorReply> {
 }
 
 fn rule(r: &mut BodyReader) -> Result<(RuleKind, String)> {
-    let kind = tag(r, "rule_kind", &[RuleKind::Include, RuleKind::Exclude])?;
+    let kind = tag(r, "rule_kind", &RuleKind::ALL)?;
     let pattern = r.bytes("pattern")?;
     let pattern = std::str::from_utf8(&pattern)
         .map_err(|_| r.error("field `pattern` is not UTF-8"))?

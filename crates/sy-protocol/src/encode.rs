@@ -238,9 +238,15 @@ fn put_error(dst: &mut impl Sink, reply: &ErrorReply) {
 }
 
 fn put_rule(dst: &mut impl Sink, (kind, pattern): &(RuleKind, String)) {
+    // The codes are the kinds' places in `RuleKind::ALL`, which the decoder reads by.
     dst.put_u8(match kind {
         RuleKind::Include => 0,
         RuleKind::Exclude => 1,
+        RuleKind::Protect => 2,
+        RuleKind::Risk => 3,
+        RuleKind::DirMerge => 4,
+        RuleKind::ExcludeOthers => 5,
+        RuleKind::IncludeOthers => 6,
     });
     put_bytes(dst, pattern.as_bytes());
 }

@@ -174,6 +174,7 @@ mod endpoint;
 mod entry;
 mod error;
 mod filter;
+mod filter_syntax;
 mod frame;
 mod handshake;
 mod kind;
@@ -194,6 +195,7 @@ pub use entry::{
 };
 pub use error::{ProtocolError, Result};
 pub use filter::{FilterRules, RuleKind};
+pub use filter_syntax::{FilterLine, RuleSyntaxError};
 pub use frame::{
     CHUNK_LEN, DEFAULT_MAX_FRAME, Decoder, Encoder, HEADER_LEN, Limits, MAX_BLOCK_SIZE,
     MAX_MAX_FRAME, MAX_STRONG_LEN, MIN_MAX_FRAME, MIN_STRONG_LEN,

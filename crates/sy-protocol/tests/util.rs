@@ -182,10 +182,7 @@ fn scope() -> impl Strategy<Value = ErrorScope> {
 }
 
 fn rule() -> impl Strategy<Value = (RuleKind, String)> {
-    (
-        prop::sample::select(vec![RuleKind::Include, RuleKind::Exclude]),
-        ".{0,20}",
-    )
+    (prop::sample::select(RuleKind::ALL.to_vec()), ".{0,20}")
 }
 
 fn digest() -> impl Strategy<Value = FileDigest> {

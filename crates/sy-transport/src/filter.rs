@@ -1,9 +1,12 @@
 //! rsync-style include/exclude rules, applied while scanning so excluded trees are never read.
 //!
 //! Rules are checked in the order given; the first that matches decides. A pattern with a
-//! leading `/` is anchored at the transfer root; one ending in `/` matches only directories;
-//! one with no other `/` matches the last component at any depth; otherwise it matches the
-//! whole relative path (at any depth). `*` and `?` stop at `/`, `**` crosses it.
+//! leading `/` is anchored at the transfer root (in a per-directory merge file: at that file's
+//! directory); one ending in `/` matches only directories; one with no other `/` matches the
+//! last component at any depth; otherwise it matches the whole relative path (at any depth).
+//! `*` and `?` stop at `/`, `**` crosses it, and `dir/***` matches `dir` and all beneath it.
+//! A dir-merge rule stands for the rules of the merge files read so far on the way down
+//! ([`MergedRules`]), nearest directory first.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
@@ -14,10 +17,12 @@ use globset::{Candidate, GlobBuilder, GlobMatcher};
 use ignore::Match;
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::dir_merge::MergedRules;
 use crate::{Entry, Error, FilterRules, RelPath, RuleKind};
 
-/// A `.gitignore` larger than this is not read (and a warning says so).
-pub(crate) const GITIGNORE_LIMIT: u64 = 1 << 20;
+/// A `.gitignore` or per-directory merge file larger than this is not read (and a warning
+/// says so).
+pub(crate) const RULES_FILE_LIMIT: u64 = 1 << 20;
 
 /// The rules of a `.gitignore` whose text was read from `shown`, matching paths beneath
 /// `dir`; a line that is not a valid pattern is skipped with a warning.
@@ -31,8 +36,9 @@ pub(crate) fn gitignore_from_text(dir: &Path, text: &[u8], shown: &str) -> Optio
     builder.build().ok()
 }
 
+/// One pattern rule, compiled.
 #[derive(Debug, Clone)]
-struct Rule {
+pub(crate) struct Rule {
     kind: RuleKind,
     dir_only: bool,
     whole_path: bool,
@@ -40,7 +46,12 @@ struct Rule {
 }
 
 impl Rule {
-    fn compile(kind: RuleKind, pattern: &str) -> Result<Rule, Error> {
+    /// Compiles `pattern`; a leading `/` anchors it at `dir` (the transfer root when `None`).
+    pub(crate) fn compile(
+        kind: RuleKind,
+        pattern: &str,
+        dir: Option<&RelPath>,
+    ) -> Result<Rule, Error> {
         let mut glob = pattern;
         let dir_only = glob.len() > 1 && glob.ends_with('/');
         if dir_only {
@@ -57,10 +68,18 @@ impl Rule {
             });
         }
         let whole_path = anchored || glob.contains('/') || glob.contains("**");
-        let full = if whole_path && !anchored && !glob.starts_with("**/") {
-            format!("**/{glob}")
-        } else {
-            glob.to_owned()
+        // rsync's `dir/***`: the directory itself and everything beneath it.
+        let glob = match glob.strip_suffix("/***") {
+            Some(dir) if !dir.is_empty() => format!("{{{dir},{dir}/**}}"),
+            _ => glob.to_owned(),
+        };
+        let full = match dir {
+            Some(dir) if anchored && !dir.is_root() => {
+                let dir = globset::escape(&String::from_utf8_lossy(dir.as_bytes()));
+                format!("{dir}/{glob}")
+            }
+            _ if whole_path && !anchored && !glob.starts_with("**/") => format!("**/{glob}"),
+            _ => glob,
         };
         let matcher = GlobBuilder::new(&full)
             .literal_separator(true)
@@ -91,27 +110,60 @@ impl Rule {
         self.matcher
             .is_match_candidate(&Candidate::new(OsStr::from_bytes(subject)))
     }
+
+    /// What this rule says about `path` in a scan: `Include` or `Exclude`, or `None` when it
+    /// does not apply (it does not match, or it is about protection, not scanning).
+    pub(crate) fn decide(&self, path: &RelPath, is_dir: bool) -> Option<RuleKind> {
+        let (matched, decision) = match self.kind {
+            RuleKind::Include => (true, RuleKind::Include),
+            RuleKind::Exclude => (true, RuleKind::Exclude),
+            RuleKind::IncludeOthers => (false, RuleKind::Include),
+            RuleKind::ExcludeOthers => (false, RuleKind::Exclude),
+            RuleKind::Protect | RuleKind::Risk | RuleKind::DirMerge => return None,
+        };
+        (self.matches(path, is_dir) == matched).then_some(decision)
+    }
+}
+
+/// One place in the list: a pattern rule, or the rules of a per-directory merge file.
+#[derive(Debug, Clone)]
+enum Item {
+    Rule(Rule),
+    /// The index of the merge file's name in [`Filter::merge_files`].
+    DirMerge(usize),
 }
 
 /// Compiled [`FilterRules`].
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
-    rules: Vec<Rule>,
+    items: Vec<Item>,
+    merge_files: Vec<String>,
     gitignore: bool,
 }
 
 impl Filter {
     /// Compiles `rules`; a bad pattern is an error naming it.
     pub fn compile(rules: &FilterRules) -> Result<Filter, Error> {
-        let compiled = rules
-            .rules
-            .iter()
-            .map(|(kind, pattern)| Rule::compile(*kind, pattern))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Filter {
-            rules: compiled,
+        let mut filter = Filter {
             gitignore: rules.gitignore,
-        })
+            ..Filter::default()
+        };
+        for (kind, pattern) in &rules.rules {
+            let item = if *kind == RuleKind::DirMerge {
+                filter.merge_files.push(pattern.clone());
+                Item::DirMerge(filter.merge_files.len() - 1)
+            } else {
+                Item::Rule(Rule::compile(*kind, pattern, None)?)
+            };
+            filter.items.push(item);
+        }
+        Ok(filter)
+    }
+
+    /// The names of the per-directory merge files to read in each scanned directory, in the
+    /// order of their rules.
+    pub(crate) fn merge_files(&self) -> &[String] {
+        &self.merge_files
     }
 
     /// A filter that keeps everything.
@@ -119,12 +171,24 @@ impl Filter {
         Filter::default()
     }
 
-    /// What the first matching rule says about `path`, or `None` when no rule matches.
+    /// What the first matching rule says about `path` (`Include` or `Exclude`), or `None`
+    /// when no rule matches; per-directory merge files are not read.
     pub fn decide(&self, path: &RelPath, is_dir: bool) -> Option<RuleKind> {
-        self.rules
-            .iter()
-            .find(|r| r.matches(path, is_dir))
-            .map(|r| r.kind)
+        self.decide_in(path, is_dir, &MergedRules::default())
+    }
+
+    /// As [`decide`](Self::decide), with the rules `merged` from the merge files of the
+    /// directories above `path`.
+    pub(crate) fn decide_in(
+        &self,
+        path: &RelPath,
+        is_dir: bool,
+        merged: &MergedRules,
+    ) -> Option<RuleKind> {
+        self.items.iter().find_map(|item| match item {
+            Item::Rule(rule) => rule.decide(path, is_dir),
+            Item::DirMerge(i) => merged.rules(*i).find_map(|rule| rule.decide(path, is_dir)),
+        })
     }
 
     /// True when the rules drop `path`.
@@ -137,14 +201,21 @@ impl Filter {
         self.gitignore
     }
 
-    /// Whether a scan keeps `entry`: the rules decide first; then the `.gitignore` files of
-    /// the directories above it, nearest first (`ignores` is ordered from the root down),
-    /// matched with the entry's path beneath `root` (the path those files were built with).
-    pub(crate) fn keeps(&self, entry: &Entry, ignores: &[Arc<Gitignore>], root: &Path) -> bool {
+    /// Whether a scan keeps `entry`: the rules decide first (with those `merged` from the
+    /// per-directory merge files above it); then the `.gitignore` files of the directories
+    /// above it, nearest first (`ignores` is ordered from the root down), matched with the
+    /// entry's path beneath `root` (the path those files were built with).
+    pub(crate) fn keeps(
+        &self,
+        entry: &Entry,
+        merged: &MergedRules,
+        ignores: &[Arc<Gitignore>],
+        root: &Path,
+    ) -> bool {
         let is_dir = entry.is_dir();
-        match self.decide(&entry.path, is_dir) {
+        match self.decide_in(&entry.path, is_dir, merged) {
             Some(RuleKind::Include) => return true,
-            Some(RuleKind::Exclude) => return false,
+            Some(_) => return false,
             None => {}
         }
         if ignores.is_empty() {
@@ -245,6 +316,37 @@ mod tests {
         assert!(f.excludes(&p("a.tmp"), false));
         assert!(f.excludes(&p("logs"), true));
         assert_eq!(rules.rules.len(), 3);
+    }
+
+    #[test]
+    fn triple_star_matches_the_directory_and_all_beneath() {
+        let f = filter(&[(Include, "keep/***"), (Exclude, "*")]);
+        assert_eq!(f.decide(&p("keep"), true), Some(Include));
+        assert_eq!(f.decide(&p("keep/k.txt"), false), Some(Include));
+        assert_eq!(f.decide(&p("keep/a/b"), false), Some(Include));
+        assert_eq!(f.decide(&p("keeper"), true), Some(Exclude));
+        assert_eq!(f.decide(&p("x/keep/k"), false), Some(Include));
+        let anchored = filter(&[(Exclude, "/sub/***")]);
+        assert!(anchored.excludes(&p("sub"), true));
+        assert!(anchored.excludes(&p("sub/deep/d.txt"), false));
+        assert!(!anchored.excludes(&p("x/sub"), true));
+    }
+
+    #[test]
+    fn negated_rules_match_what_the_pattern_does_not() {
+        let f = filter(&[(RuleKind::ExcludeOthers, "*/")]);
+        assert!(f.excludes(&p("a.txt"), false));
+        assert_eq!(f.decide(&p("sub"), true), None);
+        let f = filter(&[(RuleKind::IncludeOthers, "*.log"), (Exclude, "*")]);
+        assert_eq!(f.decide(&p("a.txt"), false), Some(Include));
+        assert_eq!(f.decide(&p("a.log"), false), Some(Exclude));
+    }
+
+    #[test]
+    fn protection_does_not_decide_a_scan() {
+        let f = filter(&[(RuleKind::Protect, "*.txt"), (RuleKind::Risk, "*.log")]);
+        assert_eq!(f.decide(&p("a.txt"), false), None);
+        assert_eq!(f.decide(&p("a.log"), false), None);
     }
 
     #[test]

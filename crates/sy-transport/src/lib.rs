@@ -33,6 +33,7 @@
 
 mod agent;
 mod bucket;
+mod dir_merge;
 mod error;
 mod filter;
 mod local;
@@ -56,9 +57,9 @@ pub use sftp::{Sftp, SftpOptions};
 /// The file vocabulary, defined once in `sy-protocol` (the delta op and the whole-file digest
 /// in `sy-delta`): the same values travel over the wire.
 pub use sy_protocol::{
-    Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterRules, Leftover, LeftoverKind, Meta,
-    MetaOptions, MetaTarget, PathError, ProtocolError, RelPath, RuleKind, SpecialKind, Timestamp,
-    TreeOp,
+    Basis, DeltaOp, Entry, EntryKind, FileDigest, FilterLine, FilterRules, Leftover, LeftoverKind,
+    Meta, MetaOptions, MetaTarget, PathError, ProtocolError, RelPath, RuleKind, RuleSyntaxError,
+    SpecialKind, Timestamp, TreeOp,
 };
 pub use transport::{
     Cancel, DeltaChunk, DeltaSource, FileData, FileWrite, NoProgress, Progress, ReadOptions, Scan,

@@ -229,7 +229,7 @@ fn local_agent() -> Result<&'static LocalAgent, String> {
     Ok(READ.get_or_init(|| agent))
 }
 
-/// The connection settings for `spec`: the ssh config (or `-F`), then the flags.
+/// The connection settings for `spec`: the ssh config (or `--ssh-config`), then the flags.
 fn connect_options(flags: &SshSettings, spec: &RemoteSpec) -> Result<SshOptions, SyncError> {
     let config = SshConfig::load(flags.config_file.as_deref())?;
     let settings = config.resolve(&spec.host, spec.user.as_deref());

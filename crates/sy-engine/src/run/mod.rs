@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use sy_transport::{
-    Cancel, Filter, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan, ScanOptions,
-    Transport, TreeOp, WriteOptions,
+    Cancel, Filter, FilterRules, LeftoverKind, MetaOptions, MetaTarget, ReadOptions, RelPath, Scan,
+    ScanOptions, Transport, TreeOp, WriteOptions,
 };
 
 use self::tree::{Labelled, Unmade, apply_ops, apply_reported};
@@ -24,6 +24,7 @@ use crate::change::Change;
 use crate::observer::{Action, Observer, Phase, Planned, ProgressTo};
 use crate::options::{Compare, SyncOptions};
 use crate::plan::{Plan, plan};
+use crate::protect::spare_protected;
 use crate::relative;
 use crate::resolve::Transfer;
 use crate::totals::Totals;
@@ -86,6 +87,10 @@ where
         &mut totals,
     )
     .await;
+    if opts.delete {
+        let protect = Filter::compile(&opts.filter.protection())?;
+        spare_protected(&mut plan, &dst_scan.entries, &transfer.dst.base, &protect);
+    }
     guard_deletions(
         &mut plan,
         &dst_scan,
@@ -171,7 +176,9 @@ where
 }
 
 /// Lists both sides at once under the same rules (what they exclude is neither compared nor
-/// deleted). `None` when the filter excludes the source itself: nothing to do.
+/// deleted), except that `--delete-excluded` leaves the receiver's listing whole; protection
+/// (`P`, `R`) is no scan's business (`spare_protected` applies it to the plan). `None` when the
+/// filter excludes the source itself: nothing to do.
 async fn scan<S, D, O>(
     src: &S,
     dst: &D,
@@ -185,15 +192,24 @@ where
     D: Transport,
     O: Observer,
 {
-    let options = |base: &RelPath, follow_links: bool| ScanOptions {
+    let options = |base: &RelPath, filter: FilterRules, follow_links: bool| ScanOptions {
         base: base.clone(),
-        filter: opts.filter.clone(),
+        filter,
         follow_links,
     };
+    let delete_excluded = opts.delete && opts.delete_excluded;
     observer.phase(Phase::Scanning);
     let (src_scan, dst_scan) = tokio::join!(
-        src.scan(options(transfer.scanned(&transfer.src), opts.follow_links)),
-        dst.scan(options(transfer.scanned(&transfer.dst), false)),
+        src.scan(options(
+            transfer.scanned(&transfer.src),
+            opts.filter.for_sender(),
+            opts.follow_links
+        )),
+        dst.scan(options(
+            transfer.scanned(&transfer.dst),
+            opts.filter.for_receiver(delete_excluded),
+            false
+        )),
     );
     let src_failed = |source| SyncError::Scan {
         side: "source",

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, Read};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
 use ignore::gitignore::Gitignore;
@@ -12,12 +13,14 @@ use rustix::io::Errno;
 
 use super::root::{Follow, open_beneath, parent_of};
 use super::{Inner, entry_from_stat, kind_of};
-use crate::filter::{GITIGNORE_LIMIT, gitignore_from_text};
+use crate::dir_merge::MergedRules;
+use crate::filter::{RULES_FILE_LIMIT, gitignore_from_text};
 use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
-/// Directories waiting to be read, each with the `.gitignore` matchers that apply in it.
-type Pending = Vec<(RelPath, Vec<Arc<Gitignore>>)>;
+/// Directories waiting to be read, each with the `.gitignore` matchers and the rules of
+/// per-directory merge files that apply in it (from the directories above).
+type Pending = Vec<(RelPath, Vec<Arc<Gitignore>>, MergedRules)>;
 
 /// Scanning threads per tree: directory reads are mostly waiting on the file system, so a few
 /// threads help even on few cores; more mostly contend.
@@ -112,7 +115,7 @@ impl Walk<'_> {
             .map_or(1, |n| n.get())
             .clamp(1, MAX_SCAN_THREADS);
         let queue = Mutex::new(Queue {
-            pending: vec![(top, Vec::new())],
+            pending: vec![(top, Vec::new(), MergedRules::default())],
             busy: 0,
         });
         let wake = Condvar::new();
@@ -151,11 +154,11 @@ impl Walk<'_> {
                     };
                 }
             };
-            let Some((dir, ignores)) = next else {
+            let Some((dir, ignores, merged)) = next else {
                 wake.notify_all();
                 break;
             };
-            let found = self.read_dir(&dir, ignores, &mut scan);
+            let found = self.read_dir(&dir, ignores, &merged, &mut scan);
             let Ok(mut q) = queue.lock() else { break };
             q.busy -= 1;
             q.pending.extend(found);
@@ -170,6 +173,7 @@ impl Walk<'_> {
         &self,
         dir_path: &RelPath,
         mut ignores: Vec<Arc<Gitignore>>,
+        merged: &MergedRules,
         scan: &mut Scan,
     ) -> Pending {
         let mut subdirs = Vec::new();
@@ -194,11 +198,20 @@ impl Walk<'_> {
         {
             return subdirs;
         }
+        let shown_dir = self.inner.root_path.join(dir_path.as_path());
         if self.filter.uses_gitignore()
-            && let Some(gi) = self.gitignore_in(dir_path, fd.as_fd())
+            && let Some(text) = read_rules_file(fd.as_fd(), &shown_dir, ".gitignore")
+            && let Some(gi) = gitignore_from_text(
+                &shown_dir,
+                &text,
+                &shown_dir.join(".gitignore").display().to_string(),
+            )
         {
             ignores.push(Arc::new(gi));
         }
+        let merged = merged.enter(&self.filter, dir_path, &shown_dir, |name| {
+            read_rules_file(fd.as_fd(), &shown_dir, name)
+        });
         let mut dir = match Dir::new(fd) {
             Ok(dir) => dir,
             Err(e) => {
@@ -237,10 +250,12 @@ impl Walk<'_> {
             }
             let Ok(dirfd) = dir.fd() else { continue };
             if let Some(entry) = self.entry(dirfd, name, path, scan)
-                && self.keep(&entry, &ignores)
+                && self
+                    .filter
+                    .keeps(&entry, &merged, &ignores, &self.inner.root_path)
             {
                 if entry.is_dir() {
-                    subdirs.push((entry.path.clone(), ignores.clone()));
+                    subdirs.push((entry.path.clone(), ignores.clone(), merged.clone()));
                 }
                 scan.entries.push(entry);
             }
@@ -288,49 +303,45 @@ impl Walk<'_> {
         }
         Some(entry)
     }
+}
 
-    fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
-        self.filter.keeps(entry, ignores, &self.inner.root_path)
-    }
-
-    /// The rules of `dir/.gitignore`, read through `dir_fd` without following a symbolic
-    /// link (as git does), so the rules always come from a file inside the tree.
-    fn gitignore_in(&self, dir: &RelPath, dir_fd: BorrowedFd<'_>) -> Option<Gitignore> {
-        let dir_path = self.inner.root_path.join(dir.as_path());
-        let shown = dir_path.join(".gitignore").display().to_string();
-        let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-        let fd = match openat(dir_fd, c".gitignore", flags, Mode::empty()) {
-            Ok(fd) => fd,
-            Err(Errno::NOENT) => return None,
-            Err(Errno::LOOP) => {
-                tracing::warn!("{shown}: a symbolic link, not followed to read rules from");
-                return None;
-            }
-            Err(e) => {
-                tracing::warn!("{shown}: {}", io::Error::from(e));
-                return None;
-            }
-        };
-        match fstat(&fd) {
-            Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
-                tracing::warn!("{shown}: not a regular file, no rules read from it");
-                return None;
-            }
-            Ok(st) if st.st_size.unsigned_abs() > GITIGNORE_LIMIT => {
-                tracing::warn!("{shown}: too large to read as a .gitignore");
-                return None;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::warn!("{shown}: {}", io::Error::from(e));
-                return None;
-            }
-        }
-        let mut text = Vec::new();
-        if let Err(e) = File::from(fd).take(GITIGNORE_LIMIT).read_to_end(&mut text) {
-            tracing::warn!("{shown}: {e}");
+/// The text of the rules file `name` in `dir_fd` (shown as `dir`), read without following a
+/// symbolic link (as git does), so the rules always come from a file inside the tree; `None`
+/// when there is none, or (with a warning) when it cannot be read or is too large.
+fn read_rules_file(dir_fd: BorrowedFd<'_>, dir: &Path, name: &str) -> Option<Vec<u8>> {
+    let shown = dir.join(name).display().to_string();
+    let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
+    let fd = match openat(dir_fd, name, flags, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(Errno::NOENT) => return None,
+        Err(Errno::LOOP) => {
+            tracing::warn!("{shown}: a symbolic link, not followed to read rules from");
             return None;
         }
-        gitignore_from_text(&dir_path, &text, &shown)
+        Err(e) => {
+            tracing::warn!("{shown}: {}", io::Error::from(e));
+            return None;
+        }
+    };
+    match fstat(&fd) {
+        Ok(st) if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile => {
+            tracing::warn!("{shown}: not a regular file, no rules read from it");
+            return None;
+        }
+        Ok(st) if st.st_size.unsigned_abs() > RULES_FILE_LIMIT => {
+            tracing::warn!("{shown}: too large to read rules from");
+            return None;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!("{shown}: {}", io::Error::from(e));
+            return None;
+        }
     }
+    let mut text = Vec::new();
+    if let Err(e) = File::from(fd).take(RULES_FILE_LIMIT).read_to_end(&mut text) {
+        tracing::warn!("{shown}: {e}");
+        return None;
+    }
+    Some(text)
 }

@@ -12,7 +12,8 @@ use tokio::task::JoinSet;
 
 use super::read::fetch;
 use super::{Inner, entry_from_attrs, is_not_found, kind_of};
-use crate::filter::{GITIGNORE_LIMIT, gitignore_from_text};
+use crate::dir_merge::MergedRules;
+use crate::filter::{RULES_FILE_LIMIT, gitignore_from_text};
 use crate::names::parse_leftover;
 use crate::{Entry, EntryKind, Error, Filter, Leftover, RelPath, Result, Scan, ScanOptions};
 
@@ -32,7 +33,7 @@ struct Walk {
 #[derive(Default)]
 struct Listing {
     scan: Scan,
-    subdirs: Vec<(RelPath, Vec<Arc<Gitignore>>)>,
+    subdirs: Vec<(RelPath, Vec<Arc<Gitignore>>, MergedRules)>,
 }
 
 pub(super) async fn scan(inner: &Arc<Inner>, options: ScanOptions) -> Result<Scan> {
@@ -79,15 +80,15 @@ pub(super) async fn scan(inner: &Arc<Inner>, options: ScanOptions) -> Result<Sca
 impl Walk {
     /// Lists the tree under `top`, up to [`DIRS_AT_ONCE`] directories at a time.
     async fn walk(self: &Arc<Self>, top: RelPath, into: &mut Scan) {
-        let mut pending = vec![(top, Vec::new())];
+        let mut pending = vec![(top, Vec::new(), MergedRules::default())];
         let mut running = JoinSet::new();
         loop {
             while running.len() < DIRS_AT_ONCE {
-                let Some((dir, ignores)) = pending.pop() else {
+                let Some((dir, ignores, merged)) = pending.pop() else {
                     break;
                 };
                 let walk = Arc::clone(self);
-                running.spawn(async move { walk.list(dir, ignores).await });
+                running.spawn(async move { walk.list(dir, ignores, merged).await });
             }
             match running.join_next().await {
                 Some(Ok(listing)) => {
@@ -104,7 +105,12 @@ impl Walk {
     }
 
     /// The entries of one directory (filtered), its leftovers and what could not be read.
-    async fn list(self: Arc<Self>, dir: RelPath, mut ignores: Vec<Arc<Gitignore>>) -> Listing {
+    async fn list(
+        self: Arc<Self>,
+        dir: RelPath,
+        mut ignores: Vec<Arc<Gitignore>>,
+        merged: MergedRules,
+    ) -> Listing {
         let inner = &self.inner;
         let mut listing = Listing::default();
         let files = match inner.remote(&dir) {
@@ -158,11 +164,24 @@ impl Walk {
             }
             found.push((path, file.attrs));
         }
+        // Matched as absolute paths beneath a virtual `/` standing for the root.
+        let ignore_dir = Path::new("/").join(dir.as_path());
         if self.filter.uses_gitignore()
-            && let Some(ignore) = self.gitignore_in(&dir, &found).await
+            && let Some((text, shown)) = self.rules_file_in(&found, ".gitignore").await
+            && let Some(ignore) = gitignore_from_text(&ignore_dir, &text, &shown)
         {
             ignores.push(Arc::new(ignore));
         }
+        let mut texts = Vec::new();
+        for name in self.filter.merge_files() {
+            let text = self.rules_file_in(&found, name).await.map(|(text, _)| text);
+            texts.push((name.as_str(), text));
+        }
+        let shown_dir = Path::new(&self.inner.shown(&dir)).to_path_buf();
+        let merged = merged.enter(&self.filter, &dir, &shown_dir, |name| {
+            let (_, text) = texts.iter().find(|(n, _)| *n == name)?;
+            text.clone()
+        });
         // Links need one more request each (their target), and with `-L` a directory needs its
         // real path (to stop on loops): all of them at once; the rest are ready as listed.
         let mut kept = Vec::new();
@@ -206,11 +225,13 @@ impl Walk {
         }
         kept.sort_unstable_by_key(|(index, _, _)| *index);
         for (_, entry, real) in kept {
-            if !self.keep(&entry, &ignores) {
+            if !self.filter.keeps(&entry, &merged, &ignores, Path::new("/")) {
                 continue;
             }
             if entry.is_dir() && self.first_visit(real) {
-                listing.subdirs.push((entry.path.clone(), ignores.clone()));
+                listing
+                    .subdirs
+                    .push((entry.path.clone(), ignores.clone(), merged.clone()));
             }
             listing.scan.entries.push(entry);
         }
@@ -265,40 +286,29 @@ impl Walk {
         }
     }
 
-    fn keep(&self, entry: &Entry, ignores: &[Arc<Gitignore>]) -> bool {
-        // Matched as absolute paths beneath a virtual `/` standing for the root.
-        self.filter.keeps(entry, ignores, Path::new("/"))
-    }
-
-    /// The rules of `dir/.gitignore`, when the listing has one.
-    async fn gitignore_in(
+    /// The text of the rules file `name` in the directory `found` lists, and the file as
+    /// shown; `None` when there is none or (with a warning) it cannot be read.
+    async fn rules_file_in(
         &self,
-        dir: &RelPath,
         found: &[(RelPath, FileAttributes)],
-    ) -> Option<Gitignore> {
+        name: &str,
+    ) -> Option<(Vec<u8>, String)> {
         let (path, attrs) = found
             .iter()
-            .find(|(p, a)| p.file_name() == Some(b".gitignore") && a.is_regular())?;
+            .find(|(p, a)| p.file_name() == Some(name.as_bytes()) && a.is_regular())?;
+        let shown = self.inner.shown(path);
         let entry = entry_from_attrs(path.clone(), attrs, EntryKind::File);
-        if entry.size > GITIGNORE_LIMIT {
-            tracing::warn!(
-                "{}: too large to read as a .gitignore",
-                self.inner.shown(path)
-            );
+        if entry.size > RULES_FILE_LIMIT {
+            tracing::warn!("{shown}: too large to read rules from");
             return None;
         }
-        let text = match fetch(&self.inner, &entry).await {
-            Ok((text, _)) => text,
+        match fetch(&self.inner, &entry).await {
+            Ok((text, _)) => Some((text, shown)),
             Err(e) => {
                 tracing::warn!("{}", crate::describe_error(&e));
-                return None;
+                None
             }
-        };
-        gitignore_from_text(
-            &Path::new("/").join(dir.as_path()),
-            &text,
-            &self.inner.shown(path),
-        )
+        }
     }
 }
 

@@ -161,7 +161,7 @@ pub struct HostSettings {
 }
 
 impl SshConfig {
-    /// Reads `file` (`-F`), or `~/.ssh/config` then `/etc/ssh/ssh_config` when `None`, for the
+    /// Reads `file` (`--ssh-config`), or `~/.ssh/config` then `/etc/ssh/ssh_config` when `None`, for the
     /// current user.
     pub fn load(file: Option<&Path>) -> Result<SshConfig, SshConfigError> {
         SshConfig::load_as(file, LocalUser::current())

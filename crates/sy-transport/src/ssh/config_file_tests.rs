@@ -1,4 +1,4 @@
-//! Reading files: `Include`, `-F`, and a cross-check against `ssh -G`.
+//! Reading files: `Include`, `--ssh-config`, and a cross-check against `ssh -G`.
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -71,6 +71,18 @@ fn scan_matches_the_local_scan_of_the_same_tree() {
         };
         assert!(kept(&remote, "sub dir/keep.log") && !kept(&remote, "sub dir/drop.log"));
 
+        // So are per-directory merge files (`-F`): a `/` anchors at the file's directory.
+        fs::write(root.join("sub dir/.rules"), "- /keep.log\n").unwrap();
+        let mut merging = ScanOptions::default();
+        merging
+            .filter
+            .rules
+            .push((sy_transport::RuleKind::DirMerge, ".rules".to_owned()));
+        let remote = sftp.scan(merging.clone()).await.unwrap();
+        let local = Local::open(root).unwrap().scan(merging).await.unwrap();
+        assert_eq!(comparable(&remote.entries), comparable(&local.entries));
+        assert!(!kept(&remote, "sub dir/keep.log") && kept(&remote, "sub dir/drop.log"));
+
         // A missing base scans as empty.
         let missing = ScanOptions {
             base: rel("nope"),
