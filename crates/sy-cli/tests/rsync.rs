@@ -164,29 +164,24 @@ const CASES: &[Case] = &[
     case(&["-a", "--delete", "-f", "protect extra.txt"]),
     case(&["-a", "--delete", "-f", "R extra.txt", "-f", "P *.txt"]),
     Case {
-        args: &["-a", "--files-from", "list"],
-        starts: BOTH,
         differs: Differs::RootTime,
+        ..case(&["-a", "--files-from", "list"])
     },
     Case {
-        args: &["-ar", "--files-from=list"],
-        starts: BOTH,
         differs: Differs::RootTime,
+        ..case(&["-ar", "--files-from=list"])
     },
     Case {
-        args: &["-a", "-r", "--delete", "--files-from", "list"],
-        starts: BOTH,
         differs: Differs::RootTime,
+        ..case(&["-a", "-r", "--delete", "--files-from", "list"])
     },
     Case {
-        args: &["-a", "-0", "--files-from", "list0"],
-        starts: BOTH,
         differs: Differs::RootTime,
+        ..case(&["-a", "-0", "--files-from", "list0"])
     },
     Case {
-        args: &["-rlptgoD", "--from0", "--files-from", "list0", "--delete"],
-        starts: BOTH,
         differs: Differs::RootTime,
+        ..case(&["-rlptgoD", "--from0", "--files-from", "list0", "--delete"])
     },
     case(&["-a", "--delete", "--max-delete=0"]),
     case(&["-a", "--delete", "--max-delete=100"]),
