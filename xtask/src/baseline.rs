@@ -150,6 +150,7 @@ mod tests {
             remote_max_rss_kib: None,
             wire_bytes: wire.map(stat),
             turns: None,
+            requests: None,
         }
     }
 

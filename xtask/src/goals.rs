@@ -324,6 +324,7 @@ mod tests {
             remote_max_rss_kib: None,
             wire_bytes: None,
             turns: None,
+            requests: None,
         }
     }
 

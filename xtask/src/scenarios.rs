@@ -37,6 +37,8 @@ pub enum Target {
     Ssh,
     /// As `ssh`, with the relay emulating a link (`--link`, default 100 Mbit/s and 20 ms RTT).
     Wan,
+    /// A bucket of moto's S3 server on 127.0.0.1, restarted for every run (`s3://bench/<case>/`).
+    S3,
 }
 
 #[derive(
@@ -65,6 +67,8 @@ pub enum Tool {
     /// OpenSSH's `sftp` putting the file of a single-file scenario: what sy over SFTP is
     /// measured against. Remote targets only, and not run unless asked for.
     Sftp,
+    /// `rclone sync` to the bucket: the s3 target only (and the only tool besides sy there).
+    Rclone,
 }
 
 impl Tool {
@@ -77,6 +81,16 @@ impl Tool {
             Self::Cp => "cp",
             Self::SySftp => "sy-sftp",
             Self::Sftp => "sftp",
+            Self::Rclone => "rclone",
+        }
+    }
+
+    /// Whether the tool belongs on `target` at all: a tool that does not is left out of its
+    /// table (rather than shown as unsupported) — rclone only on s3, only sy and rclone there.
+    pub fn runs_on(self, target: Target) -> bool {
+        match target {
+            Target::S3 => matches!(self, Self::Sy | Self::Rclone),
+            Target::Local | Target::Ssh | Target::Wan => self != Self::Rclone,
         }
     }
 
@@ -92,16 +106,36 @@ impl Target {
             Self::Local => "local",
             Self::Ssh => "ssh",
             Self::Wan => "wan",
+            Self::S3 => "s3",
+        }
+    }
+
+    /// Reached through our sshd.
+    pub fn over_ssh(self) -> bool {
+        matches!(self, Self::Ssh | Self::Wan)
+    }
+
+    /// The tool sy is compared with in the table's ratio column.
+    pub fn reference(self) -> Tool {
+        match self {
+            Self::S3 => Tool::Rclone,
+            Self::Local | Self::Ssh | Self::Wan => Tool::Rsync,
         }
     }
 
     /// `wan` runs W2–W5 only (a 1 GiB new file or a 4 GiB sparse file at 100 Mbit/s says nothing
     /// new and takes minutes); `-z` means nothing without a wire, so W4z is not run locally.
+    /// `s3` runs the scenarios whose destination starts empty or as the source (a bucket has no
+    /// delta transfer, compression on the wire or holes): W1, W3, W4, W5.
     pub fn runs(self, scenario: ScenarioId) -> bool {
         match self {
             Self::Local => scenario != ScenarioId::W4z,
             Self::Ssh => true,
             Self::Wan => !matches!(scenario, ScenarioId::W1 | ScenarioId::W6),
+            Self::S3 => matches!(
+                scenario,
+                ScenarioId::W1 | ScenarioId::W3 | ScenarioId::W4 | ScenarioId::W5
+            ),
         }
     }
 }

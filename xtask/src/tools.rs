@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::s3server::{BUCKET, KEY_ID, REGION, SECRET};
 use crate::scenarios::{Scenario, Tool};
 use crate::sshd::shell_quote;
 
@@ -11,6 +12,7 @@ pub struct Binaries {
     pub sy: Result<PathBuf, String>,
     pub sy_remote: Result<PathBuf, String>,
     pub rsync: Result<PathBuf, String>,
+    pub rclone: Result<PathBuf, String>,
     /// `zstd` on PATH, for the compressed ceiling of W4z.
     pub zstd: bool,
 }
@@ -21,6 +23,13 @@ pub struct Remote {
     pub rsh: Vec<String>,
     pub ssh_config: PathBuf,
     pub login: String,
+}
+
+/// Where the s3 target's tools write: `prefix` (`w3/`) in the bench's bucket of the server at
+/// `endpoint`.
+pub struct Bucket {
+    pub endpoint: String,
+    pub prefix: String,
 }
 
 /// One command to run, and its short name in the table.
@@ -193,7 +202,63 @@ pub fn invocation(
             Ok(Invocation::shell("sftp put", script))
         }
         Tool::Cp => Ok(ceiling(scenario, src, dst, remote, bins)),
+        Tool::Rclone => Err("the s3 target only".into()),
     }
+}
+
+/// The command for `tool` copying `src` into `bucket`, through `env` so that the recorded command
+/// line carries the configuration (all of it from the environment, nothing from the user's files).
+pub fn bucket_invocation(
+    tool: Tool,
+    src: &Path,
+    bucket: &Bucket,
+    bins: &Binaries,
+) -> Result<Invocation, String> {
+    let mut words: Vec<OsString> = vec!["-u".into(), "AWS_PROFILE".into()];
+    words.extend(["-u".into(), "AWS_SESSION_TOKEN".into()]);
+    let (label, program, args): (&str, PathBuf, Vec<OsString>) = match tool {
+        Tool::Sy => {
+            words.extend([
+                format!("AWS_ENDPOINT_URL={}", bucket.endpoint).into(),
+                format!("AWS_ACCESS_KEY_ID={KEY_ID}").into(),
+                format!("AWS_SECRET_ACCESS_KEY={SECRET}").into(),
+                format!("AWS_REGION={REGION}").into(),
+            ]);
+            let url = format!("s3://{BUCKET}/{}", bucket.prefix);
+            ("sy", bins.sy.clone()?, vec![contents(src), url.into()])
+        }
+        Tool::Rclone => {
+            // Debian's rclone refuses a custom CA bundle over plain HTTP.
+            words.extend(["-u".into(), "AWS_CA_BUNDLE".into()]);
+            words.extend(
+                [
+                    ("TYPE", "s3"),
+                    ("PROVIDER", "Other"),
+                    ("ENDPOINT", bucket.endpoint.as_str()),
+                    ("ACCESS_KEY_ID", KEY_ID),
+                    ("SECRET_ACCESS_KEY", SECRET),
+                    ("REGION", REGION),
+                    ("FORCE_PATH_STYLE", "true"),
+                ]
+                .map(|(key, value)| format!("RCLONE_CONFIG_S3_{key}={value}").into()),
+            );
+            let url = format!("s3:{BUCKET}/{}", bucket.prefix);
+            let args = ["sync", "--transfers", "16", "--checkers", "16"]
+                .map(OsString::from)
+                .into_iter()
+                .chain([contents(src), url.into()])
+                .collect();
+            (
+                "rclone sync --transfers 16 --checkers 16",
+                bins.rclone.clone()?,
+                args,
+            )
+        }
+        _ => return Err("not a tool of the s3 target".into()),
+    };
+    words.push(program.into());
+    words.extend(args);
+    Ok(Invocation::new(label, "env", words))
 }
 
 /// The fastest plain way to get the same result: what a sync tool should approach.
@@ -291,6 +356,7 @@ mod tests {
             sy: Err("not built".into()),
             sy_remote: Err("not built".into()),
             rsync: Ok("/usr/bin/rsync".into()),
+            rclone: Err("not installed".into()),
             zstd: true,
         };
         let remote = Remote {
@@ -410,5 +476,46 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ceiling.label, "zstd | ssh zstd -d");
+    }
+
+    #[test]
+    fn bucket_tools_are_configured_by_the_environment() {
+        let bins = Binaries {
+            sy: Ok("/b/sy".into()),
+            sy_remote: Err("not built".into()),
+            rsync: Err("not installed".into()),
+            rclone: Ok("/usr/bin/rclone".into()),
+            zstd: false,
+        };
+        let bucket = Bucket {
+            endpoint: "http://127.0.0.1:4000".into(),
+            prefix: "w3/".into(),
+        };
+        let sy = bucket_invocation(Tool::Sy, Path::new("/s"), &bucket, &bins).unwrap();
+        assert_eq!(
+            sy.command_line(),
+            "env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:4000 \
+             AWS_ACCESS_KEY_ID=sy-bench-key AWS_SECRET_ACCESS_KEY=sy-bench-secret \
+             AWS_REGION=us-east-1 /b/sy /s/ s3://bench/w3/"
+        );
+        let rclone = bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, &bins).unwrap();
+        assert_eq!(
+            rclone.command_line(),
+            "env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_CA_BUNDLE RCLONE_CONFIG_S3_TYPE=s3 \
+             RCLONE_CONFIG_S3_PROVIDER=Other RCLONE_CONFIG_S3_ENDPOINT=http://127.0.0.1:4000 \
+             RCLONE_CONFIG_S3_ACCESS_KEY_ID=sy-bench-key \
+             RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=sy-bench-secret RCLONE_CONFIG_S3_REGION=us-east-1 \
+             RCLONE_CONFIG_S3_FORCE_PATH_STYLE=true /usr/bin/rclone sync --transfers 16 \
+             --checkers 16 /s/ s3:bench/w3/"
+        );
+        let missing = Binaries {
+            rclone: Err("rclone not on PATH".into()),
+            ..bins
+        };
+        assert_eq!(
+            bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, &missing).unwrap_err(),
+            "rclone not on PATH"
+        );
+        assert!(bucket_invocation(Tool::Rsync, Path::new("/s"), &bucket, &missing).is_err());
     }
 }
