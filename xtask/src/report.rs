@@ -301,7 +301,7 @@ impl Report {
             out.push('\n');
         }
         out.push_str(
-            "Ratios are of medians (< 1 is better than rsync; vs ceiling: 1 = as fast as the plain copy). \
+            "Ratios are of medians (< 1 is better than rsync, or rclone on s3; vs ceiling: 1 = as fast as the plain copy). \
              CPU is the local process tree plus the sshd sessions. Peak RSS is the largest process, with a \
              floor of ≈ 3 MiB (the measuring trampoline). Wire counts both directions at the relay; round trips are the times the server spoke after the client. \
              On s3, CPU is the tool's alone (not the server's) and requests are counted from the server's log, \
@@ -539,6 +539,33 @@ mod tests {
             records: Vec::new(),
             summaries: vec![summary],
         }
+    }
+
+    #[test]
+    fn the_s3_table_shows_requests_and_the_ratio_to_rclone() {
+        let on_s3 = |tool: Tool, wall_s: f64, list: u64| {
+            let mut run = record(false, wall_s, None);
+            run.target = Target::S3;
+            run.tool = tool;
+            run.requests = Some(Requests {
+                list,
+                put: 157,
+                ..Requests::default()
+            });
+            Summary::of(ScenarioId::W3, Target::S3, tool, tool.name(), &[&run])
+        };
+        let mut report = report_with(on_s3(Tool::Sy, 1.0, 1));
+        report.summaries.push(on_s3(Tool::Rclone, 2.0, 3));
+        report.settings.tools.push(Tool::Rclone);
+        let table = report.markdown();
+        assert!(table.contains("| vs rclone | CPU s | Peak RSS MiB | Requests (kinds) |"));
+        assert!(
+            table.contains(
+                "| sy | 1.00 (1.00–1.00) | 0.50× | 0.750 | 1.0 | 158 (LIST 1, PUT 157) | 1/1 |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("| 160 (LIST 3, PUT 157) |"), "{table}");
     }
 
     #[test]
