@@ -102,10 +102,9 @@ pub fn find_moto() -> Result<PathBuf, String> {
         return Ok(INSTALLED.into());
     }
     crate::bench::which("moto_server").ok_or_else(|| {
-        format!(
-            "moto's S3 server not found: set SY_MOTO_SERVER, or install it as .ci/run does \
-             (python3 -m venv /opt/sy-moto && /opt/sy-moto/bin/pip install 'moto[server]>=5,<6')"
-        )
+        "moto's S3 server not found: set SY_MOTO_SERVER, or install it as .ci/run does \
+         (python3 -m venv /opt/sy-moto && /opt/sy-moto/bin/pip install 'moto[server]>=5,<6')"
+            .to_string()
     })
 }
 
