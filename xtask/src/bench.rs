@@ -34,14 +34,16 @@ pub struct BenchArgs {
           default_values_t = [ScenarioId::W1, ScenarioId::W2, ScenarioId::W3, ScenarioId::W4, ScenarioId::W4z, ScenarioId::W5, ScenarioId::W6])]
     scenarios: Vec<ScenarioId>,
     /// Where the destination is: local, ssh (our sshd via the counting relay), wan (ssh through an
-    /// emulated link), s3 (a bucket of moto's S3 server on 127.0.0.1; not run unless asked for).
+    /// emulated link), s3 (a bucket of moto's S3 server on 127.0.0.1) and s3-pull (from that bucket
+    /// to here); the last two not run unless asked for.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Target::Local, Target::Ssh, Target::Wan])]
     targets: Vec<Target>,
     /// Tools to compare; `cp` is the ceiling (`cp -a`, `ssh … cat`, `tar | ssh tar`, `ssh true`).
     /// Also, on request: `sy-never` (sy with `--compress=never`), `rsync-z` (rsync with
     /// `-z --compress-choice=zstd`), and for remote targets `sy-sftp` (sy over SFTP, no agent)
     /// and `sftp` (OpenSSH's `sftp` putting a single-file scenario's file). Each target runs the
-    /// tools that belong there: `rclone` (`rclone sync`) on s3 only, which runs only it and sy.
+    /// tools that belong there: `rclone` (`rclone sync`) on s3 and s3-pull only, which run only it
+    /// and sy.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp, Tool::Rclone])]
     tools: Vec<Tool>,
     /// Directory for `<timestamp>.json` and `<timestamp>.md` [default: <target dir>/bench].
@@ -120,7 +122,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         None
     };
     let sides = start_sides(&args, sshd.as_ref());
-    let s3 = if args.targets.contains(&Target::S3) {
+    let s3 = if args.targets.iter().any(|t| t.is_bucket()) {
         find_moto().and_then(|moto| S3Side::new(moto).map_err(|e| format!("{e:#}")))
     } else {
         Err("not requested".to_string())

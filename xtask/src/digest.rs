@@ -128,6 +128,26 @@ pub fn file_sizes(root: &Path) -> Result<BTreeMap<String, u64>> {
     Ok(sizes)
 }
 
+/// The size and BLAKE3 digest of every regular file beneath `root`, by its path below `root`.
+pub fn file_digests(root: &Path) -> Result<BTreeMap<String, (u64, blake3::Hash)>> {
+    let mut digests = BTreeMap::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    walk(root, &mut |path, rel, meta| {
+        if meta.is_file() {
+            let mut content = blake3::Hasher::new();
+            read_file(path, &mut buf, &mut |chunk| {
+                content.update(chunk);
+            })?;
+            digests.insert(
+                rel.to_string_lossy().into_owned(),
+                (meta.len(), content.finalize()),
+            );
+        }
+        Ok(())
+    })?;
+    Ok(digests)
+}
+
 /// Reads every file beneath `root` once so that each tool starts with the same warm page cache.
 pub fn pre_read(root: &Path) -> Result<()> {
     let mut buf = vec![0u8; READ_CHUNK];

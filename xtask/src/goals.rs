@@ -120,7 +120,7 @@ const fn on(link: &'static str, goal: Goal) -> Goal {
 const GOALS: &[Goal] = {
     use Figure::{RemoteRss, Requests, Rss, Turns, Wall, Wire};
     use ScenarioId::{W1, W2, W3, W4, W4z, W5};
-    use Target::{Local, S3, Ssh, Wan};
+    use Target::{Local, S3, S3Pull, Ssh, Wan};
     use Tool::{Cp, Rclone, Rsync, RsyncZ, SyNever};
     const FAST: &str = "100mbit:20ms";
     const SLOW: &str = "10mbit:80ms";
@@ -193,6 +193,8 @@ const GOALS: &[Goal] = {
         goal(17, W3, S3, Wall, times(Rclone, 0.7)),
         goal(17, W1, S3, Wall, times(Rclone, 1.0)),
         goal(17, W1, S3, Rss, Bound::MiB(64.0)),
+        goal(17, W1, S3Pull, Wall, times(Rclone, 1.0)),
+        goal(17, W1, S3Pull, Rss, Bound::MiB(64.0)),
     ]
 };
 

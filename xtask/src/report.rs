@@ -268,7 +268,7 @@ impl Report {
         let _ = writeln!(out, "Versions: {}.\n", versions.join("; "));
         for target in &self.settings.targets {
             let _ = writeln!(out, "### {}\n", target_title(*target, &self.settings.link));
-            out.push_str(if *target == Target::S3 {
+            out.push_str(if target.is_bucket() {
                 "| Scenario | Tool | Wall s median (min–max) | vs rclone | CPU s | Peak RSS MiB | Requests (kinds) | Runs ok |\n\
                  |---|---|---|---|---|---|---|---|\n"
             } else {
@@ -323,7 +323,7 @@ impl Report {
             } else {
                 ("FAILED", format!("{}/{}", s.runs - s.failed, s.runs))
             };
-            let blank = if s.target == Target::S3 {
+            let blank = if s.target.is_bucket() {
                 "| | | | |"
             } else {
                 "| | | | | | | |"
@@ -357,7 +357,7 @@ impl Report {
             String::new()
         };
         let reference = s.target.reference();
-        if s.target == Target::S3 {
+        if s.target.is_bucket() {
             return format!(
                 "| {name} | {tool} | {wall} | {} | {} | {} | {} | {}/{}{failed} |\n",
                 ratio(reference, |x| x.wall_s),
@@ -396,6 +396,9 @@ fn target_title(target: Target, link: &str) -> String {
         Target::Wan => format!("wan (as ssh, relay emulating {link})"),
         Target::S3 => "s3 (moto's S3 server on 127.0.0.1, started afresh for every run; \
                        a Python server whose cost per request dominates many-object scenarios)"
+            .into(),
+        Target::S3Pull => "s3-pull (from a bucket of the same server, filled by each tool itself \
+                           before the run, to this machine)"
             .into(),
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::digest::{copy_tree, file_sizes, pre_read, remove_tree, tree_digest};
+use crate::digest::{copy_tree, file_digests, file_sizes, pre_read, remove_tree, tree_digest};
 use crate::relay::{Relay, Wire};
 use crate::report::{Record, Summary};
 use crate::rusage::{Finished, MEASURE, run_measured, take_stats};
@@ -130,7 +130,7 @@ impl<'a> Runner<'a> {
         };
         let dst = self.scratch.join("dst");
         let side_error = match (target, self.sides.get(&target), &self.s3) {
-            (Target::S3, _, Err(reason)) => Some(format!("no s3 target: {reason}")),
+            (t, _, Err(reason)) if t.is_bucket() => Some(format!("no s3 server: {reason}")),
             (_, Some(Err(reason)), _) => Some(format!("no ssh target: {reason}")),
             _ => None,
         };
@@ -140,7 +140,10 @@ impl<'a> Runner<'a> {
             let remote = self.side(target).map(|s| &s.remote);
             let built = match (target, &self.s3) {
                 (Target::S3, Ok(s3)) => {
-                    bucket_invocation(tool, &src.tree, &bucket(s3, scenario), self.bins)
+                    bucket_invocation(tool, &src.tree, &bucket(s3, scenario), false, self.bins)
+                }
+                (Target::S3Pull, Ok(s3)) => {
+                    bucket_invocation(tool, &dst, &bucket(s3, scenario), true, self.bins)
                 }
                 _ => invocation(tool, scenario, &src.tree, &dst, remote, self.bins),
             };
@@ -150,9 +153,7 @@ impl<'a> Runner<'a> {
                 // Plain commands need no probe (and the SFTP one copies the scenario's file,
                 // which the probe tree does not have). Nor do the s3 target's tools: a probe
                 // would need a server of its own, and a failing tool shows as FAILED with its error.
-                (None, Ok(inv))
-                    if matches!(tool, Tool::Cp | Tool::Sftp) || target == Target::S3 =>
-                {
+                (None, Ok(inv)) if matches!(tool, Tool::Cp | Tool::Sftp) || target.is_bucket() => {
                     Ok(inv)
                 }
                 (None, Ok(inv)) => self.probe(tool, scenario, target).map(|()| inv),
@@ -170,16 +171,17 @@ impl<'a> Runner<'a> {
         let first_round = if self.plan.warmup { 0 } else { 1 };
         for round in first_round..=self.plan.runs {
             for position in 0..n {
-                let (tool, inv) = &runnable[(position + round) % n];
+                let this = &runnable[(position + round) % n];
+                let (tool, inv) = this;
                 let what = if round == 0 {
                     "warm-up".to_string()
                 } else {
                     format!("run {round}/{}", self.plan.runs)
                 };
                 self.progress(&format!("{prefix}: {} {what}", tool.name()));
-                let outcome = match (target, &self.s3) {
-                    (Target::S3, Ok(s3)) => {
-                        self.measure_bucket(s3, inv, &bucket(s3, scenario), &src, basis.is_some())?
+                let outcome = match &self.s3 {
+                    Ok(s3) if target.is_bucket() => {
+                        self.measure_bucket(s3, this, scenario, target, &src, &dst)?
                     }
                     _ => self.measure(inv, target, &src, basis.as_ref(), &dst)?,
                 };
@@ -272,34 +274,54 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// One run to a fresh server. When the scenario starts from a copy (W5: the source itself),
-    /// the tool first puts it there with the same command, unmeasured, as a user's earlier run
-    /// would have: each tool then finds the metadata it writes itself. Only the measured run's
-    /// requests are counted.
+    /// One run against a fresh server. When the bucket must hold the source first (a pull, or
+    /// the re-sync with nothing changed), `tool` puts it there with its own upload, unmeasured, as
+    /// a user's earlier run would have: each tool then finds the metadata it writes itself. A
+    /// pull's local destination starts empty, or as a copy of the source for the re-sync. Only the
+    /// measured run's requests are counted.
     fn measure_bucket(
         &self,
         s3: &S3Side,
-        inv: &Invocation,
-        bucket: &Bucket,
+        (tool, inv): &(Tool, Invocation),
+        scenario: &Scenario,
+        target: Target,
         src: &Ready,
-        from_copy: bool,
+        dst: &Path,
     ) -> Result<Outcome> {
+        // `Target::runs` keeps the bucket targets to scenarios whose basis is nothing or the source.
+        let resync = scenario.no_change();
+        let pull = target == Target::S3Pull;
+        let bucket = bucket(s3, scenario);
         let mut server = s3.start()?;
-        if from_copy {
-            let basis = self.run(inv)?;
-            if let Some(error) = self.exit_error(&basis) {
+        if pull || resync {
+            let upload = bucket_invocation(*tool, &src.tree, &bucket, false, self.bins)
+                .map_err(anyhow::Error::msg)?;
+            let put = self.run(&upload)?;
+            if let Some(error) = self.exit_error(&put) {
                 return Ok(Outcome {
-                    error: Some(format!("putting the basis in place: {error}")),
-                    ..Outcome::of(basis)
+                    error: Some(format!("putting the source in the bucket: {error}")),
+                    ..Outcome::of(put)
                 });
             }
         }
-        self.settle_cache(src, None)?;
+        let basis = if pull {
+            remove_tree(dst)?;
+            if resync {
+                copy_tree(&src.tree, dst)?;
+            } else {
+                fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
+            }
+            resync.then_some(dst)
+        } else {
+            None
+        };
+        self.settle_cache(src, basis)?;
         server.take_requests()?;
         let finished = self.run(inv)?;
         let requests = server.take_requests()?;
         let error = match self.exit_error(&finished) {
             Some(error) => Some(error),
+            None if pull => files_error(dst, src)?,
             None => bucket_error(&server, &bucket.prefix, src)?,
         };
         Ok(Outcome {
@@ -485,6 +507,32 @@ fn bucket_error(server: &MotoServer, prefix: &str, src: &Ready) -> Result<Option
         total(&objects),
         files.len(),
         total(&files),
+    )))
+}
+
+/// Why the pulled tree `dst` is not the source, if it is not: every file of the same name, size and
+/// contents, and nothing else. Permission bits are not compared: a bucket does not keep them unless
+/// asked, and neither tool is asked.
+fn files_error(dst: &Path, src: &Ready) -> Result<Option<String>> {
+    let (pulled, source) = (file_digests(dst)?, file_digests(&src.tree)?);
+    if pulled == source {
+        return Ok(None);
+    }
+    let differs = source
+        .iter()
+        .find(|(name, facts)| pulled.get(*name) != Some(facts))
+        .map(|(name, _)| format!("{name} is missing or differs"))
+        .or_else(|| {
+            pulled
+                .keys()
+                .find(|name| !source.contains_key(*name))
+                .map(|name| format!("{name} is not in the source"))
+        })
+        .unwrap_or_default();
+    Ok(Some(format!(
+        "wrong result: {} files pulled, the source has {} ({differs})",
+        pulled.len(),
+        source.len()
     )))
 }
 

@@ -39,6 +39,10 @@ pub enum Target {
     Wan,
     /// A bucket of moto's S3 server on 127.0.0.1, restarted for every run (`s3://bench/<case>/`).
     S3,
+    /// The other way: the source in the bucket (put there by the same tool), the destination here.
+    #[value(name = "s3-pull")]
+    #[serde(rename = "s3-pull")]
+    S3Pull,
 }
 
 #[derive(
@@ -89,7 +93,7 @@ impl Tool {
     /// table (rather than shown as unsupported) — rclone only on s3, only sy and rclone there.
     pub fn runs_on(self, target: Target) -> bool {
         match target {
-            Target::S3 => matches!(self, Self::Sy | Self::Rclone),
+            Target::S3 | Target::S3Pull => matches!(self, Self::Sy | Self::Rclone),
             Target::Local | Target::Ssh | Target::Wan => self != Self::Rclone,
         }
     }
@@ -107,7 +111,13 @@ impl Target {
             Self::Ssh => "ssh",
             Self::Wan => "wan",
             Self::S3 => "s3",
+            Self::S3Pull => "s3-pull",
         }
+    }
+
+    /// One side is a bucket of the bench's S3 server.
+    pub fn is_bucket(self) -> bool {
+        matches!(self, Self::S3 | Self::S3Pull)
     }
 
     /// Reached through our sshd.
@@ -118,21 +128,21 @@ impl Target {
     /// The tool sy is compared with in the table's ratio column.
     pub fn reference(self) -> Tool {
         match self {
-            Self::S3 => Tool::Rclone,
+            Self::S3 | Self::S3Pull => Tool::Rclone,
             Self::Local | Self::Ssh | Self::Wan => Tool::Rsync,
         }
     }
 
     /// `wan` runs W2–W5 only (a 1 GiB new file or a 4 GiB sparse file at 100 Mbit/s says nothing
     /// new and takes minutes); `-z` means nothing without a wire, so W4z is not run locally.
-    /// `s3` runs the scenarios whose destination starts empty or as the source (a bucket has no
-    /// delta transfer, compression on the wire or holes): W1, W3, W4, W5.
+    /// `s3` and `s3-pull` run the scenarios whose destination starts empty or as the source (a
+    /// bucket has no delta transfer, compression on the wire or holes): W1, W3, W4, W5.
     pub fn runs(self, scenario: ScenarioId) -> bool {
         match self {
             Self::Local => scenario != ScenarioId::W4z,
             Self::Ssh => true,
             Self::Wan => !matches!(scenario, ScenarioId::W1 | ScenarioId::W6),
-            Self::S3 => matches!(
+            Self::S3 | Self::S3Pull => matches!(
                 scenario,
                 ScenarioId::W1 | ScenarioId::W3 | ScenarioId::W4 | ScenarioId::W5
             ),

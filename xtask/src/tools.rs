@@ -206,14 +206,23 @@ pub fn invocation(
     }
 }
 
-/// The command for `tool` copying `src` into `bucket`, through `env` so that the recorded command
-/// line carries the configuration (all of it from the environment, nothing from the user's files).
+/// The command for `tool` copying the tree `local` into `bucket` (or, with `pull`, the bucket into
+/// `local`), through `env` so that the recorded command line carries the configuration (all of it
+/// from the environment, nothing from the user's files).
 pub fn bucket_invocation(
     tool: Tool,
-    src: &Path,
+    local: &Path,
     bucket: &Bucket,
+    pull: bool,
     bins: &Binaries,
 ) -> Result<Invocation, String> {
+    let ends = |url: String| {
+        if pull {
+            [url.into(), contents(local)]
+        } else {
+            [contents(local), url.into()]
+        }
+    };
     let mut words: Vec<OsString> = vec!["-u".into(), "AWS_PROFILE".into()];
     words.extend(["-u".into(), "AWS_SESSION_TOKEN".into()]);
     let (label, program, args): (&str, PathBuf, Vec<OsString>) = match tool {
@@ -225,7 +234,7 @@ pub fn bucket_invocation(
                 format!("AWS_REGION={REGION}").into(),
             ]);
             let url = format!("s3://{BUCKET}/{}", bucket.prefix);
-            ("sy", bins.sy.clone()?, vec![contents(src), url.into()])
+            ("sy", bins.sy.clone()?, ends(url).into())
         }
         Tool::Rclone => {
             // Debian's rclone refuses a custom CA bundle over plain HTTP.
@@ -246,7 +255,7 @@ pub fn bucket_invocation(
             let args = ["sync", "--transfers", "16", "--checkers", "16"]
                 .map(OsString::from)
                 .into_iter()
-                .chain([contents(src), url.into()])
+                .chain(ends(url))
                 .collect();
             (
                 "rclone sync --transfers 16 --checkers 16",
@@ -491,14 +500,15 @@ mod tests {
             endpoint: "http://127.0.0.1:4000".into(),
             prefix: "w3/".into(),
         };
-        let sy = bucket_invocation(Tool::Sy, Path::new("/s"), &bucket, &bins).unwrap();
+        let sy = bucket_invocation(Tool::Sy, Path::new("/s"), &bucket, false, &bins).unwrap();
         assert_eq!(
             sy.command_line(),
             "env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:4000 \
              AWS_ACCESS_KEY_ID=sy-bench-key AWS_SECRET_ACCESS_KEY=sy-bench-secret \
              AWS_REGION=us-east-1 /b/sy /s/ s3://bench/w3/"
         );
-        let rclone = bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, &bins).unwrap();
+        let rclone =
+            bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, false, &bins).unwrap();
         assert_eq!(
             rclone.command_line(),
             "env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_CA_BUNDLE RCLONE_CONFIG_S3_TYPE=s3 \
@@ -513,9 +523,15 @@ mod tests {
             ..bins
         };
         assert_eq!(
-            bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, &missing).unwrap_err(),
+            bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, false, &missing).unwrap_err(),
             "rclone not on PATH"
         );
-        assert!(bucket_invocation(Tool::Rsync, Path::new("/s"), &bucket, &missing).is_err());
+        assert!(bucket_invocation(Tool::Rsync, Path::new("/s"), &bucket, false, &missing).is_err());
+        let pull = bucket_invocation(Tool::Sy, Path::new("/d"), &bucket, true, &missing).unwrap();
+        assert!(
+            pull.command_line().ends_with("/b/sy s3://bench/w3/ /d/"),
+            "{}",
+            pull.command_line()
+        );
     }
 }
