@@ -42,9 +42,9 @@ pub struct BenchArgs {
     /// Also, on request: `sy-never` (sy with `--compress=never`), `rsync-z` (rsync with
     /// `-z --compress-choice=zstd`), and for remote targets `sy-sftp` (sy over SFTP, no agent)
     /// and `sftp` (OpenSSH's `sftp` putting a single-file scenario's file). Each target runs the
-    /// tools that belong there: `rclone` (`rclone sync`) on s3 and s3-pull only, which run only it
-    /// and sy.
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp, Tool::Rclone])]
+    /// tools that belong there: `rclone` (`rclone sync`) and `aws` (`aws s3 sync`) on s3 and
+    /// s3-pull only, which run only them and sy.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp, Tool::Rclone, Tool::Aws])]
     tools: Vec<Tool>,
     /// Directory for `<timestamp>.json` and `<timestamp>.md` [default: <target dir>/bench].
     #[arg(long)]
@@ -285,6 +285,7 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
     let zstd = which("zstd").is_some();
     let rclone =
         which("rclone").ok_or_else(|| "rclone not on PATH (apt-get install rclone)".to_string());
+    let aws = which("aws").ok_or_else(|| "aws not on PATH (pip install awscli)".to_string());
     let sy = match (&args.sy, args.tools.iter().any(|t| t.is_sy())) {
         // Absolute: the agent beside it runs on the far side, from another directory.
         (Some(path), _) if path.is_file() => {
@@ -313,6 +314,7 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
         sy_remote,
         rsync,
         rclone,
+        aws,
         zstd,
     }
 }
@@ -382,6 +384,9 @@ fn machine(root: &Path, bins: &Binaries, cache: CacheMode) -> Machine {
     }
     if let Ok(rclone) = &bins.rclone {
         versions.push(("rclone".into(), first_line(rclone, &["version"])));
+    }
+    if let Ok(aws) = &bins.aws {
+        versions.push(("aws".into(), first_line(aws, &["--version"])));
     }
     if let Ok(sy) = &bins.sy {
         versions.push(("sy".into(), first_line(sy, &["--version"])));

@@ -71,8 +71,10 @@ pub enum Tool {
     /// OpenSSH's `sftp` putting the file of a single-file scenario: what sy over SFTP is
     /// measured against. Remote targets only, and not run unless asked for.
     Sftp,
-    /// `rclone sync` to the bucket: the s3 target only (and the only tool besides sy there).
+    /// `rclone sync` to or from the bucket: the s3 targets only.
     Rclone,
+    /// `aws s3 sync` (the AWS CLI): the s3 targets only.
+    Aws,
 }
 
 impl Tool {
@@ -86,15 +88,18 @@ impl Tool {
             Self::SySftp => "sy-sftp",
             Self::Sftp => "sftp",
             Self::Rclone => "rclone",
+            Self::Aws => "aws",
         }
     }
 
     /// Whether the tool belongs on `target` at all: a tool that does not is left out of its
-    /// table (rather than shown as unsupported) — rclone only on s3, only sy and rclone there.
+    /// table (rather than shown as unsupported) — rclone and the AWS CLI only on the s3 targets,
+    /// which run only them and sy.
     pub fn runs_on(self, target: Target) -> bool {
+        let object_store_tool = matches!(self, Self::Rclone | Self::Aws);
         match target {
-            Target::S3 | Target::S3Pull => matches!(self, Self::Sy | Self::Rclone),
-            Target::Local | Target::Ssh | Target::Wan => self != Self::Rclone,
+            Target::S3 | Target::S3Pull => object_store_tool || self == Self::Sy,
+            Target::Local | Target::Ssh | Target::Wan => !object_store_tool,
         }
     }
 

@@ -13,6 +13,8 @@ pub struct Binaries {
     pub sy_remote: Result<PathBuf, String>,
     pub rsync: Result<PathBuf, String>,
     pub rclone: Result<PathBuf, String>,
+    /// The AWS CLI (`aws s3 sync`).
+    pub aws: Result<PathBuf, String>,
     /// `zstd` on PATH, for the compressed ceiling of W4z.
     pub zstd: bool,
 }
@@ -202,7 +204,7 @@ pub fn invocation(
             Ok(Invocation::shell("sftp put", script))
         }
         Tool::Cp => Ok(ceiling(scenario, src, dst, remote, bins)),
-        Tool::Rclone => Err("the s3 target only".into()),
+        Tool::Rclone | Tool::Aws => Err("the s3 targets only".into()),
     }
 }
 
@@ -225,16 +227,29 @@ pub fn bucket_invocation(
     };
     let mut words: Vec<OsString> = vec!["-u".into(), "AWS_PROFILE".into()];
     words.extend(["-u".into(), "AWS_SESSION_TOKEN".into()]);
+    // The AWS way, for the tools that read it (sy and the AWS CLI), and no files of the user's.
+    let aws_env: [OsString; 6] = [
+        format!("AWS_ENDPOINT_URL={}", bucket.endpoint).into(),
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}").into(),
+        format!("AWS_SECRET_ACCESS_KEY={SECRET}").into(),
+        format!("AWS_REGION={REGION}").into(),
+        "AWS_CONFIG_FILE=/dev/null".into(),
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null".into(),
+    ];
+    let s3_url = format!("s3://{BUCKET}/{}", bucket.prefix);
     let (label, program, args): (&str, PathBuf, Vec<OsString>) = match tool {
         Tool::Sy => {
-            words.extend([
-                format!("AWS_ENDPOINT_URL={}", bucket.endpoint).into(),
-                format!("AWS_ACCESS_KEY_ID={KEY_ID}").into(),
-                format!("AWS_SECRET_ACCESS_KEY={SECRET}").into(),
-                format!("AWS_REGION={REGION}").into(),
-            ]);
-            let url = format!("s3://{BUCKET}/{}", bucket.prefix);
-            ("sy", bins.sy.clone()?, ends(url).into())
+            words.extend(aws_env);
+            ("sy", bins.sy.clone()?, ends(s3_url).into())
+        }
+        Tool::Aws => {
+            words.extend(aws_env);
+            let args = ["s3", "sync", "--only-show-errors"]
+                .map(OsString::from)
+                .into_iter()
+                .chain(ends(s3_url))
+                .collect();
+            ("aws s3 sync", bins.aws.clone()?, args)
         }
         Tool::Rclone => {
             // Debian's rclone refuses a custom CA bundle over plain HTTP.
@@ -366,6 +381,7 @@ mod tests {
             sy_remote: Err("not built".into()),
             rsync: Ok("/usr/bin/rsync".into()),
             rclone: Err("not installed".into()),
+            aws: Err("not installed".into()),
             zstd: true,
         };
         let remote = Remote {
@@ -494,6 +510,7 @@ mod tests {
             sy_remote: Err("not built".into()),
             rsync: Err("not installed".into()),
             rclone: Ok("/usr/bin/rclone".into()),
+            aws: Ok("/usr/bin/aws".into()),
             zstd: false,
         };
         let bucket = Bucket {
@@ -505,7 +522,17 @@ mod tests {
             sy.command_line(),
             "env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:4000 \
              AWS_ACCESS_KEY_ID=sy-bench-key AWS_SECRET_ACCESS_KEY=sy-bench-secret \
-             AWS_REGION=us-east-1 /b/sy /s/ s3://bench/w3/"
+             AWS_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+             /b/sy /s/ s3://bench/w3/"
+        );
+        let aws = bucket_invocation(Tool::Aws, Path::new("/d"), &bucket, true, &bins).unwrap();
+        assert!(
+            aws.command_line().ends_with(
+                "AWS_SHARED_CREDENTIALS_FILE=/dev/null /usr/bin/aws s3 sync --only-show-errors \
+                 s3://bench/w3/ /d/"
+            ),
+            "{}",
+            aws.command_line()
         );
         let rclone =
             bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, false, &bins).unwrap();
