@@ -224,7 +224,8 @@ impl MotoServer {
         self.marks += 1;
         let marker = format!("/sy-bench-mark-{}", self.marks);
         self.raw("HEAD", &marker)?;
-        self.wait_for(&marker, Duration::from_secs(30))?;
+        // With the space after it, so that mark 1 is not found in mark 10.
+        self.wait_for(&format!("{marker} "), Duration::from_secs(30))?;
         let (lines, _) = &*self.log;
         let logged: Vec<String> = lines
             .lock()
