@@ -53,7 +53,8 @@ pub fn load(path: &Path) -> Result<Report> {
     Ok(report)
 }
 
-/// sy/rsync for `figure` in `report`, when both tools succeeded and rsync's figure is non-zero.
+/// sy/rsync (sy/rclone on s3: the target's reference tool) for `figure` in `report`, when both
+/// tools succeeded and the reference's figure is non-zero.
 fn ratio(
     report: &Report,
     scenario: ScenarioId,
@@ -66,8 +67,8 @@ fn ratio(
             .filter(|s| s.status == Status::Ok)
     };
     let sy = figure(ok(Tool::Sy)?)?.median;
-    let rsync = figure(ok(Tool::Rsync)?)?.median;
-    (rsync > 0.0).then_some(sy / rsync)
+    let reference = figure(ok(target.reference())?)?.median;
+    (reference > 0.0).then_some(sy / reference)
 }
 
 /// Every tracked figure present in both reports; `regressed` when the ratio grew by more than
@@ -150,6 +151,7 @@ mod tests {
             remote_max_rss_kib: None,
             wire_bytes: wire.map(stat),
             turns: None,
+            requests: None,
         }
     }
 

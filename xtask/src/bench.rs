@@ -12,6 +12,7 @@ use clap::Args;
 use crate::relay::{Link, Relay};
 use crate::report::{FORMAT, Machine, Report, Settings, Status, utc_stamp};
 use crate::runner::{CacheMode, Plan, Runner, Side, drop_caches};
+use crate::s3server::{S3Side, find_moto};
 use crate::scenarios::{Scenario, ScenarioId, Target, Tool};
 use crate::sshd::Sshd;
 use crate::tools::Binaries;
@@ -33,14 +34,17 @@ pub struct BenchArgs {
           default_values_t = [ScenarioId::W1, ScenarioId::W2, ScenarioId::W3, ScenarioId::W4, ScenarioId::W4z, ScenarioId::W5, ScenarioId::W6])]
     scenarios: Vec<ScenarioId>,
     /// Where the destination is: local, ssh (our sshd via the counting relay), wan (ssh through an
-    /// emulated link).
+    /// emulated link), s3 (a bucket of moto's S3 server on 127.0.0.1) and s3-pull (from that bucket
+    /// to here); the last two not run unless asked for.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Target::Local, Target::Ssh, Target::Wan])]
     targets: Vec<Target>,
     /// Tools to compare; `cp` is the ceiling (`cp -a`, `ssh … cat`, `tar | ssh tar`, `ssh true`).
     /// Also, on request: `sy-never` (sy with `--compress=never`), `rsync-z` (rsync with
     /// `-z --compress-choice=zstd`), and for remote targets `sy-sftp` (sy over SFTP, no agent)
-    /// and `sftp` (OpenSSH's `sftp` putting a single-file scenario's file).
-    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp])]
+    /// and `sftp` (OpenSSH's `sftp` putting a single-file scenario's file). Each target runs the
+    /// tools that belong there: `rclone` (`rclone sync`) and `aws` (`aws s3 sync`) on s3 and
+    /// s3-pull only, which run only them and sy.
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Tool::Sy, Tool::Rsync, Tool::Cp, Tool::Rclone, Tool::Aws])]
     tools: Vec<Tool>,
     /// Directory for `<timestamp>.json` and `<timestamp>.md` [default: <target dir>/bench].
     #[arg(long)]
@@ -110,7 +114,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
     }
 
     let bins = find_binaries(&args, &root, &target_dir);
-    let needs_sshd = args.targets.iter().any(|t| *t != Target::Local);
+    let needs_sshd = args.targets.iter().any(|t| t.over_ssh());
     let sshd = if needs_sshd {
         let wrapper = std::env::current_exe().context("locating this xtask binary")?;
         Some(Sshd::start(&wrapper).map_err(|e| format!("{e:#}")))
@@ -118,6 +122,11 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         None
     };
     let sides = start_sides(&args, sshd.as_ref());
+    let s3 = if args.targets.iter().any(|t| t.is_bucket()) {
+        find_moto().and_then(|moto| S3Side::new(moto).map_err(|e| format!("{e:#}")))
+    } else {
+        Err("not requested".to_string())
+    };
 
     // Per process, so a bench started while another runs (CI's smoke test) does not share its trees.
     let scratch = bench_dir.join(format!("scratch-{}", std::process::id()));
@@ -134,7 +143,7 @@ pub fn run(mut args: BenchArgs) -> Result<ExitCode> {
         cache,
         timeout,
     };
-    let mut runner = Runner::new(workloads, scratch.clone(), &bins, sshd_ref, sides, plan)?;
+    let mut runner = Runner::new(workloads, scratch.clone(), &bins, sshd_ref, sides, s3, plan)?;
     let mut machine = machine(&root, &bins, cache);
 
     let cases: Vec<(Target, ScenarioId)> = args
@@ -227,7 +236,7 @@ fn start_sides(
     args: &BenchArgs,
     sshd: Option<&Result<Sshd, String>>,
 ) -> HashMap<Target, Result<Side, String>> {
-    let remote_targets = args.targets.iter().copied().filter(|t| *t != Target::Local);
+    let remote_targets = args.targets.iter().copied().filter(|t| t.over_ssh());
     remote_targets
         .map(|target| {
             let link = (target == Target::Wan).then_some(args.link);
@@ -263,7 +272,7 @@ fn workspace_root() -> Result<PathBuf> {
 }
 
 /// `name` on PATH.
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|dir| dir.join(name))
@@ -274,6 +283,9 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
     let rsync =
         which("rsync").ok_or_else(|| "rsync not on PATH (apt-get install rsync)".to_string());
     let zstd = which("zstd").is_some();
+    let rclone =
+        which("rclone").ok_or_else(|| "rclone not on PATH (apt-get install rclone)".to_string());
+    let aws = which("aws").ok_or_else(|| "aws not on PATH (pip install awscli)".to_string());
     let sy = match (&args.sy, args.tools.iter().any(|t| t.is_sy())) {
         // Absolute: the agent beside it runs on the far side, from another directory.
         (Some(path), _) if path.is_file() => {
@@ -301,6 +313,8 @@ fn find_binaries(args: &BenchArgs, root: &Path, target_dir: &Path) -> Binaries {
         sy,
         sy_remote,
         rsync,
+        rclone,
+        aws,
         zstd,
     }
 }
@@ -367,6 +381,12 @@ fn machine(root: &Path, bins: &Binaries, cache: CacheMode) -> Machine {
     let mut versions = vec![("ssh".to_string(), first_line(Path::new("ssh"), &["-V"]))];
     if let Ok(rsync) = &bins.rsync {
         versions.push(("rsync".into(), first_line(rsync, &["--version"])));
+    }
+    if let Ok(rclone) = &bins.rclone {
+        versions.push(("rclone".into(), first_line(rclone, &["version"])));
+    }
+    if let Ok(aws) = &bins.aws {
+        versions.push(("aws".into(), first_line(aws, &["--version"])));
     }
     if let Ok(sy) = &bins.sy {
         versions.push(("sy".into(), first_line(sy, &["--version"])));

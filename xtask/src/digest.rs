@@ -1,5 +1,6 @@
 //! Tree digests (the correctness check of every run) and pre-reading (the page-cache state).
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
@@ -113,6 +114,38 @@ pub fn tree_digest(root: &Path) -> Result<TreeDigest> {
         files,
         bytes,
     })
+}
+
+/// The size of every regular file beneath `root`, by its path below `root` (`/`-separated).
+pub fn file_sizes(root: &Path) -> Result<BTreeMap<String, u64>> {
+    let mut sizes = BTreeMap::new();
+    walk(root, &mut |_, rel, meta| {
+        if meta.is_file() {
+            sizes.insert(rel.to_string_lossy().into_owned(), meta.len());
+        }
+        Ok(())
+    })?;
+    Ok(sizes)
+}
+
+/// The size and BLAKE3 digest of every regular file beneath `root`, by its path below `root`.
+pub fn file_digests(root: &Path) -> Result<BTreeMap<String, (u64, blake3::Hash)>> {
+    let mut digests = BTreeMap::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    walk(root, &mut |path, rel, meta| {
+        if meta.is_file() {
+            let mut content = blake3::Hasher::new();
+            read_file(path, &mut buf, &mut |chunk| {
+                content.update(chunk);
+            })?;
+            digests.insert(
+                rel.to_string_lossy().into_owned(),
+                (meta.len(), content.finalize()),
+            );
+        }
+        Ok(())
+    })?;
+    Ok(digests)
 }
 
 /// Reads every file beneath `root` once so that each tool starts with the same warm page cache.

@@ -17,6 +17,8 @@ enum Figure {
     RemoteRss,
     /// Round trips at the relay.
     Turns,
+    /// Requests to the s3 target's server, all kinds.
+    Requests,
 }
 
 impl Figure {
@@ -27,6 +29,7 @@ impl Figure {
             Self::Rss => "peak RSS",
             Self::RemoteRss => "remote peak RSS",
             Self::Turns => "round trips",
+            Self::Requests => "requests",
         }
     }
 
@@ -37,6 +40,14 @@ impl Figure {
             Self::Rss => s.max_rss_kib,
             Self::RemoteRss => s.remote_max_rss_kib,
             Self::Turns => s.turns,
+            Self::Requests => s.requests.map(|r| {
+                let total = r.total() as f64;
+                Stat {
+                    median: total,
+                    min: total,
+                    max: total,
+                }
+            }),
         }
     }
 }
@@ -51,6 +62,8 @@ enum Bound {
     },
     /// sy's median ≤ this many MiB.
     MiB(f64),
+    /// sy's median ≤ this count.
+    AtMost(f64),
     /// sy's median ≤ the median of this tool plus `more`.
     Plus { tool: Tool, more: f64 },
 }
@@ -101,14 +114,14 @@ const fn on(link: &'static str, goal: Goal) -> Goal {
     }
 }
 
-/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`), 6 (SSH)
-/// and 16 (real links: adaptive compression; `sy-never` and `rsync-z` must be asked for with
-/// `--tools`).
+/// From the "Must reach" sections of issues 4 (local sync), 5 (remote through `-e`), 6 (SSH),
+/// 16 (real links: adaptive compression; `sy-never` and `rsync-z` must be asked for with
+/// `--tools`) and 17 (object storage, against rclone).
 const GOALS: &[Goal] = {
-    use Figure::{RemoteRss, Rss, Turns, Wall, Wire};
+    use Figure::{RemoteRss, Requests, Rss, Turns, Wall, Wire};
     use ScenarioId::{W1, W2, W3, W4, W4z, W5};
-    use Target::{Local, Ssh, Wan};
-    use Tool::{Cp, Rsync, RsyncZ, SyNever};
+    use Target::{Local, S3, S3Pull, Ssh, Wan};
+    use Tool::{Cp, Rclone, Rsync, RsyncZ, SyNever};
     const FAST: &str = "100mbit:20ms";
     const SLOW: &str = "10mbit:80ms";
     const LAN: &str = "1gbit:5ms";
@@ -175,6 +188,13 @@ const GOALS: &[Goal] = {
         goal(16, W3, Wan, RemoteRss, Bound::MiB(32.0)),
         goal(16, W4, Wan, RemoteRss, Bound::MiB(32.0)),
         goal(16, W4z, Wan, RemoteRss, Bound::MiB(32.0)),
+        goal(17, W5, S3, Requests, Bound::AtMost(11.0)),
+        goal(17, W5, S3, Wall, times(Rclone, 0.5)),
+        goal(17, W3, S3, Wall, times(Rclone, 0.7)),
+        goal(17, W1, S3, Wall, times(Rclone, 1.0)),
+        goal(17, W1, S3, Rss, Bound::MiB(64.0)),
+        goal(17, W1, S3Pull, Wall, times(Rclone, 1.0)),
+        goal(17, W1, S3Pull, Rss, Bound::MiB(64.0)),
     ]
 };
 
@@ -206,6 +226,7 @@ pub fn render(report: &Report) -> String {
                 format!("{} {op} {limit:.2}× {}", g.figure.name(), tool_name(tool))
             }
             Bound::MiB(mib) => format!("{} ≤ {mib} MiB", g.figure.name()),
+            Bound::AtMost(count) => format!("{} ≤ {count}", g.figure.name()),
             Bound::Plus { tool, more } => {
                 format!("{} ≤ {} + {more}", g.figure.name(), tool_name(tool))
             }
@@ -263,6 +284,10 @@ fn judge(report: &Report, g: &Goal) -> (String, &'static str) {
                 if mib <= cap { "yes" } else { "NO" },
             )
         }
+        Bound::AtMost(count) => (
+            format!("{}", sy.median),
+            if sy.median <= count { "yes" } else { "NO" },
+        ),
         Bound::Times {
             tool,
             limit,
@@ -324,6 +349,7 @@ mod tests {
             remote_max_rss_kib: None,
             wire_bytes: None,
             turns: None,
+            requests: None,
         }
     }
 
@@ -398,6 +424,50 @@ mod tests {
         let missed = render(&report(9.0));
         assert!(
             missed.contains("| #16 | wan W5 | round trips ≤ ceiling + 2 | 9 (+3) | NO |"),
+            "{missed}"
+        );
+    }
+
+    #[test]
+    fn bucket_requests_are_capped_and_wall_is_judged_against_rclone() {
+        let on_s3 = |tool, wall, requests| Summary {
+            target: Target::S3,
+            requests,
+            ..summary(ScenarioId::W5, tool, wall, 1024.0)
+        };
+        let listing = |list| crate::s3server::Requests {
+            list,
+            ..Default::default()
+        };
+        let report = |sy_lists| Report {
+            format: FORMAT,
+            started: String::new(),
+            duration_s: 0.0,
+            machine: Machine::default(),
+            settings: Settings {
+                scenarios: vec![ScenarioId::W5],
+                targets: vec![Target::S3],
+                tools: vec![Tool::Sy, Tool::Rclone],
+                ..Settings::default()
+            },
+            records: Vec::new(),
+            summaries: vec![
+                on_s3(Tool::Sy, 1.0, Some(listing(sy_lists))),
+                on_s3(Tool::Rclone, 4.0, Some(listing(11))),
+            ],
+        };
+        let met = render(&report(10));
+        assert!(
+            met.contains("| #17 | s3 W5 | requests ≤ 11 | 10 | yes |"),
+            "{met}"
+        );
+        assert!(
+            met.contains("| #17 | s3 W5 | wall ≤ 0.50× rclone | 0.25× | yes |"),
+            "{met}"
+        );
+        let missed = render(&report(12));
+        assert!(
+            missed.contains("| #17 | s3 W5 | requests ≤ 11 | 12 | NO |"),
             "{missed}"
         );
     }

@@ -15,6 +15,7 @@ mod report;
 mod rng;
 mod runner;
 mod rusage;
+mod s3server;
 mod scenarios;
 mod sshd;
 mod tools;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::s3server::Requests;
 use crate::scenarios::{Scenario, ScenarioId, Target, Tool};
 
 /// Bump when the JSON layout changes incompatibly.
@@ -39,6 +40,9 @@ pub struct Record {
     /// Round trips at the relay: the times the server spoke after the client.
     #[serde(default)]
     pub turns: Option<u64>,
+    /// Requests to the s3 target's server, by kind.
+    #[serde(default)]
+    pub requests: Option<Requests>,
 }
 
 impl Record {
@@ -112,6 +116,9 @@ pub struct Summary {
     pub wire_bytes: Option<Stat>,
     #[serde(default)]
     pub turns: Option<Stat>,
+    /// The requests of the successful measured run with the median total (the lower middle one).
+    #[serde(default)]
+    pub requests: Option<Requests>,
 }
 
 impl Summary {
@@ -132,6 +139,7 @@ impl Summary {
             remote_max_rss_kib: None,
             wire_bytes: None,
             turns: None,
+            requests: None,
         }
     }
 
@@ -151,6 +159,8 @@ impl Summary {
         };
         // A wrong result in the warm-up is as much a defect as one in a measured run.
         let first_error = records.iter().find_map(|r| r.error.clone());
+        let mut requests: Vec<Requests> = ok.iter().filter_map(|r| r.requests).collect();
+        requests.sort_by_key(Requests::total);
         let good = first_error.is_none() && !ok.is_empty();
         Self {
             scenario,
@@ -168,6 +178,10 @@ impl Summary {
             remote_max_rss_kib: stat(&|r| r.remote_max_rss_kib.map(|k| k as f64)),
             wire_bytes: stat(&|r| r.wire_bytes().map(|b| b as f64)),
             turns: stat(&|r| r.turns.map(|t| t as f64)),
+            requests: requests
+                .len()
+                .checked_sub(1)
+                .and_then(|last| requests.get(last / 2).copied()),
         }
     }
 }
@@ -254,10 +268,13 @@ impl Report {
         let _ = writeln!(out, "Versions: {}.\n", versions.join("; "));
         for target in &self.settings.targets {
             let _ = writeln!(out, "### {}\n", target_title(*target, &self.settings.link));
-            out.push_str(
+            out.push_str(if target.is_bucket() {
+                "| Scenario | Tool | Wall s median (min–max) | vs rclone | CPU s | Peak RSS MiB | Requests (kinds) | Runs ok |\n\
+                 |---|---|---|---|---|---|---|---|\n"
+            } else {
                 "| Scenario | Tool | Wall s median (min–max) | vs rsync | vs ceiling | CPU s | Peak RSS MiB local / remote | Wire MiB | Wire vs rsync | Round trips | Runs ok |\n\
-                 |---|---|---|---|---|---|---|---|---|---|---|\n",
-            );
+                 |---|---|---|---|---|---|---|---|---|---|---|\n"
+            });
             for scenario in &self.settings.scenarios {
                 if !target.runs(*scenario) {
                     continue;
@@ -284,10 +301,11 @@ impl Report {
             out.push('\n');
         }
         out.push_str(
-            "Ratios are of medians (< 1 is better than rsync; vs ceiling: 1 = as fast as the plain copy). \
+            "Ratios are of medians (< 1 is better than rsync, or rclone on s3; vs ceiling: 1 = as fast as the plain copy). \
              CPU is the local process tree plus the sshd sessions. Peak RSS is the largest process, with a \
              floor of ≈ 3 MiB (the measuring trampoline). Wire counts both directions at the relay; round trips are the times the server spoke after the client. \
-             See docs/benchmarks.md.\n",
+             On s3, CPU is the tool's alone (not the server's) and requests are counted from the server's log, \
+             for the run with the median count. See docs/benchmarks.md.\n",
         );
         out
     }
@@ -305,8 +323,13 @@ impl Report {
             } else {
                 ("FAILED", format!("{}/{}", s.runs - s.failed, s.runs))
             };
+            let blank = if s.target.is_bucket() {
+                "| | | | |"
+            } else {
+                "| | | | | | | |"
+            };
             return format!(
-                "| {name} | {tool} | {what}: {} | | | | | | | | {runs} |\n",
+                "| {name} | {tool} | {what}: {} {blank} {runs} |\n",
                 cell(why)
             );
         }
@@ -333,9 +356,21 @@ impl Report {
         } else {
             String::new()
         };
+        let reference = s.target.reference();
+        if s.target.is_bucket() {
+            return format!(
+                "| {name} | {tool} | {wall} | {} | {} | {} | {} | {}/{}{failed} |\n",
+                ratio(reference, |x| x.wall_s),
+                s.cpu_s.map_or("—".into(), |c| secs(c.median)),
+                mib(s.max_rss_kib),
+                s.requests.map_or("—".into(), |r| r.to_string()),
+                s.runs - s.failed,
+                s.runs,
+            );
+        }
         format!(
             "| {name} | {tool} | {wall} | {} | {} | {} | {} / {} | {} | {} | {} | {}/{}{failed} |\n",
-            ratio(Tool::Rsync, |x| x.wall_s),
+            ratio(reference, |x| x.wall_s),
             ratio(Tool::Cp, |x| x.wall_s),
             s.cpu_s.map_or("—".into(), |c| secs(c.median)),
             mib(s.max_rss_kib),
@@ -344,7 +379,7 @@ impl Report {
                 "{:.2}",
                 w.median / (1u64 << 20) as f64
             )),
-            ratio(Tool::Rsync, |x| x.wire_bytes),
+            ratio(reference, |x| x.wire_bytes),
             s.turns.map_or("—".into(), |t| format!("{:.0}", t.median)),
             s.runs - s.failed,
             s.runs,
@@ -359,6 +394,12 @@ fn target_title(target: Target, link: &str) -> String {
             "ssh (OpenSSH sshd on 127.0.0.1 through the counting relay, aes128-gcm)".into()
         }
         Target::Wan => format!("wan (as ssh, relay emulating {link})"),
+        Target::S3 => "s3 (moto's S3 server on 127.0.0.1, started afresh for every run; \
+                       a Python server whose cost per request dominates many-object scenarios)"
+            .into(),
+        Target::S3Pull => "s3-pull (from a bucket of the same server, filled by each tool itself \
+                           before the run, to this machine)"
+            .into(),
     }
 }
 
@@ -444,6 +485,7 @@ mod tests {
             wire_up: None,
             wire_down: None,
             turns: None,
+            requests: None,
         }
     }
 
@@ -500,6 +542,33 @@ mod tests {
             records: Vec::new(),
             summaries: vec![summary],
         }
+    }
+
+    #[test]
+    fn the_s3_table_shows_requests_and_the_ratio_to_rclone() {
+        let on_s3 = |tool: Tool, wall_s: f64, list: u64| {
+            let mut run = record(false, wall_s, None);
+            run.target = Target::S3;
+            run.tool = tool;
+            run.requests = Some(Requests {
+                list,
+                put: 157,
+                ..Requests::default()
+            });
+            Summary::of(ScenarioId::W3, Target::S3, tool, tool.name(), &[&run])
+        };
+        let mut report = report_with(on_s3(Tool::Sy, 1.0, 1));
+        report.summaries.push(on_s3(Tool::Rclone, 2.0, 3));
+        report.settings.tools.push(Tool::Rclone);
+        let table = report.markdown();
+        assert!(table.contains("| vs rclone | CPU s | Peak RSS MiB | Requests (kinds) |"));
+        assert!(
+            table.contains(
+                "| sy | 1.00 (1.00–1.00) | 0.50× | 0.750 | 1.0 | 158 (LIST 1, PUT 157) | 1/1 |"
+            ),
+            "{table}"
+        );
+        assert!(table.contains("| 160 (LIST 3, PUT 157) |"), "{table}");
     }
 
     #[test]

@@ -10,13 +10,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use crate::digest::{copy_tree, pre_read, remove_tree, tree_digest};
+use crate::digest::{copy_tree, file_digests, file_sizes, pre_read, remove_tree, tree_digest};
 use crate::relay::{Relay, Wire};
 use crate::report::{Record, Summary};
 use crate::rusage::{Finished, MEASURE, run_measured, take_stats};
+use crate::s3server::{MotoServer, Requests, S3Side};
 use crate::scenarios::{Basis, Scenario, Target, Tool};
 use crate::sshd::Sshd;
-use crate::tools::{Binaries, Invocation, Remote, invocation};
+use crate::tools::{Binaries, Bucket, Invocation, Remote, bucket_invocation, invocation};
 use crate::workloads::{Ready, WorkloadSet};
 
 /// How each run finds the page cache.
@@ -52,6 +53,8 @@ pub struct Runner<'a> {
     sshd: Option<&'a Sshd>,
     /// Per remote target, its side or why it could not be set up.
     sides: HashMap<Target, Result<Side, String>>,
+    /// How to start the s3 target's server, or why it cannot be.
+    s3: Result<S3Side, String>,
     plan: Plan,
     pub records: Vec<Record>,
     pub summaries: Vec<Summary>,
@@ -68,6 +71,7 @@ struct Outcome {
     wire: Option<Wire>,
     remote_cpu: Option<Duration>,
     remote_rss_kib: Option<u64>,
+    requests: Option<Requests>,
 }
 
 impl<'a> Runner<'a> {
@@ -77,6 +81,7 @@ impl<'a> Runner<'a> {
         bins: &'a Binaries,
         sshd: Option<&'a Sshd>,
         sides: HashMap<Target, Result<Side, String>>,
+        s3: Result<S3Side, String>,
         plan: Plan,
     ) -> Result<Self> {
         Ok(Self {
@@ -85,6 +90,7 @@ impl<'a> Runner<'a> {
             bins,
             sshd,
             sides,
+            s3,
             plan,
             records: Vec::new(),
             summaries: Vec::new(),
@@ -123,22 +129,33 @@ impl<'a> Runner<'a> {
             Basis::CopyOf(workload) => Some(self.workloads.get(workload)?),
         };
         let dst = self.scratch.join("dst");
-        let side_error = match self.sides.get(&target) {
-            Some(Err(reason)) => Some(reason.clone()),
+        let side_error = match (target, self.sides.get(&target), &self.s3) {
+            (t, _, Err(reason)) if t.is_bucket() => Some(format!("no s3 server: {reason}")),
+            (_, Some(Err(reason)), _) => Some(format!("no ssh target: {reason}")),
             _ => None,
         };
         let mut runnable: Vec<(Tool, Invocation)> = Vec::new();
-        for tool in self.plan.tools.clone() {
+        let tools = self.plan.tools.clone();
+        for tool in tools.into_iter().filter(|t| t.runs_on(target)) {
             let remote = self.side(target).map(|s| &s.remote);
-            let checked = match (
-                &side_error,
-                invocation(tool, scenario, &src.tree, &dst, remote, self.bins),
-            ) {
-                (Some(reason), _) => Err(format!("no ssh target: {reason}")),
+            let built = match (target, &self.s3) {
+                (Target::S3, Ok(s3)) => {
+                    bucket_invocation(tool, &src.tree, &bucket(s3, scenario), false, self.bins)
+                }
+                (Target::S3Pull, Ok(s3)) => {
+                    bucket_invocation(tool, &dst, &bucket(s3, scenario), true, self.bins)
+                }
+                _ => invocation(tool, scenario, &src.tree, &dst, remote, self.bins),
+            };
+            let checked = match (&side_error, built) {
+                (Some(reason), _) => Err(reason.clone()),
                 (None, Err(reason)) => Err(reason),
                 // Plain commands need no probe (and the SFTP one copies the scenario's file,
-                // which the probe tree does not have).
-                (None, Ok(inv)) if matches!(tool, Tool::Cp | Tool::Sftp) => Ok(inv),
+                // which the probe tree does not have). Nor do the s3 target's tools: a probe
+                // would need a server of its own, and a failing tool shows as FAILED with its error.
+                (None, Ok(inv)) if matches!(tool, Tool::Cp | Tool::Sftp) || target.is_bucket() => {
+                    Ok(inv)
+                }
                 (None, Ok(inv)) => self.probe(tool, scenario, target).map(|()| inv),
             };
             match checked {
@@ -154,14 +171,20 @@ impl<'a> Runner<'a> {
         let first_round = if self.plan.warmup { 0 } else { 1 };
         for round in first_round..=self.plan.runs {
             for position in 0..n {
-                let (tool, inv) = &runnable[(position + round) % n];
+                let this = &runnable[(position + round) % n];
+                let (tool, inv) = this;
                 let what = if round == 0 {
                     "warm-up".to_string()
                 } else {
                     format!("run {round}/{}", self.plan.runs)
                 };
                 self.progress(&format!("{prefix}: {} {what}", tool.name()));
-                let outcome = self.measure(inv, target, &src, basis.as_ref(), &dst)?;
+                let outcome = match &self.s3 {
+                    Ok(s3) if target.is_bucket() => {
+                        self.measure_bucket(s3, this, scenario, target, &src, &dst)?
+                    }
+                    _ => self.measure(inv, target, &src, basis.as_ref(), &dst)?,
+                };
                 case_records.push(record(
                     scenario, target, *tool, inv, round, position, outcome,
                 ));
@@ -201,18 +224,7 @@ impl<'a> Runner<'a> {
                 fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?
             }
         }
-        // Flush what preparation wrote, so no tool pays for another's write-back.
-        // SAFETY: sync(2) takes no arguments and cannot fail.
-        unsafe { libc::sync() };
-        match self.plan.cache {
-            CacheMode::Warm => {
-                pre_read(&src.tree)?;
-                if basis.is_some() {
-                    pre_read(dst)?;
-                }
-            }
-            CacheMode::Cold => drop_caches()?,
-        }
+        self.settle_cache(src, basis.is_some().then_some(dst))?;
         let side = self.side(target);
         let before = match (side, self.sshd) {
             (Some(side), Some(sshd)) => {
@@ -222,13 +234,7 @@ impl<'a> Runner<'a> {
             _ => None,
         };
         let finished = self.run(inv)?;
-        let mut outcome = Outcome {
-            error: None,
-            wire: None,
-            remote_cpu: None,
-            remote_rss_kib: None,
-            finished,
-        };
+        let mut outcome = Outcome::of(finished);
         let mut incomplete = None;
         if let (Some(side), Some(sshd), Some((wire0, cpu0))) = (side, self.sshd, before) {
             // A connection or session still open after the tool exited would leave the counts short.
@@ -249,6 +255,80 @@ impl<'a> Runner<'a> {
         }
         outcome.error = self.check(&outcome.finished, src, dst).or(incomplete);
         Ok(outcome)
+    }
+
+    /// Flushes what preparation wrote (so no tool pays for another's write-back), then puts the
+    /// page cache in the chosen state for the source and the destination's basis, if any.
+    fn settle_cache(&self, src: &Ready, basis: Option<&Path>) -> Result<()> {
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
+        match self.plan.cache {
+            CacheMode::Warm => {
+                pre_read(&src.tree)?;
+                if let Some(basis) = basis {
+                    pre_read(basis)?;
+                }
+                Ok(())
+            }
+            CacheMode::Cold => drop_caches(),
+        }
+    }
+
+    /// One run against a fresh server. When the bucket must hold the source first (a pull, or
+    /// the re-sync with nothing changed), `tool` puts it there with its own upload, unmeasured, as
+    /// a user's earlier run would have: each tool then finds the metadata it writes itself. A
+    /// pull's local destination starts empty, or as a copy of the source for the re-sync. Only the
+    /// measured run's requests are counted.
+    fn measure_bucket(
+        &self,
+        s3: &S3Side,
+        (tool, inv): &(Tool, Invocation),
+        scenario: &Scenario,
+        target: Target,
+        src: &Ready,
+        dst: &Path,
+    ) -> Result<Outcome> {
+        // `Target::runs` keeps the bucket targets to scenarios whose basis is nothing or the source.
+        let resync = scenario.no_change();
+        let pull = target == Target::S3Pull;
+        let bucket = bucket(s3, scenario);
+        let mut server = s3.start()?;
+        if pull || resync {
+            let upload = bucket_invocation(*tool, &src.tree, &bucket, false, self.bins)
+                .map_err(anyhow::Error::msg)?;
+            let put = self.run(&upload)?;
+            if let Some(error) = self.exit_error(&put) {
+                return Ok(Outcome {
+                    error: Some(format!("putting the source in the bucket: {error}")),
+                    ..Outcome::of(put)
+                });
+            }
+        }
+        let basis = if pull {
+            remove_tree(dst)?;
+            if resync {
+                copy_tree(&src.tree, dst)?;
+            } else {
+                fs::create_dir_all(dst).with_context(|| format!("creating {}", dst.display()))?;
+            }
+            resync.then_some(dst)
+        } else {
+            None
+        };
+        self.settle_cache(src, basis)?;
+        server.take_requests()?;
+        let finished = self.run(inv)?;
+        let requests = server.take_requests()?;
+        let error = match self.exit_error(&finished) {
+            Some(error) => Some(error),
+            None if pull => files_error(dst, src)?,
+            None => bucket_error(&server, &bucket.prefix, src)?,
+        };
+        Ok(Outcome {
+            error,
+            requests: Some(requests),
+            ..Outcome::of(finished)
+        })
     }
 
     fn stderr_path(&self) -> PathBuf {
@@ -279,11 +359,8 @@ impl<'a> Runner<'a> {
 
     /// Why the run counts as failed, if it does: exit status, timeout, or a result unlike the source.
     fn check(&self, finished: &Finished, src: &Ready, dst: &Path) -> Option<String> {
-        if finished.timed_out {
-            return Some(format!("timed out after {} s", self.plan.timeout.as_secs()));
-        }
-        if !finished.status.success() {
-            return Some(format!("{}: {}", finished.status, self.stderr_head()));
+        if let Some(error) = self.exit_error(finished) {
+            return Some(error);
         }
         match tree_digest(dst) {
             Ok(digest) if digest == src.digest => None,
@@ -293,6 +370,17 @@ impl<'a> Runner<'a> {
             )),
             Err(e) => Some(format!("wrong result: {e:#}")),
         }
+    }
+
+    /// Why the run failed by its exit: a timeout or an error status.
+    fn exit_error(&self, finished: &Finished) -> Option<String> {
+        if finished.timed_out {
+            return Some(format!("timed out after {} s", self.plan.timeout.as_secs()));
+        }
+        if !finished.status.success() {
+            return Some(format!("{}: {}", finished.status, self.stderr_head()));
+        }
+        None
     }
 
     /// The first lines the tool wrote to stderr (where tools put the cause; usage text follows).
@@ -366,6 +454,88 @@ impl<'a> Runner<'a> {
     }
 }
 
+impl Outcome {
+    /// A run with nothing measured beyond the tool's own process.
+    fn of(finished: Finished) -> Self {
+        Self {
+            finished,
+            error: None,
+            wire: None,
+            remote_cpu: None,
+            remote_rss_kib: None,
+            requests: None,
+        }
+    }
+}
+
+/// The s3 target's destination for `scenario`: a prefix named after it.
+fn bucket(s3: &S3Side, scenario: &Scenario) -> Bucket {
+    Bucket {
+        endpoint: s3.endpoint(),
+        prefix: format!("{:?}/", scenario.id).to_lowercase(),
+    }
+}
+
+/// Why the bucket does not hold the source, if it does not: every file as an object of the same
+/// name and size, and nothing else (contents are not read back: that would cost a GET per object).
+fn bucket_error(server: &MotoServer, prefix: &str, src: &Ready) -> Result<Option<String>> {
+    let objects = server.list(prefix)?;
+    let files = file_sizes(&src.tree)?;
+    if objects == files {
+        return Ok(None);
+    }
+    let differs = files
+        .iter()
+        .find(|(name, size)| objects.get(*name) != Some(size))
+        .map(|(name, size)| {
+            let held = objects
+                .get(name)
+                .map_or("no object".to_string(), |n| format!("{n} bytes"));
+            format!("{name}: {size} bytes, the bucket has {held}")
+        })
+        .or_else(|| {
+            objects
+                .keys()
+                .find(|name| !files.contains_key(*name))
+                .map(|name| format!("{name} is not in the source"))
+        })
+        .unwrap_or_default();
+    let total = |sizes: &std::collections::BTreeMap<String, u64>| sizes.values().sum::<u64>();
+    Ok(Some(format!(
+        "wrong result: the bucket holds {} objects, {} bytes; the source {} files, {} bytes ({differs})",
+        objects.len(),
+        total(&objects),
+        files.len(),
+        total(&files),
+    )))
+}
+
+/// Why the pulled tree `dst` is not the source, if it is not: every file of the same name, size and
+/// contents, and nothing else. Permission bits are not compared: a bucket does not keep them unless
+/// asked, and neither tool is asked.
+fn files_error(dst: &Path, src: &Ready) -> Result<Option<String>> {
+    let (pulled, source) = (file_digests(dst)?, file_digests(&src.tree)?);
+    if pulled == source {
+        return Ok(None);
+    }
+    let differs = source
+        .iter()
+        .find(|(name, facts)| pulled.get(*name) != Some(facts))
+        .map(|(name, _)| format!("{name} is missing or differs"))
+        .or_else(|| {
+            pulled
+                .keys()
+                .find(|name| !source.contains_key(*name))
+                .map(|name| format!("{name} is not in the source"))
+        })
+        .unwrap_or_default();
+    Ok(Some(format!(
+        "wrong result: {} files pulled, the source has {} ({differs})",
+        pulled.len(),
+        source.len()
+    )))
+}
+
 fn record(
     scenario: &Scenario,
     target: Target,
@@ -394,6 +564,7 @@ fn record(
         wire_up: o.wire.map(|w| w.up),
         wire_down: o.wire.map(|w| w.down),
         turns: o.wire.map(|w| w.turns),
+        requests: o.requests,
     }
 }
 

@@ -13,6 +13,20 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
+/// Makes the process `cmd` starts receive SIGTERM when this one dies, even if it is killed: the
+/// servers the bench starts (sshd, moto) never outlive it.
+pub fn die_with_parent(cmd: &mut Command) {
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 /// CPU and memory of a finished process tree.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Usage {

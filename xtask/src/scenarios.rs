@@ -37,6 +37,12 @@ pub enum Target {
     Ssh,
     /// As `ssh`, with the relay emulating a link (`--link`, default 100 Mbit/s and 20 ms RTT).
     Wan,
+    /// A bucket of moto's S3 server on 127.0.0.1, restarted for every run (`s3://bench/<case>/`).
+    S3,
+    /// The other way: the source in the bucket (put there by the same tool), the destination here.
+    #[value(name = "s3-pull")]
+    #[serde(rename = "s3-pull")]
+    S3Pull,
 }
 
 #[derive(
@@ -65,6 +71,10 @@ pub enum Tool {
     /// OpenSSH's `sftp` putting the file of a single-file scenario: what sy over SFTP is
     /// measured against. Remote targets only, and not run unless asked for.
     Sftp,
+    /// `rclone sync` to or from the bucket: the s3 targets only.
+    Rclone,
+    /// `aws s3 sync` (the AWS CLI): the s3 targets only.
+    Aws,
 }
 
 impl Tool {
@@ -77,6 +87,19 @@ impl Tool {
             Self::Cp => "cp",
             Self::SySftp => "sy-sftp",
             Self::Sftp => "sftp",
+            Self::Rclone => "rclone",
+            Self::Aws => "aws",
+        }
+    }
+
+    /// Whether the tool belongs on `target` at all: a tool that does not is left out of its
+    /// table (rather than shown as unsupported) — rclone and the AWS CLI only on the s3 targets,
+    /// which run only them and sy.
+    pub fn runs_on(self, target: Target) -> bool {
+        let object_store_tool = matches!(self, Self::Rclone | Self::Aws);
+        match target {
+            Target::S3 | Target::S3Pull => object_store_tool || self == Self::Sy,
+            Target::Local | Target::Ssh | Target::Wan => !object_store_tool,
         }
     }
 
@@ -92,16 +115,42 @@ impl Target {
             Self::Local => "local",
             Self::Ssh => "ssh",
             Self::Wan => "wan",
+            Self::S3 => "s3",
+            Self::S3Pull => "s3-pull",
+        }
+    }
+
+    /// One side is a bucket of the bench's S3 server.
+    pub fn is_bucket(self) -> bool {
+        matches!(self, Self::S3 | Self::S3Pull)
+    }
+
+    /// Reached through our sshd.
+    pub fn over_ssh(self) -> bool {
+        matches!(self, Self::Ssh | Self::Wan)
+    }
+
+    /// The tool sy is compared with in the table's ratio column.
+    pub fn reference(self) -> Tool {
+        match self {
+            Self::S3 | Self::S3Pull => Tool::Rclone,
+            Self::Local | Self::Ssh | Self::Wan => Tool::Rsync,
         }
     }
 
     /// `wan` runs W2–W5 only (a 1 GiB new file or a 4 GiB sparse file at 100 Mbit/s says nothing
     /// new and takes minutes); `-z` means nothing without a wire, so W4z is not run locally.
+    /// `s3` and `s3-pull` run the scenarios whose destination starts empty or as the source (a
+    /// bucket has no delta transfer, compression on the wire or holes): W1, W3, W4, W5.
     pub fn runs(self, scenario: ScenarioId) -> bool {
         match self {
             Self::Local => scenario != ScenarioId::W4z,
             Self::Ssh => true,
             Self::Wan => !matches!(scenario, ScenarioId::W1 | ScenarioId::W6),
+            Self::S3 | Self::S3Pull => matches!(
+                scenario,
+                ScenarioId::W1 | ScenarioId::W3 | ScenarioId::W4 | ScenarioId::W5
+            ),
         }
     }
 }

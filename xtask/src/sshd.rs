@@ -6,7 +6,6 @@
 use std::fs;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
@@ -14,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use crate::rusage::{REMOTE_WRAP, Usage, take_stats};
+use crate::rusage::{REMOTE_WRAP, Usage, die_with_parent, take_stats};
 use crate::tools::Remote;
 
 pub const SSHD: &str = "/usr/sbin/sshd";
@@ -70,15 +69,7 @@ impl Sshd {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(log);
-            // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-            unsafe {
-                cmd.pre_exec(|| {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    Ok(())
-                });
-            }
+            die_with_parent(&mut cmd);
             let mut child = cmd.spawn().with_context(|| format!("starting {SSHD}"))?;
             let addr = SocketAddr::from(([127, 0, 0, 1], port));
             match wait_listening(&mut child, addr, dir.path()) {

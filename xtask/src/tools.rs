@@ -3,6 +3,7 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
+use crate::s3server::{BUCKET, KEY_ID, REGION, SECRET};
 use crate::scenarios::{Scenario, Tool};
 use crate::sshd::shell_quote;
 
@@ -11,6 +12,9 @@ pub struct Binaries {
     pub sy: Result<PathBuf, String>,
     pub sy_remote: Result<PathBuf, String>,
     pub rsync: Result<PathBuf, String>,
+    pub rclone: Result<PathBuf, String>,
+    /// The AWS CLI (`aws s3 sync`).
+    pub aws: Result<PathBuf, String>,
     /// `zstd` on PATH, for the compressed ceiling of W4z.
     pub zstd: bool,
 }
@@ -21,6 +25,13 @@ pub struct Remote {
     pub rsh: Vec<String>,
     pub ssh_config: PathBuf,
     pub login: String,
+}
+
+/// Where the s3 target's tools write: `prefix` (`w3/`) in the bench's bucket of the server at
+/// `endpoint`.
+pub struct Bucket {
+    pub endpoint: String,
+    pub prefix: String,
 }
 
 /// One command to run, and its short name in the table.
@@ -193,7 +204,85 @@ pub fn invocation(
             Ok(Invocation::shell("sftp put", script))
         }
         Tool::Cp => Ok(ceiling(scenario, src, dst, remote, bins)),
+        Tool::Rclone | Tool::Aws => Err("the s3 targets only".into()),
     }
+}
+
+/// The command for `tool` copying the tree `local` into `bucket` (or, with `pull`, the bucket into
+/// `local`), through `env` so that the recorded command line carries the configuration (all of it
+/// from the environment, nothing from the user's files).
+pub fn bucket_invocation(
+    tool: Tool,
+    local: &Path,
+    bucket: &Bucket,
+    pull: bool,
+    bins: &Binaries,
+) -> Result<Invocation, String> {
+    let ends = |url: String| {
+        if pull {
+            [url.into(), contents(local)]
+        } else {
+            [contents(local), url.into()]
+        }
+    };
+    let mut words: Vec<OsString> = vec!["-u".into(), "AWS_PROFILE".into()];
+    words.extend(["-u".into(), "AWS_SESSION_TOKEN".into()]);
+    // The AWS way, for the tools that read it (sy and the AWS CLI), and no files of the user's.
+    let aws_env: [OsString; 6] = [
+        format!("AWS_ENDPOINT_URL={}", bucket.endpoint).into(),
+        format!("AWS_ACCESS_KEY_ID={KEY_ID}").into(),
+        format!("AWS_SECRET_ACCESS_KEY={SECRET}").into(),
+        format!("AWS_REGION={REGION}").into(),
+        "AWS_CONFIG_FILE=/dev/null".into(),
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null".into(),
+    ];
+    let s3_url = format!("s3://{BUCKET}/{}", bucket.prefix);
+    let (label, program, args): (&str, PathBuf, Vec<OsString>) = match tool {
+        Tool::Sy => {
+            words.extend(aws_env);
+            ("sy", bins.sy.clone()?, ends(s3_url).into())
+        }
+        Tool::Aws => {
+            words.extend(aws_env);
+            let args = ["s3", "sync", "--only-show-errors"]
+                .map(OsString::from)
+                .into_iter()
+                .chain(ends(s3_url))
+                .collect();
+            ("aws s3 sync", bins.aws.clone()?, args)
+        }
+        Tool::Rclone => {
+            // Debian's rclone refuses a custom CA bundle over plain HTTP.
+            words.extend(["-u".into(), "AWS_CA_BUNDLE".into()]);
+            words.extend(
+                [
+                    ("TYPE", "s3"),
+                    ("PROVIDER", "Other"),
+                    ("ENDPOINT", bucket.endpoint.as_str()),
+                    ("ACCESS_KEY_ID", KEY_ID),
+                    ("SECRET_ACCESS_KEY", SECRET),
+                    ("REGION", REGION),
+                    ("FORCE_PATH_STYLE", "true"),
+                ]
+                .map(|(key, value)| format!("RCLONE_CONFIG_S3_{key}={value}").into()),
+            );
+            let url = format!("s3:{BUCKET}/{}", bucket.prefix);
+            let args = ["sync", "--transfers", "16", "--checkers", "16"]
+                .map(OsString::from)
+                .into_iter()
+                .chain(ends(url))
+                .collect();
+            (
+                "rclone sync --transfers 16 --checkers 16",
+                bins.rclone.clone()?,
+                args,
+            )
+        }
+        _ => return Err("not a tool of the s3 target".into()),
+    };
+    words.push(program.into());
+    words.extend(args);
+    Ok(Invocation::new(label, "env", words))
 }
 
 /// The fastest plain way to get the same result: what a sync tool should approach.
@@ -291,6 +380,8 @@ mod tests {
             sy: Err("not built".into()),
             sy_remote: Err("not built".into()),
             rsync: Ok("/usr/bin/rsync".into()),
+            rclone: Err("not installed".into()),
+            aws: Err("not installed".into()),
             zstd: true,
         };
         let remote = Remote {
@@ -410,5 +501,64 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ceiling.label, "zstd | ssh zstd -d");
+    }
+
+    #[test]
+    fn bucket_tools_are_configured_by_the_environment() {
+        let bins = Binaries {
+            sy: Ok("/b/sy".into()),
+            sy_remote: Err("not built".into()),
+            rsync: Err("not installed".into()),
+            rclone: Ok("/usr/bin/rclone".into()),
+            aws: Ok("/usr/bin/aws".into()),
+            zstd: false,
+        };
+        let bucket = Bucket {
+            endpoint: "http://127.0.0.1:4000".into(),
+            prefix: "w3/".into(),
+        };
+        let sy = bucket_invocation(Tool::Sy, Path::new("/s"), &bucket, false, &bins).unwrap();
+        assert_eq!(
+            sy.command_line(),
+            "env -u AWS_PROFILE -u AWS_SESSION_TOKEN AWS_ENDPOINT_URL=http://127.0.0.1:4000 \
+             AWS_ACCESS_KEY_ID=sy-bench-key AWS_SECRET_ACCESS_KEY=sy-bench-secret \
+             AWS_REGION=us-east-1 AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+             /b/sy /s/ s3://bench/w3/"
+        );
+        let aws = bucket_invocation(Tool::Aws, Path::new("/d"), &bucket, true, &bins).unwrap();
+        assert!(
+            aws.command_line().ends_with(
+                "AWS_SHARED_CREDENTIALS_FILE=/dev/null /usr/bin/aws s3 sync --only-show-errors \
+                 s3://bench/w3/ /d/"
+            ),
+            "{}",
+            aws.command_line()
+        );
+        let rclone =
+            bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, false, &bins).unwrap();
+        assert_eq!(
+            rclone.command_line(),
+            "env -u AWS_PROFILE -u AWS_SESSION_TOKEN -u AWS_CA_BUNDLE RCLONE_CONFIG_S3_TYPE=s3 \
+             RCLONE_CONFIG_S3_PROVIDER=Other RCLONE_CONFIG_S3_ENDPOINT=http://127.0.0.1:4000 \
+             RCLONE_CONFIG_S3_ACCESS_KEY_ID=sy-bench-key \
+             RCLONE_CONFIG_S3_SECRET_ACCESS_KEY=sy-bench-secret RCLONE_CONFIG_S3_REGION=us-east-1 \
+             RCLONE_CONFIG_S3_FORCE_PATH_STYLE=true /usr/bin/rclone sync --transfers 16 \
+             --checkers 16 /s/ s3:bench/w3/"
+        );
+        let missing = Binaries {
+            rclone: Err("rclone not on PATH".into()),
+            ..bins
+        };
+        assert_eq!(
+            bucket_invocation(Tool::Rclone, Path::new("/s"), &bucket, false, &missing).unwrap_err(),
+            "rclone not on PATH"
+        );
+        assert!(bucket_invocation(Tool::Rsync, Path::new("/s"), &bucket, false, &missing).is_err());
+        let pull = bucket_invocation(Tool::Sy, Path::new("/d"), &bucket, true, &missing).unwrap();
+        assert!(
+            pull.command_line().ends_with("/b/sy s3://bench/w3/ /d/"),
+            "{}",
+            pull.command_line()
+        );
     }
 }

@@ -1,8 +1,9 @@
 //! End to end: `xtask bench --quick` on one small scenario, locally and over its own sshd, with rsync
-//! and the ceiling (no sy, so no release build). Skipped loudly without root, sshd or rsync; a
-//! failure then under `SY_REQUIRE_SSHD=1`.
+//! and the ceiling (no sy, so no release build); and to and from a bucket of moto's S3 server with
+//! rclone. Skipped loudly without root, sshd, rsync, moto or rclone; a failure then under
+//! `SY_REQUIRE_SSHD=1`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
@@ -106,4 +107,70 @@ fn quick_bench_measures_time_memory_and_wire_bytes() {
             "{ssh}"
         );
     }
+}
+
+#[test]
+fn quick_bench_of_a_bucket_counts_requests_by_kind() {
+    let moto = std::env::var_os("SY_MOTO_SERVER").map_or_else(
+        || PathBuf::from("/opt/sy-moto/bin/moto_server"),
+        PathBuf::from,
+    );
+    let usable = require(
+        moto.is_file(),
+        "needs moto's S3 server (installed by .ci/run, or named by SY_MOTO_SERVER)",
+    ) && require(
+        Command::new("rclone").arg("version").output().is_ok(),
+        "needs rclone on PATH (apt-get install rclone)",
+    );
+    if !usable {
+        return;
+    }
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "bench",
+            "--quick",
+            "--scenarios",
+            "W4,W5",
+            "--targets",
+            "s3,s3-pull",
+            "--tools",
+            "rclone",
+            "--out",
+        ])
+        .arg(out.path())
+        .env("SY_MOTO_SERVER", &moto)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json_path = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(json_path).unwrap()).unwrap();
+    let requests = |target: &str, scenario: &str| {
+        let summary = report["summaries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["target"] == target && s["scenario"] == scenario)
+            .cloned()
+            .unwrap();
+        assert_eq!(summary["status"], "ok", "{summary}");
+        let count = |kind: &str| summary["requests"][kind].as_u64().unwrap();
+        (count("list"), count("head"), count("get"), count("put"))
+    };
+    // One new file: listed, put whole (4 MiB), then checked with a HEAD, as rclone does.
+    assert_eq!(requests("s3", "W4"), (1, 1, 0, 1));
+    // Nothing changed: rclone reads each object's mtime with a HEAD, and sends nothing.
+    let (lists, heads, gets, puts) = requests("s3", "W5");
+    assert!(lists >= 1 && heads > 100 && gets == 0 && puts == 0);
+    // The pull of the new file: listed and fetched, nothing written to the bucket.
+    assert_eq!(requests("s3-pull", "W4"), (1, 0, 1, 0));
 }
