@@ -75,15 +75,25 @@ pub struct Args {
     /// u+x,g-w; a+X). Repeatable; applied to the source's permissions, as rsync does.
     #[arg(long, value_name = "CHMOD")]
     pub chmod: Vec<String>,
-    /// Keep modification times: always on (accepted for rsync's -t).
-    #[arg(short = 't', long)]
+    /// Keep modification times: on unless --no-times (accepted for rsync's -t).
+    #[arg(short = 't', long, overrides_with = "no_times")]
     pub times: bool,
+    /// Copies get the time they are written, as rsync without -t (each run then rewrites
+    /// every file, by delta where it can: same size and time no longer says unchanged).
+    #[arg(long = "no-times", alias = "no-t", overrides_with = "times")]
+    pub no_times: bool,
     /// Keep the group (when run as root, as -a does).
-    #[arg(short = 'g', long)]
+    #[arg(short = 'g', long, overrides_with = "no_group")]
     pub group: bool,
+    /// Do not keep the group (nor the owner: sy keeps them together).
+    #[arg(long = "no-group", alias = "no-g", overrides_with = "group")]
+    pub no_group: bool,
     /// Keep the owner (when run as root, as -a does).
-    #[arg(short = 'o', long)]
+    #[arg(short = 'o', long, overrides_with = "no_owner")]
     pub owner: bool,
+    /// Do not keep the owner (nor the group: sy keeps them together).
+    #[arg(long = "no-owner", alias = "no-o", overrides_with = "owner")]
+    pub no_owner: bool,
     /// rsync's --devices --specials: sy skips device files, FIFOs and sockets with a warning.
     #[arg(short = 'D')]
     pub devices_specials: bool,

@@ -127,8 +127,10 @@ impl Config {
         sync.filter = rules;
         sync.follow_links = args.copy_links;
         sync.hard_links = settings.hard_links.value || args.archive;
-        sync.owner =
-            (args.archive || args.owner || args.group) && rustix::process::geteuid().is_root();
+        sync.owner = (args.archive || args.owner || args.group)
+            && !(args.no_owner || args.no_group)
+            && rustix::process::geteuid().is_root();
+        sync.times = !args.no_times;
         let umask = current_umask();
         if args.no_perms {
             sync.perms = Perms::Umask(umask);

@@ -252,3 +252,27 @@ fn deleting_more_than_half_of_the_destination_is_said_loudly() {
     assert!(err.contains("deletes 12 of the 12 entries"), "{err}");
     assert!(f.path("dst/old0").exists());
 }
+
+/// `--no-times` (rsync without `-t`): the copy has the time it was written, so the next run
+/// cannot trust size and time and writes the file again.
+#[test]
+fn no_times_gives_copies_the_time_they_were_written() {
+    let f = Fixture::new();
+    f.write("src/a", "content");
+    let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_500_000_000);
+    fs::File::options()
+        .write(true)
+        .open(f.path("src/a"))
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    f.sync(&["-a", "--no-times"]);
+    let copied = fs::metadata(f.path("dst/a")).unwrap().modified().unwrap();
+    assert!(
+        copied > old + std::time::Duration::from_secs(3600),
+        "{copied:?}"
+    );
+    let again = summary(&f.sync(&["-a", "--no-times", "--json"]));
+    assert_eq!(again["updated"], 1, "{again}");
+    assert_eq!(fs::read(f.path("dst/a")).unwrap(), b"content");
+}

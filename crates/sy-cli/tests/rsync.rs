@@ -183,6 +183,8 @@ const CASES: &[Case] = &[
         differs: Differs::RootTime,
         ..case(&["-rlptgoD", "--from0", "--files-from", "list0", "--delete"])
     },
+    case(&["-a", "--no-owner", "--no-group"]),
+    case(&["-a", "--no-o", "--no-g", "--delete"]),
     case(&["-a", "--delete", "--max-delete=0"]),
     case(&["-a", "--delete", "--max-delete=100"]),
     Case {

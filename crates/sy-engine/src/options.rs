@@ -76,6 +76,9 @@ pub struct SyncOptions {
     /// Keep each source's path as given at the destination, from the directory it starts in
     /// or from a `/./` in it, creating the directories above it (rsync's `-R`).
     pub relative: bool,
+    /// Give copies the source's modification times (rsync's `-t`); without, a copy has the
+    /// time it was written, and same size and time no longer mark a file unchanged.
+    pub times: bool,
     /// Remove destination entries that are not in the source.
     pub delete: bool,
     /// Remove at most this many entries (`--max-delete`); the rest are left and counted in
@@ -122,6 +125,7 @@ impl Default for SyncOptions {
             min_size: None,
             modify_window: 0,
             relative: false,
+            times: true,
             delete: false,
             max_delete: None,
             delete_excluded: false,

@@ -109,7 +109,7 @@ where
         },
         write: WriteOptions {
             meta: MetaOptions {
-                times: true,
+                times: opts.times,
                 owner: opts.owner,
             },
             sparse: opts.sparse,
