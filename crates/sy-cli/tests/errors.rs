@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::util::{
-    Fixture, assert_same_tree, is_root, leftovers, snapshot, stderr, sy_bound_by_permissions,
+    Fixture, assert_same_tree, is_root, leftovers, require, snapshot, stderr,
+    sy_bound_by_permissions,
 };
 
 /// Root reads everything whatever the mode bits say, so as root the run drops to `nobody`
@@ -208,8 +209,10 @@ fn a_directory_that_cannot_be_made_is_one_error_not_one_per_entry() {
     let Some(mut cmd) = sy_bound_by_permissions(&f) else {
         return;
     };
-    if !is_root() {
-        // Without root every directory here is the run's own: nothing is refused.
+    if !require(
+        is_root(),
+        "runs as root, to give sy a directory that is not its own",
+    ) {
         return;
     }
     // `blocked` stays root's (mode 755) while the run is nobody: `blocked/sub` cannot be made.
@@ -230,8 +233,9 @@ fn a_directory_that_cannot_be_made_is_one_error_not_one_per_entry() {
     assert_eq!(fs::read(f.path("dst/fine/ok")).unwrap(), b"ok");
 }
 
-/// A destination whose root cannot be written is fatal (exit 11, rsync's file I/O error),
-/// said once, not a failure per entry.
+/// A destination whose root cannot be written (root's, mode 555, for a run as `nobody`, which
+/// cannot make it writable) is fatal (exit 11, rsync's file I/O error), said once, not a
+/// failure per entry.
 #[test]
 fn a_destination_that_cannot_be_written_is_fatal() {
     let f = Fixture::new();
@@ -242,10 +246,13 @@ fn a_destination_that_cannot_be_written_is_fatal() {
     let Some(mut cmd) = sy_bound_by_permissions(&f) else {
         return;
     };
-    if !is_root() {
-        // Without root the owner may always make its own directory writable.
+    if !require(
+        is_root(),
+        "runs as root, to give sy a destination that is not its own",
+    ) {
         return;
     }
+    fs::set_permissions(f.dst(), fs::Permissions::from_mode(0o555)).unwrap();
     let out = cmd
         .arg(f.src_slash())
         .arg(format!("{}/", f.dst().display()))

@@ -203,10 +203,13 @@ impl<O: Observer + 'static> Run<'_, O> {
                 let dst = Arc::new(Local::open(&transfer.dst.root)?);
                 self.sync_paced(src, dst, transfer, unverified).await
             }
+            // Not paced: an upload reports its progress on the runtime's own threads, where
+            // the pacing's sleep would stall every other request.
             (None, Some(url)) => {
                 let src = Arc::new(Local::open(&transfer.src.root)?);
                 let dst = Arc::new(Bucket::open(url)?);
-                self.sync_paced(src, dst, transfer, unverified).await
+                let observer = Arc::clone(self.observer);
+                self.sync(src, dst, transfer, observer, unverified).await
             }
             _ => Err(SyncError::Invalid(
                 "copying between two object-store locations is not supported yet".to_owned(),
@@ -261,9 +264,9 @@ impl<O: Observer + 'static> Run<'_, O> {
         .await
     }
 
-    /// Syncs without a connection of sy's own to pace (two local directories, or this machine
-    /// and a bucket): `--bwlimit` paces the bytes written, from the progress callbacks of the
-    /// writing side.
+    /// Syncs without a connection of sy's own to pace, into a local directory (from another,
+    /// or from a bucket): `--bwlimit` paces the bytes written, from the progress callbacks of
+    /// the blocking threads that write.
     async fn sync_paced<S, D>(
         &self,
         src: Arc<S>,

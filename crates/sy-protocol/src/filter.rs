@@ -34,17 +34,6 @@ impl RuleKind {
         RuleKind::ExcludeOthers,
         RuleKind::IncludeOthers,
     ];
-
-    /// True for the kinds that choose what is scanned (`+`, `-` and their negations).
-    pub fn selects(self) -> bool {
-        matches!(
-            self,
-            RuleKind::Include
-                | RuleKind::Exclude
-                | RuleKind::ExcludeOthers
-                | RuleKind::IncludeOthers
-        )
-    }
 }
 
 /// Filter rules as data, in command-line order, so they can be sent to a remote scanner.

@@ -150,6 +150,14 @@ impl Filter {
         };
         for (kind, pattern) in &rules.rules {
             let item = if *kind == RuleKind::DirMerge {
+                // A name read in each scanned directory: one component, or a peer could name
+                // `/etc/shadow` or `../..` and have its lines quoted back in warnings.
+                if let Err(reason) = merge_file_name(pattern) {
+                    return Err(Error::Filter {
+                        pattern: pattern.clone(),
+                        reason: reason.to_owned(),
+                    });
+                }
                 filter.merge_files.push(pattern.clone());
                 Item::DirMerge(filter.merge_files.len() - 1)
             } else {
@@ -233,9 +241,48 @@ impl Filter {
     }
 }
 
+/// A per-directory merge file's name is one path component: not empty, not `.` or `..`, no
+/// `/` and no NUL.
+fn merge_file_name(name: &str) -> Result<(), &'static str> {
+    match name {
+        "" | "." | ".." => Err("a per-directory merge file must be a file name"),
+        _ if name.contains('/') || name.contains('\0') => {
+            Err("a per-directory merge file must be a name without `/`")
+        }
+        _ => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The agent compiles the rules a client sends: a per-directory merge file naming a path
+    /// (`/etc/shadow`, `../../x`) would be opened beside each scanned directory, outside the
+    /// served root, and its lines quoted back in warnings.
+    #[test]
+    fn a_merge_file_that_is_not_a_plain_name_is_refused() {
+        for name in [
+            "/etc/shadow",
+            "../../etc/passwd",
+            "a/b",
+            "..",
+            ".",
+            "",
+            "x\0y",
+        ] {
+            let rules = FilterRules {
+                rules: vec![(RuleKind::DirMerge, name.to_owned())],
+                ..FilterRules::default()
+            };
+            assert!(Filter::compile(&rules).is_err(), "{name:?}");
+        }
+        let rules = FilterRules {
+            rules: vec![(RuleKind::DirMerge, ".rsync-filter".to_owned())],
+            ..FilterRules::default()
+        };
+        assert!(Filter::compile(&rules).is_ok());
+    }
 
     fn filter(rules: &[(RuleKind, &str)]) -> Filter {
         Filter::compile(&FilterRules {

@@ -37,17 +37,15 @@ impl Unmade {
         false
     }
 
-    /// True when what failed says that `root` itself cannot be written: `root` could not be
-    /// made (or made writable), or creating a directory directly in it was refused for lack of
-    /// permission or a read-only file system.
+    /// True when what failed says that nothing can be written at `root`: `root` itself could
+    /// not be made (or made writable), or making a directory directly in it met a read-only
+    /// file system. A directory in it refused for lack of permission is not enough: what
+    /// already exists beneath `root` may still be writable.
     pub(super) fn refuses(&self, root: &RelPath) -> bool {
         self.0.iter().any(|(dir, kind)| {
             dir == root
                 || (dir.parent().as_ref() == Some(root)
-                    && matches!(
-                        kind,
-                        Some(io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem)
-                    ))
+                    && *kind == Some(io::ErrorKind::ReadOnlyFilesystem))
         })
     }
 }

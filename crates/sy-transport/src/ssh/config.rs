@@ -10,7 +10,7 @@
 //! against `ssh -G` in the tests.
 //!
 //! # Semantics
-//! - Files: `-F FILE` alone when given, else `~/.ssh/config` then `/etc/ssh/ssh_config`; a
+//! - Files: `--ssh-config FILE` (ssh's `-F`) alone when given, else `~/.ssh/config` then `/etc/ssh/ssh_config`; a
 //!   missing default file is empty. `-F none` reads nothing.
 //! - For each setting the first value obtained wins, except `IdentityFile`, which accumulates
 //!   (duplicates dropped). `UserKnownHostsFile` and `GlobalKnownHostsFile` take several files on
