@@ -108,6 +108,17 @@ impl Config {
             }
         }
         if let Some(list) = &args.files_from {
+            if args.delete_excluded {
+                // The list is rules that exclude everything else: the receiver would lose
+                // all it holds outside the listed paths (rsync deletes only within listed
+                // directories it recursed into).
+                return Err(UsageError(
+                    "--delete-excluded with --files-from is not supported: it would delete \
+                     everything in DST that is not listed; use --delete"
+                        .to_owned(),
+                )
+                .into());
+            }
             let options = ListOptions {
                 nul_separated: args.from0,
                 recursive: args.recursive,

@@ -298,3 +298,29 @@ fn a_missing_files_from_list_is_a_usage_error_naming_it() {
     assert!(err.contains("no-such-list"), "{err}");
     assert!(!f.path("dst").exists());
 }
+
+/// `--files-from` is rules that exclude what is not listed: with `--delete-excluded` that would
+/// delete everything else in DST (rsync deletes only inside listed directories), so it is
+/// refused before anything is touched.
+#[test]
+fn files_from_with_delete_excluded_is_refused_and_nothing_is_deleted() {
+    let f = Fixture::new();
+    tree(&f);
+    f.write("dst/unlisted", "keep me");
+    f.write("list", "keep.txt\n");
+    let out = f
+        .sy()
+        .args([
+            "--files-from",
+            "list",
+            "--delete-excluded",
+            &f.src_slash(),
+            "dst",
+        ])
+        .output()
+        .unwrap();
+    let err = crate::util::stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("--delete-excluded with --files-from"), "{err}");
+    assert_eq!(fs::read(f.path("dst/unlisted")).unwrap(), b"keep me");
+}
