@@ -65,12 +65,23 @@ impl MergedRules {
     }
 }
 
+/// Rules read from one per-directory merge file at most: each is a compiled pattern tried for
+/// every entry beneath, so a file in a tree someone else controls must not make a scan hold or
+/// try millions.
+pub(crate) const MAX_MERGE_RULES: usize = 10_000;
+
 /// The rules of a merge file in `dir`, and whether it clears those inherited (`!`).
 fn parse(text: &[u8], dir: &RelPath, shown: &str) -> (Vec<Rule>, bool) {
     let text = String::from_utf8_lossy(text);
     let mut rules = Vec::new();
     let mut cleared = false;
     for (n, line) in FilterLine::parse_lines(&text) {
+        if rules.len() == MAX_MERGE_RULES {
+            tracing::warn!(
+                "{shown}:{n}: more than {MAX_MERGE_RULES} rules; the rest of the file is skipped"
+            );
+            break;
+        }
         match line {
             Ok(FilterLine::Rule(RuleKind::DirMerge, _) | FilterLine::Merge(_)) => {
                 tracing::warn!(
@@ -98,6 +109,13 @@ mod tests {
 
     use super::*;
     use crate::FilterRules;
+
+    #[test]
+    fn a_merge_file_gives_at_most_its_share_of_rules() {
+        let text = "- *.x\n".repeat(MAX_MERGE_RULES + 5);
+        let (rules, _) = parse(text.as_bytes(), &RelPath::root(), "big/.f");
+        assert_eq!(rules.len(), MAX_MERGE_RULES);
+    }
 
     fn p(s: &str) -> RelPath {
         RelPath::new(s).unwrap()
