@@ -28,13 +28,7 @@ use crate::config_file::{Compress, Rate};
     is created inside DST (as rsync does). A source named like a subcommand is written \
     ./config.\n\nSettings are read from $XDG_CONFIG_HOME/sy/config.toml (or \
     ~/.config/sy/config.toml): [defaults], [profile.NAME] and [host.\"PATTERN\"] tables; \
-    flags win over the profile, the profile over host tables, host tables over [defaults].\n\n\
-    Exit codes (rsync's where the meaning matches): 0 ok; 1 syntax or usage error; 2 \
-    protocol incompatibility; 3 errors selecting input/output files (a missing source); 5 \
-    error starting the remote side; 11 error in file I/O; 12 error in the protocol data \
-    stream; 23 partial transfer due to error; 24 partial transfer due to vanished source \
-    files; 25 --max-delete stopped deletions; 30 timeout; 129 hangup (SIGHUP), 130 interrupted (SIGINT), 143 terminated \
-    (SIGTERM)."
+    flags win over the profile, the profile over host tables, host tables over [defaults]."
 )]
 pub struct Args {
     /// Sources, then the destination (created if missing).

@@ -79,7 +79,7 @@ impl Exit {
             Exit::Stream => "error in the protocol data stream: the connection broke",
             Exit::Partial => "partial transfer due to error (each failure is named on stderr)",
             Exit::Vanished => "partial transfer due to vanished source files",
-            Exit::MaxDelete => "--max-delete stopped deletions (the rest are named in a warning)",
+            Exit::MaxDelete => "--max-delete stopped deletions (a warning says how many were left)",
             Exit::Timeout => "timeout: the remote side sent nothing for longer than --timeout",
             Exit::HungUp => "stopped by SIGHUP; no file was left torn",
             Exit::Interrupted => "interrupted by SIGINT (Ctrl-C); no file was left torn",

@@ -6,6 +6,7 @@
 use clap::{Command, CommandFactory};
 
 use crate::args::Args;
+use crate::exit::Exit;
 
 /// Headings in the order of `--help`, each with the ids of its options.
 const GROUPS: &[(&str, &[&str])] = &[
@@ -109,7 +110,8 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("Configuration", &["config_file", "profile"]),
 ];
 
-/// The command line with its options under their headings.
+/// The command line with its options under their headings, and the exit codes after them
+/// (from the one table, [`Exit::ALL`]).
 pub fn command() -> Command {
     let mut cmd = Args::command().next_help_heading(None::<&str>);
     for (heading, ids) in GROUPS {
@@ -117,7 +119,18 @@ pub fn command() -> Command {
             cmd = cmd.mut_arg(*id, |arg| arg.help_heading(*heading));
         }
     }
-    cmd
+    let codes: Vec<String> = Exit::ALL
+        .iter()
+        .map(|exit| format!("{} {}", exit.code(), exit.meaning()))
+        .collect();
+    let after = format!(
+        "{}\n\nExit codes (rsync's where the meaning matches): {}.",
+        cmd.get_after_help()
+            .map(ToString::to_string)
+            .unwrap_or_default(),
+        codes.join("; ")
+    );
+    cmd.after_help(after)
 }
 
 #[cfg(test)]
