@@ -19,8 +19,9 @@ const OPS_PER_BATCH: usize = 1024;
 pub(super) type Labelled = (TreeOp, Option<(Action, Option<Change>)>);
 
 /// Directories of the destination that could not be made (or, for the destination itself, made
-/// writable), with the kind of failure of those that could not be created: nothing beneath them is attempted, so one error stands for the directory, not
-/// one per entry in it (rsync's "skipping any contents from this failed directory").
+/// writable), with the kind of failure of those that could not be created: nothing beneath
+/// them is attempted, so one error stands for the directory, not one per entry in it (rsync's
+/// "skipping any contents from this failed directory").
 #[derive(Debug, Default)]
 pub(super) struct Unmade(HashMap<RelPath, Option<io::ErrorKind>>);
 
